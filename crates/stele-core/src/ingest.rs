@@ -1,0 +1,411 @@
+//! Parsing and validating an ingest request body: one event, or `{"events": [...]}`.
+//!
+//! Everything a publisher sends is checked here, before any of it reaches a store, so that a
+//! rejected batch stores nothing. Errors name the event's index and the field.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::event::{Event, EventInput, NewEvent, Status};
+use crate::ids::EventId;
+use crate::limits::Limits;
+use crate::redact::{redact_map, redact_value};
+use crate::timestamp::Timestamp;
+
+/// The validated content of an ingest request.
+#[derive(Debug)]
+pub struct Ingested {
+    pub events: Vec<NewEvent>,
+    /// Whether the body was a batch (`{"events": [...]}`): the answer takes the same shape.
+    pub batch: bool,
+}
+
+/// What kind of problem an ingest body has; the HTTP layer maps each to a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestErrorKind {
+    /// Not JSON at all, or not UTF-8.
+    Syntax,
+    /// JSON, but a field is missing, unknown, of the wrong type or out of bounds.
+    Invalid,
+    /// One event is larger than the limit even after its bodies were truncated.
+    EventTooLarge,
+    /// More events than a batch may hold, or none.
+    BatchSize,
+}
+
+/// Why an ingest body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.detail())]
+pub struct IngestError {
+    pub kind: IngestErrorKind,
+    /// Index of the offending event in a batch.
+    pub index: Option<usize>,
+    /// Dotted path of the offending field (`actor.ip`), empty for the whole body.
+    pub field: String,
+    pub message: String,
+}
+
+impl IngestError {
+    fn new(kind: IngestErrorKind, index: Option<usize>, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind, index, field: field.into(), message: message.into() }
+    }
+
+    /// The field with its event index, as a client would write it: `events[3].actor.ip`.
+    pub fn location(&self) -> String {
+        match (self.index, self.field.is_empty()) {
+            (Some(i), true) => format!("events[{i}]"),
+            (Some(i), false) => format!("events[{i}].{}", self.field),
+            (None, _) => self.field.clone(),
+        }
+    }
+
+    /// One sentence naming the event, the field and the problem.
+    pub fn detail(&self) -> String {
+        let location = self.location();
+        if location.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{location}: {}", self.message)
+        }
+    }
+}
+
+const SERVER_ASSIGNED: &[&str] = &["id", "seq", "received_at", "truncated", "hash"];
+
+/// Parses and validates an ingest body. `now` becomes each event's `received_at` (and its
+/// `time` where the publisher gave none).
+pub fn parse_ingest_body(body: &[u8], limits: &Limits, now: Timestamp) -> Result<Ingested, IngestError> {
+    let top: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|e| {
+        let message = if e.is_data() {
+            "expected a JSON object: one event, or {\"events\": [...]}".to_owned()
+        } else {
+            format!("malformed JSON: {e}")
+        };
+        IngestError::new(IngestErrorKind::Syntax, None, "", message)
+    })?;
+
+    let Some(events_raw) = top.get("events") else {
+        let event = parse_event(body, None, limits, now)?;
+        return Ok(Ingested { events: vec![event], batch: false });
+    };
+    if let Some(other) = top.keys().find(|k| k.as_str() != "events") {
+        return Err(IngestError::new(
+            IngestErrorKind::Invalid,
+            None,
+            other.clone(),
+            "unknown field next to \"events\"; a batch is {\"events\": [...]}",
+        ));
+    }
+    let raws: Vec<&RawValue> = serde_json::from_str(events_raw.get()).map_err(|_| {
+        IngestError::new(IngestErrorKind::Invalid, None, "events", "must be an array of event objects")
+    })?;
+    if raws.is_empty() {
+        return Err(IngestError::new(IngestErrorKind::BatchSize, None, "events", "must hold at least one event"));
+    }
+    if raws.len() > limits.max_batch_events {
+        return Err(IngestError::new(
+            IngestErrorKind::BatchSize,
+            None,
+            "events",
+            format!("holds {} events; a batch holds at most {}", raws.len(), limits.max_batch_events),
+        ));
+    }
+    let events = raws
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| parse_event(raw.get().as_bytes(), Some(i), limits, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Ingested { events, batch: true })
+}
+
+fn parse_event(raw: &[u8], index: Option<usize>, limits: &Limits, now: Timestamp) -> Result<NewEvent, IngestError> {
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let input: EventInput = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let (field, message) = describe_serde_error(&path, &e.inner().to_string());
+        IngestError::new(IngestErrorKind::Invalid, index, field, message)
+    })?;
+    validate(input, limits, now).map_err(|(field, message)| {
+        let kind = if field.is_empty() { IngestErrorKind::EventTooLarge } else { IngestErrorKind::Invalid };
+        IngestError::new(kind, index, field, message)
+    })
+}
+
+/// Turns serde's message into (field, message) naming the field the way a client wrote it.
+fn describe_serde_error(path: &str, message: &str) -> (String, String) {
+    let join = |name: &str| if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
+    let message = message.split(" at line ").next().unwrap_or(message);
+    if let Some(name) = backticked(message, "unknown field `") {
+        // serde_path_to_error's path already ends with the unknown field's name.
+        let field = if path.is_empty() { name.to_owned() } else { path.to_owned() };
+        if field == name && SERVER_ASSIGNED.contains(&name) {
+            return (field, "is assigned by the server and cannot be sent".to_owned());
+        }
+        return (field, "unknown field".to_owned());
+    }
+    if let Some(name) = backticked(message, "missing field `") {
+        return (join(name), "is required".to_owned());
+    }
+    (path.to_owned(), message.to_owned())
+}
+
+fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next()
+}
+
+type FieldError = (String, String);
+
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+    let chars = value.chars().count();
+    if chars > max {
+        Err((field.to_owned(), format!("is {chars} characters long; at most {max} are allowed")))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_opt(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldError> {
+    value.as_deref().map_or(Ok(()), |v| check_len(field, v, max))
+}
+
+/// Checks bounds, redacts secrets, truncates oversize bodies and builds the stored event.
+fn validate(input: EventInput, limits: &Limits, now: Timestamp) -> Result<NewEvent, FieldError> {
+    let short = limits.max_short_string;
+    let long = limits.max_long_string;
+    if input.action.trim().is_empty() {
+        return Err(("action".into(), "must not be empty".into()));
+    }
+    check_len("action", &input.action, short)?;
+    check_opt("message", &input.message, long)?;
+    check_opt("reason", &input.reason, long)?;
+    check_opt("correlation_id", &input.correlation_id, short)?;
+    if let Some(actor) = &input.actor {
+        check_opt("actor.type", &actor.kind, short)?;
+        check_opt("actor.id", &actor.id, short)?;
+        check_opt("actor.name", &actor.name, short)?;
+        check_opt("actor.email", &actor.email, short)?;
+        check_opt("actor.user_agent", &actor.user_agent, long)?;
+        if let Some(ip) = &actor.ip {
+            if ip.parse::<IpAddr>().is_err() {
+                return Err(("actor.ip".into(), format!("{ip:?} is not an IPv4 or IPv6 address")));
+            }
+        }
+    }
+    let targets = input.targets.unwrap_or_default();
+    if targets.len() > limits.max_targets {
+        return Err(("targets".into(), format!("has {} entries; at most {} are allowed", targets.len(), limits.max_targets)));
+    }
+    for (i, t) in targets.iter().enumerate() {
+        check_opt(&format!("targets[{i}].type"), &t.kind, short)?;
+        check_opt(&format!("targets[{i}].id"), &t.id, short)?;
+        check_opt(&format!("targets[{i}].name"), &t.name, short)?;
+        check_opt(&format!("targets[{i}].email"), &t.email, short)?;
+    }
+    let context = input.context.unwrap_or_default();
+    if context.len() > limits.max_context_entries {
+        return Err((
+            "context".into(),
+            format!("has {} entries; at most {} are allowed", context.len(), limits.max_context_entries),
+        ));
+    }
+    for (k, v) in &context {
+        if k.is_empty() || k.len() > 128 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+            return Err((format!("context.{k}"), "keys are 1-128 characters of A-Z, a-z, 0-9, '_', '-' or '.'".into()));
+        }
+        check_len(&format!("context.{k}"), v, short)?;
+    }
+    let mut request = input.request;
+    if let Some(r) = &mut request {
+        check_opt("request.id", &r.id, short)?;
+        check_opt("request.path", &r.path, long)?;
+        if let Some(m) = &mut r.method {
+            if m.is_empty() || m.len() > 16 || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(("request.method".into(), format!("{m:?} is not an HTTP method")));
+            }
+            m.make_ascii_uppercase();
+        }
+        if let Some(code) = r.status_code {
+            if !(100..=599).contains(&code) {
+                return Err(("request.status_code".into(), format!("{code} is not an HTTP status code (100-599)")));
+            }
+        }
+        if let Some(q) = &mut r.query {
+            redact_map(q);
+        }
+        r.body.iter_mut().for_each(redact_value);
+        r.response_body.iter_mut().for_each(redact_value);
+    }
+    let mut changes = input.changes;
+    if let Some(c) = &mut changes {
+        c.before.iter_mut().for_each(redact_value);
+        c.after.iter_mut().for_each(redact_value);
+    }
+    let event = Event {
+        id: EventId::new_v7(),
+        time: input.time.unwrap_or(now),
+        received_at: now,
+        action: input.action,
+        status: input.status.unwrap_or(Status::Success),
+        message: input.message,
+        reason: input.reason,
+        actor: input.actor,
+        origin: input.origin,
+        targets,
+        context,
+        request,
+        changes,
+        correlation_id: input.correlation_id,
+        metadata: input.metadata,
+        truncated: false,
+    };
+    fit_to_limit(event, limits.max_event_bytes)
+}
+
+/// The bodies that may be cut to make an event fit.
+#[derive(Clone, Copy)]
+enum Body {
+    Request,
+    Response,
+    Before,
+    After,
+}
+
+fn body_slot(event: &mut Event, which: Body) -> Option<&mut Value> {
+    match which {
+        Body::Request => event.request.as_mut()?.body.as_mut(),
+        Body::Response => event.request.as_mut()?.response_body.as_mut(),
+        Body::Before => event.changes.as_mut()?.before.as_mut(),
+        Body::After => event.changes.as_mut()?.after.as_mut(),
+    }
+}
+
+/// Truncates the largest bodies first until the event fits, replacing each cut body by a
+/// string holding the start of its JSON text followed by "…", and sets `truncated`.
+fn fit_to_limit(mut event: Event, max: usize) -> Result<NewEvent, FieldError> {
+    let mut new = NewEvent::new(event.clone());
+    if new.json.len() <= max {
+        return Ok(new);
+    }
+    event.truncated = true;
+    let mut bodies: Vec<(usize, Body, String)> = [Body::Request, Body::Response, Body::Before, Body::After]
+        .into_iter()
+        .filter_map(|b| {
+            let text = body_slot(&mut event, b)?.to_string();
+            Some((text.len(), b, text))
+        })
+        .collect();
+    bodies.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, which, text) in bodies {
+        let mut keep = text.len();
+        loop {
+            new = NewEvent::new(event.clone());
+            if new.json.len() <= max {
+                return Ok(new);
+            }
+            if keep == 0 {
+                break;
+            }
+            keep = keep.saturating_sub(new.json.len() - max + 16);
+            let mut cut = keep;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            if let Some(slot) = body_slot(&mut event, which) {
+                *slot = Value::String(format!("{}…", &text[..cut]));
+            }
+        }
+    }
+    new = NewEvent::new(event);
+    if new.json.len() <= max {
+        return Ok(new);
+    }
+    Err((
+        String::new(),
+        format!("is {} bytes even with its bodies truncated; an event holds at most {max} bytes", new.json.len()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<Ingested, IngestError> {
+        parse_ingest_body(v.to_string().as_bytes(), &Limits::default(), Timestamp::from_micros(1_700_000_000_000_000))
+    }
+
+    #[test]
+    fn single_and_batch() {
+        let one = parse(json!({"action": "user.created"})).expect("valid");
+        assert!(!one.batch);
+        assert_eq!(one.events[0].event.action, "user.created");
+        assert_eq!(one.events[0].event.time, one.events[0].event.received_at);
+        let many = parse(json!({"events": [{"action": "a"}, {"action": "b"}]})).expect("valid");
+        assert!(many.batch);
+        assert_eq!(many.events.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_index_and_field() {
+        let e = parse(json!({"events": [{"action": "a"}, {"action": "b", "actor": {"nme": "x"}}]})).unwrap_err();
+        assert_eq!(e.location(), "events[1].actor.nme");
+        assert_eq!(e.message, "unknown field");
+        let e = parse(json!({"events": [{"action": 5}]})).unwrap_err();
+        assert_eq!(e.location(), "events[0].action");
+        assert!(e.message.contains("expected a string"), "{}", e.message);
+        let e = parse(json!({"message": "no action"})).unwrap_err();
+        assert_eq!((e.location().as_str(), e.message.as_str()), ("action", "is required"));
+        let e = parse(json!({"action": "a", "seq": 3})).unwrap_err();
+        assert_eq!(e.location(), "seq");
+        assert!(e.message.contains("assigned by the server"));
+        let e = parse(json!({"action": "a", "actor": {"ip": "999.1.1.1"}})).unwrap_err();
+        assert_eq!(e.location(), "actor.ip");
+        let e = parse(json!({"action": "a", "time": "yesterday"})).unwrap_err();
+        assert_eq!(e.location(), "time");
+    }
+
+    #[test]
+    fn syntax_and_batch_size() {
+        let e = parse_ingest_body(b"{\"action\":", &Limits::default(), Timestamp::now()).unwrap_err();
+        assert_eq!(e.kind, IngestErrorKind::Syntax);
+        let e = parse(json!([{"action": "a"}])).unwrap_err();
+        assert_eq!(e.kind, IngestErrorKind::Syntax);
+        let e = parse(json!({"events": []})).unwrap_err();
+        assert_eq!(e.kind, IngestErrorKind::BatchSize);
+        let too_many: Vec<Value> = (0..1001).map(|_| json!({"action": "a"})).collect();
+        let e = parse(json!({ "events": too_many })).unwrap_err();
+        assert_eq!(e.kind, IngestErrorKind::BatchSize);
+    }
+
+    #[test]
+    fn redacts_and_truncates() {
+        let big = "x".repeat(100 * 1024);
+        let got = parse(json!({
+            "action": "a",
+            "request": {"method": "post", "body": {"password": "p", "blob": big}, "query": {"token": "t"}}
+        }))
+        .expect("valid");
+        let e = &got.events[0];
+        assert!(e.event.truncated);
+        assert!(e.json.len() <= Limits::default().max_event_bytes);
+        let req = e.event.request.as_ref().expect("request kept");
+        assert_eq!(req.method.as_deref(), Some("POST"));
+        assert_eq!(req.query.as_ref().expect("query")["token"], "[REDACTED]");
+        let body = req.body.as_ref().and_then(Value::as_str).expect("body became a preview string");
+        assert!(body.starts_with("{\"blob\":\"xxx") || body.starts_with("{\"password\":\"[REDACTED]\""), "{}", &body[..40]);
+        assert!(!body.contains("\"p\""));
+        assert!(body.ends_with('…'));
+    }
+
+    #[test]
+    fn too_large_without_bodies() {
+        let huge: serde_json::Map<String, Value> = (0..200).map(|i| (format!("k{i}"), json!("y".repeat(1000)))).collect();
+        let e = parse(json!({"action": "a", "metadata": huge})).unwrap_err();
+        assert_eq!(e.kind, IngestErrorKind::EventTooLarge);
+    }
+}

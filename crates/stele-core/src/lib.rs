@@ -1,0 +1,20 @@
+//! Stele's core: the event model, its validation, the query model, identifiers and key
+//! secrets. This crate does no I/O and knows nothing of HTTP or SQL; every other crate
+//! builds on the types defined here.
+
+pub mod event;
+pub mod ids;
+pub mod ingest;
+pub mod keys;
+pub mod limits;
+pub mod query;
+pub mod redact;
+pub mod timestamp;
+
+pub use event::{Actor, Changes, Event, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
+pub use ids::{EventId, IdError, KeyId, Seq, TenantId};
+pub use ingest::{parse_ingest_body, IngestError, IngestErrorKind, Ingested};
+pub use keys::{KeySecret, Scope, SecretHash};
+pub use limits::Limits;
+pub use query::{Cursor, Limit, PageRequest, Query, QueryError, Sort, TimeRange};
+pub use timestamp::Timestamp;
