@@ -1,1 +1,183 @@
+//! The embedded SQLite backend: one database file in WAL mode, one writer thread doing
+//! group commit, and a small pool of read-only connections.
 
+mod read;
+pub mod rows;
+pub mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
+use stele_store::{AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Store, StoreError, Tenant};
+use tokio::sync::oneshot;
+
+use writer::Command;
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Most read connections kept open between requests.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Queue length of the writer; senders wait (asynchronously) when it is full.
+const WRITER_QUEUE: usize = 4096;
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open SQLite database {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot start the SQLite writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    sender: Mutex<Option<flume::Sender<Command>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path` and starts its writer.
+    pub fn open(path: &Path) -> Result<Self, OpenError> {
+        let conn = rows::open_writer(path).map_err(|source| OpenError::Sqlite { path: path.to_owned(), source })?;
+        let (tx, rx) = flume::bounded(WRITER_QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("stele-sqlite-writer".into())
+            .spawn(move || writer::run(conn, rx))
+            .map_err(OpenError::Thread)?;
+        Ok(Self {
+            path: path.to_owned(),
+            sender: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// Sends a command to the writer and waits for its answer (after the commit).
+    async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command) -> Result<T, StoreError> {
+        let sender = self.sender.lock().map_err(backend)?.clone().ok_or(StoreError::Closed)?;
+        let (tx, rx) = oneshot::channel();
+        sender.send_async(make(tx)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a read on a pooled read-only connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(backend)?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => rows::open_reader(&path).map_err(backend)?,
+            };
+            let result = f(&conn);
+            let mut idle = readers.lock().map_err(backend)?;
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_tenant(&self, tenant: NewTenant, audit: NewEvent) -> Result<Tenant, StoreError> {
+        self.write(|reply| Command::CreateTenant { tenant, audit, reply }).await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.read(read::list_tenants).await
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let id = id.clone();
+        self.read(move |c| read::get_tenant(c, &id)).await
+    }
+
+    async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError> {
+        let key = id_or_alias.to_owned();
+        self.read(move |c| read::find_tenant(c, &key)).await
+    }
+
+    async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {
+        self.write(|reply| Command::CreateKey { key, audit, reply }).await
+    }
+
+    async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError> {
+        let tenant = tenant.cloned();
+        self.read(move |c| read::list_keys(c, tenant.as_ref())).await
+    }
+
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let id = id.clone();
+        self.read(move |c| read::key_by_id(c, &id)).await
+    }
+
+    async fn revoke_key(&self, tenant: &TenantId, id: &KeyId, audit: NewEvent) -> Result<KeyRecord, StoreError> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.write(|reply| Command::RevokeKey { tenant, id, audit, reply }).await
+    }
+
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        events: Vec<NewEvent>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let tenant = tenant.clone();
+        self.write(|reply| Command::Append { tenant, events, idempotency, reply }).await
+    }
+
+    async fn get_event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+        let (tenant, id) = (tenant.clone(), *id);
+        self.read(move |c| read::get_event(c, &tenant, &id)).await
+    }
+
+    async fn query(&self, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |c| read::query(c, &tenant, &query)).await
+    }
+
+    async fn count(&self, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |c| read::count(c, &tenant, &query)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.sender.lock().map_err(backend)?.is_none() {
+            return Err(StoreError::Closed);
+        }
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+    }
+
+    async fn close(&self) {
+        // Dropping the last sender lets the writer drain its queue and stop.
+        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
+        drop(sender);
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            let joined = tokio::task::spawn_blocking(move || handle.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                tracing::error!("the SQLite writer thread ended abnormally");
+            }
+        }
+        if let Ok(mut readers) = self.readers.lock() {
+            readers.clear();
+        }
+    }
+}

@@ -1,1 +1,72 @@
+//! The storage contract. Every backend (embedded SQLite, PostgreSQL) implements [`Store`];
+//! the [`conformance`] suite holds the tests every backend must pass. This crate knows the
+//! records it stores and nothing of SQL or HTTP.
 
+pub mod conformance;
+mod records;
+
+pub use records::{AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Tenant, IDEMPOTENCY_WINDOW_MICROS};
+
+use async_trait::async_trait;
+use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
+
+/// Why a store operation failed. Messages are for logs; the server maps kinds to statuses
+/// and never shows a `Backend` message to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("tenant {0} does not exist")]
+    UnknownTenant(TenantId),
+    #[error("tenant {0} already exists")]
+    TenantExists(TenantId),
+    #[error("alias {0:?} already belongs to a tenant")]
+    AliasTaken(String),
+    #[error("key {0} does not exist")]
+    KeyNotFound(KeyId),
+    #[error("the idempotency key was used with a different request body")]
+    IdempotencyMismatch,
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+/// A storage backend. Appends to one tenant are serialised by the backend, so each tenant's
+/// `seq` is gapless; a successful append is durable (committed and synced) on return.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a tenant and appends `audit` (its `stele.tenant.created` event) to its log,
+    /// atomically.
+    async fn create_tenant(&self, tenant: NewTenant, audit: NewEvent) -> Result<Tenant, StoreError>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// The tenant that has this id or alias.
+    async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError>;
+
+    /// Stores a key (only its secret's hash) and appends `audit` to its tenant's log.
+    async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError>;
+    /// Keys of one tenant, or of all tenants.
+    async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError>;
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
+    /// Marks a key revoked (idempotent) and appends `audit` to its tenant's log.
+    async fn revoke_key(&self, tenant: &TenantId, id: &KeyId, audit: NewEvent) -> Result<KeyRecord, StoreError>;
+
+    /// Appends events to a tenant's log, all or nothing. With `idempotency`, a repeat of an
+    /// earlier request (same key, same fingerprint, within 24 h) returns the first receipts
+    /// and stores nothing; a different fingerprint is `IdempotencyMismatch`.
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        events: Vec<NewEvent>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<AppendOutcome, StoreError>;
+
+    async fn get_event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<StoredEvent>, StoreError>;
+    async fn query(&self, tenant: &TenantId, query: &Query) -> Result<Page, StoreError>;
+    /// Number of events the query matches, ignoring its page and limit.
+    async fn count(&self, tenant: &TenantId, query: &Query) -> Result<u64, StoreError>;
+
+    /// Whether the store can serve requests (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Finishes every accepted write and releases the backend. Later writes fail with `Closed`.
+    async fn close(&self);
+}
