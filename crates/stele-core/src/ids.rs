@@ -26,12 +26,8 @@ pub struct TenantId(String);
 impl TenantId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let bytes = s.as_bytes();
-        let ok_first = bytes
-            .first()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        let ok_rest = bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_');
+        let ok_first = bytes.first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let ok_rest = bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_');
         if ok_first && ok_rest && bytes.len() <= 64 {
             Ok(Self(s.to_owned()))
         } else {

@@ -99,9 +99,8 @@ pub fn parse_ingest_body(body: &[u8], limits: &Limits, now: Timestamp) -> Result
             "unknown field next to \"events\"; a batch is {\"events\": [...]}",
         ));
     }
-    let raws: Vec<&RawValue> = serde_json::from_str(events_raw.get()).map_err(|_| {
-        IngestError::new(IngestErrorKind::Invalid, None, "events", "must be an array of event objects")
-    })?;
+    let raws: Vec<&RawValue> = serde_json::from_str(events_raw.get())
+        .map_err(|_| IngestError::new(IngestErrorKind::Invalid, None, "events", "must be an array of event objects"))?;
     if raws.is_empty() {
         return Err(IngestError::new(IngestErrorKind::BatchSize, None, "events", "must hold at least one event"));
     }
@@ -198,7 +197,10 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp) -> Result<NewEve
     }
     let targets = input.targets.unwrap_or_default();
     if targets.len() > limits.max_targets {
-        return Err(("targets".into(), format!("has {} entries; at most {} are allowed", targets.len(), limits.max_targets)));
+        return Err((
+            "targets".into(),
+            format!("has {} entries; at most {} are allowed", targets.len(), limits.max_targets),
+        ));
     }
     for (i, t) in targets.iter().enumerate() {
         check_opt(&format!("targets[{i}].type"), &t.kind, short)?;
@@ -397,14 +399,19 @@ mod tests {
         assert_eq!(req.method.as_deref(), Some("POST"));
         assert_eq!(req.query.as_ref().expect("query")["token"], "[REDACTED]");
         let body = req.body.as_ref().and_then(Value::as_str).expect("body became a preview string");
-        assert!(body.starts_with("{\"blob\":\"xxx") || body.starts_with("{\"password\":\"[REDACTED]\""), "{}", &body[..40]);
+        assert!(
+            body.starts_with("{\"blob\":\"xxx") || body.starts_with("{\"password\":\"[REDACTED]\""),
+            "{}",
+            &body[..40]
+        );
         assert!(!body.contains("\"p\""));
         assert!(body.ends_with('…'));
     }
 
     #[test]
     fn too_large_without_bodies() {
-        let huge: serde_json::Map<String, Value> = (0..200).map(|i| (format!("k{i}"), json!("y".repeat(1000)))).collect();
+        let huge: serde_json::Map<String, Value> =
+            (0..200).map(|i| (format!("k{i}"), json!("y".repeat(1000)))).collect();
         let e = parse(json!({"action": "a", "metadata": huge})).unwrap_err();
         assert_eq!(e.kind, IngestErrorKind::EventTooLarge);
     }

@@ -8,25 +8,13 @@ pub const REDACTED: &str = "[REDACTED]";
 
 /// Fragments that mark a key as naming a secret, compared against the key lower-cased with
 /// everything but letters and digits removed (so `API-Key`, `api_key` and `apiKey` all match).
-const SECRET_KEY_FRAGMENTS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "authorization",
-    "apikey",
-    "privatekey",
-    "cookie",
-    "credential",
-];
+const SECRET_KEY_FRAGMENTS: &[&str] =
+    &["password", "passwd", "secret", "token", "authorization", "apikey", "privatekey", "cookie", "credential"];
 
 /// Whether a JSON object key names a secret.
 pub fn is_secret_key(key: &str) -> bool {
-    let normalized: String = key
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    let normalized: String =
+        key.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
     SECRET_KEY_FRAGMENTS.iter().any(|f| normalized.contains(f))
 }
 

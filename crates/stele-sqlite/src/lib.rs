@@ -62,7 +62,10 @@ impl SqliteStore {
     }
 
     /// Sends a command to the writer and waits for its answer (after the commit).
-    async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command) -> Result<T, StoreError> {
+    async fn write<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
         let sender = self.sender.lock().map_err(backend)?.clone().ok_or(StoreError::Closed)?;
         let (tx, rx) = oneshot::channel();
         sender.send_async(make(tx)).await.map_err(|_| StoreError::Closed)?;

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde_json::Value;
-use stele_core::{Cursor, EventId, KeyId, PageRequest, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp};
+use stele_core::{
+    Cursor, EventId, KeyId, PageRequest, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp,
+};
 use stele_store::{KeyRecord, Page, StoreError, Tenant};
 
 use crate::backend;
@@ -15,7 +17,8 @@ const TENANT_NO: &str = "(SELECT no FROM tenants WHERE id = ?)";
 
 fn tenant_from_row(conn: &Connection, row: (i64, String, String, i64)) -> Result<Tenant, StoreError> {
     let (no, id, name, created_at) = row;
-    let mut stmt = conn.prepare_cached("SELECT alias FROM tenant_aliases WHERE tenant_no = ?1 ORDER BY alias").map_err(backend)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT alias FROM tenant_aliases WHERE tenant_no = ?1 ORDER BY alias").map_err(backend)?;
     let aliases = stmt
         .query_map([no], |r| r.get::<_, String>(0))
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -63,7 +66,9 @@ pub(crate) fn get_tenant(conn: &Connection, id: &TenantId) -> Result<Option<Tena
 const KEY_COLUMNS: &str =
     "k.id, t.id, k.name, k.scopes, k.view_filter, k.secret_hash, k.created_at, k.revoked_at FROM keys k JOIN tenants t ON t.no = k.tenant_no";
 
-fn key_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, Option<String>, Vec<u8>, i64, Option<i64>)> {
+fn key_row(
+    r: &Row<'_>,
+) -> rusqlite::Result<(String, String, String, String, Option<String>, Vec<u8>, i64, Option<i64>)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
 }
 
@@ -95,7 +100,9 @@ pub(crate) fn key_by_id(conn: &Connection, id: &KeyId) -> Result<Option<KeyRecor
 
 pub(crate) fn list_keys(conn: &Connection, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError> {
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {KEY_COLUMNS} WHERE ?1 IS NULL OR t.id = ?1 ORDER BY t.id, k.created_at, k.id"))
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} WHERE ?1 IS NULL OR t.id = ?1 ORDER BY t.id, k.created_at, k.id"
+        ))
         .map_err(backend)?;
     let rows = stmt
         .query_map([tenant.map(TenantId::as_str)], key_row)
@@ -111,7 +118,9 @@ fn seq_of(n: i64) -> Result<Seq, StoreError> {
 pub(crate) fn get_event(conn: &Connection, tenant: &TenantId, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
     let row: Option<(i64, String)> = conn
         .prepare_cached(&format!("SELECT seq, json FROM events WHERE tenant_no = {TENANT_NO} AND id = ?"))
-        .and_then(|mut s| s.query_row(params![tenant.as_str(), id.to_string()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .and_then(|mut s| {
+            s.query_row(params![tenant.as_str(), id.to_string()], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+        })
         .map_err(backend)?;
     row.map(|(seq, json)| Ok(StoredEvent { seq: seq_of(seq)?, json })).transpose()
 }

@@ -203,7 +203,12 @@ fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, cmd: Command
     }
 }
 
-fn append_rows(conn: &Connection, heads: &mut Heads, tenant: &TenantId, events: &[NewEvent]) -> Result<Vec<Receipt>, StoreError> {
+fn append_rows(
+    conn: &Connection,
+    heads: &mut Heads,
+    tenant: &TenantId,
+    events: &[NewEvent],
+) -> Result<Vec<Receipt>, StoreError> {
     let (no, mut last) = heads.get(conn, tenant)?;
     let mut receipts = Vec::with_capacity(events.len());
     for e in events {

@@ -211,9 +211,11 @@ pub async fn idempotency(store: Arc<dyn Store>) {
     make_tenant(&*store, "globex", &[]).await;
     let now = Timestamp::now();
     let idem = |fp: u8, at: Timestamp| Idempotency { key: "req-1".into(), fingerprint: [fp; 32], now: at };
-    let first = store.append(&tenant("acme"), vec![event("a", 1), event("b", 2)], Some(idem(1, now))).await.expect("first");
+    let first =
+        store.append(&tenant("acme"), vec![event("a", 1), event("b", 2)], Some(idem(1, now))).await.expect("first");
     assert!(matches!(first, AppendOutcome::Appended(_)));
-    let again = store.append(&tenant("acme"), vec![event("a", 1), event("b", 2)], Some(idem(1, now))).await.expect("again");
+    let again =
+        store.append(&tenant("acme"), vec![event("a", 1), event("b", 2)], Some(idem(1, now))).await.expect("again");
     assert_eq!(again, AppendOutcome::Replayed(first.receipts().to_vec()));
     assert_eq!(store.count(&tenant("acme"), &Query::default()).await.expect("count"), 3, "replay stored nothing");
     let other = store.append(&tenant("acme"), vec![event("c", 3)], Some(idem(2, now))).await;

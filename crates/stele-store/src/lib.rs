@@ -5,7 +5,9 @@
 pub mod conformance;
 mod records;
 
-pub use records::{AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Tenant, IDEMPOTENCY_WINDOW_MICROS};
+pub use records::{
+    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Tenant, IDEMPOTENCY_WINDOW_MICROS,
+};
 
 use async_trait::async_trait;
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
