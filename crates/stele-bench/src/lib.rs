@@ -1,1 +1,8 @@
+//! Stele's benchmarks. Each reports its figures next to a baseline measured in the same run,
+//! because the machines they run on are shared and absolute numbers drift.
 
+pub mod corpus;
+pub mod ingest;
+mod stats;
+
+pub use ingest::IngestOptions;

@@ -159,7 +159,7 @@ pub struct EventInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub id: EventId,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub time: Timestamp,

@@ -3,6 +3,7 @@
 //! builds on the types defined here.
 
 pub mod event;
+pub mod filter;
 pub mod ids;
 pub mod ingest;
 pub mod keys;
@@ -12,6 +13,7 @@ pub mod redact;
 pub mod timestamp;
 
 pub use event::{Actor, Changes, Event, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
+pub use filter::{parse as parse_filter, Attr, CompareOp, Expr, FilterError};
 pub use ids::{EventId, IdError, KeyId, Seq, TenantId};
 pub use ingest::{parse_ingest_body, IngestError, IngestErrorKind, Ingested};
 pub use keys::{KeySecret, Scope, SecretHash};

@@ -1,1 +1,44 @@
+//! Stele's HTTP server: the only crate that knows HTTP, JSON DTOs and HTML. It wires a
+//! [`Store`](stele_store::Store) to the native API, authenticates callers, turns every error
+//! into `application/problem+json`, and serves metrics and the OpenAPI document.
 
+mod audit;
+mod auth;
+mod body;
+pub mod config;
+mod dto;
+pub mod error;
+mod metrics;
+mod openapi;
+mod routes;
+mod startup;
+mod state;
+mod view_filter;
+
+pub use auth::TENANT_HEADER;
+pub use config::{Config, ConfigError, Database};
+pub use startup::{open_store, start, AdminKey, Running, StartError};
+pub use state::AppState;
+
+use axum::Router;
+
+/// The application's routes and their OpenAPI document, built from the same handler list so
+/// the document covers every route.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = openapi::router().split_for_parts();
+    let api_json = api.to_json().unwrap_or_else(|_| "{}".into());
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move {
+                ([(axum::http::header::CONTENT_TYPE, "application/json")], api_json.clone())
+            }),
+        )
+        .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(error::ApiError::internal())
+        }))
+        .with_state(state)
+}

@@ -1,1 +1,149 @@
-fn main() {}
+//! `stele`: the server (`serve`) and a thin HTTP client for everything else.
+
+mod client;
+mod commands;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "stele", version, about = "Tamper-evident, multi-tenant audit log service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where a client command finds the server and its credential.
+#[derive(clap::Args, Clone)]
+pub struct Remote {
+    /// Base URL of the Stele server.
+    #[arg(long, env = "STELE_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    pub server: String,
+    /// API key (default: the operator key in <data-dir>/admin.key, if readable).
+    #[arg(long, env = "STELE_KEY", hide_env_values = true, global = true)]
+    pub key: Option<String>,
+    /// Data directory whose admin.key is used when no key is given.
+    #[arg(long = "key-data-dir", env = "STELE_DATA_DIR", default_value = "./stele-data", global = true, hide = true)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage tenants.
+    Tenants {
+        #[command(subcommand)]
+        command: commands::admin::TenantCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: commands::admin::KeyCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Send events from a JSON or NDJSON file (or - for stdin).
+    Send {
+        #[command(flatten)]
+        args: commands::send::SendArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Print one event.
+    Get {
+        /// Event id.
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List events, newest first, as NDJSON.
+    List {
+        #[command(flatten)]
+        args: commands::list::ListArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: commands::bench::BenchCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML config file (flags and STELE_* variables override it).
+    #[arg(long, env = "STELE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "STELE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Data directory [default: ./stele-data].
+    #[arg(long, env = "STELE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data-dir>/stele.db].
+    #[arg(long, env = "STELE_DATABASE_URL")]
+    database: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "STELE_LOG_JSON")]
+    log_json: bool,
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STELE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Tenants { command, remote } => commands::admin::tenants(command, &remote).await,
+            Command::Keys { command, remote } => commands::admin::keys(command, &remote).await,
+            Command::Send { args, remote } => commands::send::run(args, &remote).await,
+            Command::Get { id, remote } => commands::list::get(&id, &remote).await,
+            Command::List { args, remote } => commands::list::run(args, &remote).await,
+            Command::Bench { command } => commands::bench::run(command).await,
+        }
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json);
+    let mut config = match &args.config {
+        Some(path) => stele_server::Config::from_file(path)?,
+        None => stele_server::Config::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(db) = args.database {
+        config.database = Some(db);
+    }
+    config.admin_key = std::env::var("STELE_ADMIN_KEY").ok().filter(|k| !k.trim().is_empty());
+    let running = stele_server::start(config).await?;
+    match &running.admin_key {
+        stele_server::AdminKey::Configured => println!("operator key: from STELE_ADMIN_KEY"),
+        stele_server::AdminKey::File(p) => println!("operator key: {}", p.display()),
+        stele_server::AdminKey::Generated(p) => println!("operator key: generated into {} (mode 0600)", p.display()),
+    }
+    println!("listening on http://{}", running.addr);
+    running.run_until_signal().await?;
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! `stele bench ingest`: durable ingest over HTTP, batched and single-event, next to the raw
+//! engine inserting the same rows with the same schema, indexes and fsync per commit.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use indicatif::ProgressBar;
+use serde_json::{json, Value};
+use stele_core::{parse_ingest_body, Limits, Timestamp};
+
+use crate::corpus;
+use crate::stats::percentile_ms;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct IngestOptions {
+    /// Events sent in batches (scenario a).
+    #[arg(long, default_value_t = 200_000)]
+    pub batched_events: usize,
+    /// Events per batch request.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Concurrent clients sending batches.
+    #[arg(long, default_value_t = 4)]
+    pub batch_clients: usize,
+    /// Events sent one per request (scenario b).
+    #[arg(long, default_value_t = 40_000)]
+    pub single_events: usize,
+    /// Concurrent clients sending single events.
+    #[arg(long, default_value_t = 64)]
+    pub single_clients: usize,
+}
+
+/// One measured scenario.
+pub struct Row {
+    pub name: String,
+    pub events: usize,
+    pub seconds: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl Row {
+    pub fn rate(&self) -> f64 {
+        self.events as f64 / self.seconds
+    }
+}
+
+pub struct Report {
+    pub baseline: Row,
+    pub rows: Vec<Row>,
+    pub event_bytes: usize,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "corpus: mean event size {} bytes of JSON", self.event_bytes)?;
+        writeln!(f, "{:<44} {:>8} {:>8} {:>11} {:>8} {:>8} {:>12}", "scenario", "events", "secs", "events/s", "p50 ms", "p99 ms", "vs baseline")?;
+        let base = self.baseline.rate();
+        for row in std::iter::once(&self.baseline).chain(&self.rows) {
+            let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+            writeln!(
+                f,
+                "{:<44} {:>8} {:>8.2} {:>11.0} {:>8} {:>8} {:>11.0}%",
+                row.name,
+                row.events,
+                row.seconds,
+                row.rate(),
+                ms(row.p50_ms),
+                ms(row.p99_ms),
+                100.0 * row.rate() / base
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the whole benchmark: baseline first, then the two HTTP scenarios on a fresh server.
+pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
+    if options.batch_size == 0 || options.batch_size > 1000 {
+        bail!("--batch-size must be 1-1000");
+    }
+    eprintln!("generating {} + {} events", options.batched_events, options.single_events);
+    let batched: Vec<Value> = corpus::events(options.batched_events, 1);
+    let single: Vec<Value> = corpus::events(options.single_events, 2);
+    let event_bytes = batched.iter().take(1000).map(|e| e.to_string().len()).sum::<usize>() / batched.len().clamp(1, 1000);
+
+    let bodies: Vec<String> =
+        batched.chunks(options.batch_size).map(|c| json!({"events": c}).to_string()).collect();
+    let singles: Vec<String> = single.iter().map(Value::to_string).collect();
+
+    let baseline = baseline(&bodies, options.batch_size).await?;
+
+    let dir = tempfile::tempdir()?;
+    let admin = format!("bench-operator-{}", rand::random::<u64>());
+    let config = stele_server::Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.path().to_owned(),
+        admin_key: Some(admin.clone()),
+        ..stele_server::Config::default()
+    };
+    let server = stele_server::start(config).await?;
+    let base = format!("http://{}", server.addr);
+    let key = setup_tenant(&base, &admin).await?;
+
+    let a = send_all(&base, &key, bodies, options.batch_clients, options.batched_events, "HTTP batched").await?;
+    let b = send_all(&base, &key, singles, options.single_clients, options.single_events, "HTTP single").await?;
+    server.shutdown().await?;
+    Ok(Report {
+        baseline,
+        rows: vec![
+            Row { name: format!("HTTP batches of {} x {} clients", options.batch_size, options.batch_clients), ..a },
+            Row { name: format!("HTTP single events x {} clients", options.single_clients), ..b },
+        ],
+        event_bytes,
+    })
+}
+
+/// The raw engine: the same validated rows inserted with Stele's own insert statement into
+/// Stele's schema, one transaction (fsync'd commit) per batch.
+async fn baseline(bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
+    let now = Timestamp::now();
+    let limits = Limits::default();
+    let batches = bodies
+        .iter()
+        .map(|b| parse_ingest_body(b.as_bytes(), &limits, now).map(|i| i.events))
+        .collect::<Result<Vec<_>, _>>()?;
+    let events: usize = batches.iter().map(Vec::len).sum();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Row> {
+        let dir = tempfile::tempdir()?;
+        let mut conn = stele_sqlite::rows::open_writer(&dir.path().join("baseline.db"))?;
+        conn.execute("INSERT INTO tenants (id, name, created_at) VALUES ('bench', 'bench', 0)", [])?;
+        let no = conn.last_insert_rowid();
+        let progress = ProgressBar::new(events as u64).with_message("raw SQLite");
+        let start = Instant::now();
+        let mut seq = 0u64;
+        for batch in &batches {
+            let tx = conn.transaction()?;
+            for e in batch {
+                seq += 1;
+                stele_sqlite::rows::insert_event(&tx, no, seq, e)?;
+            }
+            tx.commit()?;
+            progress.inc(batch.len() as u64);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        progress.finish_and_clear();
+        Ok(Row { name: format!("raw SQLite, {batch_size} rows/tx, fsync (baseline)"), events, seconds, p50_ms: None, p99_ms: None })
+    })
+    .await?
+}
+
+async fn setup_tenant(base: &str, admin: &str) -> anyhow::Result<String> {
+    let http = reqwest::Client::new();
+    http.post(format!("{base}/v1/tenants"))
+        .bearer_auth(admin)
+        .json(&json!({"id": "bench", "name": "Bench"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let key: Value = http
+        .post(format!("{base}/v1/keys"))
+        .bearer_auth(admin)
+        .json(&json!({"tenant": "bench", "name": "bench", "scopes": ["events:write"]}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    key["secret"].as_str().map(str::to_owned).context("no secret in the key answer")
+}
+
+/// Sends every body from `clients` concurrent clients; returns throughput and latency.
+async fn send_all(base: &str, key: &str, bodies: Vec<String>, clients: usize, total: usize, label: &str) -> anyhow::Result<Row> {
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(bodies.len())));
+    let progress = ProgressBar::new(bodies.len() as u64).with_message(label.to_owned());
+    let url = format!("{base}/v1/events");
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients.max(1) {
+        let (bodies, next, latencies, progress, url, key) =
+            (bodies.clone(), next.clone(), latencies.clone(), progress.clone(), url.clone(), key.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+            let mut mine: Vec<Duration> = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let t = Instant::now();
+                let response = http
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                if response.status() != reqwest::StatusCode::CREATED {
+                    bail!("request {i}: HTTP {}: {}", response.status(), response.text().await.unwrap_or_default());
+                }
+                response.bytes().await?;
+                mine.push(t.elapsed());
+                progress.inc(1);
+            }
+            latencies.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.extend(mine);
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    let mut samples = std::mem::take(&mut *latencies.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    Ok(Row {
+        name: label.to_owned(),
+        events: total,
+        seconds,
+        p50_ms: Some(percentile_ms(&mut samples, 50.0)),
+        p99_ms: Some(percentile_ms(&mut samples, 99.0)),
+    })
+}

@@ -1,0 +1,108 @@
+//! The server's configuration: one typed struct, read from an optional TOML file and
+//! overridden by `STELE_*` environment variables and flags (the `stele` binary merges them).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use stele_core::Limits;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`STELE_LISTEN`).
+    pub listen: SocketAddr,
+    /// Where the embedded database and generated keys live (`STELE_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Database URL (`STELE_DATABASE_URL`); default: the SQLite file `stele.db` in `data_dir`.
+    pub database: Option<String>,
+    /// The operator key (`STELE_ADMIN_KEY`). Never read from the file: secrets stay out of
+    /// config files. When unset, one is generated into `<data_dir>/admin.key`.
+    #[serde(skip)]
+    pub admin_key: Option<String>,
+    /// Ingest limits (`[limits]` table).
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./stele-data"),
+            database: None,
+            admin_key: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("database URL {0:?}: {1}")]
+    Database(String, &'static str),
+}
+
+impl Config {
+    /// Reads a TOML config file; absent keys keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })
+    }
+
+    /// Which database to open.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        let Some(url) = self.database.as_deref() else {
+            return Ok(Database::Sqlite(self.data_dir.join("stele.db")));
+        };
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(ConfigError::Database(url.to_owned(), "names no file"));
+            }
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(ConfigError::Database(url.to_owned(), "PostgreSQL is not available in this build yet"));
+        }
+        Err(ConfigError::Database(url.to_owned(), "expected sqlite://PATH"))
+    }
+}
+
+/// A parsed database location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        let mut c = Config::default();
+        assert_eq!(c.database().ok(), Some(Database::Sqlite(PathBuf::from("./stele-data/stele.db"))));
+        c.database = Some("sqlite:///var/lib/stele.db".into());
+        assert_eq!(c.database().ok(), Some(Database::Sqlite(PathBuf::from("/var/lib/stele.db"))));
+        c.database = Some("mysql://x".into());
+        assert!(c.database().is_err());
+    }
+
+    #[test]
+    fn file_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("stele.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\n[limits]\nmax_batch_events = 10\n").expect("write");
+        let c = Config::from_file(&path).expect("parses");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.limits.max_batch_events, 10);
+        assert_eq!(c.limits.max_event_bytes, Limits::default().max_event_bytes);
+        std::fs::write(&path, "listn = \"x\"\n").expect("write");
+        assert!(matches!(Config::from_file(&path), Err(ConfigError::Parse { .. })));
+    }
+}

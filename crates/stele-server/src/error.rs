@@ -1,0 +1,151 @@
+//! The one error type of the HTTP layer: every failure becomes an RFC 9457
+//! `application/problem+json` answer with a stable `type`, and internal details stay in the log.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use stele_core::{IngestError, IngestErrorKind, QueryError};
+use stele_store::StoreError;
+
+/// Prefix of every problem `type`.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:stele:problem:";
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// The stable slug after [`PROBLEM_TYPE_PREFIX`].
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    /// Extra members of the problem object.
+    pub extra: Option<Value>,
+    pub www_authenticate: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, kind, title, detail: detail.into(), extra: None, www_authenticate: false }
+    }
+
+    pub fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, kind, "Bad request", detail)
+    }
+
+    pub fn invalid_parameter(name: &str, detail: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid query parameter",
+            format!("{name}: {detail}"),
+        );
+        e.extra = Some(json!({ "parameter": name }));
+        e
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail);
+        e.www_authenticate = true;
+        e
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", detail)
+    }
+
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", detail)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the server could not complete the request; it has been logged")
+    }
+
+    fn with_extra(mut self, extra: Value) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let (status, kind, title) = match e.kind {
+            IngestErrorKind::Syntax => (StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON"),
+            IngestErrorKind::Invalid => (StatusCode::BAD_REQUEST, "invalid-event", "Invalid event"),
+            IngestErrorKind::EventTooLarge => (StatusCode::BAD_REQUEST, "event-too-large", "Event too large"),
+            IngestErrorKind::BatchSize => (StatusCode::BAD_REQUEST, "invalid-batch", "Invalid batch"),
+        };
+        let error = json!({ "index": e.index, "field": e.location(), "message": e.message });
+        ApiError::new(status, kind, title, e.detail()).with_extra(json!({ "errors": [error] }))
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let name = match e {
+            QueryError::Limit { .. } => "limit",
+            QueryError::Cursor => "cursor",
+            QueryError::EmptyRange => "from",
+        };
+        ApiError::invalid_parameter(name, e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownTenant(t) => ApiError::not_found(format!("tenant {t} does not exist")),
+            StoreError::TenantExists(t) => ApiError::conflict(format!("tenant {t} already exists")),
+            StoreError::AliasTaken(a) => ApiError::conflict(format!("alias {a:?} already belongs to a tenant")),
+            StoreError::KeyNotFound(k) => ApiError::not_found(format!("key {k} does not exist")),
+            StoreError::IdempotencyMismatch => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used with a different request body in the last 24 hours",
+            ),
+            StoreError::Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "the server is shutting down",
+            ),
+            StoreError::Backend(message) => {
+                tracing::error!(error = %message, "storage error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("{PROBLEM_TYPE_PREFIX}{}", self.kind),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let (Some(Value::Object(extra)), Some(obj)) = (self.extra, body.as_object_mut()) {
+            obj.extend(extra);
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.www_authenticate {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"stele\""));
+        }
+        response
+    }
+}

@@ -1,0 +1,120 @@
+//! `/v1/keys`: API keys. A secret is returned once, at creation; only its hash is stored.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Json;
+use serde::Deserialize;
+use stele_core::{KeyId, KeySecret, Scope, Target, TenantId, Timestamp};
+use stele_store::NewKey;
+
+use crate::audit::audit_event;
+use crate::auth::Principal;
+use crate::body::json_body;
+use crate::dto::{CreateKey, CreatedKey, KeyDto};
+use crate::error::ApiError;
+use crate::routes::query_params;
+use crate::state::AppState;
+
+/// The tenant an admin request acts on: the operator names one, a tenant key has its own.
+fn admin_tenant(principal: &Principal, named: Option<&str>) -> Result<TenantId, ApiError> {
+    principal.require(Scope::Admin)?;
+    let parse = |t: &str| TenantId::parse(t).map_err(|e| ApiError::bad_request("invalid-body", format!("tenant: {e}")));
+    match (principal, named) {
+        (Principal::Operator, Some(t)) => parse(t),
+        (Principal::Operator, None) => Err(ApiError::bad_request("invalid-body", "tenant: the operator key must name the tenant")),
+        (Principal::Key(k), None) => Ok(k.tenant.clone()),
+        (Principal::Key(k), Some(t)) if parse(t)? == k.tenant => Ok(k.tenant.clone()),
+        (Principal::Key(_), Some(_)) => Err(ApiError::forbidden("a tenant key manages only its own tenant's keys")),
+    }
+}
+
+/// Create a key; the answer holds its secret, shown this once.
+#[utoipa::path(post, path = "/v1/keys", tag = "admin", request_body = CreateKey,
+    responses((status = 201, body = CreatedKey), (status = 400, body = crate::dto::Problem), (status = 403, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    let input: CreateKey = json_body(&headers, body).await?;
+    let tenant = admin_tenant(&principal, input.tenant.as_deref())?;
+    if input.name.trim().is_empty() || input.name.chars().count() > 256 {
+        return Err(ApiError::bad_request("invalid-body", "name: must be 1-256 characters"));
+    }
+    if input.scopes.is_empty() {
+        return Err(ApiError::bad_request("invalid-body", "scopes: name at least one of events:write, events:read, events:export, admin"));
+    }
+    let view_filter = crate::view_filter::check_new(&principal, input.view_filter)?;
+    let id = KeyId::generate();
+    let secret = KeySecret::generate(&id);
+    let key = NewKey {
+        id: id.clone(),
+        tenant: tenant.clone(),
+        name: input.name.clone(),
+        scopes: input.scopes.into_iter().collect::<BTreeSet<_>>(),
+        view_filter,
+        secret_hash: secret.hash(),
+        created_at: Timestamp::now(),
+    };
+    let audit = audit_event(
+        &principal,
+        "stele.key.created",
+        Target { kind: Some("key".into()), id: Some(id.to_string()), name: Some(input.name), email: None },
+        format!("Created key {id}"),
+    );
+    let record = state.store.create_key(key, audit).await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key: record.into(), secret: secret.expose().to_owned() })))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListKeysParams {
+    /// Only this tenant's keys (operator); a tenant key always sees its own tenant's.
+    pub tenant: Option<String>,
+}
+
+/// List keys (never their secrets).
+#[utoipa::path(get, path = "/v1/keys", tag = "admin", params(ListKeysParams),
+    responses((status = 200, body = Vec<KeyDto>), (status = 403, body = crate::dto::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_keys(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Vec<KeyDto>>, ApiError> {
+    let params: ListKeysParams = query_params(&uri)?;
+    let keys = match (&principal, params.tenant) {
+        (Principal::Operator, None) => state.store.list_keys(None).await?,
+        (_, named) => {
+            let tenant = admin_tenant(&principal, named.as_deref())?;
+            state.store.list_keys(Some(&tenant)).await?
+        }
+    };
+    Ok(Json(keys.into_iter().map(KeyDto::from).collect()))
+}
+
+/// Revoke a key. It stops working at once on this node (within 5 s on others).
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "admin", params(("id" = String, Path, description = "key id")),
+    responses((status = 200, body = KeyDto), (status = 404, body = crate::dto::Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke_key(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<KeyDto>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let not_found = || ApiError::not_found(format!("key {id} does not exist"));
+    let key_id = KeyId::parse(&id).map_err(|_| not_found())?;
+    let record = state.store.get_key(&key_id).await?.ok_or_else(not_found)?;
+    if let Principal::Key(k) = &principal {
+        if k.tenant != record.tenant {
+            return Err(not_found());
+        }
+    }
+    let audit = audit_event(
+        &principal,
+        "stele.key.revoked",
+        Target { kind: Some("key".into()), id: Some(key_id.to_string()), name: Some(record.name.clone()), email: None },
+        format!("Revoked key {key_id}"),
+    );
+    let revoked = state.store.revoke_key(&record.tenant, &key_id, audit).await?;
+    state.forget_key(&key_id);
+    Ok(Json(revoked.into()))
+}

@@ -1,0 +1,147 @@
+//! Starting and stopping a server: open the store, settle the operator key, bind, serve,
+//! and shut down gracefully (in-flight requests finish, queued writes are committed).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use stele_core::{KeySecret, SecretHash};
+use stele_sqlite::SqliteStore;
+use stele_store::Store;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError, Database};
+use crate::state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Sqlite(#[from] stele_sqlite::OpenError),
+    #[error("operator key file {path}: {source}")]
+    AdminKey { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Where the operator key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminKey {
+    /// `STELE_ADMIN_KEY` (or the config) set it.
+    Configured,
+    /// Read from this file, written on an earlier start.
+    File(PathBuf),
+    /// Generated now and written to this file (mode 0600).
+    Generated(PathBuf),
+}
+
+/// Opens the configured store.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    match config.database()? {
+        Database::Sqlite(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                create_private_dir(parent)?;
+            }
+            Ok(Arc::new(SqliteStore::open(&path)?))
+        }
+    }
+}
+
+fn create_private_dir(path: &Path) -> Result<(), StartError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| StartError::DataDir { path: path.to_owned(), source })
+}
+
+/// The operator key's hash, and where the key came from.
+fn settle_admin_key(config: &Config) -> Result<(SecretHash, AdminKey), StartError> {
+    if let Some(key) = config.admin_key.as_deref().filter(|k| !k.trim().is_empty()) {
+        return Ok((SecretHash::of(key.trim()), AdminKey::Configured));
+    }
+    create_private_dir(&config.data_dir)?;
+    let path = config.data_dir.join("admin.key");
+    let err = |source| StartError::AdminKey { path: path.clone(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok((SecretHash::of(text.trim()), AdminKey::File(path))),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let secret = KeySecret::generate_operator();
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).map_err(err)?;
+    file.write_all(format!("{}\n", secret.expose()).as_bytes()).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    Ok((secret.hash(), AdminKey::Generated(path)))
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_key: AdminKey,
+    store: Arc<dyn Store>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the store, binds `config.listen` and starts serving in the background.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    crate::metrics::install();
+    let (operator, admin_key) = settle_admin_key(&config)?;
+    let store = open_store(&config)?;
+    let state = AppState::new(store.clone(), operator, config.limits.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = crate::app(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Running { addr, admin_key, store, stop: Some(stop), task })
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish, then commits every
+    /// queued write and closes the store.
+    pub async fn shutdown(mut self) -> Result<(), StartError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let served = (&mut self.task).await;
+        self.store.close().await;
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StartError::Serve(e)),
+            Err(e) => Err(StartError::Serve(std::io::Error::other(e))),
+        }
+    }
+
+    /// Serves until SIGTERM or ctrl-c, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> Result<(), StartError> {
+        let ctrl_c = tokio::signal::ctrl_c();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(StartError::Serve)?;
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("interrupted; shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM; shutting down"),
+        }
+        self.shutdown().await
+    }
+}

@@ -1,0 +1,61 @@
+//! What every handler shares.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stele_core::{KeyId, Limits, SecretHash};
+use stele_store::{KeyRecord, Store, StoreError};
+
+/// How long a key record is trusted without re-reading it. Revocations through this node
+/// take effect at once (the entry is dropped); through another node within this delay.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub operator: SecretHash,
+    pub limits: Limits,
+    keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, operator: SecretHash, limits: Limits) -> Self {
+        Self(Arc::new(Inner { store, operator, limits, keys: Mutex::new(HashMap::new()) }))
+    }
+
+    /// The key record, from the cache while fresh.
+    pub async fn key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        if let Ok(cache) = self.keys.lock() {
+            if let Some((record, at)) = cache.get(id) {
+                if at.elapsed() < KEY_CACHE_TTL {
+                    return Ok(Some(record.clone()));
+                }
+            }
+        }
+        let record = self.store.get_key(id).await?;
+        if let (Some(r), Ok(mut cache)) = (&record, self.keys.lock()) {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(id.clone(), (r.clone(), Instant::now()));
+        }
+        Ok(record)
+    }
+
+    /// Forgets a cached key (after it was revoked here).
+    pub fn forget_key(&self, id: &KeyId) {
+        if let Ok(mut cache) = self.keys.lock() {
+            cache.remove(id);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! `stele bench …`: runs a benchmark and prints its table.
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Ingest over HTTP (batched and single-event) against raw SQLite inserts of the same rows.
+    Ingest(stele_bench::IngestOptions),
+}
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Ingest(options) => {
+            let report = stele_bench::ingest::run(options).await?;
+            println!("{report}");
+            Ok(())
+        }
+    }
+}

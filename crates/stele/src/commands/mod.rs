@@ -1,0 +1,4 @@
+pub mod admin;
+pub mod bench;
+pub mod list;
+pub mod send;
