@@ -5,9 +5,22 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 const ACTIONS: &[&str] = &[
-    "user.created", "user.updated", "user.deleted", "user.login", "user.logout", "group.created", "group.member_added",
-    "setting.changed", "apikey.created", "apikey.revoked", "scim.CreateUser", "scim.UpdateUser", "scim.ListUsers",
-    "invoice.paid", "project.archived", "role.assigned",
+    "user.created",
+    "user.updated",
+    "user.deleted",
+    "user.login",
+    "user.logout",
+    "group.created",
+    "group.member_added",
+    "setting.changed",
+    "apikey.created",
+    "apikey.revoked",
+    "scim.CreateUser",
+    "scim.UpdateUser",
+    "scim.ListUsers",
+    "invoice.paid",
+    "project.archived",
+    "role.assigned",
 ];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -28,13 +41,12 @@ fn event(rng: &mut StdRng, i: usize) -> Value {
     let method = METHODS[rng.gen_range(0..METHODS.len())];
     let status = if rng.gen_bool(0.9) { "success" } else { "failure" };
     let code = if status == "success" { 200 } else { 400 + rng.gen_range(0..30) };
-    let attributes: serde_json::Map<String, Value> =
-        (0..rng.gen_range(6..14))
-            .map(|k| {
-                let len = rng.gen_range(8..32);
-                (format!("attr_{k}"), json!(word(rng, len)))
-            })
-            .collect();
+    let attributes: serde_json::Map<String, Value> = (0..rng.gen_range(6..14))
+        .map(|k| {
+            let len = rng.gen_range(8..32);
+            (format!("attr_{k}"), json!(word(rng, len)))
+        })
+        .collect();
     json!({
         "action": action,
         "status": status,

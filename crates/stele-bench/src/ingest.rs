@@ -57,7 +57,11 @@ pub struct Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "corpus: mean event size {} bytes of JSON", self.event_bytes)?;
-        writeln!(f, "{:<44} {:>8} {:>8} {:>11} {:>8} {:>8} {:>12}", "scenario", "events", "secs", "events/s", "p50 ms", "p99 ms", "vs baseline")?;
+        writeln!(
+            f,
+            "{:<44} {:>8} {:>8} {:>11} {:>8} {:>8} {:>12}",
+            "scenario", "events", "secs", "events/s", "p50 ms", "p99 ms", "vs baseline"
+        )?;
         let base = self.baseline.rate();
         for row in std::iter::once(&self.baseline).chain(&self.rows) {
             let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
@@ -85,10 +89,10 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
     eprintln!("generating {} + {} events", options.batched_events, options.single_events);
     let batched: Vec<Value> = corpus::events(options.batched_events, 1);
     let single: Vec<Value> = corpus::events(options.single_events, 2);
-    let event_bytes = batched.iter().take(1000).map(|e| e.to_string().len()).sum::<usize>() / batched.len().clamp(1, 1000);
+    let event_bytes =
+        batched.iter().take(1000).map(|e| e.to_string().len()).sum::<usize>() / batched.len().clamp(1, 1000);
 
-    let bodies: Vec<String> =
-        batched.chunks(options.batch_size).map(|c| json!({"events": c}).to_string()).collect();
+    let bodies: Vec<String> = batched.chunks(options.batch_size).map(|c| json!({"events": c}).to_string()).collect();
     let singles: Vec<String> = single.iter().map(Value::to_string).collect();
 
     let baseline = baseline(&bodies, options.batch_size).await?;
@@ -147,7 +151,13 @@ async fn baseline(bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
         }
         let seconds = start.elapsed().as_secs_f64();
         progress.finish_and_clear();
-        Ok(Row { name: format!("raw SQLite, {batch_size} rows/tx, fsync (baseline)"), events, seconds, p50_ms: None, p99_ms: None })
+        Ok(Row {
+            name: format!("raw SQLite, {batch_size} rows/tx, fsync (baseline)"),
+            events,
+            seconds,
+            p50_ms: None,
+            p99_ms: None,
+        })
     })
     .await?
 }
@@ -173,7 +183,14 @@ async fn setup_tenant(base: &str, admin: &str) -> anyhow::Result<String> {
 }
 
 /// Sends every body from `clients` concurrent clients; returns throughput and latency.
-async fn send_all(base: &str, key: &str, bodies: Vec<String>, clients: usize, total: usize, label: &str) -> anyhow::Result<Row> {
+async fn send_all(
+    base: &str,
+    key: &str,
+    bodies: Vec<String>,
+    clients: usize,
+    total: usize,
+    label: &str,
+) -> anyhow::Result<Row> {
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(bodies.len())));

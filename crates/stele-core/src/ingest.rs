@@ -301,7 +301,7 @@ fn fit_to_limit(mut event: Event, max: usize) -> Result<NewEvent, FieldError> {
             Some((text.len(), b, text))
         })
         .collect();
-    bodies.sort_by(|a, b| b.0.cmp(&a.0));
+    bodies.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (_, which, text) in bodies {
         let mut keep = text.len();
         loop {

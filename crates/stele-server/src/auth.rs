@@ -36,7 +36,9 @@ impl Principal {
     pub fn require_operator(&self) -> Result<(), ApiError> {
         match self {
             Principal::Operator => Ok(()),
-            Principal::Key(k) => Err(ApiError::forbidden(format!("only the operator key may do this; key {} is a tenant key", k.id))),
+            Principal::Key(k) => {
+                Err(ApiError::forbidden(format!("only the operator key may do this; key {} is a tenant key", k.id)))
+            }
         }
     }
 
@@ -46,11 +48,17 @@ impl Principal {
         match self {
             Principal::Key(k) => Ok(k.tenant.clone()),
             Principal::Operator => {
-                let value = headers
-                    .get(TENANT_HEADER)
-                    .ok_or_else(|| ApiError::bad_request("missing-tenant", "the operator key must name a tenant in the X-Stele-Tenant header"))?;
-                let text = value.to_str().map_err(|_| ApiError::bad_request("missing-tenant", "X-Stele-Tenant is not text"))?;
-                TenantId::parse(text).map_err(|e| ApiError::bad_request("missing-tenant", format!("X-Stele-Tenant: {e}")))
+                let value = headers.get(TENANT_HEADER).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "missing-tenant",
+                        "the operator key must name a tenant in the X-Stele-Tenant header",
+                    )
+                })?;
+                let text = value
+                    .to_str()
+                    .map_err(|_| ApiError::bad_request("missing-tenant", "X-Stele-Tenant is not text"))?;
+                TenantId::parse(text)
+                    .map_err(|e| ApiError::bad_request("missing-tenant", format!("X-Stele-Tenant: {e}")))
             }
         }
     }
@@ -58,8 +66,18 @@ impl Principal {
     /// The actor recorded on events the caller causes (tenant and key changes).
     pub fn actor(&self) -> Actor {
         match self {
-            Principal::Operator => Actor { kind: Some("key".into()), id: Some("operator".into()), name: Some("operator".into()), ..Actor::default() },
-            Principal::Key(k) => Actor { kind: Some("key".into()), id: Some(k.id.to_string()), name: Some(k.name.clone()), ..Actor::default() },
+            Principal::Operator => Actor {
+                kind: Some("key".into()),
+                id: Some("operator".into()),
+                name: Some("operator".into()),
+                ..Actor::default()
+            },
+            Principal::Key(k) => Actor {
+                kind: Some("key".into()),
+                id: Some(k.id.to_string()),
+                name: Some(k.name.clone()),
+                ..Actor::default()
+            },
         }
     }
 }
@@ -70,7 +88,8 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthorized("missing Authorization header; send Authorization: Bearer <key>"))?;
     let text = value.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
-    let (scheme, secret) = text.split_once(' ').ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <key>"))?;
+    let (scheme, secret) =
+        text.split_once(' ').ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <key>"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || secret.trim().is_empty() {
         return Err(ApiError::unauthorized("expected Authorization: Bearer <key>"));
     }

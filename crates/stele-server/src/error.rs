@@ -69,7 +69,12 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the server could not complete the request; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server could not complete the request; it has been logged",
+        )
     }
 
     fn with_extra(mut self, extra: Value) -> Self {

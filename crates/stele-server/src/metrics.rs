@@ -20,9 +20,12 @@ pub fn install() {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full("stele_http_request_duration_seconds".into()), LATENCY_BUCKETS)
             .and_then(|b| b.set_buckets_for_metric(Matcher::Prefix("stele_writer_batch".into()), BATCH_BUCKETS));
-        match builder.and_then(|b| b.install_recorder().map_err(Into::into)) {
+        match builder.and_then(|b| b.install_recorder()) {
             Ok(handle) => {
-                metrics::describe_counter!("stele_events_ingested_total", "Events appended (idempotent replays excluded)");
+                metrics::describe_counter!(
+                    "stele_events_ingested_total",
+                    "Events appended (idempotent replays excluded)"
+                );
                 metrics::describe_histogram!("stele_http_request_duration_seconds", "HTTP request latency by route");
                 metrics::describe_histogram!("stele_writer_batch_events", "Events per group commit");
                 metrics::describe_histogram!("stele_writer_batch_requests", "Requests per group commit");
@@ -43,7 +46,8 @@ pub fn render() -> String {
 
 /// Middleware: records the latency of each request under its route template.
 pub async fn track(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = request.method().to_string();
     let start = Instant::now();
     let response = next.run(request).await;

@@ -80,7 +80,8 @@ fn settle_admin_key(config: &Config) -> Result<(SecretHash, AdminKey), StartErro
         Err(e) => return Err(err(e)),
     }
     let secret = KeySecret::generate_operator();
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).map_err(err)?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).map_err(err)?;
     file.write_all(format!("{}\n", secret.expose()).as_bytes()).map_err(err)?;
     file.sync_all().map_err(err)?;
     Ok((secret.hash(), AdminKey::Generated(path)))
@@ -137,7 +138,8 @@ impl Running {
     /// Serves until SIGTERM or ctrl-c, then shuts down gracefully.
     pub async fn run_until_signal(self) -> Result<(), StartError> {
         let ctrl_c = tokio::signal::ctrl_c();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(StartError::Serve)?;
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(StartError::Serve)?;
         tokio::select! {
             _ = ctrl_c => tracing::info!("interrupted; shutting down"),
             _ = term.recv() => tracing::info!("SIGTERM; shutting down"),

@@ -66,9 +66,7 @@ pub(crate) fn get_tenant(conn: &Connection, id: &TenantId) -> Result<Option<Tena
 const KEY_COLUMNS: &str =
     "k.id, t.id, k.name, k.scopes, k.view_filter, k.secret_hash, k.created_at, k.revoked_at FROM keys k JOIN tenants t ON t.no = k.tenant_no";
 
-fn key_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<(String, String, String, String, Option<String>, Vec<u8>, i64, Option<i64>)> {
+fn key_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
 }
 

@@ -20,9 +20,9 @@ impl Client {
             Some(k) => k.clone(),
             None => {
                 let path = remote.data_dir.join("admin.key");
-                std::fs::read_to_string(&path)
-                    .map(|k| k.trim().to_owned())
-                    .map_err(|_| anyhow!("no key: pass --key or set STELE_KEY (or run next to a data dir with admin.key)"))?
+                std::fs::read_to_string(&path).map(|k| k.trim().to_owned()).map_err(|_| {
+                    anyhow!("no key: pass --key or set STELE_KEY (or run next to a data dir with admin.key)")
+                })?
             }
         };
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;

@@ -33,7 +33,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .to_str()
         .ok()
         .filter(|t| !t.is_empty() && t.len() <= 255 && t.bytes().all(|b| (0x21..0x7f).contains(&b)))
-        .ok_or_else(|| ApiError::bad_request("invalid-header", "Idempotency-Key: 1-255 printable ASCII characters without spaces"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid-header", "Idempotency-Key: 1-255 printable ASCII characters without spaces")
+        })?;
     Ok(Some(text.to_owned()))
 }
 
@@ -47,7 +49,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         (status = 400, body = crate::dto::Problem), (status = 401, body = crate::dto::Problem), (status = 403, body = crate::dto::Problem),
         (status = 413, body = crate::dto::Problem), (status = 415, body = crate::dto::Problem), (status = 422, body = crate::dto::Problem)),
     security(("bearer" = [])))]
-pub async fn ingest(State(state): State<AppState>, principal: Principal, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn ingest(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     principal.require(Scope::EventsWrite)?;
     let tenant = principal.tenant(&headers)?;
     require_json(&headers)?;
@@ -109,10 +116,13 @@ fn timestamp_param(name: &str, value: Option<&str>) -> Result<Option<Timestamp>,
 }
 
 fn build_query(params: ListParams) -> Result<Query, ApiError> {
-    let range = TimeRange::new(timestamp_param("from", params.from.as_deref())?, timestamp_param("to", params.to.as_deref())?)?;
+    let range =
+        TimeRange::new(timestamp_param("from", params.from.as_deref())?, timestamp_param("to", params.to.as_deref())?)?;
     let sort = match params.sort.as_deref() {
         None => Sort::default(),
-        Some(s) => Sort::parse(s).ok_or_else(|| ApiError::invalid_parameter("sort", format!("{s:?} is not a sort order; use -time or time")))?,
+        Some(s) => Sort::parse(s).ok_or_else(|| {
+            ApiError::invalid_parameter("sort", format!("{s:?} is not a sort order; use -time or time"))
+        })?,
     };
     let limit = params.limit.map(Limit::new).transpose()?.unwrap_or(Limit::DEFAULT);
     let page = match params.cursor.as_deref() {
@@ -126,7 +136,12 @@ fn build_query(params: ListParams) -> Result<Query, ApiError> {
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(ListParams),
     responses((status = 200, body = crate::dto::EventPage), (status = 400, body = crate::dto::Problem), (status = 401, body = crate::dto::Problem)),
     security(("bearer" = [])))]
-pub async fn list_events(State(state): State<AppState>, principal: Principal, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+pub async fn list_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     principal.require(Scope::EventsRead)?;
     let tenant = principal.tenant(&headers)?;
     let query = build_query(query_params(&uri)?)?;
@@ -150,7 +165,12 @@ pub async fn list_events(State(state): State<AppState>, principal: Principal, he
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path, description = "event id (UUID)")),
     responses((status = 200, body = crate::dto::StoredEventDoc), (status = 404, body = crate::dto::Problem)),
     security(("bearer" = [])))]
-pub async fn get_event(State(state): State<AppState>, principal: Principal, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     principal.require(Scope::EventsRead)?;
     let tenant = principal.tenant(&headers)?;
     let not_found = || ApiError::not_found(format!("event {id} does not exist"));

@@ -22,7 +22,12 @@ pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, 
         Ok(()) => Ok(Json(json!({"status": "ready"}))),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the store is not available"))
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "the store is not available",
+            ))
         }
     }
 }

@@ -24,7 +24,9 @@ fn admin_tenant(principal: &Principal, named: Option<&str>) -> Result<TenantId, 
     let parse = |t: &str| TenantId::parse(t).map_err(|e| ApiError::bad_request("invalid-body", format!("tenant: {e}")));
     match (principal, named) {
         (Principal::Operator, Some(t)) => parse(t),
-        (Principal::Operator, None) => Err(ApiError::bad_request("invalid-body", "tenant: the operator key must name the tenant")),
+        (Principal::Operator, None) => {
+            Err(ApiError::bad_request("invalid-body", "tenant: the operator key must name the tenant"))
+        }
         (Principal::Key(k), None) => Ok(k.tenant.clone()),
         (Principal::Key(k), Some(t)) if parse(t)? == k.tenant => Ok(k.tenant.clone()),
         (Principal::Key(_), Some(_)) => Err(ApiError::forbidden("a tenant key manages only its own tenant's keys")),
@@ -47,7 +49,10 @@ pub async fn create_key(
         return Err(ApiError::bad_request("invalid-body", "name: must be 1-256 characters"));
     }
     if input.scopes.is_empty() {
-        return Err(ApiError::bad_request("invalid-body", "scopes: name at least one of events:write, events:read, events:export, admin"));
+        return Err(ApiError::bad_request(
+            "invalid-body",
+            "scopes: name at least one of events:write, events:read, events:export, admin",
+        ));
     }
     let view_filter = crate::view_filter::check_new(&principal, input.view_filter)?;
     let id = KeyId::generate();
@@ -82,7 +87,11 @@ pub struct ListKeysParams {
 #[utoipa::path(get, path = "/v1/keys", tag = "admin", params(ListKeysParams),
     responses((status = 200, body = Vec<KeyDto>), (status = 403, body = crate::dto::Problem)),
     security(("bearer" = [])))]
-pub async fn list_keys(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Vec<KeyDto>>, ApiError> {
+pub async fn list_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Json<Vec<KeyDto>>, ApiError> {
     let params: ListKeysParams = query_params(&uri)?;
     let keys = match (&principal, params.tenant) {
         (Principal::Operator, None) => state.store.list_keys(None).await?,
@@ -98,7 +107,11 @@ pub async fn list_keys(State(state): State<AppState>, principal: Principal, uri:
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "admin", params(("id" = String, Path, description = "key id")),
     responses((status = 200, body = KeyDto), (status = 404, body = crate::dto::Problem)),
     security(("bearer" = [])))]
-pub async fn revoke_key(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<KeyDto>, ApiError> {
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<KeyDto>, ApiError> {
     principal.require(Scope::Admin)?;
     let not_found = || ApiError::not_found(format!("key {id} does not exist"));
     let key_id = KeyId::parse(&id).map_err(|_| not_found())?;

@@ -32,7 +32,10 @@ pub async fn create_tenant(
     }
     for (i, alias) in input.aliases.iter().enumerate() {
         if alias.is_empty() || alias.len() > 256 || alias.chars().any(char::is_whitespace) {
-            return Err(ApiError::bad_request("invalid-body", format!("aliases[{i}]: must be 1-256 characters without spaces")));
+            return Err(ApiError::bad_request(
+                "invalid-body",
+                format!("aliases[{i}]: must be 1-256 characters without spaces"),
+            ));
         }
     }
     let audit = audit_event(
@@ -50,7 +53,10 @@ pub async fn create_tenant(
 #[utoipa::path(get, path = "/v1/tenants", tag = "admin",
     responses((status = 200, body = Vec<TenantDto>), (status = 401, body = crate::dto::Problem)),
     security(("bearer" = [])))]
-pub async fn list_tenants(State(state): State<AppState>, principal: Principal) -> Result<Json<Vec<TenantDto>>, ApiError> {
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<TenantDto>>, ApiError> {
     let tenants = match &principal {
         Principal::Operator => state.store.list_tenants().await?,
         Principal::Key(k) => state.store.get_tenant(&k.tenant).await?.into_iter().collect(),

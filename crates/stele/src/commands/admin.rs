@@ -82,6 +82,8 @@ pub async fn keys(command: KeyCommand, remote: &Remote) -> anyhow::Result<()> {
             }
             print(&client.json(request).await?)
         }
-        KeyCommand::Revoke { id } => print(&client.json(client.request(Method::DELETE, &format!("/v1/keys/{id}"))).await?),
+        KeyCommand::Revoke { id } => {
+            print(&client.json(client.request(Method::DELETE, &format!("/v1/keys/{id}"))).await?)
+        }
     }
 }
