@@ -1,0 +1,201 @@
+//! Shared helpers for the HTTP-level tests: a real server on port 0 over a fresh SQLite
+//! database in its own temporary directory, and a few client shortcuts.
+
+#![allow(dead_code)]
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use stele_server::{Config, Running};
+use tempfile::TempDir;
+
+/// The operator key every test server is started with.
+pub const OPERATOR: &str = "test-operator-key";
+
+/// A running server, its data directory and an HTTP client.
+pub struct TestApp {
+    pub base: String,
+    pub http: Client,
+    running: Running,
+    // Dropped (deleted) only after the server is shut down.
+    _dir: TempDir,
+}
+
+/// Starts a server on 127.0.0.1:0 with its own data directory.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("socket address"),
+        data_dir: dir.path().into(),
+        admin_key: Some(OPERATOR.into()),
+        ..Config::default()
+    };
+    let running = stele_server::start(config).await.expect("server starts");
+    let base = format!("http://{}", running.addr);
+    TestApp { base, http: Client::new(), running, _dir: dir }
+}
+
+/// A tenant key: its id and secret.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub id: String,
+    pub secret: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server gracefully; fails the test if shutdown reports an error.
+    pub async fn shutdown(self) {
+        self.running.shutdown().await.expect("clean shutdown");
+    }
+
+    pub fn get(&self, path: &str, secret: &str) -> RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(secret)
+    }
+
+    /// A GET by the operator on behalf of `tenant`.
+    pub fn op_get(&self, path: &str, tenant: &str) -> RequestBuilder {
+        self.get(path, OPERATOR).header("x-stele-tenant", tenant)
+    }
+
+    /// POST of a JSON value (Content-Type: application/json).
+    pub fn post_json(&self, path: &str, secret: &str, body: &Value) -> RequestBuilder {
+        self.http.post(self.url(path)).bearer_auth(secret).json(body)
+    }
+
+    /// POST of raw bytes with the given Content-Type (none when `None`).
+    pub fn post_raw(&self, path: &str, secret: &str, content_type: Option<&str>, body: Vec<u8>) -> RequestBuilder {
+        let mut r = self.http.post(self.url(path)).bearer_auth(secret).body(body);
+        if let Some(ct) = content_type {
+            r = r.header(CONTENT_TYPE, ct);
+        }
+        r
+    }
+
+    /// Creates a tenant as the operator; panics unless 201.
+    pub async fn create_tenant(&self, id: &str) -> Value {
+        let resp = self
+            .post_json("/v1/tenants", OPERATOR, &json!({"id": id, "name": format!("Tenant {id}"), "aliases": []}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(resp.status(), StatusCode::CREATED, "creating tenant {id}");
+        resp.json().await.expect("tenant JSON")
+    }
+
+    /// Creates a key for `tenant` as the operator; panics unless 201.
+    pub async fn create_key(&self, tenant: &str, scopes: &[&str]) -> Key {
+        let resp = self
+            .post_json("/v1/keys", OPERATOR, &json!({"tenant": tenant, "name": "test key", "scopes": scopes}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(resp.status(), StatusCode::CREATED, "creating key for {tenant}");
+        let body: Value = resp.json().await.expect("key JSON");
+        Key {
+            id: body["id"].as_str().expect("key id").to_owned(),
+            secret: body["secret"].as_str().expect("key secret").to_owned(),
+        }
+    }
+
+    /// A tenant with a key holding events:write and events:read.
+    pub async fn tenant_with_key(&self, id: &str) -> Key {
+        self.create_tenant(id).await;
+        self.create_key(id, &["events:write", "events:read"]).await
+    }
+
+    /// Posts one event (or batch) as JSON with `secret`.
+    pub async fn ingest(&self, secret: &str, body: &Value) -> Response {
+        self.post_json("/v1/events", secret, body).send().await.expect("request sent")
+    }
+
+    /// Posts one event and returns its receipt; panics unless 201.
+    pub async fn ingest_ok(&self, secret: &str, body: &Value) -> Value {
+        let resp = self.ingest(secret, body).await;
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        assert_eq!(status, StatusCode::CREATED, "ingest answered {text}");
+        serde_json::from_str(&text).expect("receipt JSON")
+    }
+
+    /// Every event of `tenant`, newest first, read by the operator page by page.
+    pub async fn all_events(&self, tenant: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = "/v1/events?limit=1000".to_owned();
+            if let Some(c) = &cursor {
+                path.push_str("&cursor=");
+                path.push_str(c);
+            }
+            let resp = self.op_get(&path, tenant).send().await.expect("request sent");
+            assert_eq!(resp.status(), StatusCode::OK, "listing {tenant}");
+            let page: Value = resp.json().await.expect("page JSON");
+            out.extend(page["events"].as_array().expect("events array").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
+    /// How many events `tenant`'s log holds.
+    pub async fn count(&self, tenant: &str) -> usize {
+        self.all_events(tenant).await.len()
+    }
+
+    /// Events of `tenant` whose action is not one Stele writes about itself.
+    pub async fn user_events(&self, tenant: &str) -> Vec<Value> {
+        self.all_events(tenant)
+            .await
+            .into_iter()
+            .filter(|e| !e["action"].as_str().unwrap_or_default().starts_with("stele."))
+            .collect()
+    }
+}
+
+/// Checks that `resp` is an `application/problem+json` answer with `status` and type
+/// `urn:stele:problem:<slug>` whose detail holds no internal text; returns the problem.
+pub async fn assert_problem(resp: Response, status: StatusCode, slug: &str) -> Value {
+    let got_status = resp.status();
+    let headers: HeaderMap = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    assert_eq!(got_status, status, "status; body: {text}");
+    let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert_eq!(ct, "application/problem+json", "content type; body: {text}");
+    let problem: Value = serde_json::from_str(&text).expect("problem is JSON");
+    assert_eq!(problem["type"], format!("urn:stele:problem:{slug}"), "type; body: {text}");
+    assert_eq!(problem["status"], status.as_u16(), "status member; body: {text}");
+    assert!(problem["title"].as_str().is_some_and(|t| !t.is_empty()), "title; body: {text}");
+    let detail = problem["detail"].as_str().expect("detail is a string");
+    assert!(!detail.is_empty(), "empty detail");
+    assert_no_internals(&text);
+    problem
+}
+
+/// Fails if an answer leaks implementation details.
+pub fn assert_no_internals(text: &str) {
+    let lower = text.to_ascii_lowercase();
+    for needle in ["rusqlite", "sqlite", "panicked", "backtrace", ".rs:", "stele_sqlite", "stele_core"] {
+        assert!(!lower.contains(needle), "answer leaks {needle:?}: {text}");
+    }
+    assert!(!text.contains("SQL"), "answer leaks \"SQL\": {text}");
+}
+
+/// The `detail` of a problem.
+pub fn detail(problem: &Value) -> &str {
+    problem["detail"].as_str().expect("detail")
+}
+
+/// The `seq` of an event or receipt.
+pub fn seq(v: &Value) -> u64 {
+    v["seq"].as_u64().expect("seq")
+}
+
+/// The `id` of an event or receipt.
+pub fn id(v: &Value) -> &str {
+    v["id"].as_str().expect("id")
+}

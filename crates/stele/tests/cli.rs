@@ -1,0 +1,129 @@
+//! The `stele` client commands against a real server process.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Output;
+
+use common::{stele, Server, OPERATOR};
+use serde_json::Value;
+
+fn run(url: &str, key: &str, args: &[&str]) -> Output {
+    let out = stele().args(args).env("STELE_SERVER", url).env("STELE_KEY", key).output().expect("stele runs");
+    out
+}
+
+fn ok_json(out: Output) -> Value {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn tenants_keys_send_get_list() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(dir.path(), Some(OPERATOR));
+    let url = server.url.clone();
+
+    let tenant =
+        ok_json(run(&url, OPERATOR, &["tenants", "create", "acme", "--name", "Acme", "--alias", "acme.example.com"]));
+    assert_eq!(tenant["aliases"][0], "acme.example.com");
+    let tenants = ok_json(run(&url, OPERATOR, &["tenants", "list"]));
+    assert_eq!(tenants.as_array().map(Vec::len), Some(1));
+
+    let key = ok_json(run(
+        &url,
+        OPERATOR,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "pipeline",
+            "--scope",
+            "events:write",
+            "--scope",
+            "events:read",
+        ],
+    ));
+    let secret = key["secret"].as_str().expect("secret").to_owned();
+    let listed = ok_json(run(&url, OPERATOR, &["keys", "list", "--tenant", "acme"]));
+    assert_eq!(listed[0]["id"], key["id"]);
+    assert!(listed[0].get("secret").is_none());
+
+    let file = dir.path().join("events.ndjson");
+    let lines: Vec<String> =
+        (0..25).map(|i| format!("{{\"action\":\"cli.test\",\"message\":\"event {i}\"}}")).collect();
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let sent = run(&url, &secret, &["send", file.to_str().expect("path"), "--batch-size", "10"]);
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+
+    let listed = run(&url, &secret, &["list", "--since", "1h"]);
+    assert!(listed.status.success());
+    let events: Vec<Value> =
+        String::from_utf8_lossy(&listed.stdout).lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect();
+    let cli_events: Vec<&Value> = events.iter().filter(|e| e["action"] == "cli.test").collect();
+    assert_eq!(cli_events.len(), 25);
+    assert_eq!(cli_events[0]["message"], "event 24", "newest first");
+    assert_eq!(events.iter().filter(|e| e["action"] == "stele.key.created").count(), 1);
+
+    let limited = run(&url, &secret, &["list", "--limit", "3"]);
+    assert_eq!(String::from_utf8_lossy(&limited.stdout).lines().count(), 3);
+
+    let id = cli_events[0]["id"].as_str().expect("id");
+    let got = ok_json(run(&url, &secret, &["get", id]));
+    assert_eq!(got["message"], "event 24");
+
+    let missing = run(&url, &secret, &["get", "0193a0c4-0000-7000-8000-000000000000"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
+
+    let revoked = ok_json(run(&url, OPERATOR, &["keys", "revoke", key["id"].as_str().expect("id")]));
+    assert!(revoked["revoked_at"].is_string());
+    let refused = run(&url, &secret, &["list"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"));
+}
+
+#[test]
+fn bad_send_input_is_refused_whole() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(dir.path(), Some(OPERATOR));
+    ok_json(run(&server.url, OPERATOR, &["tenants", "create", "acme"]));
+    let key = ok_json(run(
+        &server.url,
+        OPERATOR,
+        &["keys", "create", "--tenant", "acme", "--name", "k", "--scope", "events:write", "--scope", "events:read"],
+    ));
+    let secret = key["secret"].as_str().expect("secret");
+    let file = dir.path().join("bad.ndjson");
+    std::fs::write(&file, "{\"action\":\"ok\"}\n{\"action\": 5}\n").expect("write");
+    let out = run(&server.url, secret, &["send", file.to_str().expect("path")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("400") && stderr.contains("events[1].action"), "{stderr}");
+    let listed = run(&server.url, secret, &["list"]);
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("\"action\":\"ok\""), "nothing of the batch was stored");
+}
+
+#[test]
+fn generated_operator_key_is_private_and_used_by_default() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(dir.path(), None);
+    let path = dir.path().join("admin.key");
+    let mode = std::fs::metadata(&path).expect("admin.key written").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let out = stele()
+        .args(["tenants", "create", "acme"])
+        .env("STELE_SERVER", &server.url)
+        .env_remove("STELE_KEY")
+        .env("STELE_DATA_DIR", dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The same key is read again on the next start.
+    let first = std::fs::read_to_string(&path).expect("read");
+    server.kill();
+    let _again = Server::start(dir.path(), None);
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), first);
+}

@@ -1,0 +1,123 @@
+//! Runs the real `stele` binary as a child process.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+pub const OPERATOR: &str = "test-operator-key-0123456789";
+
+pub fn stele() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stele"))
+}
+
+/// A `stele serve` process listening on a free port.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `stele serve` on `data_dir` and waits for its "listening on" line.
+    pub fn start(data_dir: &Path, operator: Option<&str>) -> Server {
+        let mut cmd = stele();
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("STELE_ADMIN_KEY")
+            .env_remove("STELE_DATABASE_URL")
+            .env_remove("STELE_CONFIG")
+            .env("STELE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(key) = operator {
+            cmd.env("STELE_ADMIN_KEY", key);
+        }
+        let mut child = cmd.spawn().expect("stele serve starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next().expect("server printed its address").expect("readable stdout");
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url }
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL sent");
+        self.child.wait().expect("reaped");
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success());
+        self.child.wait().expect("exits")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates a tenant and a read+write key with the operator key; returns the key's secret.
+pub async fn tenant_with_key(url: &str, tenant: &str) -> String {
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{url}/v1/tenants"))
+        .bearer_auth(OPERATOR)
+        .json(&json!({"id": tenant, "name": tenant}))
+        .send()
+        .await
+        .expect("tenant request");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let key: Value = http
+        .post(format!("{url}/v1/keys"))
+        .bearer_auth(OPERATOR)
+        .json(&json!({"tenant": tenant, "name": "test", "scopes": ["events:write", "events:read"]}))
+        .send()
+        .await
+        .expect("key request")
+        .json()
+        .await
+        .expect("key json");
+    key["secret"].as_str().expect("secret").to_owned()
+}
+
+/// Every event of the tenant, oldest first, by walking cursors.
+pub async fn all_events(url: &str, key: &str) -> Vec<Value> {
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = vec![("limit", "1000".to_owned()), ("sort", "time".to_owned())];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.clone()));
+        }
+        let page: Value = http
+            .get(format!("{url}/v1/events"))
+            .bearer_auth(key)
+            .query(&q)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        out.extend(page["events"].as_array().expect("events").iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
