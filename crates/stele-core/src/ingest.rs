@@ -65,7 +65,9 @@ impl IngestError {
     /// One sentence naming the event, the field and the problem.
     pub fn detail(&self) -> String {
         let location = self.location();
-        if location.is_empty() {
+        if location.is_empty() && self.kind == IngestErrorKind::EventTooLarge {
+            format!("the event {}", self.message)
+        } else if location.is_empty() {
             self.message.clone()
         } else {
             format!("{location}: {}", self.message)

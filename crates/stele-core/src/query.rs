@@ -1,13 +1,14 @@
 //! The one query model every reader goes through (native API, profiles, viewer, export).
 //!
-//! `Query { range, sort, page, limit }` — the filter and text parts of the brief's §4 model
-//! join this struct with the query-language work; the shape here is what they extend.
+//! `Query { range, filter, text, sort, page, limit }` — brief §4. Projection (`fields=`) is
+//! applied to the answer by [`crate::project`], after the store.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::filter::{Attr, Expr};
 use crate::timestamp::Timestamp;
 
 /// Why a query parameter was refused.
@@ -19,6 +20,10 @@ pub enum QueryError {
     Cursor,
     #[error("from must be before to")]
     EmptyRange,
+    #[error("{0:?} is not a sort order; use a single-valued attribute such as -time, action or actor.email")]
+    Sort(String),
+    #[error("at most 16 words of at most 128 characters each")]
+    Text,
 }
 
 /// `[from, to)`; either end may be open.
@@ -98,51 +103,102 @@ impl Cursor {
     }
 }
 
-/// The sort orders a query can ask for. Ties are always broken by `seq` in the same
-/// direction, so every order is total and keyset pages never skip or repeat a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sort {
-    /// Newest first: `-time`, then `-seq`.
-    #[default]
-    TimeDesc,
-    /// Oldest first: `time`, then `seq`.
-    TimeAsc,
+/// A sort order: one single-valued attribute, ascending or descending. Ties are always
+/// broken by `seq` in the same direction, so every order is total and keyset pages never
+/// skip or repeat a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort {
+    pub attr: Attr,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    /// Newest first.
+    fn default() -> Self {
+        Self { attr: Attr::Time, descending: true }
+    }
 }
 
 impl Sort {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "-time" => Some(Sort::TimeDesc),
-            "time" | "+time" => Some(Sort::TimeAsc),
-            _ => None,
+    /// `-time`, `time`, `+actor.name`, `request.status_code`…
+    pub fn parse(text: &str) -> Result<Self, QueryError> {
+        let (descending, name) = match text.trim() {
+            t if t.starts_with('-') => (true, &t[1..]),
+            t if t.starts_with('+') => (false, &t[1..]),
+            t => (false, t),
+        };
+        let bad = || QueryError::Sort(text.to_owned());
+        let attr: Attr = name.parse().map_err(|_| bad())?;
+        if attr.is_multi() || matches!(attr, Attr::Context(_) | Attr::Metadata(_)) {
+            return Err(bad());
         }
+        Ok(Self { attr, descending })
     }
 
     /// The canonical text form, also what cursors are bound to.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sort::TimeDesc => "-time",
-            Sort::TimeAsc => "time",
-        }
+    pub fn as_text(&self) -> String {
+        format!("{}{}", if self.descending { "-" } else { "" }, self.attr.name())
     }
 
-    pub fn descending(self) -> bool {
-        matches!(self, Sort::TimeDesc)
+    /// Whether the sort key is an integer (time, seq, status code) rather than text.
+    pub fn is_integer(&self) -> bool {
+        matches!(self.attr, Attr::Time | Attr::ReceivedAt | Attr::Seq | Attr::RequestStatusCode)
+    }
+
+    /// Decodes a cursor issued for this sort order and checks its key has the right type.
+    pub fn decode_cursor(&self, text: &str) -> Result<Cursor, QueryError> {
+        let cursor = Cursor::decode(text, &self.as_text())?;
+        let ok = match cursor.values.as_slice() {
+            [Value::Number(n)] => self.is_integer() && n.is_i64(),
+            [Value::String(_)] => !self.is_integer(),
+            [Value::Null] => !matches!(self.attr, Attr::Time | Attr::ReceivedAt | Attr::Seq),
+            _ => false,
+        };
+        if ok && cursor.seq > 0 && cursor.seq <= i64::MAX as u64 {
+            Ok(cursor)
+        } else {
+            Err(QueryError::Cursor)
+        }
+    }
+}
+
+/// Words to find (all of them) in an event's message, action, actor, targets and reason.
+/// A word ending in `*` matches as a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextQuery(Vec<String>);
+
+impl TextQuery {
+    pub const MAX_WORDS: usize = 16;
+
+    /// `None` for a blank query.
+    pub fn parse(text: &str) -> Result<Option<Self>, QueryError> {
+        let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+        if words.len() > Self::MAX_WORDS || words.iter().any(|w| w.chars().count() > 128) {
+            return Err(QueryError::Text);
+        }
+        Ok((!words.is_empty()).then_some(Self(words)))
+    }
+
+    pub fn words(&self) -> &[String] {
+        &self.0
     }
 }
 
 /// A read of one tenant's log (the tenant is passed beside it, already authorised).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Query {
     pub range: TimeRange,
+    /// Already AND-ed with the reading key's view filter.
+    pub filter: Option<Expr>,
+    pub text: Option<TextQuery>,
     pub sort: Sort,
     pub page: PageRequest,
     pub limit: Limit,
 }
 
-impl Default for Query {
+impl Default for Limit {
     fn default() -> Self {
-        Self { range: TimeRange::default(), sort: Sort::default(), page: PageRequest::First, limit: Limit::DEFAULT }
+        Limit::DEFAULT
     }
 }
 
@@ -157,6 +213,32 @@ mod tests {
         assert_eq!(Cursor::decode(&text, "-time"), Ok(c));
         assert_eq!(Cursor::decode(&text, "time"), Err(QueryError::Cursor));
         assert_eq!(Cursor::decode("not-a-cursor!", "-time"), Err(QueryError::Cursor));
+    }
+
+    #[test]
+    fn sorts_and_typed_cursors() {
+        let sort = Sort::parse("-time").expect("sort");
+        assert_eq!(sort, Sort::default());
+        assert_eq!(Sort::parse("+Actor.Email").expect("sort").as_text(), "actor.email");
+        for bad in ["target.id", "context.x", "metadata.a", "nope", "--time"] {
+            assert!(Sort::parse(bad).is_err(), "{bad}");
+        }
+        let good = Cursor { sort: "-time".into(), values: vec![Value::from(5)], seq: 3 }.encode();
+        assert!(sort.decode_cursor(&good).is_ok());
+        for values in [vec![Value::from("x")], vec![], vec![Value::from(1.5)], vec![Value::Null]] {
+            let forged = Cursor { sort: "-time".into(), values, seq: 3 }.encode();
+            assert_eq!(sort.decode_cursor(&forged), Err(QueryError::Cursor));
+        }
+        let by_name = Sort::parse("actor.name").expect("sort");
+        let null_key = Cursor { sort: "actor.name".into(), values: vec![Value::Null], seq: 3 }.encode();
+        assert!(by_name.decode_cursor(&null_key).is_ok());
+    }
+
+    #[test]
+    fn text_queries() {
+        assert_eq!(TextQuery::parse("  ").expect("blank"), None);
+        assert_eq!(TextQuery::parse("ana  created").expect("words").map(|t| t.words().len()), Some(2));
+        assert!(TextQuery::parse(&"w ".repeat(17)).is_err());
     }
 
     #[test]

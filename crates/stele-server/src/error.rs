@@ -102,6 +102,8 @@ impl From<QueryError> for ApiError {
             QueryError::Limit { .. } => "limit",
             QueryError::Cursor => "cursor",
             QueryError::EmptyRange => "from",
+            QueryError::Sort(_) => "sort",
+            QueryError::Text => "q",
         };
         ApiError::invalid_parameter(name, e)
     }

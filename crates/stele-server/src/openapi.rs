@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{events, health, keys, tenants};
+use crate::routes::{events, health, keys, query, tenants};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -37,6 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
-        .routes(routes!(events::ingest, events::list_events))
+        .routes(routes!(events::ingest, query::list_events))
+        .routes(routes!(query::search_events))
+        .routes(routes!(query::count_events))
         .routes(routes!(events::get_event))
 }

@@ -1,19 +1,39 @@
-//! Key view filters: a filter expression AND-ed into every read a key makes.
-//!
-//! The filter language is not part of this build yet, so a view filter cannot be enforced;
-//! rather than store one that reads would ignore, key creation refuses it.
+//! Key view filters: a filter expression AND-ed into every read a key makes (e.g. a reseller
+//! key that sees only its customers' events).
+
+use stele_core::filter::parse as parse_filter;
+use stele_core::Expr;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
 
-/// Validates the view filter of a key being created by `creator`.
-pub fn check_new(creator: &Principal, requested: Option<String>) -> Result<Option<String>, ApiError> {
-    let _ = creator;
-    match requested {
-        None => Ok(None),
-        Some(_) => Err(ApiError::bad_request(
-            "unsupported",
-            "view_filter: view filters need the filter language, which this build does not have yet",
-        )),
+/// The view filter of the calling key, if it has one.
+pub fn of(principal: &Principal) -> Result<Option<Expr>, ApiError> {
+    match principal {
+        Principal::Key(k) => match &k.view_filter {
+            Some(text) => parse_filter(text).map(Some).map_err(|e| {
+                tracing::error!(key = %k.id, error = %e, "stored view filter does not parse");
+                ApiError::internal()
+            }),
+            None => Ok(None),
+        },
+        Principal::Operator => Ok(None),
     }
+}
+
+/// The view filter stored for a key being created by `creator`: the requested filter,
+/// validated, AND-ed with the creator's own (a key cannot see more than the key that made it).
+/// Stored in canonical form.
+pub fn check_new(creator: &Principal, requested: Option<String>) -> Result<Option<String>, ApiError> {
+    let requested = requested
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+        .map(parse_filter)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid-filter", format!("view_filter: {e}")))?;
+    let combined = match (of(creator)?, requested) {
+        (Some(a), Some(b)) => Some(Expr::and(a, b)),
+        (a, b) => a.or(b),
+    };
+    Ok(combined.map(|e| e.to_string()))
 }

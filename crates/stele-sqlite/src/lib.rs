@@ -1,6 +1,8 @@
 //! The embedded SQLite backend: one database file in WAL mode, one writer thread doing
 //! group commit, and a small pool of read-only connections.
 
+mod checkpoint;
+pub mod compile;
 mod read;
 pub mod rows;
 pub mod schema;
@@ -41,6 +43,7 @@ pub struct SqliteStore {
     path: PathBuf,
     sender: Mutex<Option<flume::Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
@@ -49,14 +52,21 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, OpenError> {
         let conn = rows::open_writer(path).map_err(|source| OpenError::Sqlite { path: path.to_owned(), source })?;
         let (tx, rx) = flume::bounded(WRITER_QUEUE);
+        let (nudge, nudges) = flume::bounded(1);
+        let checkpoint_path = path.to_owned();
+        let checkpointer = std::thread::Builder::new()
+            .name("stele-sqlite-checkpoint".into())
+            .spawn(move || checkpoint::run(&checkpoint_path, nudges))
+            .map_err(OpenError::Thread)?;
         let writer = std::thread::Builder::new()
             .name("stele-sqlite-writer".into())
-            .spawn(move || writer::run(conn, rx))
+            .spawn(move || writer::run(conn, rx, nudge))
             .map_err(OpenError::Thread)?;
         Ok(Self {
             path: path.to_owned(),
             sender: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
+            checkpointer: Mutex::new(Some(checkpointer)),
             readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
@@ -161,6 +171,11 @@ impl Store for SqliteStore {
         self.read(move |c| read::count(c, &tenant, &query)).await
     }
 
+    async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |c| read::explain(c, &tenant, &query)).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         if self.sender.lock().map_err(backend)?.is_none() {
             return Err(StoreError::Closed);
@@ -172,11 +187,15 @@ impl Store for SqliteStore {
         // Dropping the last sender lets the writer drain its queue and stop.
         let sender = self.sender.lock().ok().and_then(|mut s| s.take());
         drop(sender);
-        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
-        if let Some(handle) = handle {
-            let joined = tokio::task::spawn_blocking(move || handle.join()).await;
-            if !matches!(joined, Ok(Ok(()))) {
-                tracing::error!("the SQLite writer thread ended abnormally");
+        // The writer stops after its queue is empty; dropping its nudge sender then stops
+        // the checkpointer, which truncates the WAL.
+        for (name, slot) in [("writer", &self.writer), ("checkpoint", &self.checkpointer)] {
+            let handle = slot.lock().ok().and_then(|mut w| w.take());
+            if let Some(handle) = handle {
+                let joined = tokio::task::spawn_blocking(move || handle.join()).await;
+                if !matches!(joined, Ok(Ok(()))) {
+                    tracing::error!("the SQLite {name} thread ended abnormally");
+                }
             }
         }
         if let Ok(mut readers) = self.readers.lock() {

@@ -11,9 +11,9 @@ use stele_core::{
 };
 use stele_store::{KeyRecord, Page, StoreError, Tenant};
 
-use crate::backend;
+use crate::compile::{sort_column, where_clause, Sql};
 
-const TENANT_NO: &str = "(SELECT no FROM tenants WHERE id = ?)";
+use crate::backend;
 
 fn tenant_from_row(conn: &Connection, row: (i64, String, String, i64)) -> Result<Tenant, StoreError> {
     let (no, id, name, created_at) = row;
@@ -113,58 +113,63 @@ fn seq_of(n: i64) -> Result<Seq, StoreError> {
     Seq::new(n as u64).map_err(backend)
 }
 
+/// The tenant's row number; an unknown tenant is an error, not an empty log.
+pub(crate) fn tenant_no(conn: &Connection, tenant: &TenantId) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT no FROM tenants WHERE id = ?1")
+        .and_then(|mut s| s.query_row([tenant.as_str()], |r| r.get(0)).optional())
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))
+}
+
 pub(crate) fn get_event(conn: &Connection, tenant: &TenantId, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+    let no = tenant_no(conn, tenant)?;
     let row: Option<(i64, String)> = conn
-        .prepare_cached(&format!("SELECT seq, json FROM events WHERE tenant_no = {TENANT_NO} AND id = ?"))
-        .and_then(|mut s| {
-            s.query_row(params![tenant.as_str(), id.to_string()], |r| Ok((r.get(0)?, r.get(1)?))).optional()
-        })
+        .prepare_cached("SELECT seq, json FROM events WHERE tenant_no = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row(params![no, id.to_string()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(backend)?;
     row.map(|(seq, json)| Ok(StoredEvent { seq: seq_of(seq)?, json })).transpose()
 }
 
-/// The WHERE clause (after the tenant) and its parameters for a query's range and keyset.
-fn conditions(tenant: &TenantId, query: &Query, with_keyset: bool) -> Result<(String, Vec<SqlValue>), StoreError> {
-    let mut sql = format!("tenant_no = {TENANT_NO}");
-    let mut params = vec![SqlValue::Text(tenant.as_str().to_owned())];
-    if let Some(from) = query.range.from {
-        sql.push_str(" AND time >= ?");
-        params.push(SqlValue::Integer(from.as_micros()));
+fn cursor_value(v: SqlValue) -> Value {
+    match v {
+        SqlValue::Integer(i) => Value::from(i),
+        SqlValue::Text(s) => Value::from(s),
+        SqlValue::Real(f) => Value::from(f),
+        _ => Value::Null,
     }
-    if let Some(to) = query.range.to {
-        sql.push_str(" AND time < ?");
-        params.push(SqlValue::Integer(to.as_micros()));
-    }
-    if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
-        let time = cursor.values.first().and_then(Value::as_i64).ok_or_else(|| backend("cursor without a time"))?;
-        sql.push_str(if query.sort.descending() { " AND (time, seq) < (?, ?)" } else { " AND (time, seq) > (?, ?)" });
-        params.push(SqlValue::Integer(time));
-        params.push(SqlValue::Integer(cursor.seq as i64));
-    }
-    Ok((sql, params))
 }
 
-pub(crate) fn query(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
-    let (filter, mut params) = conditions(tenant, query, true)?;
-    let order = if query.sort.descending() { "time DESC, seq DESC" } else { "time ASC, seq ASC" };
-    let limit = i64::from(query.limit.get());
-    params.push(SqlValue::Integer(limit + 1));
+/// The SELECT for one page (exposed to tests through `SqliteStore::explain`).
+pub(crate) fn page_sql(no: i64, query: &Query) -> Sql {
+    let mut sql = where_clause(no, query, true);
+    let col = sort_column(&query.sort);
+    let dir = if query.sort.descending { "DESC" } else { "ASC" };
+    let filter = std::mem::take(&mut sql.text);
+    sql.text =
+        format!("SELECT seq, {col}, json FROM events WHERE {filter} ORDER BY {col} {dir}, seq {dir} LIMIT ? OFFSET ?");
+    sql.params.push(SqlValue::Integer(i64::from(query.limit.get()) + 1));
     let offset = match query.page {
         PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
         _ => 0,
     };
-    params.push(SqlValue::Integer(offset));
-    let sql = format!("SELECT seq, time, json FROM events WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?");
-    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-    let mut rows: Vec<(i64, i64, String)> = stmt
-        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    sql.params.push(SqlValue::Integer(offset));
+    sql
+}
+
+pub(crate) fn query(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
+    let no = tenant_no(conn, tenant)?;
+    let sql = page_sql(no, query);
+    let limit = query.limit.get() as usize;
+    let mut stmt = conn.prepare_cached(&sql.text).map_err(backend)?;
+    let mut rows: Vec<(i64, SqlValue, String)> = stmt
+        .query_map(params_from_iter(sql.params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .and_then(|r| r.collect::<Result<Vec<_>, _>>())
         .map_err(backend)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
     let next = match (more, rows.last()) {
-        (true, Some((seq, time, _))) => {
-            Some(Cursor { sort: query.sort.as_str().to_owned(), values: vec![Value::from(*time)], seq: *seq as u64 })
+        (true, Some((seq, key, _))) => {
+            Some(Cursor { sort: query.sort.as_text(), values: vec![cursor_value(key.clone())], seq: *seq as u64 })
         }
         _ => None,
     };
@@ -176,10 +181,23 @@ pub(crate) fn query(conn: &Connection, tenant: &TenantId, query: &Query) -> Resu
 }
 
 pub(crate) fn count(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
-    let (filter, params) = conditions(tenant, query, false)?;
+    let no = tenant_no(conn, tenant)?;
+    let sql = where_clause(no, query, false);
     let n: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM events WHERE {filter}"))
-        .and_then(|mut s| s.query_row(params_from_iter(params), |r| r.get(0)))
+        .prepare_cached(&format!("SELECT COUNT(*) FROM events WHERE {}", sql.text))
+        .and_then(|mut s| s.query_row(params_from_iter(sql.params), |r| r.get(0)))
         .map_err(backend)?;
     Ok(n as u64)
+}
+
+/// `EXPLAIN QUERY PLAN` of a page query, one line per plan step.
+pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
+    let no = tenant_no(conn, tenant)?;
+    let sql = page_sql(no, query);
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text)).map_err(backend)?;
+    let rows = stmt
+        .query_map(params_from_iter(sql.params), |r| r.get::<_, String>(3))
+        .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+        .map_err(backend)?;
+    Ok(rows)
 }

@@ -8,10 +8,14 @@ use stele_core::NewEvent;
 
 /// Opens (creating if needed) a database file with Stele's pragmas for the single writer:
 /// WAL, and `synchronous = FULL` so that every commit is fsync'd before it returns.
+/// Automatic checkpoints are off: they would run inside a commit, on the writer's clock;
+/// [`crate::checkpoint`] runs them on a thread of their own instead.
 pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "cache_size", -32_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -31,18 +35,34 @@ pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Inserts one event row at the given position of a tenant's log.
+/// Bits of `events.pos` that hold the seq; the tenant number sits above them.
+pub const SEQ_BITS: u32 = 40;
+
+/// The rowid of a tenant's event: its log in seq order is one contiguous rowid range.
+pub fn pos(tenant_no: i64, seq: u64) -> i64 {
+    (tenant_no << SEQ_BITS) | seq as i64
+}
+
+/// The token that marks a tenant's documents in the full-text index.
+pub fn tenant_token(tenant_no: i64) -> String {
+    format!("zzt{tenant_no}")
+}
+
+/// Inserts one event at the given position of a tenant's log: its row, its terms and its
+/// full-text document.
 pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent) -> rusqlite::Result<()> {
     let e = &new.event;
     let actor = e.actor.as_ref();
     let req = e.request.as_ref();
+    let pos = pos(tenant_no, seq);
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO events (tenant_no, seq, id, time, received_at, action, status, origin,
+        "INSERT INTO events (pos, tenant_no, seq, id, time, received_at, action, status, origin,
             actor_type, actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id,
             request_id, request_method, request_path, request_status, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
     )?;
     stmt.execute(params![
+        pos,
         tenant_no,
         seq as i64,
         e.id.to_string(),
@@ -65,5 +85,55 @@ pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent)
         req.and_then(|r| r.status_code),
         new.json,
     ])?;
+    let mut term_stmt =
+        conn.prepare_cached("INSERT OR IGNORE INTO event_terms (tenant_no, term, seq) VALUES (?1, ?2, ?3)")?;
+    for term in terms(new) {
+        term_stmt.execute(params![tenant_no, term, seq as i64])?;
+    }
+    let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
+    fts.execute(params![pos, document(tenant_no, new)])?;
     Ok(())
+}
+
+/// The terms of an event: one per non-empty target field and per context entry.
+pub fn terms(new: &NewEvent) -> Vec<String> {
+    let e = &new.event;
+    let mut out = Vec::with_capacity(e.targets.len() * 2 + e.context.len());
+    for t in &e.targets {
+        for (name, value) in [("type", &t.kind), ("id", &t.id), ("name", &t.name), ("email", &t.email)] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                out.push(format!("target.{name}={v}"));
+            }
+        }
+    }
+    for (k, v) in &e.context {
+        if !v.is_empty() {
+            out.push(format!("context.{k}={v}"));
+        }
+    }
+    out
+}
+
+/// The full-text document of an event.
+fn document(tenant_no: i64, new: &NewEvent) -> String {
+    let e = &new.event;
+    let mut doc = tenant_token(tenant_no);
+    let mut add = |s: Option<&str>| {
+        if let Some(s) = s {
+            doc.push(' ');
+            doc.push_str(s);
+        }
+    };
+    add(Some(&e.action));
+    add(e.message.as_deref());
+    add(e.reason.as_deref());
+    if let Some(a) = &e.actor {
+        add(a.name.as_deref());
+        add(a.email.as_deref());
+    }
+    for t in &e.targets {
+        add(t.name.as_deref());
+        add(t.email.as_deref());
+    }
+    doc
 }

@@ -30,32 +30,52 @@ const MIGRATIONS: &[&str] = &[
         revoked_at  INTEGER
     ) WITHOUT ROWID;
     CREATE INDEX keys_tenant ON keys (tenant_no);
+    -- pos = (tenant_no << 40) | seq: the rowid orders each tenant's log by seq, so the log
+    -- needs no separate primary-key index. Text columns compare case-insensitively (ASCII),
+    -- which is what the filter language's eq/ne/co/sw/ew mean, and lets LIKE use indexes.
     CREATE TABLE events (
+        pos            INTEGER PRIMARY KEY,
         tenant_no      INTEGER NOT NULL,
         seq            INTEGER NOT NULL,
-        id             TEXT NOT NULL,
+        id             TEXT NOT NULL COLLATE NOCASE,
         time           INTEGER NOT NULL,
         received_at    INTEGER NOT NULL,
-        action         TEXT NOT NULL,
-        status         TEXT NOT NULL,
-        origin         TEXT,
-        actor_type     TEXT,
-        actor_id       TEXT,
-        actor_name     TEXT,
-        actor_email    TEXT,
-        actor_ip       TEXT,
-        message        TEXT,
-        reason         TEXT,
-        correlation_id TEXT,
-        request_id     TEXT,
-        request_method TEXT,
-        request_path   TEXT,
+        action         TEXT NOT NULL COLLATE NOCASE,
+        status         TEXT NOT NULL COLLATE NOCASE,
+        origin         TEXT COLLATE NOCASE,
+        actor_type     TEXT COLLATE NOCASE,
+        actor_id       TEXT COLLATE NOCASE,
+        actor_name     TEXT COLLATE NOCASE,
+        actor_email    TEXT COLLATE NOCASE,
+        actor_ip       TEXT COLLATE NOCASE,
+        message        TEXT COLLATE NOCASE,
+        reason         TEXT COLLATE NOCASE,
+        correlation_id TEXT COLLATE NOCASE,
+        request_id     TEXT COLLATE NOCASE,
+        request_method TEXT COLLATE NOCASE,
+        request_path   TEXT COLLATE NOCASE,
         request_status INTEGER,
-        json           TEXT NOT NULL,
-        PRIMARY KEY (tenant_no, seq)
+        json           TEXT NOT NULL
     );
     CREATE UNIQUE INDEX events_id ON events (tenant_no, id);
     CREATE INDEX events_time ON events (tenant_no, time, seq);
+    CREATE INDEX events_action ON events (tenant_no, action, time, seq);
+    CREATE INDEX events_actor_id ON events (tenant_no, actor_id, time, seq);
+    CREATE INDEX events_actor_email ON events (tenant_no, actor_email, time, seq);
+    CREATE INDEX events_status ON events (tenant_no, status, time, seq);
+    -- Multi-valued and keyed attributes as terms "target.id=u_7", "context.env=prod", so that
+    -- one index answers target.* and context.<key> filters without scanning the log.
+    CREATE TABLE event_terms (
+        tenant_no INTEGER NOT NULL,
+        term      TEXT NOT NULL COLLATE NOCASE,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (tenant_no, term, seq)
+    ) WITHOUT ROWID;
+    -- Full-text index over message, action, actor, targets and reason; rowid = events.pos.
+    -- Each document starts with a tenant token so a search intersects with the tenant early.
+    CREATE VIRTUAL TABLE events_fts USING fts5 (
+        doc, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+    );
     CREATE TABLE idempotency (
         tenant_no   INTEGER NOT NULL,
         key         TEXT NOT NULL,

@@ -85,7 +85,7 @@ impl Heads {
 }
 
 /// Runs until every sender is gone, then returns after finishing what was queued.
-pub(crate) fn run(mut conn: Connection, rx: flume::Receiver<Command>) {
+pub(crate) fn run(mut conn: Connection, rx: flume::Receiver<Command>, checkpoint: flume::Sender<()>) {
     let mut heads = Heads::default();
     let mut last_purge = Timestamp::from_micros(0);
     while let Ok(first) = rx.recv() {
@@ -102,6 +102,8 @@ pub(crate) fn run(mut conn: Connection, rx: flume::Receiver<Command>) {
         }
         let requests = group.len();
         apply_group(&mut conn, &mut heads, group);
+        // A full channel means a checkpoint is already due.
+        let _ = checkpoint.try_send(());
         metrics::histogram!("stele_writer_batch_events").record(weight as f64);
         metrics::histogram!("stele_writer_batch_requests").record(requests as f64);
         let now = Timestamp::now();
@@ -315,16 +317,26 @@ fn revoke_key(
 ) -> Result<KeyRecord, StoreError> {
     let (no, _) = heads.get(conn, tenant)?;
     let now = Timestamp::now().as_micros();
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM keys WHERE id = ?1 AND tenant_no = ?2)",
+            params![id.as_str(), no],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if !exists {
+        return Err(StoreError::KeyNotFound(id.clone()));
+    }
+    // Revoking twice changes nothing and records nothing the second time.
     let changed = conn
         .execute(
-            "UPDATE keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND tenant_no = ?2",
+            "UPDATE keys SET revoked_at = ?3 WHERE id = ?1 AND tenant_no = ?2 AND revoked_at IS NULL",
             params![id.as_str(), no, now],
         )
         .map_err(backend)?;
-    if changed == 0 {
-        return Err(StoreError::KeyNotFound(id.clone()));
+    if changed == 1 {
+        append_rows(conn, heads, tenant, std::slice::from_ref(audit))?;
     }
-    append_rows(conn, heads, tenant, std::slice::from_ref(audit))?;
     read::key_by_id(conn, id)?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))
 }
 

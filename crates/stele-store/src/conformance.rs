@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use stele_core::{
-    parse_ingest_body, EventId, KeyId, KeySecret, Limit, Limits, NewEvent, PageRequest, Query, Scope, Sort, TenantId,
-    TimeRange, Timestamp,
+    parse_ingest_body, Attr, EventId, KeyId, KeySecret, Limit, Limits, NewEvent, PageRequest, Query, Scope, Sort,
+    TenantId, TimeRange, Timestamp,
 };
 
 use crate::{AppendOutcome, Idempotency, NewKey, NewTenant, Store, StoreError, IDEMPOTENCY_WINDOW_MICROS};
@@ -148,7 +148,7 @@ pub async fn keys_lifecycle(store: Arc<dyn Store>) {
     assert!(matches!(unknown, Err(StoreError::KeyNotFound(_))), "{unknown:?}");
 
     let actions: Vec<String> = store
-        .query(&tenant("acme"), &Query { sort: Sort::TimeAsc, ..all_pages(10) })
+        .query(&tenant("acme"), &Query { sort: Sort { attr: Attr::Time, descending: false }, ..all_pages(10) })
         .await
         .expect("query")
         .events
@@ -238,9 +238,9 @@ pub async fn query_order_range_and_pages(store: Arc<dyn Store>) {
     let base = Query { range, ..all_pages(7) };
     assert_eq!(store.count(&tenant("acme"), &base).await.expect("count"), 36, "[from, to) excludes to");
 
-    for sort in [Sort::TimeDesc, Sort::TimeAsc] {
+    for sort in [Sort::default(), Sort { attr: Attr::Time, descending: false }] {
         let mut walked = Vec::new();
-        let mut query = Query { sort, ..base.clone() };
+        let mut query = Query { sort: sort.clone(), ..base.clone() };
         loop {
             let page = store.query(&tenant("acme"), &query).await.expect("page");
             assert!(page.events.len() <= 7);
@@ -257,7 +257,7 @@ pub async fn query_order_range_and_pages(store: Arc<dyn Store>) {
         assert_eq!(walked.iter().map(|w| w.1).collect::<HashSet<_>>().len(), 36);
         let mut expected = walked.clone();
         expected.sort();
-        if sort.descending() {
+        if sort.descending {
             expected.reverse();
         }
         assert_eq!(walked, expected, "{sort:?}: ordered by time, ties by seq");
@@ -265,7 +265,7 @@ pub async fn query_order_range_and_pages(store: Arc<dyn Store>) {
         let mut by_offset = Vec::new();
         for n in (0..36).step_by(7) {
             let page = store
-                .query(&tenant("acme"), &Query { sort, page: PageRequest::Offset(n), ..base.clone() })
+                .query(&tenant("acme"), &Query { sort: sort.clone(), page: PageRequest::Offset(n), ..base.clone() })
                 .await
                 .expect("offset page");
             by_offset.extend(page.events.iter().map(|e| e.seq));

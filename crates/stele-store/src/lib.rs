@@ -67,6 +67,10 @@ pub trait Store: Send + Sync + 'static {
     /// Number of events the query matches, ignoring its page and limit.
     async fn count(&self, tenant: &TenantId, query: &Query) -> Result<u64, StoreError>;
 
+    /// The backend's query plan for a page query, one line per step (for index tests and
+    /// for operators diagnosing a slow filter).
+    async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError>;
+
     /// Whether the store can serve requests (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Finishes every accepted write and releases the backend. Later writes fail with `Closed`.

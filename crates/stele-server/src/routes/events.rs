@@ -2,26 +2,22 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use stele_core::{
-    parse_ingest_body, Cursor, EventId, Ingested, Limit, PageRequest, Query, Scope, Sort, TimeRange, Timestamp,
-};
+use stele_core::{parse_ingest_body, EventId, Ingested, Scope, Timestamp};
 use stele_store::{AppendOutcome, Idempotency};
 
 use crate::auth::Principal;
 use crate::body::{read_limited, require_json};
 use crate::dto::{BatchReceipts, ReceiptDto};
 use crate::error::ApiError;
-use crate::routes::query_params;
 use crate::state::AppState;
 
 /// Bodies larger than this are parsed on the blocking pool, off the async workers.
 const INLINE_PARSE_LIMIT: usize = 64 * 1024;
 
-fn json_response(status: StatusCode, body: String) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
@@ -96,71 +92,6 @@ pub async fn ingest(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// Earliest event time, inclusive (RFC 3339).
-    pub from: Option<String>,
-    /// Latest event time, exclusive (RFC 3339).
-    pub to: Option<String>,
-    /// Page size, 1-1000 (default 50).
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// `-time` (newest first, default) or `time`; ties are broken by `seq`.
-    pub sort: Option<String>,
-}
-
-fn timestamp_param(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    value.map(|v| Timestamp::parse(v).map_err(|e| ApiError::invalid_parameter(name, e))).transpose()
-}
-
-fn build_query(params: ListParams) -> Result<Query, ApiError> {
-    let range =
-        TimeRange::new(timestamp_param("from", params.from.as_deref())?, timestamp_param("to", params.to.as_deref())?)?;
-    let sort = match params.sort.as_deref() {
-        None => Sort::default(),
-        Some(s) => Sort::parse(s).ok_or_else(|| {
-            ApiError::invalid_parameter("sort", format!("{s:?} is not a sort order; use -time or time"))
-        })?,
-    };
-    let limit = params.limit.map(Limit::new).transpose()?.unwrap_or(Limit::DEFAULT);
-    let page = match params.cursor.as_deref() {
-        None => PageRequest::First,
-        Some(c) => PageRequest::After(Cursor::decode(c, sort.as_str())?),
-    };
-    Ok(Query { range, sort, page, limit })
-}
-
-/// List events, newest first, a page at a time.
-#[utoipa::path(get, path = "/v1/events", tag = "events", params(ListParams),
-    responses((status = 200, body = crate::dto::EventPage), (status = 400, body = crate::dto::Problem), (status = 401, body = crate::dto::Problem)),
-    security(("bearer" = [])))]
-pub async fn list_events(
-    State(state): State<AppState>,
-    principal: Principal,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    principal.require(Scope::EventsRead)?;
-    let tenant = principal.tenant(&headers)?;
-    let query = build_query(query_params(&uri)?)?;
-    let page = state.store.query(&tenant, &query).await?;
-    let mut body = String::with_capacity(page.events.iter().map(|e| e.json.len() + 16).sum::<usize>() + 64);
-    body.push_str("{\"events\":[");
-    for (i, e) in page.events.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&e.to_json());
-    }
-    body.push_str("],\"next_cursor\":");
-    let next = page.next.map(|c| c.encode());
-    body.push_str(&serde_json::to_string(&next).map_err(|_| ApiError::internal())?);
-    body.push('}');
-    Ok(json_response(StatusCode::OK, body))
-}
-
 /// One event by id. Another tenant's id answers 404, like an unknown one.
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path, description = "event id (UUID)")),
     responses((status = 200, body = crate::dto::StoredEventDoc), (status = 404, body = crate::dto::Problem)),
@@ -176,5 +107,23 @@ pub async fn get_event(
     let not_found = || ApiError::not_found(format!("event {id} does not exist"));
     let event_id = EventId::parse(&id).map_err(|_| not_found())?;
     let event = state.store.get_event(&tenant, &event_id).await?.ok_or_else(not_found)?;
+    // A key with a view filter sees only the events its filter admits.
+    if let Some(view) = crate::view_filter::of(&principal)? {
+        let query = stele_core::Query {
+            filter: Some(stele_core::Expr::and(view, id_filter(&event_id))),
+            ..stele_core::Query::default()
+        };
+        if state.store.count(&tenant, &query).await? == 0 {
+            return Err(not_found());
+        }
+    }
     Ok(json_response(StatusCode::OK, event.to_json()))
+}
+
+fn id_filter(id: &EventId) -> stele_core::Expr {
+    stele_core::Expr::compare(
+        stele_core::Attr::Id,
+        stele_core::CompareOp::Eq,
+        stele_core::filter::Value::String(id.to_string()),
+    )
 }

@@ -97,6 +97,9 @@ pub async fn list_keys(
         (Principal::Operator, None) => state.store.list_keys(None).await?,
         (_, named) => {
             let tenant = admin_tenant(&principal, named.as_deref())?;
+            if state.store.get_tenant(&tenant).await?.is_none() {
+                return Err(ApiError::not_found(format!("tenant {tenant} does not exist")));
+            }
             state.store.list_keys(Some(&tenant)).await?
         }
     };

@@ -3,6 +3,7 @@
 pub mod events;
 pub mod health;
 pub mod keys;
+pub mod query;
 pub mod tenants;
 
 use axum::extract::Query;

@@ -199,3 +199,56 @@ pub fn seq(v: &Value) -> u64 {
 pub fn id(v: &Value) -> &str {
     v["id"].as_str().expect("id")
 }
+
+/// Reads one HTTP/1.1 response (head and Content-Length body) from a raw stream.
+pub async fn read_response(mut r: impl tokio::io::AsyncRead + Unpin) -> (u16, String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        let n = r.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "connection closed before a response");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    let len: usize = header("content-length").and_then(|v| v.parse().ok()).expect("content-length");
+    while buf.len() < head_end + len {
+        let n = r.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "connection closed mid-body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).to_string();
+    (status, header("content-type").unwrap_or_default(), body)
+}
+
+/// Sends a request over a raw connection, writing `body` (already framed) while reading the
+/// answer: a server may answer 413 and stop reading before the body ends, which an ordinary
+/// client reports as a broken pipe instead of the answer.
+pub async fn raw_exchange(addr: &str, head: String, body: Vec<u8>) -> (u16, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (reader, mut writer) = stream.into_split();
+    let write = tokio::spawn(async move {
+        if writer.write_all(head.as_bytes()).await.is_ok() {
+            for part in body.chunks(64 * 1024) {
+                if writer.write_all(part).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let answer =
+        tokio::time::timeout(std::time::Duration::from_secs(60), read_response(reader)).await.expect("an answer");
+    write.abort();
+    answer
+}

@@ -1,0 +1,371 @@
+//! The filter compiler for SQLite: a [`Query`] becomes a WHERE clause of fixed SQL fragments
+//! and a list of bound parameters. No value is ever written into the SQL text.
+//!
+//! Negation is pushed down to the leaves (De Morgan), and each leaf has an explicit negated
+//! form that counts a missing value as "not equal", so `not (actor.email eq "x")` also finds
+//! events without an actor email (SQL's `NOT NULL` would lose them).
+
+use rusqlite::types::Value as SqlValue;
+use serde_json::Value as JsonValue;
+use stele_core::filter::Value;
+use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
+
+use crate::rows::tenant_token;
+
+/// SQL text with its parameters, in order.
+#[derive(Debug, Default)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<SqlValue>,
+}
+
+impl Sql {
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: SqlValue) -> &mut Self {
+        self.text.push('?');
+        self.params.push(value);
+        self
+    }
+}
+
+/// Where an attribute's values live.
+enum Place {
+    /// A column of `events`; `true` when it holds integers.
+    Column(&'static str, bool),
+    /// Rows of `event_terms` whose term starts with this prefix (`target.id=`).
+    Term(String),
+    /// A path into the stored JSON (`$.metadata."a"."b"`).
+    Json(String),
+}
+
+fn place(attr: &Attr) -> Place {
+    let col = |c| Place::Column(c, false);
+    match attr {
+        Attr::Id => col("id"),
+        Attr::Seq => Place::Column("seq", true),
+        Attr::Time => Place::Column("time", true),
+        Attr::ReceivedAt => Place::Column("received_at", true),
+        Attr::Action => col("action"),
+        Attr::Status => col("status"),
+        Attr::Origin => col("origin"),
+        Attr::Message => col("message"),
+        Attr::Reason => col("reason"),
+        Attr::CorrelationId => col("correlation_id"),
+        Attr::ActorType => col("actor_type"),
+        Attr::ActorId => col("actor_id"),
+        Attr::ActorName => col("actor_name"),
+        Attr::ActorEmail => col("actor_email"),
+        Attr::ActorIp => col("actor_ip"),
+        Attr::RequestMethod => col("request_method"),
+        Attr::RequestPath => col("request_path"),
+        Attr::RequestStatusCode => Place::Column("request_status", true),
+        Attr::RequestId => col("request_id"),
+        Attr::TargetType => Place::Term("target.type=".into()),
+        Attr::TargetId => Place::Term("target.id=".into()),
+        Attr::TargetName => Place::Term("target.name=".into()),
+        Attr::TargetEmail => Place::Term("target.email=".into()),
+        Attr::Context(key) => Place::Term(format!("context.{key}=")),
+        Attr::Metadata(path) => {
+            Place::Json(path.iter().fold(String::from("$.metadata"), |acc, seg| format!("{acc}.\"{seg}\"")))
+        }
+    }
+}
+
+fn sql_value(v: &Value) -> SqlValue {
+    match v {
+        Value::String(s) => SqlValue::Text(s.clone()),
+        Value::Int(i) => SqlValue::Integer(*i),
+        Value::Float(f) => SqlValue::Real(*f),
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Null => SqlValue::Null,
+        Value::Time(t) => SqlValue::Integer(t.as_micros()),
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Escapes LIKE's wildcards (`%`, `_`) and the escape character itself.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn like_pattern(op: CompareOp, value: &str) -> String {
+    let v = like_escape(value);
+    match op {
+        CompareOp::Sw => format!("{v}%"),
+        CompareOp::Ew => format!("%{v}"),
+        _ => format!("%{v}%"),
+    }
+}
+
+/// Appends the condition for `expr` (or its negation).
+fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
+    match e {
+        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate),
+        Expr::And(items) | Expr::Or(items) => {
+            let is_and = matches!(e, Expr::And(_)) != negate;
+            if items.is_empty() {
+                // An empty AND is true, an empty OR false.
+                sql.push(if is_and { "1" } else { "0" });
+                return;
+            }
+            sql.push("(");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    sql.push(if is_and { " AND " } else { " OR " });
+                }
+                expr(sql, tenant_no, item, negate);
+            }
+            sql.push(")");
+        }
+        Expr::Present(attr) => present(sql, tenant_no, attr, negate),
+        Expr::Compare { attr, op, value: Value::Null } => {
+            // eq null: the attribute is absent; ne null: it is present.
+            present(sql, tenant_no, attr, negate == (*op == CompareOp::Eq));
+        }
+        Expr::Compare { attr, op, value } => compare(sql, tenant_no, attr, *op, value, negate),
+    }
+}
+
+fn present(sql: &mut Sql, tenant_no: i64, attr: &Attr, negate: bool) {
+    match place(attr) {
+        Place::Column(col, true) => {
+            sql.push(col).push(if negate { " IS NULL" } else { " IS NOT NULL" });
+        }
+        Place::Column(col, false) => {
+            if negate {
+                sql.push(&format!("({col} IS NULL OR {col} = '')"));
+            } else {
+                sql.push(&format!("({col} IS NOT NULL AND {col} <> '')"));
+            }
+        }
+        Place::Term(prefix) => {
+            term_subquery(sql, tenant_no, negate, |sql| {
+                sql.push("term > ").bind(SqlValue::Text(prefix.clone()));
+                sql.push(" AND term < ").bind(SqlValue::Text(prefix_end(&prefix)));
+            });
+        }
+        Place::Json(path) => {
+            sql.push("json_extract(json, ").bind(SqlValue::Text(path));
+            sql.push(if negate { ") IS NULL" } else { ") IS NOT NULL" });
+        }
+    }
+}
+
+/// The first string after every string that starts with `prefix` (which ends in `=`).
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix[..prefix.len() - 1].to_owned();
+    end.push('>');
+    end
+}
+
+fn term_subquery(sql: &mut Sql, tenant_no: i64, negate: bool, cond: impl FnOnce(&mut Sql)) {
+    sql.push(if negate { "seq NOT IN " } else { "seq IN " });
+    sql.push("(SELECT seq FROM event_terms WHERE tenant_no = ").bind(SqlValue::Integer(tenant_no)).push(" AND ");
+    cond(sql);
+    sql.push(")");
+}
+
+fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
+    match place(attr) {
+        Place::Column(col, _) => scalar(sql, col, None, op, value, negate),
+        Place::Json(path) => scalar(sql, "json_extract(json, ?)", Some(path), op, value, negate),
+        Place::Term(prefix) => {
+            let v = text_of(value);
+            // Within one attribute's terms, "any target matches" is membership.
+            term_subquery(sql, tenant_no, negate, |sql| match op {
+                CompareOp::Eq => {
+                    sql.push("term = ").bind(SqlValue::Text(format!("{prefix}{v}")));
+                }
+                CompareOp::Ne => {
+                    sql.push("term > ").bind(SqlValue::Text(prefix.clone()));
+                    sql.push(" AND term < ").bind(SqlValue::Text(prefix_end(&prefix)));
+                    sql.push(" AND term <> ").bind(SqlValue::Text(format!("{prefix}{v}")));
+                }
+                CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                    let pattern = format!("{}{}", like_escape(&prefix), like_pattern(op, &v));
+                    sql.push("term LIKE ").bind(SqlValue::Text(pattern)).push(" ESCAPE '\\'");
+                }
+                CompareOp::Gt | CompareOp::Ge => {
+                    sql.push(if op == CompareOp::Gt { "term > " } else { "term >= " });
+                    sql.bind(SqlValue::Text(format!("{prefix}{v}")));
+                    sql.push(" AND term < ").bind(SqlValue::Text(prefix_end(&prefix)));
+                }
+                CompareOp::Lt | CompareOp::Le => {
+                    sql.push("term > ").bind(SqlValue::Text(prefix.clone()));
+                    sql.push(if op == CompareOp::Lt { " AND term < " } else { " AND term <= " });
+                    sql.bind(SqlValue::Text(format!("{prefix}{v}")));
+                }
+            });
+        }
+    }
+}
+
+/// A comparison on a single value: a column, or `json_extract(json, ?)` whose path is bound
+/// each time the expression appears.
+fn scalar(sql: &mut Sql, expr_text: &str, path: Option<String>, op: CompareOp, value: &Value, negate: bool) {
+    let operand = |sql: &mut Sql| {
+        match &path {
+            Some(p) => sql.push("json_extract(json, ").bind(SqlValue::Text(p.clone())).push(")"),
+            None => sql.push(expr_text),
+        };
+    };
+    let (positive, sql_op, bound) = match op {
+        CompareOp::Eq => (true, "=", sql_value(value)),
+        CompareOp::Ne => (false, "=", sql_value(value)),
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+            (true, "LIKE", SqlValue::Text(like_pattern(op, &text_of(value))))
+        }
+        CompareOp::Gt => (true, ">", sql_value(value)),
+        CompareOp::Ge => (true, ">=", sql_value(value)),
+        CompareOp::Lt => (true, "<", sql_value(value)),
+        CompareOp::Le => (true, "<=", sql_value(value)),
+    };
+    // JSON values have no column collation: compare text case-insensitively explicitly.
+    let collate = if path.is_some() && matches!(value, Value::String(_)) { " COLLATE NOCASE" } else { "" };
+    let escape = if sql_op == "LIKE" { " ESCAPE '\\'" } else { "" };
+    if positive != negate {
+        operand(sql);
+        sql.push(&format!(" {sql_op} ")).bind(bound).push(collate).push(escape);
+    } else {
+        sql.push("(");
+        operand(sql);
+        sql.push(" IS NULL OR NOT (");
+        operand(sql);
+        sql.push(&format!(" {sql_op} ")).bind(bound).push(collate).push(escape).push("))");
+    }
+}
+
+/// The full-text query: the tenant's token and every word (quoted; `*` keeps a prefix).
+pub fn fts_query(tenant_no: i64, text: &TextQuery) -> String {
+    let mut q = tenant_token(tenant_no);
+    for word in text.words() {
+        let (stem, prefix) = match word.strip_suffix('*') {
+            Some(stem) if !stem.is_empty() => (stem, true),
+            _ => (word.as_str(), false),
+        };
+        q.push_str(" AND \"");
+        q.push_str(&stem.replace('"', "\"\""));
+        q.push('"');
+        if prefix {
+            q.push('*');
+        }
+    }
+    q
+}
+
+/// The sort key's column (sorts are on single-valued attributes, which are all columns).
+pub fn sort_column(sort: &Sort) -> &'static str {
+    match place(&sort.attr) {
+        Place::Column(col, _) => col,
+        _ => "time",
+    }
+}
+
+fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
+    let col = sort_column(sort);
+    let seq = SqlValue::Integer(cursor.seq as i64);
+    let (after, tie) = if sort.descending { ("<", "<") } else { (">", ">") };
+    let key = match cursor.values.first() {
+        Some(JsonValue::Number(n)) => n.as_i64().map(SqlValue::Integer),
+        Some(JsonValue::String(s)) => Some(SqlValue::Text(s.clone())),
+        _ => None,
+    };
+    match (key, sort.descending) {
+        (Some(k), _) if matches!(sort.attr, Attr::Time | Attr::ReceivedAt) => {
+            sql.push(&format!(" AND ({col}, seq) {after} (")).bind(k).push(", ").bind(seq).push(")");
+        }
+        (Some(_), _) if sort.attr == Attr::Seq => {
+            sql.push(&format!(" AND seq {after} ")).bind(seq);
+        }
+        (Some(k), false) => {
+            sql.push(&format!(" AND ({col} > ")).bind(k.clone());
+            sql.push(&format!(" OR ({col} = ")).bind(k).push(" AND seq > ").bind(seq).push("))");
+        }
+        (Some(k), true) => {
+            sql.push(&format!(" AND ({col} < ")).bind(k.clone());
+            sql.push(&format!(" OR {col} IS NULL OR ({col} = ")).bind(k).push(" AND seq < ").bind(seq).push("))");
+        }
+        // NULLs sort first ascending, last descending.
+        (None, false) => {
+            sql.push(&format!(" AND ({col} IS NOT NULL OR seq > ")).bind(seq).push(")");
+        }
+        (None, true) => {
+            sql.push(&format!(" AND ({col} IS NULL AND seq {tie} ")).bind(seq).push(")");
+        }
+    }
+}
+
+/// `tenant_no = ? AND <range> AND <filter> AND <text> [AND <keyset>]`.
+pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("tenant_no = ").bind(SqlValue::Integer(tenant_no));
+    if let Some(from) = query.range.from {
+        sql.push(" AND time >= ").bind(SqlValue::Integer(from.as_micros()));
+    }
+    if let Some(to) = query.range.to {
+        sql.push(" AND time < ").bind(SqlValue::Integer(to.as_micros()));
+    }
+    if let Some(filter) = &query.filter {
+        sql.push(" AND ");
+        expr(&mut sql, tenant_no, filter, false);
+    }
+    if let Some(text) = &query.text {
+        sql.push(" AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
+            .bind(SqlValue::Text(fts_query(tenant_no, text)))
+            .push(")");
+    }
+    if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
+        keyset(&mut sql, &query.sort, cursor);
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stele_core::filter::parse;
+
+    fn compiled(filter: &str) -> Sql {
+        let query = Query { filter: Some(parse(filter).expect("valid filter")), ..Query::default() };
+        where_clause(7, &query, false)
+    }
+
+    #[test]
+    fn values_are_parameters_never_text() {
+        let sql = compiled(r#"actor.email eq "x' OR 1=1 --" or target.id co "%_\\" or context.env sw "p""#);
+        assert!(!sql.text.contains("OR 1=1"), "{}", sql.text);
+        assert!(sql.params.contains(&SqlValue::Text("x' OR 1=1 --".into())));
+        assert!(sql.params.contains(&SqlValue::Text("target.id=%\\%\\_\\\\%".into())), "{:?}", sql.params);
+        assert!(sql.params.contains(&SqlValue::Text("context.env=p%".into())));
+        assert_eq!(sql.text.matches('?').count(), sql.params.len());
+    }
+
+    #[test]
+    fn negation_keeps_missing_values() {
+        let sql = compiled(r#"not (actor.email eq "a" and status eq "failure")"#);
+        assert_eq!(sql.text, "tenant_no = ? AND ((actor_email IS NULL OR NOT (actor_email = ?)) OR (status IS NULL OR NOT (status = ?)))");
+    }
+
+    #[test]
+    fn fts_words_are_quoted() {
+        let text = TextQuery::parse(r#"ana "x" cre*"#).expect("words").expect("some");
+        assert_eq!(fts_query(3, &text), r#"zzt3 AND "ana" AND """x""" AND "cre"*"#);
+    }
+}
