@@ -65,7 +65,7 @@ impl From<KeyRecord> for KeyDto {
             tenant: k.tenant.to_string(),
             name: k.name,
             scopes: k.scopes.into_iter().collect(),
-            view_filter: k.view_filter,
+            view_filter: k.view_filter.as_deref().map(crate::view_filter::display),
             created_at: k.created_at,
             revoked_at: k.revoked_at,
         }

@@ -1,5 +1,6 @@
 //! Key view filters: a filter expression AND-ed into every read a key makes (e.g. a reseller
-//! key that sees only its customers' events).
+//! key that sees only its customers' events). A view filter is stored as its JSON AST, not as
+//! text, so reading it back never depends on text bounds or re-parsing.
 
 use stele_core::filter::parse as parse_filter;
 use stele_core::Expr;
@@ -10,13 +11,10 @@ use crate::error::ApiError;
 /// The view filter of the calling key, if it has one.
 pub fn of(principal: &Principal) -> Result<Option<Expr>, ApiError> {
     match principal {
-        Principal::Key(k) => match &k.view_filter {
-            Some(text) => parse_filter(text).map(Some).map_err(|e| {
-                tracing::error!(key = %k.id, error = %e, "stored view filter does not parse");
-                ApiError::internal()
-            }),
-            None => Ok(None),
-        },
+        Principal::Key(k) => k.view_filter.as_deref().map(stored).transpose().map_err(|e| {
+            tracing::error!(key = %k.id, error = %e, "stored view filter is unreadable");
+            ApiError::internal()
+        }),
         Principal::Operator => Ok(None),
     }
 }
@@ -35,5 +33,15 @@ pub fn check_new(creator: &Principal, requested: Option<String>) -> Result<Optio
         (Some(a), Some(b)) => Some(Expr::and(a, b)),
         (a, b) => a.or(b),
     };
-    Ok(combined.map(|e| e.to_string()))
+    combined.map(|e| serde_json::to_string(&e)).transpose().map_err(|_| ApiError::internal())
+}
+
+/// A stored view filter (JSON AST).
+pub fn stored(json: &str) -> Result<Expr, serde_json::Error> {
+    serde_json::from_str(json)
+}
+
+/// A stored view filter as filter text, for showing.
+pub fn display(json: &str) -> String {
+    stored(json).map(|e| e.to_string()).unwrap_or_else(|_| "<unreadable>".to_owned())
 }

@@ -137,7 +137,7 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
         Expr::Present(attr) => present(sql, tenant_no, attr, negate),
         Expr::Compare { attr, op, value: Value::Null } => {
             // eq null: the attribute is absent; ne null: it is present.
-            present(sql, tenant_no, attr, negate == (*op == CompareOp::Eq));
+            present(sql, tenant_no, attr, negate != (*op == CompareOp::Eq));
         }
         Expr::Compare { attr, op, value } => compare(sql, tenant_no, attr, *op, value, negate),
     }
@@ -184,8 +184,12 @@ fn term_subquery(sql: &mut Sql, tenant_no: i64, negate: bool, cond: impl FnOnce(
 
 fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
     match place(attr) {
-        Place::Column(col, _) => scalar(sql, col, None, op, value, negate),
-        Place::Json(path) => scalar(sql, "json_extract(json, ?)", Some(path), op, value, negate),
+        Place::Column(col, _) => scalar(sql, col, op, value, negate),
+        Place::Json(path) => json_compare(sql, &path, op, value, negate),
+        // A context key holds one value: `ne` is "not equal", counting a missing key.
+        Place::Term(_) if op == CompareOp::Ne && matches!(attr, Attr::Context(_)) => {
+            compare(sql, tenant_no, attr, CompareOp::Eq, value, !negate);
+        }
         Place::Term(prefix) => {
             let v = text_of(value);
             // Within one attribute's terms, "any target matches" is membership.
@@ -217,16 +221,8 @@ fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Va
     }
 }
 
-/// A comparison on a single value: a column, or `json_extract(json, ?)` whose path is bound
-/// each time the expression appears.
-fn scalar(sql: &mut Sql, expr_text: &str, path: Option<String>, op: CompareOp, value: &Value, negate: bool) {
-    let operand = |sql: &mut Sql| {
-        match &path {
-            Some(p) => sql.push("json_extract(json, ").bind(SqlValue::Text(p.clone())).push(")"),
-            None => sql.push(expr_text),
-        };
-    };
-    let (positive, sql_op, bound) = match op {
+fn operator(op: CompareOp, value: &Value) -> (bool, &'static str, SqlValue) {
+    match op {
         CompareOp::Eq => (true, "=", sql_value(value)),
         CompareOp::Ne => (false, "=", sql_value(value)),
         CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
@@ -236,20 +232,40 @@ fn scalar(sql: &mut Sql, expr_text: &str, path: Option<String>, op: CompareOp, v
         CompareOp::Ge => (true, ">=", sql_value(value)),
         CompareOp::Lt => (true, "<", sql_value(value)),
         CompareOp::Le => (true, "<=", sql_value(value)),
-    };
-    // JSON values have no column collation: compare text case-insensitively explicitly.
-    let collate = if path.is_some() && matches!(value, Value::String(_)) { " COLLATE NOCASE" } else { "" };
+    }
+}
+
+/// A comparison on a column. Text columns are `COLLATE NOCASE`, so `=`, `<`… and `LIKE` fold
+/// ASCII case and can use the column's index.
+fn scalar(sql: &mut Sql, col: &str, op: CompareOp, value: &Value, negate: bool) {
+    let (positive, sql_op, bound) = operator(op, value);
     let escape = if sql_op == "LIKE" { " ESCAPE '\\'" } else { "" };
     if positive != negate {
-        operand(sql);
-        sql.push(&format!(" {sql_op} ")).bind(bound).push(collate).push(escape);
+        sql.push(&format!("{col} {sql_op} ")).bind(bound).push(escape);
     } else {
-        sql.push("(");
-        operand(sql);
-        sql.push(" IS NULL OR NOT (");
-        operand(sql);
-        sql.push(&format!(" {sql_op} ")).bind(bound).push(collate).push(escape).push("))");
+        sql.push(&format!("({col} IS NULL OR NOT ({col} {sql_op} ")).bind(bound).push(escape).push("))");
     }
+}
+
+/// A comparison on a metadata path: only values of the literal's JSON type can match (a
+/// string never equals a number, `true` never equals 1); anything else, and a missing path,
+/// counts as "not matching". Strings compare case-insensitively, like columns.
+fn json_compare(sql: &mut Sql, path: &str, op: CompareOp, value: &Value, negate: bool) {
+    let (positive, sql_op, bound) = operator(op, value);
+    let types = match value {
+        Value::String(_) => "('text')",
+        Value::Bool(_) => "('true', 'false')",
+        _ => "('integer', 'real')",
+    };
+    let (collate, escape) = match (value, sql_op) {
+        (_, "LIKE") => ("", " ESCAPE '\\'"),
+        (Value::String(_), _) => (" COLLATE NOCASE", ""),
+        _ => ("", ""),
+    };
+    sql.push(if positive != negate { "COALESCE((" } else { "NOT COALESCE((" });
+    sql.push("json_type(json, ").bind(SqlValue::Text(path.to_owned())).push(&format!(") IN {types} AND "));
+    sql.push("json_extract(json, ").bind(SqlValue::Text(path.to_owned())).push(&format!(") {sql_op} "));
+    sql.bind(bound).push(collate).push(escape).push("), 0)");
 }
 
 /// The full-text query: the tenant's token and every word (quoted; `*` keeps a prefix).

@@ -2,6 +2,9 @@
 //! instantiate it with [`conformance_tests!`](crate::conformance_tests), giving a function
 //! that makes a fresh, empty store (and a guard that keeps its resources alive).
 
+mod filters;
+pub use filters::filter_table;
+
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
@@ -21,7 +24,7 @@ macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@cases $make;
             tenants_and_aliases, keys_lifecycle, append_assigns_gapless_seq, concurrent_appends_are_gapless,
-            idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes);
+            idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

@@ -50,11 +50,18 @@
 //!
 //! # Matching semantics (implemented by the SQL compilers)
 //!
-//! - `eq ne co sw ew` on strings are case-insensitive (SCIM's `caseExact=false`);
-//!   `gt ge lt le` on strings compare in binary (code point) order.
+//! - Strings compare case-insensitively with ASCII case folding — `eq ne co sw ew` (SCIM's
+//!   `caseExact=false`) and also the ordering operators `gt ge lt le`, so that filters agree
+//!   with sort order and cursors. Non-ASCII letters are compared as they are (`Ë` ≠ `ë`).
+//! - `context.<key>`: the key, too, is matched case-insensitively (ASCII).
 //! - Date-times compare as instants, numbers numerically.
-//! - `target.*` ([`Attr::is_multi`]) matches when any target matches; `pr` when any target
-//!   has the field.
+//! - `target.*` ([`Attr::is_multi`]) matches when any target matches (also for `ne`: some
+//!   target has another value); `pr` when any target has the field.
+//! - `context.<key> ne v` is true when the key is absent or holds another value.
+//! - `metadata.*`: only a value of the literal's JSON type matches (`"5"` ≠ `5`, `true` ≠ `1`);
+//!   a JSON `null` counts as absent.
+//! - `not` counts a missing value as "not equal": `not (actor.email eq "x")` includes events
+//!   without an actor email.
 //!
 //! # Bounds
 //!

@@ -1,0 +1,73 @@
+//! The query shapes users run most use an index: checked with `EXPLAIN QUERY PLAN` on a
+//! database with enough data for the planner to choose as it would in production.
+
+use std::sync::Arc;
+
+use stele_core::filter::parse;
+use stele_core::{parse_ingest_body, Limits, Query, TenantId, TextQuery, Timestamp};
+use stele_sqlite::SqliteStore;
+use stele_store::{NewTenant, Store};
+
+async fn store_with_data() -> (Arc<SqliteStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(SqliteStore::open(&dir.path().join("stele.db")).expect("open"));
+    let audit = |a: &str| {
+        let body = format!("{{\"action\":\"{a}\"}}");
+        parse_ingest_body(body.as_bytes(), &Limits::default(), Timestamp::now()).expect("valid").events.remove(0)
+    };
+    for t in ["acme", "globex"] {
+        let tenant = NewTenant {
+            id: TenantId::parse(t).expect("id"),
+            name: t.into(),
+            aliases: vec![],
+            created_at: Timestamp::now(),
+        };
+        store.create_tenant(tenant, audit("stele.tenant.created")).await.expect("tenant");
+    }
+    let events: Vec<serde_json::Value> = (0..600)
+        .map(|i| {
+            serde_json::json!({
+                "action": format!("action.{}", i % 40),
+                "status": if i % 10 == 0 { "failure" } else { "success" },
+                "message": format!("message number {i}"),
+                "actor": {"id": format!("u_{}", i % 50), "email": format!("user{}@acme.io", i % 50)},
+                "targets": [{"type": "User", "id": format!("t_{}", i % 70)}],
+                "context": {"env": format!("env_{}", i % 3), "product_id": format!("p_{}", i % 20)},
+                "time": Timestamp::from_micros(1_700_000_000_000_000 + i * 1_000_000).to_string(),
+            })
+        })
+        .collect();
+    let batch = serde_json::json!({ "events": events }).to_string();
+    let parsed = parse_ingest_body(batch.as_bytes(), &Limits::default(), Timestamp::now()).expect("valid batch");
+    store.append(&TenantId::parse("acme").expect("id"), parsed.events, None).await.expect("append");
+    (store, dir)
+}
+
+fn filtered(filter: &str) -> Query {
+    Query { filter: Some(parse(filter).expect("filter")), ..Query::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn common_shapes_use_an_index() {
+    let (store, _dir) = store_with_data().await;
+    let tenant = TenantId::parse("acme").expect("id");
+    let cases: Vec<(&str, Query, &str)> = vec![
+        ("newest first", Query::default(), "events_time"),
+        ("action eq", filtered(r#"action eq "action.3""#), "events_action"),
+        ("actor.id eq", filtered(r#"actor.id eq "u_7""#), "events_actor_id"),
+        ("actor.email eq", filtered(r#"actor.email eq "user7@acme.io""#), "events_actor_email"),
+        ("status eq", filtered(r#"status eq "failure""#), "events_status"),
+        ("target.id eq", filtered(r#"target.id eq "t_5""#), "event_terms"),
+        ("context.env eq", filtered(r#"context.env eq "env_1""#), "event_terms"),
+        ("text search", Query { text: TextQuery::parse("number").expect("q"), ..Query::default() }, "events_fts"),
+    ];
+    for (name, query, index) in cases {
+        let plan = store.explain(&tenant, &query).await.expect("plan");
+        let text = plan.join(" | ");
+        assert!(text.contains(index), "{name}: expected {index} in the plan: {text}");
+        let full_scan = plan.iter().any(|step| step.starts_with("SCAN events") && !step.contains("INDEX"));
+        assert!(!full_scan, "{name}: scans the whole events table: {text}");
+        eprintln!("{name}: {text}");
+    }
+    store.close().await;
+}
