@@ -68,6 +68,13 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Filter, search and sort events (table, json, ndjson or csv).
+    Query {
+        #[command(flatten)]
+        args: commands::query::QueryArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -116,6 +123,7 @@ fn main() -> anyhow::Result<()> {
             Command::Send { args, remote } => commands::send::run(args, &remote).await,
             Command::Get { id, remote } => commands::list::get(&id, &remote).await,
             Command::List { args, remote } => commands::list::run(args, &remote).await,
+            Command::Query { args, remote } => commands::query::run(args, &remote).await,
             Command::Bench { command } => commands::bench::run(command).await,
         }
     })

@@ -127,3 +127,70 @@ fn generated_operator_key_is_private_and_used_by_default() {
     let _again = Server::start(dir.path(), None);
     assert_eq!(std::fs::read_to_string(&path).expect("read"), first);
 }
+
+#[test]
+fn query_filters_sorts_and_formats() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(dir.path(), Some(OPERATOR));
+    let url = server.url.clone();
+    ok_json(run(&url, OPERATOR, &["tenants", "create", "acme"]));
+    let key = ok_json(run(
+        &url,
+        OPERATOR,
+        &["keys", "create", "--tenant", "acme", "--name", "k", "--scope", "events:write", "--scope", "events:read"],
+    ));
+    let secret = key["secret"].as_str().expect("secret").to_owned();
+    let file = dir.path().join("events.ndjson");
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            let status = if i % 3 == 0 { "failure" } else { "success" };
+            format!(r#"{{"action":"user.login","status":"{status}","message":"login number {i}","actor":{{"email":"u{}@acme.io"}}}}"#, i % 5)
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    assert!(run(&url, &secret, &["send", file.to_str().expect("path")]).status.success());
+
+    let q = |args: &[&str]| {
+        let mut all = vec!["query"];
+        all.extend_from_slice(args);
+        let out = run(&url, &secret, &all);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    let ndjson = q(&[
+        "--filter",
+        r#"status eq "failure" and actor.email eq "u0@acme.io""#,
+        "--format",
+        "ndjson",
+        "--limit",
+        "1000",
+    ]);
+    let found: Vec<Value> = ndjson.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    // i % 3 == 0 and i % 5 == 0: i = 0, 15
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0]["message"], "login number 15", "newest first");
+
+    let sorted = q(&["--filter", r#"action eq "user.login""#, "--sort", "seq", "--format", "json", "--limit", "1000"]);
+    let sorted: Vec<Value> = serde_json::from_str(&sorted).expect("json array");
+    assert_eq!(sorted.len(), 30);
+    assert!(sorted.windows(2).all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64()));
+
+    let csv = q(&["--q", "number 7", "--format", "csv"]);
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("time,seq,action,status,actor,target,message,id"));
+    let row = rows.next().expect("one row");
+    assert!(row.contains("login number 7") && row.contains("u2@acme.io"), "{row}");
+    assert_eq!(rows.next(), None);
+
+    let table = q(&["--limit", "3"]);
+    assert_eq!(table.lines().count(), 4, "header and three rows: {table}");
+    assert!(table.lines().next().expect("header").starts_with("time"));
+
+    let bad = run(&url, &secret, &["query", "--filter", "actr.email eq \"x\""]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unknown attribute"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

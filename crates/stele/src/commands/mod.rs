@@ -1,4 +1,5 @@
 pub mod admin;
 pub mod bench;
 pub mod list;
+pub mod query;
 pub mod send;
