@@ -1,0 +1,544 @@
+//! The filter compiler for PostgreSQL: a [`Query`] becomes a WHERE clause of fixed SQL
+//! fragments and a list of bound parameters (`$1`, `$2`…). No value is ever written into
+//! the SQL text.
+//!
+//! It mirrors `stele-sqlite`'s compiler rule for rule, so both backends select the same
+//! events: text compares with ASCII-only case folding (`stele_fold(col)`, a `COLLATE "C"`
+//! column, so ordering is by code point like SQLite's `NOCASE`); `not` is pushed down to the
+//! leaves with an explicit negated form that counts a missing value as "not equal";
+//! `target.*` and `context.<key>` live in `event_terms` (stored folded); `metadata.<path>`
+//! reads the `metadata` `jsonb` column with a type check like SQLite's `json_type`.
+
+use serde_json::Value as JsonValue;
+use stele_core::filter::Value;
+use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
+use tokio_postgres::types::ToSql;
+
+/// A bound parameter.
+pub type Param = Box<dyn ToSql + Sync + Send>;
+
+/// SQL text with its parameters, in order.
+#[derive(Default)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Param>,
+}
+
+impl std::fmt::Debug for Sql {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sql").field("text", &self.text).field("params", &self.params).finish()
+    }
+}
+
+impl Sql {
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends `$n` for a new parameter.
+    pub(crate) fn bind<T: ToSql + Sync + Send + 'static>(&mut self, value: T) -> &mut Self {
+        self.params.push(Box::new(value));
+        self.text.push('$');
+        self.text.push_str(&self.params.len().to_string());
+        self
+    }
+
+    /// The parameters as tokio-postgres takes them.
+    pub fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+/// ASCII-only case folding, the same as the SQL function `stele_fold` (and SQLite's NOCASE).
+pub fn fold(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// Where an attribute's values live.
+enum Place {
+    /// A column of `events`; `true` when it holds integers.
+    Column(&'static str, bool),
+    /// Rows of `event_terms` whose (folded) term starts with this prefix (`target.id=`).
+    Term(String),
+    /// A path into the `metadata` column.
+    Json(Vec<String>),
+}
+
+fn place(attr: &Attr) -> Place {
+    let col = |c| Place::Column(c, false);
+    match attr {
+        Attr::Id => col("id"),
+        Attr::Seq => Place::Column("seq", true),
+        Attr::Time => Place::Column("time", true),
+        Attr::ReceivedAt => Place::Column("received_at", true),
+        Attr::Action => col("action"),
+        Attr::Status => col("status"),
+        Attr::Origin => col("origin"),
+        Attr::Message => col("message"),
+        Attr::Reason => col("reason"),
+        Attr::CorrelationId => col("correlation_id"),
+        Attr::ActorType => col("actor_type"),
+        Attr::ActorId => col("actor_id"),
+        Attr::ActorName => col("actor_name"),
+        Attr::ActorEmail => col("actor_email"),
+        Attr::ActorIp => col("actor_ip"),
+        Attr::RequestMethod => col("request_method"),
+        Attr::RequestPath => col("request_path"),
+        Attr::RequestStatusCode => Place::Column("request_status", true),
+        Attr::RequestId => col("request_id"),
+        Attr::TargetType => Place::Term("target.type=".into()),
+        Attr::TargetId => Place::Term("target.id=".into()),
+        Attr::TargetName => Place::Term("target.name=".into()),
+        Attr::TargetEmail => Place::Term("target.email=".into()),
+        Attr::Context(key) => Place::Term(fold(&format!("context.{key}="))),
+        Attr::Metadata(path) => Place::Json(path.clone()),
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Escapes LIKE's wildcards (`%`, `_`) and the escape character itself.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A folded LIKE pattern for `co`, `sw` or `ew`.
+fn like_pattern(op: CompareOp, value: &str) -> String {
+    let v = like_escape(&fold(value));
+    match op {
+        CompareOp::Sw => format!("{v}%"),
+        CompareOp::Ew => format!("%{v}"),
+        _ => format!("%{v}%"),
+    }
+}
+
+/// The SQL operator of a comparison, and whether the comparison is positive (`ne` is the
+/// negation of `=`).
+fn operator(op: CompareOp) -> (bool, &'static str) {
+    match op {
+        CompareOp::Eq => (true, "="),
+        CompareOp::Ne => (false, "="),
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => (true, "LIKE"),
+        CompareOp::Gt => (true, ">"),
+        CompareOp::Ge => (true, ">="),
+        CompareOp::Lt => (true, "<"),
+        CompareOp::Le => (true, "<="),
+    }
+}
+
+/// Appends the condition for `expr` (or its negation).
+fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
+    match e {
+        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate),
+        Expr::And(items) | Expr::Or(items) => {
+            let is_and = matches!(e, Expr::And(_)) != negate;
+            if items.is_empty() {
+                // An empty AND is true, an empty OR false.
+                sql.push(if is_and { "TRUE" } else { "FALSE" });
+                return;
+            }
+            sql.push("(");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    sql.push(if is_and { " AND " } else { " OR " });
+                }
+                expr(sql, tenant_no, item, negate);
+            }
+            sql.push(")");
+        }
+        Expr::Present(attr) => present(sql, tenant_no, attr, negate),
+        Expr::Compare { attr, op, value: Value::Null } => {
+            // eq null: the attribute is absent; ne null: it is present.
+            present(sql, tenant_no, attr, negate != (*op == CompareOp::Eq));
+        }
+        Expr::Compare { attr, op, value } => compare(sql, tenant_no, attr, *op, value, negate),
+    }
+}
+
+fn present(sql: &mut Sql, tenant_no: i64, attr: &Attr, negate: bool) {
+    match place(attr) {
+        Place::Column(col, true) => {
+            sql.push(col).push(if negate { " IS NULL" } else { " IS NOT NULL" });
+        }
+        Place::Column(col, false) => {
+            if negate {
+                sql.push(&format!("({col} IS NULL OR {col} = '')"));
+            } else {
+                sql.push(&format!("({col} IS NOT NULL AND {col} <> '')"));
+            }
+        }
+        Place::Term(prefix) => {
+            term_subquery(sql, tenant_no, negate, |sql| {
+                sql.push("term > ").bind(prefix.clone());
+                sql.push(" AND term < ").bind(prefix_end(&prefix));
+            });
+        }
+        Place::Json(path) => {
+            // A JSON null counts as absent, as SQLite's json_extract makes it.
+            sql.push(if negate { "NOT " } else { "" });
+            sql.push("COALESCE(jsonb_typeof(metadata #> ").bind(path).push(") <> 'null', FALSE)");
+        }
+    }
+}
+
+/// The first string after every string that starts with `prefix` (which ends in `=`).
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix[..prefix.len() - 1].to_owned();
+    end.push('>');
+    end
+}
+
+fn term_subquery(sql: &mut Sql, tenant_no: i64, negate: bool, cond: impl FnOnce(&mut Sql)) {
+    sql.push(if negate { "seq NOT IN " } else { "seq IN " });
+    sql.push("(SELECT seq FROM event_terms WHERE tenant_no = ").bind(tenant_no).push(" AND ");
+    cond(sql);
+    sql.push(")");
+}
+
+fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
+    match place(attr) {
+        Place::Column(col, true) => integer(sql, col, op, value, negate),
+        Place::Column(col, false) => text(sql, col, op, value, negate),
+        Place::Json(path) => json_compare(sql, path, op, value, negate),
+        // A context key holds one value: `ne` is "not equal", counting a missing key.
+        Place::Term(_) if op == CompareOp::Ne && matches!(attr, Attr::Context(_)) => {
+            compare(sql, tenant_no, attr, CompareOp::Eq, value, !negate);
+        }
+        Place::Term(prefix) => {
+            let v = fold(&text_of(value));
+            // Within one attribute's terms, "any target matches" is membership.
+            term_subquery(sql, tenant_no, negate, |sql| match op {
+                CompareOp::Eq => {
+                    sql.push("term = ").bind(format!("{prefix}{v}"));
+                }
+                CompareOp::Ne => {
+                    sql.push("term > ").bind(prefix.clone());
+                    sql.push(" AND term < ").bind(prefix_end(&prefix));
+                    sql.push(" AND term <> ").bind(format!("{prefix}{v}"));
+                }
+                CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                    let pattern = format!("{}{}", like_escape(&prefix), like_pattern(op, &v));
+                    sql.push("term LIKE ").bind(pattern).push(" ESCAPE '\\'");
+                }
+                CompareOp::Gt | CompareOp::Ge => {
+                    sql.push(if op == CompareOp::Gt { "term > " } else { "term >= " });
+                    sql.bind(format!("{prefix}{v}"));
+                    sql.push(" AND term < ").bind(prefix_end(&prefix));
+                }
+                CompareOp::Lt | CompareOp::Le => {
+                    sql.push("term > ").bind(prefix.clone());
+                    sql.push(if op == CompareOp::Lt { " AND term < " } else { " AND term <= " });
+                    sql.bind(format!("{prefix}{v}"));
+                }
+            });
+        }
+    }
+}
+
+/// Writes `positive` as is, or its negation that also holds where `col` is NULL.
+fn with_negation(sql: &mut Sql, col: &str, positive: bool, negate: bool, cond: impl FnOnce(&mut Sql)) {
+    if positive != negate {
+        cond(sql);
+    } else {
+        sql.push(&format!("({col} IS NULL OR NOT ("));
+        cond(sql);
+        sql.push("))");
+    }
+}
+
+/// A comparison on an integer column (the parser only lets integers and instants reach it).
+fn integer(sql: &mut Sql, col: &'static str, op: CompareOp, value: &Value, negate: bool) {
+    let (positive, sql_op) = operator(op);
+    with_negation(sql, col, positive, negate, |sql| match value {
+        Value::Int(i) => {
+            sql.push(&format!("{col} {sql_op} ")).bind(*i);
+        }
+        Value::Time(t) => {
+            sql.push(&format!("{col} {sql_op} ")).bind(t.as_micros());
+        }
+        Value::Float(f) => {
+            sql.push(&format!("{col}::float8 {sql_op} ")).bind(*f);
+        }
+        Value::Bool(b) => {
+            sql.push(&format!("{col} {sql_op} ")).bind(i64::from(*b));
+        }
+        other => {
+            sql.push(&format!("{col}::text {sql_op} ")).bind(text_of(other));
+        }
+    });
+}
+
+/// A comparison on a text column: `stele_fold(col)` against a folded value, so `=`, `<`…
+/// and `LIKE` fold ASCII case and can use the expression indexes.
+fn text(sql: &mut Sql, col: &'static str, op: CompareOp, value: &Value, negate: bool) {
+    let (positive, sql_op) = operator(op);
+    with_negation(sql, col, positive, negate, |sql| {
+        sql.push(&format!("stele_fold({col}) {sql_op} "));
+        if sql_op == "LIKE" {
+            sql.bind(like_pattern(op, &text_of(value))).push(" ESCAPE '\\'");
+        } else {
+            sql.bind(fold(&text_of(value)));
+        }
+    });
+}
+
+/// A comparison on a metadata path: only values of the literal's JSON type can match (a
+/// string never equals a number, `true` never equals 1); anything else, and a missing path,
+/// counts as "not matching". Strings compare case-insensitively, like columns. The CASE
+/// keeps PostgreSQL from casting a value of another type.
+fn json_compare(sql: &mut Sql, path: Vec<String>, op: CompareOp, value: &Value, negate: bool) {
+    let (positive, sql_op) = operator(op);
+    let types = match value {
+        Value::String(_) => "('string')",
+        Value::Bool(_) => "('boolean')",
+        _ => "('number')",
+    };
+    sql.push(if positive != negate { "COALESCE(" } else { "NOT COALESCE(" });
+    sql.push("CASE WHEN jsonb_typeof(metadata #> ").bind(path.clone()).push(&format!(") IN {types} THEN "));
+    match value {
+        _ if sql_op == "LIKE" => {
+            sql.push("stele_fold(metadata #>> ").bind(path).push(") LIKE ");
+            sql.bind(like_pattern(op, &text_of(value))).push(" ESCAPE '\\'");
+        }
+        Value::String(s) => {
+            sql.push("stele_fold(metadata #>> ").bind(path).push(&format!(") COLLATE \"C\" {sql_op} "));
+            sql.bind(fold(s));
+        }
+        Value::Bool(b) => {
+            sql.push("(metadata #> ").bind(path).push(&format!(")::boolean {sql_op} "));
+            sql.bind(*b);
+        }
+        Value::Int(i) => {
+            sql.push("(metadata #> ").bind(path).push(&format!(")::numeric {sql_op} "));
+            sql.bind(*i).push("::int8");
+        }
+        Value::Float(f) => {
+            sql.push("(metadata #> ").bind(path).push(&format!(")::numeric {sql_op} "));
+            sql.bind(*f).push("::float8");
+        }
+        Value::Time(t) => {
+            sql.push("(metadata #> ").bind(path).push(&format!(")::numeric {sql_op} "));
+            sql.bind(t.as_micros()).push("::int8");
+        }
+        Value::Null => {
+            sql.push("FALSE");
+        }
+    }
+    sql.push(" ELSE FALSE END, FALSE)");
+}
+
+/// Quotes one lexeme for `to_tsquery`.
+fn ts_quote(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() + 2);
+    out.push('\'');
+    for c in word.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The full-text query: the tenant's token and every word (quoted; `*` keeps a prefix).
+pub fn ts_query(tenant_no: i64, text: &TextQuery) -> String {
+    let mut q = ts_quote(&crate::rows::tenant_token(tenant_no));
+    for word in text.words() {
+        let (stem, prefix) = match word.strip_suffix('*') {
+            Some(stem) if !stem.is_empty() => (stem, true),
+            _ => (word.as_str(), false),
+        };
+        q.push_str(" & ");
+        q.push_str(&ts_quote(stem));
+        if prefix {
+            q.push_str(":*");
+        }
+    }
+    q
+}
+
+/// The sort key's column (sorts are on single-valued attributes, which are all columns).
+pub fn sort_column(sort: &Sort) -> &'static str {
+    match place(&sort.attr) {
+        Place::Column(col, _) => col,
+        _ => "time",
+    }
+}
+
+/// The sort key as compared and ordered: text folded, integers as they are.
+pub fn sort_key(sort: &Sort) -> String {
+    let col = sort_column(sort);
+    if sort.is_integer() {
+        col.to_owned()
+    } else {
+        format!("stele_fold({col})")
+    }
+}
+
+fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
+    let col = sort_column(sort);
+    let key = sort_key(sort);
+    let seq = cursor.seq as i64;
+    let after = if sort.descending { "<" } else { ">" };
+    enum Key {
+        Int(i64),
+        Text(String),
+    }
+    let value = match cursor.values.first() {
+        Some(JsonValue::Number(n)) => n.as_i64().map(Key::Int),
+        Some(JsonValue::String(s)) => Some(Key::Text(fold(s))),
+        _ => None,
+    };
+    let bind_key = |sql: &mut Sql, k: &Key| match k {
+        Key::Int(i) if sort.is_integer() => {
+            sql.bind(*i);
+        }
+        Key::Int(i) => {
+            sql.bind(i.to_string());
+        }
+        Key::Text(s) if sort.is_integer() => {
+            sql.bind(s.parse::<i64>().unwrap_or_default());
+        }
+        Key::Text(s) => {
+            sql.bind(s.clone());
+        }
+    };
+    match (value, sort.descending) {
+        (Some(k), _) if matches!(sort.attr, Attr::Time | Attr::ReceivedAt) => {
+            sql.push(&format!(" AND ({col}, seq) {after} ("));
+            bind_key(sql, &k);
+            sql.push(", ").bind(seq).push(")");
+        }
+        (Some(_), _) if sort.attr == Attr::Seq => {
+            sql.push(&format!(" AND seq {after} ")).bind(seq);
+        }
+        (Some(k), false) => {
+            sql.push(&format!(" AND ({key} > "));
+            bind_key(sql, &k);
+            sql.push(&format!(" OR ({key} = "));
+            bind_key(sql, &k);
+            sql.push(" AND seq > ").bind(seq).push("))");
+        }
+        (Some(k), true) => {
+            sql.push(&format!(" AND ({key} < "));
+            bind_key(sql, &k);
+            sql.push(&format!(" OR {col} IS NULL OR ({key} = "));
+            bind_key(sql, &k);
+            sql.push(" AND seq < ").bind(seq).push("))");
+        }
+        // NULLs sort first ascending, last descending (as in SQLite).
+        (None, false) => {
+            sql.push(&format!(" AND ({col} IS NOT NULL OR seq > ")).bind(seq).push(")");
+        }
+        (None, true) => {
+            sql.push(&format!(" AND ({col} IS NULL AND seq < ")).bind(seq).push(")");
+        }
+    }
+}
+
+/// `tenant_no = $1 AND <range> AND <filter> AND <text> [AND <keyset>]`.
+pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("tenant_no = ").bind(tenant_no);
+    if let Some(from) = query.range.from {
+        sql.push(" AND time >= ").bind(from.as_micros());
+    }
+    if let Some(to) = query.range.to {
+        sql.push(" AND time < ").bind(to.as_micros());
+    }
+    if let Some(filter) = &query.filter {
+        sql.push(" AND ");
+        expr(&mut sql, tenant_no, filter, false);
+    }
+    if let Some(text) = &query.text {
+        sql.push(" AND doc @@ to_tsquery('simple', ").bind(ts_query(tenant_no, text)).push(")");
+    }
+    if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
+        keyset(&mut sql, &query.sort, cursor);
+    }
+    sql
+}
+
+/// The SELECT for one page: `seq`, the raw sort key (for the cursor) and the stored JSON,
+/// one row more than the limit.
+pub fn page_sql(tenant_no: i64, query: &Query) -> Sql {
+    let mut sql = where_clause(tenant_no, query, true);
+    let col = sort_column(&query.sort);
+    let key = sort_key(&query.sort);
+    // NULLs first ascending, last descending, as in SQLite; columns that are never NULL
+    // take the plain direction, which lets the planner walk their indexes (backwards).
+    let nullable =
+        !matches!(query.sort.attr, Attr::Time | Attr::ReceivedAt | Attr::Seq | Attr::Id | Attr::Action | Attr::Status);
+    let dir = match (query.sort.descending, nullable) {
+        (true, true) => "DESC NULLS LAST",
+        (false, true) => "ASC NULLS FIRST",
+        (true, false) => "DESC",
+        (false, false) => "ASC",
+    };
+    let seq_dir = if query.sort.descending { "DESC" } else { "ASC" };
+    let filter = std::mem::take(&mut sql.text);
+    sql.text = format!("SELECT seq, {col}, json FROM events WHERE {filter} ORDER BY {key} {dir}, seq {seq_dir} LIMIT ");
+    sql.bind(i64::from(query.limit.get()) + 1);
+    let offset = match query.page {
+        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
+        _ => 0,
+    };
+    sql.push(" OFFSET ").bind(offset);
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stele_core::filter::parse;
+
+    fn compiled(filter: &str) -> Sql {
+        let query = Query { filter: Some(parse(filter).expect("valid filter")), ..Query::default() };
+        where_clause(7, &query, false)
+    }
+
+    #[test]
+    fn values_are_parameters_never_text() {
+        let sql = compiled(r#"actor.email eq "x' OR 1=1 --" or target.id co "%_\\" or context.env sw "p""#);
+        assert!(!sql.text.contains("OR 1=1"), "{}", sql.text);
+        let params = format!("{:?}", sql.params);
+        assert!(params.contains(r#""x' or 1=1 --""#), "{params}");
+        assert!(params.contains(r#""target.id=%\\%\\_\\\\%""#), "{params}");
+        assert!(params.contains(r#""context.env=p%""#), "{params}");
+        assert_eq!(sql.text.matches('$').count(), sql.params.len());
+    }
+
+    #[test]
+    fn negation_keeps_missing_values() {
+        let sql = compiled(r#"not (actor.email eq "a" and status eq "failure")"#);
+        assert_eq!(
+            sql.text,
+            "tenant_no = $1 AND ((actor_email IS NULL OR NOT (stele_fold(actor_email) = $2)) \
+             OR (status IS NULL OR NOT (stele_fold(status) = $3)))"
+        );
+    }
+
+    #[test]
+    fn ts_words_are_quoted() {
+        let text = TextQuery::parse(r#"ana "x" cre* it's"#).expect("words").expect("some");
+        let q = ts_query(3, &text);
+        assert!(q.starts_with("'zzt3' & 'ana' & "), "{q}");
+        assert!(q.contains("'cre':*"), "{q}");
+        assert!(q.ends_with("'it''s'"), "{q}");
+    }
+}

@@ -1,0 +1,215 @@
+//! The PostgreSQL backend: a pool of connections for reads, one writer task per process
+//! doing group commit, per-tenant serialisation across processes with a head-row lock
+//! (`tenants.head_seq … FOR UPDATE`), and `events` partitioned by month. Several
+//! `stele serve` nodes may share one database.
+//!
+//! It implements the same [`Store`] semantics as the SQLite backend, checked by the same
+//! conformance suite (`tests/conformance.rs`).
+
+pub mod compile;
+mod read;
+pub mod rows;
+pub mod schema;
+mod writer;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
+use stele_store::{AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Store, StoreError, Tenant};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_postgres::NoTls;
+
+use writer::Command;
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Queue length of the writer; senders wait (asynchronously) when it is full.
+const WRITER_QUEUE: usize = 4096;
+
+/// Default size of the read pool.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid PostgreSQL URL: {0}")]
+    Url(tokio_postgres::Error),
+    #[error("cannot create the PostgreSQL pool: {0}")]
+    Pool(String),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(String),
+    #[error("cannot migrate the PostgreSQL schema: {0}")]
+    Migrate(tokio_postgres::Error),
+}
+
+pub struct PostgresStore {
+    pool: Pool,
+    sender: Mutex<Option<mpsc::Sender<Command>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Tenant ids to row numbers (tenants are never renumbered or deleted).
+    tenant_nos: Mutex<HashMap<TenantId, i64>>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/dbname[?options]`, or a
+    /// `key=value` connection string), migrates the schema, creates this and the next months'
+    /// partitions and starts the writer. Must be called inside a Tokio runtime.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        Self::connect_with(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`PostgresStore::connect`] with a read pool of `pool_size` connections.
+    pub async fn connect_with(url: &str, pool_size: usize) -> Result<Self, ConnectError> {
+        let config: tokio_postgres::Config = url.parse().map_err(ConnectError::Url)?;
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool =
+            Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(|e| ConnectError::Pool(e.to_string()))?;
+        {
+            let (mut client, connection) =
+                config.connect(NoTls).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
+            let driver = tokio::spawn(connection);
+            schema::migrate(&mut client).await.map_err(ConnectError::Migrate)?;
+            schema::ensure_partitions(&mut client, time::OffsetDateTime::now_utc())
+                .await
+                .map_err(ConnectError::Migrate)?;
+            drop(client);
+            let _ = driver.await;
+        }
+        let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+        let writer = tokio::spawn(writer::run(config, rx));
+        Ok(Self {
+            pool,
+            sender: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            tenant_nos: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Sends a command to the writer and waits for its answer (after the commit).
+    async fn write<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let sender = self.sender.lock().map_err(backend)?.clone().ok_or(StoreError::Closed)?;
+        let (tx, rx) = oneshot::channel();
+        sender.send(make(tx)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(backend)
+    }
+
+    /// The tenant's row number (cached), or `UnknownTenant`.
+    async fn tenant_no(&self, client: &tokio_postgres::Client, tenant: &TenantId) -> Result<i64, StoreError> {
+        if let Some(no) = self.tenant_nos.lock().map_err(backend)?.get(tenant) {
+            return Ok(*no);
+        }
+        let no = read::tenant_no(client, tenant).await?;
+        self.tenant_nos.lock().map_err(backend)?.insert(tenant.clone(), no);
+        Ok(no)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_tenant(&self, tenant: NewTenant, audit: NewEvent) -> Result<Tenant, StoreError> {
+        self.write(|reply| Command::CreateTenant { tenant, audit, reply }).await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let client = self.client().await?;
+        read::list_tenants(&**client).await
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let client = self.client().await?;
+        read::get_tenant(&**client, id).await
+    }
+
+    async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError> {
+        let client = self.client().await?;
+        read::find_tenant(&**client, id_or_alias).await
+    }
+
+    async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {
+        self.write(|reply| Command::CreateKey { key, audit, reply }).await
+    }
+
+    async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError> {
+        let client = self.client().await?;
+        read::list_keys(&**client, tenant).await
+    }
+
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let client = self.client().await?;
+        read::key_by_id(&**client, id).await
+    }
+
+    async fn revoke_key(&self, tenant: &TenantId, id: &KeyId, audit: NewEvent) -> Result<KeyRecord, StoreError> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.write(|reply| Command::RevokeKey { tenant, id, audit, reply }).await
+    }
+
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        events: Vec<NewEvent>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let tenant = tenant.clone();
+        self.write(|reply| Command::Append { tenant, events, idempotency, reply }).await
+    }
+
+    async fn get_event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+        let client = self.client().await?;
+        let no = self.tenant_no(&client, tenant).await?;
+        read::get_event(&**client, no, id).await
+    }
+
+    async fn query(&self, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
+        let client = self.client().await?;
+        let no = self.tenant_no(&client, tenant).await?;
+        read::query(&**client, no, query).await
+    }
+
+    async fn count(&self, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let no = self.tenant_no(&client, tenant).await?;
+        read::count(&**client, no, query).await
+    }
+
+    async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let no = self.tenant_no(&client, tenant).await?;
+        read::explain(&**client, no, query).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.sender.lock().map_err(backend)?.is_none() {
+            return Err(StoreError::Closed);
+        }
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        // Dropping the last sender lets the writer drain its queue and stop.
+        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
+        drop(sender);
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            if handle.await.is_err() {
+                tracing::error!("the PostgreSQL writer task ended abnormally");
+            }
+        }
+    }
+}

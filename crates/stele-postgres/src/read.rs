@@ -1,0 +1,176 @@
+//! Read-side SQL: tenants, keys, events, pages and counts. Values are always bound as
+//! parameters; the SQL text is assembled only from fixed fragments.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use stele_core::{Cursor, EventId, KeyId, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp};
+use stele_store::{KeyRecord, Page, StoreError, Tenant};
+use tokio_postgres::{GenericClient, Row};
+
+use crate::backend;
+use crate::compile::{page_sql, where_clause};
+
+async fn tenant_from_row(client: &impl GenericClient, row: &Row) -> Result<Tenant, StoreError> {
+    let no: i64 = row.get(0);
+    let id: String = row.get(1);
+    let aliases = client
+        .query("SELECT alias FROM tenant_aliases WHERE tenant_no = $1 ORDER BY alias", &[&no])
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    Ok(Tenant {
+        id: TenantId::parse(&id).map_err(backend)?,
+        name: row.get(2),
+        aliases,
+        created_at: Timestamp::from_micros(row.get(3)),
+    })
+}
+
+pub(crate) async fn list_tenants(client: &impl GenericClient) -> Result<Vec<Tenant>, StoreError> {
+    let rows = client.query("SELECT no, id, name, created_at FROM tenants ORDER BY id", &[]).await.map_err(backend)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(tenant_from_row(client, row).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn find_tenant(client: &impl GenericClient, id_or_alias: &str) -> Result<Option<Tenant>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT no, id, name, created_at FROM tenants
+             WHERE id = $1 OR no = (SELECT tenant_no FROM tenant_aliases WHERE alias = $1)
+             ORDER BY id = $1 DESC LIMIT 1",
+            &[&id_or_alias],
+        )
+        .await
+        .map_err(backend)?;
+    match row {
+        Some(row) => Ok(Some(tenant_from_row(client, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn get_tenant(client: &impl GenericClient, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+    let row = client
+        .query_opt("SELECT no, id, name, created_at FROM tenants WHERE id = $1", &[&id.as_str()])
+        .await
+        .map_err(backend)?;
+    match row {
+        Some(row) => Ok(Some(tenant_from_row(client, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+const KEY_COLUMNS: &str = "k.id, t.id, k.name, k.scopes, k.view_filter, k.secret_hash, k.created_at, k.revoked_at
+     FROM keys k JOIN tenants t ON t.no = k.tenant_no";
+
+fn key_from_row(row: &Row) -> Result<KeyRecord, StoreError> {
+    let id: String = row.get(0);
+    let tenant: String = row.get(1);
+    let scopes: String = row.get(3);
+    let hash: Vec<u8> = row.get(5);
+    let scopes: BTreeSet<Scope> = serde_json::from_str(&scopes).map_err(backend)?;
+    let hash: [u8; 32] = hash.try_into().map_err(|_| backend("stored key hash has the wrong length"))?;
+    Ok(KeyRecord {
+        id: KeyId::parse(&id).map_err(backend)?,
+        tenant: TenantId::parse(&tenant).map_err(backend)?,
+        name: row.get(2),
+        scopes,
+        view_filter: row.get(4),
+        secret_hash: SecretHash(hash),
+        created_at: Timestamp::from_micros(row.get(6)),
+        revoked_at: row.get::<_, Option<i64>>(7).map(Timestamp::from_micros),
+    })
+}
+
+pub(crate) async fn key_by_id(client: &impl GenericClient, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    let row =
+        client.query_opt(&format!("SELECT {KEY_COLUMNS} WHERE k.id = $1"), &[&id.as_str()]).await.map_err(backend)?;
+    row.as_ref().map(key_from_row).transpose()
+}
+
+pub(crate) async fn list_keys(
+    client: &impl GenericClient,
+    tenant: Option<&TenantId>,
+) -> Result<Vec<KeyRecord>, StoreError> {
+    let rows = client
+        .query(
+            &format!("SELECT {KEY_COLUMNS} WHERE $1::text IS NULL OR t.id = $1 ORDER BY t.id, k.created_at, k.id"),
+            &[&tenant.map(TenantId::as_str)],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter().map(key_from_row).collect()
+}
+
+fn seq_of(n: i64) -> Result<Seq, StoreError> {
+    Seq::new(n as u64).map_err(backend)
+}
+
+/// The tenant's row number; an unknown tenant is an error, not an empty log.
+pub(crate) async fn tenant_no(client: &impl GenericClient, tenant: &TenantId) -> Result<i64, StoreError> {
+    client
+        .query_opt("SELECT no FROM tenants WHERE id = $1", &[&tenant.as_str()])
+        .await
+        .map_err(backend)?
+        .map(|r| r.get(0))
+        .ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))
+}
+
+pub(crate) async fn get_event(
+    client: &impl GenericClient,
+    no: i64,
+    id: &EventId,
+) -> Result<Option<StoredEvent>, StoreError> {
+    let row = client
+        .query_opt("SELECT seq, json FROM events WHERE tenant_no = $1 AND id = $2", &[&no, &id.to_string()])
+        .await
+        .map_err(backend)?;
+    row.map(|r| Ok(StoredEvent { seq: seq_of(r.get(0))?, json: r.get(1) })).transpose()
+}
+
+pub(crate) async fn query(client: &impl GenericClient, no: i64, query: &Query) -> Result<Page, StoreError> {
+    let sql = page_sql(no, query);
+    let limit = query.limit.get() as usize;
+    let mut rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match (more, rows.last()) {
+        (true, Some(row)) => {
+            let key = if query.sort.is_integer() {
+                row.get::<_, Option<i64>>(1).map(Value::from)
+            } else {
+                row.get::<_, Option<String>>(1).map(Value::from)
+            };
+            let seq: i64 = row.get(0);
+            Some(Cursor { sort: query.sort.as_text(), values: vec![key.unwrap_or(Value::Null)], seq: seq as u64 })
+        }
+        _ => None,
+    };
+    let events = rows
+        .iter()
+        .map(|r| Ok(StoredEvent { seq: seq_of(r.get(0))?, json: r.get(2) }))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Page { events, next })
+}
+
+pub(crate) async fn count(client: &impl GenericClient, no: i64, query: &Query) -> Result<u64, StoreError> {
+    let sql = where_clause(no, query, false);
+    let n: i64 = client
+        .query_one(format!("SELECT COUNT(*) FROM events WHERE {}", sql.text).as_str(), &sql.refs())
+        .await
+        .map_err(backend)?
+        .get(0);
+    Ok(n as u64)
+}
+
+/// `EXPLAIN` of a page query, one line per plan line.
+pub(crate) async fn explain(client: &impl GenericClient, no: i64, query: &Query) -> Result<Vec<String>, StoreError> {
+    let sql = page_sql(no, query);
+    let rows = client.query(format!("EXPLAIN {}", sql.text).as_str(), &sql.refs()).await.map_err(backend)?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}

@@ -1,0 +1,191 @@
+//! Row-level SQL: the one insert of a run of events (rows, terms, full-text documents).
+//!
+//! A run of events is inserted with two statements whatever its length: every column is
+//! sent as one array parameter and `unnest` turns the arrays back into rows, so a batch of
+//! 1000 events is one round trip for `events` and one for `event_terms` (a multi-row INSERT
+//! with a fixed number of parameters, which PostgreSQL plans once per connection).
+
+use std::collections::BTreeSet;
+
+use stele_core::NewEvent;
+use tokio_postgres::{GenericClient, Statement};
+
+use crate::compile::fold;
+
+pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (tenant_no, seq, id, time, received_at, action, status,
+        origin, actor_type, actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id,
+        request_id, request_method, request_path, request_status, metadata, doc, json)
+    SELECT $1, u.seq, u.id, u.time, u.received_at, u.action, u.status, u.origin, u.actor_type, u.actor_id,
+        u.actor_name, u.actor_email, u.actor_ip, u.message, u.reason, u.correlation_id, u.request_id,
+        u.request_method, u.request_path, u.request_status, u.metadata::jsonb, to_tsvector('simple', u.doc), u.json
+    FROM unnest($2::int8[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::text[],
+        $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+        $18::text[], $19::text[], $20::int8[], $21::text[], $22::text[], $23::text[])
+      AS u(seq, id, time, received_at, action, status, origin, actor_type, actor_id, actor_name, actor_email,
+        actor_ip, message, reason, correlation_id, request_id, request_method, request_path, request_status,
+        metadata, doc, json)";
+
+pub(crate) const INSERT_TERMS: &str = "INSERT INTO event_terms (tenant_no, term, seq)
+    SELECT $1, u.term, u.seq FROM unnest($2::text[], $3::int8[]) AS u(term, seq)
+    ON CONFLICT DO NOTHING";
+
+/// The token that marks a tenant's documents in the full-text index.
+pub fn tenant_token(tenant_no: i64) -> String {
+    format!("zzt{tenant_no}")
+}
+
+/// The terms of an event, folded: one per non-empty target field and per context entry.
+pub fn terms(new: &NewEvent) -> BTreeSet<String> {
+    let e = &new.event;
+    let mut out = BTreeSet::new();
+    for t in &e.targets {
+        for (name, value) in [("type", &t.kind), ("id", &t.id), ("name", &t.name), ("email", &t.email)] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                out.insert(fold(&format!("target.{name}={v}")));
+            }
+        }
+    }
+    for (k, v) in &e.context {
+        if !v.is_empty() {
+            out.insert(fold(&format!("context.{k}={v}")));
+        }
+    }
+    out
+}
+
+/// The full-text document of an event (its tenant's token first).
+pub fn document(tenant_no: i64, new: &NewEvent) -> String {
+    let e = &new.event;
+    let mut doc = tenant_token(tenant_no);
+    let mut add = |s: Option<&str>| {
+        if let Some(s) = s {
+            doc.push(' ');
+            doc.push_str(s);
+        }
+    };
+    add(Some(&e.action));
+    add(e.message.as_deref());
+    add(e.reason.as_deref());
+    if let Some(a) = &e.actor {
+        add(a.name.as_deref());
+        add(a.email.as_deref());
+    }
+    for t in &e.targets {
+        add(t.name.as_deref());
+        add(t.email.as_deref());
+    }
+    doc
+}
+
+/// The two prepared inserts of a connection.
+pub(crate) struct Inserts {
+    pub events: Statement,
+    pub terms: Statement,
+}
+
+impl Inserts {
+    pub(crate) async fn prepare(client: &impl GenericClient) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self { events: client.prepare(INSERT_EVENTS).await?, terms: client.prepare(INSERT_TERMS).await? })
+    }
+}
+
+/// Inserts `events` as seqs `first_seq, first_seq + 1, …` of a tenant's log.
+pub(crate) async fn insert_events(
+    client: &impl GenericClient,
+    stmts: &Inserts,
+    tenant_no: i64,
+    first_seq: i64,
+    events: &[NewEvent],
+) -> Result<(), tokio_postgres::Error> {
+    let n = events.len();
+    let mut seq = Vec::with_capacity(n);
+    let mut id = Vec::with_capacity(n);
+    let mut time = Vec::with_capacity(n);
+    let mut received_at = Vec::with_capacity(n);
+    let mut action = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut origin = Vec::with_capacity(n);
+    let mut actor_type = Vec::with_capacity(n);
+    let mut actor_id = Vec::with_capacity(n);
+    let mut actor_name = Vec::with_capacity(n);
+    let mut actor_email = Vec::with_capacity(n);
+    let mut actor_ip = Vec::with_capacity(n);
+    let mut message = Vec::with_capacity(n);
+    let mut reason = Vec::with_capacity(n);
+    let mut correlation_id = Vec::with_capacity(n);
+    let mut request_id = Vec::with_capacity(n);
+    let mut request_method = Vec::with_capacity(n);
+    let mut request_path = Vec::with_capacity(n);
+    let mut request_status = Vec::with_capacity(n);
+    let mut metadata = Vec::with_capacity(n);
+    let mut doc = Vec::with_capacity(n);
+    let mut json = Vec::with_capacity(n);
+    let mut term_text = Vec::new();
+    let mut term_seq = Vec::new();
+    for (i, new) in events.iter().enumerate() {
+        let e = &new.event;
+        let s = first_seq + i as i64;
+        let actor = e.actor.as_ref();
+        let req = e.request.as_ref();
+        seq.push(s);
+        id.push(e.id.to_string());
+        time.push(e.time.as_micros());
+        received_at.push(e.received_at.as_micros());
+        action.push(e.action.as_str());
+        status.push(e.status.as_str());
+        origin.push(e.origin.map(|o| o.as_str()));
+        actor_type.push(actor.and_then(|a| a.kind.as_deref()));
+        actor_id.push(actor.and_then(|a| a.id.as_deref()));
+        actor_name.push(actor.and_then(|a| a.name.as_deref()));
+        actor_email.push(actor.and_then(|a| a.email.as_deref()));
+        actor_ip.push(actor.and_then(|a| a.ip.as_deref()));
+        message.push(e.message.as_deref());
+        reason.push(e.reason.as_deref());
+        correlation_id.push(e.correlation_id.as_deref());
+        request_id.push(req.and_then(|r| r.id.as_deref()));
+        request_method.push(req.and_then(|r| r.method.as_deref()));
+        request_path.push(req.and_then(|r| r.path.as_deref()));
+        request_status.push(req.and_then(|r| r.status_code).map(i64::from));
+        metadata.push(e.metadata.as_ref().and_then(|m| serde_json::to_string(m).ok()));
+        doc.push(document(tenant_no, new));
+        json.push(new.json.as_str());
+        for term in terms(new) {
+            term_text.push(term);
+            term_seq.push(s);
+        }
+    }
+    client
+        .execute(
+            &stmts.events,
+            &[
+                &tenant_no,
+                &seq,
+                &id,
+                &time,
+                &received_at,
+                &action,
+                &status,
+                &origin,
+                &actor_type,
+                &actor_id,
+                &actor_name,
+                &actor_email,
+                &actor_ip,
+                &message,
+                &reason,
+                &correlation_id,
+                &request_id,
+                &request_method,
+                &request_path,
+                &request_status,
+                &metadata,
+                &doc,
+                &json,
+            ],
+        )
+        .await?;
+    if !term_text.is_empty() {
+        client.execute(&stmts.terms, &[&tenant_no, &term_text, &term_seq]).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The PostgreSQL schema, its migrations (recorded in `stele_migrations`) and the monthly
+//! partitions of `events`.
+//!
+//! Layout "for scale": every key of the log tables starts with `tenant_no`, so the schema
+//! can be distributed by tenant (Citus) unchanged. `events` is partitioned by RANGE on
+//! `time` (integer microseconds, UTC) into one partition per month, created ahead by the
+//! writer, plus a DEFAULT partition so that no insert ever fails for want of a partition
+//! (events far in the past or future land there).
+//!
+//! PostgreSQL requires the partition key in every unique constraint, so the keys are
+//! `(tenant_no, seq, time)` and `(tenant_no, id, time)`. The uniqueness of `(tenant_no, seq)`
+//! itself is guaranteed by the writers, not by an index: every append takes the tenant's
+//! row in `tenants` `FOR UPDATE` and assigns seqs from its `head_seq`, in the same
+//! transaction that inserts the events and moves `head_seq` on, so two appends to one
+//! tenant (from any number of nodes) are serialised and never reuse a seq.
+//!
+//! Text columns are `COLLATE "C"` (code point order, like SQLite's binary order) and are
+//! compared through `stele_fold`, which folds ASCII letters only, like SQLite's `NOCASE`.
+
+use time::{Date, Month, OffsetDateTime, Time};
+use tokio_postgres::Client;
+
+/// Advisory lock keys (arbitrary constants: "stele" in ASCII, plus a suffix).
+const MIGRATION_LOCK: i64 = 0x7374_656c_6501;
+const PARTITION_LOCK: i64 = 0x7374_656c_6502;
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants, aliases, keys, events (partitioned), terms, idempotency.
+    r#"
+    CREATE FUNCTION stele_fold(text) RETURNS text
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        AS $$ SELECT translate($1, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') $$;
+
+    CREATE TABLE tenants (
+        no          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id          text COLLATE "C" NOT NULL UNIQUE,
+        name        text NOT NULL,
+        created_at  bigint NOT NULL,
+        -- The last seq of the tenant's log; its row lock serialises the tenant's appends.
+        head_seq    bigint NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tenant_aliases (
+        alias       text COLLATE "C" PRIMARY KEY,
+        tenant_no   bigint NOT NULL REFERENCES tenants (no)
+    );
+    CREATE INDEX tenant_aliases_tenant ON tenant_aliases (tenant_no, alias);
+    CREATE TABLE keys (
+        id          text COLLATE "C" PRIMARY KEY,
+        tenant_no   bigint NOT NULL REFERENCES tenants (no),
+        name        text NOT NULL,
+        scopes      text NOT NULL,
+        view_filter text,
+        secret_hash bytea NOT NULL,
+        created_at  bigint NOT NULL,
+        revoked_at  bigint
+    );
+    CREATE INDEX keys_tenant ON keys (tenant_no, created_at);
+
+    CREATE TABLE events (
+        tenant_no      bigint NOT NULL,
+        seq            bigint NOT NULL,
+        id             text COLLATE "C" NOT NULL,
+        time           bigint NOT NULL,
+        received_at    bigint NOT NULL,
+        action         text COLLATE "C" NOT NULL,
+        status         text COLLATE "C" NOT NULL,
+        origin         text COLLATE "C",
+        actor_type     text COLLATE "C",
+        actor_id       text COLLATE "C",
+        actor_name     text COLLATE "C",
+        actor_email    text COLLATE "C",
+        actor_ip       text COLLATE "C",
+        message        text COLLATE "C",
+        reason         text COLLATE "C",
+        correlation_id text COLLATE "C",
+        request_id     text COLLATE "C",
+        request_method text COLLATE "C",
+        request_path   text COLLATE "C",
+        request_status bigint,
+        metadata       jsonb,
+        doc            tsvector NOT NULL,
+        -- The stored event exactly as appended (text, not jsonb: it is served byte for byte).
+        json           text NOT NULL,
+        PRIMARY KEY (tenant_no, seq, time),
+        UNIQUE (tenant_no, id, time)
+    ) PARTITION BY RANGE (time);
+    CREATE TABLE events_default PARTITION OF events DEFAULT;
+    CREATE INDEX events_time ON events (tenant_no, time, seq);
+    CREATE INDEX events_action ON events (tenant_no, stele_fold(action), time, seq);
+    CREATE INDEX events_actor_id ON events (tenant_no, stele_fold(actor_id) NULLS FIRST, time, seq);
+    CREATE INDEX events_actor_email ON events (tenant_no, stele_fold(actor_email) NULLS FIRST, time, seq);
+    CREATE INDEX events_status ON events (tenant_no, stele_fold(status), time, seq);
+    CREATE INDEX events_doc ON events USING gin (doc);
+
+    -- Multi-valued and keyed attributes as folded terms "target.id=u_7", "context.env=prod".
+    CREATE TABLE event_terms (
+        tenant_no bigint NOT NULL,
+        term      text COLLATE "C" NOT NULL,
+        seq       bigint NOT NULL,
+        PRIMARY KEY (tenant_no, term, seq)
+    );
+
+    CREATE TABLE idempotency (
+        tenant_no   bigint NOT NULL,
+        key         text COLLATE "C" NOT NULL,
+        fingerprint bytea NOT NULL,
+        receipts    text NOT NULL,
+        created_at  bigint NOT NULL,
+        PRIMARY KEY (tenant_no, key)
+    );
+    CREATE INDEX idempotency_created ON idempotency (created_at);
+    "#,
+];
+
+/// Brings the database to the newest schema version. Several nodes starting at once take
+/// turns on a transaction-scoped advisory lock; each migration is one transaction.
+pub async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS stele_migrations (
+            version    integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .await?;
+    let current: i32 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM stele_migrations", &[]).await?.get(0);
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        tx.batch_execute(sql).await?;
+        let v = version as i32 + 1;
+        tx.execute("INSERT INTO stele_migrations (version) VALUES ($1)", &[&v]).await?;
+        tracing::info!(version = v, "applied PostgreSQL migration");
+    }
+    tx.commit().await
+}
+
+/// The schema version this build writes.
+pub fn latest_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// How many months ahead of the current one get their partition.
+pub const MONTHS_AHEAD: u32 = 2;
+
+/// `(year, month)` plus `n` months.
+fn add_months(year: i32, month: u8, n: u32) -> (i32, u8) {
+    let index = year as i64 * 12 + i64::from(month) - 1 + i64::from(n);
+    ((index.div_euclid(12)) as i32, (index.rem_euclid(12) + 1) as u8)
+}
+
+/// The first microsecond of a month (UTC).
+fn month_start_micros(year: i32, month: u8) -> Option<i64> {
+    let month = Month::try_from(month).ok()?;
+    let date = Date::from_calendar_date(year, month, 1).ok()?;
+    let start = date.with_time(Time::MIDNIGHT).assume_utc();
+    Some(start.unix_timestamp() * 1_000_000)
+}
+
+/// The name of a month's partition: `events_YYYYMM`.
+pub fn partition_name(year: i32, month: u8) -> String {
+    format!("events_{year:04}{month:02}")
+}
+
+/// Creates the partitions of the current month and the next [`MONTHS_AHEAD`] months if
+/// they are missing, under an advisory lock so that nodes do not race. A partition that
+/// cannot be created (for instance because the DEFAULT partition already holds rows of that
+/// month) is logged and skipped: those rows stay in the DEFAULT partition.
+pub async fn ensure_partitions(client: &mut Client, now: OffsetDateTime) -> Result<Vec<String>, tokio_postgres::Error> {
+    let mut created = Vec::new();
+    for n in 0..=MONTHS_AHEAD {
+        let (y, m) = add_months(now.year(), u8::from(now.month()), n);
+        let (ny, nm) = add_months(y, m, 1);
+        let (Some(from), Some(to)) = (month_start_micros(y, m), month_start_micros(ny, nm)) else { continue };
+        let name = partition_name(y, m);
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await?;
+        let exists: bool = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).await?.get(0);
+        if exists {
+            continue;
+        }
+        // The name and bounds are computed numbers, never input.
+        let ddl = format!("CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({from}) TO ({to})");
+        match tx.batch_execute(&ddl).await {
+            Ok(()) => {
+                tx.commit().await?;
+                tracing::info!(partition = %name, "created events partition");
+                created.push(name);
+            }
+            Err(e) => {
+                tracing::warn!(partition = %name, error = %e, "could not create events partition");
+                drop(tx);
+            }
+        }
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_roll_over_years() {
+        assert_eq!(add_months(2024, 11, 2), (2025, 1));
+        assert_eq!(add_months(2024, 12, 0), (2024, 12));
+        assert_eq!(month_start_micros(1970, 1), Some(0));
+        assert_eq!(month_start_micros(1970, 2), Some(31 * 86_400 * 1_000_000));
+        assert_eq!(partition_name(2026, 3), "events_202603");
+    }
+}

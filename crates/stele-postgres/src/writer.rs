@@ -1,0 +1,441 @@
+//! The writer of one process: a single task owns a write connection and applies commands in
+//! groups (group commit), like the SQLite writer.
+//!
+//! Every command waiting when the writer becomes free joins the same transaction, each in
+//! its own savepoint, and nobody is answered before the group's COMMIT has returned
+//! (`synchronous_commit` stays on: an answer means durable).
+//!
+//! Across processes, each tenant's appends are serialised by its row in `tenants`: a command
+//! reads `head_seq` with `SELECT … FOR UPDATE`, inserts the events after it and moves it on,
+//! all in the group's transaction, so another node's writer waits for the commit and then
+//! reads the new head. A group first locks all the tenants it touches in `id` order, so two
+//! nodes' groups never deadlock on each other. Idempotency keys are checked after the head
+//! lock is held, so a key is honoured across nodes too.
+
+use std::time::{Duration, Instant};
+
+use stele_core::{KeyId, NewEvent, Seq, TenantId, Timestamp};
+use stele_store::{
+    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, IDEMPOTENCY_WINDOW_MICROS,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Config, NoTls, Transaction};
+
+use crate::rows::{insert_events, Inserts};
+use crate::{backend, read, schema};
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// Largest number of events one group transaction takes on.
+const MAX_GROUP_EVENTS: usize = 20_000;
+
+/// How often a group is tried again after a deadlock or serialization failure.
+const GROUP_ATTEMPTS: usize = 3;
+
+/// How often the writer makes sure next months' partitions exist.
+const PARTITION_CHECK: Duration = Duration::from_secs(3600);
+
+/// How often expired idempotency keys are purged.
+const IDEMPOTENCY_PURGE: Duration = Duration::from_secs(60);
+
+pub(crate) enum Command {
+    Append { tenant: TenantId, events: Vec<NewEvent>, idempotency: Option<Idempotency>, reply: Reply<AppendOutcome> },
+    CreateTenant { tenant: NewTenant, audit: NewEvent, reply: Reply<Tenant> },
+    CreateKey { key: NewKey, audit: NewEvent, reply: Reply<KeyRecord> },
+    RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
+}
+
+impl Command {
+    fn weight(&self) -> usize {
+        match self {
+            Command::Append { events, .. } => events.len(),
+            _ => 1,
+        }
+    }
+
+    fn tenant(&self) -> &TenantId {
+        match self {
+            Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } => tenant,
+            Command::CreateTenant { tenant, .. } => &tenant.id,
+            Command::CreateKey { key, .. } => &key.tenant,
+        }
+    }
+}
+
+/// What a command produced (answered only after its group's commit).
+enum Outcome {
+    Append(AppendOutcome),
+    Tenant(Tenant),
+    Key(KeyRecord),
+}
+
+/// Why a command failed: its own fault (its savepoint is rolled back and the caller told),
+/// or the database's (the whole group fails, and may be tried again).
+enum Fail {
+    Store(StoreError),
+    Pg(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for Fail {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Fail::Pg(e)
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Store(e)
+    }
+}
+
+/// The writer's connection and its prepared inserts.
+struct Conn {
+    client: Client,
+    inserts: Inserts,
+}
+
+async fn connect(config: &Config) -> Result<Conn, tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "PostgreSQL writer connection ended");
+        }
+    });
+    let inserts = Inserts::prepare(&client).await?;
+    Ok(Conn { client, inserts })
+}
+
+/// Runs until every sender is gone, then returns after finishing what was queued.
+pub(crate) async fn run(config: Config, mut rx: mpsc::Receiver<Command>) {
+    let mut conn: Option<Conn> = None;
+    let mut last_partition_check = Instant::now();
+    let mut last_purge = Instant::now();
+    while let Some(first) = rx.recv().await {
+        let mut weight = first.weight();
+        let mut group = vec![first];
+        while weight < MAX_GROUP_EVENTS {
+            match rx.try_recv() {
+                Ok(cmd) => {
+                    weight += cmd.weight();
+                    group.push(cmd);
+                }
+                Err(_) => break,
+            }
+        }
+        if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+            match connect(&config).await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot connect the PostgreSQL writer");
+                    let message = format!("cannot connect to PostgreSQL: {e}");
+                    for cmd in group {
+                        answer_error(cmd, StoreError::Backend(message.clone()));
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        apply_group(c, group).await;
+        if last_partition_check.elapsed() >= PARTITION_CHECK {
+            last_partition_check = Instant::now();
+            if let Err(e) = schema::ensure_partitions(&mut c.client, time::OffsetDateTime::now_utc()).await {
+                tracing::warn!(error = %e, "could not check events partitions");
+            }
+        }
+        if last_purge.elapsed() >= IDEMPOTENCY_PURGE {
+            last_purge = Instant::now();
+            purge_idempotency(&c.client, Timestamp::now()).await;
+        }
+    }
+    tracing::debug!("PostgreSQL writer stopped");
+}
+
+fn answer_error(cmd: Command, e: StoreError) {
+    // A caller that went away no longer needs its answer.
+    match cmd {
+        Command::Append { reply, .. } => drop(reply.send(Err(e))),
+        Command::CreateTenant { reply, .. } => drop(reply.send(Err(e))),
+        Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => drop(reply.send(Err(e))),
+    }
+}
+
+fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
+    let mismatch = || backend("writer produced the wrong kind of answer");
+    match cmd {
+        Command::Append { reply, .. } => drop(reply.send(result.and_then(|o| match o {
+            Outcome::Append(a) => Ok(a),
+            _ => Err(mismatch()),
+        }))),
+        Command::CreateTenant { reply, .. } => drop(reply.send(result.and_then(|o| match o {
+            Outcome::Tenant(t) => Ok(t),
+            _ => Err(mismatch()),
+        }))),
+        Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => {
+            drop(reply.send(result.and_then(|o| match o {
+                Outcome::Key(k) => Ok(k),
+                _ => Err(mismatch()),
+            })))
+        }
+    }
+}
+
+/// Whether a failed group may simply be tried again (nothing of it was committed).
+fn retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+async fn apply_group(conn: &mut Conn, group: Vec<Command>) {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_group(conn, &group).await {
+            Ok(results) => {
+                for (cmd, result) in group.into_iter().zip(results) {
+                    answer(cmd, result);
+                }
+                return;
+            }
+            Err(GroupError::BeforeCommit(e)) if retryable(&e) && attempt < GROUP_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "group transaction failed, trying again");
+            }
+            Err(GroupError::BeforeCommit(e)) | Err(GroupError::Commit(e)) => {
+                tracing::error!(error = %e, "group commit failed");
+                let message = format!("commit failed: {e}");
+                for cmd in group {
+                    answer_error(cmd, StoreError::Backend(message.clone()));
+                }
+                return;
+            }
+        }
+    }
+}
+
+enum GroupError {
+    /// Failed before COMMIT was sent: nothing was stored.
+    BeforeCommit(tokio_postgres::Error),
+    /// COMMIT itself failed (its outcome may be unknown): never tried again.
+    Commit(tokio_postgres::Error),
+}
+
+async fn try_group(conn: &mut Conn, group: &[Command]) -> Result<Vec<Result<Outcome, StoreError>>, GroupError> {
+    let Conn { client, inserts } = conn;
+    let mut tx = client.transaction().await.map_err(GroupError::BeforeCommit)?;
+    // Lock every existing tenant of the group in one order, so groups of different nodes
+    // wait for each other instead of deadlocking.
+    let mut ids: Vec<&str> = group.iter().map(|c| c.tenant().as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    tx.query("SELECT no FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids])
+        .await
+        .map_err(GroupError::BeforeCommit)?;
+    let mut results = Vec::with_capacity(group.len());
+    for cmd in group {
+        let sp = tx.savepoint("cmd").await.map_err(GroupError::BeforeCommit)?;
+        match apply_one(&sp, inserts, cmd).await {
+            Ok(outcome) => {
+                sp.commit().await.map_err(GroupError::BeforeCommit)?;
+                results.push(Ok(outcome));
+            }
+            Err(Fail::Store(e)) => {
+                sp.rollback().await.map_err(GroupError::BeforeCommit)?;
+                results.push(Err(e));
+            }
+            Err(Fail::Pg(e)) if retryable(&e) || e.is_closed() => return Err(GroupError::BeforeCommit(e)),
+            Err(Fail::Pg(e)) => {
+                sp.rollback().await.map_err(GroupError::BeforeCommit)?;
+                tracing::warn!(error = %e, "write command failed");
+                results.push(Err(backend(e)));
+            }
+        }
+    }
+    tx.commit().await.map_err(GroupError::Commit)?;
+    Ok(results)
+}
+
+async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, cmd: &Command) -> Result<Outcome, Fail> {
+    match cmd {
+        Command::Append { tenant, events, idempotency, .. } => {
+            Ok(Outcome::Append(append(tx, inserts, tenant, events, idempotency.as_ref()).await?))
+        }
+        Command::CreateTenant { tenant, audit, .. } => {
+            create_tenant(tx, inserts, tenant, audit).await?;
+            Ok(Outcome::Tenant(Tenant {
+                id: tenant.id.clone(),
+                name: tenant.name.clone(),
+                aliases: tenant.aliases.clone(),
+                created_at: tenant.created_at,
+            }))
+        }
+        Command::CreateKey { key, audit, .. } => {
+            create_key(tx, inserts, key, audit).await?;
+            Ok(Outcome::Key(KeyRecord {
+                id: key.id.clone(),
+                tenant: key.tenant.clone(),
+                name: key.name.clone(),
+                scopes: key.scopes.clone(),
+                view_filter: key.view_filter.clone(),
+                secret_hash: key.secret_hash,
+                created_at: key.created_at,
+                revoked_at: None,
+            }))
+        }
+        Command::RevokeKey { tenant, id, audit, .. } => {
+            Ok(Outcome::Key(revoke_key(tx, inserts, tenant, id, audit).await?))
+        }
+    }
+}
+
+/// The tenant's row number and head, with its row locked until the transaction ends.
+async fn lock_head(tx: &Transaction<'_>, tenant: &TenantId) -> Result<(i64, i64), Fail> {
+    let row = tx.query_opt("SELECT no, head_seq FROM tenants WHERE id = $1 FOR UPDATE", &[&tenant.as_str()]).await?;
+    let row = row.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Appends events after the locked head and moves the head on.
+async fn append_rows(
+    tx: &Transaction<'_>,
+    inserts: &Inserts,
+    no: i64,
+    head: i64,
+    events: &[NewEvent],
+) -> Result<Vec<Receipt>, Fail> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    insert_events(tx, inserts, no, head + 1, events).await?;
+    let last = head + events.len() as i64;
+    tx.execute("UPDATE tenants SET head_seq = $2 WHERE no = $1", &[&no, &last]).await?;
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let seq = Seq::new((head + 1 + i as i64) as u64).map_err(backend)?;
+            Ok(Receipt { id: e.event.id, seq, time: e.event.time })
+        })
+        .collect()
+}
+
+async fn append(
+    tx: &Transaction<'_>,
+    inserts: &Inserts,
+    tenant: &TenantId,
+    events: &[NewEvent],
+    idempotency: Option<&Idempotency>,
+) -> Result<AppendOutcome, Fail> {
+    let (no, head) = lock_head(tx, tenant).await?;
+    let Some(idem) = idempotency else {
+        return Ok(AppendOutcome::Appended(append_rows(tx, inserts, no, head, events).await?));
+    };
+    let earlier = tx
+        .query_opt(
+            "SELECT fingerprint, receipts, created_at FROM idempotency WHERE tenant_no = $1 AND key = $2",
+            &[&no, &idem.key],
+        )
+        .await?;
+    if let Some(row) = earlier {
+        let (fingerprint, receipts, created_at): (Vec<u8>, String, i64) = (row.get(0), row.get(1), row.get(2));
+        if idem.now.as_micros() - created_at <= IDEMPOTENCY_WINDOW_MICROS {
+            if fingerprint != idem.fingerprint {
+                return Err(StoreError::IdempotencyMismatch.into());
+            }
+            let receipts: Vec<Receipt> = serde_json::from_str(&receipts).map_err(backend)?;
+            return Ok(AppendOutcome::Replayed(receipts));
+        }
+    }
+    let receipts = append_rows(tx, inserts, no, head, events).await?;
+    let text = serde_json::to_string(&receipts).map_err(backend)?;
+    tx.execute(
+        "INSERT INTO idempotency (tenant_no, key, fingerprint, receipts, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_no, key) DO UPDATE
+         SET fingerprint = EXCLUDED.fingerprint, receipts = EXCLUDED.receipts, created_at = EXCLUDED.created_at",
+        &[&no, &idem.key, &&idem.fingerprint[..], &text, &idem.now.as_micros()],
+    )
+    .await?;
+    Ok(AppendOutcome::Appended(receipts))
+}
+
+async fn create_tenant(tx: &Transaction<'_>, inserts: &Inserts, t: &NewTenant, audit: &NewEvent) -> Result<(), Fail> {
+    // Another node creating the same id at once makes this wait for its commit, then do nothing.
+    let row = tx
+        .query_opt(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING no",
+            &[&t.id.as_str(), &t.name, &t.created_at.as_micros()],
+        )
+        .await?;
+    let no: i64 = row.ok_or_else(|| StoreError::TenantExists(t.id.clone()))?.get(0);
+    for alias in &t.aliases {
+        let taken: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM tenant_aliases WHERE alias = $1)
+                     OR EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND no <> $2)",
+                &[alias, &no],
+            )
+            .await?
+            .get(0);
+        if taken {
+            return Err(StoreError::AliasTaken(alias.clone()).into());
+        }
+        let inserted = tx
+            .execute(
+                "INSERT INTO tenant_aliases (alias, tenant_no) VALUES ($1, $2) ON CONFLICT (alias) DO NOTHING",
+                &[alias, &no],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::AliasTaken(alias.clone()).into());
+        }
+    }
+    append_rows(tx, inserts, no, 0, std::slice::from_ref(audit)).await?;
+    Ok(())
+}
+
+async fn create_key(tx: &Transaction<'_>, inserts: &Inserts, k: &NewKey, audit: &NewEvent) -> Result<(), Fail> {
+    let (no, head) = lock_head(tx, &k.tenant).await?;
+    let scopes = serde_json::to_string(&k.scopes).map_err(backend)?;
+    tx.execute(
+        "INSERT INTO keys (id, tenant_no, name, scopes, view_filter, secret_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&k.id.as_str(), &no, &k.name, &scopes, &k.view_filter, &&k.secret_hash.0[..], &k.created_at.as_micros()],
+    )
+    .await?;
+    append_rows(tx, inserts, no, head, std::slice::from_ref(audit)).await?;
+    Ok(())
+}
+
+async fn revoke_key(
+    tx: &Transaction<'_>,
+    inserts: &Inserts,
+    tenant: &TenantId,
+    id: &KeyId,
+    audit: &NewEvent,
+) -> Result<KeyRecord, Fail> {
+    let (no, head) = lock_head(tx, tenant).await?;
+    let exists: bool = tx
+        .query_one("SELECT EXISTS (SELECT 1 FROM keys WHERE id = $1 AND tenant_no = $2)", &[&id.as_str(), &no])
+        .await?
+        .get(0);
+    if !exists {
+        return Err(StoreError::KeyNotFound(id.clone()).into());
+    }
+    // Revoking twice changes nothing and records nothing the second time.
+    let changed = tx
+        .execute(
+            "UPDATE keys SET revoked_at = $3 WHERE id = $1 AND tenant_no = $2 AND revoked_at IS NULL",
+            &[&id.as_str(), &no, &Timestamp::now().as_micros()],
+        )
+        .await?;
+    if changed == 1 {
+        append_rows(tx, inserts, no, head, std::slice::from_ref(audit)).await?;
+    }
+    Ok(read::key_by_id(tx, id).await?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))?)
+}
+
+async fn purge_idempotency(client: &Client, now: Timestamp) {
+    let cutoff = now.as_micros() - IDEMPOTENCY_WINDOW_MICROS;
+    if let Err(e) = client.execute("DELETE FROM idempotency WHERE created_at < $1", &[&cutoff]).await {
+        tracing::warn!(error = %e, "could not purge expired idempotency keys");
+    }
+}

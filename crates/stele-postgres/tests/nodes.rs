@@ -1,0 +1,171 @@
+//! Behaviour specific to PostgreSQL: several nodes on one database, partitions, plans and
+//! full-text search. Skipped (saying so) when `STELE_TEST_POSTGRES_URL` is not set.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use stele_core::{Limit, PageRequest, Query, TextQuery, Timestamp};
+use stele_postgres::PostgresStore;
+use stele_store::conformance::event;
+use stele_store::{NewTenant, Store};
+use tokio_postgres::NoTls;
+
+fn tenant(id: &str) -> stele_core::TenantId {
+    stele_core::TenantId::parse(id).expect("tenant id")
+}
+
+async fn make_tenant(store: &dyn Store, id: &str) {
+    let new = NewTenant { id: tenant(id), name: id.into(), aliases: vec![], created_at: Timestamp::now() };
+    store.create_tenant(new, event("stele.tenant.created", 1)).await.expect("tenant");
+}
+
+/// Two stores ("nodes") on one database; 8 tasks spread across them append to the same 3
+/// tenants at once. Every tenant's log must come out gapless, without duplicates, with exact
+/// counts, whichever node wrote what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_share_one_database() {
+    let Some(url) = common::server_url("two_nodes_share_one_database") else { return };
+    let db = common::fresh_database(&url).await;
+    // Both nodes start (and migrate) at once.
+    let (a, b) = tokio::join!(PostgresStore::connect(&db), PostgresStore::connect(&db));
+    let nodes: [Arc<dyn Store>; 2] = [Arc::new(a.expect("node a")), Arc::new(b.expect("node b"))];
+    let tenants = ["acme", "globex", "initech"];
+    for (i, t) in tenants.iter().enumerate() {
+        make_tenant(&*nodes[i % 2], t).await;
+    }
+    const TASKS: i64 = 8;
+    const ROUNDS: i64 = 25;
+    let mut handles = Vec::new();
+    for task in 0..TASKS {
+        let node = nodes[(task % 2) as usize].clone();
+        handles.push(tokio::spawn(async move {
+            let mut got: Vec<(&str, u64)> = Vec::new();
+            for round in 0..ROUNDS {
+                let t = tenants[((task + round) % 3) as usize];
+                let size = 1 + (round % 4) as usize;
+                let batch = (0..size).map(|i| event("n", task * 10_000 + round * 10 + i as i64)).collect();
+                let out = node.append(&tenant(t), batch, None).await.expect("append");
+                got.extend(out.receipts().iter().map(|r| (t, r.seq.get())));
+            }
+            got
+        }));
+    }
+    let mut by_tenant: HashMap<&str, Vec<u64>> = HashMap::new();
+    for h in handles {
+        for (t, seq) in h.await.expect("task") {
+            by_tenant.entry(t).or_default().push(seq);
+        }
+    }
+    let mut total = 0;
+    for t in tenants {
+        let mut seqs = by_tenant.remove(t).unwrap_or_default();
+        seqs.sort_unstable();
+        let n = seqs.len() as u64;
+        total += n;
+        assert_eq!(seqs, (2..=n + 1).collect::<Vec<u64>>(), "{t}: receipts gapless and unique");
+        for node in &nodes {
+            assert_eq!(node.count(&tenant(t), &Query::default()).await.expect("count"), n + 1, "{t}: exact count");
+        }
+        // The stored log itself: seqs 1..=n+1, each once, on a single page.
+        let page = nodes[1]
+            .query(&tenant(t), &Query { limit: Limit::new(1000).expect("limit"), ..Query::default() })
+            .await
+            .expect("query");
+        let mut stored: Vec<u64> = page.events.iter().map(|e| e.seq.get()).collect();
+        stored.sort_unstable();
+        assert_eq!(stored, (1..=n + 1).collect::<Vec<u64>>(), "{t}: stored log gapless and unique");
+    }
+    let sizes: i64 = (0..ROUNDS).map(|r| 1 + r % 4).sum();
+    assert_eq!(total as i64, TASKS * sizes);
+    for node in nodes {
+        node.close().await;
+    }
+}
+
+/// The current and next months have their partitions; today's events go there, old ones
+/// to the DEFAULT partition; a restart (second connect) changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_are_created_ahead() {
+    let Some(url) = common::server_url("partitions_are_created_ahead") else { return };
+    let db = common::fresh_database(&url).await;
+    let store = PostgresStore::connect(&db).await.expect("connect");
+    let again = PostgresStore::connect(&db).await.expect("connect again");
+    again.close().await;
+    make_tenant(&store, "acme").await;
+    let now = Timestamp::now().as_micros();
+    store.append(&tenant("acme"), vec![event("now", now), event("old", 1)], None).await.expect("append");
+
+    let (client, connection) = tokio_postgres::connect(&db, NoTls).await.expect("connect");
+    let driver = tokio::spawn(connection);
+    let parts: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'events'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("partitions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let today = time::OffsetDateTime::now_utc();
+    let this_month = stele_postgres::schema::partition_name(today.year(), u8::from(today.month()));
+    assert_eq!(parts.len(), 1 + 1 + stele_postgres::schema::MONTHS_AHEAD as usize, "{parts:?}");
+    assert!(parts.contains(&"events_default".to_owned()) && parts.contains(&this_month), "{parts:?}");
+    let placed: Vec<(String, String)> = client
+        .query("SELECT tableoid::regclass::text, action FROM events ORDER BY seq", &[])
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        placed,
+        vec![
+            ("events_default".to_owned(), "stele.tenant.created".to_owned()),
+            (this_month, "now".to_owned()),
+            ("events_default".to_owned(), "old".to_owned())
+        ]
+    );
+    drop(client);
+    let _ = driver.await;
+    store.close().await;
+}
+
+/// `q` words are AND-ed, `word*` is a prefix, and search never leaves the tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_search_and_explain() {
+    let Some(url) = common::server_url("text_search_and_explain") else { return };
+    let db = common::fresh_database(&url).await;
+    let store = PostgresStore::connect(&db).await.expect("connect");
+    make_tenant(&store, "acme").await;
+    make_tenant(&store, "globex").await;
+    let ev = |action: &str| event(action, 5);
+    store
+        .append(&tenant("acme"), vec![ev("invoice.paid"), ev("user.created"), ev("user.deleted")], None)
+        .await
+        .expect("a");
+    store.append(&tenant("globex"), vec![ev("user.created")], None).await.expect("g");
+    let search = |text: &str| Query { text: TextQuery::parse(text).expect("words"), ..Query::default() };
+    let count = |q: Query| {
+        let store = &store;
+        async move { store.count(&tenant("acme"), &q).await.expect("count") }
+    };
+    assert_eq!(count(search("user.created")).await, 1);
+    assert_eq!(count(search("user*")).await, 2);
+    assert_eq!(count(search("ana@acme.io user.deleted")).await, 1);
+    assert_eq!(count(search("nothing-like-it")).await, 0);
+    assert_eq!(count(search("it's \\ o'clock*")).await, 0, "quotes and backslashes are words");
+
+    let filtered = Query {
+        filter: Some(stele_core::parse_filter(r#"action eq "USER.CREATED""#).expect("filter")),
+        page: PageRequest::Offset(0),
+        ..Query::default()
+    };
+    let plan = store.explain(&tenant("acme"), &filtered).await.expect("explain");
+    assert!(!plan.is_empty());
+    assert!(plan.iter().any(|l| l.contains("events")), "{plan:?}");
+    store.close().await;
+}
