@@ -3,6 +3,8 @@
 
 pub mod corpus;
 pub mod ingest;
+pub mod query;
+pub mod query_corpus;
 mod stats;
 
 pub use ingest::IngestOptions;

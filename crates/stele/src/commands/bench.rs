@@ -6,12 +6,19 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// Ingest over HTTP (batched and single-event) against raw SQLite inserts of the same rows.
     Ingest(stele_bench::IngestOptions),
+    /// Page and count latencies on generated 1 M / 10 M event databases against raw SQL.
+    Query(stele_bench::query::QueryOptions),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(options) => {
             let report = stele_bench::ingest::run(options).await?;
+            println!("{report}");
+            Ok(())
+        }
+        BenchCommand::Query(options) => {
+            let report = stele_bench::query::run(options).await?;
             println!("{report}");
             Ok(())
         }

@@ -1,0 +1,573 @@
+//! `stele bench query`: page and count latencies through the `Store` API on generated 1 M and
+//! 10 M event databases, next to the hand-written SQL with the same index use on a plain
+//! read-only connection, run for run in the same loop (alternating which goes first).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection};
+use serde_json::Value;
+use stele_core::filter::parse;
+use stele_core::{
+    parse_ingest_body, Cursor, Limit, Limits, NewEvent, PageRequest, Query, TenantId, TextQuery, Timestamp,
+};
+use stele_sqlite::{rows, SqliteStore};
+use stele_store::Store;
+
+use crate::query_corpus::{self, Corpus};
+use crate::stats::percentile_ms;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct QueryOptions {
+    /// Database sizes to build (or reuse) and measure, in events.
+    #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+    pub sizes: Vec<u64>,
+    /// Timed runs per query shape and tenant (each run times Stele and the raw SQL, in
+    /// alternating order).
+    #[arg(long, default_value_t = 200)]
+    pub runs: usize,
+    /// Where the generated databases are cached between runs.
+    #[arg(long, default_value = "stele-bench-data")]
+    pub dir: PathBuf,
+    /// Regenerate the databases even when they exist.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Most seconds spent on one shape for one tenant; slower shapes stop early (after at
+    /// least 20 runs) and the table shows how many runs they got.
+    #[arg(long, default_value_t = 30)]
+    pub shape_budget_secs: u64,
+}
+
+/// Brief §8: a first page with a selective filter, at 10 M events.
+const PAGE_P50_MS: f64 = 5.0;
+const PAGE_P99_MS: f64 = 25.0;
+/// Brief §8: an exact count with a filter.
+const COUNT_MS: f64 = 200.0;
+/// Depth of the cursor page (issue: 100 000), capped for tenants smaller than twice that.
+const CURSOR_DEPTH: u64 = 100_000;
+/// Events per load transaction.
+const LOAD_TX: usize = 200_000;
+/// The generated log ends here (2026-01-01T00:00:00Z) and spans 90 days.
+const END_MICROS: i64 = 1_767_225_600_000_000;
+const SPAN_MICROS: i64 = 90 * 86_400 * 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Newest,
+    ActionEq,
+    EmailEq,
+    ContextEq,
+    And3,
+    MessageCo,
+    Text,
+    Cursor,
+    CountAll,
+    CountFiltered,
+}
+
+const SHAPES: [Shape; 10] = [
+    Shape::Newest,
+    Shape::ActionEq,
+    Shape::EmailEq,
+    Shape::ContextEq,
+    Shape::And3,
+    Shape::MessageCo,
+    Shape::Text,
+    Shape::Cursor,
+    Shape::CountAll,
+    Shape::CountFiltered,
+];
+
+const PAGE_SELECT: &str = "SELECT seq, time, json FROM events WHERE tenant_no = ?1";
+const PAGE_ORDER: &str = " ORDER BY time DESC, seq DESC LIMIT 51";
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Newest => "first page, newest",
+            Shape::ActionEq => "action eq",
+            Shape::EmailEq => "actor.email eq",
+            Shape::ContextEq => "context.product_id eq",
+            Shape::And3 => "action and actor.email and context.env",
+            Shape::MessageCo => "message co <word>",
+            Shape::Text => "q=<word> (full text)",
+            Shape::Cursor => "cursor page at depth",
+            Shape::CountAll => "count, no filter",
+            Shape::CountFiltered => "count, action eq",
+        }
+    }
+
+    fn is_count(self) -> bool {
+        matches!(self, Shape::CountAll | Shape::CountFiltered)
+    }
+
+    /// The Stele query for one run.
+    fn query(self, s: &Sample, cursor: &Cursor) -> anyhow::Result<Query> {
+        let filter = |text: String| -> anyhow::Result<Query> {
+            Ok(Query { filter: Some(parse(&text).map_err(|e| anyhow::anyhow!("{text}: {e}"))?), ..Query::default() })
+        };
+        match self {
+            Shape::Newest | Shape::CountAll => Ok(Query::default()),
+            Shape::ActionEq | Shape::CountFiltered => filter(format!("action eq \"{}\"", s.action)),
+            Shape::EmailEq => filter(format!("actor.email eq \"{}\"", s.email)),
+            Shape::ContextEq => filter(format!("context.product_id eq \"{}\"", s.product)),
+            Shape::And3 => filter(format!(
+                "action eq \"{}\" and actor.email eq \"{}\" and context.environment_id eq \"{}\"",
+                s.action, s.email, s.env
+            )),
+            Shape::MessageCo => filter(format!("message co \"{}\"", s.co_word)),
+            Shape::Text => Ok(Query { text: TextQuery::parse(&s.q_word)?, ..Query::default() }),
+            Shape::Cursor => Ok(Query { page: PageRequest::After(cursor.clone()), ..Query::default() }),
+        }
+    }
+
+    /// The hand-written SQL with the same index use, and its parameters.
+    fn raw(self, no: i64, s: &Sample, cursor: &Cursor) -> (String, Vec<SqlValue>) {
+        let t = |v: &str| SqlValue::Text(v.to_owned());
+        let page = |cond: &str| format!("{PAGE_SELECT}{cond}{PAGE_ORDER}");
+        let terms = "seq IN (SELECT seq FROM event_terms WHERE tenant_no = ?1 AND term = ";
+        let (sql, mut params) = match self {
+            Shape::Newest => (page(""), vec![]),
+            Shape::ActionEq => (page(" AND action = ?2"), vec![t(&s.action)]),
+            Shape::EmailEq => (page(" AND actor_email = ?2"), vec![t(&s.email)]),
+            Shape::ContextEq => {
+                (page(&format!(" AND {terms}?2)")), vec![t(&format!("context.product_id={}", s.product))])
+            }
+            Shape::And3 => (
+                page(&format!(" AND action = ?2 AND actor_email = ?3 AND {terms}?4)")),
+                vec![t(&s.action), t(&s.email), t(&format!("context.environment_id={}", s.env))],
+            ),
+            Shape::MessageCo => (page(" AND message LIKE ?2 ESCAPE '\\'"), vec![t(&format!("%{}%", s.co_word))]),
+            Shape::Text => (
+                page(" AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?2)"),
+                vec![t(&format!("{} AND \"{}\"", rows::tenant_token(no), s.q_word))],
+            ),
+            Shape::Cursor => {
+                let time = cursor.values.first().and_then(Value::as_i64).unwrap_or(i64::MAX);
+                (
+                    page(" AND (time, seq) < (?2, ?3)"),
+                    vec![SqlValue::Integer(time), SqlValue::Integer(cursor.seq as i64)],
+                )
+            }
+            Shape::CountAll => ("SELECT COUNT(*) FROM events WHERE tenant_no = ?1".to_owned(), vec![]),
+            Shape::CountFiltered => {
+                ("SELECT COUNT(*) FROM events WHERE tenant_no = ?1 AND action = ?2".to_owned(), vec![t(&s.action)])
+            }
+        };
+        params.insert(0, SqlValue::Integer(no));
+        (sql, params)
+    }
+}
+
+/// Filter values taken from one existing event, so every value exists and common values are
+/// picked as often as they occur.
+#[derive(Debug, Clone)]
+struct Sample {
+    action: String,
+    email: String,
+    product: String,
+    env: String,
+    co_word: String,
+    q_word: String,
+}
+
+/// One measured shape for one tenant.
+pub struct Row {
+    pub shape: String,
+    pub runs: usize,
+    /// Mean rows per page, or the mean count.
+    pub mean_rows: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub raw_p50_ms: f64,
+    pub raw_p99_ms: f64,
+    pub count: bool,
+    /// Runs whose Stele answer differed in size from the raw SQL's.
+    pub mismatches: usize,
+    pub plan: Vec<String>,
+}
+
+impl Row {
+    fn target(&self) -> (String, bool) {
+        if self.count {
+            (format!("p50<={COUNT_MS:.0}"), self.p50_ms <= COUNT_MS)
+        } else {
+            (format!("{PAGE_P50_MS:.0}/{PAGE_P99_MS:.0}"), self.p50_ms <= PAGE_P50_MS && self.p99_ms <= PAGE_P99_MS)
+        }
+    }
+}
+
+pub struct TenantReport {
+    pub tenant: String,
+    pub events: u64,
+    pub cursor_depth: u64,
+    pub rows: Vec<Row>,
+}
+
+pub struct SizeReport {
+    pub events: u64,
+    pub path: PathBuf,
+    pub db_bytes: u64,
+    pub build: String,
+    pub tenants: Vec<TenantReport>,
+}
+
+pub struct Report {
+    pub sizes: Vec<SizeReport>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "targets (brief §8, at 10 M): page p50/p99 <= {PAGE_P50_MS}/{PAGE_P99_MS} ms; count <= {COUNT_MS} ms"
+        )?;
+        writeln!(f, "ratio = Stele p50 / raw p50 (same SQL shape on a plain read-only rusqlite connection)")?;
+        for size in &self.sizes {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "== {} events: {} ({:.2} GiB, {:.0} bytes/event); {}",
+                size.events,
+                size.path.display(),
+                size.db_bytes as f64 / (1u64 << 30) as f64,
+                size.db_bytes as f64 / size.events.max(1) as f64,
+                size.build
+            )?;
+            for t in &size.tenants {
+                writeln!(f, "-- tenant {} ({} events; cursor depth {})", t.tenant, t.events, t.cursor_depth)?;
+                writeln!(
+                    f,
+                    "{:<40} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>10} {:>4}",
+                    "shape", "runs", "rows", "p50 ms", "p99 ms", "raw p50", "raw p99", "ratio", "target", "met"
+                )?;
+                for r in &t.rows {
+                    let (target, met) = r.target();
+                    let ratio = if r.raw_p50_ms > 0.0 { r.p50_ms / r.raw_p50_ms } else { 0.0 };
+                    writeln!(
+                        f,
+                        "{:<40} {:>5} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>6.2} {:>10} {:>4}{}",
+                        r.shape,
+                        r.runs,
+                        r.mean_rows,
+                        r.p50_ms,
+                        r.p99_ms,
+                        r.raw_p50_ms,
+                        r.raw_p99_ms,
+                        ratio,
+                        target,
+                        if met { "yes" } else { "NO" },
+                        if r.mismatches > 0 {
+                            format!("  ({} runs differed from raw!)", r.mismatches)
+                        } else {
+                            String::new()
+                        }
+                    )?;
+                }
+            }
+            if let Some(t) = size.tenants.first() {
+                writeln!(f, "-- query plans (tenant {}):", t.tenant)?;
+                for r in &t.rows {
+                    writeln!(f, "{:<40} {}", r.shape, r.plan.join(" | "))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds (or reuses) each database and measures it.
+pub async fn run(options: QueryOptions) -> anyhow::Result<Report> {
+    if options.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    std::fs::create_dir_all(&options.dir).with_context(|| format!("cannot create {}", options.dir.display()))?;
+    let mut sizes = Vec::new();
+    for &events in &options.sizes {
+        if events < query_corpus::TENANTS as u64 * 10 {
+            bail!("--sizes: {events} is too small (at least {} events)", query_corpus::TENANTS * 10);
+        }
+        let path = options.dir.join(format!("query-{events}.db"));
+        let info_path = path.with_extension("build.txt");
+        let build = if path.exists() && !options.rebuild {
+            let earlier = std::fs::read_to_string(&info_path).unwrap_or_default();
+            format!("reused ({})", earlier.trim())
+        } else {
+            let p = path.clone();
+            let secs = tokio::task::spawn_blocking(move || build(&p, events)).await??;
+            let text = format!("built in {secs:.0} s, {:.0} events/s", events as f64 / secs);
+            std::fs::write(&info_path, &text)?;
+            text
+        };
+        eprintln!("{events} events: {build}");
+        let db_bytes = ["", "-wal"]
+            .iter()
+            .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
+            .map(|m| m.len())
+            .sum();
+        let tenants = measure(&path, events, &options).await?;
+        sizes.push(SizeReport { events, path, db_bytes, build, tenants });
+    }
+    Ok(Report { sizes })
+}
+
+/// A batch of validated events for the loader.
+type Batch = Vec<(i64, u64, NewEvent)>;
+
+/// Generates the database at `path` (through a temporary file, so a half-built database is
+/// never reused). Returns the seconds it took.
+fn build(path: &Path, events: u64) -> anyhow::Result<f64> {
+    let tmp = path.with_extension("db.tmp");
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+    }
+    let start = Instant::now();
+    let mut conn = rows::open_writer(&tmp)?;
+    // A throwaway file: no journal, no fsync, a large cache. The rows are the server's own.
+    conn.pragma_update(None, "journal_mode", "OFF")?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    conn.pragma_update(None, "cache_size", -1_500_000)?;
+    let sizes = query_corpus::tenant_sizes(events);
+    let mut nos = Vec::with_capacity(sizes.len());
+    for i in 0..sizes.len() {
+        let id = query_corpus::tenant_id(i);
+        conn.execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, 0)",
+            params![id, format!("Tenant {id}")],
+        )?;
+        nos.push(conn.last_insert_rowid());
+    }
+
+    let (tx, rx) = mpsc::sync_channel::<Batch>(8);
+    let generator =
+        std::thread::Builder::new().name("bench-generate".into()).spawn(move || -> anyhow::Result<()> {
+            let corpus = Corpus::new(42);
+            let limits = Limits::default();
+            for (i, (&n, &no)) in sizes.iter().zip(&nos).enumerate() {
+                let tenant = query_corpus::tenant_id(i);
+                let mut rng = StdRng::seed_from_u64(1000 + i as u64);
+                let step = (SPAN_MICROS / n as i64).max(1);
+                let mut batch: Batch = Vec::with_capacity(10_000);
+                for seq in 1..=n {
+                    let time = Timestamp::from_micros(
+                        END_MICROS - SPAN_MICROS + (seq as i64 - 1) * step + rng.gen_range(0..step),
+                    );
+                    let json = corpus.event_json(&mut rng, &tenant, time);
+                    let received = time.plus_micros(rng.gen_range(1_000..200_000));
+                    let mut parsed = parse_ingest_body(json.as_bytes(), &limits, received)
+                        .map_err(|e| anyhow::anyhow!("generated event is invalid: {e}: {json}"))?;
+                    batch.push((no, seq, parsed.events.remove(0)));
+                    if batch.len() == 10_000
+                        && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(10_000))).is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+                if !batch.is_empty() && tx.send(batch).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })?;
+
+    let progress = ProgressBar::new(events).with_message(format!("building {}", path.display()));
+    progress.set_style(
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut in_tx = 0usize;
+    let mut txn = conn.transaction()?;
+    for batch in rx {
+        for (no, seq, event) in &batch {
+            rows::insert_event(&txn, *no, *seq, event)?;
+        }
+        in_tx += batch.len();
+        progress.inc(batch.len() as u64);
+        if in_tx >= LOAD_TX {
+            txn.commit()?;
+            txn = conn.transaction()?;
+            in_tx = 0;
+        }
+    }
+    txn.commit()?;
+    generator.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))??;
+    progress.finish_and_clear();
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    drop(conn);
+    std::fs::rename(&tmp, path)?;
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Reads `n` random events of a tenant and takes filter values from them.
+fn samples(raw: &Connection, no: i64, events: u64, n: usize, rng: &mut StdRng) -> anyhow::Result<Vec<Sample>> {
+    let mut stmt = raw.prepare("SELECT json FROM events WHERE pos = ?1")?;
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let seq = rng.gen_range(1..=events);
+        let json: String = stmt.query_row([rows::pos(no, seq)], |r| r.get(0))?;
+        let v: Value = serde_json::from_str(&json)?;
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let message = s("/message");
+        let words: Vec<&str> = message.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        out.push(Sample {
+            action: s("/action"),
+            email: s("/actor/email"),
+            product: s("/context/product_id"),
+            env: s("/context/environment_id"),
+            co_word: words[rng.gen_range(0..words.len())].to_owned(),
+            q_word: words[rng.gen_range(0..words.len())].to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// Runs the raw SQL and returns the number of rows (or the count).
+fn run_raw(raw: &Connection, sql: &str, params: &[SqlValue], count: bool) -> anyhow::Result<u64> {
+    let mut stmt = raw.prepare_cached(sql)?;
+    if count {
+        let n: i64 = stmt.query_row(params_from_iter(params), |r| r.get(0))?;
+        return Ok(n as u64);
+    }
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut n = 0u64;
+    while let Some(r) = rows.next()? {
+        let _seq: i64 = r.get(0)?;
+        let _time: i64 = r.get(1)?;
+        let json: String = r.get(2)?;
+        std::hint::black_box(json);
+        n += 1;
+    }
+    // Stele fetches limit + 1 rows to know whether there is a next page.
+    Ok(n.min(u64::from(Limit::DEFAULT.get())))
+}
+
+async fn run_stele(store: &SqliteStore, tenant: &TenantId, query: &Query, count: bool) -> anyhow::Result<u64> {
+    if count {
+        Ok(store.count(tenant, query).await?)
+    } else {
+        Ok(store.query(tenant, query).await?.events.len() as u64)
+    }
+}
+
+async fn measure(path: &Path, events: u64, options: &QueryOptions) -> anyhow::Result<Vec<TenantReport>> {
+    let store = SqliteStore::open(path)?;
+    let raw = rows::open_reader(path)?;
+    let sizes = query_corpus::tenant_sizes(events);
+    let median = sizes.len() / 2 - 1;
+    let budget = Duration::from_secs(options.shape_budget_secs);
+    let mut reports = Vec::new();
+    let progress = ProgressBar::new((2 * SHAPES.len()) as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} shapes")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    for rank in [0, median] {
+        let id = query_corpus::tenant_id(rank);
+        let tenant = TenantId::parse(&id)?;
+        let n = sizes[rank];
+        let no: i64 = raw.query_row("SELECT no FROM tenants WHERE id = ?1", [&id], |r| r.get(0))?;
+        let mut rng = StdRng::seed_from_u64(7 + rank as u64);
+        let samples = samples(&raw, no, n, options.runs.max(20), &mut rng)?;
+
+        // Ten cursors around the target depth, each from the `next` of an offset page.
+        let depth = CURSOR_DEPTH.min(n / 2);
+        let spread = (n / 100).clamp(1, 1000);
+        let mut cursors = Vec::new();
+        for k in 0..10 {
+            let q =
+                Query { page: PageRequest::Offset(depth + k * spread - 1), limit: Limit::new(1)?, ..Query::default() };
+            let page = store.query(&tenant, &q).await?;
+            cursors.push(page.next.context("no cursor at the requested depth")?);
+        }
+
+        let mut rows_out = Vec::new();
+        for shape in SHAPES {
+            progress.set_message(format!("{events} events, tenant {id}: {}", shape.name()));
+            let count = shape.is_count();
+            let plan = {
+                let q = shape.query(&samples[0], &cursors[0])?;
+                if count {
+                    let (sql, params) = shape.raw(no, &samples[0], &cursors[0]);
+                    let mut stmt = raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let lines = stmt.query_map(params_from_iter(&params), |r| r.get::<_, String>(3))?;
+                    lines.collect::<Result<Vec<_>, _>>()?
+                } else {
+                    store.explain(&tenant, &q).await?
+                }
+            };
+            // Warm-up: the first runs of a shape load its index pages and prepare statements.
+            for i in 0..3 {
+                let (s, c) = (&samples[i % samples.len()], &cursors[i % cursors.len()]);
+                run_stele(&store, &tenant, &shape.query(s, c)?, count).await?;
+                let (sql, params) = shape.raw(no, s, c);
+                run_raw(&raw, &sql, &params, count)?;
+            }
+            let (mut stele, mut baseline) = (Vec::new(), Vec::new());
+            let (mut total_rows, mut mismatches) = (0u64, 0usize);
+            let start = Instant::now();
+            for i in 0..options.runs {
+                if i >= 20 && start.elapsed() > budget {
+                    break;
+                }
+                let (s, c) = (&samples[i % samples.len()], &cursors[i % cursors.len()]);
+                let query = shape.query(s, c)?;
+                let (sql, params) = shape.raw(no, s, c);
+                // Alternate which side goes first: the second one finds the pages the first
+                // one read already in the OS cache.
+                let raw_first = i % 2 == 1;
+                let mut want = 0;
+                if raw_first {
+                    let t = Instant::now();
+                    want = run_raw(&raw, &sql, &params, count)?;
+                    baseline.push(t.elapsed());
+                }
+                let t = Instant::now();
+                let got = run_stele(&store, &tenant, &query, count).await?;
+                stele.push(t.elapsed());
+                if !raw_first {
+                    let t = Instant::now();
+                    want = run_raw(&raw, &sql, &params, count)?;
+                    baseline.push(t.elapsed());
+                }
+                total_rows += got;
+                mismatches += usize::from(got != want);
+            }
+            let runs = stele.len();
+            rows_out.push(Row {
+                shape: if shape == Shape::Cursor {
+                    format!("{} {depth}", shape.name())
+                } else {
+                    shape.name().to_owned()
+                },
+                runs,
+                mean_rows: total_rows as f64 / runs as f64,
+                p50_ms: percentile_ms(&mut stele, 50.0),
+                p99_ms: percentile_ms(&mut stele, 99.0),
+                raw_p50_ms: percentile_ms(&mut baseline, 50.0),
+                raw_p99_ms: percentile_ms(&mut baseline, 99.0),
+                count,
+                mismatches,
+                plan,
+            });
+            progress.inc(1);
+        }
+        reports.push(TenantReport { tenant: id, events: n, cursor_depth: depth, rows: rows_out });
+    }
+    progress.finish_and_clear();
+    drop(raw);
+    store.close().await;
+    Ok(reports)
+}
