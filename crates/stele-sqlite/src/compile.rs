@@ -5,6 +5,8 @@
 //! form that counts a missing value as "not equal", so `not (actor.email eq "x")` also finds
 //! events without an actor email (SQL's `NOT NULL` would lose them).
 
+use std::collections::HashSet;
+
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value as JsonValue;
 use stele_core::filter::Value;
@@ -114,10 +116,25 @@ fn like_pattern(op: CompareOp, value: &str) -> String {
     }
 }
 
-/// Appends the condition for `expr` (or its negation).
-fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
+/// Term values common enough that the query should walk the time index and probe each
+/// event's terms (`EXISTS`) rather than collect every matching event first (`IN`).
+pub type DenseTerms = HashSet<String>;
+
+/// The folded term a `target.*` / `context.*` equality looks up, if `e` is one.
+pub fn equality_term(e: &Expr) -> Option<String> {
     match e {
-        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate),
+        Expr::Compare { attr, op: CompareOp::Eq, value } if !matches!(value, Value::Null) => match place(attr) {
+            Place::Term(prefix) => Some(format!("{prefix}{}", text_of(value)).to_ascii_lowercase()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Appends the condition for `expr` (or its negation).
+fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, dense: &DenseTerms) {
+    match e {
+        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate, dense),
         Expr::And(items) | Expr::Or(items) => {
             let is_and = matches!(e, Expr::And(_)) != negate;
             if items.is_empty() {
@@ -130,7 +147,7 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
                 if i > 0 {
                     sql.push(if is_and { " AND " } else { " OR " });
                 }
-                expr(sql, tenant_no, item, negate);
+                expr(sql, tenant_no, item, negate, dense);
             }
             sql.push(")");
         }
@@ -138,6 +155,12 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
         Expr::Compare { attr, op, value: Value::Null } => {
             // eq null: the attribute is absent; ne null: it is present.
             present(sql, tenant_no, attr, negate != (*op == CompareOp::Eq));
+        }
+        Expr::Compare { .. } if equality_term(e).is_some_and(|t| dense.contains(&t)) => {
+            let term = equality_term(e).unwrap_or_default();
+            sql.push(if negate { "NOT EXISTS " } else { "EXISTS " });
+            sql.push("(SELECT 1 FROM event_terms t WHERE t.tenant_no = ").bind(SqlValue::Integer(tenant_no));
+            sql.push(" AND t.term = ").bind(SqlValue::Text(term)).push(" AND t.seq = events.seq)");
         }
         Expr::Compare { attr, op, value } => compare(sql, tenant_no, attr, *op, value, negate),
     }
@@ -156,6 +179,7 @@ fn present(sql: &mut Sql, tenant_no: i64, attr: &Attr, negate: bool) {
             }
         }
         Place::Term(prefix) => {
+            let prefix = prefix.to_ascii_lowercase();
             term_subquery(sql, tenant_no, negate, |sql| {
                 sql.push("term > ").bind(SqlValue::Text(prefix.clone()));
                 sql.push(" AND term < ").bind(SqlValue::Text(prefix_end(&prefix)));
@@ -191,7 +215,9 @@ fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Va
             compare(sql, tenant_no, attr, CompareOp::Eq, value, !negate);
         }
         Place::Term(prefix) => {
-            let v = text_of(value);
+            // Terms are stored ASCII case-folded; compare folded values.
+            let prefix = prefix.to_ascii_lowercase();
+            let v = text_of(value).to_ascii_lowercase();
             // Within one attribute's terms, "any target matches" is membership.
             term_subquery(sql, tenant_no, negate, |sql| match op {
                 CompareOp::Eq => {
@@ -268,7 +294,9 @@ fn json_compare(sql: &mut Sql, path: &str, op: CompareOp, value: &Value, negate:
     sql.bind(bound).push(collate).push(escape).push("), 0)");
 }
 
-/// The full-text query: the tenant's token and every word (quoted; `*` keeps a prefix).
+/// The full-text query: the tenant's token and every token of every word, AND-ed (the
+/// index keeps no positions, so `ana@acme.io` means `ana AND acme AND io`); a word ending in
+/// `*` makes its last token a prefix. Tokens are quoted, so no FTS syntax gets through.
 pub fn fts_query(tenant_no: i64, text: &TextQuery) -> String {
     let mut q = tenant_token(tenant_no);
     for word in text.words() {
@@ -276,11 +304,14 @@ pub fn fts_query(tenant_no: i64, text: &TextQuery) -> String {
             Some(stem) if !stem.is_empty() => (stem, true),
             _ => (word.as_str(), false),
         };
-        q.push_str(" AND \"");
-        q.push_str(&stem.replace('"', "\"\""));
-        q.push('"');
-        if prefix {
-            q.push('*');
+        let tokens: Vec<&str> = stem.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
+        for (i, token) in tokens.iter().enumerate() {
+            q.push_str(" AND \"");
+            q.push_str(token);
+            q.push('"');
+            if prefix && i + 1 == tokens.len() {
+                q.push('*');
+            }
         }
     }
     q
@@ -329,7 +360,7 @@ fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
 }
 
 /// `tenant_no = ? AND <range> AND <filter> AND <text> [AND <keyset>]`.
-pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool) -> Sql {
+pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool, dense: &DenseTerms) -> Sql {
     let mut sql = Sql::default();
     sql.push("tenant_no = ").bind(SqlValue::Integer(tenant_no));
     if let Some(from) = query.range.from {
@@ -340,7 +371,7 @@ pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool) -> Sql {
     }
     if let Some(filter) = &query.filter {
         sql.push(" AND ");
-        expr(&mut sql, tenant_no, filter, false);
+        expr(&mut sql, tenant_no, filter, false, dense);
     }
     if let Some(text) = &query.text {
         sql.push(" AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
@@ -360,7 +391,7 @@ mod tests {
 
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(parse(filter).expect("valid filter")), ..Query::default() };
-        where_clause(7, &query, false)
+        where_clause(7, &query, false, &DenseTerms::new())
     }
 
     #[test]
@@ -374,14 +405,24 @@ mod tests {
     }
 
     #[test]
+    fn dense_terms_probe_per_event() {
+        let query = Query { filter: Some(parse(r#"not context.Env eq "Prod""#).expect("filter")), ..Query::default() };
+        let dense = DenseTerms::from(["context.env=prod".to_owned()]);
+        let sql = where_clause(7, &query, false, &dense);
+        assert!(sql.text.contains("NOT EXISTS (SELECT 1 FROM event_terms t"), "{}", sql.text);
+        let sparse = where_clause(7, &query, false, &DenseTerms::new());
+        assert!(sparse.text.contains("seq NOT IN (SELECT seq FROM event_terms"), "{}", sparse.text);
+    }
+
+    #[test]
     fn negation_keeps_missing_values() {
         let sql = compiled(r#"not (actor.email eq "a" and status eq "failure")"#);
         assert_eq!(sql.text, "tenant_no = ? AND ((actor_email IS NULL OR NOT (actor_email = ?)) OR (status IS NULL OR NOT (status = ?)))");
     }
 
     #[test]
-    fn fts_words_are_quoted() {
-        let text = TextQuery::parse(r#"ana "x" cre*"#).expect("words").expect("some");
-        assert_eq!(fts_query(3, &text), r#"zzt3 AND "ana" AND """x""" AND "cre"*"#);
+    fn fts_words_become_quoted_tokens() {
+        let text = TextQuery::parse(r#"ana@acme.io "x" cre* ")"#).expect("words").expect("some");
+        assert_eq!(fts_query(3, &text), r#"zzt3 AND "ana" AND "acme" AND "io" AND "x" AND "cre"*"#);
     }
 }
