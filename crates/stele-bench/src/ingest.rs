@@ -1,5 +1,7 @@
 //! `stele bench ingest`: durable ingest over HTTP, batched and single-event, next to the raw
-//! engine inserting the same rows with the same schema, indexes and fsync per commit.
+//! engine loading the same rows into the same schema, indexes and fsync per commit: Stele's
+//! own insert statement on raw SQLite, or `psql \copy` on PostgreSQL. With several
+//! `--database` values every backend is measured in the same run and printed in one table.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +33,38 @@ pub struct IngestOptions {
     /// Concurrent clients sending single events.
     #[arg(long, default_value_t = 64)]
     pub single_clients: usize,
+    /// Backends to measure, comma-separated or repeated: `sqlite` (a temporary file) or a
+    /// `postgres://` URL of a server on which fresh databases are created (and left behind).
+    #[arg(long, value_delimiter = ',', default_value = "sqlite")]
+    pub database: Vec<String>,
+}
+
+/// A backend to measure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// The URL of a PostgreSQL server.
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn parse(value: &str) -> anyhow::Result<Self> {
+        let v = value.trim();
+        if v.eq_ignore_ascii_case("sqlite") {
+            Ok(Backend::Sqlite)
+        } else if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+            Ok(Backend::Postgres(v.to_owned()))
+        } else {
+            bail!("--database {:?}: expected sqlite or a postgres:// URL", stele_server::redact_url(v))
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
 }
 
 /// One measured scenario.
@@ -48,43 +82,57 @@ impl Row {
     }
 }
 
-pub struct Report {
+/// One backend's figures: its baseline and the HTTP scenarios.
+pub struct Section {
+    pub backend: &'static str,
     pub baseline: Row,
     pub rows: Vec<Row>,
+}
+
+pub struct Report {
+    pub sections: Vec<Section>,
     pub event_bytes: usize,
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "corpus: mean event size {} bytes of JSON", self.event_bytes)?;
+        writeln!(f, "vs baseline: against the raw load of the same backend, in this run")?;
         writeln!(
             f,
-            "{:<44} {:>8} {:>8} {:>11} {:>8} {:>8} {:>12}",
+            "{:<56} {:>8} {:>8} {:>11} {:>8} {:>8} {:>12}",
             "scenario", "events", "secs", "events/s", "p50 ms", "p99 ms", "vs baseline"
         )?;
-        let base = self.baseline.rate();
-        for row in std::iter::once(&self.baseline).chain(&self.rows) {
-            let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
-            writeln!(
-                f,
-                "{:<44} {:>8} {:>8.2} {:>11.0} {:>8} {:>8} {:>11.0}%",
-                row.name,
-                row.events,
-                row.seconds,
-                row.rate(),
-                ms(row.p50_ms),
-                ms(row.p99_ms),
-                100.0 * row.rate() / base
-            )?;
+        for section in &self.sections {
+            let base = section.baseline.rate();
+            for row in std::iter::once(&section.baseline).chain(&section.rows) {
+                let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+                writeln!(
+                    f,
+                    "{:<56} {:>8} {:>8.2} {:>11.0} {:>8} {:>8} {:>11.0}%",
+                    format!("{}: {}", section.backend, row.name),
+                    row.events,
+                    row.seconds,
+                    row.rate(),
+                    ms(row.p50_ms),
+                    ms(row.p99_ms),
+                    100.0 * row.rate() / base
+                )?;
+            }
         }
         Ok(())
     }
 }
 
-/// Runs the whole benchmark: baseline first, then the two HTTP scenarios on a fresh server.
+/// Runs the whole benchmark: per backend, baseline first, then the two HTTP scenarios on a
+/// fresh server over a fresh database.
 pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
     if options.batch_size == 0 || options.batch_size > 1000 {
         bail!("--batch-size must be 1-1000");
+    }
+    let backends = options.database.iter().map(|d| Backend::parse(d)).collect::<anyhow::Result<Vec<_>>>()?;
+    if backends.is_empty() {
+        bail!("--database names no backend");
     }
     eprintln!("generating {} + {} events", options.batched_events, options.single_events);
     let batched: Vec<Value> = corpus::events(options.batched_events, 1);
@@ -95,42 +143,83 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
     let bodies: Vec<String> = batched.chunks(options.batch_size).map(|c| json!({"events": c}).to_string()).collect();
     let singles: Vec<String> = single.iter().map(Value::to_string).collect();
 
-    let baseline = baseline(&bodies, options.batch_size).await?;
+    let mut sections = Vec::new();
+    for backend in &backends {
+        eprintln!("{}: baseline", backend.label());
+        let baseline = match backend {
+            Backend::Sqlite => baseline(&bodies, options.batch_size).await?,
+            Backend::Postgres(url) => copy_baseline(url, &bodies, options.batch_size).await?,
+        };
 
+        let dir = tempfile::tempdir()?;
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres(url) => Some(crate::pg::fresh_database(url, "http").await?),
+        };
+        let admin = format!("bench-operator-{}", rand::random::<u64>());
+        let config = stele_server::Config {
+            listen: "127.0.0.1:0".parse()?,
+            data_dir: dir.path().to_owned(),
+            database,
+            admin_key: Some(admin.clone()),
+            ..stele_server::Config::default()
+        };
+        let server = stele_server::start(config).await?;
+        let base = format!("http://{}", server.addr);
+        let key = setup_tenant(&base, &admin).await?;
+
+        eprintln!("{}: HTTP", backend.label());
+        let a = send_all(&base, &key, bodies.clone(), options.batch_clients, options.batched_events, "HTTP batched")
+            .await?;
+        let b = send_all(&base, &key, singles.clone(), options.single_clients, options.single_events, "HTTP single")
+            .await?;
+        server.shutdown().await?;
+        sections.push(Section {
+            backend: backend.label(),
+            baseline,
+            rows: vec![
+                Row {
+                    name: format!("HTTP batches of {} x {} clients", options.batch_size, options.batch_clients),
+                    ..a
+                },
+                Row { name: format!("HTTP single events x {} clients", options.single_clients), ..b },
+            ],
+        });
+    }
+    Ok(Report { sections, event_bytes })
+}
+
+/// The validated rows of the batch bodies, as the server would store them.
+fn validated(bodies: &[String]) -> anyhow::Result<Vec<Vec<stele_core::NewEvent>>> {
+    let now = Timestamp::now();
+    let limits = Limits::default();
+    Ok(bodies
+        .iter()
+        .map(|b| parse_ingest_body(b.as_bytes(), &limits, now).map(|i| i.events))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The PostgreSQL baseline: the same validated rows loaded with `psql \copy` into the same
+/// schema (a fresh database migrated by `PostgresStore::connect`), one transaction per
+/// batch; see [`crate::pg::copy_baseline`].
+async fn copy_baseline(server_url: &str, bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
+    let batches = validated(bodies)?;
+    let events: usize = batches.iter().map(Vec::len).sum();
     let dir = tempfile::tempdir()?;
-    let admin = format!("bench-operator-{}", rand::random::<u64>());
-    let config = stele_server::Config {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().to_owned(),
-        admin_key: Some(admin.clone()),
-        ..stele_server::Config::default()
-    };
-    let server = stele_server::start(config).await?;
-    let base = format!("http://{}", server.addr);
-    let key = setup_tenant(&base, &admin).await?;
-
-    let a = send_all(&base, &key, bodies, options.batch_clients, options.batched_events, "HTTP batched").await?;
-    let b = send_all(&base, &key, singles, options.single_clients, options.single_events, "HTTP single").await?;
-    server.shutdown().await?;
-    Ok(Report {
-        baseline,
-        rows: vec![
-            Row { name: format!("HTTP batches of {} x {} clients", options.batch_size, options.batch_clients), ..a },
-            Row { name: format!("HTTP single events x {} clients", options.single_clients), ..b },
-        ],
-        event_bytes,
+    let seconds = crate::pg::copy_baseline(server_url, &batches, dir.path()).await?;
+    Ok(Row {
+        name: format!("psql \\copy, {batch_size} rows/tx, fsync (baseline)"),
+        events,
+        seconds,
+        p50_ms: None,
+        p99_ms: None,
     })
 }
 
 /// The raw engine: the same validated rows inserted with Stele's own insert statement into
 /// Stele's schema, one transaction (fsync'd commit) per batch.
 async fn baseline(bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
-    let now = Timestamp::now();
-    let limits = Limits::default();
-    let batches = bodies
-        .iter()
-        .map(|b| parse_ingest_body(b.as_bytes(), &limits, now).map(|i| i.events))
-        .collect::<Result<Vec<_>, _>>()?;
+    let batches = validated(bodies)?;
     let events: usize = batches.iter().map(Vec::len).sum();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Row> {
         let dir = tempfile::tempdir()?;

@@ -25,6 +25,18 @@ use tokio_postgres::NoTls;
 
 use writer::Command;
 
+/// An error with its chain of causes ("error connecting to server: Connection refused").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -73,7 +85,7 @@ impl PostgresStore {
             Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(|e| ConnectError::Pool(e.to_string()))?;
         {
             let (mut client, connection) =
-                config.connect(NoTls).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
+                config.connect(NoTls).await.map_err(|e| ConnectError::Connect(with_causes(&e)))?;
             let driver = tokio::spawn(connection);
             schema::migrate(&mut client).await.map_err(ConnectError::Migrate)?;
             schema::ensure_partitions(&mut client, time::OffsetDateTime::now_utc())

@@ -137,7 +137,10 @@ pub(crate) async fn run(config: Config, mut rx: mpsc::Receiver<Command>) {
             }
         }
         let Some(c) = conn.as_mut() else { continue };
+        let requests = group.len();
         apply_group(c, group).await;
+        metrics::histogram!("stele_writer_batch_events").record(weight as f64);
+        metrics::histogram!("stele_writer_batch_requests").record(requests as f64);
         if last_partition_check.elapsed() >= PARTITION_CHECK {
             last_partition_check = Instant::now();
             if let Err(e) = schema::ensure_partitions(&mut c.client, time::OffsetDateTime::now_utc()).await {

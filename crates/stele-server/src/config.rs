@@ -67,16 +67,71 @@ impl Config {
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(ConfigError::Database(url.to_owned(), "PostgreSQL is not available in this build yet"));
+            return Ok(Database::Postgres(url.to_owned()));
         }
-        Err(ConfigError::Database(url.to_owned(), "expected sqlite://PATH"))
+        Err(ConfigError::Database(redact_url(url), "expected sqlite://PATH or postgres://…"))
     }
 }
 
 /// A parsed database location.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
+    /// A PostgreSQL URL (`postgres://` or `postgresql://`), password included: print it
+    /// with [`Database::display`], never as is.
+    Postgres(String),
+}
+
+impl Database {
+    /// The location for logs and messages: a PostgreSQL URL without its password.
+    pub fn display(&self) -> String {
+        match self {
+            Database::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Database::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(_) => f.debug_tuple("Postgres").field(&self.display()).finish(),
+        }
+    }
+}
+
+/// `url` with the password of its user-info part (`scheme://user:PASSWORD@host…`) replaced
+/// by `***`, and any `password=` query parameter too.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let (head, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***{host}"),
+                None => authority.to_owned(),
+            }
+        }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{head}{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -89,8 +144,26 @@ mod tests {
         assert_eq!(c.database().ok(), Some(Database::Sqlite(PathBuf::from("./stele-data/stele.db"))));
         c.database = Some("sqlite:///var/lib/stele.db".into());
         assert_eq!(c.database().ok(), Some(Database::Sqlite(PathBuf::from("/var/lib/stele.db"))));
-        c.database = Some("mysql://x".into());
-        assert!(c.database().is_err());
+        c.database = Some("postgres://stele:s3cret@db:5432/audit".into());
+        let db = c.database().expect("postgres URL");
+        assert_eq!(db, Database::Postgres("postgres://stele:s3cret@db:5432/audit".into()));
+        assert!(!format!("{db:?} {}", db.display()).contains("s3cret"), "password never printed");
+        c.database = Some("postgresql://h/audit".into());
+        assert_eq!(c.database().ok(), Some(Database::Postgres("postgresql://h/audit".into())));
+        c.database = Some("mysql://u:hidden@x".into());
+        let err = c.database().expect_err("mysql is not supported").to_string();
+        assert!(!err.contains("hidden"), "{err}");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:p@h:1/db"), "postgres://u:***@h:1/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact_url("postgres://h/db?user=u&password=p&sslmode=disable"),
+            "postgres://h/db?user=u&password=***&sslmode=disable"
+        );
+        assert_eq!(redact_url("postgres://u:p%40x@h"), "postgres://u:***@h");
     }
 
     #[test]

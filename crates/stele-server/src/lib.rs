@@ -16,8 +16,8 @@ mod state;
 mod view_filter;
 
 pub use auth::TENANT_HEADER;
-pub use config::{Config, ConfigError, Database};
-pub use startup::{open_store, start, AdminKey, Running, StartError};
+pub use config::{redact_url, Config, ConfigError, Database};
+pub use startup::{migrate, open_store, start, AdminKey, Running, StartError};
 pub use state::AppState;
 
 use axum::Router;

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use stele_core::{KeySecret, SecretHash};
+use stele_postgres::PostgresStore;
 use stele_sqlite::SqliteStore;
 use stele_store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConfigError, Database};
+use crate::config::{redact_url, Config, ConfigError, Database};
 use crate::state::AppState;
 
 /// Why the server could not start.
@@ -25,6 +26,10 @@ pub enum StartError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Sqlite(#[from] stele_sqlite::OpenError),
+    /// Connecting to or migrating the PostgreSQL database failed (the message names the
+    /// database without its password).
+    #[error("cannot open the PostgreSQL database {database}")]
+    Postgres { database: String, source: stele_postgres::ConnectError },
     #[error("operator key file {path}: {source}")]
     AdminKey { path: PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
@@ -44,16 +49,35 @@ pub enum AdminKey {
     Generated(PathBuf),
 }
 
-/// Opens the configured store.
-pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    match config.database()? {
+/// Opens the configured store (migrating its schema). Must run inside the Tokio runtime.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    let database = config.database()?;
+    tracing::info!(database = %database.display(), "opening the store");
+    match database {
         Database::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_private_dir(parent)?;
             }
             Ok(Arc::new(SqliteStore::open(&path)?))
         }
+        Database::Postgres(url) => match PostgresStore::connect(&url).await {
+            Ok(store) => Ok(Arc::new(store)),
+            Err(source) => Err(StartError::Postgres { database: redact_url(&url), source }),
+        },
     }
+}
+
+/// The schema version of the configured database after opening (and so migrating) it:
+/// what `stele migrate` reports. The store is closed again before returning.
+pub async fn migrate(config: &Config) -> Result<(String, usize), StartError> {
+    let database = config.database()?;
+    let store = open_store(config).await?;
+    store.close().await;
+    let version = match database {
+        Database::Sqlite(_) => stele_sqlite::schema::latest_version(),
+        Database::Postgres(_) => stele_postgres::schema::latest_version(),
+    };
+    Ok((database.display(), version))
 }
 
 fn create_private_dir(path: &Path) -> Result<(), StartError> {
@@ -100,7 +124,7 @@ pub struct Running {
 pub async fn start(config: Config) -> Result<Running, StartError> {
     crate::metrics::install();
     let (operator, admin_key) = settle_admin_key(&config)?;
-    let store = open_store(&config)?;
+    let store = open_store(&config).await?;
     let state = AppState::new(store.clone(), operator, config.limits.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -33,6 +33,8 @@ pub struct Remote {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Bring the configured database to the current schema version, then exit.
+    Migrate(MigrateArgs),
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
@@ -101,6 +103,19 @@ struct ServeArgs {
     log_json: bool,
 }
 
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// TOML config file (flags and STELE_* variables override it).
+    #[arg(long, env = "STELE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./stele-data].
+    #[arg(long, env = "STELE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data-dir>/stele.db].
+    #[arg(long, env = "STELE_DATABASE_URL")]
+    database: Option<String>,
+}
+
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STELE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
@@ -118,6 +133,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Migrate(args) => migrate(args).await,
             Command::Tenants { command, remote } => commands::admin::tenants(command, &remote).await,
             Command::Keys { command, remote } => commands::admin::keys(command, &remote).await,
             Command::Send { args, remote } => commands::send::run(args, &remote).await,
@@ -129,20 +145,38 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_json);
-    let mut config = match &args.config {
+/// The config file (if any) with the data directory and database flags applied.
+fn base_config(
+    file: Option<&std::path::Path>,
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+) -> anyhow::Result<stele_server::Config> {
+    let mut config = match file {
         Some(path) => stele_server::Config::from_file(path)?,
         None => stele_server::Config::default(),
     };
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(dir) = args.data_dir {
+    if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
-    if let Some(db) = args.database {
+    if let Some(db) = database {
         config.database = Some(db);
+    }
+    Ok(config)
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    init_logging(false);
+    let config = base_config(args.config.as_deref(), args.data_dir, args.database)?;
+    let (database, version) = stele_server::migrate(&config).await?;
+    println!("{database}: schema version {version}");
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json);
+    let mut config = base_config(args.config.as_deref(), args.data_dir, args.database)?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
     }
     config.admin_key = std::env::var("STELE_ADMIN_KEY").ok().filter(|k| !k.trim().is_empty());
     let running = stele_server::start(config).await?;

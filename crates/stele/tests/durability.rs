@@ -1,13 +1,15 @@
 //! No acknowledged event is lost: a server killed with SIGKILL mid-load, restarted on the
 //! same data dir, still has every event it answered 201 for, unchanged, with gapless seq.
 //! Also: SIGTERM shuts down gracefully (exit 0) without losing acknowledged events.
+//! The SIGKILL test runs on SQLite and on a fresh PostgreSQL database (skipped, saying so,
+//! when `STELE_TEST_POSTGRES_URL` is not set).
 
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use common::{all_events, tenant_with_key, Server, OPERATOR};
+use common::{all_events, fresh_postgres_database, postgres_server, tenant_with_key, Server, OPERATOR};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Mutex};
 
@@ -73,10 +75,10 @@ async fn check_all_present(url: &str, key: &str, acked: &Acked) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_load_loses_no_acknowledged_event() {
+/// Load, SIGKILL after 60 acknowledged batches, restart on the same database, check.
+async fn sigkill_mid_load(database: Option<&str>) {
     let dir = tempfile::tempdir().expect("dir");
-    let server = Server::start(dir.path(), Some(OPERATOR));
+    let server = Server::start_with(dir.path(), Some(OPERATOR), database);
     let key = tenant_with_key(&server.url, "acme").await;
     let acked: Acked = Arc::default();
     let mut ticks = load(&server.url, &key, 8, acked.clone());
@@ -86,9 +88,21 @@ async fn sigkill_mid_load_loses_no_acknowledged_event() {
     server.kill();
     drop(ticks);
 
-    let server = Server::start(dir.path(), Some(OPERATOR));
+    let server = Server::start_with(dir.path(), Some(OPERATOR), database);
     check_all_present(&server.url, &key, &acked).await;
     server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_load_loses_no_acknowledged_event() {
+    sigkill_mid_load(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_load_loses_no_acknowledged_event_on_postgres() {
+    let Some(server) = postgres_server("sigkill_mid_load_loses_no_acknowledged_event_on_postgres") else { return };
+    let db = fresh_postgres_database(&server).await;
+    sigkill_mid_load(Some(&db)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,10 @@
-//! Shared helpers for the HTTP-level tests: a real server on port 0 over a fresh SQLite
-//! database in its own temporary directory, and a few client shortcuts.
+//! Shared helpers for the HTTP-level tests: a real server on port 0 over a fresh database,
+//! and a few client shortcuts.
+//!
+//! The backend comes from `STELE_TEST_BACKEND`: `sqlite` (default; a database in the
+//! server's temporary directory) or `postgres` (a fresh database `stele_h_<random hex>` on
+//! the server named by `STELE_TEST_POSTGRES_URL`, which must then be set). `scripts/test`
+//! runs this crate's tests once per backend.
 
 #![allow(dead_code)]
 
@@ -21,12 +26,67 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
-/// Starts a server on 127.0.0.1:0 with its own data directory.
+/// The backend chosen by `STELE_TEST_BACKEND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("STELE_TEST_BACKEND").as_deref().map(str::trim) {
+        Err(_) | Ok("") | Ok("sqlite") => Backend::Sqlite,
+        Ok("postgres") | Ok("postgresql") => Backend::Postgres,
+        Ok(other) => panic!("STELE_TEST_BACKEND={other:?}: expected sqlite or postgres"),
+    }
+}
+
+/// `url` with its database name replaced by `db`.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{db}?{q}"),
+        None => format!("{host_part}/{db}"),
+    }
+}
+
+/// Creates an empty database `stele_h_<random hex>` on the test PostgreSQL server and
+/// returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    let url = std::env::var("STELE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .expect("STELE_TEST_BACKEND=postgres needs STELE_TEST_POSTGRES_URL");
+    let name = format!("stele_h_{:016x}", rand::random::<u64>());
+    let (client, connection) =
+        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect to the test PostgreSQL server");
+    let driver = tokio::spawn(connection);
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    drop(client);
+    let _ = driver.await;
+    with_database(&url, &name)
+}
+
+/// Starts a server on 127.0.0.1:0 with its own data directory and a fresh database of the
+/// backend chosen by `STELE_TEST_BACKEND`.
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
+    let database = match backend() {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(fresh_postgres_database().await),
+    };
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("socket address"),
         data_dir: dir.path().into(),
+        database,
         admin_key: Some(OPERATOR.into()),
         ..Config::default()
     };
@@ -179,7 +239,7 @@ pub async fn assert_problem(resp: Response, status: StatusCode, slug: &str) -> V
 /// Fails if an answer leaks implementation details.
 pub fn assert_no_internals(text: &str) {
     let lower = text.to_ascii_lowercase();
-    for needle in ["rusqlite", "sqlite", "panicked", "backtrace", ".rs:", "stele_sqlite", "stele_core"] {
+    for needle in ["rusqlite", "sqlite", "postgres", "panicked", "backtrace", ".rs:", "stele_sqlite", "stele_core"] {
         assert!(!lower.contains(needle), "answer leaks {needle:?}: {text}");
     }
     assert!(!text.contains("SQL"), "answer leaks \"SQL\": {text}");

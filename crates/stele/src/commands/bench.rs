@@ -4,7 +4,8 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Ingest over HTTP (batched and single-event) against raw SQLite inserts of the same rows.
+    /// Ingest over HTTP (batched and single-event) against a raw load of the same rows
+    /// (SQLite inserts, or `psql \copy` on PostgreSQL), per `--database` backend.
     Ingest(stele_bench::IngestOptions),
     /// Page and count latencies on generated 1 M / 10 M event databases against raw SQL.
     Query(stele_bench::query::QueryOptions),

@@ -21,8 +21,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `stele serve` on `data_dir` and waits for its "listening on" line.
+    /// Starts `stele serve` on `data_dir` (SQLite in it) and waits for its "listening on" line.
     pub fn start(data_dir: &Path, operator: Option<&str>) -> Server {
+        Self::start_with(data_dir, operator, None)
+    }
+
+    /// [`Server::start`] on the database at `database` (`--database`) when given.
+    pub fn start_with(data_dir: &Path, operator: Option<&str>, database: Option<&str>) -> Server {
         let mut cmd = stele();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -34,6 +39,9 @@ impl Server {
             .stderr(Stdio::inherit());
         if let Some(key) = operator {
             cmd.env("STELE_ADMIN_KEY", key);
+        }
+        if let Some(url) = database {
+            cmd.arg("--database").arg(url);
         }
         let mut child = cmd.spawn().expect("stele serve starts");
         let stdout = child.stdout.take().expect("stdout piped");
@@ -70,6 +78,47 @@ impl Drop for Server {
     }
 }
 
+/// The test PostgreSQL server (`STELE_TEST_POSTGRES_URL`), or `None` after printing why the
+/// test is skipped.
+pub fn postgres_server(test: &str) -> Option<String> {
+    match std::env::var("STELE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            println!("{test}: skipped: STELE_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `db`.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{db}?{q}"),
+        None => format!("{host_part}/{db}"),
+    }
+}
+
+/// Creates an empty database `stele_p_<random hex>` on the server at `url`; returns its URL.
+pub async fn fresh_postgres_database(url: &str) -> String {
+    let name = format!("stele_p_{:016x}", rand::random::<u64>());
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to the test PostgreSQL server");
+    let driver = tokio::spawn(connection);
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    drop(client);
+    let _ = driver.await;
+    with_database(url, &name)
+}
+
 /// Creates a tenant and a read+write key with the operator key; returns the key's secret.
 pub async fn tenant_with_key(url: &str, tenant: &str) -> String {
     let http = reqwest::Client::new();
@@ -92,6 +141,14 @@ pub async fn tenant_with_key(url: &str, tenant: &str) -> String {
         .await
         .expect("key json");
     key["secret"].as_str().expect("secret").to_owned()
+}
+
+/// `GET /v1/events/count` of the tenant.
+pub async fn count(url: &str, key: &str) -> u64 {
+    let r = reqwest::Client::new().get(format!("{url}/v1/events/count")).bearer_auth(key).send().await.expect("count");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("count json");
+    body["count"].as_u64().expect("count is a number")
 }
 
 /// Every event of the tenant, oldest first, by walking cursors.

@@ -1,0 +1,208 @@
+//! PostgreSQL helpers of the benchmarks: fresh databases on a server, and the `psql \copy`
+//! baseline of `stele bench ingest`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use stele_core::NewEvent;
+use stele_postgres::rows::{document, terms};
+use stele_store::Store;
+use tokio_postgres::NoTls;
+
+/// The columns of `events` the baseline loads, in the order of the CSV files (the same
+/// columns Stele's own insert fills).
+pub const EVENT_COLUMNS: &str = "tenant_no, seq, id, time, received_at, action, status, origin, actor_type, \
+     actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id, request_id, request_method, \
+     request_path, request_status, metadata, doc, json";
+
+/// `url` with its database name replaced by `db`.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{db}?{q}"),
+        None => format!("{host_part}/{db}"),
+    }
+}
+
+/// Creates an empty database `stele_bench_<what>_<random hex>` on the server of `url` and
+/// returns its URL.
+pub async fn fresh_database(url: &str, what: &str) -> anyhow::Result<String> {
+    let name = format!("stele_bench_{what}_{:012x}", rand::random::<u64>() >> 16);
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .with_context(|| format!("connecting to {}", stele_server::redact_url(url)))?;
+    let driver = tokio::spawn(connection);
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.context("CREATE DATABASE")?;
+    drop(client);
+    let _ = driver.await;
+    Ok(with_database(url, &name))
+}
+
+/// One CSV field: NULL is an unquoted empty field, every value is quoted.
+fn field(out: &mut String, value: Option<&str>) {
+    if let Some(v) = value {
+        out.push('"');
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    }
+}
+
+/// The `psql \copy` baseline: the same validated rows, written as CSV with the columns of
+/// `events` and `event_terms` (documents turned into `tsvector` text by the server before
+/// the clock starts), then loaded by one `psql` session into a fresh database migrated by
+/// `PostgresStore::connect`, one transaction per batch (a `\copy` into `events` and one
+/// into `event_terms`, then COMMIT: `synchronous_commit` on, so each commit is flushed).
+/// Returns the seconds `psql` took.
+pub async fn copy_baseline(server_url: &str, batches: &[Vec<NewEvent>], dir: &Path) -> anyhow::Result<f64> {
+    let url = fresh_database(server_url, "copy").await?;
+    let store = stele_postgres::PostgresStore::connect(&url).await?;
+    store.close().await;
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let no: i64 = client
+        .query_one("INSERT INTO tenants (id, name, created_at) VALUES ('bench', 'bench', 0) RETURNING no", &[])
+        .await?
+        .get(0);
+
+    // Untimed preparation: the CSV files and the psql script.
+    let mut script = String::from("\\set ON_ERROR_STOP on\n");
+    let mut seq = 0i64;
+    for (b, batch) in batches.iter().enumerate() {
+        let docs: Vec<String> = batch.iter().map(|e| document(no, e)).collect();
+        let vectors: Vec<String> = client
+            .query(
+                "SELECT to_tsvector('simple', d)::text FROM unnest($1::text[]) WITH ORDINALITY AS u(d, i) ORDER BY i",
+                &[&docs],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if vectors.len() != batch.len() {
+            bail!("to_tsvector returned {} rows for {}", vectors.len(), batch.len());
+        }
+        let mut events_csv = String::new();
+        let mut terms_csv = String::new();
+        for (new, vector) in batch.iter().zip(&vectors) {
+            seq += 1;
+            let e = &new.event;
+            let actor = e.actor.as_ref();
+            let req = e.request.as_ref();
+            let metadata = e.metadata.as_ref().and_then(|m| serde_json::to_string(m).ok());
+            let _ = write!(events_csv, "{no},{seq},");
+            field(&mut events_csv, Some(&e.id.to_string()));
+            let _ = write!(events_csv, ",{},{},", e.time.as_micros(), e.received_at.as_micros());
+            let texts = [
+                Some(e.action.as_str()),
+                Some(e.status.as_str()),
+                e.origin.map(|o| o.as_str()),
+                actor.and_then(|a| a.kind.as_deref()),
+                actor.and_then(|a| a.id.as_deref()),
+                actor.and_then(|a| a.name.as_deref()),
+                actor.and_then(|a| a.email.as_deref()),
+                actor.and_then(|a| a.ip.as_deref()),
+                e.message.as_deref(),
+                e.reason.as_deref(),
+                e.correlation_id.as_deref(),
+                req.and_then(|r| r.id.as_deref()),
+                req.and_then(|r| r.method.as_deref()),
+                req.and_then(|r| r.path.as_deref()),
+            ];
+            for t in texts {
+                field(&mut events_csv, t);
+                events_csv.push(',');
+            }
+            if let Some(status) = req.and_then(|r| r.status_code) {
+                let _ = write!(events_csv, "{status}");
+            }
+            events_csv.push(',');
+            field(&mut events_csv, metadata.as_deref());
+            events_csv.push(',');
+            field(&mut events_csv, Some(vector));
+            events_csv.push(',');
+            field(&mut events_csv, Some(&new.json));
+            events_csv.push('\n');
+            for term in terms(new) {
+                let _ = write!(terms_csv, "{no},");
+                field(&mut terms_csv, Some(&term));
+                let _ = writeln!(terms_csv, ",{seq}");
+            }
+        }
+        let events_file = dir.join(format!("events_{b}.csv"));
+        let terms_file = dir.join(format!("terms_{b}.csv"));
+        std::fs::write(&events_file, events_csv)?;
+        std::fs::write(&terms_file, &terms_csv)?;
+        script.push_str("BEGIN;\n");
+        let _ = writeln!(
+            script,
+            "\\copy events ({EVENT_COLUMNS}) FROM '{}' (FORMAT csv)",
+            events_file.display().to_string().replace('\'', "''")
+        );
+        if !terms_csv.is_empty() {
+            let _ = writeln!(
+                script,
+                "\\copy event_terms (tenant_no, term, seq) FROM '{}' (FORMAT csv)",
+                terms_file.display().to_string().replace('\'', "''")
+            );
+        }
+        script.push_str("COMMIT;\n");
+    }
+    drop(client);
+    let _ = driver.await;
+    let script_file = dir.join("load.sql");
+    std::fs::write(&script_file, script)?;
+
+    let start = Instant::now();
+    let output = Command::new("psql")
+        .arg("--no-psqlrc")
+        .arg("--quiet")
+        .arg("-d")
+        .arg(&url)
+        .arg("-f")
+        .arg(&script_file)
+        .output()
+        .context("running psql (is it installed and on PATH?)")?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!("psql failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr));
+    }
+
+    // The load really happened: count what arrived.
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let loaded: i64 = client.query_one("SELECT count(*) FROM events WHERE tenant_no = $1", &[&no]).await?.get(0);
+    drop(client);
+    let _ = driver.await;
+    if loaded != seq {
+        bail!("psql loaded {loaded} events, expected {seq}");
+    }
+    Ok(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_quote_and_null() {
+        let mut s = String::new();
+        field(&mut s, Some("a\"b,c"));
+        s.push(',');
+        field(&mut s, None);
+        s.push(',');
+        field(&mut s, Some(""));
+        assert_eq!(s, "\"a\"\"b,c\",,\"\"");
+        assert_eq!(with_database("postgres://u@h:1/postgres?x=y", "d"), "postgres://u@h:1/d?x=y");
+    }
+}
