@@ -18,35 +18,14 @@ pub const EVENT_COLUMNS: &str = "tenant_no, seq, id, time, received_at, action, 
      actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id, request_id, request_method, \
      request_path, request_status, metadata, doc, json";
 
-/// `url` with its database name replaced by `db`.
-pub fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{db}?{q}"),
-        None => format!("{host_part}/{db}"),
-    }
-}
+pub use stele_postgres::provision::with_database;
 
 /// Creates an empty database `stele_bench_<what>_<random hex>` on the server of `url` and
 /// returns its URL.
 pub async fn fresh_database(url: &str, what: &str) -> anyhow::Result<String> {
-    let name = format!("stele_bench_{what}_{:012x}", rand::random::<u64>() >> 16);
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+    stele_postgres::provision::create_database(url, &format!("stele_bench_{what}"))
         .await
-        .with_context(|| format!("connecting to {}", stele_server::redact_url(url)))?;
-    let driver = tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.context("CREATE DATABASE")?;
-    drop(client);
-    let _ = driver.await;
-    Ok(with_database(url, &name))
+        .with_context(|| format!("creating a database on {}", stele_server::redact_url(url)))
 }
 
 /// One CSV field: NULL is an unquoted empty field, every value is quoted.

@@ -7,6 +7,7 @@
 //! conformance suite (`tests/conformance.rs`).
 
 pub mod compile;
+pub mod provision;
 mod read;
 pub mod rows;
 pub mod schema;

@@ -10,8 +10,6 @@ use std::collections::BTreeSet;
 use stele_core::NewEvent;
 use tokio_postgres::{GenericClient, Statement};
 
-use crate::compile::fold;
-
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (tenant_no, seq, id, time, received_at, action, status,
         origin, actor_type, actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id,
         request_id, request_method, request_path, request_status, metadata, doc, json)
@@ -34,47 +32,14 @@ pub fn tenant_token(tenant_no: i64) -> String {
     format!("zzt{tenant_no}")
 }
 
-/// The terms of an event, folded: one per non-empty target field and per context entry.
+/// The terms of an event (see [`stele_store::derived::terms`]).
 pub fn terms(new: &NewEvent) -> BTreeSet<String> {
-    let e = &new.event;
-    let mut out = BTreeSet::new();
-    for t in &e.targets {
-        for (name, value) in [("type", &t.kind), ("id", &t.id), ("name", &t.name), ("email", &t.email)] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                out.insert(fold(&format!("target.{name}={v}")));
-            }
-        }
-    }
-    for (k, v) in &e.context {
-        if !v.is_empty() {
-            out.insert(fold(&format!("context.{k}={v}")));
-        }
-    }
-    out
+    stele_store::derived::terms(&new.event)
 }
 
-/// The full-text document of an event (its tenant's token first).
+/// The full-text document of an event: its tenant's token, then its search text.
 pub fn document(tenant_no: i64, new: &NewEvent) -> String {
-    let e = &new.event;
-    let mut doc = tenant_token(tenant_no);
-    let mut add = |s: Option<&str>| {
-        if let Some(s) = s {
-            doc.push(' ');
-            doc.push_str(s);
-        }
-    };
-    add(Some(&e.action));
-    add(e.message.as_deref());
-    add(e.reason.as_deref());
-    if let Some(a) = &e.actor {
-        add(a.name.as_deref());
-        add(a.email.as_deref());
-    }
-    for t in &e.targets {
-        add(t.name.as_deref());
-        add(t.email.as_deref());
-    }
-    doc
+    format!("{} {}", tenant_token(tenant_no), stele_store::derived::search_text(&new.event))
 }
 
 /// The two prepared inserts of a connection.

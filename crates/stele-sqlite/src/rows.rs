@@ -90,7 +90,7 @@ pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent)
     ])?;
     let mut term_stmt =
         conn.prepare_cached("INSERT OR IGNORE INTO event_terms (tenant_no, term, seq) VALUES (?1, ?2, ?3)")?;
-    for term in terms(new) {
+    for term in stele_store::derived::terms(&new.event) {
         term_stmt.execute(params![tenant_no, term, seq as i64])?;
     }
     let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
@@ -98,47 +98,7 @@ pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent)
     Ok(())
 }
 
-/// The terms of an event: one per non-empty target field and per context entry, ASCII
-/// case-folded (the filter language compares these case-insensitively; folding once at
-/// insert lets the index compare bytes).
-pub fn terms(new: &NewEvent) -> Vec<String> {
-    let e = &new.event;
-    let mut out = Vec::with_capacity(e.targets.len() * 2 + e.context.len());
-    for t in &e.targets {
-        for (name, value) in [("type", &t.kind), ("id", &t.id), ("name", &t.name), ("email", &t.email)] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                out.push(format!("target.{name}={v}").to_ascii_lowercase());
-            }
-        }
-    }
-    for (k, v) in &e.context {
-        if !v.is_empty() {
-            out.push(format!("context.{k}={v}").to_ascii_lowercase());
-        }
-    }
-    out
-}
-
-/// The full-text document of an event.
+/// The full-text document of an event: its tenant's token, then its search text.
 fn document(tenant_no: i64, new: &NewEvent) -> String {
-    let e = &new.event;
-    let mut doc = tenant_token(tenant_no);
-    let mut add = |s: Option<&str>| {
-        if let Some(s) = s {
-            doc.push(' ');
-            doc.push_str(s);
-        }
-    };
-    add(Some(&e.action));
-    add(e.message.as_deref());
-    add(e.reason.as_deref());
-    if let Some(a) = &e.actor {
-        add(a.name.as_deref());
-        add(a.email.as_deref());
-    }
-    for t in &e.targets {
-        add(t.name.as_deref());
-        add(t.email.as_deref());
-    }
-    doc
+    format!("{} {}", tenant_token(tenant_no), stele_store::derived::search_text(&new.event))
 }

@@ -3,6 +3,7 @@
 //! records it stores and nothing of SQL or HTTP.
 
 pub mod conformance;
+pub mod derived;
 mod records;
 
 pub use records::{

@@ -41,23 +41,6 @@ pub fn backend() -> Backend {
     }
 }
 
-/// `url` with its database name replaced by `db`.
-pub fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{db}?{q}"),
-        None => format!("{host_part}/{db}"),
-    }
-}
-
 /// Creates an empty database `stele_h_<random hex>` on the test PostgreSQL server and
 /// returns its URL.
 pub async fn fresh_postgres_database() -> String {
@@ -65,14 +48,7 @@ pub async fn fresh_postgres_database() -> String {
         .ok()
         .filter(|u| !u.trim().is_empty())
         .expect("STELE_TEST_BACKEND=postgres needs STELE_TEST_POSTGRES_URL");
-    let name = format!("stele_h_{:016x}", rand::random::<u64>());
-    let (client, connection) =
-        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect to the test PostgreSQL server");
-    let driver = tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-    drop(client);
-    let _ = driver.await;
-    with_database(&url, &name)
+    stele_postgres::provision::create_database(&url, "stele_h").await.expect("create test database")
 }
 
 /// Starts a server on 127.0.0.1:0 with its own data directory and a fresh database of the

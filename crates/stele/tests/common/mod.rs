@@ -90,33 +90,9 @@ pub fn postgres_server(test: &str) -> Option<String> {
     }
 }
 
-/// `url` with its database name replaced by `db`.
-pub fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{db}?{q}"),
-        None => format!("{host_part}/{db}"),
-    }
-}
-
 /// Creates an empty database `stele_p_<random hex>` on the server at `url`; returns its URL.
 pub async fn fresh_postgres_database(url: &str) -> String {
-    let name = format!("stele_p_{:016x}", rand::random::<u64>());
-    let (client, connection) =
-        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to the test PostgreSQL server");
-    let driver = tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-    drop(client);
-    let _ = driver.await;
-    with_database(url, &name)
+    stele_postgres::provision::create_database(url, "stele_p").await.expect("create a test database")
 }
 
 /// Creates a tenant and a read+write key with the operator key; returns the key's secret.
