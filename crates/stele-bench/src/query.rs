@@ -1,10 +1,14 @@
 //! `stele bench query`: page and count latencies through the `Store` API on generated 1 M and
 //! 10 M event databases, next to the hand-written SQL with the same index use on a plain
 //! read-only connection, run for run in the same loop (alternating which goes first).
+//!
+//! With `--database postgres://…` the same corpus is loaded through `PostgresStore::append`
+//! into `stele_bench_query_<size>` on that server (reused while it holds the right number of
+//! events), and the raw column runs the SQL that `stele-postgres`'s compiler generates for
+//! each shape, written by hand, on a plain `tokio-postgres` connection.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -18,8 +22,12 @@ use stele_core::filter::parse;
 use stele_core::{
     parse_ingest_body, Cursor, Limit, Limits, NewEvent, PageRequest, Query, TenantId, TextQuery, Timestamp,
 };
+use stele_postgres::PostgresStore;
 use stele_sqlite::{rows, SqliteStore};
-use stele_store::Store;
+use stele_store::{AppendOutcome, Store};
+use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
 
 use crate::query_corpus::{self, Corpus};
 use crate::stats::percentile_ms;
@@ -43,6 +51,10 @@ pub struct QueryOptions {
     /// least 20 runs) and the table shows how many runs they got.
     #[arg(long, default_value_t = 30)]
     pub shape_budget_secs: u64,
+    /// `sqlite` (files under --dir), or a `postgres://` URL of a server on which the corpus
+    /// is built into the database `stele_bench_query_<size>` (reused unless --rebuild).
+    #[arg(long, default_value = "sqlite")]
+    pub database: String,
 }
 
 /// Brief §8: a first page with a selective filter, at 10 M events.
@@ -54,6 +66,8 @@ const COUNT_MS: f64 = 200.0;
 const CURSOR_DEPTH: u64 = 100_000;
 /// Events per load transaction.
 const LOAD_TX: usize = 200_000;
+/// Events per `PostgresStore::append` while loading (one tenant per batch).
+const PG_APPEND_BATCH: usize = 1000;
 /// The generated log ends here (2026-01-01T00:00:00Z) and spans 90 days.
 const END_MICROS: i64 = 1_767_225_600_000_000;
 const SPAN_MICROS: i64 = 90 * 86_400 * 1_000_000;
@@ -164,6 +178,72 @@ impl Shape {
         params.insert(0, SqlValue::Integer(no));
         (sql, params)
     }
+
+    /// The PostgreSQL SQL that `stele-postgres`'s compiler generates for this shape, written
+    /// by hand (text compared through `stele_fold` against folded values), and its parameters.
+    fn raw_pg(self, no: i64, s: &Sample, cursor: &Cursor) -> (String, Vec<PgParam>) {
+        let t = |v: &str| PgParam::Text(v.to_ascii_lowercase());
+        let page = |cond: &str| format!("{PG_PAGE_SELECT}{cond}{PG_PAGE_ORDER}");
+        let terms = "seq IN (SELECT seq FROM event_terms WHERE tenant_no = $1 AND term = ";
+        let (sql, mut params) = match self {
+            Shape::Newest => (page(""), vec![]),
+            Shape::ActionEq => (page(" AND stele_fold(action) = $2"), vec![t(&s.action)]),
+            Shape::EmailEq => (page(" AND stele_fold(actor_email) = $2"), vec![t(&s.email)]),
+            Shape::ContextEq => {
+                (page(&format!(" AND {terms}$2)")), vec![t(&format!("context.product_id={}", s.product))])
+            }
+            Shape::And3 => (
+                page(&format!(" AND (stele_fold(action) = $2 AND stele_fold(actor_email) = $3 AND {terms}$4))")),
+                vec![t(&s.action), t(&s.email), t(&format!("context.environment_id={}", s.env))],
+            ),
+            Shape::MessageCo => {
+                let mut pattern = String::from("%");
+                for c in s.co_word.to_ascii_lowercase().chars() {
+                    if matches!(c, '%' | '_' | '\\') {
+                        pattern.push('\\');
+                    }
+                    pattern.push(c);
+                }
+                pattern.push('%');
+                (page(" AND stele_fold(message) LIKE $2 ESCAPE '\\'"), vec![PgParam::Text(pattern)])
+            }
+            Shape::Text => {
+                let quote = |w: &str| format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''"));
+                let q = format!("{} & {}", quote(&stele_postgres::rows::tenant_token(no)), quote(&s.q_word));
+                (page(" AND doc @@ to_tsquery('simple', $2)"), vec![PgParam::Text(q)])
+            }
+            Shape::Cursor => {
+                let time = cursor.values.first().and_then(Value::as_i64).unwrap_or(i64::MAX);
+                (page(" AND (time, seq) < ($2, $3)"), vec![PgParam::Int(time), PgParam::Int(cursor.seq as i64)])
+            }
+            Shape::CountAll => ("SELECT COUNT(*) FROM events WHERE tenant_no = $1".to_owned(), vec![]),
+            Shape::CountFiltered => (
+                "SELECT COUNT(*) FROM events WHERE tenant_no = $1 AND stele_fold(action) = $2".to_owned(),
+                vec![t(&s.action)],
+            ),
+        };
+        params.insert(0, PgParam::Int(no));
+        (sql, params)
+    }
+}
+
+const PG_PAGE_SELECT: &str = "SELECT seq, time, json FROM events WHERE tenant_no = $1";
+const PG_PAGE_ORDER: &str = " ORDER BY time DESC, seq DESC LIMIT 51 OFFSET 0";
+
+/// A parameter of the hand-written PostgreSQL SQL.
+enum PgParam {
+    Int(i64),
+    Text(String),
+}
+
+fn pg_refs(params: &[PgParam]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| match p {
+            PgParam::Int(i) => i as &(dyn ToSql + Sync),
+            PgParam::Text(t) => t as &(dyn ToSql + Sync),
+        })
+        .collect()
 }
 
 /// Filter values taken from one existing event, so every value exists and common values are
@@ -213,13 +293,16 @@ pub struct TenantReport {
 
 pub struct SizeReport {
     pub events: u64,
-    pub path: PathBuf,
+    /// The SQLite file, or the PostgreSQL database's name.
+    pub location: String,
     pub db_bytes: u64,
     pub build: String,
     pub tenants: Vec<TenantReport>,
 }
 
 pub struct Report {
+    /// "SQLite" or "PostgreSQL".
+    pub backend: &'static str,
     pub sizes: Vec<SizeReport>,
 }
 
@@ -229,14 +312,20 @@ impl fmt::Display for Report {
             f,
             "targets (brief §8, at 10 M): page p50/p99 <= {PAGE_P50_MS}/{PAGE_P99_MS} ms; count <= {COUNT_MS} ms"
         )?;
-        writeln!(f, "ratio = Stele p50 / raw p50 (same SQL shape on a plain read-only rusqlite connection)")?;
+        let raw = if self.backend == "PostgreSQL" {
+            "the SQL stele-postgres compiles, by hand, on a plain tokio-postgres connection"
+        } else {
+            "same SQL shape on a plain read-only rusqlite connection"
+        };
+        writeln!(f, "ratio = Stele p50 / raw p50 ({raw})")?;
         for size in &self.sizes {
             writeln!(f)?;
             writeln!(
                 f,
-                "== {} events: {} ({:.2} GiB, {:.0} bytes/event); {}",
+                "== {}, {} events: {} ({:.2} GiB, {:.0} bytes/event); {}",
+                self.backend,
                 size.events,
-                size.path.display(),
+                size.location,
                 size.db_bytes as f64 / (1u64 << 30) as f64,
                 size.db_bytes as f64 / size.events.max(1) as f64,
                 size.build
@@ -288,11 +377,34 @@ pub async fn run(options: QueryOptions) -> anyhow::Result<Report> {
     if options.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    std::fs::create_dir_all(&options.dir).with_context(|| format!("cannot create {}", options.dir.display()))?;
+    let pg_url = match options.database.as_str() {
+        "sqlite" => None,
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => Some(url.to_owned()),
+        other => bail!("--database {:?}: expected sqlite or a postgres:// URL", stele_server::redact_url(other)),
+    };
+    if pg_url.is_none() {
+        std::fs::create_dir_all(&options.dir).with_context(|| format!("cannot create {}", options.dir.display()))?;
+    }
     let mut sizes = Vec::new();
     for &events in &options.sizes {
         if events < query_corpus::TENANTS as u64 * 10 {
             bail!("--sizes: {events} is too small (at least {} events)", query_corpus::TENANTS * 10);
+        }
+        if let Some(server) = &pg_url {
+            let name = format!("stele_bench_query_{events}");
+            let (url, build) = build_pg(server, &name, events, options.rebuild).await?;
+            eprintln!("{events} events (PostgreSQL {name}): {build}");
+            let store = PostgresStore::connect(&url).await?;
+            let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+            let driver = tokio::spawn(connection);
+            let db_bytes: i64 = client.query_one("SELECT pg_database_size(current_database())", &[]).await?.get(0);
+            let raw = Raw::Pg(client);
+            let tenants = measure(&store, &raw, events, &options).await;
+            drop(raw);
+            store.close().await;
+            let _ = driver.await;
+            sizes.push(SizeReport { events, location: name, db_bytes: db_bytes as u64, build, tenants: tenants? });
+            continue;
         }
         let path = options.dir.join(format!("query-{events}.db"));
         let info_path = path.with_extension("build.txt");
@@ -312,14 +424,65 @@ pub async fn run(options: QueryOptions) -> anyhow::Result<Report> {
             .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
             .map(|m| m.len())
             .sum();
-        let tenants = measure(&path, events, &options).await?;
-        sizes.push(SizeReport { events, path, db_bytes, build, tenants });
+        let store = SqliteStore::open(&path)?;
+        let raw = Raw::Sqlite(rows::open_reader(&path)?);
+        let tenants = measure(&store, &raw, events, &options).await;
+        drop(raw);
+        store.close().await;
+        sizes.push(SizeReport { events, location: path.display().to_string(), db_bytes, build, tenants: tenants? });
     }
-    Ok(Report { sizes })
+    Ok(Report { backend: if pg_url.is_some() { "PostgreSQL" } else { "SQLite" }, sizes })
 }
 
-/// A batch of validated events for the loader.
-type Batch = Vec<(i64, u64, NewEvent)>;
+/// A batch of one tenant's generated events: the tenant's rank and `(seq, event)` pairs.
+type Batch = (usize, Vec<(u64, NewEvent)>);
+
+/// Starts the thread that generates the corpus (tenant by tenant, seqs from 1, times
+/// increasing), in batches of at most `batch_size` events of one tenant.
+fn spawn_generator(
+    events: u64,
+    batch_size: usize,
+    tx: mpsc::Sender<Batch>,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
+    let sizes = query_corpus::tenant_sizes(events);
+    Ok(std::thread::Builder::new().name("bench-generate".into()).spawn(move || -> anyhow::Result<()> {
+        let corpus = Corpus::new(42);
+        let limits = Limits::default();
+        for (i, &n) in sizes.iter().enumerate() {
+            let tenant = query_corpus::tenant_id(i);
+            let mut rng = StdRng::seed_from_u64(1000 + i as u64);
+            let step = (SPAN_MICROS / n as i64).max(1);
+            let mut batch = Vec::with_capacity(batch_size);
+            for seq in 1..=n {
+                let time =
+                    Timestamp::from_micros(END_MICROS - SPAN_MICROS + (seq as i64 - 1) * step + rng.gen_range(0..step));
+                let json = corpus.event_json(&mut rng, &tenant, time);
+                let received = time.plus_micros(rng.gen_range(1_000..200_000));
+                let mut parsed = parse_ingest_body(json.as_bytes(), &limits, received)
+                    .map_err(|e| anyhow::anyhow!("generated event is invalid: {e}: {json}"))?;
+                batch.push((seq, parsed.events.remove(0)));
+                if batch.len() == batch_size
+                    && tx.blocking_send((i, std::mem::replace(&mut batch, Vec::with_capacity(batch_size)))).is_err()
+                {
+                    return Ok(());
+                }
+            }
+            if !batch.is_empty() && tx.blocking_send((i, batch)).is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    })?)
+}
+
+fn load_progress(events: u64, what: String) -> ProgressBar {
+    let progress = ProgressBar::new(events).with_message(what);
+    progress.set_style(
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    progress
+}
 
 /// Generates the database at `path` (through a temporary file, so a half-built database is
 /// never reused). Returns the seconds it took.
@@ -334,9 +497,8 @@ fn build(path: &Path, events: u64) -> anyhow::Result<f64> {
     conn.pragma_update(None, "journal_mode", "OFF")?;
     conn.pragma_update(None, "synchronous", "OFF")?;
     conn.pragma_update(None, "cache_size", -1_500_000)?;
-    let sizes = query_corpus::tenant_sizes(events);
-    let mut nos = Vec::with_capacity(sizes.len());
-    for i in 0..sizes.len() {
+    let mut nos = Vec::with_capacity(query_corpus::TENANTS);
+    for i in 0..query_corpus::tenant_sizes(events).len() {
         let id = query_corpus::tenant_id(i);
         conn.execute(
             "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, 0)",
@@ -345,48 +507,14 @@ fn build(path: &Path, events: u64) -> anyhow::Result<f64> {
         nos.push(conn.last_insert_rowid());
     }
 
-    let (tx, rx) = mpsc::sync_channel::<Batch>(8);
-    let generator =
-        std::thread::Builder::new().name("bench-generate".into()).spawn(move || -> anyhow::Result<()> {
-            let corpus = Corpus::new(42);
-            let limits = Limits::default();
-            for (i, (&n, &no)) in sizes.iter().zip(&nos).enumerate() {
-                let tenant = query_corpus::tenant_id(i);
-                let mut rng = StdRng::seed_from_u64(1000 + i as u64);
-                let step = (SPAN_MICROS / n as i64).max(1);
-                let mut batch: Batch = Vec::with_capacity(10_000);
-                for seq in 1..=n {
-                    let time = Timestamp::from_micros(
-                        END_MICROS - SPAN_MICROS + (seq as i64 - 1) * step + rng.gen_range(0..step),
-                    );
-                    let json = corpus.event_json(&mut rng, &tenant, time);
-                    let received = time.plus_micros(rng.gen_range(1_000..200_000));
-                    let mut parsed = parse_ingest_body(json.as_bytes(), &limits, received)
-                        .map_err(|e| anyhow::anyhow!("generated event is invalid: {e}: {json}"))?;
-                    batch.push((no, seq, parsed.events.remove(0)));
-                    if batch.len() == 10_000
-                        && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(10_000))).is_err()
-                    {
-                        return Ok(());
-                    }
-                }
-                if !batch.is_empty() && tx.send(batch).is_err() {
-                    return Ok(());
-                }
-            }
-            Ok(())
-        })?;
-
-    let progress = ProgressBar::new(events).with_message(format!("building {}", path.display()));
-    progress.set_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let (tx, mut rx) = mpsc::channel::<Batch>(8);
+    let generator = spawn_generator(events, 10_000, tx)?;
+    let progress = load_progress(events, format!("building {}", path.display()));
     let mut in_tx = 0usize;
     let mut txn = conn.transaction()?;
-    for batch in rx {
-        for (no, seq, event) in &batch {
-            rows::insert_event(&txn, *no, *seq, event)?;
+    while let Some((i, batch)) = rx.blocking_recv() {
+        for (seq, event) in &batch {
+            rows::insert_event(&txn, nos[i], *seq, event)?;
         }
         in_tx += batch.len();
         progress.inc(batch.len() as u64);
@@ -408,13 +536,199 @@ fn build(path: &Path, events: u64) -> anyhow::Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// A plain connection to `url`, with its driver task.
+async fn pg_connect(url: &str) -> anyhow::Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .with_context(|| format!("connecting to {}", stele_server::redact_url(url)))?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, driver))
+}
+
+/// Monthly partitions of the corpus's months (2025-10 to 2025-12), as a server running then
+/// would have created ahead: `PostgresStore::connect` creates only the current months', and
+/// the rest would land in the DEFAULT partition.
+const PG_PARTITIONS: [(&str, i64, i64); 3] = [
+    ("events_202510", 1_759_276_800, 1_761_955_200),
+    ("events_202511", 1_761_955_200, 1_764_547_200),
+    ("events_202512", 1_764_547_200, 1_767_225_600),
+];
+
+/// Reuses the database `name` on the server of `server_url` if it holds `events` events
+/// (and `rebuild` is off), or (re)creates it and loads the corpus through
+/// `PostgresStore::append`, batches of [`PG_APPEND_BATCH`] events of one tenant, then
+/// `VACUUM ANALYZE`. Returns the database's URL and a line about the build.
+async fn build_pg(server_url: &str, name: &str, events: u64, rebuild: bool) -> anyhow::Result<(String, String)> {
+    let url = crate::pg::with_database(server_url, name);
+    let (admin, admin_driver) = pg_connect(server_url).await?;
+    let exists = admin.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    if exists && !rebuild {
+        let (client, driver) = pg_connect(&url).await?;
+        let held = client.query_one("SELECT count(*) FROM events", &[]).await.ok().map(|r| r.get::<_, i64>(0));
+        drop(client);
+        let _ = driver.await;
+        if held == Some(events as i64) {
+            let note: Option<String> = admin
+                .query_one("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", &[&name])
+                .await?
+                .get(0);
+            drop(admin);
+            let _ = admin_driver.await;
+            return Ok((url, format!("reused ({})", note.unwrap_or_default())));
+        }
+        eprintln!("{name} holds {held:?} events, not {events}: rebuilding");
+    }
+    // The name is built from a number, never from input.
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+
+    let start = Instant::now();
+    let store = PostgresStore::connect(&url).await?;
+    let (client, driver) = pg_connect(&url).await?;
+    for (part, from, to) in PG_PARTITIONS {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {part} PARTITION OF events FOR VALUES FROM ({}) TO ({})",
+                from * 1_000_000,
+                to * 1_000_000
+            ))
+            .await?;
+    }
+    let mut tenants = Vec::with_capacity(query_corpus::TENANTS);
+    for i in 0..query_corpus::tenant_sizes(events).len() {
+        let id = query_corpus::tenant_id(i);
+        client
+            .execute("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, 0)", &[&id, &format!("Tenant {id}")])
+            .await?;
+        tenants.push(TenantId::parse(&id)?);
+    }
+
+    let (tx, mut rx) = mpsc::channel::<Batch>(16);
+    let generator = spawn_generator(events, PG_APPEND_BATCH, tx)?;
+    let progress = load_progress(events, format!("loading PostgreSQL {name}"));
+    let mut loaded = 0u64;
+    while let Some((i, batch)) = rx.recv().await {
+        let n = batch.len();
+        let first_seq = batch.first().map_or(0, |(seq, _)| *seq);
+        let outcome = store.append(&tenants[i], batch.into_iter().map(|(_, e)| e).collect(), None).await?;
+        match outcome {
+            // The store assigns seqs; they are the generator's as long as batches arrive in order.
+            AppendOutcome::Appended(receipts)
+                if receipts.len() == n && receipts.first().map(|r| r.seq.get()) == Some(first_seq) => {}
+            _ => bail!("append to {} did not store {n} events from seq {first_seq}", tenants[i]),
+        }
+        loaded += n as u64;
+        progress.inc(n as u64);
+    }
+    generator.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))??;
+    store.close().await;
+    progress.finish_and_clear();
+    if loaded != events {
+        bail!("loaded {loaded} events, expected {events}");
+    }
+    let load_secs = start.elapsed().as_secs_f64();
+    let analyze = Instant::now();
+    client.batch_execute("VACUUM (ANALYZE)").await?;
+    let note = format!(
+        "built in {:.0} s, {:.0} events/s through PostgresStore::append; VACUUM ANALYZE {:.0} s",
+        load_secs,
+        events as f64 / load_secs,
+        analyze.elapsed().as_secs_f64()
+    );
+    drop(client);
+    let _ = driver.await;
+    admin.batch_execute(&format!("COMMENT ON DATABASE {name} IS '{note}'")).await?;
+    drop(admin);
+    let _ = admin_driver.await;
+    Ok((url, note))
+}
+
+/// The plain connection the raw SQL runs on.
+enum Raw {
+    Sqlite(Connection),
+    Pg(tokio_postgres::Client),
+}
+
+impl Raw {
+    async fn tenant_no(&self, id: &str) -> anyhow::Result<i64> {
+        Ok(match self {
+            Raw::Sqlite(c) => c.query_row("SELECT no FROM tenants WHERE id = ?1", [id], |r| r.get(0))?,
+            Raw::Pg(c) => c.query_one("SELECT no FROM tenants WHERE id = $1", &[&id]).await?.get(0),
+        })
+    }
+
+    async fn event_json(&self, no: i64, seq: u64) -> anyhow::Result<String> {
+        Ok(match self {
+            Raw::Sqlite(c) => c
+                .prepare_cached("SELECT json FROM events WHERE pos = ?1")?
+                .query_row([rows::pos(no, seq)], |r| r.get(0))?,
+            Raw::Pg(c) => c
+                .query_one("SELECT json FROM events WHERE tenant_no = $1 AND seq = $2", &[&no, &(seq as i64)])
+                .await?
+                .get(0),
+        })
+    }
+
+    /// Runs the raw SQL of a shape and returns the number of rows (or the count).
+    async fn run(&self, shape: Shape, no: i64, s: &Sample, c: &Cursor) -> anyhow::Result<u64> {
+        let count = shape.is_count();
+        match self {
+            Raw::Sqlite(conn) => {
+                let (sql, params) = shape.raw(no, s, c);
+                run_raw(conn, &sql, &params, count)
+            }
+            Raw::Pg(client) => {
+                let (sql, params) = shape.raw_pg(no, s, c);
+                // Like the store: the text each time (unnamed statement, a custom plan).
+                let rows = client.query(sql.as_str(), &pg_refs(&params)).await?;
+                if count {
+                    return Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0)) as u64);
+                }
+                for r in &rows {
+                    let _seq: i64 = r.get(0);
+                    let _time: i64 = r.get(1);
+                    std::hint::black_box(r.get::<_, &str>(2));
+                }
+                Ok((rows.len() as u64).min(u64::from(Limit::DEFAULT.get())))
+            }
+        }
+    }
+
+    /// The plan of a count shape's raw SQL.
+    async fn explain(&self, shape: Shape, no: i64, s: &Sample, c: &Cursor) -> anyhow::Result<Vec<String>> {
+        match self {
+            Raw::Sqlite(conn) => {
+                let (sql, params) = shape.raw(no, s, c);
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let lines = stmt.query_map(params_from_iter(&params), |r| r.get::<_, String>(3))?;
+                Ok(lines.collect::<Result<Vec<_>, _>>()?)
+            }
+            Raw::Pg(client) => {
+                let (sql, params) = shape.raw_pg(no, s, c);
+                let rows = client.query(format!("EXPLAIN {sql}").as_str(), &pg_refs(&params)).await?;
+                Ok(rows.iter().map(|r| r.get::<_, String>(0).trim().to_owned()).collect())
+            }
+        }
+    }
+}
+
+/// A plan line without its indentation and PostgreSQL's `(cost=…)` estimates.
+fn compact_plan_line(line: &str) -> String {
+    let line = line.trim();
+    match (line.find("  (cost="), line.rfind(')')) {
+        (Some(start), Some(end)) if end > start => format!("{}{}", &line[..start], &line[end + 1..]),
+        _ => line.to_owned(),
+    }
+}
+
 /// Reads `n` random events of a tenant and takes filter values from them.
-fn samples(raw: &Connection, no: i64, events: u64, n: usize, rng: &mut StdRng) -> anyhow::Result<Vec<Sample>> {
-    let mut stmt = raw.prepare("SELECT json FROM events WHERE pos = ?1")?;
+async fn samples(raw: &Raw, no: i64, events: u64, n: usize, rng: &mut StdRng) -> anyhow::Result<Vec<Sample>> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let seq = rng.gen_range(1..=events);
-        let json: String = stmt.query_row([rows::pos(no, seq)], |r| r.get(0))?;
+        let json = raw.event_json(no, seq).await?;
         let v: Value = serde_json::from_str(&json)?;
         let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
         let message = s("/message");
@@ -454,7 +768,7 @@ fn run_raw(raw: &Connection, sql: &str, params: &[SqlValue], count: bool) -> any
     Ok(n.min(u64::from(Limit::DEFAULT.get())))
 }
 
-async fn run_stele(store: &SqliteStore, tenant: &TenantId, query: &Query, count: bool) -> anyhow::Result<u64> {
+async fn run_stele(store: &dyn Store, tenant: &TenantId, query: &Query, count: bool) -> anyhow::Result<u64> {
     if count {
         Ok(store.count(tenant, query).await?)
     } else {
@@ -462,9 +776,12 @@ async fn run_stele(store: &SqliteStore, tenant: &TenantId, query: &Query, count:
     }
 }
 
-async fn measure(path: &Path, events: u64, options: &QueryOptions) -> anyhow::Result<Vec<TenantReport>> {
-    let store = SqliteStore::open(path)?;
-    let raw = rows::open_reader(path)?;
+async fn measure(
+    store: &dyn Store,
+    raw: &Raw,
+    events: u64,
+    options: &QueryOptions,
+) -> anyhow::Result<Vec<TenantReport>> {
     let sizes = query_corpus::tenant_sizes(events);
     let median = sizes.len() / 2 - 1;
     let budget = Duration::from_secs(options.shape_budget_secs);
@@ -478,9 +795,9 @@ async fn measure(path: &Path, events: u64, options: &QueryOptions) -> anyhow::Re
         let id = query_corpus::tenant_id(rank);
         let tenant = TenantId::parse(&id)?;
         let n = sizes[rank];
-        let no: i64 = raw.query_row("SELECT no FROM tenants WHERE id = ?1", [&id], |r| r.get(0))?;
+        let no = raw.tenant_no(&id).await?;
         let mut rng = StdRng::seed_from_u64(7 + rank as u64);
-        let samples = samples(&raw, no, n, options.runs.max(20), &mut rng)?;
+        let samples = samples(raw, no, n, options.runs.max(20), &mut rng).await?;
 
         // Ten cursors around the target depth, each from the `next` of an offset page.
         let depth = CURSOR_DEPTH.min(n / 2);
@@ -500,20 +817,17 @@ async fn measure(path: &Path, events: u64, options: &QueryOptions) -> anyhow::Re
             let plan = {
                 let q = shape.query(&samples[0], &cursors[0])?;
                 if count {
-                    let (sql, params) = shape.raw(no, &samples[0], &cursors[0]);
-                    let mut stmt = raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                    let lines = stmt.query_map(params_from_iter(&params), |r| r.get::<_, String>(3))?;
-                    lines.collect::<Result<Vec<_>, _>>()?
+                    raw.explain(shape, no, &samples[0], &cursors[0]).await?
                 } else {
                     store.explain(&tenant, &q).await?
                 }
             };
+            let plan: Vec<String> = plan.iter().map(|line| compact_plan_line(line)).collect();
             // Warm-up: the first runs of a shape load its index pages and prepare statements.
             for i in 0..3 {
                 let (s, c) = (&samples[i % samples.len()], &cursors[i % cursors.len()]);
-                run_stele(&store, &tenant, &shape.query(s, c)?, count).await?;
-                let (sql, params) = shape.raw(no, s, c);
-                run_raw(&raw, &sql, &params, count)?;
+                run_stele(store, &tenant, &shape.query(s, c)?, count).await?;
+                raw.run(shape, no, s, c).await?;
             }
             let (mut stele, mut baseline) = (Vec::new(), Vec::new());
             let (mut total_rows, mut mismatches) = (0u64, 0usize);
@@ -524,22 +838,21 @@ async fn measure(path: &Path, events: u64, options: &QueryOptions) -> anyhow::Re
                 }
                 let (s, c) = (&samples[i % samples.len()], &cursors[i % cursors.len()]);
                 let query = shape.query(s, c)?;
-                let (sql, params) = shape.raw(no, s, c);
                 // Alternate which side goes first: the second one finds the pages the first
                 // one read already in the OS cache.
                 let raw_first = i % 2 == 1;
                 let mut want = 0;
                 if raw_first {
                     let t = Instant::now();
-                    want = run_raw(&raw, &sql, &params, count)?;
+                    want = raw.run(shape, no, s, c).await?;
                     baseline.push(t.elapsed());
                 }
                 let t = Instant::now();
-                let got = run_stele(&store, &tenant, &query, count).await?;
+                let got = run_stele(store, &tenant, &query, count).await?;
                 stele.push(t.elapsed());
                 if !raw_first {
                     let t = Instant::now();
-                    want = run_raw(&raw, &sql, &params, count)?;
+                    want = raw.run(shape, no, s, c).await?;
                     baseline.push(t.elapsed());
                 }
                 total_rows += got;
@@ -567,7 +880,5 @@ async fn measure(path: &Path, events: u64, options: &QueryOptions) -> anyhow::Re
         reports.push(TenantReport { tenant: id, events: n, cursor_depth: depth, rows: rows_out });
     }
     progress.finish_and_clear();
-    drop(raw);
-    store.close().await;
     Ok(reports)
 }
