@@ -12,6 +12,7 @@
 use serde_json::Value as JsonValue;
 use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
+use stele_store::layout::{place, Place};
 use tokio_postgres::types::ToSql;
 
 /// A bound parameter.
@@ -53,47 +54,6 @@ impl Sql {
 /// ASCII-only case folding, the same as the SQL function `stele_fold` (and SQLite's NOCASE).
 pub fn fold(s: &str) -> String {
     s.to_ascii_lowercase()
-}
-
-/// Where an attribute's values live.
-enum Place {
-    /// A column of `events`; `true` when it holds integers.
-    Column(&'static str, bool),
-    /// Rows of `event_terms` whose (folded) term starts with this prefix (`target.id=`).
-    Term(String),
-    /// A path into the `metadata` column.
-    Json(Vec<String>),
-}
-
-fn place(attr: &Attr) -> Place {
-    let col = |c| Place::Column(c, false);
-    match attr {
-        Attr::Id => col("id"),
-        Attr::Seq => Place::Column("seq", true),
-        Attr::Time => Place::Column("time", true),
-        Attr::ReceivedAt => Place::Column("received_at", true),
-        Attr::Action => col("action"),
-        Attr::Status => col("status"),
-        Attr::Origin => col("origin"),
-        Attr::Message => col("message"),
-        Attr::Reason => col("reason"),
-        Attr::CorrelationId => col("correlation_id"),
-        Attr::ActorType => col("actor_type"),
-        Attr::ActorId => col("actor_id"),
-        Attr::ActorName => col("actor_name"),
-        Attr::ActorEmail => col("actor_email"),
-        Attr::ActorIp => col("actor_ip"),
-        Attr::RequestMethod => col("request_method"),
-        Attr::RequestPath => col("request_path"),
-        Attr::RequestStatusCode => Place::Column("request_status", true),
-        Attr::RequestId => col("request_id"),
-        Attr::TargetType => Place::Term("target.type=".into()),
-        Attr::TargetId => Place::Term("target.id=".into()),
-        Attr::TargetName => Place::Term("target.name=".into()),
-        Attr::TargetEmail => Place::Term("target.email=".into()),
-        Attr::Context(key) => Place::Term(fold(&format!("context.{key}="))),
-        Attr::Metadata(path) => Place::Json(path.clone()),
-    }
 }
 
 fn text_of(v: &Value) -> String {

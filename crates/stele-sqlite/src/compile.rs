@@ -11,6 +11,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::Value as JsonValue;
 use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
+use stele_store::layout::{place, Place};
 
 use crate::rows::tenant_token;
 
@@ -34,47 +35,10 @@ impl Sql {
     }
 }
 
-/// Where an attribute's values live.
-enum Place {
-    /// A column of `events`; `true` when it holds integers.
-    Column(&'static str, bool),
-    /// Rows of `event_terms` whose term starts with this prefix (`target.id=`).
-    Term(String),
-    /// A path into the stored JSON (`$.metadata."a"."b"`).
-    Json(String),
-}
-
-fn place(attr: &Attr) -> Place {
-    let col = |c| Place::Column(c, false);
-    match attr {
-        Attr::Id => col("id"),
-        Attr::Seq => Place::Column("seq", true),
-        Attr::Time => Place::Column("time", true),
-        Attr::ReceivedAt => Place::Column("received_at", true),
-        Attr::Action => col("action"),
-        Attr::Status => col("status"),
-        Attr::Origin => col("origin"),
-        Attr::Message => col("message"),
-        Attr::Reason => col("reason"),
-        Attr::CorrelationId => col("correlation_id"),
-        Attr::ActorType => col("actor_type"),
-        Attr::ActorId => col("actor_id"),
-        Attr::ActorName => col("actor_name"),
-        Attr::ActorEmail => col("actor_email"),
-        Attr::ActorIp => col("actor_ip"),
-        Attr::RequestMethod => col("request_method"),
-        Attr::RequestPath => col("request_path"),
-        Attr::RequestStatusCode => Place::Column("request_status", true),
-        Attr::RequestId => col("request_id"),
-        Attr::TargetType => Place::Term("target.type=".into()),
-        Attr::TargetId => Place::Term("target.id=".into()),
-        Attr::TargetName => Place::Term("target.name=".into()),
-        Attr::TargetEmail => Place::Term("target.email=".into()),
-        Attr::Context(key) => Place::Term(format!("context.{key}=")),
-        Attr::Metadata(path) => {
-            Place::Json(path.iter().fold(String::from("$.metadata"), |acc, seg| format!("{acc}.\"{seg}\"")))
-        }
-    }
+/// The SQLite JSON path of a metadata path: `$.metadata."a"."b"` (segments are
+/// `[A-Za-z0-9_-]`, checked by the parser; the path is bound as a parameter anyway).
+fn json_path(path: &[String]) -> String {
+    path.iter().fold(String::from("$.metadata"), |acc, seg| format!("{acc}.\"{seg}\""))
 }
 
 fn sql_value(v: &Value) -> SqlValue {
@@ -186,7 +150,7 @@ fn present(sql: &mut Sql, tenant_no: i64, attr: &Attr, negate: bool) {
             });
         }
         Place::Json(path) => {
-            sql.push("json_extract(json, ").bind(SqlValue::Text(path));
+            sql.push("json_extract(json, ").bind(SqlValue::Text(json_path(&path)));
             sql.push(if negate { ") IS NULL" } else { ") IS NOT NULL" });
         }
     }
@@ -209,7 +173,7 @@ fn term_subquery(sql: &mut Sql, tenant_no: i64, negate: bool, cond: impl FnOnce(
 fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
     match place(attr) {
         Place::Column(col, _) => scalar(sql, col, op, value, negate),
-        Place::Json(path) => json_compare(sql, &path, op, value, negate),
+        Place::Json(path) => json_compare(sql, &json_path(&path), op, value, negate),
         // A context key holds one value: `ne` is "not equal", counting a missing key.
         Place::Term(_) if op == CompareOp::Ne && matches!(attr, Attr::Context(_)) => {
             compare(sql, tenant_no, attr, CompareOp::Eq, value, !negate);

@@ -4,6 +4,7 @@
 
 pub mod conformance;
 pub mod derived;
+pub mod layout;
 mod records;
 
 pub use records::{

@@ -1,0 +1,47 @@
+//! Where each filterable attribute lives in the SQL backends' shared layout: a column of
+//! `events`, terms in `event_terms`, or a path into the event's metadata. Both compilers
+//! (SQLite, PostgreSQL) read this one mapping and differ only in SQL dialect.
+
+use stele_core::Attr;
+
+/// Where an attribute's values live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A column of `events`; `true` when it holds integers.
+    Column(&'static str, bool),
+    /// Rows of `event_terms` whose (ASCII-folded) term starts with this prefix (`target.id=`).
+    Term(String),
+    /// A path below the event's `metadata` object.
+    Json(Vec<String>),
+}
+
+pub fn place(attr: &Attr) -> Place {
+    let col = |c| Place::Column(c, false);
+    match attr {
+        Attr::Id => col("id"),
+        Attr::Seq => Place::Column("seq", true),
+        Attr::Time => Place::Column("time", true),
+        Attr::ReceivedAt => Place::Column("received_at", true),
+        Attr::Action => col("action"),
+        Attr::Status => col("status"),
+        Attr::Origin => col("origin"),
+        Attr::Message => col("message"),
+        Attr::Reason => col("reason"),
+        Attr::CorrelationId => col("correlation_id"),
+        Attr::ActorType => col("actor_type"),
+        Attr::ActorId => col("actor_id"),
+        Attr::ActorName => col("actor_name"),
+        Attr::ActorEmail => col("actor_email"),
+        Attr::ActorIp => col("actor_ip"),
+        Attr::RequestMethod => col("request_method"),
+        Attr::RequestPath => col("request_path"),
+        Attr::RequestStatusCode => Place::Column("request_status", true),
+        Attr::RequestId => col("request_id"),
+        Attr::TargetType => Place::Term("target.type=".into()),
+        Attr::TargetId => Place::Term("target.id=".into()),
+        Attr::TargetName => Place::Term("target.name=".into()),
+        Attr::TargetEmail => Place::Term("target.email=".into()),
+        Attr::Context(key) => Place::Term(format!("context.{key}=").to_ascii_lowercase()),
+        Attr::Metadata(path) => Place::Json(path.clone()),
+    }
+}
