@@ -12,7 +12,7 @@
 use serde_json::Value as JsonValue;
 use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
-use stele_store::layout::{place, Place};
+use stele_store::layout::{like_escape, place, text_of, Place};
 use tokio_postgres::types::ToSql;
 
 /// A bound parameter.
@@ -54,25 +54,6 @@ impl Sql {
 /// ASCII-only case folding, the same as the SQL function `stele_fold` (and SQLite's NOCASE).
 pub fn fold(s: &str) -> String {
     s.to_ascii_lowercase()
-}
-
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Escapes LIKE's wildcards (`%`, `_`) and the escape character itself.
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A folded LIKE pattern for `co`, `sw` or `ew`.

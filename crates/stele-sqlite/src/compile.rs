@@ -11,7 +11,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::Value as JsonValue;
 use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
-use stele_store::layout::{place, Place};
+use stele_store::layout::{like_escape, place, text_of, Place};
 
 use crate::rows::tenant_token;
 
@@ -50,25 +50,6 @@ fn sql_value(v: &Value) -> SqlValue {
         Value::Null => SqlValue::Null,
         Value::Time(t) => SqlValue::Integer(t.as_micros()),
     }
-}
-
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Escapes LIKE's wildcards (`%`, `_`) and the escape character itself.
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn like_pattern(op: CompareOp, value: &str) -> String {

@@ -45,3 +45,24 @@ pub fn place(attr: &Attr) -> Place {
         Attr::Metadata(path) => Place::Json(path.clone()),
     }
 }
+
+/// A filter literal as the text stored in text columns and terms.
+pub fn text_of(v: &stele_core::filter::Value) -> String {
+    match v {
+        stele_core::filter::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Escapes LIKE's wildcards (`%`, `_`) and the escape character itself, for `LIKE … ESCAPE '\'`
+/// (the same in SQLite and PostgreSQL).
+pub fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
