@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use crate::integrity::{event_leaf, Hash};
 use serde_json::{Map, Value};
 
 use crate::ids::{EventId, Seq};
@@ -191,19 +192,37 @@ pub struct Event {
     pub truncated: bool,
 }
 
-/// A validated event ready to append: the typed event (backends index its fields) and its
-/// JSON serialisation (what is stored and served), made once on the request path.
+/// A validated event ready to append: the typed event (backends index its fields), its
+/// Merkle leaf hash, and its JSON serialisation with that hash as the last member (what is
+/// stored and served), made once on the request path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub event: Event,
+    /// `None` only when integrity is switched off (benchmark baseline).
+    pub leaf: Option<Hash>,
     pub json: String,
 }
 
 impl NewEvent {
     pub fn new(event: Event) -> Self {
+        let leaf = event_leaf(&event);
+        let mut json = Self::plain_json(&event);
+        json.pop();
+        json.push_str(",\"hash\":\"");
+        json.push_str(&leaf.to_hex());
+        json.push_str("\"}");
+        Self { event, leaf: Some(leaf), json }
+    }
+
+    /// Without a leaf hash: for measuring what integrity costs (`stele bench ingest`).
+    pub fn without_integrity(event: Event) -> Self {
+        let json = Self::plain_json(&event);
+        Self { event, leaf: None, json }
+    }
+
+    fn plain_json(event: &Event) -> String {
         // Serialising a struct of strings, maps and `Value`s cannot fail.
-        let json = serde_json::to_string(&event).unwrap_or_else(|_| String::from("{}"));
-        Self { event, json }
+        serde_json::to_string(event).unwrap_or_else(|_| String::from("{}"))
     }
 }
 

@@ -6,6 +6,7 @@ pub mod event;
 pub mod filter;
 pub mod ids;
 pub mod ingest;
+pub mod integrity;
 pub mod keys;
 pub mod limits;
 pub mod project;
