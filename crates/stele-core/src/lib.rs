@@ -13,6 +13,7 @@ pub mod project;
 pub mod query;
 pub mod redact;
 pub mod timestamp;
+pub mod tombstone;
 
 pub use event::{Actor, Changes, Event, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
 pub use filter::{parse as parse_filter, Attr, CompareOp, Expr, FilterError};

@@ -11,15 +11,20 @@ pub mod provision;
 mod read;
 pub mod rows;
 pub mod schema;
+mod tree;
 mod writer;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
-use stele_store::{AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Store, StoreError, Tenant};
+use stele_store::{
+    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError, Tenant,
+    TreeState,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
@@ -67,6 +72,7 @@ pub struct PostgresStore {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Tenant ids to row numbers (tenants are never renumbered or deleted).
     tenant_nos: Mutex<HashMap<TenantId, i64>>,
+    grown: Arc<GrownLog>,
 }
 
 impl PostgresStore {
@@ -96,12 +102,14 @@ impl PostgresStore {
             let _ = driver.await;
         }
         let (tx, rx) = mpsc::channel(WRITER_QUEUE);
-        let writer = tokio::spawn(writer::run(config, rx));
+        let grown = Arc::new(GrownLog::default());
+        let writer = tokio::spawn(writer::run(config, rx, grown.clone()));
         Ok(Self {
             pool,
             sender: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             tenant_nos: Mutex::new(HashMap::new()),
+            grown,
         })
     }
 
@@ -203,6 +211,60 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let no = self.tenant_no(&client, tenant).await?;
         read::explain(&**client, no, query).await
+    }
+
+    async fn redact(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        redaction: Redaction,
+        audit: NewEvent,
+    ) -> Result<StoredEvent, StoreError> {
+        let (tenant, id) = (tenant.clone(), *id);
+        self.write(|reply| Command::Redact { tenant, id, redaction, audit, reply }).await
+    }
+
+    async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError> {
+        let mut client = self.client().await?;
+        let no = self.tenant_no(&client, tenant).await?;
+        // One snapshot: the head and the nodes it covers.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start().await.map_err(backend)?;
+        let size = tree::size(&*tx, no).await?;
+        let root = tree::load_frontier(&*tx, no, size).await?.root();
+        tx.commit().await.map_err(backend)?;
+        Ok(TreeState { size, root })
+    }
+
+    async fn tree_reads(&self, tenant: &TenantId, reads: &[NodeRead]) -> Result<Vec<Vec<Hash>>, StoreError> {
+        let client = self.client().await?;
+        let no = self.tenant_no(&client, tenant).await?;
+        tree::read_nodes(&**client, no, reads).await
+    }
+
+    fn grown(&self) -> Vec<Grown> {
+        self.grown.drain()
+    }
+
+    async fn put_head(&self, head: &SignedTreeHead) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let no = self.tenant_no(&client, &head.head.tenant).await?;
+        tree::put_head(&**client, no, head).await
+    }
+
+    async fn latest_head(&self, tenant: &TenantId) -> Result<Option<SignedTreeHead>, StoreError> {
+        let client = self.client().await?;
+        let no = self.tenant_no(&client, tenant).await?;
+        Ok(tree::heads(&**client, no, tenant, 0, u64::MAX, 1, true).await?.pop())
+    }
+
+    async fn heads(&self, tenant: &TenantId, from: u64, to: u64, limit: u32) -> Result<Vec<SignedTreeHead>, StoreError> {
+        let client = self.client().await?;
+        let no = self.tenant_no(&client, tenant).await?;
+        tree::heads(&**client, no, tenant, from, to, i64::from(limit), false).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -23,6 +23,9 @@ pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (tenant_no, seq, id, 
         actor_ip, message, reason, correlation_id, request_id, request_method, request_path, request_status,
         metadata, doc, json)";
 
+pub(crate) const INSERT_NODES: &str = "INSERT INTO merkle_nodes (tenant_no, level, idx, hash)
+    SELECT $1, u.level, u.idx, u.hash FROM unnest($2::int4[], $3::int8[], $4::bytea[]) AS u(level, idx, hash)";
+
 pub(crate) const INSERT_TERMS: &str = "INSERT INTO event_terms (tenant_no, term, seq)
     SELECT $1, u.term, u.seq FROM unnest($2::text[], $3::int8[]) AS u(term, seq)
     ON CONFLICT DO NOTHING";
@@ -42,16 +45,50 @@ pub fn document(tenant_no: i64, new: &NewEvent) -> String {
     format!("{} {}", tenant_token(tenant_no), stele_store::derived::search_text(&new.event))
 }
 
-/// The two prepared inserts of a connection.
+/// The prepared inserts of a connection.
 pub(crate) struct Inserts {
     pub events: Statement,
     pub terms: Statement,
+    pub nodes: Statement,
 }
 
 impl Inserts {
     pub(crate) async fn prepare(client: &impl GenericClient) -> Result<Self, tokio_postgres::Error> {
-        Ok(Self { events: client.prepare(INSERT_EVENTS).await?, terms: client.prepare(INSERT_TERMS).await? })
+        Ok(Self {
+            events: client.prepare(INSERT_EVENTS).await?,
+            terms: client.prepare(INSERT_TERMS).await?,
+            nodes: client.prepare(INSERT_NODES).await?,
+        })
     }
+}
+
+/// Tree nodes to insert with a run of events: leaves (level 0) and stored-level nodes.
+#[derive(Default)]
+pub(crate) struct Nodes {
+    pub level: Vec<i32>,
+    pub idx: Vec<i64>,
+    pub hash: Vec<Vec<u8>>,
+}
+
+impl Nodes {
+    pub(crate) fn push(&mut self, level: u32, idx: u64, hash: &stele_core::integrity::Hash) {
+        self.level.push(level as i32);
+        self.idx.push(idx as i64);
+        self.hash.push(hash.0.to_vec());
+    }
+}
+
+/// Inserts tree nodes of a tenant.
+pub(crate) async fn insert_nodes(
+    client: &impl GenericClient,
+    stmts: &Inserts,
+    tenant_no: i64,
+    nodes: &Nodes,
+) -> Result<(), tokio_postgres::Error> {
+    if !nodes.idx.is_empty() {
+        client.execute(&stmts.nodes, &[&tenant_no, &nodes.level, &nodes.idx, &nodes.hash]).await?;
+    }
+    Ok(())
 }
 
 /// Inserts `events` as seqs `first_seq, first_seq + 1, …` of a tenant's log.

@@ -111,6 +111,26 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX idempotency_created ON idempotency (created_at);
     "#,
+    // 2: tamper evidence. Leaf hashes (level 0) and the perfect subtrees of every 4th level
+    // (stele_core::integrity::frontier), keyed by tenant first; signed tree heads, all kept.
+    r#"
+    CREATE TABLE merkle_nodes (
+        tenant_no bigint NOT NULL,
+        level     int NOT NULL,
+        idx       bigint NOT NULL,
+        hash      bytea NOT NULL,
+        PRIMARY KEY (tenant_no, level, idx)
+    );
+    CREATE TABLE tree_heads (
+        tenant_no bigint NOT NULL,
+        size      bigint NOT NULL,
+        root      bytea NOT NULL,
+        time      bigint NOT NULL,
+        key_id    text NOT NULL,
+        signature text NOT NULL,
+        PRIMARY KEY (tenant_no, size)
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

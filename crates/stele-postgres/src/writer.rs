@@ -12,18 +12,23 @@
 //! nodes' groups never deadlock on each other. Idempotency keys are checked after the head
 //! lock is held, so a key is honoured across nodes too.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stele_core::{KeyId, NewEvent, Seq, TenantId, Timestamp};
+use stele_core::integrity::Frontier;
+use stele_core::tombstone::tombstone;
+use stele_core::{Event, EventId, KeyId, NewEvent, Seq, StoredEvent, TenantId, Timestamp};
 use stele_store::{
-    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, IDEMPOTENCY_WINDOW_MICROS,
+    AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, Redaction, StoreError, Tenant,
+    TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Transaction};
 
-use crate::rows::{insert_events, Inserts};
-use crate::{backend, read, schema};
+use crate::rows::{insert_events, insert_nodes, Inserts, Nodes};
+use crate::{backend, read, schema, tree};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -44,6 +49,7 @@ pub(crate) enum Command {
     CreateTenant { tenant: NewTenant, audit: NewEvent, reply: Reply<Tenant> },
     CreateKey { key: NewKey, audit: NewEvent, reply: Reply<KeyRecord> },
     RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
+    Redact { tenant: TenantId, id: EventId, redaction: Redaction, audit: NewEvent, reply: Reply<StoredEvent> },
 }
 
 impl Command {
@@ -56,7 +62,9 @@ impl Command {
 
     fn tenant(&self) -> &TenantId {
         match self {
-            Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } => tenant,
+            Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } | Command::Redact { tenant, .. } => {
+                tenant
+            }
             Command::CreateTenant { tenant, .. } => &tenant.id,
             Command::CreateKey { key, .. } => &key.tenant,
         }
@@ -68,6 +76,7 @@ enum Outcome {
     Append(AppendOutcome),
     Tenant(Tenant),
     Key(KeyRecord),
+    Event(StoredEvent),
 }
 
 /// Why a command failed: its own fault (its savepoint is rolled back and the caller told),
@@ -89,10 +98,16 @@ impl From<StoreError> for Fail {
     }
 }
 
-/// The writer's connection and its prepared inserts.
+/// Each tenant's tree right edge as this writer last left it, by tenant number. An entry is
+/// used only while its size equals the tenant's locked head (another node may have appended
+/// since), and dropped when a write that moved it is rolled back.
+type Trees = HashMap<i64, Frontier>;
+
+/// The writer's connection, its prepared inserts and its tree cache.
 struct Conn {
     client: Client,
     inserts: Inserts,
+    trees: Trees,
 }
 
 async fn connect(config: &Config) -> Result<Conn, tokio_postgres::Error> {
@@ -103,11 +118,11 @@ async fn connect(config: &Config) -> Result<Conn, tokio_postgres::Error> {
         }
     });
     let inserts = Inserts::prepare(&client).await?;
-    Ok(Conn { client, inserts })
+    Ok(Conn { client, inserts, trees: Trees::new() })
 }
 
 /// Runs until every sender is gone, then returns after finishing what was queued.
-pub(crate) async fn run(config: Config, mut rx: mpsc::Receiver<Command>) {
+pub(crate) async fn run(config: Config, mut rx: mpsc::Receiver<Command>, grown: Arc<GrownLog>) {
     let mut conn: Option<Conn> = None;
     let mut last_partition_check = Instant::now();
     let mut last_purge = Instant::now();
@@ -138,7 +153,7 @@ pub(crate) async fn run(config: Config, mut rx: mpsc::Receiver<Command>) {
         }
         let Some(c) = conn.as_mut() else { continue };
         let requests = group.len();
-        apply_group(c, group).await;
+        apply_group(c, group, &grown).await;
         metrics::histogram!("stele_writer_batch_events").record(weight as f64);
         metrics::histogram!("stele_writer_batch_requests").record(requests as f64);
         if last_partition_check.elapsed() >= PARTITION_CHECK {
@@ -161,6 +176,7 @@ fn answer_error(cmd: Command, e: StoreError) {
         Command::Append { reply, .. } => drop(reply.send(Err(e))),
         Command::CreateTenant { reply, .. } => drop(reply.send(Err(e))),
         Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => drop(reply.send(Err(e))),
+        Command::Redact { reply, .. } => drop(reply.send(Err(e))),
     }
 }
 
@@ -181,6 +197,10 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
                 _ => Err(mismatch()),
             })))
         }
+        Command::Redact { reply, .. } => drop(reply.send(result.and_then(|o| match o {
+            Outcome::Event(e) => Ok(e),
+            _ => Err(mismatch()),
+        }))),
     }
 }
 
@@ -189,21 +209,28 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
 }
 
-async fn apply_group(conn: &mut Conn, group: Vec<Command>) {
+async fn apply_group(conn: &mut Conn, group: Vec<Command>, grown: &GrownLog) {
     let mut attempt = 0;
     loop {
         attempt += 1;
         match try_group(conn, &group).await {
-            Ok(results) => {
+            Ok((results, locked)) => {
+                for (no, tenant) in locked {
+                    if let Some(f) = conn.trees.get(&no) {
+                        grown.record(tenant, TreeState { size: f.size(), root: f.root() });
+                    }
+                }
                 for (cmd, result) in group.into_iter().zip(results) {
                     answer(cmd, result);
                 }
                 return;
             }
             Err(GroupError::BeforeCommit(e)) if retryable(&e) && attempt < GROUP_ATTEMPTS => {
+                conn.trees.clear();
                 tracing::warn!(error = %e, attempt, "group transaction failed, trying again");
             }
             Err(GroupError::BeforeCommit(e)) | Err(GroupError::Commit(e)) => {
+                conn.trees.clear();
                 tracing::error!(error = %e, "group commit failed");
                 let message = format!("commit failed: {e}");
                 for cmd in group {
@@ -222,31 +249,48 @@ enum GroupError {
     Commit(tokio_postgres::Error),
 }
 
-async fn try_group(conn: &mut Conn, group: &[Command]) -> Result<Vec<Result<Outcome, StoreError>>, GroupError> {
-    let Conn { client, inserts } = conn;
+/// A group's results, and the tenants it locked (number, id).
+type GroupDone = (Vec<Result<Outcome, StoreError>>, Vec<(i64, TenantId)>);
+
+async fn try_group(conn: &mut Conn, group: &[Command]) -> Result<GroupDone, GroupError> {
+    let Conn { client, inserts, trees } = conn;
     let mut tx = client.transaction().await.map_err(GroupError::BeforeCommit)?;
     // Lock every existing tenant of the group in one order, so groups of different nodes
     // wait for each other instead of deadlocking.
     let mut ids: Vec<&str> = group.iter().map(|c| c.tenant().as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    tx.query("SELECT no FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids])
+    let locked: Vec<(i64, TenantId)> = tx
+        .query("SELECT no, id FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids])
         .await
-        .map_err(GroupError::BeforeCommit)?;
+        .map_err(GroupError::BeforeCommit)?
+        .iter()
+        .filter_map(|r| Some((r.get::<_, i64>(0), TenantId::parse(r.get::<_, &str>(1)).ok()?)))
+        .collect();
     let mut results = Vec::with_capacity(group.len());
     for cmd in group {
         let sp = tx.savepoint("cmd").await.map_err(GroupError::BeforeCommit)?;
-        match apply_one(&sp, inserts, cmd).await {
+        // The command's tree entry, to put back if the command is rolled back.
+        let no = locked.iter().find(|(_, t)| t == cmd.tenant()).map(|(n, _)| *n);
+        let before = no.and_then(|n| trees.get(&n).cloned());
+        let restore = |trees: &mut Trees| match (no, before.clone()) {
+            (Some(n), Some(f)) => drop(trees.insert(n, f)),
+            (Some(n), None) => drop(trees.remove(&n)),
+            (None, _) => {}
+        };
+        match apply_one(&sp, inserts, trees, cmd).await {
             Ok(outcome) => {
                 sp.commit().await.map_err(GroupError::BeforeCommit)?;
                 results.push(Ok(outcome));
             }
             Err(Fail::Store(e)) => {
+                restore(trees);
                 sp.rollback().await.map_err(GroupError::BeforeCommit)?;
                 results.push(Err(e));
             }
             Err(Fail::Pg(e)) if retryable(&e) || e.is_closed() => return Err(GroupError::BeforeCommit(e)),
             Err(Fail::Pg(e)) => {
+                restore(trees);
                 sp.rollback().await.map_err(GroupError::BeforeCommit)?;
                 tracing::warn!(error = %e, "write command failed");
                 results.push(Err(backend(e)));
@@ -254,16 +298,17 @@ async fn try_group(conn: &mut Conn, group: &[Command]) -> Result<Vec<Result<Outc
         }
     }
     tx.commit().await.map_err(GroupError::Commit)?;
-    Ok(results)
+    Ok((results, locked))
 }
 
-async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, cmd: &Command) -> Result<Outcome, Fail> {
+async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, trees: &mut Trees, cmd: &Command) -> Result<Outcome, Fail> {
+    let w = &mut W { inserts, trees };
     match cmd {
         Command::Append { tenant, events, idempotency, .. } => {
-            Ok(Outcome::Append(append(tx, inserts, tenant, events, idempotency.as_ref()).await?))
+            Ok(Outcome::Append(append(tx, w, tenant, events, idempotency.as_ref()).await?))
         }
         Command::CreateTenant { tenant, audit, .. } => {
-            create_tenant(tx, inserts, tenant, audit).await?;
+            create_tenant(tx, w, tenant, audit).await?;
             Ok(Outcome::Tenant(Tenant {
                 id: tenant.id.clone(),
                 name: tenant.name.clone(),
@@ -272,7 +317,7 @@ async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, cmd: &Command) -> Re
             }))
         }
         Command::CreateKey { key, audit, .. } => {
-            create_key(tx, inserts, key, audit).await?;
+            create_key(tx, w, key, audit).await?;
             Ok(Outcome::Key(KeyRecord {
                 id: key.id.clone(),
                 tenant: key.tenant.clone(),
@@ -285,9 +330,18 @@ async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, cmd: &Command) -> Re
             }))
         }
         Command::RevokeKey { tenant, id, audit, .. } => {
-            Ok(Outcome::Key(revoke_key(tx, inserts, tenant, id, audit).await?))
+            Ok(Outcome::Key(revoke_key(tx, w, tenant, id, audit).await?))
+        }
+        Command::Redact { tenant, id, redaction, audit, .. } => {
+            Ok(Outcome::Event(redact(tx, w, tenant, id, redaction, audit).await?))
         }
     }
+}
+
+/// What a command writes with: the prepared inserts and the tree cache.
+struct W<'a> {
+    inserts: &'a Inserts,
+    trees: &'a mut Trees,
 }
 
 /// The tenant's row number and head, with its row locked until the transaction ends.
@@ -300,7 +354,7 @@ async fn lock_head(tx: &Transaction<'_>, tenant: &TenantId) -> Result<(i64, i64)
 /// Appends events after the locked head and moves the head on.
 async fn append_rows(
     tx: &Transaction<'_>,
-    inserts: &Inserts,
+    w: &mut W<'_>,
     no: i64,
     head: i64,
     events: &[NewEvent],
@@ -308,7 +362,25 @@ async fn append_rows(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    insert_events(tx, inserts, no, head + 1, events).await?;
+    insert_events(tx, w.inserts, no, head + 1, events).await?;
+    // Integrity is all or nothing per append (it is off only in the benchmark's baseline).
+    if events.iter().all(|e| e.leaf.is_some()) {
+        let mut f = match w.trees.remove(&no) {
+            Some(f) if f.size() == head as u64 => f,
+            _ => tree::load_frontier(tx, no, head as u64).await?,
+        };
+        let mut nodes = Nodes::default();
+        for e in events {
+            if let Some(leaf) = e.leaf {
+                nodes.push(0, f.size(), &leaf);
+                f.push(leaf, |id, hash| nodes.push(id.level, id.index, &hash));
+            }
+        }
+        insert_nodes(tx, w.inserts, no, &nodes).await?;
+        w.trees.insert(no, f);
+    } else {
+        w.trees.remove(&no);
+    }
     let last = head + events.len() as i64;
     tx.execute("UPDATE tenants SET head_seq = $2 WHERE no = $1", &[&no, &last]).await?;
     events
@@ -323,14 +395,14 @@ async fn append_rows(
 
 async fn append(
     tx: &Transaction<'_>,
-    inserts: &Inserts,
+    w: &mut W<'_>,
     tenant: &TenantId,
     events: &[NewEvent],
     idempotency: Option<&Idempotency>,
 ) -> Result<AppendOutcome, Fail> {
     let (no, head) = lock_head(tx, tenant).await?;
     let Some(idem) = idempotency else {
-        return Ok(AppendOutcome::Appended(append_rows(tx, inserts, no, head, events).await?));
+        return Ok(AppendOutcome::Appended(append_rows(tx, w, no, head, events).await?));
     };
     let earlier = tx
         .query_opt(
@@ -348,7 +420,7 @@ async fn append(
             return Ok(AppendOutcome::Replayed(receipts));
         }
     }
-    let receipts = append_rows(tx, inserts, no, head, events).await?;
+    let receipts = append_rows(tx, w, no, head, events).await?;
     let text = serde_json::to_string(&receipts).map_err(backend)?;
     tx.execute(
         "INSERT INTO idempotency (tenant_no, key, fingerprint, receipts, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -360,7 +432,7 @@ async fn append(
     Ok(AppendOutcome::Appended(receipts))
 }
 
-async fn create_tenant(tx: &Transaction<'_>, inserts: &Inserts, t: &NewTenant, audit: &NewEvent) -> Result<(), Fail> {
+async fn create_tenant(tx: &Transaction<'_>, w: &mut W<'_>, t: &NewTenant, audit: &NewEvent) -> Result<(), Fail> {
     // Another node creating the same id at once makes this wait for its commit, then do nothing.
     let row = tx
         .query_opt(
@@ -391,11 +463,11 @@ async fn create_tenant(tx: &Transaction<'_>, inserts: &Inserts, t: &NewTenant, a
             return Err(StoreError::AliasTaken(alias.clone()).into());
         }
     }
-    append_rows(tx, inserts, no, 0, std::slice::from_ref(audit)).await?;
+    append_rows(tx, w, no, 0, std::slice::from_ref(audit)).await?;
     Ok(())
 }
 
-async fn create_key(tx: &Transaction<'_>, inserts: &Inserts, k: &NewKey, audit: &NewEvent) -> Result<(), Fail> {
+async fn create_key(tx: &Transaction<'_>, w: &mut W<'_>, k: &NewKey, audit: &NewEvent) -> Result<(), Fail> {
     let (no, head) = lock_head(tx, &k.tenant).await?;
     let scopes = serde_json::to_string(&k.scopes).map_err(backend)?;
     tx.execute(
@@ -404,13 +476,13 @@ async fn create_key(tx: &Transaction<'_>, inserts: &Inserts, k: &NewKey, audit: 
         &[&k.id.as_str(), &no, &k.name, &scopes, &k.view_filter, &&k.secret_hash.0[..], &k.created_at.as_micros()],
     )
     .await?;
-    append_rows(tx, inserts, no, head, std::slice::from_ref(audit)).await?;
+    append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
     Ok(())
 }
 
 async fn revoke_key(
     tx: &Transaction<'_>,
-    inserts: &Inserts,
+    w: &mut W<'_>,
     tenant: &TenantId,
     id: &KeyId,
     audit: &NewEvent,
@@ -431,9 +503,48 @@ async fn revoke_key(
         )
         .await?;
     if changed == 1 {
-        append_rows(tx, inserts, no, head, std::slice::from_ref(audit)).await?;
+        append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
     }
     Ok(read::key_by_id(tx, id).await?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))?)
+}
+
+/// Replaces an event by its tombstone (see the SQLite backend's `redact`) and appends the
+/// redaction's own event.
+async fn redact(
+    tx: &Transaction<'_>,
+    w: &mut W<'_>,
+    tenant: &TenantId,
+    id: &EventId,
+    r: &Redaction,
+    audit: &NewEvent,
+) -> Result<StoredEvent, Fail> {
+    let (no, head) = lock_head(tx, tenant).await?;
+    let row = tx
+        .query_opt("SELECT seq, time, json FROM events WHERE tenant_no = $1 AND id = $2", &[&no, &id.to_string()])
+        .await?
+        .ok_or(StoreError::EventNotFound(*id))?;
+    let (seq, time, json): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(backend)?;
+    if value.get("redacted").is_some() {
+        return Err(StoreError::AlreadyRedacted(*id).into());
+    }
+    let event: Event = serde_json::from_value(value).map_err(backend)?;
+    let leaf = tree::leaf(tx, no, seq as u64).await?;
+    let stone = tombstone(&event, &leaf, &r.reason, &r.by, r.at);
+    tx.execute(
+        "UPDATE events SET json = $4, origin = NULL, actor_type = NULL, actor_id = NULL, actor_name = NULL,
+            actor_email = NULL, actor_ip = NULL, message = NULL, reason = NULL, correlation_id = NULL,
+            request_id = NULL, request_method = NULL, request_path = NULL, request_status = NULL,
+            metadata = NULL, doc = ''::tsvector
+         WHERE tenant_no = $1 AND seq = $2 AND time = $3",
+        &[&no, &seq, &time, &stone],
+    )
+    .await?;
+    let terms: Vec<String> = stele_store::derived::terms(&event).into_iter().collect();
+    tx.execute("DELETE FROM event_terms WHERE tenant_no = $1 AND seq = $2 AND term = ANY($3)", &[&no, &seq, &terms])
+        .await?;
+    append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
+    Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
 }
 
 async fn purge_idempotency(client: &Client, now: Timestamp) {

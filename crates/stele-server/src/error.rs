@@ -116,6 +116,12 @@ impl From<StoreError> for ApiError {
             StoreError::TenantExists(t) => ApiError::conflict(format!("tenant {t} already exists")),
             StoreError::AliasTaken(a) => ApiError::conflict(format!("alias {a:?} already belongs to a tenant")),
             StoreError::KeyNotFound(k) => ApiError::not_found(format!("key {k} does not exist")),
+            StoreError::EventNotFound(id) => ApiError::not_found(format!("event {id} does not exist")),
+            StoreError::AlreadyRedacted(id) => ApiError::conflict(format!("event {id} is already redacted")),
+            StoreError::Tree(message) => {
+                tracing::error!(error = %message, "Merkle tree read failed");
+                ApiError::internal()
+            }
             StoreError::IdempotencyMismatch => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",

@@ -4,8 +4,10 @@
 mod checkpoint;
 pub mod compile;
 mod read;
+mod redact;
 pub mod rows;
 pub mod schema;
+mod tree;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -14,8 +16,11 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use rusqlite::Connection;
+use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
-use stele_store::{AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Store, StoreError, Tenant};
+use stele_store::{
+    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError, Tenant, TreeState,
+};
 use tokio::sync::oneshot;
 
 use writer::Command;
@@ -45,6 +50,7 @@ pub struct SqliteStore {
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    grown: Arc<GrownLog>,
 }
 
 impl SqliteStore {
@@ -53,6 +59,7 @@ impl SqliteStore {
         let conn = rows::open_writer(path).map_err(|source| OpenError::Sqlite { path: path.to_owned(), source })?;
         let (tx, rx) = flume::bounded(WRITER_QUEUE);
         let (nudge, nudges) = flume::bounded(1);
+        let grown = Arc::new(GrownLog::default());
         let checkpoint_path = path.to_owned();
         let checkpointer = std::thread::Builder::new()
             .name("stele-sqlite-checkpoint".into())
@@ -60,7 +67,10 @@ impl SqliteStore {
             .map_err(OpenError::Thread)?;
         let writer = std::thread::Builder::new()
             .name("stele-sqlite-writer".into())
-            .spawn(move || writer::run(conn, rx, nudge))
+            .spawn({
+                let grown = grown.clone();
+                move || writer::run(conn, rx, nudge, grown)
+            })
             .map_err(OpenError::Thread)?;
         Ok(Self {
             path: path.to_owned(),
@@ -68,6 +78,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             checkpointer: Mutex::new(Some(checkpointer)),
             readers: Arc::new(Mutex::new(Vec::new())),
+            grown,
         })
     }
 
@@ -174,6 +185,60 @@ impl Store for SqliteStore {
     async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
         let (tenant, query) = (tenant.clone(), query.clone());
         self.read(move |c| read::explain(c, &tenant, &query)).await
+    }
+
+    async fn redact(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        redaction: Redaction,
+        audit: NewEvent,
+    ) -> Result<StoredEvent, StoreError> {
+        let (tenant, id) = (tenant.clone(), *id);
+        self.write(|reply| Command::Redact { tenant, id, redaction, audit, reply }).await
+    }
+
+    async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError> {
+        let tenant = tenant.clone();
+        self.read(move |c| {
+            let no = read::tenant_no(c, &tenant)?;
+            let size = tree::size(c, no)?;
+            let root = tree::load_frontier(c, no, size)?.root();
+            Ok(TreeState { size, root })
+        })
+        .await
+    }
+
+    async fn tree_reads(&self, tenant: &TenantId, reads: &[NodeRead]) -> Result<Vec<Vec<Hash>>, StoreError> {
+        let (tenant, reads) = (tenant.clone(), reads.to_vec());
+        self.read(move |c| {
+            let no = read::tenant_no(c, &tenant)?;
+            // One read transaction: every hash comes from the same snapshot.
+            c.execute_batch("BEGIN").map_err(backend)?;
+            let result = tree::read_nodes(c, no, &reads);
+            let ended = c.execute_batch("COMMIT").map_err(backend);
+            result.and_then(|r| ended.map(|()| r))
+        })
+        .await
+    }
+
+    fn grown(&self) -> Vec<Grown> {
+        self.grown.drain()
+    }
+
+    async fn put_head(&self, head: &SignedTreeHead) -> Result<bool, StoreError> {
+        let head = head.clone();
+        self.write(|reply| Command::PutHead { head, reply }).await
+    }
+
+    async fn latest_head(&self, tenant: &TenantId) -> Result<Option<SignedTreeHead>, StoreError> {
+        let tenant = tenant.clone();
+        self.read(move |c| tree::latest_head(c, read::tenant_no(c, &tenant)?, &tenant)).await
+    }
+
+    async fn heads(&self, tenant: &TenantId, from: u64, to: u64, limit: u32) -> Result<Vec<SignedTreeHead>, StoreError> {
+        let tenant = tenant.clone();
+        self.read(move |c| tree::heads(c, read::tenant_no(c, &tenant)?, &tenant, from, to, limit)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

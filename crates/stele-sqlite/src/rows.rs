@@ -61,8 +61,8 @@ pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent)
     let mut stmt = conn.prepare_cached(
         "INSERT INTO events (pos, tenant_no, seq, id, time, received_at, action, status, origin,
             actor_type, actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id,
-            request_id, request_method, request_path, request_status, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+            request_id, request_method, request_path, request_status, json, leaf)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
     )?;
     stmt.execute(params![
         pos,
@@ -87,6 +87,7 @@ pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent)
         req.and_then(|r| r.path.as_deref()),
         req.and_then(|r| r.status_code),
         new.json,
+        new.leaf.as_ref().map(|h| &h.0[..]),
     ])?;
     let mut term_stmt =
         conn.prepare_cached("INSERT OR IGNORE INTO event_terms (tenant_no, term, seq) VALUES (?1, ?2, ?3)")?;

@@ -87,6 +87,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_no, key)
     ) WITHOUT ROWID;
     "#,
+    // 2: tamper evidence. Each event's Merkle leaf hash; the hashes of the perfect subtrees
+    // at every 4th level (stele_core::integrity::frontier); signed tree heads, all kept.
+    r#"
+    ALTER TABLE events ADD COLUMN leaf BLOB;
+    CREATE TABLE merkle_nodes (
+        tenant_no INTEGER NOT NULL,
+        level     INTEGER NOT NULL,
+        idx       INTEGER NOT NULL,
+        hash      BLOB NOT NULL,
+        PRIMARY KEY (tenant_no, level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE tree_heads (
+        tenant_no INTEGER NOT NULL,
+        size      INTEGER NOT NULL,
+        root      BLOB NOT NULL,
+        time      INTEGER NOT NULL,
+        key_id    TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (tenant_no, size)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the database to the newest schema version.

@@ -5,17 +5,20 @@
 //! others intact, and nobody is answered until the group's COMMIT (fsync'd) has returned.
 //! Because there is one writer, each tenant's `seq` is assigned without gaps or races.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Savepoint, TransactionBehavior};
-use stele_core::{KeyId, NewEvent, Seq, TenantId, Timestamp};
+use stele_core::integrity::{Frontier, SignedTreeHead};
+use stele_core::{EventId, KeyId, NewEvent, Seq, StoredEvent, TenantId, Timestamp};
 use stele_store::{
-    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, IDEMPOTENCY_WINDOW_MICROS,
+    AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, Redaction, StoreError, Tenant, TreeState,
+    IDEMPOTENCY_WINDOW_MICROS,
 };
 use tokio::sync::oneshot;
 
 use crate::rows::insert_event;
-use crate::{backend, read};
+use crate::{backend, read, redact, tree};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -27,9 +30,23 @@ pub(crate) enum Command {
     CreateTenant { tenant: NewTenant, audit: NewEvent, reply: Reply<Tenant> },
     CreateKey { key: NewKey, audit: NewEvent, reply: Reply<KeyRecord> },
     RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
+    Redact { tenant: TenantId, id: EventId, redaction: Redaction, audit: NewEvent, reply: Reply<StoredEvent> },
+    PutHead { head: SignedTreeHead, reply: Reply<bool> },
 }
 
 impl Command {
+    /// The tenant whose log the command appends to.
+    fn tenant(&self) -> &TenantId {
+        match self {
+            Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } | Command::Redact { tenant, .. } => {
+                tenant
+            }
+            Command::CreateTenant { tenant, .. } => &tenant.id,
+            Command::CreateKey { key, .. } => &key.tenant,
+            Command::PutHead { head, .. } => &head.head.tenant,
+        }
+    }
+
     fn weight(&self) -> usize {
         match self {
             Command::Append { events, .. } => events.len(),
@@ -43,6 +60,8 @@ enum Done {
     Append(Reply<AppendOutcome>, Result<AppendOutcome, StoreError>),
     Tenant(Reply<Tenant>, Result<Tenant, StoreError>),
     Key(Reply<KeyRecord>, Result<KeyRecord, StoreError>),
+    Event(Reply<StoredEvent>, Result<StoredEvent, StoreError>),
+    Flag(Reply<bool>, Result<bool, StoreError>),
 }
 
 impl Done {
@@ -57,35 +76,57 @@ impl Done {
             (Done::Tenant(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
             (Done::Key(tx, r), None) => drop(tx.send(r)),
             (Done::Key(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
+            (Done::Event(tx, r), None) => drop(tx.send(r)),
+            (Done::Event(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
+            (Done::Flag(tx, r), None) => drop(tx.send(r)),
+            (Done::Flag(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
         }
     }
 }
 
-/// Each known tenant's row number and the last `seq` of its log.
+/// A known tenant: its row number, the last `seq` of its log, and its tree's right edge
+/// (loaded on first use; `None` while unknown or after appends without integrity).
+#[derive(Clone)]
+pub(crate) struct Head {
+    no: i64,
+    last: u64,
+    tree: Option<Frontier>,
+}
+
 #[derive(Default)]
-struct Heads(HashMap<TenantId, (i64, u64)>);
+pub(crate) struct Heads(HashMap<TenantId, Head>);
 
 impl Heads {
-    fn get(&mut self, conn: &Connection, tenant: &TenantId) -> Result<(i64, u64), StoreError> {
+    pub(crate) fn get(&mut self, conn: &Connection, tenant: &TenantId) -> Result<(i64, u64), StoreError> {
         if let Some(h) = self.0.get(tenant) {
-            return Ok(*h);
+            return Ok((h.no, h.last));
         }
         let no: i64 = conn
             .query_row("SELECT no FROM tenants WHERE id = ?1", [tenant.as_str()], |r| r.get(0))
             .optional()
             .map_err(backend)?
             .ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?;
-        let last: i64 = conn
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant_no = ?1", [no], |r| r.get(0))
-            .map_err(backend)?;
-        let head = (no, last as u64);
-        self.0.insert(tenant.clone(), head);
-        Ok(head)
+        let last = tree::size(conn, no)?;
+        self.0.insert(tenant.clone(), Head { no, last, tree: None });
+        Ok((no, last))
+    }
+
+    /// The tenant's tree right edge, loaded from its stored nodes if not known.
+    fn frontier(&mut self, conn: &Connection, tenant: &TenantId) -> Result<Frontier, StoreError> {
+        let (no, last) = self.get(conn, tenant)?;
+        if let Some(Head { tree: Some(f), .. }) = self.0.get(tenant) {
+            return Ok(f.clone());
+        }
+        let f = tree::load_frontier(conn, no, last)?;
+        if let Some(h) = self.0.get_mut(tenant) {
+            h.tree = Some(f.clone());
+        }
+        Ok(f)
     }
 }
 
 /// Runs until every sender is gone, then returns after finishing what was queued.
-pub(crate) fn run(mut conn: Connection, rx: flume::Receiver<Command>, checkpoint: flume::Sender<()>) {
+pub(crate) fn run(mut conn: Connection, rx: flume::Receiver<Command>, checkpoint: flume::Sender<()>, grown: Arc<GrownLog>) {
     let mut heads = Heads::default();
     let mut last_purge = Timestamp::from_micros(0);
     while let Ok(first) = rx.recv() {
@@ -101,7 +142,7 @@ pub(crate) fn run(mut conn: Connection, rx: flume::Receiver<Command>, checkpoint
             }
         }
         let requests = group.len();
-        apply_group(&mut conn, &mut heads, group);
+        apply_group(&mut conn, &mut heads, group, &grown);
         // A full channel means a checkpoint is already due.
         let _ = checkpoint.try_send(());
         metrics::histogram!("stele_writer_batch_events").record(weight as f64);
@@ -115,8 +156,9 @@ pub(crate) fn run(mut conn: Connection, rx: flume::Receiver<Command>, checkpoint
     tracing::debug!("SQLite writer stopped");
 }
 
-fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>) {
+fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>, grown: &GrownLog) {
     let mut done = Vec::with_capacity(group.len());
+    let touched: HashSet<TenantId> = group.iter().map(|c| c.tenant().clone()).collect();
     let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Err(e) => Some(e.to_string()),
         Ok(mut tx) => {
@@ -130,6 +172,12 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>) {
         // Nothing of the group is stored: forget the heads, they are reloaded from disk.
         tracing::error!(error = %e, "group commit failed");
         heads.0.clear();
+    } else {
+        for t in touched {
+            if let Some(Head { last, tree: Some(f), .. }) = heads.0.get(&t) {
+                grown.record(t, TreeState { size: *last, root: f.root() });
+            }
+        }
     }
     for d in done {
         d.send(commit_error.as_deref());
@@ -139,13 +187,9 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>) {
 /// Runs one command in its own savepoint; on failure the savepoint and the command's
 /// changes to `heads` are rolled back.
 fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, cmd: Command) -> Done {
-    let tenant = match &cmd {
-        Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } => tenant.clone(),
-        Command::CreateTenant { tenant, .. } => tenant.id.clone(),
-        Command::CreateKey { key, .. } => key.tenant.clone(),
-    };
-    let snapshot = heads.0.get(&tenant).copied();
-    let mut run = |f: &mut dyn FnMut(&Savepoint<'_>, &mut Heads) -> Result<(), StoreError>| -> Result<(), StoreError> {
+    let tenant = cmd.tenant().clone();
+    let snapshot = heads.0.get(&tenant).cloned();
+    let run = |f: &mut dyn FnMut(&Savepoint<'_>, &mut Heads) -> Result<(), StoreError>| -> Result<(), StoreError> {
         let sp = tx.savepoint().map_err(backend)?;
         let result = f(&sp, heads);
         match result {
@@ -202,6 +246,25 @@ fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, cmd: Command
             });
             Done::Key(reply, r.and_then(|()| record.take().ok_or_else(|| backend("no record"))))
         }
+        Command::Redact { tenant, id, redaction, audit, reply } => {
+            let mut tombstone = None;
+            let r = run(&mut |sp, heads| {
+                let (no, _) = heads.get(sp, &tenant)?;
+                tombstone = Some(redact::redact(sp, no, &id, &redaction)?);
+                append_rows(sp, heads, &tenant, std::slice::from_ref(&audit))?;
+                Ok(())
+            });
+            Done::Event(reply, r.and_then(|()| tombstone.take().ok_or_else(|| backend("no tombstone"))))
+        }
+        Command::PutHead { head, reply } => {
+            let mut kept = false;
+            let r = run(&mut |sp, heads| {
+                let (no, _) = heads.get(sp, &head.head.tenant)?;
+                kept = tree::put_head(sp, no, &head)?;
+                Ok(())
+            });
+            Done::Flag(reply, r.map(|()| kept))
+        }
     }
 }
 
@@ -212,14 +275,30 @@ fn append_rows(
     events: &[NewEvent],
 ) -> Result<Vec<Receipt>, StoreError> {
     let (no, mut last) = heads.get(conn, tenant)?;
+    // Integrity is all or nothing per append (it is off only in the benchmark's baseline).
+    let mut frontier = match events.iter().all(|e| e.leaf.is_some()) {
+        true => Some(heads.frontier(conn, tenant)?),
+        false => None,
+    };
     let mut receipts = Vec::with_capacity(events.len());
     for e in events {
         last += 1;
         insert_event(conn, no, last, e).map_err(backend)?;
+        if let (Some(f), Some(leaf)) = (frontier.as_mut(), e.leaf) {
+            let mut failed = None;
+            f.push(leaf, |id, hash| {
+                if failed.is_none() {
+                    failed = tree::insert_node(conn, no, id, &hash).err();
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
         let seq = Seq::new(last).map_err(backend)?;
         receipts.push(Receipt { id: e.event.id, seq, time: e.event.time });
     }
-    heads.0.insert(tenant.clone(), (no, last));
+    heads.0.insert(tenant.clone(), Head { no, last, tree: frontier });
     Ok(receipts)
 }
 
@@ -291,7 +370,7 @@ fn create_tenant(conn: &Connection, heads: &mut Heads, t: &NewTenant, audit: &Ne
         conn.execute("INSERT INTO tenant_aliases (alias, tenant_no) VALUES (?1, ?2)", params![alias, no])
             .map_err(backend)?;
     }
-    heads.0.insert(t.id.clone(), (no, 0));
+    heads.0.insert(t.id.clone(), Head { no, last: 0, tree: Some(Frontier::new()) });
     append_rows(conn, heads, &t.id, std::slice::from_ref(audit))?;
     Ok(())
 }

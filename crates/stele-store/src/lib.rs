@@ -5,13 +5,16 @@
 pub mod conformance;
 pub mod derived;
 pub mod layout;
+pub mod proofs;
 mod records;
 
 pub use records::{
-    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Tenant, IDEMPOTENCY_WINDOW_MICROS,
+    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant, TreeState,
+    IDEMPOTENCY_WINDOW_MICROS,
 };
 
 use async_trait::async_trait;
+use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
 
 /// Why a store operation failed. Messages are for logs; the server maps kinds to statuses
@@ -28,6 +31,12 @@ pub enum StoreError {
     KeyNotFound(KeyId),
     #[error("the idempotency key was used with a different request body")]
     IdempotencyMismatch,
+    #[error("event {0} does not exist")]
+    EventNotFound(EventId),
+    #[error("event {0} is already redacted")]
+    AlreadyRedacted(EventId),
+    #[error("the Merkle tree cannot be read: {0}")]
+    Tree(String),
     #[error("the store is shutting down")]
     Closed,
     #[error("storage backend error: {0}")]
@@ -72,6 +81,31 @@ pub trait Store: Send + Sync + 'static {
     /// The backend's query plan for a page query, one line per step (for index tests and
     /// for operators diagnosing a slow filter).
     async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError>;
+
+    /// Replaces an event's content by a tombstone that keeps its id, time, action, status and
+    /// leaf hash (so the tree still verifies), removes it from every index, and appends
+    /// `audit` (the `stele.event.redacted` event), atomically. Returns the tombstone.
+    async fn redact(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        redaction: Redaction,
+        audit: NewEvent,
+    ) -> Result<StoredEvent, StoreError>;
+
+    /// The tenant's Merkle tree as of now (size = last `seq`).
+    async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError>;
+    /// Performs tree reads (leaf hashes, stored nodes) for a [`stele_core::integrity::ProofPlan`];
+    /// a read that reaches past what is stored is a `Tree` error. See [`proofs`].
+    async fn tree_reads(&self, tenant: &TenantId, reads: &[NodeRead]) -> Result<Vec<Vec<Hash>>, StoreError>;
+    /// Trees that grew through this store since the last call (drained).
+    fn grown(&self) -> Vec<Grown>;
+    /// Keeps a signed tree head; `false` if one of that size was already kept.
+    async fn put_head(&self, head: &SignedTreeHead) -> Result<bool, StoreError>;
+    /// The head with the largest size.
+    async fn latest_head(&self, tenant: &TenantId) -> Result<Option<SignedTreeHead>, StoreError>;
+    /// Heads with `from <= size <= to`, by size, at most `limit`.
+    async fn heads(&self, tenant: &TenantId, from: u64, to: u64, limit: u32) -> Result<Vec<SignedTreeHead>, StoreError>;
 
     /// Whether the store can serve requests (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -87,3 +87,45 @@ pub struct Page {
     /// Where the next page starts; `None` on the last page.
     pub next: Option<Cursor>,
 }
+
+/// Why and by whom an event is redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redaction {
+    pub reason: String,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// A tenant's Merkle tree at one size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeState {
+    pub size: u64,
+    pub root: stele_core::integrity::Hash,
+}
+
+/// A tree that grew: which tenant, and its new state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grown {
+    pub tenant: TenantId,
+    pub tree: TreeState,
+}
+
+/// Trees grown by committed appends, waiting for [`crate::Store::grown`] to drain them (the
+/// head signer's feed). Only the newest state of each tenant is kept.
+#[derive(Debug, Default)]
+pub struct GrownLog(std::sync::Mutex<std::collections::HashMap<TenantId, TreeState>>);
+
+impl GrownLog {
+    pub fn record(&self, tenant: TenantId, tree: TreeState) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(tenant, tree);
+        }
+    }
+
+    pub fn drain(&self) -> Vec<Grown> {
+        match self.0.lock() {
+            Ok(mut map) => map.drain().map(|(tenant, tree)| Grown { tenant, tree }).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Redaction: an event's row keeps its place, id, times, action, status and leaf hash; its
+//! JSON becomes a tombstone and every other column, term and full-text entry is removed.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use stele_core::integrity::Hash;
+use stele_core::tombstone::tombstone;
+use stele_core::{Event, EventId, Seq, StoredEvent};
+use stele_store::{Redaction, StoreError};
+
+use crate::backend;
+
+pub(crate) fn redact(conn: &Connection, no: i64, id: &EventId, r: &Redaction) -> Result<StoredEvent, StoreError> {
+    let row: Option<(i64, i64, String, Option<Vec<u8>>)> = conn
+        .prepare_cached("SELECT pos, seq, json, leaf FROM events WHERE tenant_no = ?1 AND id = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![no, id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()
+        })
+        .map_err(backend)?;
+    let (pos, seq, json, leaf) = row.ok_or(StoreError::EventNotFound(*id))?;
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(backend)?;
+    if value.get("redacted").is_some() {
+        return Err(StoreError::AlreadyRedacted(*id));
+    }
+    let event: Event = serde_json::from_value(value).map_err(backend)?;
+    let leaf = leaf
+        .and_then(|b| Hash::from_slice(&b).ok())
+        .ok_or_else(|| StoreError::Tree(format!("event {seq} has no leaf hash")))?;
+    let stone = tombstone(&event, &leaf, &r.reason, &r.by, r.at);
+    conn.prepare_cached(
+        "UPDATE events SET json = ?2, origin = NULL, actor_type = NULL, actor_id = NULL, actor_name = NULL,
+            actor_email = NULL, actor_ip = NULL, message = NULL, reason = NULL, correlation_id = NULL,
+            request_id = NULL, request_method = NULL, request_path = NULL, request_status = NULL
+         WHERE pos = ?1",
+    )
+    .and_then(|mut s| s.execute(params![pos, stone]))
+    .map_err(backend)?;
+    let mut del = conn
+        .prepare_cached("DELETE FROM event_terms WHERE tenant_no = ?1 AND term = ?2 AND seq = ?3")
+        .map_err(backend)?;
+    for term in stele_store::derived::terms(&event) {
+        del.execute(params![no, term, seq]).map_err(backend)?;
+    }
+    conn.prepare_cached("DELETE FROM events_fts WHERE rowid = ?1")
+        .and_then(|mut s| s.execute([pos]))
+        .map_err(backend)?;
+    Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
+}
