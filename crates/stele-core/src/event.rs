@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use crate::integrity::{event_leaf, Hash};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ids::{EventId, Seq};

@@ -80,6 +80,17 @@ const SERVER_ASSIGNED: &[&str] = &["id", "seq", "received_at", "truncated", "has
 /// Parses and validates an ingest body. `now` becomes each event's `received_at` (and its
 /// `time` where the publisher gave none).
 pub fn parse_ingest_body(body: &[u8], limits: &Limits, now: Timestamp) -> Result<Ingested, IngestError> {
+    parse_ingest_body_with(body, limits, now, true)
+}
+
+/// [`parse_ingest_body`], with `leaf_hashes: false` making events without their Merkle leaf
+/// (only for measuring what integrity costs; such events cannot be verified).
+pub fn parse_ingest_body_with(
+    body: &[u8],
+    limits: &Limits,
+    now: Timestamp,
+    leaf_hashes: bool,
+) -> Result<Ingested, IngestError> {
     let top: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|e| {
         let message = if e.is_data() {
             "expected a JSON object: one event, or {\"events\": [...]}".to_owned()
@@ -90,7 +101,7 @@ pub fn parse_ingest_body(body: &[u8], limits: &Limits, now: Timestamp) -> Result
     })?;
 
     let Some(events_raw) = top.get("events") else {
-        let event = parse_event(body, None, limits, now)?;
+        let event = parse_event(body, None, limits, now, leaf_hashes)?;
         return Ok(Ingested { events: vec![event], batch: false });
     };
     if let Some(other) = top.keys().find(|k| k.as_str() != "events") {
@@ -117,12 +128,18 @@ pub fn parse_ingest_body(body: &[u8], limits: &Limits, now: Timestamp) -> Result
     let events = raws
         .iter()
         .enumerate()
-        .map(|(i, raw)| parse_event(raw.get().as_bytes(), Some(i), limits, now))
+        .map(|(i, raw)| parse_event(raw.get().as_bytes(), Some(i), limits, now, leaf_hashes))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Ingested { events, batch: true })
 }
 
-fn parse_event(raw: &[u8], index: Option<usize>, limits: &Limits, now: Timestamp) -> Result<NewEvent, IngestError> {
+fn parse_event(
+    raw: &[u8],
+    index: Option<usize>,
+    limits: &Limits,
+    now: Timestamp,
+    leaf_hashes: bool,
+) -> Result<NewEvent, IngestError> {
     let mut de = serde_json::Deserializer::from_slice(raw);
     let input: EventInput = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -130,7 +147,7 @@ fn parse_event(raw: &[u8], index: Option<usize>, limits: &Limits, now: Timestamp
         let (field, message) = describe_serde_error(&path, &e.inner().to_string());
         IngestError::new(IngestErrorKind::Invalid, index, field, message)
     })?;
-    validate(input, limits, now).map_err(|(field, message)| {
+    validate(input, limits, now, leaf_hashes).map_err(|(field, message)| {
         let kind = if field.is_empty() { IngestErrorKind::EventTooLarge } else { IngestErrorKind::Invalid };
         IngestError::new(kind, index, field, message)
     })
@@ -175,7 +192,7 @@ fn check_opt(field: &str, value: &Option<String>, max: usize) -> Result<(), Fiel
 }
 
 /// Checks bounds, redacts secrets, truncates oversize bodies and builds the stored event.
-fn validate(input: EventInput, limits: &Limits, now: Timestamp) -> Result<NewEvent, FieldError> {
+fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: bool) -> Result<NewEvent, FieldError> {
     let short = limits.max_short_string;
     let long = limits.max_long_string;
     if input.action.trim().is_empty() {
@@ -267,7 +284,7 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp) -> Result<NewEve
         metadata: input.metadata,
         truncated: false,
     };
-    fit_to_limit(event, limits.max_event_bytes)
+    fit_to_limit(event, limits.max_event_bytes, leaf_hashes)
 }
 
 /// The bodies that may be cut to make an event fit.
@@ -290,8 +307,9 @@ fn body_slot(event: &mut Event, which: Body) -> Option<&mut Value> {
 
 /// Truncates the largest bodies first until the event fits, replacing each cut body by a
 /// string holding the start of its JSON text followed by "…", and sets `truncated`.
-fn fit_to_limit(mut event: Event, max: usize) -> Result<NewEvent, FieldError> {
-    let mut new = NewEvent::new(event.clone());
+fn fit_to_limit(mut event: Event, max: usize, leaf_hashes: bool) -> Result<NewEvent, FieldError> {
+    let make = if leaf_hashes { NewEvent::new } else { NewEvent::without_integrity };
+    let mut new = make(event.clone());
     if new.json.len() <= max {
         return Ok(new);
     }
@@ -307,7 +325,7 @@ fn fit_to_limit(mut event: Event, max: usize) -> Result<NewEvent, FieldError> {
     for (_, which, text) in bodies {
         let mut keep = text.len();
         loop {
-            new = NewEvent::new(event.clone());
+            new = make(event.clone());
             if new.json.len() <= max {
                 return Ok(new);
             }

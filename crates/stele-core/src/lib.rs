@@ -18,7 +18,7 @@ pub mod tombstone;
 pub use event::{Actor, Changes, Event, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
 pub use filter::{parse as parse_filter, Attr, CompareOp, Expr, FilterError};
 pub use ids::{EventId, IdError, KeyId, Seq, TenantId};
-pub use ingest::{parse_ingest_body, IngestError, IngestErrorKind, Ingested};
+pub use ingest::{parse_ingest_body, parse_ingest_body_with, IngestError, IngestErrorKind, Ingested};
 pub use keys::{KeySecret, Scope, SecretHash};
 pub use limits::Limits;
 pub use project::{Fields, FieldsError};

@@ -22,8 +22,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
 use stele_store::{
-    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError, Tenant,
-    TreeState,
+    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
+    Tenant, TreeState,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -232,7 +232,9 @@ impl Store for PostgresStore {
             .build_transaction()
             .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
-            .start().await.map_err(backend)?;
+            .start()
+            .await
+            .map_err(backend)?;
         let size = tree::size(&*tx, no).await?;
         let root = tree::load_frontier(&*tx, no, size).await?.root();
         tx.commit().await.map_err(backend)?;
@@ -261,7 +263,13 @@ impl Store for PostgresStore {
         Ok(tree::heads(&**client, no, tenant, 0, u64::MAX, 1, true).await?.pop())
     }
 
-    async fn heads(&self, tenant: &TenantId, from: u64, to: u64, limit: u32) -> Result<Vec<SignedTreeHead>, StoreError> {
+    async fn heads(
+        &self,
+        tenant: &TenantId,
+        from: u64,
+        to: u64,
+        limit: u32,
+    ) -> Result<Vec<SignedTreeHead>, StoreError> {
         let client = self.client().await?;
         let no = self.tenant_no(&client, tenant).await?;
         tree::heads(&**client, no, tenant, from, to, i64::from(limit), false).await

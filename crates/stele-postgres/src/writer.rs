@@ -329,9 +329,7 @@ async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, trees: &mut Trees, c
                 revoked_at: None,
             }))
         }
-        Command::RevokeKey { tenant, id, audit, .. } => {
-            Ok(Outcome::Key(revoke_key(tx, w, tenant, id, audit).await?))
-        }
+        Command::RevokeKey { tenant, id, audit, .. } => Ok(Outcome::Key(revoke_key(tx, w, tenant, id, audit).await?)),
         Command::Redact { tenant, id, redaction, audit, .. } => {
             Ok(Outcome::Event(redact(tx, w, tenant, id, redaction, audit).await?))
         }

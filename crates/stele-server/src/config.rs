@@ -22,6 +22,31 @@ pub struct Config {
     pub admin_key: Option<String>,
     /// Ingest limits (`[limits]` table).
     pub limits: Limits,
+    /// The tree-head signing key, base64 of its 32-byte Ed25519 seed (`STELE_SIGNING_KEY`;
+    /// every node sharing a PostgreSQL database needs the same one). Never read from the
+    /// file. When unset, one is generated into `<data_dir>/signing.key`.
+    #[serde(skip)]
+    pub signing_key: Option<String>,
+    /// Tamper evidence (`[integrity]` table).
+    pub integrity: Integrity,
+}
+
+/// Tamper-evidence settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Integrity {
+    /// Shortest time between two signed heads of one tenant, in milliseconds (default 500):
+    /// every append is covered by a signed head within about this long.
+    pub head_interval_ms: u64,
+    /// `false` stores events without Merkle leaves and signs nothing. Only for measuring
+    /// what integrity costs (`stele bench ingest`): a log written so cannot be verified.
+    pub enabled: bool,
+}
+
+impl Default for Integrity {
+    fn default() -> Self {
+        Self { head_interval_ms: 500, enabled: true }
+    }
 }
 
 impl Default for Config {
@@ -32,6 +57,8 @@ impl Default for Config {
             database: None,
             admin_key: None,
             limits: Limits::default(),
+            signing_key: None,
+            integrity: Integrity::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod body;
 pub mod config;
 mod dto;
 pub mod error;
+mod integrity;
 mod metrics;
 mod openapi;
 mod routes;
@@ -16,7 +17,7 @@ mod state;
 mod view_filter;
 
 pub use auth::TENANT_HEADER;
-pub use config::{redact_url, Config, ConfigError, Database};
+pub use config::{redact_url, Config, ConfigError, Database, Integrity};
 pub use startup::{migrate, open_store, start, AdminKey, Running, StartError};
 pub use state::AppState;
 

@@ -5,14 +5,14 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{events, health, keys, query, tenants};
+use crate::routes::{events, export, health, integrity, keys, query, tenants};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Stele", description = "Tamper-evident, multi-tenant audit log service"),
     modifiers(&BearerAuth),
-    tags((name = "events", description = "Ingest and read audit events"), (name = "admin", description = "Tenants and keys"), (name = "operations", description = "Health and metrics"))
+    tags((name = "events", description = "Ingest and read audit events"), (name = "integrity", description = "Signed tree heads, proofs, export, redaction"), (name = "admin", description = "Tenants and keys"), (name = "operations", description = "Health and metrics"))
 )]
 struct ApiDoc;
 
@@ -40,5 +40,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events::ingest, query::list_events))
         .routes(routes!(query::search_events))
         .routes(routes!(query::count_events))
+        .routes(routes!(export::export))
         .routes(routes!(events::get_event))
+        .routes(routes!(integrity::inclusion_proof))
+        .routes(routes!(integrity::redact))
+        .routes(routes!(integrity::public_key))
+        .routes(routes!(integrity::head))
+        .routes(routes!(integrity::heads))
+        .routes(routes!(integrity::consistency_proof))
 }

@@ -32,6 +32,8 @@ pub enum StartError {
     Postgres { database: String, source: stele_postgres::ConnectError },
     #[error("operator key file {path}: {source}")]
     AdminKey { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    SigningKey(#[from] crate::integrity::SigningKeyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
@@ -116,6 +118,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub admin_key: AdminKey,
     store: Arc<dyn Store>,
+    signer: Option<crate::integrity::SignerHandle>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -124,8 +127,14 @@ pub struct Running {
 pub async fn start(config: Config) -> Result<Running, StartError> {
     crate::metrics::install();
     let (operator, admin_key) = settle_admin_key(&config)?;
+    create_private_dir(&config.data_dir)?;
+    let key = Arc::new(crate::integrity::settle_signing_key(config.signing_key.as_deref(), &config.data_dir)?);
     let store = open_store(&config).await?;
-    let state = AppState::new(store.clone(), operator, config.limits.clone());
+    let enabled = config.integrity.enabled;
+    let state = AppState::new(store.clone(), operator, config.limits.clone(), key.clone(), enabled);
+    let interval = std::time::Duration::from_millis(config.integrity.head_interval_ms);
+    let signed = state.heads_signed.clone();
+    let signer = enabled.then(|| crate::integrity::spawn_signer(store.clone(), key, interval, signed));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -140,7 +149,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, "listening");
-    Ok(Running { addr, admin_key, store, stop: Some(stop), task })
+    Ok(Running { addr, admin_key, store, signer, stop: Some(stop), task })
 }
 
 impl Running {
@@ -151,6 +160,9 @@ impl Running {
             let _ = stop.send(());
         }
         let served = (&mut self.task).await;
+        if let Some(signer) = self.signer.take() {
+            signer.stop().await;
+        }
         self.store.close().await;
         match served {
             Ok(Ok(())) => Ok(()),

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use stele_core::integrity::HeadSigner;
 use stele_core::{KeyId, Limits, SecretHash};
 use stele_store::{KeyRecord, Store, StoreError};
 
@@ -18,6 +19,12 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub operator: SecretHash,
     pub limits: Limits,
+    /// The tree-head signing key (its public half is served at `/v1/integrity/key`).
+    pub signer: Arc<HeadSigner>,
+    /// Whether events get Merkle leaves (off only for benchmarking).
+    pub integrity: bool,
+    /// Bumped by the head signer after each head it keeps (long polls wait on it).
+    pub heads_signed: tokio::sync::watch::Sender<u64>,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
 }
 
@@ -29,8 +36,23 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, operator: SecretHash, limits: Limits) -> Self {
-        Self(Arc::new(Inner { store, operator, limits, keys: Mutex::new(HashMap::new()) }))
+    pub fn new(
+        store: Arc<dyn Store>,
+        operator: SecretHash,
+        limits: Limits,
+        signer: Arc<HeadSigner>,
+        integrity: bool,
+    ) -> Self {
+        let heads_signed = tokio::sync::watch::Sender::new(0);
+        Self(Arc::new(Inner {
+            store,
+            operator,
+            limits,
+            signer,
+            integrity,
+            heads_signed,
+            keys: Mutex::new(HashMap::new()),
+        }))
     }
 
     /// The key record, from the cache while fresh.

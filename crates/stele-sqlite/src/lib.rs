@@ -19,7 +19,8 @@ use rusqlite::Connection;
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
 use stele_store::{
-    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError, Tenant, TreeState,
+    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
+    Tenant, TreeState,
 };
 use tokio::sync::oneshot;
 
@@ -236,7 +237,13 @@ impl Store for SqliteStore {
         self.read(move |c| tree::latest_head(c, read::tenant_no(c, &tenant)?, &tenant)).await
     }
 
-    async fn heads(&self, tenant: &TenantId, from: u64, to: u64, limit: u32) -> Result<Vec<SignedTreeHead>, StoreError> {
+    async fn heads(
+        &self,
+        tenant: &TenantId,
+        from: u64,
+        to: u64,
+        limit: u32,
+    ) -> Result<Vec<SignedTreeHead>, StoreError> {
         let tenant = tenant.clone();
         self.read(move |c| tree::heads(c, read::tenant_no(c, &tenant)?, &tenant, from, to, limit)).await
     }

@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Savepoint, TransactionBeha
 use stele_core::integrity::{Frontier, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Seq, StoredEvent, TenantId, Timestamp};
 use stele_store::{
-    AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, Redaction, StoreError, Tenant, TreeState,
-    IDEMPOTENCY_WINDOW_MICROS,
+    AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, Redaction, StoreError, Tenant,
+    TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
 use tokio::sync::oneshot;
 
@@ -126,7 +126,12 @@ impl Heads {
 }
 
 /// Runs until every sender is gone, then returns after finishing what was queued.
-pub(crate) fn run(mut conn: Connection, rx: flume::Receiver<Command>, checkpoint: flume::Sender<()>, grown: Arc<GrownLog>) {
+pub(crate) fn run(
+    mut conn: Connection,
+    rx: flume::Receiver<Command>,
+    checkpoint: flume::Sender<()>,
+    grown: Arc<GrownLog>,
+) {
     let mut heads = Heads::default();
     let mut last_purge = Timestamp::from_micros(0);
     while let Ok(first) = rx.recv() {

@@ -9,8 +9,8 @@ pub mod proofs;
 mod records;
 
 pub use records::{
-    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant, TreeState,
-    IDEMPOTENCY_WINDOW_MICROS,
+    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
+    TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
 
 use async_trait::async_trait;
@@ -105,7 +105,8 @@ pub trait Store: Send + Sync + 'static {
     /// The head with the largest size.
     async fn latest_head(&self, tenant: &TenantId) -> Result<Option<SignedTreeHead>, StoreError>;
     /// Heads with `from <= size <= to`, by size, at most `limit`.
-    async fn heads(&self, tenant: &TenantId, from: u64, to: u64, limit: u32) -> Result<Vec<SignedTreeHead>, StoreError>;
+    async fn heads(&self, tenant: &TenantId, from: u64, to: u64, limit: u32)
+        -> Result<Vec<SignedTreeHead>, StoreError>;
 
     /// Whether the store can serve requests (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

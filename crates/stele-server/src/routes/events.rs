@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use stele_core::{parse_ingest_body, EventId, Ingested, Scope, Timestamp};
+use stele_core::{parse_ingest_body_with, EventId, Ingested, Scope, Timestamp};
 use stele_store::{AppendOutcome, Idempotency};
 
 use crate::auth::Principal;
@@ -58,13 +58,13 @@ pub async fn ingest(
     let bytes = read_limited(&headers, body, state.limits.max_batch_bytes).await?;
     let now = Timestamp::now();
     let fingerprint: Option<[u8; 32]> = idempotency_key.as_ref().map(|_| Sha256::digest(&bytes).into());
-    let limits = state.limits.clone();
+    let (limits, leaves) = (state.limits.clone(), state.integrity);
     let Ingested { events, batch } = if bytes.len() > INLINE_PARSE_LIMIT {
-        tokio::task::spawn_blocking(move || parse_ingest_body(&bytes, &limits, now))
+        tokio::task::spawn_blocking(move || parse_ingest_body_with(&bytes, &limits, now, leaves))
             .await
             .map_err(|_| ApiError::internal())??
     } else {
-        parse_ingest_body(&bytes, &limits, now)?
+        parse_ingest_body_with(&bytes, &limits, now, leaves)?
     };
     let count = events.len();
     let idempotency = idempotency_key.zip(fingerprint).map(|(key, fingerprint)| Idempotency { key, fingerprint, now });
@@ -104,20 +104,31 @@ pub async fn get_event(
 ) -> Result<Response, ApiError> {
     principal.require(Scope::EventsRead)?;
     let tenant = principal.tenant(&headers)?;
+    let event = visible_event(&state, &principal, &tenant, &id).await?;
+    Ok(json_response(StatusCode::OK, event.to_json()))
+}
+
+/// An event of `tenant` the caller may see: 404 for unknown ids, other tenants' ids and
+/// events outside a key's view filter alike.
+pub async fn visible_event(
+    state: &AppState,
+    principal: &Principal,
+    tenant: &stele_core::TenantId,
+    id: &str,
+) -> Result<stele_core::StoredEvent, ApiError> {
     let not_found = || ApiError::not_found(format!("event {id} does not exist"));
-    let event_id = EventId::parse(&id).map_err(|_| not_found())?;
-    let event = state.store.get_event(&tenant, &event_id).await?.ok_or_else(not_found)?;
-    // A key with a view filter sees only the events its filter admits.
-    if let Some(view) = crate::view_filter::of(&principal)? {
+    let event_id = EventId::parse(id).map_err(|_| not_found())?;
+    let event = state.store.get_event(tenant, &event_id).await?.ok_or_else(not_found)?;
+    if let Some(view) = crate::view_filter::of(principal)? {
         let query = stele_core::Query {
             filter: Some(stele_core::Expr::and(view, id_filter(&event_id))),
             ..stele_core::Query::default()
         };
-        if state.store.count(&tenant, &query).await? == 0 {
+        if state.store.count(tenant, &query).await? == 0 {
             return Err(not_found());
         }
     }
-    Ok(json_response(StatusCode::OK, event.to_json()))
+    Ok(event)
 }
 
 fn id_filter(id: &EventId) -> stele_core::Expr {

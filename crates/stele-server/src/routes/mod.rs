@@ -1,7 +1,9 @@
 //! HTTP handlers, one module per resource.
 
 pub mod events;
+pub mod export;
 pub mod health;
+pub mod integrity;
 pub mod keys;
 pub mod query;
 pub mod tenants;

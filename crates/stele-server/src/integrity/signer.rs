@@ -1,0 +1,117 @@
+//! The head signer: a task that signs each grown tenant tree at most once per interval, so
+//! every append is covered by a signed head within about one interval. Heads are kept, not
+//! replaced. On start it signs trees that outgrew their latest head (e.g. after a crash);
+//! on stop it signs what is pending, so the last appends are covered too.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stele_core::integrity::{HeadSigner, TreeHead};
+use stele_core::{TenantId, Timestamp};
+use stele_store::{Store, TreeState};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Stops the signer (after it signed what is pending).
+pub struct SignerHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl SignerHandle {
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+struct Signer {
+    store: Arc<dyn Store>,
+    key: Arc<HeadSigner>,
+    interval: Duration,
+    pending: HashMap<TenantId, TreeState>,
+    last: HashMap<TenantId, Instant>,
+    signed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Signer {
+    /// Trees that grew past their latest head while no signer ran.
+    async fn catch_up(&mut self) {
+        let tenants = match self.store.list_tenants().await {
+            Ok(t) => t,
+            Err(e) => return tracing::warn!(error = %e, "head signer: cannot list tenants"),
+        };
+        for t in tenants {
+            let (tree, head) = (self.store.tree(&t.id).await, self.store.latest_head(&t.id).await);
+            match (tree, head) {
+                (Ok(tree), Ok(head)) if tree.size > head.as_ref().map_or(0, |h| h.head.size) => {
+                    self.pending.insert(t.id, tree);
+                }
+                (Ok(_), Ok(_)) => {}
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(tenant = %t.id, error = %e, "head signer: cannot read tree")
+                }
+            }
+        }
+    }
+
+    /// Signs every pending tree whose tenant's last head is at least an interval old (all
+    /// of them when `all`).
+    async fn sign_due(&mut self, all: bool) {
+        for g in self.store.grown() {
+            let newer = self.pending.get(&g.tenant).is_none_or(|p| p.size < g.tree.size);
+            if newer {
+                self.pending.insert(g.tenant, g.tree);
+            }
+        }
+        let now = Instant::now();
+        let due: Vec<TenantId> = self
+            .pending
+            .keys()
+            .filter(|t| all || self.last.get(*t).is_none_or(|at| now.duration_since(*at) >= self.interval))
+            .cloned()
+            .collect();
+        for tenant in due {
+            let Some(tree) = self.pending.get(&tenant).copied() else { continue };
+            let head = TreeHead { tenant: tenant.clone(), size: tree.size, root: tree.root, time: Timestamp::now() };
+            match self.store.put_head(&self.key.sign(head)).await {
+                Ok(_) => {
+                    metrics::counter!("stele_tree_heads_signed_total").increment(1);
+                    self.pending.remove(&tenant);
+                    self.last.insert(tenant, now);
+                    self.signed.send_modify(|n| *n += 1);
+                }
+                Err(e) => tracing::warn!(%tenant, error = %e, "head signer: cannot store a signed head"),
+            }
+        }
+    }
+}
+
+/// Starts the signer.
+pub fn spawn_signer(
+    store: Arc<dyn Store>,
+    key: Arc<HeadSigner>,
+    interval: Duration,
+    signed: tokio::sync::watch::Sender<u64>,
+) -> SignerHandle {
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let interval = interval.max(Duration::from_millis(10));
+    let mut signer = Signer { store, key, interval, pending: HashMap::new(), last: HashMap::new(), signed };
+    let task = tokio::spawn(async move {
+        signer.catch_up().await;
+        let mut tick = tokio::time::interval(interval / 10);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                _ = tick.tick() => signer.sign_due(false).await,
+            }
+        }
+        signer.sign_due(true).await;
+    });
+    SignerHandle { stop: Some(stop), task }
+}
