@@ -77,6 +77,13 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Verify an export offline, or monitor a server's signed heads (exit 1 naming what failed).
+    Verify {
+        #[command(flatten)]
+        args: commands::verify::VerifyArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -140,6 +147,7 @@ fn main() -> anyhow::Result<()> {
             Command::Get { id, remote } => commands::list::get(&id, &remote).await,
             Command::List { args, remote } => commands::list::run(args, &remote).await,
             Command::Query { args, remote } => commands::query::run(args, &remote).await,
+            Command::Verify { args, remote } => commands::verify::run(args, &remote).await,
             Command::Bench { command } => commands::bench::run(command).await,
         }
     })

@@ -3,3 +3,4 @@ pub mod bench;
 pub mod list;
 pub mod query;
 pub mod send;
+pub mod verify;
