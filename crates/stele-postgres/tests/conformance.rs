@@ -6,38 +6,14 @@ mod common;
 use std::sync::Arc;
 
 use stele_postgres::PostgresStore;
-use stele_store::Store;
+use stele_store::conformance::Fixture;
 
-/// A fresh store, or `None` when there is no test server.
-async fn fresh(test: &str) -> Option<Arc<dyn Store>> {
-    let url = common::server_url(test)?;
+/// A fresh store on its own database, or `None` when there is no test server.
+async fn fresh(case: &str) -> Option<Fixture> {
+    let url = common::server_url(case)?;
     let db = common::fresh_database(&url).await;
     let store = PostgresStore::connect(&db).await.expect("connect and migrate");
-    Some(Arc::new(store))
+    Some((Arc::new(store), Box::new(())))
 }
 
-/// One test per conformance case (like `stele_store::conformance_tests!`, plus the skip).
-macro_rules! postgres_conformance {
-    ($($case:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let Some(store) = fresh(stringify!($case)).await else { return };
-                stele_store::conformance::$case(store.clone()).await;
-                store.close().await;
-            }
-        )*
-    };
-}
-
-postgres_conformance!(
-    tenants_and_aliases,
-    keys_lifecycle,
-    append_assigns_gapless_seq,
-    concurrent_appends_are_gapless,
-    idempotency,
-    query_order_range_and_pages,
-    tenants_are_isolated,
-    close_rejects_later_writes,
-    filter_table
-);
+stele_store::conformance_tests!(fresh);

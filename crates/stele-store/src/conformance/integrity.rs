@@ -1,0 +1,160 @@
+//! Conformance cases for tamper evidence: every backend keeps each tenant's Merkle tree so
+//! that roots and proofs read back from it match the tree rebuilt from the leaves.
+
+use std::sync::Arc;
+
+use stele_core::integrity::{
+    verify_consistency, verify_inclusion, Frontier, Hash, HeadSigner, SignedTreeHead, TreeHead,
+};
+use stele_core::{EventId, NewEvent, PageRequest, Query, Sort, Timestamp};
+
+use super::{all_pages, event, make_tenant, tenant};
+use crate::{proofs, Redaction, Store, StoreError};
+
+/// Every leaf of a tenant's log in seq order, from the stored events' `hash`.
+async fn leaves(store: &dyn Store, id: &str) -> Vec<Hash> {
+    let mut query = Query { sort: Sort::parse("seq").expect("sort"), ..all_pages(1000) };
+    let mut out = Vec::new();
+    loop {
+        let page = store.query(&tenant(id), &query).await.expect("query");
+        for e in &page.events {
+            let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+            out.push(Hash::from_hex(v["hash"].as_str().expect("hash")).expect("hex"));
+            assert_eq!(e.seq.get(), out.len() as u64, "seq order without gaps");
+        }
+        match page.next {
+            Some(c) => query.page = PageRequest::After(c),
+            None => return out,
+        }
+    }
+}
+
+fn frontier_of(leaves: &[Hash]) -> Frontier {
+    let mut f = Frontier::new();
+    for l in leaves {
+        f.push(*l, |_, _| {});
+    }
+    f
+}
+
+pub async fn merkle_tree_matches_the_leaves(store: Arc<dyn Store>) {
+    make_tenant(&*store, "acme", &[]).await;
+    make_tenant(&*store, "globex", &[]).await;
+    // Batches of awkward sizes cross the stored levels (16, 256 leaves) at odd places;
+    // the other tenant's appends interleave.
+    for (i, n) in [1usize, 6, 33, 100, 17, 255, 2, 90].into_iter().enumerate() {
+        let batch: Vec<NewEvent> = (0..n).map(|j| event(&format!("a.{i}.{j}"), 1000 + j as i64)).collect();
+        store.append(&tenant("acme"), batch, None).await.expect("append");
+        store.append(&tenant("globex"), vec![event("g", 5)], None).await.expect("append");
+    }
+    let leaves = leaves(&*store, "acme").await;
+    let n = leaves.len() as u64;
+    assert_eq!(n, 505);
+    let tree = store.tree(&tenant("acme")).await.expect("tree");
+    assert_eq!(tree.size, n);
+    assert_eq!(tree.root, frontier_of(&leaves).root(), "the stored tree's root is the leaves' root");
+    let globex = store.tree(&tenant("globex")).await.expect("tree");
+    assert_eq!(globex.size, 9);
+    assert_ne!(globex.root, tree.root);
+
+    for m in [1u64, 2, 15, 16, 17, 255, 256, 257, 300, 504, 505] {
+        let root_m = proofs::root(&*store, &tenant("acme"), m).await.expect("root");
+        assert_eq!(root_m, frontier_of(&leaves[..m as usize]).root(), "root of size {m}");
+        let proof = proofs::consistency(&*store, &tenant("acme"), m, n).await.expect("consistency");
+        verify_consistency(m, n, &root_m, &tree.root, &proof).expect("consistency verifies");
+    }
+    for index in [0u64, 1, 15, 16, 100, 255, 256, 400, 504] {
+        let proof = proofs::inclusion(&*store, &tenant("acme"), index, n).await.expect("inclusion");
+        verify_inclusion(index, n, &leaves[index as usize], &proof, &tree.root).expect("inclusion verifies");
+        let at_300 = proofs::inclusion(&*store, &tenant("acme"), index.min(299), 300).await.expect("inclusion");
+        let root_300 = frontier_of(&leaves[..300]).root();
+        verify_inclusion(index.min(299), 300, &leaves[index.min(299) as usize], &at_300, &root_300)
+            .expect("older size");
+    }
+    // Past the end of the log is an error, not a proof.
+    assert!(matches!(proofs::inclusion(&*store, &tenant("acme"), 0, n + 1).await, Err(StoreError::Tree(_))));
+}
+
+pub async fn appends_report_grown_trees(store: Arc<dyn Store>) {
+    make_tenant(&*store, "acme", &[]).await;
+    store.grown();
+    store.append(&tenant("acme"), (0..20).map(|i| event("a", i)).collect(), None).await.expect("append");
+    let grown = store.grown();
+    let acme = grown.iter().find(|g| g.tenant == tenant("acme")).expect("acme grew");
+    assert_eq!(acme.tree, store.tree(&tenant("acme")).await.expect("tree"));
+    assert_eq!(acme.tree.size, 21);
+    assert!(store.grown().is_empty(), "drained");
+}
+
+pub async fn signed_heads_are_kept(store: Arc<dyn Store>) {
+    make_tenant(&*store, "acme", &[]).await;
+    make_tenant(&*store, "globex", &[]).await;
+    assert!(store.latest_head(&tenant("acme")).await.expect("head").is_none());
+    let signer = HeadSigner::generate();
+    let sign = |size: u64| -> SignedTreeHead {
+        signer.sign(TreeHead {
+            tenant: tenant("acme"),
+            size,
+            root: stele_core::integrity::leaf_hash(&size.to_be_bytes()),
+            time: Timestamp::from_micros(size as i64 * 1000),
+        })
+    };
+    for size in [3u64, 1, 7, 5] {
+        assert!(store.put_head(&sign(size)).await.expect("put"));
+    }
+    assert!(!store.put_head(&sign(5)).await.expect("put again"), "one head per size");
+    let latest = store.latest_head(&tenant("acme")).await.expect("latest").expect("some");
+    assert_eq!(latest, sign(7));
+    signer.public().verify(&latest).expect("signature survives storage");
+    let listed = store.heads(&tenant("acme"), 2, 6, 10).await.expect("heads");
+    assert_eq!(listed.iter().map(|h| h.head.size).collect::<Vec<_>>(), vec![3, 5]);
+    assert_eq!(store.heads(&tenant("acme"), 0, u64::MAX, 2).await.expect("heads").len(), 2);
+    assert!(store.latest_head(&tenant("globex")).await.expect("head").is_none(), "heads are per tenant");
+}
+
+pub async fn redaction_keeps_the_leaf(store: Arc<dyn Store>) {
+    make_tenant(&*store, "acme", &[]).await;
+    let batch: Vec<NewEvent> = (0..40).map(|i| event("user.login", 1000 + i)).collect();
+    let victim = batch[9].clone();
+    store.append(&tenant("acme"), batch, None).await.expect("append");
+    let before = store.tree(&tenant("acme")).await.expect("tree");
+    let count_before = store.count(&tenant("acme"), &Query::default()).await.expect("count");
+    let redaction = Redaction { reason: "erasure".into(), by: "operator".into(), at: Timestamp::now() };
+    let stone = store
+        .redact(&tenant("acme"), &victim.event.id, redaction.clone(), event("stele.event.redacted", 5))
+        .await
+        .expect("redact");
+    let v: serde_json::Value = serde_json::from_str(&stone.json).expect("json");
+    assert_eq!(v["hash"], victim.leaf.expect("leaf").to_hex());
+    assert_eq!(v["redacted"]["reason"], "erasure");
+    assert!(v.get("actor").is_none() && v.get("targets").is_none());
+    let stored = store.get_event(&tenant("acme"), &victim.event.id).await.expect("get").expect("kept");
+    assert_eq!(stored.json, stone.json);
+    // The tree of the old size is unchanged; the redaction event extended it.
+    assert_eq!(proofs::root(&*store, &tenant("acme"), before.size).await.expect("root"), before.root);
+    assert_eq!(store.tree(&tenant("acme")).await.expect("tree").size, before.size + 1);
+    assert_eq!(store.count(&tenant("acme"), &Query::default()).await.expect("count"), count_before + 1);
+    // Its attributes are gone from every index; the event itself is still there.
+    let id = victim.event.id;
+    let count = |f: String| {
+        let store = store.clone();
+        async move {
+            let q = Query { filter: Some(stele_core::parse_filter(&f).expect("filter")), ..Query::default() };
+            store.count(&tenant("acme"), &q).await.expect("count")
+        }
+    };
+    assert_eq!(count(format!("id eq \"{id}\"")).await, 1);
+    assert_eq!(count(format!("id eq \"{id}\" and action eq \"user.login\"")).await, 1, "action stays");
+    assert_eq!(count(format!("id eq \"{id}\" and actor.email eq \"ana@acme.io\"")).await, 0);
+    assert_eq!(count(format!("id eq \"{id}\" and target.id eq \"u_7\"")).await, 0);
+    assert_eq!(count(format!("id eq \"{id}\" and context.env eq \"prod\"")).await, 0);
+    let again = store.redact(&tenant("acme"), &victim.event.id, redaction.clone(), event("x", 1)).await;
+    assert!(matches!(again, Err(StoreError::AlreadyRedacted(_))), "{again:?}");
+    let unknown = store.redact(&tenant("acme"), &EventId::new_v7(), redaction, event("x", 1)).await;
+    assert!(matches!(unknown, Err(StoreError::EventNotFound(_))), "{unknown:?}");
+    assert_eq!(
+        store.tree(&tenant("acme")).await.expect("tree").size,
+        before.size + 1,
+        "failed redactions append nothing"
+    );
+}
