@@ -92,6 +92,8 @@ pub struct Section {
 pub struct Report {
     pub sections: Vec<Section>,
     pub event_bytes: usize,
+    /// Integrity figures (ratios and latencies measured in the same run).
+    pub notes: Vec<String>,
 }
 
 impl fmt::Display for Report {
@@ -120,6 +122,9 @@ impl fmt::Display for Report {
                 )?;
             }
         }
+        for note in &self.notes {
+            writeln!(f, "{note}")?;
+        }
         Ok(())
     }
 }
@@ -144,6 +149,7 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
     let singles: Vec<String> = single.iter().map(Value::to_string).collect();
 
     let mut sections = Vec::new();
+    let mut notes = Vec::new();
     for backend in &backends {
         eprintln!("{}: baseline", backend.label());
         let baseline = match backend {
@@ -151,42 +157,125 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
             Backend::Postgres(url) => copy_baseline(url, &bodies, options.batch_size).await?,
         };
 
-        let dir = tempfile::tempdir()?;
-        let database = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres(url) => Some(crate::pg::fresh_database(url, "http").await?),
-        };
-        let admin = format!("bench-operator-{}", rand::random::<u64>());
-        let config = stele_server::Config {
-            listen: "127.0.0.1:0".parse()?,
-            data_dir: dir.path().to_owned(),
-            database,
-            admin_key: Some(admin.clone()),
-            ..stele_server::Config::default()
-        };
-        let server = stele_server::start(config).await?;
-        let base = format!("http://{}", server.addr);
-        let key = setup_tenant(&base, &admin).await?;
-
-        eprintln!("{}: HTTP", backend.label());
-        let a = send_all(&base, &key, bodies.clone(), options.batch_clients, options.batched_events, "HTTP batched")
-            .await?;
-        let b = send_all(&base, &key, singles.clone(), options.single_clients, options.single_events, "HTTP single")
-            .await?;
-        server.shutdown().await?;
+        // Integrity on (the product) and off (what it costs), each on a fresh server and
+        // database, in this run.
+        let on = http_scenarios(backend, &bodies, &singles, &options, true).await?;
+        let off = http_scenarios(backend, &bodies, &singles, &options, false).await?;
+        let name = |what: &str, integrity: &str| format!("HTTP {what}, integrity {integrity}");
+        notes.push(format!(
+            "{}: integrity on/off, same run: batches {:.0}% ({:.0} vs {:.0} ev/s), singles {:.0}% ({:.0} vs {:.0} ev/s)",
+            backend.label(),
+            100.0 * on.batched.rate() / off.batched.rate(),
+            on.batched.rate(),
+            off.batched.rate(),
+            100.0 * on.single.rate() / off.single.rate(),
+            on.single.rate(),
+            off.single.rate()
+        ));
+        if let Some(mut lags) = on.head_lag {
+            notes.push(format!(
+                "{}: append acknowledged -> covered by a signed head, under the batched load: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} probes)",
+                backend.label(),
+                percentile_ms(&mut lags, 50.0),
+                percentile_ms(&mut lags, 99.0),
+                percentile_ms(&mut lags, 100.0),
+                lags.len()
+            ));
+        }
+        let batch_label = format!("batches of {} x {} clients", options.batch_size, options.batch_clients);
+        let single_label = format!("single events x {} clients", options.single_clients);
         sections.push(Section {
             backend: backend.label(),
             baseline,
             rows: vec![
-                Row {
-                    name: format!("HTTP batches of {} x {} clients", options.batch_size, options.batch_clients),
-                    ..a
-                },
-                Row { name: format!("HTTP single events x {} clients", options.single_clients), ..b },
+                Row { name: name(&batch_label, "on"), ..on.batched },
+                Row { name: name(&single_label, "on"), ..on.single },
+                Row { name: name(&batch_label, "off"), ..off.batched },
+                Row { name: name(&single_label, "off"), ..off.single },
             ],
         });
     }
-    Ok(Report { sections, event_bytes })
+    Ok(Report { sections, event_bytes, notes })
+}
+
+/// The HTTP scenarios on one fresh server.
+struct Scenarios {
+    batched: Row,
+    single: Row,
+    /// Acknowledged append -> covering signed head, sampled during the batched scenario.
+    head_lag: Option<Vec<Duration>>,
+}
+
+async fn http_scenarios(
+    backend: &Backend,
+    bodies: &[String],
+    singles: &[String],
+    options: &IngestOptions,
+    integrity: bool,
+) -> anyhow::Result<Scenarios> {
+    let dir = tempfile::tempdir()?;
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres(url) => Some(crate::pg::fresh_database(url, "http").await?),
+    };
+    let admin = format!("bench-operator-{}", rand::random::<u64>());
+    let config = stele_server::Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.path().to_owned(),
+        database,
+        admin_key: Some(admin.clone()),
+        integrity: stele_server::Integrity { enabled: integrity, ..stele_server::Integrity::default() },
+        ..stele_server::Config::default()
+    };
+    let server = stele_server::start(config).await?;
+    let base = format!("http://{}", server.addr);
+    let key = setup_tenant(&base, &admin).await?;
+    let state = if integrity { "on" } else { "off" };
+    eprintln!("{}: HTTP, integrity {state}", backend.label());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = integrity.then(|| tokio::spawn(head_lag_probe(base.clone(), key.clone(), stop.clone())));
+    let batched =
+        send_all(&base, &key, bodies.to_vec(), options.batch_clients, options.batched_events, "HTTP batched").await?;
+    stop.store(true, Ordering::Relaxed);
+    let head_lag = match probe {
+        Some(p) => Some(p.await??),
+        None => None,
+    };
+    let single =
+        send_all(&base, &key, singles.to_vec(), options.single_clients, options.single_events, "HTTP single").await?;
+    server.shutdown().await?;
+    Ok(Scenarios { batched, single, head_lag })
+}
+
+/// Appends one event at a time while `stop` is unset and measures how long after its 201
+/// a signed head covering it is served (`GET /v1/integrity/head?min_size=` long-polls).
+async fn head_lag_probe(
+    base: String,
+    key: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<Vec<Duration>> {
+    let http = reqwest::Client::new();
+    let mut lags = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let receipt: Value = http
+            .post(format!("{base}/v1/events"))
+            .bearer_auth(&key)
+            .json(&json!({"action": "bench.probe"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let acked = Instant::now();
+        let seq = receipt["seq"].as_u64().context("no seq in the receipt")?;
+        http.get(format!("{base}/v1/integrity/head?min_size={seq}"))
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .error_for_status()?;
+        lags.push(acked.elapsed());
+    }
+    Ok(lags)
 }
 
 /// The validated rows of the batch bodies, as the server would store them.
@@ -262,7 +351,7 @@ async fn setup_tenant(base: &str, admin: &str) -> anyhow::Result<String> {
     let key: Value = http
         .post(format!("{base}/v1/keys"))
         .bearer_auth(admin)
-        .json(&json!({"tenant": "bench", "name": "bench", "scopes": ["events:write"]}))
+        .json(&json!({"tenant": "bench", "name": "bench", "scopes": ["events:write", "events:read"]}))
         .send()
         .await?
         .error_for_status()?

@@ -5,6 +5,8 @@
 //! inclusion and consistency proofs), which are the RFC 6962 reference test data from
 //! certificate-transparency-go.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use proptest::prelude::*;
 use stele_core::integrity::*;
 
@@ -335,4 +337,79 @@ proptest! {
         }
         prop_assert_eq!(rebuilt.root(), t.frontier.root());
     }
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    // Names and strings mix ASCII, BMP (incl. U+E000..U+FFFF) and supplementary characters:
+    // the ones where UTF-8 and UTF-16 orders differ; controls exercise escaping.
+    let text = prop::collection::vec(
+        prop_oneof![
+            prop::char::range('a', 'e'),
+            prop::char::range('\u{0}', '\u{1f}'),
+            Just('"'),
+            Just('\\'),
+            Just('\u{7f}'),
+            Just('\u{e9}'),
+            prop::char::range('\u{e000}', '\u{e002}'),
+            Just('\u{fffd}'),
+            prop::char::range('\u{1f600}', '\u{1f602}'),
+        ],
+        0..6,
+    )
+    .prop_map(|cs| cs.into_iter().collect::<String>());
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        prop_oneof![Just(1.0f64), Just(1e21), Just(1e-7), Just(0.1), Just(-0.0), Just(123456789.125)]
+            .prop_map(Value::from),
+        text.clone().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec((text.clone(), inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The fast canonical writer produces exactly the bytes of serde_jcs (RFC 8785).
+    #[test]
+    fn canonical_json_equals_serde_jcs(value in json_value()) {
+        let ours = stele_core::integrity::canonical::canonical(&value);
+        let reference = serde_jcs::to_vec(&value).unwrap();
+        prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(reference).unwrap());
+    }
+}
+
+#[test]
+fn canonical_json_matches_rfc8785_examples() {
+    // RFC 8785 §3.2.2 (number serialisation) and §3.2.3 (sorting) examples.
+    let v: serde_json::Value = serde_json::from_str(
+        r#"{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
+            "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/", "literals": [null, true, false]}"#,
+    )
+    .unwrap();
+    let text = String::from_utf8(stele_core::integrity::canonical::canonical(&v)).unwrap();
+    assert_eq!(
+        text,
+        r#"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
+    );
+    let sorted: serde_json::Value = serde_json::from_str(
+        r#"{"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh",
+            "1": "One", "\ud83d\ude00": "Emoji: Grinning Face", "\u0080": "Control", "\u00f6": "Latin Small Letter O With Diaeresis"}"#,
+    )
+    .unwrap();
+    let text = String::from_utf8(stele_core::integrity::canonical::canonical(&sorted)).unwrap();
+    let order: Vec<&str> =
+        ["Carriage Return", "One", "Control", "Latin Small", "Euro Sign", "Emoji", "Hebrew"].to_vec();
+    let positions: Vec<usize> = order.iter().map(|w| text.find(w).unwrap()).collect();
+    assert!(positions.windows(2).all(|p| p[0] < p[1]), "{text}");
 }

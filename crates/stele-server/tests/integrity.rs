@@ -1,6 +1,8 @@
 //! Tamper evidence over HTTP: signed heads, inclusion and consistency proofs checked with
 //! the core verifier against the served public key, redaction, and verifiable export.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use common::{spawn_app, OPERATOR};

@@ -2,6 +2,8 @@
 //! swapped events, and deleted newest events must each be detected, with the seq named
 //! where the check can name it.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::path::Path;

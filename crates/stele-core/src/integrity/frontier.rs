@@ -14,7 +14,7 @@ pub const STRIDE: u32 = 4;
 
 /// Whether a store keeps this level's nodes.
 pub fn is_stored_level(level: u32) -> bool {
-    level > 0 && level % STRIDE == 0
+    level > 0 && level.is_multiple_of(STRIDE)
 }
 
 /// One read a store performs to get a perfect subtree's hash.

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::canonical::canonical;
 use super::hash::{leaf_hash, Hash};
 use crate::Event;
 
@@ -11,9 +12,8 @@ pub const NOT_HASHED: [&str; 3] = ["seq", "hash", "proof"];
 
 /// The leaf hash of a typed event.
 pub fn event_leaf(event: &Event) -> Hash {
-    // Events are strings, integers, booleans and JSON values parsed from text: JCS only
-    // fails on non-finite floats, which JSON text cannot carry.
-    leaf_hash(&serde_jcs::to_vec(event).unwrap_or_default())
+    // An event is strings, integers, booleans and JSON values: it always becomes a Value.
+    leaf_hash(&canonical(&serde_json::to_value(event).unwrap_or(Value::Null)))
 }
 
 /// Why a served event's leaf could not be recomputed.
@@ -23,8 +23,6 @@ pub enum LeafError {
     NotAnObject,
     #[error("the event was redacted; its leaf hash is kept but its content is gone")]
     Redacted,
-    #[error("cannot canonicalise: {0}")]
-    Canonical(String),
 }
 
 /// Recomputes the leaf hash of an event as served (with `seq` and `hash`).
@@ -35,6 +33,5 @@ pub fn served_leaf(event: &Value) -> Result<Hash, LeafError> {
     }
     let content: Map<String, Value> =
         object.iter().filter(|(k, _)| !NOT_HASHED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let bytes = serde_jcs::to_vec(&content).map_err(|e| LeafError::Canonical(e.to_string()))?;
-    Ok(leaf_hash(&bytes))
+    Ok(leaf_hash(&canonical(&Value::Object(content))))
 }

@@ -3,6 +3,7 @@
 //! consistency proofs let anyone check an event or a later head against an earlier one.
 //! Pure computation: stores read and write the hashes this module names.
 
+pub mod canonical;
 pub mod frontier;
 pub mod hash;
 pub mod head;
