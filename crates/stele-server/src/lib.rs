@@ -10,6 +10,7 @@ mod dto;
 pub mod error;
 mod metrics;
 mod openapi;
+mod profiles;
 mod routes;
 mod startup;
 mod state;

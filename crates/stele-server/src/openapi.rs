@@ -41,4 +41,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(query::search_events))
         .routes(routes!(query::count_events))
         .routes(routes!(events::get_event))
+        .merge(crate::profiles::router())
 }
