@@ -4,6 +4,7 @@
 //! has SQL or filtering of its own.
 
 pub mod cloudcockpit;
+pub mod common;
 pub mod configcat;
 pub mod losant;
 pub mod oneuptime;

@@ -1,0 +1,163 @@
+//! What the profiles share: authenticating a presented Stele key, finding the tenant a
+//! profile names by one of its aliases (refusing another tenant than the key's), running a
+//! query restricted to what the caller may read, and time formatting. Each profile maps
+//! [`ProfileError`] to its own error shape.
+
+use stele_core::{Event, Expr, Query, Scope, Seq, Timestamp};
+use stele_store::{StoreError, Tenant};
+
+use crate::auth::{self, Principal};
+use crate::state::AppState;
+
+/// Why a profile request could not be served, before the profile's own validation.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// No credential, or an unknown, wrong or revoked one.
+    #[error("the credential is missing, unknown, wrong or revoked")]
+    Unauthenticated,
+    /// The key is valid but lacks the scope the route needs.
+    #[error("the key lacks the {0} scope")]
+    MissingScope(Scope),
+    /// No tenant has this alias.
+    #[error("no tenant is known as {0:?}")]
+    UnknownTenant(String),
+    /// The alias names another tenant than the key's.
+    #[error("{0:?} is not the key's tenant")]
+    OtherTenant(String),
+    /// The operator key was used without naming a tenant.
+    #[error("the operator key must name a tenant")]
+    NoTenant,
+    /// The store is shutting down.
+    #[error("the server is shutting down")]
+    Unavailable,
+    /// Anything else (logged, never shown).
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<StoreError> for ProfileError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Closed => ProfileError::Unavailable,
+            other => {
+                tracing::error!(error = %other, "storage error in a profile");
+                ProfileError::Internal
+            }
+        }
+    }
+}
+
+/// The principal a presented Stele key secret (or the operator key) stands for.
+pub async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, ProfileError> {
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return Err(ProfileError::Unauthenticated);
+    }
+    auth::authenticate(state, secret).await.map_err(|e| match e.status.as_u16() {
+        401 => ProfileError::Unauthenticated,
+        503 => ProfileError::Unavailable,
+        _ => ProfileError::Internal,
+    })
+}
+
+/// Fails unless the caller holds `scope`.
+pub fn require(principal: &Principal, scope: Scope) -> Result<(), ProfileError> {
+    principal.require(scope).map_err(|_| ProfileError::MissingScope(scope))
+}
+
+/// The tenant a profile's identifier names (its id or one of its aliases), if the caller may
+/// act on it: a key only on its own tenant, the operator on any.
+pub async fn tenant_by_alias(state: &AppState, principal: &Principal, alias: &str) -> Result<Tenant, ProfileError> {
+    let tenant =
+        state.store.find_tenant(alias).await?.ok_or_else(|| ProfileError::UnknownTenant(alias.to_owned()))?;
+    match principal {
+        Principal::Key(k) if k.tenant != tenant.id => Err(ProfileError::OtherTenant(alias.to_owned())),
+        _ => Ok(tenant),
+    }
+}
+
+/// The calling key's own tenant (for profiles whose tenant comes from the credential).
+pub async fn key_tenant(state: &AppState, principal: &Principal) -> Result<Tenant, ProfileError> {
+    match principal {
+        Principal::Operator => Err(ProfileError::NoTenant),
+        Principal::Key(k) => {
+            state.store.get_tenant(&k.tenant).await?.ok_or_else(|| ProfileError::UnknownTenant(k.tenant.to_string()))
+        }
+    }
+}
+
+/// The first alias of a tenant that is a UUID (OneUptime's `projectId`, ConfigCat's
+/// `organizationId`), lowercase.
+pub fn uuid_alias(tenant: &Tenant) -> Option<String> {
+    tenant.aliases.iter().find_map(|a| uuid::Uuid::parse_str(a).ok().map(|u| u.hyphenated().to_string()))
+}
+
+/// A profile's filter restricted to what the caller may read (its key's view filter AND-ed
+/// in, exactly as the native API does).
+pub fn readable(principal: &Principal, filter: Option<Expr>) -> Result<Option<Expr>, ProfileError> {
+    crate::view_filter::restrict(principal, filter).map_err(|_| ProfileError::Internal)
+}
+
+/// `a and b and …` of the given parts (none: no filter).
+pub fn all_of(parts: Vec<Expr>) -> Option<Expr> {
+    parts.into_iter().reduce(Expr::and)
+}
+
+/// One page of typed events with their log positions, and the exact number of events the
+/// same query matches.
+pub struct Rows {
+    pub events: Vec<(Seq, Event)>,
+    pub total: u64,
+}
+
+/// Runs `query` (already [`readable`]) on `tenant`: the page and the exact total.
+pub async fn page(state: &AppState, tenant: &Tenant, query: &Query) -> Result<Rows, ProfileError> {
+    let total = state.store.count(&tenant.id, query).await?;
+    let events = if total == 0 { Vec::new() } else { events(state, tenant, query).await? };
+    Ok(Rows { events, total })
+}
+
+/// The page of `query` as typed events.
+pub async fn events(state: &AppState, tenant: &Tenant, query: &Query) -> Result<Vec<(Seq, Event)>, ProfileError> {
+    let page = state.store.query(&tenant.id, query).await?;
+    page.events
+        .iter()
+        .map(|e| {
+            e.event().map(|ev| (e.seq, ev)).map_err(|err| {
+                tracing::error!(error = %err, seq = e.seq.get(), "stored event is unreadable");
+                ProfileError::Internal
+            })
+        })
+        .collect()
+}
+
+/// The exact number of events `query` matches on `tenant`.
+pub async fn count(state: &AppState, tenant: &Tenant, query: &Query) -> Result<u64, ProfileError> {
+    Ok(state.store.count(&tenant.id, query).await?)
+}
+
+/// `2016-06-13T04:00:00.000Z`: UTC with millisecond precision (JavaScript's `toISOString`).
+pub fn iso_millis(t: Timestamp) -> String {
+    let full = t.to_string(); // always `…:SS.ffffffZ`
+    match full.len() {
+        n if n > 4 => format!("{}Z", &full[..n - 4]),
+        _ => full,
+    }
+}
+
+/// A `Timestamp` from epoch milliseconds (saturating).
+pub fn from_millis(ms: i64) -> Timestamp {
+    Timestamp::from_micros(ms.saturating_mul(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millisecond_iso() {
+        let t = Timestamp::parse("2016-06-13T04:00:00.123456Z").expect("time");
+        assert_eq!(iso_millis(t), "2016-06-13T04:00:00.123Z");
+        assert_eq!(iso_millis(from_millis(1_465_790_400_000)), "2016-06-13T04:00:00.000Z");
+    }
+}
