@@ -202,10 +202,10 @@ fn parse_list(pairs: &[(String, String)]) -> Result<ListParams, Failure> {
     for (name, value) in pairs {
         match name.as_str() {
             "sortField" => {
-                p.sort_field = ["creationDate", "responseStatus", "actorName"]
-                    .into_iter()
-                    .find(|f| *f == value)
-                    .ok_or_else(|| Failure::validation("sortField must be one of creationDate, responseStatus, actorName"))?;
+                p.sort_field =
+                    ["creationDate", "responseStatus", "actorName"].into_iter().find(|f| *f == value).ok_or_else(
+                        || Failure::validation("sortField must be one of creationDate, responseStatus, actorName"),
+                    )?;
             }
             "sortDirection" => match value.as_str() {
                 "asc" | "desc" | "ASC" | "DESC" => p.sort_direction = value.clone(),
@@ -213,15 +213,14 @@ fn parse_list(pairs: &[(String, String)]) -> Result<ListParams, Failure> {
                 _ => return Err(Failure::validation("sortDirection must be one of asc, desc")),
             },
             "page" => {
-                p.page = value.trim().parse().map_err(|_| Failure::validation("page must be a number of at least 0"))?;
+                p.page =
+                    value.trim().parse().map_err(|_| Failure::validation("page must be a number of at least 0"))?;
             }
             "perPage" => {
-                p.per_page = value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_PER_PAGE).contains(n))
-                    .ok_or_else(|| Failure::validation(format!("perPage must be a number from 1 to {MAX_PER_PAGE}")))?;
+                p.per_page =
+                    value.trim().parse().ok().filter(|n| (1..=MAX_PER_PAGE).contains(n)).ok_or_else(|| {
+                        Failure::validation(format!("perPage must be a number from 1 to {MAX_PER_PAGE}"))
+                    })?;
             }
             "start" => start = Some(millis_param("start", value)?),
             // `end` is inclusive, at Losant's millisecond precision.

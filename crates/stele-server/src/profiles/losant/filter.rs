@@ -55,7 +55,8 @@ pub fn parse<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Result<Opti
             Some(k) => format!("{PARAM}.{k} is not allowed"),
             None => bad(),
         })?;
-        let index: u32 = segs.get(1).and_then(|i| i.parse().ok()).ok_or_else(|| format!("{PARAM}.{key} must be an array"))?;
+        let index: u32 =
+            segs.get(1).and_then(|i| i.parse().ok()).ok_or_else(|| format!("{PARAM}.{key} must be an array"))?;
         let field = match (fields.is_empty(), segs.len()) {
             (true, 2) => String::new(),
             (false, 3) if fields.contains(&segs[2]) => segs[2].to_owned(),
@@ -138,7 +139,7 @@ mod tests {
         .expect("valid");
         assert_eq!(
             got,
-            "(actor.id eq \"575ed70c7ae143cd83dc4aa9\" and actor.type eq \"User\") and (target.type eq \"Organization\" \
+            "actor.id eq \"575ed70c7ae143cd83dc4aa9\" and actor.type eq \"User\" and (target.type eq \"Organization\" \
              or target.id eq \"575ec8687ae143cd83dc4a97\" and target.type eq \"ApiToken\")"
         );
     }
