@@ -68,8 +68,7 @@ pub fn require(principal: &Principal, scope: Scope) -> Result<(), ProfileError> 
 /// The tenant a profile's identifier names (its id or one of its aliases), if the caller may
 /// act on it: a key only on its own tenant, the operator on any.
 pub async fn tenant_by_alias(state: &AppState, principal: &Principal, alias: &str) -> Result<Tenant, ProfileError> {
-    let tenant =
-        state.store.find_tenant(alias).await?.ok_or_else(|| ProfileError::UnknownTenant(alias.to_owned()))?;
+    let tenant = state.store.find_tenant(alias).await?.ok_or_else(|| ProfileError::UnknownTenant(alias.to_owned()))?;
     match principal {
         Principal::Key(k) if k.tenant != tenant.id => Err(ProfileError::OtherTenant(alias.to_owned())),
         _ => Ok(tenant),
