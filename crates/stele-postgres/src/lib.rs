@@ -11,6 +11,7 @@ pub mod provision;
 mod read;
 pub mod rows;
 pub mod schema;
+mod tenant_update;
 mod writer;
 
 use std::collections::HashMap;
@@ -19,7 +20,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
-use stele_store::{AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Store, StoreError, Tenant};
+use stele_store::{
+    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Store, StoreError, Tenant, TenantJwt, TenantUpdate,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
@@ -150,6 +153,16 @@ impl Store for PostgresStore {
     async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError> {
         let client = self.client().await?;
         read::find_tenant(&**client, id_or_alias).await
+    }
+
+    async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError> {
+        let tenant = id.clone();
+        self.write(|reply| Command::UpdateTenant { tenant, update, audit, reply }).await
+    }
+
+    async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError> {
+        let client = self.client().await?;
+        tenant_update::jwt(&**client, id).await
     }
 
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {

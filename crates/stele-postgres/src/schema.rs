@@ -111,6 +111,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX idempotency_created ON idempotency (created_at);
     "#,
+    // Tenant JWT keys (profiles that verify a tenant's tokens): HS256 secrets only sealed by
+    // the server, public keys as PEM. Global like `tenants` (a Citus reference table).
+    r#"
+    CREATE TABLE tenant_jwt (
+        tenant_no   bigint PRIMARY KEY REFERENCES tenants (no),
+        alg         text NOT NULL,
+        key         bytea NOT NULL,
+        updated_at  bigint NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

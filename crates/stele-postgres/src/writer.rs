@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use stele_core::{KeyId, NewEvent, Seq, TenantId, Timestamp};
 use stele_store::{
-    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, IDEMPOTENCY_WINDOW_MICROS,
+    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, TenantUpdate,
+    IDEMPOTENCY_WINDOW_MICROS,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
@@ -44,6 +45,7 @@ pub(crate) enum Command {
     CreateTenant { tenant: NewTenant, audit: NewEvent, reply: Reply<Tenant> },
     CreateKey { key: NewKey, audit: NewEvent, reply: Reply<KeyRecord> },
     RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
+    UpdateTenant { tenant: TenantId, update: TenantUpdate, audit: NewEvent, reply: Reply<Tenant> },
 }
 
 impl Command {
@@ -56,7 +58,9 @@ impl Command {
 
     fn tenant(&self) -> &TenantId {
         match self {
-            Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } => tenant,
+            Command::Append { tenant, .. }
+            | Command::RevokeKey { tenant, .. }
+            | Command::UpdateTenant { tenant, .. } => tenant,
             Command::CreateTenant { tenant, .. } => &tenant.id,
             Command::CreateKey { key, .. } => &key.tenant,
         }
@@ -72,7 +76,7 @@ enum Outcome {
 
 /// Why a command failed: its own fault (its savepoint is rolled back and the caller told),
 /// or the database's (the whole group fails, and may be tried again).
-enum Fail {
+pub(crate) enum Fail {
     Store(StoreError),
     Pg(tokio_postgres::Error),
 }
@@ -159,7 +163,7 @@ fn answer_error(cmd: Command, e: StoreError) {
     // A caller that went away no longer needs its answer.
     match cmd {
         Command::Append { reply, .. } => drop(reply.send(Err(e))),
-        Command::CreateTenant { reply, .. } => drop(reply.send(Err(e))),
+        Command::CreateTenant { reply, .. } | Command::UpdateTenant { reply, .. } => drop(reply.send(Err(e))),
         Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => drop(reply.send(Err(e))),
     }
 }
@@ -171,10 +175,12 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
             Outcome::Append(a) => Ok(a),
             _ => Err(mismatch()),
         }))),
-        Command::CreateTenant { reply, .. } => drop(reply.send(result.and_then(|o| match o {
-            Outcome::Tenant(t) => Ok(t),
-            _ => Err(mismatch()),
-        }))),
+        Command::CreateTenant { reply, .. } | Command::UpdateTenant { reply, .. } => {
+            drop(reply.send(result.and_then(|o| match o {
+                Outcome::Tenant(t) => Ok(t),
+                _ => Err(mismatch()),
+            })))
+        }
         Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => {
             drop(reply.send(result.and_then(|o| match o {
                 Outcome::Key(k) => Ok(k),
@@ -286,6 +292,9 @@ async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, cmd: &Command) -> Re
         }
         Command::RevokeKey { tenant, id, audit, .. } => {
             Ok(Outcome::Key(revoke_key(tx, inserts, tenant, id, audit).await?))
+        }
+        Command::UpdateTenant { tenant, update, audit, .. } => {
+            Ok(Outcome::Tenant(update_tenant(tx, inserts, tenant, update, audit).await?))
         }
     }
 }
@@ -434,6 +443,19 @@ async fn revoke_key(
         append_rows(tx, inserts, no, head, std::slice::from_ref(audit)).await?;
     }
     Ok(read::key_by_id(tx, id).await?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))?)
+}
+
+async fn update_tenant(
+    tx: &Transaction<'_>,
+    inserts: &Inserts,
+    tenant: &TenantId,
+    update: &TenantUpdate,
+    audit: &NewEvent,
+) -> Result<Tenant, Fail> {
+    let (no, head) = lock_head(tx, tenant).await?;
+    crate::tenant_update::apply(tx, no, update).await?;
+    append_rows(tx, inserts, no, head, std::slice::from_ref(audit)).await?;
+    Ok(read::get_tenant(tx, tenant).await?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?)
 }
 
 async fn purge_idempotency(client: &Client, now: Timestamp) {

@@ -6,6 +6,7 @@ pub mod compile;
 mod read;
 pub mod rows;
 pub mod schema;
+mod tenant_update;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,9 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
-use stele_store::{AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Store, StoreError, Tenant};
+use stele_store::{
+    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Store, StoreError, Tenant, TenantJwt, TenantUpdate,
+};
 use tokio::sync::oneshot;
 
 use writer::Command;
@@ -125,6 +128,16 @@ impl Store for SqliteStore {
     async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError> {
         let key = id_or_alias.to_owned();
         self.read(move |c| read::find_tenant(c, &key)).await
+    }
+
+    async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError> {
+        let tenant = id.clone();
+        self.write(|reply| Command::UpdateTenant { tenant, update, audit, reply }).await
+    }
+
+    async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError> {
+        let id = id.clone();
+        self.read(move |c| tenant_update::jwt(c, &id)).await
     }
 
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension, Savepoint, TransactionBehavior};
 use stele_core::{KeyId, NewEvent, Seq, TenantId, Timestamp};
 use stele_store::{
-    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, IDEMPOTENCY_WINDOW_MICROS,
+    AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, TenantUpdate,
+    IDEMPOTENCY_WINDOW_MICROS,
 };
 use tokio::sync::oneshot;
 
@@ -27,6 +28,7 @@ pub(crate) enum Command {
     CreateTenant { tenant: NewTenant, audit: NewEvent, reply: Reply<Tenant> },
     CreateKey { key: NewKey, audit: NewEvent, reply: Reply<KeyRecord> },
     RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
+    UpdateTenant { tenant: TenantId, update: TenantUpdate, audit: NewEvent, reply: Reply<Tenant> },
 }
 
 impl Command {
@@ -140,7 +142,9 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>) {
 /// changes to `heads` are rolled back.
 fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, cmd: Command) -> Done {
     let tenant = match &cmd {
-        Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } => tenant.clone(),
+        Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } | Command::UpdateTenant { tenant, .. } => {
+            tenant.clone()
+        }
         Command::CreateTenant { tenant, .. } => tenant.id.clone(),
         Command::CreateKey { key, .. } => key.tenant.clone(),
     };
@@ -201,6 +205,14 @@ fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, cmd: Command
                 Ok(())
             });
             Done::Key(reply, r.and_then(|()| record.take().ok_or_else(|| backend("no record"))))
+        }
+        Command::UpdateTenant { tenant, update, audit, reply } => {
+            let mut updated = None;
+            let r = run(&mut |sp, heads| {
+                updated = Some(update_tenant(sp, heads, &tenant, &update, &audit)?);
+                Ok(())
+            });
+            Done::Tenant(reply, r.and_then(|()| updated.take().ok_or_else(|| backend("no tenant"))))
         }
     }
 }
@@ -338,6 +350,19 @@ fn revoke_key(
         append_rows(conn, heads, tenant, std::slice::from_ref(audit))?;
     }
     read::key_by_id(conn, id)?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))
+}
+
+fn update_tenant(
+    conn: &Connection,
+    heads: &mut Heads,
+    tenant: &TenantId,
+    update: &TenantUpdate,
+    audit: &NewEvent,
+) -> Result<Tenant, StoreError> {
+    let (no, _) = heads.get(conn, tenant)?;
+    crate::tenant_update::apply(conn, no, update)?;
+    append_rows(conn, heads, tenant, std::slice::from_ref(audit))?;
+    read::get_tenant(conn, tenant)?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))
 }
 
 fn purge_idempotency(conn: &Connection, now: Timestamp) {

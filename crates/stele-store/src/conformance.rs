@@ -3,7 +3,9 @@
 //! that makes a fresh, empty store (and a guard that keeps its resources alive).
 
 mod filters;
+mod tenant_update;
 pub use filters::filter_table;
+pub use tenant_update::tenant_updates;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -24,7 +26,7 @@ macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@cases $make;
             tenants_and_aliases, keys_lifecycle, append_assigns_gapless_seq, concurrent_appends_are_gapless,
-            idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table);
+            idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table, tenant_updates);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

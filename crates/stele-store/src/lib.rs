@@ -6,10 +6,12 @@ pub mod conformance;
 pub mod derived;
 pub mod layout;
 mod records;
+mod tenant_update;
 
 pub use records::{
     AppendOutcome, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Tenant, IDEMPOTENCY_WINDOW_MICROS,
 };
+pub use tenant_update::{JwtAlg, TenantJwt, TenantUpdate};
 
 use async_trait::async_trait;
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
@@ -45,6 +47,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
     /// The tenant that has this id or alias.
     async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError>;
+    /// Changes a tenant's aliases and/or JWT key and appends `audit` (its
+    /// `stele.tenant.updated` event) to its log, atomically. A new alias held by another
+    /// tenant (or equal to another tenant's id) is `AliasTaken` and changes nothing.
+    async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError>;
+    /// The tenant's JWT key, if one is configured (`UnknownTenant` for no such tenant).
+    async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError>;
 
     /// Stores a key (only its secret's hash) and appends `audit` to its tenant's log.
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError>;
