@@ -97,11 +97,6 @@ pub fn readable(principal: &Principal, filter: Option<Expr>) -> Result<Option<Ex
     crate::view_filter::restrict(principal, filter).map_err(|_| ProfileError::Internal)
 }
 
-/// `a and b and …` of the given parts (none: no filter).
-pub fn all_of(parts: Vec<Expr>) -> Option<Expr> {
-    parts.into_iter().reduce(Expr::and)
-}
-
 /// One page of typed events with their log positions, and the exact number of events the
 /// same query matches.
 pub struct Rows {
