@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{events, health, keys, query, tenants};
+use crate::routes::{events, health, keys, query, tenant_update, tenants};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
+        .routes(routes!(tenant_update::update_tenant))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(events::ingest, query::list_events))

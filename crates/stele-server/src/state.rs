@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use stele_core::{KeyId, Limits, SecretHash};
 use stele_store::{KeyRecord, Store, StoreError};
 
+use crate::secret_key::SecretKey;
+
 /// How long a key record is trusted without re-reading it. Revocations through this node
 /// take effect at once (the entry is dropped); through another node within this delay.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -18,6 +20,8 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub operator: SecretHash,
     pub limits: Limits,
+    /// Seals and opens stored secrets (tenant HS256 JWT secrets).
+    pub secrets: SecretKey,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
 }
 
@@ -29,8 +33,8 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, operator: SecretHash, limits: Limits) -> Self {
-        Self(Arc::new(Inner { store, operator, limits, keys: Mutex::new(HashMap::new()) }))
+    pub fn new(store: Arc<dyn Store>, operator: SecretHash, limits: Limits, secrets: SecretKey) -> Self {
+        Self(Arc::new(Inner { store, operator, limits, secrets, keys: Mutex::new(HashMap::new()) }))
     }
 
     /// The key record, from the cache while fresh.

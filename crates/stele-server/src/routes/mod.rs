@@ -4,6 +4,7 @@ pub mod events;
 pub mod health;
 pub mod keys;
 pub mod query;
+pub mod tenant_update;
 pub mod tenants;
 
 use axum::extract::Query;
