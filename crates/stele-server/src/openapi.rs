@@ -25,6 +25,11 @@ impl Modify for BearerAuth {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+            // ConfigCat profile: the key id and secret as HTTP Basic credentials.
+            components.add_security_scheme(
+                "basic",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+            );
         }
     }
 }

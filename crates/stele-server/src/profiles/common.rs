@@ -3,7 +3,7 @@
 //! query restricted to what the caller may read, and time formatting. Each profile maps
 //! [`ProfileError`] to its own error shape.
 
-use stele_core::{Event, Expr, Query, Scope, Seq, Timestamp};
+use stele_core::{Cursor, Event, Expr, Limit, PageRequest, Query, Scope, Seq, Timestamp};
 use stele_store::{StoreError, Tenant};
 
 use crate::auth::{self, Principal};
@@ -144,6 +144,95 @@ pub fn from_millis(ms: i64) -> Timestamp {
     Timestamp::from_micros(ms.saturating_mul(1000))
 }
 
+/// Up to `n` rows of `query` (already [`readable`]) from where its page starts, fetched in
+/// store pages of at most [`Limit::MAX`] chained by cursor (for profiles whose page size is
+/// larger), and the cursor after the last row when the store has more.
+pub async fn events_up_to(
+    state: &AppState,
+    tenant: &Tenant,
+    query: &Query,
+    n: u64,
+) -> Result<(Vec<(Seq, Event)>, Option<Cursor>), ProfileError> {
+    let mut query = query.clone();
+    let mut out = Vec::new();
+    while (out.len() as u64) < n {
+        let want = (n - out.len() as u64).min(u64::from(Limit::MAX)) as u32;
+        query.limit = Limit::new(want).map_err(|_| ProfileError::Internal)?;
+        let page = state.store.query(&tenant.id, &query).await?;
+        for e in &page.events {
+            let event = e.event().map_err(|err| {
+                tracing::error!(error = %err, seq = e.seq.get(), "stored event is unreadable");
+                ProfileError::Internal
+            })?;
+            out.push((e.seq, event));
+        }
+        match page.next {
+            Some(next) if (out.len() as u64) < n && !page.events.is_empty() => query.page = PageRequest::After(next),
+            next => return Ok((out, next)),
+        }
+    }
+    Ok((out, None))
+}
+
+/// A date-time as .NET-style APIs accept it: RFC 3339, or without an offset (taken as UTC,
+/// `T` or a space between date and time), or a bare date (midnight UTC).
+pub fn parse_datetime(text: &str) -> Option<Timestamp> {
+    use time::macros::format_description;
+    let text = text.trim();
+    if let Ok(t) = Timestamp::parse(text) {
+        return Some(t);
+    }
+    let text = text.replacen(' ', "T", 1);
+    let local = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]");
+    let short = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let date = format_description!("[year]-[month]-[day]");
+    let utc = time::PrimitiveDateTime::parse(&text, local)
+        .or_else(|_| time::PrimitiveDateTime::parse(&text, short))
+        .or_else(|_| time::Date::parse(&text, date).map(|d| d.midnight()))
+        .ok()?
+        .assume_utc();
+    Timestamp::parse(&utc.format(&time::format_description::well_known::Rfc3339).ok()?).ok()
+}
+
+/// `2024-05-04T09:42:00.5+00:00`: RFC 3339 with an explicit `+00:00` offset and only the
+/// fractional digits needed (.NET's `DateTimeOffset` form).
+pub fn rfc3339_offset(t: Timestamp) -> String {
+    let d = t.to_offset();
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        d.year(),
+        u8::from(d.month()),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    );
+    if d.microsecond() != 0 {
+        let frac = format!("{:06}", d.microsecond());
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push_str("+00:00");
+    out
+}
+
+/// The same wall-clock time `n` calendar months earlier (UTC; the day clamped to the
+/// month's length, as .NET's `AddMonths(-n)`).
+pub fn months_before(t: Timestamp, n: u32) -> Timestamp {
+    let d = t.to_offset();
+    let index = i64::from(d.year()) * 12 + i64::from(u8::from(d.month())) - 1 - i64::from(n);
+    let (year, month) = (index.div_euclid(12) as i32, (index.rem_euclid(12) + 1) as u8);
+    let Ok(month) = time::Month::try_from(month) else { return t };
+    let day = d.day().min(month.length(year));
+    match time::Date::from_calendar_date(year, month, day) {
+        Ok(date) => {
+            let shifted = d.replace_date(date);
+            Timestamp::from_micros(t.as_micros() + (shifted - d).whole_microseconds() as i64)
+        }
+        Err(_) => t,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +242,35 @@ mod tests {
         let t = Timestamp::parse("2016-06-13T04:00:00.123456Z").expect("time");
         assert_eq!(iso_millis(t), "2016-06-13T04:00:00.123Z");
         assert_eq!(iso_millis(from_millis(1_465_790_400_000)), "2016-06-13T04:00:00.000Z");
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    fn ts(text: &str) -> Timestamp {
+        Timestamp::parse(text).expect("time")
+    }
+
+    #[test]
+    fn loose_date_times() {
+        assert_eq!(parse_datetime("2024-08-01T00:00:00Z"), Some(ts("2024-08-01T00:00:00Z")));
+        assert_eq!(parse_datetime("2024-08-01T02:00:00+02:00"), Some(ts("2024-08-01T00:00:00Z")));
+        assert_eq!(parse_datetime("2024-08-01T10:15:30"), Some(ts("2024-08-01T10:15:30Z")));
+        assert_eq!(parse_datetime("2024-08-01 10:15:30.25"), Some(ts("2024-08-01T10:15:30.25Z")));
+        assert_eq!(parse_datetime("2024-08-01T10:15"), Some(ts("2024-08-01T10:15:00Z")));
+        assert_eq!(parse_datetime("2024-08-01"), Some(ts("2024-08-01T00:00:00Z")));
+        for bad in ["", "yesterday", "2024-13-01", "2024-08-01T25:00:00Z", "1722470400"] {
+            assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn offset_form_and_months() {
+        assert_eq!(rfc3339_offset(ts("2024-05-04T09:42:00Z")), "2024-05-04T09:42:00+00:00");
+        assert_eq!(rfc3339_offset(ts("2024-05-04T09:42:00.120000Z")), "2024-05-04T09:42:00.12+00:00");
+        assert_eq!(months_before(ts("2024-03-31T10:00:00Z"), 1), ts("2024-02-29T10:00:00Z"));
+        assert_eq!(months_before(ts("2024-01-15T00:00:00.5Z"), 1), ts("2023-12-15T00:00:00.5Z"));
     }
 }
