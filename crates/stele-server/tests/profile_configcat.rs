@@ -376,7 +376,7 @@ async fn bad_parameters_are_400_naming_them() {
     let key = tenant(&app, "acme", ORG).await;
     let v2 = format!("/v2/organizations/{ORG}/auditlogs");
     let cases = [
-        (format!("/v1/products/not-a-uuid/auditlogs"), "productId"),
+        ("/v1/products/not-a-uuid/auditlogs".to_owned(), "productId"),
         (format!("{v2}?productId=123"), "productId"),
         (format!("{v2}?configId=x"), "configId"),
         (format!("{v2}?environmentId=e0e0"), "environmentId"),
