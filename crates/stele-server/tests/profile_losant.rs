@@ -329,3 +329,13 @@ async fn page_walk_agrees_with_the_native_api() {
     assert_eq!(walked, want);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn routes_are_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.expect("sent").json().await.expect("JSON");
+    for path in ["/instance/{instanceId}/audit-logs", "/instance/{instanceId}/audit-logs/{instanceAuditLogId}"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from /openapi.json");
+    }
+    app.shutdown().await;
+}

@@ -438,3 +438,23 @@ async fn a_key_reads_only_its_own_project() {
     assert_eq!(list["data"][0]["status"], "Error");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn routes_are_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.expect("sent").json().await.expect("JSON");
+    for path in [
+        "/api/status-page-scim-log/get-list",
+        "/api/status-page-scim-log/count",
+        "/api/status-page-scim-log/{id}/get-item",
+        "/api/status-page-scim-log",
+        "/api/status-page-scim-log/{id}",
+        "/api/status-page-scim-log/{id}/update-item",
+        "/api/status-page-scim-log/{id}/delete-item",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from /openapi.json");
+    }
+    let list = &doc["paths"]["/api/status-page-scim-log/get-list"];
+    assert!(list["get"].is_object() && list["post"].is_object(), "get-list answers GET and POST");
+    app.shutdown().await;
+}

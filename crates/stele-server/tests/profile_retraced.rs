@@ -297,3 +297,15 @@ async fn idempotent_retry_returns_the_same_receipt() {
     assert_eq!(app.user_events("acme").await.len(), 1);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn routes_are_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.expect("sent").json().await.expect("JSON");
+    for path in
+        ["/auditlog/publisher/v1/project/{projectId}/event", "/auditlog/publisher/v1/project/{projectId}/event/bulk"]
+    {
+        assert!(doc["paths"][path].is_object(), "{path} missing from /openapi.json");
+    }
+    app.shutdown().await;
+}
