@@ -371,6 +371,7 @@ async fn bad_parameters_are_error_responses_naming_them() {
         ("?Status=Succeeded", "Status"),
         ("?resellerId=123", "resellerId"),
         ("?ContinuationToken=abc", "ContinuationToken"),
+        ("?Operations=A|B|C|D|E|F|G|H|I|J|K|L|M|N|O|P|Q|R|S|T|U|V|W|X|Y|Z|a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p|q|r|s|t|u|v|w|x|y|z|0|1|2|3|4|5|6|7|8|9|A1|B1|C1|D1|E1|F1|G1|H1|I1|J1|K1|L1|M1|N1|O1|P1|Q1|R1|S1|T1|U1|V1|W1|X1|Y1|Z1|a1|b1|c1|d1|e1|f1|g1|h1|i1|j1|k1|l1|m1|n1|o1|p1|q1|r1|s1|t1|u1|v1|w1|x1|y1|z1", "Operations"),
     ];
     for (query, property) in cases {
         let resp = request(&app, query, &csp()).send().await.expect("sent");

@@ -29,6 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 const DEFAULT_PAGE_SIZE: u64 = 25;
 const MAX_PAGE_SIZE: u64 = 2000;
 const CORRELATION_HEADER: &str = "x-correlation-id";
+/// Most operations one `Operations` value may list.
+const MAX_OPERATIONS: usize = 100;
+/// Longest operation or name searched for.
+const MAX_TEXT: usize = 1024;
 
 /// A refusal, rendered as an `ErrorResponse` with the request's correlation id.
 pub struct Failure {
@@ -159,8 +163,14 @@ fn any_of(parts: Vec<Expr>) -> Option<Expr> {
 fn filter(p: &Pairs, role: &Role) -> Result<Vec<Expr>, Failure> {
     let mut parts = Vec::new();
     if let Some(ops) = p.get("Operations") {
-        let ops = ops.split('|').map(str::trim).filter(|o| !o.is_empty());
-        parts.extend(any_of(ops.map(|o| compare(Attr::Action, CompareOp::Eq, o)).collect()));
+        let ops: Vec<&str> = ops.split('|').map(str::trim).filter(|o| !o.is_empty()).collect();
+        if ops.len() > MAX_OPERATIONS || ops.iter().any(|o| o.chars().count() > MAX_TEXT) {
+            return Err(Failure::invalid(
+                "Operations",
+                format!("at most {MAX_OPERATIONS} operations of at most {MAX_TEXT} characters"),
+            ));
+        }
+        parts.extend(any_of(ops.into_iter().map(|o| compare(Attr::Action, CompareOp::Eq, o)).collect()));
     }
     if let Some(status) = p.get("Status") {
         let words: &[&str] = match status.to_ascii_lowercase().as_str() {
@@ -176,11 +186,13 @@ fn filter(p: &Pairs, role: &Role) -> Result<Vec<Expr>, Failure> {
         };
         parts.extend(any_of(words.iter().map(|w| compare(Attr::Status, CompareOp::Eq, w)).collect()));
     }
-    if let Some(name) = p.get("Reseller") {
-        parts.push(compare(Attr::Context("reseller".into()), CompareOp::Co, name));
-    }
-    if let Some(name) = p.get("Customer") {
-        parts.push(compare(Attr::Context("customer".into()), CompareOp::Co, name));
+    for (param, key) in [("Reseller", "reseller"), ("Customer", "customer")] {
+        if let Some(name) = p.get(param) {
+            if name.chars().count() > MAX_TEXT {
+                return Err(Failure::invalid(param, format!("at most {MAX_TEXT} characters")));
+            }
+            parts.push(compare(Attr::Context(key.into()), CompareOp::Co, name));
+        }
     }
     let view_as = p
         .get("resellerId")

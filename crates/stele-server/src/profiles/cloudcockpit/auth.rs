@@ -15,6 +15,9 @@ use crate::profiles::common::{self, ProfileError};
 use crate::state::AppState;
 use crate::tenant_jwt;
 
+/// The same answer for an unknown tenant and a tenant without a key.
+const NO_KEY: &str = "X-Tenant names no tenant with a JWT key configured";
+
 /// Clock skew tolerated on `exp` (seconds).
 const LEEWAY_SECONDS: u64 = 30;
 
@@ -94,7 +97,7 @@ pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Fai
         .map_err(from_profile)?;
         return Ok(Caller { tenant, role: Role::Csp, key: Some(principal) });
     }
-    let tenant = find(state, domain).await?.ok_or_else(|| unauthorized("X-Tenant does not name a known tenant"))?;
+    let tenant = find(state, domain).await?.ok_or_else(|| unauthorized(NO_KEY))?;
     let role = verify(state, &tenant, token).await?;
     Ok(Caller { tenant, role, key: None })
 }
@@ -119,7 +122,7 @@ async fn verify(state: &AppState, tenant: &Tenant, token: &str) -> Result<Role, 
         .tenant_jwt(&tenant.id)
         .await
         .map_err(|e| from_profile(ProfileError::from(e)))?
-        .ok_or_else(|| unauthorized("the tenant has no JWT key configured"))?;
+        .ok_or_else(|| unauthorized(NO_KEY))?;
     let key = tenant_jwt::verification_key(&state.secrets, &tenant.id, &stored).map_err(|e| {
         tracing::error!(tenant = %tenant.id, error = %e, "cannot use the tenant's JWT key");
         unauthorized("the token cannot be verified")
