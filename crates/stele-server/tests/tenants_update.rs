@@ -219,3 +219,80 @@ async fn the_hs256_secret_is_stored_sealed_under_a_private_secret_key() {
     }
     app.shutdown().await;
 }
+
+/// A server on `dir` (SQLite there) with an optional configured secret key.
+async fn start_on(
+    dir: &std::path::Path,
+    secret_key: Option<&str>,
+) -> Result<stele_server::Running, stele_server::StartError> {
+    let config = stele_server::Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: dir.into(),
+        admin_key: Some(OPERATOR.into()),
+        secret_key: secret_key.map(stele_server::secret_key::SecretText::new),
+        ..stele_server::Config::default()
+    };
+    stele_server::start(config).await
+}
+
+async fn audit_logs_status(base: &str, token: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(format!("{base}/v1/AuditLogs"))
+        .header("X-Tenant", "portal.acme.io")
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sent")
+        .status()
+}
+
+#[tokio::test]
+async fn the_secret_key_persists_and_decides_what_opens() {
+    let dir = tempfile::tempdir().expect("dir");
+    let token = jwt_keys::hs256(&json!({"role": "csp", "exp": jwt_keys::epoch(600)}), jwt_keys::HS_SECRET);
+    let server = start_on(dir.path(), None).await.expect("starts");
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{base}/v1/tenants"))
+        .bearer_auth(OPERATOR)
+        .json(&json!({"id": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let resp = http
+        .patch(format!("{base}/v1/tenants/acme"))
+        .bearer_auth(OPERATOR)
+        .json(&json!({"aliases": ["portal.acme.io"], "jwt": {"alg": "HS256", "secret": jwt_keys::HS_SECRET}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(audit_logs_status(&base, &token).await, StatusCode::OK);
+    server.shutdown().await.expect("stops");
+
+    // Restarted on the same data directory: secret.key is read back, the secret still opens.
+    let server = start_on(dir.path(), None).await.expect("restarts");
+    assert_eq!(audit_logs_status(&format!("http://{}", server.addr), &token).await, StatusCode::OK);
+    server.shutdown().await.expect("stops");
+
+    // Another configured key cannot open what the first sealed: tokens are refused.
+    let other = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let server = start_on(dir.path(), Some(other)).await.expect("starts with STELE_SECRET_KEY");
+    assert_eq!(audit_logs_status(&format!("http://{}", server.addr), &token).await, StatusCode::UNAUTHORIZED);
+    server.shutdown().await.expect("stops");
+
+    // The file's key given as STELE_SECRET_KEY works the same as the file.
+    let file_key = std::fs::read_to_string(dir.path().join("secret.key")).expect("read");
+    let server = start_on(dir.path(), Some(file_key.trim())).await.expect("starts");
+    assert_eq!(audit_logs_status(&format!("http://{}", server.addr), &token).await, StatusCode::OK);
+    server.shutdown().await.expect("stops");
+
+    for bad in ["c2hvcnQ=", "not base64 at all"] {
+        match start_on(dir.path(), Some(bad)).await {
+            Err(e) => assert!(e.to_string().starts_with("STELE_SECRET_KEY"), "{e}"),
+            Ok(_) => panic!("{bad:?} was accepted as a secret key"),
+        }
+    }
+}
