@@ -11,6 +11,7 @@ pub mod provision;
 mod read;
 pub mod rows;
 pub mod schema;
+mod tenant_update;
 mod tree;
 mod writer;
 
@@ -23,7 +24,7 @@ use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
 use stele_store::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
-    Tenant, TreeState,
+    Tenant, TenantJwt, TenantUpdate, TreeState,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -158,6 +159,16 @@ impl Store for PostgresStore {
     async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError> {
         let client = self.client().await?;
         read::find_tenant(&**client, id_or_alias).await
+    }
+
+    async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError> {
+        let tenant = id.clone();
+        self.write(|reply| Command::UpdateTenant { tenant, update, audit, reply }).await
+    }
+
+    async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError> {
+        let client = self.client().await?;
+        tenant_update::jwt(&**client, id).await
     }
 
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {

@@ -131,6 +131,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_no, size)
     );
     "#,
+    // 3: tenant JWT keys (profiles that verify a tenant's tokens): HS256 secrets only sealed by
+    // the server, public keys as PEM. Global like `tenants` (a Citus reference table).
+    r#"
+    CREATE TABLE tenant_jwt (
+        tenant_no   bigint PRIMARY KEY REFERENCES tenants (no),
+        alg         text NOT NULL,
+        key         bytea NOT NULL,
+        updated_at  bigint NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

@@ -21,7 +21,7 @@ use stele_core::tombstone::tombstone;
 use stele_core::{Event, EventId, KeyId, NewEvent, Seq, StoredEvent, TenantId, Timestamp};
 use stele_store::{
     AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, Redaction, StoreError, Tenant,
-    TreeState, IDEMPOTENCY_WINDOW_MICROS,
+    TenantUpdate, TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
@@ -50,6 +50,7 @@ pub(crate) enum Command {
     CreateKey { key: NewKey, audit: NewEvent, reply: Reply<KeyRecord> },
     RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
     Redact { tenant: TenantId, id: EventId, redaction: Redaction, audit: NewEvent, reply: Reply<StoredEvent> },
+    UpdateTenant { tenant: TenantId, update: TenantUpdate, audit: NewEvent, reply: Reply<Tenant> },
 }
 
 impl Command {
@@ -62,9 +63,10 @@ impl Command {
 
     fn tenant(&self) -> &TenantId {
         match self {
-            Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } | Command::Redact { tenant, .. } => {
-                tenant
-            }
+            Command::Append { tenant, .. }
+            | Command::RevokeKey { tenant, .. }
+            | Command::Redact { tenant, .. }
+            | Command::UpdateTenant { tenant, .. } => tenant,
             Command::CreateTenant { tenant, .. } => &tenant.id,
             Command::CreateKey { key, .. } => &key.tenant,
         }
@@ -81,7 +83,7 @@ enum Outcome {
 
 /// Why a command failed: its own fault (its savepoint is rolled back and the caller told),
 /// or the database's (the whole group fails, and may be tried again).
-enum Fail {
+pub(crate) enum Fail {
     Store(StoreError),
     Pg(tokio_postgres::Error),
 }
@@ -174,7 +176,7 @@ fn answer_error(cmd: Command, e: StoreError) {
     // A caller that went away no longer needs its answer.
     match cmd {
         Command::Append { reply, .. } => drop(reply.send(Err(e))),
-        Command::CreateTenant { reply, .. } => drop(reply.send(Err(e))),
+        Command::CreateTenant { reply, .. } | Command::UpdateTenant { reply, .. } => drop(reply.send(Err(e))),
         Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => drop(reply.send(Err(e))),
         Command::Redact { reply, .. } => drop(reply.send(Err(e))),
     }
@@ -187,10 +189,12 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
             Outcome::Append(a) => Ok(a),
             _ => Err(mismatch()),
         }))),
-        Command::CreateTenant { reply, .. } => drop(reply.send(result.and_then(|o| match o {
-            Outcome::Tenant(t) => Ok(t),
-            _ => Err(mismatch()),
-        }))),
+        Command::CreateTenant { reply, .. } | Command::UpdateTenant { reply, .. } => {
+            drop(reply.send(result.and_then(|o| match o {
+                Outcome::Tenant(t) => Ok(t),
+                _ => Err(mismatch()),
+            })))
+        }
         Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => {
             drop(reply.send(result.and_then(|o| match o {
                 Outcome::Key(k) => Ok(k),
@@ -332,6 +336,9 @@ async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, trees: &mut Trees, c
         Command::RevokeKey { tenant, id, audit, .. } => Ok(Outcome::Key(revoke_key(tx, w, tenant, id, audit).await?)),
         Command::Redact { tenant, id, redaction, audit, .. } => {
             Ok(Outcome::Event(redact(tx, w, tenant, id, redaction, audit).await?))
+        }
+        Command::UpdateTenant { tenant, update, audit, .. } => {
+            Ok(Outcome::Tenant(update_tenant(tx, w, tenant, update, audit).await?))
         }
     }
 }
@@ -543,6 +550,19 @@ async fn redact(
         .await?;
     append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
     Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
+}
+
+async fn update_tenant(
+    tx: &Transaction<'_>,
+    w: &mut W<'_>,
+    tenant: &TenantId,
+    update: &TenantUpdate,
+    audit: &NewEvent,
+) -> Result<Tenant, Fail> {
+    let (no, head) = lock_head(tx, tenant).await?;
+    crate::tenant_update::apply(tx, no, update).await?;
+    append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
+    Ok(read::get_tenant(tx, tenant).await?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?)
 }
 
 async fn purge_idempotency(client: &Client, now: Timestamp) {

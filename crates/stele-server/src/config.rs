@@ -20,6 +20,11 @@ pub struct Config {
     /// config files. When unset, one is generated into `<data_dir>/admin.key`.
     #[serde(skip)]
     pub admin_key: Option<String>,
+    /// The deployment secret key that seals stored secrets (`STELE_SECRET_KEY`, base64 of 32
+    /// bytes; set the same on every node sharing a database). Never read from the file; when
+    /// unset, one is generated into `<data_dir>/secret.key`.
+    #[serde(skip)]
+    pub secret_key: Option<crate::secret_key::SecretText>,
     /// Ingest limits (`[limits]` table).
     pub limits: Limits,
     /// The tree-head signing key, base64 of its 32-byte Ed25519 seed (`STELE_SIGNING_KEY`;
@@ -56,6 +61,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./stele-data"),
             database: None,
             admin_key: None,
+            secret_key: None,
             limits: Limits::default(),
             signing_key: None,
             integrity: Integrity::default(),

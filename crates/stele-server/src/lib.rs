@@ -11,9 +11,12 @@ pub mod error;
 mod integrity;
 mod metrics;
 mod openapi;
+mod profiles;
 mod routes;
+pub mod secret_key;
 mod startup;
 mod state;
+mod tenant_jwt;
 mod view_filter;
 
 pub use auth::TENANT_HEADER;

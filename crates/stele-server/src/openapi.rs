@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{events, export, health, integrity, keys, query, tenants};
+use crate::routes::{events, export, health, integrity, keys, query, tenant_update, tenants};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -25,6 +25,11 @@ impl Modify for BearerAuth {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+            // ConfigCat profile: the key id and secret as HTTP Basic credentials.
+            components.add_security_scheme(
+                "basic",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+            );
         }
     }
 }
@@ -35,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
+        .routes(routes!(tenant_update::update_tenant))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(events::ingest, query::list_events))
@@ -48,4 +54,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(integrity::head))
         .routes(routes!(integrity::heads))
         .routes(routes!(integrity::consistency_proof))
+        .merge(crate::profiles::router())
 }

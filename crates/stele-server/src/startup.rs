@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{redact_url, Config, ConfigError, Database};
+use crate::secret_key::SecretKey;
 use crate::state::AppState;
 
 /// Why the server could not start.
@@ -34,6 +35,10 @@ pub enum StartError {
     AdminKey { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     SigningKey(#[from] crate::integrity::SigningKeyError),
+    #[error("STELE_SECRET_KEY: {0}")]
+    SecretKey(crate::secret_key::BadSecretKey),
+    #[error("secret key file {path}: {message}")]
+    SecretKeyFile { path: PathBuf, message: String },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
@@ -113,6 +118,40 @@ fn settle_admin_key(config: &Config) -> Result<(SecretHash, AdminKey), StartErro
     Ok((secret.hash(), AdminKey::Generated(path)))
 }
 
+/// The deployment secret key: `STELE_SECRET_KEY`, else `<data_dir>/secret.key`, generated
+/// (mode 0600) on first start.
+fn settle_secret_key(config: &Config) -> Result<SecretKey, StartError> {
+    if let Some(text) = config.secret_key.as_ref().filter(|k| !k.expose().trim().is_empty()) {
+        return SecretKey::from_base64(text.expose()).map_err(StartError::SecretKey);
+    }
+    create_private_dir(&config.data_dir)?;
+    let path = config.data_dir.join("secret.key");
+    let err = |message: String| StartError::SecretKeyFile { path: path.clone(), message };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return SecretKey::from_base64(&text).map_err(|e| err(e.to_string())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e.to_string())),
+    }
+    let key = SecretKey::generate();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| err(e.to_string()))?;
+    file.write_all(format!("{}\n", key.to_base64()).as_bytes()).map_err(|e| err(e.to_string()))?;
+    file.sync_all().map_err(|e| err(e.to_string()))?;
+    if matches!(config.database(), Ok(Database::Postgres(_))) {
+        tracing::warn!(
+            path = %path.display(),
+            "generated a secret key for this node; nodes sharing a database need the same STELE_SECRET_KEY"
+        );
+    }
+    Ok(key)
+}
+
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
@@ -127,11 +166,12 @@ pub struct Running {
 pub async fn start(config: Config) -> Result<Running, StartError> {
     crate::metrics::install();
     let (operator, admin_key) = settle_admin_key(&config)?;
+    let secrets = settle_secret_key(&config)?;
     create_private_dir(&config.data_dir)?;
     let key = Arc::new(crate::integrity::settle_signing_key(config.signing_key.as_deref(), &config.data_dir)?);
     let store = open_store(&config).await?;
     let enabled = config.integrity.enabled;
-    let state = AppState::new(store.clone(), operator, config.limits.clone(), key.clone(), enabled);
+    let state = AppState::new(store.clone(), operator, config.limits.clone(), secrets, key.clone(), enabled);
     let interval = std::time::Duration::from_millis(config.integrity.head_interval_ms);
     let signed = state.heads_signed.clone();
     let signer = enabled.then(|| crate::integrity::spawn_signer(store.clone(), key, interval, signed));

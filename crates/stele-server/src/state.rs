@@ -8,6 +8,8 @@ use stele_core::integrity::HeadSigner;
 use stele_core::{KeyId, Limits, SecretHash};
 use stele_store::{KeyRecord, Store, StoreError};
 
+use crate::secret_key::SecretKey;
+
 /// How long a key record is trusted without re-reading it. Revocations through this node
 /// take effect at once (the entry is dropped); through another node within this delay.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -19,6 +21,8 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub operator: SecretHash,
     pub limits: Limits,
+    /// Seals and opens stored secrets (tenant HS256 JWT secrets).
+    pub secrets: SecretKey,
     /// The tree-head signing key (its public half is served at `/v1/integrity/key`).
     pub signer: Arc<HeadSigner>,
     /// Whether events get Merkle leaves (off only for benchmarking).
@@ -40,6 +44,7 @@ impl AppState {
         store: Arc<dyn Store>,
         operator: SecretHash,
         limits: Limits,
+        secrets: SecretKey,
         signer: Arc<HeadSigner>,
         integrity: bool,
     ) -> Self {
@@ -48,6 +53,7 @@ impl AppState {
             store,
             operator,
             limits,
+            secrets,
             signer,
             integrity,
             heads_signed,

@@ -19,6 +19,15 @@ pub fn of(principal: &Principal) -> Result<Option<Expr>, ApiError> {
     }
 }
 
+/// `filter` restricted to what the caller may read: AND-ed with the calling key's view
+/// filter (every read path, native or profile, goes through this).
+pub fn restrict(principal: &Principal, filter: Option<Expr>) -> Result<Option<Expr>, ApiError> {
+    Ok(match (of(principal)?, filter) {
+        (Some(view), Some(user)) => Some(Expr::and(view, user)),
+        (view, user) => view.or(user),
+    })
+}
+
 /// The view filter stored for a key being created by `creator`: the requested filter,
 /// validated, AND-ed with the creator's own (a key cannot see more than the key that made it).
 /// Stored in canonical form.

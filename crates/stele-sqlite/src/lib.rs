@@ -7,6 +7,7 @@ mod read;
 mod redact;
 pub mod rows;
 pub mod schema;
+mod tenant_update;
 mod tree;
 mod writer;
 
@@ -20,7 +21,7 @@ use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
 use stele_store::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
-    Tenant, TreeState,
+    Tenant, TenantJwt, TenantUpdate, TreeState,
 };
 use tokio::sync::oneshot;
 
@@ -137,6 +138,16 @@ impl Store for SqliteStore {
     async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError> {
         let key = id_or_alias.to_owned();
         self.read(move |c| read::find_tenant(c, &key)).await
+    }
+
+    async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError> {
+        let tenant = id.clone();
+        self.write(|reply| Command::UpdateTenant { tenant, update, audit, reply }).await
+    }
+
+    async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError> {
+        let id = id.clone();
+        self.read(move |c| tenant_update::jwt(c, &id)).await
     }
 
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {

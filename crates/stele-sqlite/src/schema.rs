@@ -108,6 +108,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_no, size)
     ) WITHOUT ROWID;
     "#,
+    // 3: tenant JWT keys (profiles that verify a tenant's tokens): HS256 secrets only sealed by
+    // the server, public keys as PEM.
+    r#"
+    CREATE TABLE tenant_jwt (
+        tenant_no   INTEGER PRIMARY KEY REFERENCES tenants(no),
+        alg         TEXT NOT NULL,
+        key         BLOB NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version.

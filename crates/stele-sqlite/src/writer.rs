@@ -13,7 +13,7 @@ use stele_core::integrity::{Frontier, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Seq, StoredEvent, TenantId, Timestamp};
 use stele_store::{
     AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, Redaction, StoreError, Tenant,
-    TreeState, IDEMPOTENCY_WINDOW_MICROS,
+    TenantUpdate, TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
 use tokio::sync::oneshot;
 
@@ -32,15 +32,17 @@ pub(crate) enum Command {
     RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
     Redact { tenant: TenantId, id: EventId, redaction: Redaction, audit: NewEvent, reply: Reply<StoredEvent> },
     PutHead { head: SignedTreeHead, reply: Reply<bool> },
+    UpdateTenant { tenant: TenantId, update: TenantUpdate, audit: NewEvent, reply: Reply<Tenant> },
 }
 
 impl Command {
     /// The tenant whose log the command appends to.
     fn tenant(&self) -> &TenantId {
         match self {
-            Command::Append { tenant, .. } | Command::RevokeKey { tenant, .. } | Command::Redact { tenant, .. } => {
-                tenant
-            }
+            Command::Append { tenant, .. }
+            | Command::RevokeKey { tenant, .. }
+            | Command::Redact { tenant, .. }
+            | Command::UpdateTenant { tenant, .. } => tenant,
             Command::CreateTenant { tenant, .. } => &tenant.id,
             Command::CreateKey { key, .. } => &key.tenant,
             Command::PutHead { head, .. } => &head.head.tenant,
@@ -270,6 +272,14 @@ fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, cmd: Command
             });
             Done::Flag(reply, r.map(|()| kept))
         }
+        Command::UpdateTenant { tenant, update, audit, reply } => {
+            let mut updated = None;
+            let r = run(&mut |sp, heads| {
+                updated = Some(update_tenant(sp, heads, &tenant, &update, &audit)?);
+                Ok(())
+            });
+            Done::Tenant(reply, r.and_then(|()| updated.take().ok_or_else(|| backend("no tenant"))))
+        }
     }
 }
 
@@ -422,6 +432,19 @@ fn revoke_key(
         append_rows(conn, heads, tenant, std::slice::from_ref(audit))?;
     }
     read::key_by_id(conn, id)?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))
+}
+
+fn update_tenant(
+    conn: &Connection,
+    heads: &mut Heads,
+    tenant: &TenantId,
+    update: &TenantUpdate,
+    audit: &NewEvent,
+) -> Result<Tenant, StoreError> {
+    let (no, _) = heads.get(conn, tenant)?;
+    crate::tenant_update::apply(conn, no, update)?;
+    append_rows(conn, heads, tenant, std::slice::from_ref(audit))?;
+    read::get_tenant(conn, tenant)?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))
 }
 
 fn purge_idempotency(conn: &Connection, now: Timestamp) {

@@ -7,11 +7,13 @@ pub mod derived;
 pub mod layout;
 pub mod proofs;
 mod records;
+mod tenant_update;
 
 pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
+pub use tenant_update::{JwtAlg, TenantJwt, TenantUpdate};
 
 use async_trait::async_trait;
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
@@ -54,6 +56,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
     /// The tenant that has this id or alias.
     async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError>;
+    /// Changes a tenant's aliases and/or JWT key and appends `audit` (its
+    /// `stele.tenant.updated` event) to its log, atomically. A new alias held by another
+    /// tenant (or equal to another tenant's id) is `AliasTaken` and changes nothing.
+    async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError>;
+    /// The tenant's JWT key, if one is configured (`UnknownTenant` for no such tenant).
+    async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError>;
 
     /// Stores a key (only its secret's hash) and appends `audit` to its tenant's log.
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError>;

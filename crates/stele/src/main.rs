@@ -188,6 +188,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.admin_key = std::env::var("STELE_ADMIN_KEY").ok().filter(|k| !k.trim().is_empty());
     config.signing_key = std::env::var("STELE_SIGNING_KEY").ok().filter(|k| !k.trim().is_empty());
+    config.secret_key = std::env::var("STELE_SECRET_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .map(stele_server::secret_key::SecretText::new);
     let running = stele_server::start(config).await?;
     match &running.admin_key {
         stele_server::AdminKey::Configured => println!("operator key: from STELE_ADMIN_KEY"),

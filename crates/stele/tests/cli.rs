@@ -194,3 +194,65 @@ fn query_filters_sorts_and_formats() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[test]
+fn tenants_update_sets_aliases_and_jwt_keys() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(dir.path(), Some(OPERATOR));
+    let url = server.url.clone();
+    ok_json(run(&url, OPERATOR, &["tenants", "create", "acme", "--alias", "old.example.com"]));
+
+    let updated =
+        ok_json(run(&url, OPERATOR, &["tenants", "update", "acme", "--alias", "portal.acme.io", "--alias", "acme-2"]));
+    assert_eq!(updated["aliases"], serde_json::json!(["acme-2", "portal.acme.io"]));
+    assert_eq!(updated["jwt"], Value::Null);
+
+    let secret_file = dir.path().join("hs256.secret");
+    std::fs::write(&secret_file, "a-shared-secret-of-at-least-32-bytes!!\n").expect("write");
+    let updated = ok_json(run(
+        &url,
+        OPERATOR,
+        &["tenants", "update", "acme", "--jwt-hs256-secret-file", secret_file.to_str().expect("path")],
+    ));
+    assert_eq!(updated["jwt"], serde_json::json!({"alg": "HS256", "configured": true}));
+    assert_eq!(updated["aliases"], serde_json::json!(["acme-2", "portal.acme.io"]), "aliases kept");
+    assert!(!updated.to_string().contains("a-shared-secret"), "the secret is never printed");
+
+    let pem_file = dir.path().join("ed25519.pem");
+    std::fs::write(
+        &pem_file,
+        "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAERERERERERERERERERERERERERERERERERERERERERE=\n-----END PUBLIC KEY-----\n",
+    )
+    .expect("write");
+    let pem = pem_file.to_str().expect("path");
+    let updated = ok_json(run(
+        &url,
+        OPERATOR,
+        &["tenants", "update", "acme", "--jwt-public-key-file", pem, "--jwt-alg", "EdDSA"],
+    ));
+    assert_eq!(updated["jwt"], serde_json::json!({"alg": "EdDSA", "configured": true}));
+
+    let updated = ok_json(run(&url, OPERATOR, &["tenants", "update", "acme", "--clear-jwt", "--clear-aliases"]));
+    assert_eq!(updated["jwt"], Value::Null);
+    assert_eq!(updated["aliases"], serde_json::json!([]));
+
+    // Refusals: nothing to change, a key without its algorithm, two JWT choices, a bad key.
+    for args in [
+        vec!["tenants", "update", "acme"],
+        vec!["tenants", "update", "acme", "--jwt-public-key-file", pem],
+        vec!["tenants", "update", "acme", "--clear-jwt", "--jwt-hs256-secret-file", pem],
+        vec!["tenants", "update", "acme", "--jwt-public-key-file", pem, "--jwt-alg", "RS256"],
+    ] {
+        let out = run(&url, OPERATOR, &args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(!String::from_utf8_lossy(&out.stderr).is_empty(), "{args:?}: no message");
+    }
+    let bad = run(&url, OPERATOR, &["tenants", "update", "acme", "--jwt-public-key-file", pem, "--jwt-alg", "RS256"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("public_key_pem"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let listed = ok_json(run(&url, OPERATOR, &["tenants", "list"]));
+    assert_eq!(listed[0]["aliases"], serde_json::json!([]), "refusals changed nothing");
+}

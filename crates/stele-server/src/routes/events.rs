@@ -1,11 +1,11 @@
 //! `/v1/events`: ingest (one event or a batch, idempotent, durable before 201) and reads.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use stele_core::{parse_ingest_body_with, EventId, Ingested, Scope, Timestamp};
+use stele_core::{parse_ingest_body_with, EventId, Ingested, Scope, TenantId, Timestamp};
 use stele_store::{AppendOutcome, Idempotency};
 
 use crate::auth::Principal;
@@ -23,7 +23,7 @@ pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     r
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
     let text = value
         .to_str()
@@ -33,6 +33,41 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
             ApiError::bad_request("invalid-header", "Idempotency-Key: 1-255 printable ASCII characters without spaces")
         })?;
     Ok(Some(text.to_owned()))
+}
+
+/// What an accepted ingest body produced.
+pub(crate) struct Appended {
+    pub outcome: AppendOutcome,
+    /// Whether the body was a batch (`{"events": [...]}`).
+    pub batch: bool,
+}
+
+/// The one ingest path, shared by the native API and ingest profiles (which translate their
+/// events into the native form first): validates and redacts the whole body before anything
+/// is stored, appends it atomically (all or nothing), and returns once it is durable.
+pub(crate) async fn append_body(
+    state: &AppState,
+    tenant: &TenantId,
+    bytes: Bytes,
+    idempotency_key: Option<String>,
+) -> Result<Appended, ApiError> {
+    let now = Timestamp::now();
+    let fingerprint: Option<[u8; 32]> = idempotency_key.as_ref().map(|_| Sha256::digest(&bytes).into());
+    let (limits, leaves) = (state.limits.clone(), state.integrity);
+    let Ingested { events, batch } = if bytes.len() > INLINE_PARSE_LIMIT {
+        tokio::task::spawn_blocking(move || parse_ingest_body_with(&bytes, &limits, now, leaves))
+            .await
+            .map_err(|_| ApiError::internal())??
+    } else {
+        parse_ingest_body_with(&bytes, &limits, now, leaves)?
+    };
+    let count = events.len();
+    let idempotency = idempotency_key.zip(fingerprint).map(|(key, fingerprint)| Idempotency { key, fingerprint, now });
+    let outcome = state.store.append(tenant, events, idempotency).await?;
+    if !matches!(outcome, AppendOutcome::Replayed(_)) {
+        metrics::counter!("stele_events_ingested_total").increment(count as u64);
+    }
+    Ok(Appended { outcome, batch })
 }
 
 /// Record events: one event object, or `{"events": [...]}` (at most 1000 events, 8 MiB).
@@ -56,23 +91,8 @@ pub async fn ingest(
     require_json(&headers)?;
     let idempotency_key = idempotency_key(&headers)?;
     let bytes = read_limited(&headers, body, state.limits.max_batch_bytes).await?;
-    let now = Timestamp::now();
-    let fingerprint: Option<[u8; 32]> = idempotency_key.as_ref().map(|_| Sha256::digest(&bytes).into());
-    let (limits, leaves) = (state.limits.clone(), state.integrity);
-    let Ingested { events, batch } = if bytes.len() > INLINE_PARSE_LIMIT {
-        tokio::task::spawn_blocking(move || parse_ingest_body_with(&bytes, &limits, now, leaves))
-            .await
-            .map_err(|_| ApiError::internal())??
-    } else {
-        parse_ingest_body_with(&bytes, &limits, now, leaves)?
-    };
-    let count = events.len();
-    let idempotency = idempotency_key.zip(fingerprint).map(|(key, fingerprint)| Idempotency { key, fingerprint, now });
-    let outcome = state.store.append(&tenant, events, idempotency).await?;
+    let Appended { outcome, batch } = append_body(&state, &tenant, bytes, idempotency_key).await?;
     let replayed = matches!(outcome, AppendOutcome::Replayed(_));
-    if !replayed {
-        metrics::counter!("stele_events_ingested_total").increment(count as u64);
-    }
     let receipts: Vec<ReceiptDto> = outcome.receipts().iter().map(ReceiptDto::from).collect();
     let body = if batch {
         serde_json::to_string(&BatchReceipts { events: receipts })

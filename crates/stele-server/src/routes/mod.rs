@@ -6,6 +6,7 @@ pub mod health;
 pub mod integrity;
 pub mod keys;
 pub mod query;
+pub mod tenant_update;
 pub mod tenants;
 
 use axum::extract::Query;

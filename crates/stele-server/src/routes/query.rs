@@ -19,7 +19,7 @@ use crate::routes::query_params;
 use crate::state::AppState;
 
 /// Deepest offset a page may start at (offset pages cost O(offset); cursors do not).
-const MAX_OFFSET: u64 = 1_000_000;
+pub(crate) const MAX_OFFSET: u64 = 1_000_000;
 
 /// Parameters of a read, from a query string or a JSON body.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
@@ -81,10 +81,7 @@ pub fn parse_read(principal: &Principal, p: SearchParams) -> Result<Read, ApiErr
     };
     let user_filter =
         p.filter.as_deref().filter(|f| !f.trim().is_empty()).map(parse_filter).transpose().map_err(filter_error)?;
-    let filter = match (crate::view_filter::of(principal)?, user_filter) {
-        (Some(view), Some(user)) => Some(stele_core::Expr::and(view, user)),
-        (view, user) => view.or(user),
-    };
+    let filter = crate::view_filter::restrict(principal, user_filter)?;
     let text = p.q.as_deref().map(TextQuery::parse).transpose()?.flatten();
     let fields =
         p.fields.as_deref().map(Fields::parse).transpose().map_err(|e| ApiError::invalid_parameter("fields", e))?;

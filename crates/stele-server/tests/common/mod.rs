@@ -79,6 +79,11 @@ pub struct Key {
 }
 
 impl TestApp {
+    /// The server's data directory (generated keys, the SQLite database).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

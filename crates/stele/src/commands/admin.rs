@@ -22,6 +22,61 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Change a tenant's aliases and/or JWT key (operator key).
+    Update(UpdateTenantArgs),
+}
+
+/// `stele tenants update`: what is not named stays as it is.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("jwt").args(["jwt_hs256_secret_file", "jwt_public_key_file", "clear_jwt"])))]
+pub struct UpdateTenantArgs {
+    /// The tenant's id.
+    id: String,
+    /// The tenant's aliases, replacing the current set (repeatable).
+    #[arg(long = "alias", conflicts_with = "clear_aliases")]
+    aliases: Vec<String>,
+    /// Remove every alias.
+    #[arg(long)]
+    clear_aliases: bool,
+    /// Verify the tenant's JWTs with the HS256 secret in this file (stored encrypted).
+    #[arg(long, value_name = "FILE")]
+    jwt_hs256_secret_file: Option<std::path::PathBuf>,
+    /// Verify the tenant's JWTs with the public key (PEM) in this file; needs --jwt-alg.
+    #[arg(long, value_name = "FILE", requires = "jwt_alg")]
+    jwt_public_key_file: Option<std::path::PathBuf>,
+    /// The public key's algorithm.
+    #[arg(long, value_parser = ["EdDSA", "RS256"], requires = "jwt_public_key_file")]
+    jwt_alg: Option<String>,
+    /// Remove the tenant's JWT key.
+    #[arg(long)]
+    clear_jwt: bool,
+}
+
+impl UpdateTenantArgs {
+    /// The `PATCH /v1/tenants/{id}` body.
+    fn body(&self) -> anyhow::Result<Value> {
+        let read = |path: &std::path::Path| {
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+        };
+        let mut body = serde_json::Map::new();
+        if self.clear_aliases {
+            body.insert("aliases".into(), json!([]));
+        } else if !self.aliases.is_empty() {
+            body.insert("aliases".into(), json!(self.aliases));
+        }
+        if let Some(path) = &self.jwt_hs256_secret_file {
+            let secret = read(path)?;
+            body.insert("jwt".into(), json!({"alg": "HS256", "secret": secret.trim_end_matches(['\r', '\n'])}));
+        } else if let (Some(path), Some(alg)) = (&self.jwt_public_key_file, &self.jwt_alg) {
+            body.insert("jwt".into(), json!({"alg": alg, "public_key_pem": read(path)?}));
+        } else if self.clear_jwt {
+            body.insert("jwt".into(), Value::Null);
+        }
+        if body.is_empty() {
+            anyhow::bail!("nothing to change: name --alias, --clear-aliases, a JWT key file or --clear-jwt");
+        }
+        Ok(Value::Object(body))
+    }
 }
 
 #[derive(Subcommand)]
@@ -62,6 +117,11 @@ pub async fn tenants(command: TenantCommand, remote: &Remote) -> anyhow::Result<
             print(&client.json(client.request(Method::POST, "/v1/tenants").json(&body)).await?)
         }
         TenantCommand::List => print(&client.json(client.request(Method::GET, "/v1/tenants")).await?),
+        TenantCommand::Update(args) => {
+            let body = args.body()?;
+            let path = format!("/v1/tenants/{}", args.id);
+            print(&client.json(client.request(Method::PATCH, &path).json(&body)).await?)
+        }
     }
 }
 

@@ -1,0 +1,327 @@
+//! The CloudCockpit profile (contract A.3): `GET /v1/AuditLogs`. The tenant is the one whose
+//! domain alias `X-Tenant` names; the caller a JWT verified with that tenant's key (or a Stele
+//! key of the tenant). Newest first, page numbers and a continuation token (a Stele cursor).
+//! `X-Correlation-Id` is echoed (one is made when absent) in the answer's header and in error
+//! bodies, which are CloudCockpit's `ErrorResponse` naming the bad parameter.
+
+mod auth;
+mod item;
+
+use axum::extract::{Query as QueryString, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use stele_core::filter::Value;
+use stele_core::{Attr, CompareOp, Expr, PageRequest, Query, Sort, TimeRange, Timestamp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use self::auth::Role;
+use self::item::{AuditLog, AuditLogPage, ErrorResponse, PaginationParameters, PropertyError};
+use super::common::{self, ProfileError};
+use crate::routes::query::MAX_OFFSET;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit_logs))
+}
+
+const DEFAULT_PAGE_SIZE: u64 = 25;
+const MAX_PAGE_SIZE: u64 = 2000;
+const CORRELATION_HEADER: &str = "x-correlation-id";
+/// Most operations one `Operations` value may list.
+const MAX_OPERATIONS: usize = 100;
+/// Longest operation or name searched for.
+const MAX_TEXT: usize = 1024;
+
+/// A refusal, rendered as an `ErrorResponse` with the request's correlation id.
+pub struct Failure {
+    status: StatusCode,
+    kind: &'static str,
+    description: String,
+    property: Option<&'static str>,
+}
+
+impl Failure {
+    fn new(status: StatusCode, kind: &'static str, description: impl Into<String>) -> Self {
+        Self { status, kind, description: description.into(), property: None }
+    }
+
+    /// 400 naming the bad parameter.
+    fn invalid(property: &'static str, description: impl Into<String>) -> Self {
+        Self { property: Some(property), ..Self::new(StatusCode::BAD_REQUEST, "ValidationError", description) }
+    }
+
+    fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "the request could not be completed")
+    }
+
+    fn unavailable() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "the server is shutting down")
+    }
+
+    fn body(self, correlation_id: &str) -> (StatusCode, ErrorResponse) {
+        let errors = self
+            .property
+            .map(|p| vec![PropertyError { property_name: p.to_owned(), description: vec![self.description.clone()] }]);
+        let body = ErrorResponse {
+            status_code: self.status.as_u16(),
+            kind: Some(self.kind.to_owned()),
+            description: Some(self.description),
+            correlation_id: Some(correlation_id.to_owned()),
+            errors,
+        };
+        (self.status, body)
+    }
+}
+
+impl From<ProfileError> for Failure {
+    fn from(e: ProfileError) -> Self {
+        match e {
+            ProfileError::Unavailable => Failure::unavailable(),
+            _ => Failure::internal(),
+        }
+    }
+}
+
+/// Documented query parameters (names match case-insensitively, as ASP.NET binds them;
+/// others are ignored).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation shape; parsed by name
+struct Params {
+    /// 1-based page (default 1).
+    #[param(rename = "PageNumber")]
+    page_number: Option<i32>,
+    /// Items per page, 1-2000 (default 25).
+    #[param(rename = "PageSize")]
+    page_size: Option<i32>,
+    /// Start of the interval (default: one month ago).
+    #[param(rename = "StartDate")]
+    start_date: Option<String>,
+    /// End of the interval, exclusive (default: now).
+    #[param(rename = "EndDate")]
+    end_date: Option<String>,
+    /// Operations (`action`), separated by `|`: `CreateOrder|CreateCustomer`.
+    #[param(rename = "Operations")]
+    operations: Option<String>,
+    /// `Processing`, `Succeded` or `Failed`.
+    #[param(rename = "Status")]
+    status: Option<String>,
+    /// Part of the reseller's name (`context.reseller`).
+    #[param(rename = "Reseller")]
+    reseller: Option<String>,
+    /// Part of the customer's name (`context.customer`).
+    #[param(rename = "Customer")]
+    customer: Option<String>,
+    /// View as this reseller (`context.reseller_id`; csp only), a UUID.
+    #[param(rename = "resellerId")]
+    reseller_id: Option<String>,
+    /// The `continuationToken` of the previous page.
+    #[param(rename = "ContinuationToken")]
+    continuation_token: Option<String>,
+}
+
+struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn time(&self, name: &'static str) -> Result<Option<Timestamp>, Failure> {
+        self.get(name)
+            .map(|v| {
+                common::parse_datetime(v).ok_or_else(|| {
+                    Failure::invalid(name, format!("{v:?} is not a date-time such as 2024-04-04T00:00:00Z"))
+                })
+            })
+            .transpose()
+    }
+
+    fn number(&self, name: &'static str, max: u64, default: u64) -> Result<u64, Failure> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| Failure::invalid(name, format!("must be a whole number from 1 to {max}"))),
+        }
+    }
+}
+
+fn compare(attr: Attr, op: CompareOp, value: &str) -> Expr {
+    Expr::compare(attr, op, Value::String(value.to_owned()))
+}
+
+fn any_of(parts: Vec<Expr>) -> Option<Expr> {
+    parts.into_iter().reduce(Expr::or)
+}
+
+/// The filter of the documented parameters and the caller's role.
+fn filter(p: &Pairs, role: &Role) -> Result<Vec<Expr>, Failure> {
+    let mut parts = Vec::new();
+    if let Some(ops) = p.get("Operations") {
+        let ops: Vec<&str> = ops.split('|').map(str::trim).filter(|o| !o.is_empty()).collect();
+        if ops.len() > MAX_OPERATIONS || ops.iter().any(|o| o.chars().count() > MAX_TEXT) {
+            return Err(Failure::invalid(
+                "Operations",
+                format!("at most {MAX_OPERATIONS} operations of at most {MAX_TEXT} characters"),
+            ));
+        }
+        parts.extend(any_of(ops.into_iter().map(|o| compare(Attr::Action, CompareOp::Eq, o)).collect()));
+    }
+    if let Some(status) = p.get("Status") {
+        let words: &[&str] = match status.to_ascii_lowercase().as_str() {
+            "processing" => &["pending"],
+            "succeded" => &["success", "warning"],
+            "failed" => &["failure"],
+            _ => {
+                return Err(Failure::invalid(
+                    "Status",
+                    format!("{status:?} is not one of Processing, Succeded, Failed"),
+                ))
+            }
+        };
+        parts.extend(any_of(words.iter().map(|w| compare(Attr::Status, CompareOp::Eq, w)).collect()));
+    }
+    for (param, key) in [("Reseller", "reseller"), ("Customer", "customer")] {
+        if let Some(name) = p.get(param) {
+            if name.chars().count() > MAX_TEXT {
+                return Err(Failure::invalid(param, format!("at most {MAX_TEXT} characters")));
+            }
+            parts.push(compare(Attr::Context(key.into()), CompareOp::Co, name));
+        }
+    }
+    let view_as = p
+        .get("resellerId")
+        .map(|v| uuid::Uuid::parse_str(v).map_err(|_| Failure::invalid("resellerId", format!("{v:?} is not a UUID"))))
+        .transpose()?;
+    let reseller = match (role, view_as) {
+        (Role::Csp, view_as) => view_as.map(|u| u.hyphenated().to_string()),
+        (Role::Reseller(own), Some(u)) if !own.eq_ignore_ascii_case(&u.hyphenated().to_string()) => {
+            return Err(Failure::new(StatusCode::FORBIDDEN, "Forbidden", "a reseller may view only its own audit logs"))
+        }
+        (Role::Reseller(own), _) => Some(own.clone()),
+    };
+    if let Some(id) = reseller {
+        parts.push(compare(Attr::Context("reseller_id".into()), CompareOp::Eq, &id));
+    }
+    Ok(parts)
+}
+
+/// Rows before the cursor's row (inclusive) in newest-first order: how deep the token is.
+fn up_to_cursor(cursor: &stele_core::Cursor) -> Option<Expr> {
+    let micros = cursor.values.first()?.as_i64()?;
+    let time = Value::Time(Timestamp::from_micros(micros));
+    let seq = Value::Int(i64::try_from(cursor.seq).ok()?);
+    Some(Expr::or(
+        Expr::compare(Attr::Time, CompareOp::Gt, time.clone()),
+        Expr::and(Expr::compare(Attr::Time, CompareOp::Eq, time), Expr::compare(Attr::Seq, CompareOp::Ge, seq)),
+    ))
+}
+
+async fn answer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<AuditLogPage, Failure> {
+    let pairs = QueryString::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|q| Pairs(q.0))
+        .map_err(|_| Failure::new(StatusCode::BAD_REQUEST, "ValidationError", "the query string is not URL-encoded"))?;
+    let caller = auth::caller(state, headers).await?;
+    let page_size = pairs.number("PageSize", MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
+    let page_number = pairs.number("PageNumber", i32::MAX as u64, 1)?;
+    let now = Timestamp::now();
+    let end = pairs.time("EndDate")?.unwrap_or(now);
+    let start = pairs.time("StartDate")?.unwrap_or_else(|| common::months_before(now, 1));
+    let range =
+        TimeRange::new(Some(start), Some(end)).map_err(|_| Failure::invalid("StartDate", "must be before EndDate"))?;
+    let parts = filter(&pairs, &caller.role)?;
+    let wanted = parts.into_iter().reduce(Expr::and);
+    let filter = match &caller.key {
+        Some(principal) => common::readable(principal, wanted)?,
+        None => wanted,
+    };
+    let base = Query { range, filter, ..Query::default() };
+    let total = common::count(state, &caller.tenant, &base).await?;
+
+    let (page, offset) = match pairs.get("ContinuationToken") {
+        Some(token) => {
+            let cursor = Sort::default()
+                .decode_cursor(token)
+                .map_err(|_| Failure::invalid("ContinuationToken", "not a token this server issued"))?;
+            let before = up_to_cursor(&cursor)
+                .ok_or_else(|| Failure::invalid("ContinuationToken", "not a token this server issued"))?;
+            let filter = Some(match base.filter.clone() {
+                Some(f) => Expr::and(f, before),
+                None => before,
+            });
+            let offset = common::count(state, &caller.tenant, &Query { filter, ..base.clone() }).await?;
+            (PageRequest::After(cursor), offset)
+        }
+        None => {
+            let offset = (page_number - 1).saturating_mul(page_size);
+            if offset > MAX_OFFSET && offset < total {
+                return Err(Failure::invalid(
+                    "PageNumber",
+                    format!("pages may start at most {MAX_OFFSET} items deep; follow continuationToken instead"),
+                ));
+            }
+            (PageRequest::Offset(offset), offset)
+        }
+    };
+    let (rows, next) = if offset >= total {
+        (Vec::new(), None)
+    } else {
+        common::events_up_to(state, &caller.tenant, &Query { page, ..base }, page_size).await?
+    };
+    let has_next = offset + (rows.len() as u64) < total;
+    Ok(AuditLogPage {
+        items: rows.into_iter().map(|(_, e)| AuditLog::from(e)).collect(),
+        pagination_parameters: PaginationParameters { page_number: offset / page_size + 1, page_size },
+        total_pages: total.div_ceil(page_size),
+        total_count: total,
+        has_previous_page: offset > 0,
+        has_next_page: has_next,
+        continuation_token: next.filter(|_| has_next).map(|c| c.encode()),
+    })
+}
+
+/// The request's correlation id: `X-Correlation-Id` as sent, or a new UUID.
+fn correlation_id(headers: &HeaderMap) -> String {
+    headers
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+        .map(str::to_owned)
+        .unwrap_or_else(|| stele_core::EventId::new_v7().to_string())
+}
+
+/// List the tenant's audit logs, newest first.
+#[utoipa::path(get, path = "/v1/AuditLogs", tag = "profile: CloudCockpit",
+    params(
+        ("X-Tenant" = String, Header, description = "a domain alias of the tenant"),
+        ("Authorization" = String, Header, description = "Bearer <JWT signed with the tenant's key> (or a Stele key of the tenant)"),
+        ("X-Correlation-Id" = Option<String>, Header, description = "echoed in the answer's header and error bodies"),
+        Params),
+    responses((status = 200, body = AuditLogPage), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 500, body = ErrorResponse)),
+    security(("bearer" = [])))]
+async fn list_audit_logs(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let correlation = correlation_id(&headers);
+    let mut response = match answer(&state, &headers, &uri).await {
+        Ok(page) => Json(page).into_response(),
+        Err(failure) => {
+            let status = failure.status;
+            let (status_code, body) = failure.body(&correlation);
+            let mut r = (status_code, Json(body)).into_response();
+            if status == StatusCode::UNAUTHORIZED {
+                r.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            r
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&correlation) {
+        response.headers_mut().insert(CORRELATION_HEADER, value);
+    }
+    response
+}
