@@ -3,6 +3,7 @@
 
 pub mod corpus;
 pub mod ingest;
+pub mod integrity;
 pub mod pg;
 pub mod query;
 pub mod query_corpus;

@@ -9,12 +9,19 @@ pub enum BenchCommand {
     Ingest(stele_bench::IngestOptions),
     /// Page and count latencies on generated 1 M / 10 M event databases against raw SQL.
     Query(stele_bench::query::QueryOptions),
+    /// Inclusion and consistency proof latency on a 1 M event log against reading one event.
+    Proofs(stele_bench::integrity::ProofOptions),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(options) => {
             let report = stele_bench::ingest::run(options).await?;
+            println!("{report}");
+            Ok(())
+        }
+        BenchCommand::Proofs(options) => {
+            let report = stele_bench::integrity::run(options).await?;
             println!("{report}");
             Ok(())
         }
