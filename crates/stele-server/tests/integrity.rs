@@ -233,3 +233,48 @@ async fn export_streams_everything_needed_to_verify() {
     common::assert_problem(resp, StatusCode::BAD_REQUEST, "invalid-parameter").await;
     app.shutdown().await;
 }
+
+/// Under a steady ingest load, every acknowledged append is covered by a signed head within
+/// one second (the server holds the request until then, or answers 409).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_are_covered_by_a_signed_head_within_a_second_under_load() {
+    let app = spawn_app().await;
+    let key = app.tenant_with_key("acme").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..2 {
+        let (http, url, secret, stop) = (app.http.clone(), app.url("/v1/events"), key.secret.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let resp =
+                    http.post(&url).bearer_auth(&secret).json(&batch(50, &format!("load{w}"))).send().await.unwrap();
+                assert_eq!(resp.status(), StatusCode::CREATED);
+                sent += 50;
+            }
+            sent
+        }));
+    }
+    for probe in 0..5 {
+        let receipt =
+            app.ingest_ok(&key.secret, &json!({"action": "probe", "message": format!("probe {probe}")})).await;
+        let seq = receipt["seq"].as_u64().unwrap();
+        let resp =
+            app.get(&format!("/v1/integrity/head?min_size={seq}&wait_ms=1000"), &key.secret).send().await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "probe {probe} (seq {seq}) not covered within 1 s: {}",
+            resp.text().await.unwrap()
+        );
+        let head: SignedTreeHead = resp.json().await.unwrap();
+        assert!(head.head.size >= seq);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut sent = 0;
+    for w in writers {
+        sent += w.await.unwrap();
+    }
+    assert!(sent >= 100, "the load ran ({sent} events)");
+    app.shutdown().await;
+}
