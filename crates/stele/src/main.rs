@@ -148,7 +148,10 @@ fn main() -> anyhow::Result<()> {
             Command::List { args, remote } => commands::list::run(args, &remote).await,
             Command::Query { args, remote } => commands::query::run(args, &remote).await,
             Command::Verify { args, remote } => commands::verify::run(args, &remote).await,
-            Command::Bench { command } => commands::bench::run(command).await,
+            Command::Bench { command } => {
+                init_logging(false);
+                commands::bench::run(command).await
+            }
         }
     })
 }
