@@ -58,6 +58,11 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database at `path` and starts its writer.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
+        Self::open_with_wal_limit(path, writer::WAL_RESTART_BYTES)
+    }
+
+    /// [`SqliteStore::open`], restarting the WAL once its file is larger than `wal_bytes`.
+    pub fn open_with_wal_limit(path: &Path, wal_bytes: u64) -> Result<Self, OpenError> {
         let conn = rows::open_writer(path).map_err(|source| OpenError::Sqlite { path: path.to_owned(), source })?;
         let (tx, rx) = flume::bounded(WRITER_QUEUE);
         let (nudge, nudges) = flume::bounded(1);
@@ -71,7 +76,7 @@ impl SqliteStore {
             .name("stele-sqlite-writer".into())
             .spawn({
                 let grown = grown.clone();
-                move || writer::run(conn, rx, nudge, grown)
+                move || writer::run(conn, rx, nudge, grown, wal_bytes)
             })
             .map_err(OpenError::Thread)?;
         Ok(Self {

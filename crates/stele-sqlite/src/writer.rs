@@ -31,7 +31,7 @@ const MAX_GROUP_EVENTS: usize = 20_000;
 /// this, the WAL grows by the whole write volume (11 GB after 700 k events in
 /// `stele bench proofs`). A RESTART checkpoint copies the (small) rest and rewinds it; the
 /// next commit truncates the file to `journal_size_limit`.
-const WAL_RESTART_BYTES: u64 = 256 * 1024 * 1024;
+pub const WAL_RESTART_BYTES: u64 = 256 * 1024 * 1024;
 
 pub(crate) enum Command {
     Append { tenant: TenantId, events: Vec<NewEvent>, idempotency: Option<Idempotency>, reply: Reply<AppendOutcome> },
@@ -141,6 +141,7 @@ pub(crate) fn run(
     rx: flume::Receiver<Command>,
     checkpoint: flume::Sender<()>,
     grown: Arc<GrownLog>,
+    wal_restart_bytes: u64,
 ) {
     let mut heads = Heads::default();
     let mut last_purge = Timestamp::from_micros(0);
@@ -158,7 +159,7 @@ pub(crate) fn run(
         }
         let requests = group.len();
         apply_group(&mut conn, &mut heads, group, &grown);
-        restart_large_wal(&conn);
+        restart_large_wal(&conn, wal_restart_bytes);
         // A full channel means a checkpoint is already due.
         let _ = checkpoint.try_send(());
         metrics::histogram!("stele_writer_batch_events").record(weight as f64);
@@ -457,9 +458,9 @@ fn update_tenant(
     read::get_tenant(conn, tenant)?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))
 }
 
-fn restart_large_wal(conn: &Connection) {
+fn restart_large_wal(conn: &Connection, limit: u64) {
     let Some(wal) = conn.path().map(|p| format!("{p}-wal")) else { return };
-    if std::fs::metadata(&wal).map_or(0, |m| m.len()) <= WAL_RESTART_BYTES {
+    if std::fs::metadata(&wal).map_or(0, |m| m.len()) <= limit {
         return;
     }
     match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {

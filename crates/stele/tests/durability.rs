@@ -87,7 +87,10 @@ async fn sigkill_mid_load(database: Option<&str>) {
     for _ in 0..30 {
         ticks.recv().await.expect("writers running");
     }
-    // A monitor saves a head signed under load...
+    // A monitor saves a head signed under load (once there is one)...
+    let http = reqwest::Client::new();
+    let first = http.get(format!("{}/v1/integrity/head?min_size=1", server.url)).bearer_auth(&key).send().await;
+    assert_eq!(first.expect("head").status(), 200);
     let state = dir.path().join("monitor.json");
     let monitored = verify(&["--server", &server.url, "--key", &key, "--samples", "5", "--state"], &state).await;
     assert!(monitored.status.success(), "{}", String::from_utf8_lossy(&monitored.stderr));
@@ -101,7 +104,6 @@ async fn sigkill_mid_load(database: Option<&str>) {
     check_all_present(&server.url, &key, &acked).await;
     // ...which the log after the crash must extend; and the whole log verifies offline.
     let size = all_events(&server.url, &key).await.len();
-    let http = reqwest::Client::new();
     let head = http.get(format!("{}/v1/integrity/head?min_size={size}", server.url)).bearer_auth(&key).send().await;
     assert_eq!(head.expect("head").status(), 200);
     let after = verify(&["--server", &server.url, "--key", &key, "--samples", "50", "--state"], &state).await;
