@@ -324,11 +324,8 @@ proptest! {
         for i in 0..n {
             t.push(leaf_hash(&i.to_le_bytes()));
         }
-        let parts: Vec<Hash> = Frontier::nodes_of(n)
-            .into_iter()
-            .map(|id| combine_perfect(t.read(NodeRead::of(id))).unwrap())
-            .collect();
-        let mut rebuilt = Frontier::from_parts(n, parts).unwrap();
+        let results = Frontier::reads_of(n).into_iter().map(|r| t.read(r)).collect();
+        let mut rebuilt = Frontier::from_reads(n, results).unwrap();
         prop_assert_eq!(&rebuilt, &t.frontier);
         for i in n..n + more {
             let leaf = leaf_hash(&i.to_le_bytes());

@@ -2,7 +2,7 @@
 //! signed tree heads in `tree_heads`. What to read and write is decided by
 //! `stele_core::integrity`; this module only runs the SQL.
 
-use stele_core::integrity::{combine_perfect, Frontier, Hash, NodeRead, SignedTreeHead, TreeHead};
+use stele_core::integrity::{Frontier, Hash, NodeRead, SignedTreeHead, TreeHead};
 use stele_core::{TenantId, Timestamp};
 use stele_store::StoreError;
 use tokio_postgres::GenericClient;
@@ -46,13 +46,8 @@ pub(crate) async fn read_nodes(
 
 /// The right edge of a tenant's tree of `size` leaves, rebuilt from stored rows.
 pub(crate) async fn load_frontier(client: &impl GenericClient, no: i64, size: u64) -> Result<Frontier, StoreError> {
-    let reads: Vec<NodeRead> = Frontier::nodes_of(size).into_iter().map(NodeRead::of).collect();
-    let parts = read_nodes(client, no, &reads)
-        .await?
-        .into_iter()
-        .map(|hashes| combine_perfect(hashes).ok_or_else(|| tree_error("uneven node read".into())))
-        .collect::<Result<Vec<_>, _>>()?;
-    Frontier::from_parts(size, parts).ok_or_else(|| tree_error("frontier does not fit its size".into()))
+    let results = read_nodes(client, no, &Frontier::reads_of(size)).await?;
+    Frontier::from_reads(size, results).ok_or_else(|| tree_error("the stored nodes do not make a frontier".into()))
 }
 
 /// The leaf hash of one event (by seq).

@@ -3,7 +3,7 @@
 //! `stele_core::integrity`; this module only runs the SQL.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use stele_core::integrity::{combine_perfect, Frontier, Hash, NodeId, NodeRead, SignedTreeHead, TreeHead};
+use stele_core::integrity::{Frontier, Hash, NodeId, NodeRead, SignedTreeHead, TreeHead};
 use stele_core::{TenantId, Timestamp};
 use stele_store::StoreError;
 
@@ -66,13 +66,8 @@ pub(crate) fn read_nodes(conn: &Connection, no: i64, reads: &[NodeRead]) -> Resu
 
 /// The right edge of a tenant's tree of `size` leaves, rebuilt from stored rows.
 pub(crate) fn load_frontier(conn: &Connection, no: i64, size: u64) -> Result<Frontier, StoreError> {
-    let ids = Frontier::nodes_of(size);
-    let reads: Vec<NodeRead> = ids.iter().map(|id| NodeRead::of(*id)).collect();
-    let parts = read_nodes(conn, no, &reads)?
-        .into_iter()
-        .map(|hashes| combine_perfect(hashes).ok_or_else(|| tree_error("uneven node read".into())))
-        .collect::<Result<Vec<_>, _>>()?;
-    Frontier::from_parts(size, parts).ok_or_else(|| tree_error("frontier does not fit its size".into()))
+    let results = read_nodes(conn, no, &Frontier::reads_of(size))?;
+    Frontier::from_reads(size, results).ok_or_else(|| tree_error("the stored nodes do not make a frontier".into()))
 }
 
 pub(crate) fn insert_node(conn: &Connection, no: i64, id: NodeId, hash: &Hash) -> Result<(), StoreError> {

@@ -85,6 +85,18 @@ impl Frontier {
         perfect_subtrees(Span { begin: 0, end: size })
     }
 
+    /// The reads that rebuild the frontier of a tree of `size` leaves from a store
+    /// ([`Frontier::from_reads`]).
+    pub fn reads_of(size: u64) -> Vec<NodeRead> {
+        Self::nodes_of(size).into_iter().map(NodeRead::of).collect()
+    }
+
+    /// Rebuilds a frontier from the results of [`Frontier::reads_of`]`(size)`, in order.
+    pub fn from_reads(size: u64, results: Vec<Vec<Hash>>) -> Option<Self> {
+        let parts = results.into_iter().map(combine_perfect).collect::<Option<Vec<_>>>()?;
+        Self::from_parts(size, parts)
+    }
+
     /// Rebuilds a frontier from the hashes of [`Frontier::nodes_of`]`(size)`, in order.
     pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Option<Self> {
         let ids = Self::nodes_of(size);
