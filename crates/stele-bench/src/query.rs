@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 use serde_json::Value;
-use stele_core::filter::parse;
+use stele_core::Filter;
 use stele_core::{
     parse_ingest_body, Cursor, Limit, Limits, NewEvent, PageRequest, Query, TenantId, TextQuery, Timestamp,
 };
@@ -125,7 +125,10 @@ impl Shape {
     /// The Stele query for one run.
     fn query(self, s: &Sample, cursor: &Cursor) -> anyhow::Result<Query> {
         let filter = |text: String| -> anyhow::Result<Query> {
-            Ok(Query { filter: Some(parse(&text).map_err(|e| anyhow::anyhow!("{text}: {e}"))?), ..Query::default() })
+            Ok(Query {
+                filter: Some(Filter::parse(&text).map_err(|e| anyhow::anyhow!("{text}: {e}"))?),
+                ..Query::default()
+            })
         };
         match self {
             Shape::Newest | Shape::CountAll => Ok(Query::default()),

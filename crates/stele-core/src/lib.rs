@@ -16,7 +16,7 @@ pub mod timestamp;
 pub mod tombstone;
 
 pub use event::{Actor, Changes, Event, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
-pub use filter::{parse as parse_filter, Attr, CompareOp, Expr, FilterError};
+pub use filter::{parse as parse_filter, Attr, BoundsError, CompareOp, Expr, Filter, FilterError, ViewFilter};
 pub use ids::{EventId, IdError, KeyId, Seq, TenantId};
 pub use ingest::{parse_ingest_body, parse_ingest_body_with, IngestError, IngestErrorKind, Ingested};
 pub use keys::{KeySecret, Scope, SecretHash};

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::filter::{Attr, Expr};
+use crate::filter::{Attr, Filter, ViewFilter};
 use crate::timestamp::Timestamp;
 
 /// Why a query parameter was refused.
@@ -188,8 +188,11 @@ impl TextQuery {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Query {
     pub range: TimeRange,
-    /// Already AND-ed with the reading key's view filter.
-    pub filter: Option<Expr>,
+    /// The reader's access boundary (its key's view filter, a CloudCockpit reseller claim):
+    /// AND-ed into the read, with exact string comparisons ([`ViewFilter`]).
+    pub view: Option<ViewFilter>,
+    /// What the reader asked for: bounded, strings compared case-insensitively.
+    pub filter: Option<Filter>,
     pub text: Option<TextQuery>,
     pub sort: Sort,
     pub page: PageRequest,

@@ -80,10 +80,11 @@ fn operator(op: CompareOp) -> (bool, &'static str) {
     }
 }
 
-/// Appends the condition for `expr` (or its negation).
-fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
+/// Appends the condition for `expr` (or its negation); `exact` for a view (an access
+/// boundary), whose string comparisons are exact.
+fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, exact: bool) {
     match e {
-        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate),
+        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate, exact),
         Expr::And(items) | Expr::Or(items) => {
             let is_and = matches!(e, Expr::And(_)) != negate;
             if items.is_empty() {
@@ -96,7 +97,7 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
                 if i > 0 {
                     sql.push(if is_and { " AND " } else { " OR " });
                 }
-                expr(sql, tenant_no, item, negate);
+                expr(sql, tenant_no, item, negate, exact);
             }
             sql.push(")");
         }
@@ -105,7 +106,81 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool) {
             // eq null: the attribute is absent; ne null: it is present.
             present(sql, tenant_no, attr, negate != (*op == CompareOp::Eq));
         }
+        Expr::Compare { attr, op, value: Value::String(v) } if exact && !op.is_ordering() => {
+            exact_compare(sql, tenant_no, attr, *op, v, negate);
+        }
         Expr::Compare { attr, op, value } => compare(sql, tenant_no, attr, *op, value, negate),
+    }
+}
+
+/// A view's string comparison, exact (`view.rs` in `stele-core` says why), mirroring
+/// `stele-sqlite`: the case-insensitive comparison stays in front of the exact check where the
+/// exact match is a subset of it, so the indexes still narrow the rows; single-valued `ne` is
+/// `not eq`.
+fn exact_compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &str, negate: bool) {
+    let (op, negate) = if op == CompareOp::Ne && !attr.is_multi() { (CompareOp::Eq, !negate) } else { (op, negate) };
+    if negate {
+        sql.push("NOT COALESCE(");
+        exact_check(sql, attr, op, value);
+        sql.push(", FALSE)");
+        return;
+    }
+    sql.push("(");
+    if op != CompareOp::Ne {
+        let folded = Expr::compare(attr.clone(), op, Value::String(value.to_owned()));
+        expr(sql, tenant_no, &folded, false, false);
+        sql.push(" AND ");
+    }
+    sql.push("COALESCE(");
+    exact_check(sql, attr, op, value);
+    sql.push(", FALSE))");
+}
+
+/// `<lhs> <exact op> $n`: `=`/`<>` on `COLLATE "C"` text and `LIKE` are case-sensitive.
+fn exact_op(sql: &mut Sql, op: CompareOp, value: &str, lhs: impl FnOnce(&mut Sql)) {
+    let v = like_escape(value);
+    let (sql_op, bound) = match op {
+        CompareOp::Co => ("LIKE", format!("%{v}%")),
+        CompareOp::Sw => ("LIKE", format!("{v}%")),
+        CompareOp::Ew => ("LIKE", format!("%{v}")),
+        CompareOp::Ne => ("<>", value.to_owned()),
+        _ => ("=", value.to_owned()),
+    };
+    lhs(sql);
+    sql.push(&format!(" COLLATE \"C\" {sql_op} ")).bind(bound);
+    if sql_op == "LIKE" {
+        sql.push(" ESCAPE '\\'");
+    }
+}
+
+/// The exact test of one string comparison on the stored row (NULL where the value is
+/// missing). `context.*` and `target.*` read the stored event's JSON.
+fn exact_check(sql: &mut Sql, attr: &Attr, op: CompareOp, value: &str) {
+    match (place(attr), attr) {
+        (Place::Column(col, _), _) => exact_op(sql, op, value, |sql| {
+            sql.push(col);
+        }),
+        (Place::Json(path), _) => {
+            sql.push("(jsonb_typeof(metadata #> ").bind(path.clone()).push(") = 'string' AND ");
+            exact_op(sql, op, value, |sql| {
+                sql.push("(metadata #>> ").bind(path).push(")");
+            });
+            sql.push(")");
+        }
+        (Place::Term(_), Attr::Context(key)) => exact_op(sql, op, value, |sql| {
+            sql.push("(json::jsonb -> 'context' ->> ").bind(key.clone()).push(")");
+        }),
+        (Place::Term(prefix), _) => {
+            // `target.id=` -> `id` of each target; empty values count as absent.
+            let field = prefix.trim_start_matches("target.").trim_end_matches('=').to_owned();
+            sql.push("EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(json::jsonb -> 'targets') = 'array' ");
+            sql.push("THEN json::jsonb -> 'targets' ELSE '[]'::jsonb END) AS t WHERE (t ->> ").bind(field.clone());
+            sql.push(") <> '' AND ");
+            exact_op(sql, op, value, |sql| {
+                sql.push("(t ->> ").bind(field).push(")");
+            });
+            sql.push(")");
+        }
     }
 }
 
@@ -402,9 +477,13 @@ pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool) -> Sql {
     if let Some(to) = query.range.to {
         sql.push(" AND time < ").bind(to.as_micros());
     }
+    if let Some(view) = &query.view {
+        sql.push(" AND ");
+        expr(&mut sql, tenant_no, view.expr(), false, true);
+    }
     if let Some(filter) = &query.filter {
         sql.push(" AND ");
-        expr(&mut sql, tenant_no, filter, false);
+        expr(&mut sql, tenant_no, filter.expr(), false, false);
     }
     if let Some(text) = &query.text {
         sql.push(" AND doc @@ to_tsquery('simple', ").bind(ts_query(tenant_no, text)).push(")");
@@ -446,10 +525,10 @@ pub fn page_sql(tenant_no: i64, query: &Query) -> Sql {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stele_core::filter::parse;
+    use stele_core::Filter;
 
     fn compiled(filter: &str) -> Sql {
-        let query = Query { filter: Some(parse(filter).expect("valid filter")), ..Query::default() };
+        let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
         where_clause(7, &query, false)
     }
 

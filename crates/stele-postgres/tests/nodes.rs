@@ -160,7 +160,7 @@ async fn text_search_and_explain() {
     assert_eq!(count(search("it's \\ o'clock*")).await, 0, "quotes and backslashes are words");
 
     let filtered = Query {
-        filter: Some(stele_core::parse_filter(r#"action eq "USER.CREATED""#).expect("filter")),
+        filter: Some(stele_core::Filter::parse(r#"action eq "USER.CREATED""#).expect("filter")),
         page: PageRequest::Offset(0),
         ..Query::default()
     };

@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use stele_core::{Actor, KeyId, KeySecret, Scope, TenantId};
+use stele_core::{Actor, KeyId, KeySecret, Scope, TenantId, ViewFilter};
 use stele_store::KeyRecord;
 
 use crate::error::ApiError;
@@ -12,6 +12,15 @@ use crate::state::AppState;
 
 /// Header with which the operator key names the tenant a tenant-scoped request acts on.
 pub const TENANT_HEADER: &str = "x-stele-tenant";
+
+/// The right to append to one tenant's log, with the writing key's view: the only way into
+/// `routes::events::append_body` (the one ingest path of the native API and of Retraced), so
+/// no ingest path can skip the scope check or the view check.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    pub tenant: TenantId,
+    pub view: Option<ViewFilter>,
+}
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -30,6 +39,33 @@ impl Principal {
             Principal::Key(k) if k.scopes.contains(&scope) => Ok(()),
             Principal::Key(k) => Err(ApiError::forbidden(format!("key {} lacks the {scope} scope", k.id))),
         }
+    }
+
+    /// Fails with 403 unless the caller holds every one of `scopes` (a key cannot make a key
+    /// that does more than itself).
+    pub fn may_grant(&self, scopes: &std::collections::BTreeSet<Scope>) -> Result<(), ApiError> {
+        match self {
+            Principal::Operator => Ok(()),
+            Principal::Key(k) => match scopes.iter().find(|s| !k.scopes.contains(s)) {
+                Some(missing) => Err(ApiError::forbidden(format!(
+                    "key {} cannot grant the {missing} scope, which it does not hold itself",
+                    k.id
+                ))),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The right to write to `tenant` (a key's own tenant; any for the operator): needs
+    /// `events:write`; carries the key's view, which every written event must match.
+    pub fn writer(&self, tenant: TenantId) -> Result<Writer, ApiError> {
+        self.require(Scope::EventsWrite)?;
+        if let Principal::Key(k) = self {
+            if k.tenant != tenant {
+                return Err(ApiError::forbidden(format!("key {} writes only to its own tenant", k.id)));
+            }
+        }
+        Ok(Writer { tenant, view: crate::view_filter::of(self)? })
     }
 
     /// Fails with 403 unless the caller is the operator.

@@ -1,15 +1,19 @@
-//! Key view filters: a filter expression AND-ed into every read a key makes (e.g. a reseller
-//! key that sees only its customers' events). A view filter is stored as its JSON AST, not as
+//! Key view filters: the access boundary of a key (e.g. a reseller key that sees only its
+//! customers' events). A view is a [`ViewFilter`] (`stele-core`): it goes into every read the
+//! key makes as [`Query::view`] (compared exactly, apart from the user's case-insensitive
+//! filter) and every event the key writes must match it. It is stored as its JSON AST, not as
 //! text, so reading it back never depends on text bounds or re-parsing.
+//!
+//! Every read path (native API, export, profiles) builds its `Query` from [`query`], which
+//! sets the view; `tests/views.rs` walks every read route with a filtered key.
 
-use stele_core::filter::parse as parse_filter;
-use stele_core::Expr;
+use stele_core::{Event, Filter, Query, ViewFilter};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
 
 /// The view filter of the calling key, if it has one.
-pub fn of(principal: &Principal) -> Result<Option<Expr>, ApiError> {
+pub fn of(principal: &Principal) -> Result<Option<ViewFilter>, ApiError> {
     match principal {
         Principal::Key(k) => k.view_filter.as_deref().map(stored).transpose().map_err(|e| {
             tracing::error!(key = %k.id, error = %e, "stored view filter is unreadable");
@@ -19,35 +23,55 @@ pub fn of(principal: &Principal) -> Result<Option<Expr>, ApiError> {
     }
 }
 
-/// `filter` restricted to what the caller may read: AND-ed with the calling key's view
-/// filter (every read path, native or profile, goes through this).
-pub fn restrict(principal: &Principal, filter: Option<Expr>) -> Result<Option<Expr>, ApiError> {
-    Ok(match (of(principal)?, filter) {
-        (Some(view), Some(user)) => Some(Expr::and(view, user)),
-        (view, user) => view.or(user),
-    })
+/// A query of what the caller may read: its view, and the caller's own (bounded) filter.
+/// Set the other fields with `Query { range, sort, ..view_filter::query(…)? }`.
+pub fn query(principal: &Principal, filter: Option<Filter>) -> Result<Query, ApiError> {
+    Ok(Query { view: of(principal)?, filter, ..Query::default() })
 }
 
-/// The view filter stored for a key being created by `creator`: the requested filter,
-/// validated, AND-ed with the creator's own (a key cannot see more than the key that made it).
-/// Stored in canonical form.
-pub fn check_new(creator: &Principal, requested: Option<String>) -> Result<Option<String>, ApiError> {
+/// The view filter stored for a key being created by `creator`: the requested filter, checked
+/// as a view, AND-ed with the creator's own (a key cannot see more than the key that made it).
+pub fn check_new(creator: &Principal, requested: Option<String>) -> Result<Option<ViewFilter>, ApiError> {
     let requested = requested
         .as_deref()
         .filter(|f| !f.trim().is_empty())
-        .map(parse_filter)
+        .map(ViewFilter::parse)
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid-filter", format!("view_filter: {e}")))?;
-    let combined = match (of(creator)?, requested) {
-        (Some(a), Some(b)) => Some(Expr::and(a, b)),
+    Ok(match (of(creator)?, requested) {
+        (Some(a), Some(b)) => Some(a.and(b)),
         (a, b) => a.or(b),
-    };
-    combined.map(|e| serde_json::to_string(&e)).transpose().map_err(|_| ApiError::internal())
+    })
+}
+
+/// Whether `principal` may see and manage a key with view `theirs`: an unfiltered caller any,
+/// a filtered one only keys whose view is at least as narrow as its own.
+pub fn manages(principal: &Principal, theirs: Option<&str>) -> Result<bool, ApiError> {
+    let Some(own) = of(principal)? else { return Ok(true) };
+    let theirs = theirs.map(stored).transpose().map_err(|_| ApiError::internal())?;
+    Ok(own.covers(theirs.as_ref()))
+}
+
+/// Refuses events a filtered key may not write: each must match the key's view. `index` is
+/// the event's position in the request, for the error.
+pub fn check_write(view: Option<&ViewFilter>, index: usize, batch: bool, event: &Event) -> Result<(), ApiError> {
+    match view {
+        Some(view) if !view.matches(event) => {
+            let at = if batch { format!("events[{index}]") } else { "event".to_owned() };
+            Err(ApiError::bad_request(
+                "outside-view",
+                format!(
+                    "{at}: outside the key's view filter ({view}); a filtered key writes only events it could read"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A stored view filter (JSON AST).
-pub fn stored(json: &str) -> Result<Expr, serde_json::Error> {
-    serde_json::from_str(json)
+pub fn stored(json: &str) -> Result<ViewFilter, serde_json::Error> {
+    ViewFilter::from_stored(json)
 }
 
 /// A stored view filter as filter text, for showing.

@@ -76,10 +76,11 @@ pub fn equality_term(e: &Expr) -> Option<String> {
     }
 }
 
-/// Appends the condition for `expr` (or its negation).
-fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, dense: &DenseTerms) {
+/// Appends the condition for `expr` (or its negation); `exact` for a view (an access
+/// boundary), whose string comparisons are exact.
+fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, dense: &DenseTerms, exact: bool) {
     match e {
-        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate, dense),
+        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate, dense, exact),
         Expr::And(items) | Expr::Or(items) => {
             let is_and = matches!(e, Expr::And(_)) != negate;
             if items.is_empty() {
@@ -92,7 +93,7 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, dense: &DenseTerm
                 if i > 0 {
                     sql.push(if is_and { " AND " } else { " OR " });
                 }
-                expr(sql, tenant_no, item, negate, dense);
+                expr(sql, tenant_no, item, negate, dense, exact);
             }
             sql.push(")");
         }
@@ -100,6 +101,9 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, dense: &DenseTerm
         Expr::Compare { attr, op, value: Value::Null } => {
             // eq null: the attribute is absent; ne null: it is present.
             present(sql, tenant_no, attr, negate != (*op == CompareOp::Eq));
+        }
+        Expr::Compare { attr, op, value: Value::String(v) } if exact && !op.is_ordering() => {
+            exact_compare(sql, tenant_no, attr, *op, v, negate, dense);
         }
         Expr::Compare { .. } if equality_term(e).is_some_and(|t| dense.contains(&t)) => {
             let term = equality_term(e).unwrap_or_default();
@@ -188,6 +192,105 @@ fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Va
                     sql.bind(SqlValue::Text(format!("{prefix}{v}")));
                 }
             });
+        }
+    }
+}
+
+/// A view's string comparison, exact (`view.rs` in `stele-core` says why). The
+/// case-insensitive comparison stays in front of the exact check where the exact match is a
+/// subset of it, so the indexes still narrow the rows; single-valued `ne` is `not eq`.
+fn exact_compare(
+    sql: &mut Sql,
+    tenant_no: i64,
+    attr: &Attr,
+    op: CompareOp,
+    value: &str,
+    negate: bool,
+    dense: &DenseTerms,
+) {
+    let (op, negate) = if op == CompareOp::Ne && !attr.is_multi() { (CompareOp::Eq, !negate) } else { (op, negate) };
+    if negate {
+        sql.push("NOT COALESCE(");
+        exact_check(sql, attr, op, value);
+        sql.push(", 0)");
+        return;
+    }
+    sql.push("(");
+    if op != CompareOp::Ne {
+        let folded = Expr::compare(attr.clone(), op, Value::String(value.to_owned()));
+        expr(sql, tenant_no, &folded, false, dense, false);
+        sql.push(" AND ");
+    }
+    sql.push("COALESCE(");
+    exact_check(sql, attr, op, value);
+    sql.push(", 0))");
+}
+
+/// `GLOB`'s wildcards taken literally: `*`, `?` and `[` each as a one-character class.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `<lhs> <exact op> ?`: byte-wise (`COLLATE BINARY`, and `GLOB`, which is case-sensitive).
+fn exact_op(sql: &mut Sql, op: CompareOp, value: &str, lhs: impl FnOnce(&mut Sql)) {
+    let v = glob_escape(value);
+    let (sql_op, bound) = match op {
+        CompareOp::Co => ("GLOB", format!("*{v}*")),
+        CompareOp::Sw => ("GLOB", format!("{v}*")),
+        CompareOp::Ew => ("GLOB", format!("*{v}")),
+        CompareOp::Ne => ("<>", value.to_owned()),
+        _ => ("=", value.to_owned()),
+    };
+    lhs(sql);
+    sql.push(&format!(" {sql_op} ")).bind(SqlValue::Text(bound));
+    if sql_op != "GLOB" {
+        sql.push(" COLLATE BINARY");
+    }
+}
+
+/// `json_extract(<doc>, ?)` with the path bound.
+fn json_at(doc: &'static str, path: String) -> impl FnOnce(&mut Sql) {
+    move |sql: &mut Sql| {
+        sql.push("json_extract(").push(doc).push(", ").bind(SqlValue::Text(path)).push(")");
+    }
+}
+
+/// The exact test of one string comparison on the stored row (NULL where the value is
+/// missing). `target.*` looks at every target of the stored event.
+fn exact_check(sql: &mut Sql, attr: &Attr, op: CompareOp, value: &str) {
+    match (place(attr), attr) {
+        (Place::Column(col, _), _) => exact_op(sql, op, value, |sql| {
+            sql.push(col);
+        }),
+        (Place::Json(path), _) => {
+            let path = json_path(&path);
+            sql.push("(json_type(json, ").bind(SqlValue::Text(path.clone())).push(") = 'text' AND ");
+            exact_op(sql, op, value, json_at("json", path));
+            sql.push(")");
+        }
+        (Place::Term(_), Attr::Context(key)) => {
+            // Context keys are `[A-Za-z0-9_.-]` (the parser checks), safe inside quotes.
+            exact_op(sql, op, value, json_at("json", format!("$.context.\"{key}\"")));
+        }
+        (Place::Term(prefix), _) => {
+            // `target.id=` -> `$.id` of each target; empty values count as absent.
+            let field = format!("$.{}", prefix.trim_start_matches("target.").trim_end_matches('='));
+            sql.push("EXISTS (SELECT 1 FROM json_each(events.json, '$.targets') AS t WHERE ");
+            json_at("t.value", field.clone())(sql);
+            sql.push(" <> '' AND ");
+            exact_op(sql, op, value, json_at("t.value", field));
+            sql.push(")");
         }
     }
 }
@@ -314,9 +417,13 @@ pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool, dense: &De
     if let Some(to) = query.range.to {
         sql.push(" AND time < ").bind(SqlValue::Integer(to.as_micros()));
     }
+    if let Some(view) = &query.view {
+        sql.push(" AND ");
+        expr(&mut sql, tenant_no, view.expr(), false, dense, true);
+    }
     if let Some(filter) = &query.filter {
         sql.push(" AND ");
-        expr(&mut sql, tenant_no, filter, false, dense);
+        expr(&mut sql, tenant_no, filter.expr(), false, dense, false);
     }
     if let Some(text) = &query.text {
         sql.push(" AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
@@ -332,10 +439,10 @@ pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool, dense: &De
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stele_core::filter::parse;
+    use stele_core::Filter;
 
     fn compiled(filter: &str) -> Sql {
-        let query = Query { filter: Some(parse(filter).expect("valid filter")), ..Query::default() };
+        let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
         where_clause(7, &query, false, &DenseTerms::new())
     }
 
@@ -351,7 +458,8 @@ mod tests {
 
     #[test]
     fn dense_terms_probe_per_event() {
-        let query = Query { filter: Some(parse(r#"not context.Env eq "Prod""#).expect("filter")), ..Query::default() };
+        let query =
+            Query { filter: Some(Filter::parse(r#"not context.Env eq "Prod""#).expect("filter")), ..Query::default() };
         let dense = DenseTerms::from(["context.env=prod".to_owned()]);
         let sql = where_clause(7, &query, false, &dense);
         assert!(sql.text.contains("NOT EXISTS (SELECT 1 FROM event_terms t"), "{}", sql.text);

@@ -147,7 +147,8 @@ const DENSE_TERM_ROWS: i64 = 4000;
 /// Which of the filter's term equalities are dense, by a bounded count of each.
 fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, StoreError> {
     let mut dense = DenseTerms::new();
-    let mut stack: Vec<&stele_core::Expr> = query.filter.iter().collect();
+    let view = query.view.iter().map(|v| v.expr());
+    let mut stack: Vec<&stele_core::Expr> = query.filter.iter().map(|f| f.expr()).chain(view).collect();
     while let Some(e) = stack.pop() {
         match e {
             stele_core::Expr::And(items) | stele_core::Expr::Or(items) => stack.extend(items),

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use stele_core::filter::parse;
 use stele_core::{parse_ingest_body, Limit, Limits, PageRequest, Query, Sort, TenantId, Timestamp};
 use stele_sqlite::SqliteStore;
 use stele_store::{NewTenant, Store};
@@ -171,7 +170,7 @@ proptest! {
         rt.block_on(async {
             let (store, _dir) = store_with(&events).await;
             let query = Query {
-                filter: filter.as_deref().map(|f| parse(f).expect("filter")),
+                filter: filter.as_deref().map(|f| stele_core::Filter::parse(f).expect("filter")),
                 sort: sort.clone(),
                 limit: Limit::new(page).expect("limit"),
                 ..Query::default()

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use stele_core::filter::parse;
 use stele_core::{parse_ingest_body, Limits, Query, TenantId, TextQuery, Timestamp};
 use stele_sqlite::SqliteStore;
 use stele_store::{NewTenant, Store};
@@ -44,7 +43,7 @@ async fn store_with_data() -> (Arc<SqliteStore>, tempfile::TempDir) {
 }
 
 fn filtered(filter: &str) -> Query {
-    Query { filter: Some(parse(filter).expect("filter")), ..Query::default() }
+    Query { filter: Some(stele_core::Filter::parse(filter).expect("filter")), ..Query::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

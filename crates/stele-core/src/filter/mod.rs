@@ -66,8 +66,15 @@
 //! # Bounds
 //!
 //! At most [`MAX_FILTER_LEN`] (4096) characters and [`MAX_FILTER_DEPTH`] (32) levels of
-//! nested parentheses and `not`. The parser never panics; its recursion is bounded by the
-//! depth limit and long `and`/`or` chains are parsed iteratively.
+//! nested parentheses and `not`; and, for text and hand-built expressions alike (the query
+//! model takes only a bounded [`Filter`]), at most [`MAX_FILTER_TERMS`] (256) comparisons and
+//! [`MAX_FILTER_LITERAL_CHARS`] characters of string values. The parser never panics; its
+//! recursion is bounded by the depth limit and long `and`/`or` chains are parsed iteratively.
+//!
+//! # Views
+//!
+//! A key's view filter is a [`ViewFilter`]: the same language, compared **exactly** (it is
+//! an access boundary, not a search), without text ordering or `seq`; see `view.rs`.
 //!
 //! # Errors
 //!
@@ -75,9 +82,13 @@
 //! `filter: <message> at <position>`, e.g. `filter: unknown attribute "actr.id" at 1`.
 
 mod ast;
+mod bounded;
 mod parser;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub use ast::{Attr, CompareOp, Expr, Value};
+pub use bounded::{BoundsError, Filter, MAX_FILTER_LITERAL_CHARS, MAX_FILTER_TERMS};
 pub use parser::{parse, FilterError, MAX_FILTER_DEPTH, MAX_FILTER_LEN};
+pub use view::ViewFilter;

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stele_core::filter::Value;
-use stele_core::{Attr, CompareOp, Expr, PageRequest, Query, Sort, TimeRange, Timestamp};
+use stele_core::{Attr, CompareOp, Expr, Filter, PageRequest, Query, Sort, TimeRange, Timestamp, ViewFilter};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -79,6 +79,7 @@ impl From<ProfileError> for Failure {
     fn from(e: ProfileError) -> Self {
         match e {
             ProfileError::Unavailable => Failure::unavailable(),
+            ProfileError::OutOfBounds { parameter, reason } => Failure::invalid(parameter, reason.to_string()),
             _ => Failure::internal(),
         }
     }
@@ -160,7 +161,9 @@ fn any_of(parts: Vec<Expr>) -> Option<Expr> {
 }
 
 /// The filter of the documented parameters and the caller's role.
-fn filter(p: &Pairs, role: &Role) -> Result<Vec<Expr>, Failure> {
+/// The filter's parts, and the reseller whose events alone may be read (an access boundary:
+/// it becomes the query's view, compared exactly).
+fn filter(p: &Pairs, role: &Role) -> Result<(Vec<Expr>, Option<String>), Failure> {
     let mut parts = Vec::new();
     if let Some(ops) = p.get("Operations") {
         let ops: Vec<&str> = ops.split('|').map(str::trim).filter(|o| !o.is_empty()).collect();
@@ -200,15 +203,29 @@ fn filter(p: &Pairs, role: &Role) -> Result<Vec<Expr>, Failure> {
         .transpose()?;
     let reseller = match (role, view_as) {
         (Role::Csp, view_as) => view_as.map(|u| u.hyphenated().to_string()),
-        (Role::Reseller(own), Some(u)) if !own.eq_ignore_ascii_case(&u.hyphenated().to_string()) => {
+        // A UUID names the same reseller in any case; the claim itself is compared exactly.
+        (Role::Reseller(own), Some(u)) if uuid::Uuid::parse_str(own).ok() != Some(u) => {
             return Err(Failure::new(StatusCode::FORBIDDEN, "Forbidden", "a reseller may view only its own audit logs"))
         }
         (Role::Reseller(own), _) => Some(own.clone()),
     };
-    if let Some(id) = reseller {
-        parts.push(compare(Attr::Context("reseller_id".into()), CompareOp::Eq, &id));
-    }
-    Ok(parts)
+    Ok((parts, reseller))
+}
+
+/// What the caller may read: a Stele key's view, and the reseller's own events only.
+fn view(caller: &auth::Caller, reseller: Option<String>) -> Result<Option<ViewFilter>, Failure> {
+    let key_view = match &caller.key {
+        Some(principal) => crate::view_filter::of(principal).map_err(|_| Failure::internal())?,
+        None => None,
+    };
+    let reseller = reseller
+        .map(|id| ViewFilter::new(compare(Attr::Context("reseller_id".into()), CompareOp::Eq, &id)))
+        .transpose()
+        .map_err(|e| Failure::invalid("reseller_id", e.message))?;
+    Ok(match (key_view, reseller) {
+        (Some(a), Some(b)) => Some(a.and(b)),
+        (a, b) => a.or(b),
+    })
 }
 
 /// Rows before the cursor's row (inclusive) in newest-first order: how deep the token is.
@@ -234,13 +251,10 @@ async fn answer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Audi
     let start = pairs.time("StartDate")?.unwrap_or_else(|| common::months_before(now, 1));
     let range =
         TimeRange::new(Some(start), Some(end)).map_err(|_| Failure::invalid("StartDate", "must be before EndDate"))?;
-    let parts = filter(&pairs, &caller.role)?;
-    let wanted = parts.into_iter().reduce(Expr::and);
-    let filter = match &caller.key {
-        Some(principal) => common::readable(principal, wanted)?,
-        None => wanted,
-    };
-    let base = Query { range, filter, ..Query::default() };
+    let (parts, reseller) = filter(&pairs, &caller.role)?;
+    let filter = parts.into_iter().reduce(Expr::and).map(Filter::new).transpose();
+    let filter = filter.map_err(|e| Failure::invalid("Operations", e.to_string()))?;
+    let base = Query { range, filter, view: view(&caller, reseller)?, ..Query::default() };
     let total = common::count(state, &caller.tenant, &base).await?;
 
     let (page, offset) = match pairs.get("ContinuationToken") {
@@ -250,10 +264,11 @@ async fn answer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Audi
                 .map_err(|_| Failure::invalid("ContinuationToken", "not a token this server issued"))?;
             let before = up_to_cursor(&cursor)
                 .ok_or_else(|| Failure::invalid("ContinuationToken", "not a token this server issued"))?;
-            let filter = Some(match base.filter.clone() {
-                Some(f) => Expr::and(f, before),
-                None => before,
-            });
+            let filter = match base.filter.clone() {
+                Some(f) => Filter::new(Expr::and(f.into_expr(), before)),
+                None => Filter::new(before),
+            };
+            let filter = Some(filter.map_err(|e| Failure::invalid("ContinuationToken", e.to_string()))?);
             let offset = common::count(state, &caller.tenant, &Query { filter, ..base.clone() }).await?;
             (PageRequest::After(cursor), offset)
         }

@@ -3,7 +3,7 @@
 //! query restricted to what the caller may read, and time formatting. Each profile maps
 //! [`ProfileError`] to its own error shape.
 
-use stele_core::{Cursor, Event, Expr, Limit, PageRequest, Query, Scope, Seq, Timestamp};
+use stele_core::{BoundsError, Cursor, Event, Expr, Filter, Limit, PageRequest, Query, Scope, Seq, Timestamp};
 use stele_store::{StoreError, Tenant};
 
 use crate::auth::{self, Principal};
@@ -27,6 +27,9 @@ pub enum ProfileError {
     /// The operator key was used without naming a tenant.
     #[error("the operator key must name a tenant")]
     NoTenant,
+    /// A filter built from the profile's parameters is out of the query model's bounds.
+    #[error("{parameter}: {reason}")]
+    OutOfBounds { parameter: &'static str, reason: BoundsError },
     /// The store is shutting down.
     #[error("the server is shutting down")]
     Unavailable,
@@ -91,10 +94,14 @@ pub fn uuid_alias(tenant: &Tenant) -> Option<String> {
     tenant.aliases.iter().find_map(|a| uuid::Uuid::parse_str(a).ok().map(|u| u.hyphenated().to_string()))
 }
 
-/// A profile's filter restricted to what the caller may read (its key's view filter AND-ed
-/// in, exactly as the native API does).
-pub fn readable(principal: &Principal, filter: Option<Expr>) -> Result<Option<Expr>, ProfileError> {
-    crate::view_filter::restrict(principal, filter).map_err(|_| ProfileError::Internal)
+/// A query of what the caller may read (its key's view, exactly as the native API sets it)
+/// with the profile's filter, which must pass the same bounds as every filter; `parameter`
+/// names where the filter came from in the profile's request. Set the other fields with
+/// `Query { range, ..common::readable(…)? }`.
+pub fn readable(principal: &Principal, filter: Option<Expr>, parameter: &'static str) -> Result<Query, ProfileError> {
+    let filter =
+        filter.map(Filter::new).transpose().map_err(|reason| ProfileError::OutOfBounds { parameter, reason })?;
+    crate::view_filter::query(principal, filter).map_err(|_| ProfileError::Internal)
 }
 
 /// One page of typed events with their log positions, and the exact number of events the

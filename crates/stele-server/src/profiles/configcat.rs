@@ -118,6 +118,9 @@ impl From<ProfileError> for Failure {
             ProfileError::UnknownTenant(alias) | ProfileError::OtherTenant(alias) => {
                 ApiError::not_found(format!("organizationId: no organization {alias:?} for this key"))
             }
+            ProfileError::OutOfBounds { parameter, reason } => {
+                ApiError::invalid_parameter(parameter, reason.to_string())
+            }
             ProfileError::Unavailable => ApiError::from(stele_store::StoreError::Closed),
             ProfileError::Internal => ApiError::internal(),
         })
@@ -232,8 +235,7 @@ fn parse_query(principal: &Principal, scoped: &Scoped, p: &Params, version: Vers
         (from, to) = (Some(start), Some(end));
     }
     let range = TimeRange::new(from, to).map_err(|_| invalid("fromUtcDateTime", "must be before toUtcDateTime"))?;
-    let filter = common::readable(principal, parts.into_iter().reduce(Expr::and))?;
-    Ok(Query { range, filter, ..Query::default() })
+    Ok(Query { range, ..common::readable(principal, parts.into_iter().reduce(Expr::and), "query")? })
 }
 
 async fn tenant_of(state: &AppState, principal: &Principal, scoped: &Scoped) -> Result<Tenant, Failure> {

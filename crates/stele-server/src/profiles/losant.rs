@@ -64,6 +64,9 @@ impl From<ProfileError> for Failure {
             ProfileError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is unavailable".to_owned())
             }
+            ProfileError::OutOfBounds { parameter, reason } => {
+                return Failure::validation(format!("{parameter} has {reason}"))
+            }
             ProfileError::Internal => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "An internal error occurred".to_owned())
             }
@@ -317,11 +320,11 @@ pub async fn list_audit_logs(
     };
     let query = Query {
         range: p.range,
-        filter: common::readable(&principal, p.filter)?,
         sort: Sort { attr, descending: !p.sort_direction.eq_ignore_ascii_case("asc") },
         page: if offset == 0 { PageRequest::First } else { PageRequest::Offset(offset) },
         limit: Limit::new(p.per_page).map_err(|_| Failure::validation("perPage is out of range"))?,
         text: None,
+        ..common::readable(&principal, p.filter, "auditLogFilter")?
     };
     let rows = common::page(&state, &tenant, &query).await?;
     let items: Vec<InstanceAuditLog> = rows.events.into_iter().map(|(seq, e)| render(seq, e, &instance_id)).collect();
@@ -361,11 +364,8 @@ pub async fn get_audit_log(
         .filter(|n| *n > 0)
         .ok_or_else(not_found)?;
     let by_seq = Expr::compare(Attr::Seq, CompareOp::Eq, Literal::Int(seq));
-    let query = Query {
-        filter: common::readable(&principal, Some(by_seq))?,
-        limit: Limit::new(1).map_err(|_| not_found())?,
-        ..Query::default()
-    };
+    let query =
+        Query { limit: Limit::new(1).map_err(|_| not_found())?, ..common::readable(&principal, Some(by_seq), "id")? };
     let (seq, event) = common::events(&state, &tenant, &query).await?.into_iter().next().ok_or_else(not_found)?;
     Ok(Json(render(seq, event, &instance_id)))
 }

@@ -67,6 +67,7 @@ impl IntoResponse for Failure {
 fn internal(e: ProfileError) -> Failure {
     match e {
         ProfileError::Unavailable => Failure(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable".into()),
+        ProfileError::OutOfBounds { parameter, reason } => Failure::bad(format!("{parameter}: has {reason}")),
         _ => Failure(StatusCode::INTERNAL_SERVER_ERROR, "Server Error".into()),
     }
 }
@@ -154,15 +155,15 @@ impl Call {
         })
     }
 
-    /// The SCIM log rows `query` selects, restricted to what the key may read.
-    fn filter(&self, extra: Option<Expr>) -> Result<Option<Expr>, Failure> {
+    /// A query of the SCIM log rows `query` selects, restricted to what the key may read.
+    fn filter(&self, extra: Option<Expr>) -> Result<Query, Failure> {
         let alias = common::uuid_alias(&self.tenant);
         let rows = request::filter(self.body.get("query"), alias.as_deref()).map_err(Failure::bad)?;
         let wanted = match extra {
             Some(e) => Expr::and(e, rows),
             None => rows,
         };
-        common::readable(&self.principal, Some(wanted)).map_err(internal)
+        common::readable(&self.principal, Some(wanted), "query").map_err(internal)
     }
 }
 
@@ -202,11 +203,10 @@ pub async fn get_list(
     let sort = request::sort(call.body.get("sort")).map_err(Failure::bad)?;
     let limit_u32 = u32::try_from(limit).ok().and_then(|l| Limit::new(l).ok());
     let query = Query {
-        filter: call.filter(None)?,
         sort,
         page: if skip == 0 { PageRequest::First } else { PageRequest::Offset(skip) },
         limit: limit_u32.ok_or_else(|| Failure::bad("Invalid limit"))?,
-        ..Query::default()
+        ..call.filter(None)?
     };
     let rows = common::page(&state, &call.tenant, &query).await.map_err(internal)?;
     let alias = common::uuid_alias(&call.tenant);
@@ -228,7 +228,7 @@ pub async fn count(
 ) -> Result<Json<CountAnswer>, Failure> {
     let call = call(&state, &headers, &uri, body, "read").await?;
     call.require_read()?;
-    let query = Query { filter: call.filter(None)?, ..Query::default() };
+    let query = call.filter(None)?;
     let count = common::count(&state, &call.tenant, &query).await.map_err(internal)?;
     Ok(Json(CountAnswer { count }))
 }
@@ -256,11 +256,7 @@ pub async fn get_item(
     })?;
     let select = request::select(call.body.get("select")).map_err(Failure::bad)?;
     let by_id = Expr::compare(Attr::Id, CompareOp::Eq, Value::String(uuid.hyphenated().to_string()));
-    let query = Query {
-        filter: call.filter(Some(by_id))?,
-        limit: Limit::new(1).map_err(|_| Failure::bad("Invalid limit"))?,
-        ..Query::default()
-    };
+    let query = Query { limit: Limit::new(1).map_err(|_| Failure::bad("Invalid limit"))?, ..call.filter(Some(by_id))? };
     let events = common::events(&state, &call.tenant, &query).await.map_err(internal)?;
     let alias = common::uuid_alias(&call.tenant);
     Ok(Json(events.first().map(|(_, e)| row::render(e, &select, alias.as_deref())).unwrap_or_default()))

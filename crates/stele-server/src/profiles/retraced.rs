@@ -17,12 +17,12 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
 use stele_core::Scope;
-use stele_store::Tenant;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use self::input::RetracedEvent;
 use super::common::{self, ProfileError};
+use crate::auth::Writer;
 use crate::body::{read_limited, require_json};
 use crate::error::ApiError;
 use crate::routes::events::{append_body, idempotency_key, Appended};
@@ -80,8 +80,8 @@ fn token(headers: &HeaderMap) -> Option<&str> {
     value.strip_prefix("token=").map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// The tenant `projectId` names, if the presented key may write to it.
-async fn project(state: &AppState, headers: &HeaderMap, project_id: &str) -> Result<Tenant, Failure> {
+/// The right to write to the tenant `projectId` names, if the presented key has it.
+async fn project(state: &AppState, headers: &HeaderMap, project_id: &str) -> Result<Writer, Failure> {
     let unauthorized = || Failure(StatusCode::UNAUTHORIZED, "Unauthorized".into());
     let map = |e: ProfileError| match e {
         ProfileError::Unavailable => Failure(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable".into()),
@@ -92,7 +92,8 @@ async fn project(state: &AppState, headers: &HeaderMap, project_id: &str) -> Res
     let secret = token(headers).ok_or_else(unauthorized)?;
     let principal = common::authenticate(state, secret).await.map_err(map)?;
     common::require(&principal, Scope::EventsWrite).map_err(map)?;
-    common::tenant_by_alias(state, &principal, project_id).await.map_err(map)
+    let tenant = common::tenant_by_alias(state, &principal, project_id).await.map_err(map)?;
+    Ok(principal.writer(tenant.id)?)
 }
 
 /// The JSON body, after the content type and size checks.
@@ -106,7 +107,7 @@ async fn json_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
 /// with Retraced's hashes.
 async fn append(
     state: &AppState,
-    tenant: &Tenant,
+    writer: &Writer,
     headers: &HeaderMap,
     events: &[RetracedEvent],
     batch: bool,
@@ -114,7 +115,7 @@ async fn append(
     let natives: Vec<Value> = events.iter().map(input::to_native).collect();
     let native = if batch { json!({ "events": natives }) } else { natives.into_iter().next().unwrap_or_default() };
     let key = idempotency_key(headers)?;
-    let Appended { outcome, .. } = append_body(state, &tenant.id, Bytes::from(native.to_string()), key).await?;
+    let Appended { outcome, .. } = append_body(state, writer, Bytes::from(native.to_string()), key).await?;
     Ok(outcome
         .receipts()
         .iter()
@@ -139,10 +140,10 @@ pub async fn create_event(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Created>), Failure> {
-    let tenant = project(&state, &headers, &project_id).await?;
+    let writer = project(&state, &headers, &project_id).await?;
     let value = json_body(&state, &headers, body).await?;
     let event = input::parse_event(&value).map_err(|v| Failure::bad(v.join("\n--")))?;
-    let created = append(&state, &tenant, &headers, std::slice::from_ref(&event), false).await?;
+    let created = append(&state, &writer, &headers, std::slice::from_ref(&event), false).await?;
     let first = created.into_iter().next().ok_or_else(|| Failure::from(ApiError::internal()))?;
     Ok((StatusCode::CREATED, Json(first)))
 }
@@ -160,7 +161,7 @@ pub async fn create_events_bulk(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Vec<Created>>), Failure> {
-    let tenant = project(&state, &headers, &project_id).await?;
+    let writer = project(&state, &headers, &project_id).await?;
     let value = json_body(&state, &headers, body).await?;
     let items = value
         .get("events")
@@ -190,6 +191,6 @@ pub async fn create_events_bulk(
             invalid.join("\n- ")
         )));
     }
-    let created = append(&state, &tenant, &headers, &events, true).await?;
+    let created = append(&state, &writer, &headers, &events, true).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

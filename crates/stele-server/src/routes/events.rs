@@ -5,10 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use stele_core::{parse_ingest_body_with, EventId, Ingested, Scope, TenantId, Timestamp};
+use stele_core::{parse_ingest_body_with, EventId, Ingested, Scope, Timestamp};
 use stele_store::{AppendOutcome, Idempotency};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Writer};
 use crate::body::{read_limited, require_json};
 use crate::dto::{BatchReceipts, ReceiptDto};
 use crate::error::ApiError;
@@ -47,7 +47,7 @@ pub(crate) struct Appended {
 /// is stored, appends it atomically (all or nothing), and returns once it is durable.
 pub(crate) async fn append_body(
     state: &AppState,
-    tenant: &TenantId,
+    writer: &Writer,
     bytes: Bytes,
     idempotency_key: Option<String>,
 ) -> Result<Appended, ApiError> {
@@ -61,9 +61,12 @@ pub(crate) async fn append_body(
     } else {
         parse_ingest_body_with(&bytes, &limits, now, leaves)?
     };
+    for (i, e) in events.iter().enumerate() {
+        crate::view_filter::check_write(writer.view.as_ref(), i, batch, &e.event)?;
+    }
     let count = events.len();
     let idempotency = idempotency_key.zip(fingerprint).map(|(key, fingerprint)| Idempotency { key, fingerprint, now });
-    let outcome = state.store.append(tenant, events, idempotency).await?;
+    let outcome = state.store.append(&writer.tenant, events, idempotency).await?;
     if !matches!(outcome, AppendOutcome::Replayed(_)) {
         metrics::counter!("stele_events_ingested_total").increment(count as u64);
     }
@@ -86,12 +89,11 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    principal.require(Scope::EventsWrite)?;
-    let tenant = principal.tenant(&headers)?;
+    let writer = principal.writer(principal.tenant(&headers)?)?;
     require_json(&headers)?;
     let idempotency_key = idempotency_key(&headers)?;
     let bytes = read_limited(&headers, body, state.limits.max_batch_bytes).await?;
-    let Appended { outcome, batch } = append_body(&state, &tenant, bytes, idempotency_key).await?;
+    let Appended { outcome, batch } = append_body(&state, &writer, bytes, idempotency_key).await?;
     let replayed = matches!(outcome, AppendOutcome::Replayed(_));
     let receipts: Vec<ReceiptDto> = outcome.receipts().iter().map(ReceiptDto::from).collect();
     let body = if batch {
@@ -139,11 +141,9 @@ pub async fn visible_event(
     let not_found = || ApiError::not_found(format!("event {id} does not exist"));
     let event_id = EventId::parse(id).map_err(|_| not_found())?;
     let event = state.store.get_event(tenant, &event_id).await?.ok_or_else(not_found)?;
-    if let Some(view) = crate::view_filter::of(principal)? {
-        let query = stele_core::Query {
-            filter: Some(stele_core::Expr::and(view, id_filter(&event_id))),
-            ..stele_core::Query::default()
-        };
+    let by_id = stele_core::Filter::new(id_filter(&event_id)).map_err(|_| ApiError::internal())?;
+    let query = crate::view_filter::query(principal, Some(by_id))?;
+    if query.view.is_some() {
         if state.store.count(tenant, &query).await? == 0 {
             return Err(not_found());
         }

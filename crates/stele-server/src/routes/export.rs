@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use stele_core::filter::Value as FilterValue;
-use stele_core::{Attr, CompareOp, Expr, Limit, PageRequest, Query, Scope, Sort, StoredEvent, TenantId};
+use stele_core::{Attr, CompareOp, Expr, Filter, Limit, PageRequest, Query, Scope, Sort, StoredEvent, TenantId};
 use stele_store::{proofs, Store};
 use tokio::sync::mpsc;
 
@@ -58,7 +58,7 @@ pub async fn export(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    principal.require(Scope::EventsRead)?;
+    principal.require(Scope::EventsExport)?;
     let tenant = principal.tenant(&headers)?;
     let p: ExportParams = query_params(&uri)?;
     let format = match p.format.as_deref().unwrap_or("ndjson") {
@@ -69,15 +69,16 @@ pub async fn export(
     let complete = p.filter.is_none() && p.q.is_none() && p.from.is_none() && p.to.is_none();
     let params = SearchParams { filter: p.filter, q: p.q, from: p.from, to: p.to, ..SearchParams::default() };
     let mut query = parse_read(&principal, params)?.query;
-    let complete = complete && query.filter.is_none();
+    let complete = complete && query.filter.is_none() && query.view.is_none();
     let head = state.store.latest_head(&tenant).await?;
     let size = head.as_ref().map_or(0, |h| h.head.size);
     // Exactly the events the head covers.
     let bound = Expr::compare(Attr::Seq, CompareOp::Le, FilterValue::Int(size.min(i64::MAX as u64) as i64));
-    query.filter = Some(match query.filter.take() {
-        Some(f) => Expr::and(f, bound),
-        None => bound,
-    });
+    let bounded = match query.filter.take() {
+        Some(f) => Filter::new(Expr::and(f.into_expr(), bound)),
+        None => Filter::new(bound),
+    };
+    query.filter = Some(bounded.map_err(|e| ApiError::invalid_parameter("filter", e.to_string()))?);
     query.sort = Sort::parse("seq")?;
     query.limit = Limit::new(PAGE)?;
     query.page = PageRequest::First;

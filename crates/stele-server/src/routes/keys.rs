@@ -1,4 +1,9 @@
 //! `/v1/keys`: API keys. A secret is returned once, at creation; only its hash is stored.
+//!
+//! No key can make a key that does more than itself (`Principal::may_grant`): the new key's
+//! scopes are a subset of the maker's, and its view is the maker's view AND-ed with the
+//! requested one. A filtered key sees and revokes only keys whose view is at least as narrow as
+//! its own (`view_filter::manages`); other keys are 404 to it, like unknown ones.
 
 use std::collections::BTreeSet;
 
@@ -54,6 +59,8 @@ pub async fn create_key(
             "scopes: name at least one of events:write, events:read, events:export, admin",
         ));
     }
+    let scopes = input.scopes.into_iter().collect::<BTreeSet<_>>();
+    principal.may_grant(&scopes)?;
     let view_filter = crate::view_filter::check_new(&principal, input.view_filter)?;
     let id = KeyId::generate();
     let secret = KeySecret::generate(&id);
@@ -61,8 +68,8 @@ pub async fn create_key(
         id: id.clone(),
         tenant: tenant.clone(),
         name: input.name.clone(),
-        scopes: input.scopes.into_iter().collect::<BTreeSet<_>>(),
-        view_filter,
+        scopes,
+        view_filter: view_filter.map(|v| v.to_stored()),
         secret_hash: secret.hash(),
         created_at: Timestamp::now(),
     };
@@ -103,7 +110,13 @@ pub async fn list_keys(
             state.store.list_keys(Some(&tenant)).await?
         }
     };
-    Ok(Json(keys.into_iter().map(KeyDto::from).collect()))
+    let mut visible = Vec::with_capacity(keys.len());
+    for key in keys {
+        if crate::view_filter::manages(&principal, key.view_filter.as_deref())? {
+            visible.push(KeyDto::from(key));
+        }
+    }
+    Ok(Json(visible))
 }
 
 /// Revoke a key. It stops working at once on this node (within 5 s on others).
@@ -120,7 +133,7 @@ pub async fn revoke_key(
     let key_id = KeyId::parse(&id).map_err(|_| not_found())?;
     let record = state.store.get_key(&key_id).await?.ok_or_else(not_found)?;
     if let Principal::Key(k) = &principal {
-        if k.tenant != record.tenant {
+        if k.tenant != record.tenant || !crate::view_filter::manages(&principal, record.view_filter.as_deref())? {
             return Err(not_found());
         }
     }

@@ -8,8 +8,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stele_core::filter::parse as parse_filter;
-use stele_core::{Fields, Limit, PageRequest, Query, Scope, Sort, TextQuery, TimeRange, Timestamp};
+use stele_core::{Fields, Filter, Limit, PageRequest, Query, Scope, Sort, TextQuery, TimeRange, Timestamp};
 
 use crate::auth::Principal;
 use crate::body::json_body;
@@ -79,13 +78,13 @@ pub fn parse_read(principal: &Principal, p: SearchParams) -> Result<Read, ApiErr
         (None, Some(n)) => PageRequest::Offset(n),
         (None, None) => PageRequest::First,
     };
-    let user_filter =
-        p.filter.as_deref().filter(|f| !f.trim().is_empty()).map(parse_filter).transpose().map_err(filter_error)?;
-    let filter = crate::view_filter::restrict(principal, user_filter)?;
+    let filter =
+        p.filter.as_deref().filter(|f| !f.trim().is_empty()).map(Filter::parse).transpose().map_err(filter_error)?;
     let text = p.q.as_deref().map(TextQuery::parse).transpose()?.flatten();
     let fields =
         p.fields.as_deref().map(Fields::parse).transpose().map_err(|e| ApiError::invalid_parameter("fields", e))?;
-    Ok(Read { query: Query { range, filter, text, sort, page, limit }, fields, total: p.total.unwrap_or(false) })
+    let query = Query { range, text, sort, page, limit, ..crate::view_filter::query(principal, filter)? };
+    Ok(Read { query, fields, total: p.total.unwrap_or(false) })
 }
 
 async fn answer(

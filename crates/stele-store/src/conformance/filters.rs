@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use stele_core::{
-    parse_filter, parse_ingest_body, Limit, Limits, NewEvent, PageRequest, Query, TenantId, TimeRange, Timestamp,
+    parse_ingest_body, Filter, Limit, Limits, NewEvent, PageRequest, Query, TenantId, TimeRange, Timestamp, ViewFilter,
 };
 
 use crate::{NewTenant, Store};
@@ -539,7 +539,7 @@ async fn run_case(store: &dyn Store, tenant: &TenantId, case: &Case) -> Option<S
     let filter = if case.filter.is_empty() {
         None
     } else {
-        match parse_filter(&case.filter) {
+        match Filter::parse(&case.filter) {
             Ok(f) => Some(f),
             Err(e) => return Some(format!("does not parse: {e}")),
         }
@@ -653,4 +653,46 @@ pub async fn filter_table(store: Arc<dyn Store>) {
         }
     }
     assert!(failures.is_empty(), "{} of {} filter cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    views_agree_with_the_write_check(&*store, &acme, &cases).await;
+}
+
+/// Every case's filter that is a valid view, used as a key's view (`Query::view`): the store
+/// must select exactly the events that [`ViewFilter::matches`] (the write check, exact
+/// comparisons) accepts. Both must differ from the case-insensitive answer somewhere, or the
+/// table would not be testing exactness.
+async fn views_agree_with_the_write_check(store: &dyn Store, tenant: &TenantId, cases: &[Case]) {
+    let all = store.query(tenant, &Query { limit: Limit::new(1000).expect("limit"), ..Query::default() }).await;
+    let all = all.expect("read all").events;
+    let (mut failures, mut ran, mut folded_differs) = (Vec::new(), 0, 0);
+    for case in cases.iter().filter(|c| c.range == TimeRange::default() && !c.filter.is_empty()) {
+        let Ok(view) = ViewFilter::parse(&case.filter) else { continue };
+        ran += 1;
+        let mut want: Vec<String> = all
+            .iter()
+            .filter(|e| view.matches(&e.event().expect("stored event parses")))
+            .map(|e| e.event().expect("parses").correlation_id.unwrap_or_else(|| "-".to_owned()))
+            .collect();
+        want.sort();
+        let query = Query { view: Some(view), limit: Limit::new(1000).expect("limit"), ..Query::default() };
+        let got = match store.query(tenant, &query).await {
+            Ok(page) => {
+                let mut got: Vec<String> = labels_of(&page.events).into_iter().map(|l| l.2).collect();
+                got.sort();
+                got
+            }
+            Err(e) => {
+                failures.push(format!("  view {}: query failed: {e}", case.filter));
+                continue;
+            }
+        };
+        let count = store.count(tenant, &query).await.map(|n| n as usize);
+        if got != want || count.as_ref().ok() != Some(&want.len()) {
+            failures.push(format!("  view {}: expected {want:?}, got {got:?} (count {count:?})", case.filter));
+        }
+        if want != case.expect {
+            folded_differs += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} of {ran} view cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(ran >= 50 && folded_differs >= 5, "{ran} view cases ran, {folded_differs} differ from the folded answer");
 }

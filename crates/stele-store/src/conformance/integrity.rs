@@ -139,7 +139,7 @@ pub async fn redaction_keeps_the_leaf(store: Arc<dyn Store>) {
     let count = |f: String| {
         let store = store.clone();
         async move {
-            let q = Query { filter: Some(stele_core::parse_filter(&f).expect("filter")), ..Query::default() };
+            let q = Query { filter: Some(stele_core::Filter::parse(&f).expect("filter")), ..Query::default() };
             store.count(&tenant("acme"), &q).await.expect("count")
         }
     };
