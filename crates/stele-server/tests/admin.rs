@@ -102,8 +102,8 @@ async fn keys_show_their_secret_once_and_are_logged() {
     assert_eq!(scopes, ["admin", "events:write"]);
     assert!(k["revoked_at"].is_null());
 
-    // The new key works; its admin scope lets it make another for its tenant.
-    let resp = post(&app, "/v1/keys", &secret, json!({"name": "child", "scopes": ["events:read"]})).await;
+    // The new key works; its admin scope lets it make another for its tenant (with scopes it holds).
+    let resp = post(&app, "/v1/keys", &secret, json!({"name": "child", "scopes": ["events:write"]})).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let child: Value = resp.json().await.expect("json");
     let child_id = child["id"].as_str().expect("id").to_owned();

@@ -192,7 +192,7 @@ async fn tenant_admin_manages_only_its_own_tenant() {
     let app = spawn_app().await;
     app.create_tenant("a").await;
     app.create_tenant("b").await;
-    let admin_a = app.create_key("a", &["admin"]).await;
+    let admin_a = app.create_key("a", &["admin", "events:read"]).await;
     let key_b = app.create_key("b", &["events:read"]).await;
 
     // Not the operator: no tenants.

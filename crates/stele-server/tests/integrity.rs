@@ -176,13 +176,14 @@ async fn redaction_keeps_the_tree_verifiable() {
 async fn export_streams_everything_needed_to_verify() {
     let app = spawn_app().await;
     let key = app.tenant_with_key("acme").await;
+    let exporter = app.create_key("acme", &["events:export"]).await;
     let public = public_key(&app, &key.secret).await;
     for tag in ["a", "b", "c"] {
         app.ingest_ok(&key.secret, &batch(700, tag)).await;
     }
     head_of_at_least(&app, &key.secret, 2102).await;
 
-    let resp = app.get("/v1/events/export", &key.secret).send().await.unwrap();
+    let resp = app.get("/v1/events/export", &exporter.secret).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
     let text = resp.text().await.unwrap();
@@ -201,7 +202,7 @@ async fn export_streams_everything_needed_to_verify() {
     assert_eq!(frontier.root(), head.head.root, "the leaves rebuild the signed root");
 
     // Filtered: each event carries its inclusion proof.
-    let resp = app.get("/v1/events/export?filter=action%20eq%20%22doc.b%22", &key.secret).send().await.unwrap();
+    let resp = app.get("/v1/events/export?filter=action%20eq%20%22doc.b%22", &exporter.secret).send().await.unwrap();
     let text = resp.text().await.unwrap();
     let mut lines = text.lines();
     let first: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
@@ -219,8 +220,11 @@ async fn export_streams_everything_needed_to_verify() {
     assert_eq!(n, 700);
 
     // CSV: a header and one row per event.
-    let resp =
-        app.get("/v1/events/export?format=csv&filter=action%20eq%20%22doc.c%22", &key.secret).send().await.unwrap();
+    let resp = app
+        .get("/v1/events/export?format=csv&filter=action%20eq%20%22doc.c%22", &exporter.secret)
+        .send()
+        .await
+        .unwrap();
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let text = resp.text().await.unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -229,7 +233,7 @@ async fn export_streams_everything_needed_to_verify() {
     assert_eq!(rows.len(), 700);
     assert_eq!(&rows[0][4], "doc.c");
 
-    let resp = app.get("/v1/events/export?format=xml", &key.secret).send().await.unwrap();
+    let resp = app.get("/v1/events/export?format=xml", &exporter.secret).send().await.unwrap();
     common::assert_problem(resp, StatusCode::BAD_REQUEST, "invalid-parameter").await;
     app.shutdown().await;
 }

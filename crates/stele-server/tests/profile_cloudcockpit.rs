@@ -537,3 +537,24 @@ async fn the_route_is_in_the_openapi_document() {
     }
     app.shutdown().await;
 }
+
+/// A reseller claim is an access boundary: compared exactly, so reseller `r1` does not see
+/// the events of `R1` (a search for "r1" would match both).
+#[tokio::test]
+async fn a_reseller_claim_matches_its_id_exactly() {
+    let app = spawn_app().await;
+    let key = acme(&app).await;
+    let when = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    let lower = id(&app.ingest_ok(&key.secret, &order(&when, "CreateOrder", "success", ("Low", "r1"), "C")).await);
+    app.ingest_ok(&key.secret, &order(&when, "CreateOrder", "success", ("High", "R1"), "C")).await;
+    let own = page(&app, "?Operations=CreateOrder", &reseller("r1")).await;
+    assert_eq!(ids(&own), vec![lower]);
+    assert_eq!(own["totalCount"], 1);
+    // Positive control: the CSP sees both, and the case-insensitive `Reseller` search finds both.
+    assert_eq!(page(&app, "?Operations=CreateOrder", &csp()).await["totalCount"], 2);
+    assert_eq!(page(&app, "?Operations=CreateOrder&Reseller=o", &reseller("R1")).await["totalCount"], 0);
+    assert_eq!(page(&app, "?Operations=CreateOrder&Reseller=HIGH", &reseller("R1")).await["totalCount"], 1);
+    app.shutdown().await;
+}

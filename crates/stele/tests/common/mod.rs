@@ -109,7 +109,7 @@ pub async fn tenant_with_key(url: &str, tenant: &str) -> String {
     let key: Value = http
         .post(format!("{url}/v1/keys"))
         .bearer_auth(OPERATOR)
-        .json(&json!({"tenant": tenant, "name": "test", "scopes": ["events:write", "events:read"]}))
+        .json(&json!({"tenant": tenant, "name": "test", "scopes": ["events:write", "events:read", "events:export"]}))
         .send()
         .await
         .expect("key request")
