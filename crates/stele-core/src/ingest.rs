@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::event::{Event, EventInput, NewEvent, Status};
 use crate::ids::EventId;
 use crate::limits::{Limits, EARLIEST_EVENT_TIME};
-use crate::redact::{redact_map, redact_value};
+use crate::redact::redact_event;
 use crate::timestamp::Timestamp;
 
 /// The validated content of an ingest request.
@@ -255,20 +255,10 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: boo
                 return Err(("request.status_code".into(), format!("{code} is not an HTTP status code (100-599)")));
             }
         }
-        if let Some(q) = &mut r.query {
-            redact_map(q);
-        }
-        r.body.iter_mut().for_each(redact_value);
-        r.response_body.iter_mut().for_each(redact_value);
-    }
-    let mut changes = input.changes;
-    if let Some(c) = &mut changes {
-        c.before.iter_mut().for_each(redact_value);
-        c.after.iter_mut().for_each(redact_value);
     }
     let time = input.time.unwrap_or(now);
     check_time(time, limits, now)?;
-    let event = Event {
+    let mut event = Event {
         id: EventId::new_v7(),
         time,
         received_at: now,
@@ -281,11 +271,12 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: boo
         targets,
         context,
         request,
-        changes,
+        changes: input.changes,
         correlation_id: input.correlation_id,
         metadata: input.metadata,
         truncated: false,
     };
+    redact_event(&mut event);
     fit_to_limit(event, limits.max_event_bytes, leaf_hashes)
 }
 
