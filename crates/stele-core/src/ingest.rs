@@ -452,8 +452,12 @@ mod tests {
             now,
         );
         assert!(ok.is_ok(), "{ok:?}");
-        let e = parse_ingest_body(body(vec![at("2026-11-22T10:00:00Z"), at("2026-11-23T10:00:00.000001Z")]).as_bytes(), &limits, now)
-            .unwrap_err();
+        let e = parse_ingest_body(
+            body(vec![at("2026-11-22T10:00:00Z"), at("2026-11-23T10:00:00.000001Z")]).as_bytes(),
+            &limits,
+            now,
+        )
+        .unwrap_err();
         assert_eq!((e.kind, e.location().as_str()), (IngestErrorKind::Invalid, "events[1].time"));
         assert!(e.message.contains("86400 seconds ahead"), "{}", e.message);
         let e = parse_ingest_body(body(vec![at("1969-12-31T23:59:59Z")]).as_bytes(), &limits, now).unwrap_err();

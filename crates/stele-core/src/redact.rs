@@ -178,7 +178,10 @@ mod tests {
             ("/login?token=abc&x=1", "/login?token=[REDACTED]&x=1"),
             ("user=a&password=hunter2", "user=a&password=[REDACTED]"),
             ("user=a&pass%77ord=hunter2#f", "user=a&pass%77ord=[REDACTED]#f"),
-            ("https://cb.example/x?a=1;client_secret=s3 rest", "https://cb.example/x?a=1;client_secret=[REDACTED] rest"),
+            (
+                "https://cb.example/x?a=1;client_secret=s3 rest",
+                "https://cb.example/x?a=1;client_secret=[REDACTED] rest",
+            ),
             ("{\"refresh_token\":\"r\",\"n\":1}", "{\"n\":1,\"refresh_token\":\"[REDACTED]\"}"),
             ("/plain/path?x=1&y==2", "/plain/path?x=1&y==2"),
             ("no pairs here", "no pairs here"),

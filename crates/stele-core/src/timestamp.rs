@@ -161,7 +161,9 @@ mod tests {
         assert_eq!(Timestamp::from_unix_millis(i64::MIN), Err(TimestampError::OutOfRange));
         assert_eq!(Timestamp::from_unix_seconds(i64::MAX), Err(TimestampError::OutOfRange));
         assert_eq!(Timestamp::from_unix_micros(Timestamp::MAX.as_micros() + 1), Err(TimestampError::OutOfRange));
-        assert_eq!(Timestamp::from_unix_millis(1_465_790_400_000).map(|t| t.to_string()).as_deref(),
-            Ok("2016-06-13T04:00:00.000000Z"));
+        assert_eq!(
+            Timestamp::from_unix_millis(1_465_790_400_000).map(|t| t.to_string()).as_deref(),
+            Ok("2016-06-13T04:00:00.000000Z")
+        );
     }
 }

@@ -224,7 +224,12 @@ pub async fn ensure_partitions(client: &mut Client, now: OffsetDateTime) -> Resu
 /// `INSERT`: each row is in exactly one place at commit), and attaches the table. A CHECK
 /// constraint of the bounds lets the attach skip scanning the new table. Everything commits
 /// together or not at all. Returns the number of rows moved, or -1 when the partition existed.
-pub async fn create_partition(client: &mut Client, name: &str, from: i64, to: i64) -> Result<i64, tokio_postgres::Error> {
+pub async fn create_partition(
+    client: &mut Client,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<i64, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await?;
     let exists: bool = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).await?.get(0);

@@ -213,7 +213,10 @@ async fn creating_a_partition_moves_that_months_rows_out_of_default() {
             .collect()
     }
     let default = |a: &str| ("events_default".to_owned(), a.to_owned());
-    assert_eq!(rows(&client).await, vec![default("march.first"), default("march.raw"), default("march.last"), default("april")]);
+    assert_eq!(
+        rows(&client).await,
+        vec![default("march.first"), default("march.raw"), default("march.last"), default("april")]
+    );
 
     let now = time::macros::datetime!(2090-03-15 12:00 UTC);
     let created = stele_postgres::schema::ensure_partitions(&mut client, now).await.expect("ensure");
@@ -221,7 +224,12 @@ async fn creating_a_partition_moves_that_months_rows_out_of_default() {
     let march = |a: &str| ("events_209003".to_owned(), a.to_owned());
     assert_eq!(
         rows(&client).await,
-        vec![march("march.first"), march("march.raw"), march("march.last"), ("events_209004".to_owned(), "april".to_owned())]
+        vec![
+            march("march.first"),
+            march("march.raw"),
+            march("march.last"),
+            ("events_209004".to_owned(), "april".to_owned())
+        ]
     );
     let total: i64 = client.query_one("SELECT count(*) FROM events", &[]).await.expect("count").get(0);
     let distinct: i64 = client.query_one("SELECT count(DISTINCT id) FROM events", &[]).await.expect("count").get(0);

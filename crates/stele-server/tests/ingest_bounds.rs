@@ -44,13 +44,16 @@ async fn a_time_more_than_a_day_ahead_is_refused_by_index_and_nothing_of_its_bat
 
     // Positive control: the same batch without the far-future event is stored, times as sent.
     let near = in_(Duration::hours(23));
-    let batch = json!({"events": [event(in_(Duration::hours(-1))), event(near.clone()), event("1970-01-01T00:00:00Z".into())]});
+    let batch =
+        json!({"events": [event(in_(Duration::hours(-1))), event(near.clone()), event("1970-01-01T00:00:00Z".into())]});
     let resp = app.ingest(&key.secret, &batch).await;
     assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap_or_default());
     let stored = app.user_events("acme").await;
     assert_eq!(stored.len(), 3);
     let near = OffsetDateTime::parse(&near, &Rfc3339).expect("parse");
-    assert!(stored.iter().any(|e| e["time"].as_str().and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()) == Some(near)));
+    assert!(stored
+        .iter()
+        .any(|e| e["time"].as_str().and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()) == Some(near)));
     app.shutdown().await;
 }
 

@@ -56,9 +56,11 @@ async fn secrets_in_form_bodies_paths_metadata_context_and_retraced_fields_are_s
         .http
         .post(app.url("/auditlog/publisher/v1/project/acme-project/event"))
         .header("Authorization", format!("token={}", key.secret))
-        .json(&json!({"action": "sso.login", "crud": "c", "actor": {"id": "u1", "fields": {"password": "actor-hunter2"}},
+        .json(
+            &json!({"action": "sso.login", "crud": "c", "actor": {"id": "u1", "fields": {"password": "actor-hunter2"}},
                       "fields": {"client_secret": "fields-hunter2", "plan": "pro"},
-                      "metadata": {"auth_token": "retraced-hunter2"}}))
+                      "metadata": {"auth_token": "retraced-hunter2"}}),
+        )
         .send()
         .await
         .expect("sent");
@@ -103,7 +105,8 @@ async fn redacted_words_are_gone_from_the_sqlite_database_file_and_wal() {
         app.ingest_ok(&key.secret, &json!({"action": "user.login", "message": format!("ordinary login {i}")})).await;
     }
     let id = receipt["id"].as_str().expect("id").to_owned();
-    let found: Value = app.get(&format!("/v1/events?q={word}"), &key.secret).send().await.expect("sent").json().await.expect("JSON");
+    let found: Value =
+        app.get(&format!("/v1/events?q={word}"), &key.secret).send().await.expect("sent").json().await.expect("JSON");
     assert_eq!(found["events"].as_array().map(Vec::len), Some(1), "searchable before");
     // Positive control: the words are in the files before the redaction.
     for w in [word, email, "zanzibartarget", "zanzibarcontext"] {
@@ -122,9 +125,11 @@ async fn redacted_words_are_gone_from_the_sqlite_database_file_and_wal() {
         assert!(!file_holds(&wal, w), "{w} is still in the WAL");
     }
     // The rest of the log is intact and searchable.
-    let found: Value = app.get("/v1/events?q=ordinary", &key.secret).send().await.expect("sent").json().await.expect("JSON");
+    let found: Value =
+        app.get("/v1/events?q=ordinary", &key.secret).send().await.expect("sent").json().await.expect("JSON");
     assert_eq!(found["events"].as_array().map(Vec::len), Some(20));
-    let found: Value = app.get(&format!("/v1/events?q={word}"), &key.secret).send().await.expect("sent").json().await.expect("JSON");
+    let found: Value =
+        app.get(&format!("/v1/events?q={word}"), &key.secret).send().await.expect("sent").json().await.expect("JSON");
     assert_eq!(found["events"].as_array().map(Vec::len), Some(0));
     app.shutdown().await;
 }

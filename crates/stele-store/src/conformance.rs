@@ -63,8 +63,7 @@ pub fn event(action: &str, time_micros: i64) -> NewEvent {
         "context": {"env": "prod"}
     });
     let any_time = Limits { max_future_skew_seconds: u64::MAX, ..Limits::default() };
-    let mut parsed =
-        parse_ingest_body(body.to_string().as_bytes(), &any_time, Timestamp::now()).expect("valid event");
+    let mut parsed = parse_ingest_body(body.to_string().as_bytes(), &any_time, Timestamp::now()).expect("valid event");
     parsed.events.remove(0)
 }
 

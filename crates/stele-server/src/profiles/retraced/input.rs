@@ -350,8 +350,9 @@ mod tests {
                 .expect_err("out of range");
             assert!(v.iter().any(|m| m.starts_with("Unable to parse 'created' field as valid time")), "{v:?}");
         }
-        let ok = parse_event(&json!({"action": "a", "crud": "c", "is_anonymous": true, "created": 1_465_790_400_000_i64}))
-            .expect("in range");
+        let ok =
+            parse_event(&json!({"action": "a", "crud": "c", "is_anonymous": true, "created": 1_465_790_400_000_i64}))
+                .expect("in range");
         assert_eq!(ok.created.map(|t| t.to_string()).as_deref(), Some("2016-06-13T04:00:00.000000Z"));
     }
 }
