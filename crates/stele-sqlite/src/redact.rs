@@ -5,7 +5,7 @@
 //! - the full-text index is contentless with `contentless_delete = 1`, whose DELETE only
 //!   records a tombstone while the words stay in the index segments; an `optimize` right
 //!   after merges the segments into one without the deleted document (it rewrites the whole
-//!   index: about a second per million events, done only on redaction);
+//!   index, so its cost grows with the index; done only on redaction);
 //! - the write connection runs with `PRAGMA secure_delete = ON`, so the freed row cells, index
 //!   entries and pages are overwritten with zeros instead of left in free space;
 //! - after the commit, [`truncate_wal`] checkpoints the WAL into the database file and
