@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::event::{Event, EventInput, NewEvent, Status};
 use crate::ids::EventId;
-use crate::limits::Limits;
-use crate::redact::{redact_map, redact_value};
+use crate::limits::{Limits, EARLIEST_EVENT_TIME};
+use crate::redact::redact_event;
 use crate::timestamp::Timestamp;
 
 /// The validated content of an ingest request.
@@ -255,20 +255,12 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: boo
                 return Err(("request.status_code".into(), format!("{code} is not an HTTP status code (100-599)")));
             }
         }
-        if let Some(q) = &mut r.query {
-            redact_map(q);
-        }
-        r.body.iter_mut().for_each(redact_value);
-        r.response_body.iter_mut().for_each(redact_value);
     }
-    let mut changes = input.changes;
-    if let Some(c) = &mut changes {
-        c.before.iter_mut().for_each(redact_value);
-        c.after.iter_mut().for_each(redact_value);
-    }
-    let event = Event {
+    let time = input.time.unwrap_or(now);
+    check_time(time, limits, now)?;
+    let mut event = Event {
         id: EventId::new_v7(),
-        time: input.time.unwrap_or(now),
+        time,
         received_at: now,
         action: input.action,
         status: input.status.unwrap_or(Status::Success),
@@ -279,12 +271,32 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: boo
         targets,
         context,
         request,
-        changes,
+        changes: input.changes,
         correlation_id: input.correlation_id,
         metadata: input.metadata,
         truncated: false,
     };
+    redact_event(&mut event);
     fit_to_limit(event, limits.max_event_bytes, leaf_hashes)
+}
+
+/// Refuses a `time` outside the accepted window: from [`EARLIEST_EVENT_TIME`] to
+/// `max_future_skew_seconds` past `now` (the server's clock, passed in so tests choose it).
+fn check_time(time: Timestamp, limits: &Limits, now: Timestamp) -> Result<(), FieldError> {
+    let latest = limits.latest_event_time(now);
+    if time < EARLIEST_EVENT_TIME {
+        return Err(("time".into(), format!("{time} is before {EARLIEST_EVENT_TIME}, the earliest accepted time")));
+    }
+    if time > latest {
+        return Err((
+            "time".into(),
+            format!(
+                "{time} is more than {} seconds ahead of the server's clock ({now}); the latest accepted time is {latest}",
+                limits.max_future_skew_seconds
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The bodies that may be cut to make an event fit.
@@ -426,6 +438,33 @@ mod tests {
         );
         assert!(!body.contains("\"p\""));
         assert!(body.ends_with('…'));
+    }
+
+    #[test]
+    fn times_outside_the_window_are_refused_with_their_index() {
+        let now = Timestamp::parse("2026-11-22T10:00:00Z").expect("valid");
+        let at = |t: &str| json!({"action": "a", "time": t});
+        let body = |events: Vec<Value>| json!({ "events": events }).to_string();
+        let limits = Limits::default();
+        let ok = parse_ingest_body(
+            body(vec![at("2026-11-23T10:00:00Z"), at("1970-01-01T00:00:00Z")]).as_bytes(),
+            &limits,
+            now,
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        let e = parse_ingest_body(
+            body(vec![at("2026-11-22T10:00:00Z"), at("2026-11-23T10:00:00.000001Z")]).as_bytes(),
+            &limits,
+            now,
+        )
+        .unwrap_err();
+        assert_eq!((e.kind, e.location().as_str()), (IngestErrorKind::Invalid, "events[1].time"));
+        assert!(e.message.contains("86400 seconds ahead"), "{}", e.message);
+        let e = parse_ingest_body(body(vec![at("1969-12-31T23:59:59Z")]).as_bytes(), &limits, now).unwrap_err();
+        assert_eq!(e.location(), "events[0].time");
+        let tight = Limits { max_future_skew_seconds: 0, ..Limits::default() };
+        let e = parse_ingest_body(at("2026-11-22T10:00:01Z").to_string().as_bytes(), &tight, now).unwrap_err();
+        assert_eq!(e.location(), "time");
     }
 
     #[test]

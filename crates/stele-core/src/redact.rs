@@ -1,7 +1,21 @@
 //! Secret redaction: values under keys that name a secret are replaced at ingest, so a
-//! secret a publisher copied into a request body never reaches storage.
+//! secret a publisher copied into an event never reaches storage.
+//!
+//! [`redact_event`] is the one chokepoint: ingest calls it on every event (native and every
+//! profile, which all go through native ingest) before the event is hashed. It covers each
+//! place a secret can hide in an event: `request.query`, `request.body`,
+//! `request.response_body`, `changes.before`/`after`, `metadata` (where profiles put their
+//! free-form maps, e.g. Retraced `fields` and `metadata`) and `context` as JSON members whose
+//! key names a secret; and inside any string of those, and in `request.path`, `key=value`
+//! pairs of a query string or form-encoded body (`/login?token=abc`, `user=a&password=b`) and
+//! JSON text. One list of key fragments ([`is_secret_key`]) decides what is a secret.
+//! `message` and `reason` are free text and are left as written.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
+
+use crate::event::Event;
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[REDACTED]";
@@ -18,13 +32,106 @@ pub fn is_secret_key(key: &str) -> bool {
     SECRET_KEY_FRAGMENTS.iter().any(|f| normalized.contains(f))
 }
 
-/// Replaces, at any depth, the value of every member whose key names a secret.
+/// Redacts every place of an event where a secret can hide (see the module documentation).
+pub fn redact_event(event: &mut Event) {
+    if let Some(r) = &mut event.request {
+        if let Some(path) = &mut r.path {
+            redact_string(path);
+        }
+        r.query.iter_mut().for_each(redact_map);
+        r.body.iter_mut().for_each(redact_value);
+        r.response_body.iter_mut().for_each(redact_value);
+    }
+    if let Some(c) = &mut event.changes {
+        c.before.iter_mut().for_each(redact_value);
+        c.after.iter_mut().for_each(redact_value);
+    }
+    event.metadata.iter_mut().for_each(redact_map);
+    redact_string_map(&mut event.context);
+}
+
+/// Replaces, at any depth, the value of every member whose key names a secret, and the
+/// secrets inside every string (see [`redact_string`]).
 pub fn redact_value(value: &mut Value) {
     match value {
         Value::Object(map) => redact_map(map),
         Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::String(s) => redact_string(s),
         _ => {}
     }
+}
+
+/// As [`redact_map`], for a map of strings (`context`).
+pub fn redact_string_map(map: &mut BTreeMap<String, String>) {
+    for (key, v) in map.iter_mut() {
+        if is_secret_key(key) {
+            REDACTED.clone_into(v);
+        } else {
+            redact_string(v);
+        }
+    }
+}
+
+/// Redacts the secrets inside a string: when it is JSON text (an object or array), the
+/// members of the parsed value, written back compactly; otherwise every `key=value` pair
+/// whose key names a secret, as in a query string, a form-encoded body or a URL.
+pub fn redact_string(text: &mut String) {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        if let Ok(mut parsed) = serde_json::from_str::<Value>(text) {
+            let before = parsed.clone();
+            redact_value(&mut parsed);
+            if parsed != before {
+                *text = parsed.to_string();
+            }
+            return;
+        }
+    }
+    if let Some(redacted) = redact_pairs(text) {
+        *text = redacted;
+    }
+}
+
+/// Characters of a `key` in `key=value` (form and query keys, possibly percent-encoded).
+fn is_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_-.%+[]".contains(c)
+}
+
+/// Where a `value` in `key=value` ends: the next pair, a fragment, or white space.
+fn ends_value(c: char) -> bool {
+    c == '&' || c == ';' || c == '#' || c.is_whitespace()
+}
+
+/// The text with the value of every secret-named `key=value` pair replaced, or `None` when
+/// there is none. Keys are percent-decoded (`+` is a space) before the check, so `api%5Fkey`
+/// is caught; the rest of the text is kept byte for byte.
+fn redact_pairs(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find('=') {
+        let eq = from + found;
+        let key_start = text[..eq].rfind(|c: char| !is_key_char(c)).map_or(0, |i| i + 1);
+        let value_start = eq + 1;
+        let value_end = text[value_start..].find(ends_value).map_or(text.len(), |i| value_start + i);
+        let key = &text[key_start..eq];
+        let value = &text[value_start..value_end];
+        if !key.is_empty() && value != REDACTED && is_secret_key(&decode_form(key)) {
+            out.push_str(&text[copied..value_start]);
+            out.push_str(REDACTED);
+            copied = value_end;
+        }
+        from = value_end.max(value_start);
+    }
+    (copied > 0).then(|| {
+        out.push_str(&text[copied..]);
+        out
+    })
+}
+
+/// A form-encoded key as text (`+` is a space, `%XX` a byte).
+fn decode_form(key: &str) -> String {
+    percent_encoding::percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 /// As [`redact_value`], for an object.
@@ -63,6 +170,47 @@ mod tests {
                 "refreshToken": REDACTED
             })
         );
+    }
+
+    #[test]
+    fn redacts_pairs_in_paths_form_bodies_and_json_text() {
+        let cases = [
+            ("/login?token=abc&x=1", "/login?token=[REDACTED]&x=1"),
+            ("user=a&password=hunter2", "user=a&password=[REDACTED]"),
+            ("user=a&pass%77ord=hunter2#f", "user=a&pass%77ord=[REDACTED]#f"),
+            (
+                "https://cb.example/x?a=1;client_secret=s3 rest",
+                "https://cb.example/x?a=1;client_secret=[REDACTED] rest",
+            ),
+            ("{\"refresh_token\":\"r\",\"n\":1}", "{\"n\":1,\"refresh_token\":\"[REDACTED]\"}"),
+            ("/plain/path?x=1&y==2", "/plain/path?x=1&y==2"),
+            ("no pairs here", "no pairs here"),
+            ("a=b=c&password=x", "a=b=c&password=[REDACTED]"),
+        ];
+        for (input, want) in cases {
+            let mut s = input.to_owned();
+            redact_string(&mut s);
+            assert_eq!(s, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn redact_event_covers_path_metadata_context_and_string_bodies() {
+        let mut event: Event = serde_json::from_value(json!({
+            "id": "018f0000-0000-7000-8000-000000000000", "time": "2026-11-22T10:00:00Z",
+            "received_at": "2026-11-22T10:00:00Z", "action": "a", "status": "success", "targets": [],
+            "context": {"session_token": "t", "env": "prod"},
+            "request": {"path": "/login?token=abc&x=1", "body": "user=a&password=hunter2"},
+            "metadata": {"fields": {"apiKey": "k", "ok": "v"}, "note": "x=1&secret=s"},
+            "truncated": false
+        }))
+        .expect("event");
+        redact_event(&mut event);
+        let v = serde_json::to_value(&event).expect("json");
+        assert_eq!(v["context"], json!({"session_token": REDACTED, "env": "prod"}));
+        assert_eq!(v["request"]["path"], "/login?token=[REDACTED]&x=1");
+        assert_eq!(v["request"]["body"], "user=a&password=[REDACTED]");
+        assert_eq!(v["metadata"], json!({"fields": {"apiKey": REDACTED, "ok": "v"}, "note": "x=1&secret=[REDACTED]"}));
     }
 
     #[test]

@@ -1,4 +1,13 @@
 //! Instants with microsecond precision, exchanged as RFC 3339 and stored as integers.
+//!
+//! Every instant that comes from outside (RFC 3339 text, epoch milliseconds or seconds from a
+//! profile) goes through one of the checked constructors here — [`Timestamp::parse`],
+//! [`Timestamp::from_unix_millis`], [`Timestamp::from_unix_seconds`],
+//! [`Timestamp::from_unix_micros`] — which refuse anything outside [`Timestamp::MIN`] ..=
+//! [`Timestamp::MAX`] (years 0000 to 9999, what RFC 3339 can write). Nothing wraps or saturates:
+//! an instant that cannot be written back exactly is refused, so a stored time and a hash a
+//! client was given always describe the same instant. [`Timestamp::from_micros`] is for values
+//! this service stored itself.
 
 use std::fmt;
 
@@ -11,32 +20,71 @@ use time::{OffsetDateTime, UtcOffset};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(i64);
 
-/// The text was not an RFC 3339 date-time.
+/// Why an instant from outside was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected an RFC 3339 date-time such as 2026-11-22T10:15:00Z")]
-pub struct TimestampError;
+pub enum TimestampError {
+    /// The text was not an RFC 3339 date-time.
+    #[error("expected an RFC 3339 date-time such as 2026-11-22T10:15:00Z")]
+    Syntax,
+    /// A well-formed instant outside the years 0000 to 9999.
+    #[error("is outside the representable range (years 0000 to 9999)")]
+    OutOfRange,
+}
 
 impl Timestamp {
     pub fn now() -> Self {
         Self::from_offset(OffsetDateTime::now_utc())
     }
 
-    pub fn from_micros(micros: i64) -> Self {
+    /// 0000-01-01T00:00:00Z, the earliest instant RFC 3339 can write.
+    pub const MIN: Timestamp = Timestamp(-62_167_219_200_000_000);
+    /// 9999-12-31T23:59:59.999999Z, the latest instant RFC 3339 can write.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999_999);
+
+    /// An instant this service stored itself (a database column, a signed head). Input from
+    /// outside goes through the checked constructors instead.
+    pub const fn from_micros(micros: i64) -> Self {
         Self(micros)
+    }
+
+    /// Epoch microseconds from outside, refused outside [`Self::MIN`] ..= [`Self::MAX`].
+    pub fn from_unix_micros(micros: i64) -> Result<Self, TimestampError> {
+        Self::checked(i128::from(micros))
+    }
+
+    /// Epoch milliseconds from outside (JavaScript's `Date.now()`), refused outside the range.
+    pub fn from_unix_millis(millis: i64) -> Result<Self, TimestampError> {
+        Self::checked(i128::from(millis) * 1000)
+    }
+
+    /// Epoch seconds from outside, refused outside the range.
+    pub fn from_unix_seconds(seconds: i64) -> Result<Self, TimestampError> {
+        Self::checked(i128::from(seconds) * 1_000_000)
+    }
+
+    /// The one range check every external constructor ends in (i128: no overflow on the way).
+    fn checked(micros: i128) -> Result<Self, TimestampError> {
+        if (i128::from(Self::MIN.0)..=i128::from(Self::MAX.0)).contains(&micros) {
+            i64::try_from(micros).map(Self).map_err(|_| TimestampError::OutOfRange)
+        } else {
+            Err(TimestampError::OutOfRange)
+        }
     }
 
     pub fn as_micros(self) -> i64 {
         self.0
     }
 
+    /// RFC 3339 text from outside, refused when malformed or outside the range (an offset
+    /// can move a year-9999 local time past the end).
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
-        let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| TimestampError)?;
-        Ok(Self::from_offset(t))
+        let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| TimestampError::Syntax)?;
+        Self::checked(t.unix_timestamp_nanos().div_euclid(1000))
     }
 
     fn from_offset(t: OffsetDateTime) -> Self {
-        let micros = t.unix_timestamp_nanos().div_euclid(1000);
-        Self(i64::try_from(micros).unwrap_or(if micros < 0 { i64::MIN } else { i64::MAX }))
+        // The clock is within the range for the next eight thousand years.
+        Self::checked(t.unix_timestamp_nanos().div_euclid(1000)).unwrap_or(Self::MAX)
     }
 
     /// The instant as an `OffsetDateTime` in UTC.
@@ -98,7 +146,24 @@ mod tests {
 
     #[test]
     fn rejects_non_rfc3339() {
-        assert_eq!(Timestamp::parse("2026-11-22"), Err(TimestampError));
-        assert_eq!(Timestamp::parse("yesterday"), Err(TimestampError));
+        assert_eq!(Timestamp::parse("2026-11-22"), Err(TimestampError::Syntax));
+        assert_eq!(Timestamp::parse("yesterday"), Err(TimestampError::Syntax));
+    }
+
+    #[test]
+    fn range_ends_round_trip_and_nothing_beyond_is_accepted() {
+        assert_eq!(Timestamp::MIN.to_string(), "0000-01-01T00:00:00.000000Z");
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(Timestamp::parse(&Timestamp::MAX.to_string()), Ok(Timestamp::MAX));
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59Z").map(|t| t.as_micros()), Ok(253_402_300_799_000_000));
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59-01:00"), Err(TimestampError::OutOfRange));
+        assert_eq!(Timestamp::from_unix_millis(i64::MAX), Err(TimestampError::OutOfRange));
+        assert_eq!(Timestamp::from_unix_millis(i64::MIN), Err(TimestampError::OutOfRange));
+        assert_eq!(Timestamp::from_unix_seconds(i64::MAX), Err(TimestampError::OutOfRange));
+        assert_eq!(Timestamp::from_unix_micros(Timestamp::MAX.as_micros() + 1), Err(TimestampError::OutOfRange));
+        assert_eq!(
+            Timestamp::from_unix_millis(1_465_790_400_000).map(|t| t.to_string()).as_deref(),
+            Ok("2016-06-13T04:00:00.000000Z")
+        );
     }
 }

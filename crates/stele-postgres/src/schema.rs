@@ -5,7 +5,10 @@
 //! can be distributed by tenant (Citus) unchanged. `events` is partitioned by RANGE on
 //! `time` (integer microseconds, UTC) into one partition per month, created ahead by the
 //! writer, plus a DEFAULT partition so that no insert ever fails for want of a partition
-//! (events far in the past or future land there).
+//! (events of months before the first partition land there; ingest refuses times more than
+//! `max_future_skew_seconds` ahead, so no event lands beyond the months created ahead). When a
+//! month's partition is created, the rows of that month already in DEFAULT move into it in the
+//! same transaction ([`create_partition`]).
 //!
 //! PostgreSQL requires the partition key in every unique constraint, so the keys are
 //! `(tenant_no, seq, time)` and `(tenant_no, id, time)`. The uniqueness of `(tenant_no, seq)`
@@ -193,37 +196,76 @@ pub fn partition_name(year: i32, month: u8) -> String {
 }
 
 /// Creates the partitions of the current month and the next [`MONTHS_AHEAD`] months if
-/// they are missing, under an advisory lock so that nodes do not race. A partition that
-/// cannot be created (for instance because the DEFAULT partition already holds rows of that
-/// month) is logged and skipped: those rows stay in the DEFAULT partition.
+/// they are missing (see [`create_partition`]). A partition that cannot be created is logged
+/// and skipped; its rows stay in the DEFAULT partition until the next try.
 pub async fn ensure_partitions(client: &mut Client, now: OffsetDateTime) -> Result<Vec<String>, tokio_postgres::Error> {
     let mut created = Vec::new();
     for n in 0..=MONTHS_AHEAD {
         let (y, m) = add_months(now.year(), u8::from(now.month()), n);
-        let (ny, nm) = add_months(y, m, 1);
-        let (Some(from), Some(to)) = (month_start_micros(y, m), month_start_micros(ny, nm)) else { continue };
+        let Some((from, to)) = month_bounds(y, m) else { continue };
         let name = partition_name(y, m);
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await?;
-        let exists: bool = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).await?.get(0);
-        if exists {
-            continue;
-        }
-        // The name and bounds are computed numbers, never input.
-        let ddl = format!("CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({from}) TO ({to})");
-        match tx.batch_execute(&ddl).await {
-            Ok(()) => {
-                tx.commit().await?;
-                tracing::info!(partition = %name, "created events partition");
-                created.push(name);
-            }
-            Err(e) => {
-                tracing::warn!(partition = %name, error = %e, "could not create events partition");
-                drop(tx);
-            }
+        match create_partition(client, &name, from, to).await {
+            Ok(moved) if moved >= 0 => created.push(name),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(partition = %name, error = %e, "could not create events partition"),
         }
     }
     Ok(created)
+}
+
+/// Creates the partition `name` for `[from, to)` in one transaction, taking along the rows of
+/// that range the DEFAULT partition already holds (a future-dated event an older version
+/// accepted, or one written before the partition existed): a plain `CREATE TABLE … PARTITION
+/// OF` would fail on them, and every later event of the month would go to DEFAULT too.
+///
+/// Under the advisory lock (nodes take turns) and an exclusive lock on the DEFAULT partition
+/// (no row of the range can arrive there meanwhile; appends to other partitions go on), it
+/// creates a standalone table shaped like `events`, moves the rows (`DELETE … RETURNING` into
+/// `INSERT`: each row is in exactly one place at commit), and attaches the table. A CHECK
+/// constraint of the bounds lets the attach skip scanning the new table. Everything commits
+/// together or not at all. Returns the number of rows moved, or -1 when the partition existed.
+pub async fn create_partition(
+    client: &mut Client,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<i64, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await?;
+    let exists: bool = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).await?.get(0);
+    if exists {
+        return Ok(-1);
+    }
+    // The name and bounds are computed numbers, never input.
+    tx.batch_execute(&format!(
+        "LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
+         CREATE TABLE {name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+         ALTER TABLE {name} ADD CONSTRAINT {name}_bounds CHECK (time >= {from} AND time < {to});"
+    ))
+    .await?;
+    let moved = tx
+        .execute(
+            &format!(
+                "WITH moved AS (DELETE FROM events_default WHERE time >= {from} AND time < {to} RETURNING *)
+                 INSERT INTO {name} SELECT * FROM moved"
+            ),
+            &[],
+        )
+        .await?;
+    tx.batch_execute(&format!(
+        "ALTER TABLE events ATTACH PARTITION {name} FOR VALUES FROM ({from}) TO ({to});
+         ALTER TABLE {name} DROP CONSTRAINT {name}_bounds;"
+    ))
+    .await?;
+    tx.commit().await?;
+    tracing::info!(partition = %name, moved_from_default = moved, "created events partition");
+    Ok(moved as i64)
+}
+
+/// The first microsecond of the month `(year, month)` and of the next one: a partition's bounds.
+pub fn month_bounds(year: i32, month: u8) -> Option<(i64, i64)> {
+    let (ny, nm) = add_months(year, month, 1);
+    Some((month_start_micros(year, month)?, month_start_micros(ny, nm)?))
 }
 
 #[cfg(test)]

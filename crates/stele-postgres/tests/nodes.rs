@@ -169,3 +169,83 @@ async fn text_search_and_explain() {
     assert!(plan.iter().any(|l| l.contains("events")), "{plan:?}");
     store.close().await;
 }
+
+/// Rows of a month that the DEFAULT partition already holds (events an older version accepted
+/// far in the future, appended before their month's partition existed) move into the month's
+/// partition when it is created: creation no longer fails, no row is lost or duplicated, and
+/// later events of the month go to the new partition instead of DEFAULT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_a_partition_moves_that_months_rows_out_of_default() {
+    let Some(url) = common::server_url("creating_a_partition_moves_that_months_rows_out_of_default") else { return };
+    let db = common::fresh_database(&url).await;
+    let store = PostgresStore::connect(&db).await.expect("connect");
+    make_tenant(&store, "acme").await;
+    let at = |s: &str| Timestamp::parse(s).expect("time").as_micros();
+    let (first, last) = (at("2090-03-01T00:00:00Z"), at("2090-03-31T23:59:59.999999Z"));
+    store
+        .append(
+            &tenant("acme"),
+            vec![event("march.first", first), event("march.last", last), event("april", at("2090-04-01T00:00:00Z"))],
+            None,
+        )
+        .await
+        .expect("append to DEFAULT");
+    let (mut client, connection) = tokio_postgres::connect(&db, NoTls).await.expect("connect");
+    let driver = tokio::spawn(connection);
+    // And one row written straight into DEFAULT, as an old deployment would have left it.
+    client
+        .execute(
+            "INSERT INTO events_default SELECT tenant_no, 99, id || '-raw', time + 1, received_at, 'march.raw', status,
+                origin, actor_type, actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id,
+                request_id, request_method, request_path, request_status, metadata, doc, json
+             FROM events WHERE action = 'march.first'",
+            &[],
+        )
+        .await
+        .expect("raw insert into DEFAULT");
+    async fn rows(client: &tokio_postgres::Client) -> Vec<(String, String)> {
+        client
+            .query("SELECT tableoid::regclass::text, action FROM events WHERE action <> 'stele.tenant.created' ORDER BY time, seq", &[])
+            .await
+            .expect("rows")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    }
+    let default = |a: &str| ("events_default".to_owned(), a.to_owned());
+    assert_eq!(
+        rows(&client).await,
+        vec![default("march.first"), default("march.raw"), default("march.last"), default("april")]
+    );
+
+    let now = time::macros::datetime!(2090-03-15 12:00 UTC);
+    let created = stele_postgres::schema::ensure_partitions(&mut client, now).await.expect("ensure");
+    assert_eq!(created, vec!["events_209003", "events_209004", "events_209005"]);
+    let march = |a: &str| ("events_209003".to_owned(), a.to_owned());
+    assert_eq!(
+        rows(&client).await,
+        vec![
+            march("march.first"),
+            march("march.raw"),
+            march("march.last"),
+            ("events_209004".to_owned(), "april".to_owned())
+        ]
+    );
+    let total: i64 = client.query_one("SELECT count(*) FROM events", &[]).await.expect("count").get(0);
+    let distinct: i64 = client.query_one("SELECT count(DISTINCT id) FROM events", &[]).await.expect("count").get(0);
+    assert_eq!((total, distinct), (5, 5), "no row lost or duplicated");
+    // Creating again is a no-op, and new events of the month go to its partition.
+    assert!(stele_postgres::schema::ensure_partitions(&mut client, now).await.expect("again").is_empty());
+    store.append(&tenant("acme"), vec![event("march.later", first + 5)], None).await.expect("append");
+    let later: String = client
+        .query_one("SELECT tableoid::regclass::text FROM events WHERE action = 'march.later'", &[])
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(later, "events_209003");
+    let counted = store.count(&tenant("acme"), &Query::default()).await.expect("count");
+    assert_eq!(counted, 6, "the store still sees every event (tenant.created included)");
+    drop(client);
+    let _ = driver.await;
+    store.close().await;
+}

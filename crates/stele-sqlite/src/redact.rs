@@ -1,5 +1,15 @@
 //! Redaction: an event's row keeps its place, id, times, action, status and leaf hash; its
 //! JSON becomes a tombstone and every other column, term and full-text entry is removed.
+//!
+//! Removed means gone from the files, not only from query results:
+//! - the full-text index is contentless with `contentless_delete = 1`, whose DELETE only
+//!   records a tombstone while the words stay in the index segments; an `optimize` right
+//!   after merges the segments into one without the deleted document (it rewrites the whole
+//!   index, so its cost grows with the index; done only on redaction);
+//! - the write connection runs with `PRAGMA secure_delete = ON`, so the freed row cells, index
+//!   entries and pages are overwritten with zeros instead of left in free space;
+//! - after the commit, [`truncate_wal`] checkpoints the WAL into the database file and
+//!   truncates it to zero bytes, so the page images from before the redaction are gone too.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use stele_core::integrity::Hash;
@@ -43,5 +53,23 @@ pub(crate) fn redact(conn: &Connection, no: i64, id: &EventId, r: &Redaction) ->
     conn.prepare_cached("DELETE FROM events_fts WHERE rowid = ?1")
         .and_then(|mut s| s.execute([pos]))
         .map_err(backend)?;
+    conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", []).map_err(backend)?;
     Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
+}
+
+/// Checkpoints the whole WAL into the database file and truncates the WAL to zero bytes, so
+/// no page image from before a redaction survives in it. False when readers still used the
+/// WAL after the busy timeout (the writer retries when it is next idle).
+pub(crate) fn truncate_wal(conn: &Connection) -> bool {
+    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
+        Ok(0) => true,
+        Ok(_) => {
+            tracing::warn!("redaction: readers still use the WAL; truncating it when the writer is next idle");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "redaction: WAL truncation failed; retrying when the writer is next idle");
+            false
+        }
+    }
 }

@@ -22,6 +22,9 @@ pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "cache_size", -32_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Deleted content (a redacted event's old row, index entries, full-text segments) is
+    // overwritten with zeros rather than left in free space (see `redact`).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     crate::schema::migrate(&mut conn)?;
     Ok(conn)

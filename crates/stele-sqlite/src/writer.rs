@@ -145,6 +145,7 @@ pub(crate) fn run(
 ) {
     let mut heads = Heads::default();
     let mut last_purge = Timestamp::from_micros(0);
+    let mut erase_pending = false;
     while let Ok(first) = rx.recv() {
         let mut weight = first.weight();
         let mut group = vec![first];
@@ -158,7 +159,10 @@ pub(crate) fn run(
             }
         }
         let requests = group.len();
-        apply_group(&mut conn, &mut heads, group, &grown);
+        erase_pending |= !apply_group(&mut conn, &mut heads, group, &grown);
+        if erase_pending && rx.is_empty() {
+            erase_pending = !redact::truncate_wal(&conn);
+        }
         restart_large_wal(&conn, wal_restart_bytes);
         // A full channel means a checkpoint is already due.
         let _ = checkpoint.try_send(());
@@ -173,7 +177,9 @@ pub(crate) fn run(
     tracing::debug!("SQLite writer stopped");
 }
 
-fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>, grown: &GrownLog) {
+/// Applies and commits a group; false when a redaction committed but its old page images
+/// could not yet be wiped from the WAL (see [`redact::truncate_wal`]).
+fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>, grown: &GrownLog) -> bool {
     let mut done = Vec::with_capacity(group.len());
     let touched: HashSet<TenantId> = group.iter().map(|c| c.tenant().clone()).collect();
     let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -196,9 +202,13 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>, gr
             }
         }
     }
+    // A committed redaction is answered only once the WAL no longer holds the erased words.
+    let redacted = commit_error.is_none() && done.iter().any(|d| matches!(d, Done::Event(_, Ok(_))));
+    let erased = !redacted || redact::truncate_wal(conn);
     for d in done {
         d.send(commit_error.as_deref());
     }
+    erased
 }
 
 /// Runs one command in its own savepoint; on failure the savepoint and the command's

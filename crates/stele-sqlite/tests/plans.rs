@@ -81,7 +81,7 @@ async fn dense_terms_walk_the_time_index_and_stay_exact() {
             .map(|i| {
                 let env = if i % 5 == 0 { "env_cold" } else { "env_hot" };
                 serde_json::json!({"action": "bulk", "context": {"env": env}, "targets": [{"id": format!("b_{chunk}")}],
-                    "time": Timestamp::from_micros(1_800_000_000_000_000 + (chunk * 1000 + i) * 1_000).to_string()})
+                    "time": Timestamp::from_micros(1_750_000_000_000_000 + (chunk * 1000 + i) * 1_000).to_string()})
             })
             .collect();
         let body = serde_json::json!({ "events": events }).to_string();

@@ -231,7 +231,7 @@ fn view(caller: &auth::Caller, reseller: Option<String>) -> Result<Option<ViewFi
 /// Rows before the cursor's row (inclusive) in newest-first order: how deep the token is.
 fn up_to_cursor(cursor: &stele_core::Cursor) -> Option<Expr> {
     let micros = cursor.values.first()?.as_i64()?;
-    let time = Value::Time(Timestamp::from_micros(micros));
+    let time = Value::Time(Timestamp::from_unix_micros(micros).ok()?);
     let seq = Value::Int(i64::try_from(cursor.seq).ok()?);
     Some(Expr::or(
         Expr::compare(Attr::Time, CompareOp::Gt, time.clone()),

@@ -146,11 +146,6 @@ pub fn iso_millis(t: Timestamp) -> String {
     }
 }
 
-/// A `Timestamp` from epoch milliseconds (saturating).
-pub fn from_millis(ms: i64) -> Timestamp {
-    Timestamp::from_micros(ms.saturating_mul(1000))
-}
-
 /// Up to `n` rows of `query` (already [`readable`]) from where its page starts, fetched in
 /// store pages of at most [`Limit::MAX`] chained by cursor (for profiles whose page size is
 /// larger), and the cursor after the last row when the store has more.
@@ -248,7 +243,10 @@ mod tests {
     fn millisecond_iso() {
         let t = Timestamp::parse("2016-06-13T04:00:00.123456Z").expect("time");
         assert_eq!(iso_millis(t), "2016-06-13T04:00:00.123Z");
-        assert_eq!(iso_millis(from_millis(1_465_790_400_000)), "2016-06-13T04:00:00.000Z");
+        assert_eq!(
+            iso_millis(Timestamp::from_unix_millis(1_465_790_400_000).expect("in range")),
+            "2016-06-13T04:00:00.000Z"
+        );
     }
 }
 

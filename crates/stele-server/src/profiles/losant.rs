@@ -186,7 +186,8 @@ struct ListParams {
 
 fn millis_param(name: &str, value: &str) -> Result<stele_core::Timestamp, Failure> {
     if let Ok(ms) = value.trim().parse::<i64>() {
-        return Ok(common::from_millis(ms));
+        return stele_core::Timestamp::from_unix_millis(ms)
+            .map_err(|_| Failure::validation(format!("{name} is outside the representable time range")));
     }
     stele_core::Timestamp::parse(value.trim())
         .map_err(|_| Failure::validation(format!("{name} must be a time in epoch milliseconds")))

@@ -184,8 +184,8 @@ pub fn parse_event(value: &Value) -> Result<RetracedEvent, Vec<String>> {
             c.violations.push(format!("Unable to parse 'created' field as valid time: {s}"));
             None
         }),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(ms) => Some(crate::profiles::common::from_millis(ms)),
+        Some(Value::Number(n)) => match n.as_i64().and_then(|ms| Timestamp::from_unix_millis(ms).ok()) {
+            Some(t) => Some(t),
             None => {
                 c.violations.push(format!("Unable to parse 'created' field as valid time: {n}"));
                 None
@@ -341,5 +341,18 @@ mod tests {
         assert!(v.contains(&"Field 'fields.n' must be a string".to_owned()), "{v:?}");
         assert!(v.contains(&"Unknown field 'extra'".to_owned()), "{v:?}");
         assert!(parse_event(&json!({"action": "a", "crud": "c", "is_anonymous": true})).is_ok());
+    }
+
+    #[test]
+    fn created_outside_the_representable_range_is_a_violation() {
+        for created in [json!(i64::MAX), json!(i64::MIN), json!(1e300), json!("10000-01-01T00:00:00Z")] {
+            let v = parse_event(&json!({"action": "a", "crud": "c", "is_anonymous": true, "created": created}))
+                .expect_err("out of range");
+            assert!(v.iter().any(|m| m.starts_with("Unable to parse 'created' field as valid time")), "{v:?}");
+        }
+        let ok =
+            parse_event(&json!({"action": "a", "crud": "c", "is_anonymous": true, "created": 1_465_790_400_000_i64}))
+                .expect("in range");
+        assert_eq!(ok.created.map(|t| t.to_string()).as_deref(), Some("2016-06-13T04:00:00.000000Z"));
     }
 }
