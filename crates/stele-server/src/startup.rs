@@ -165,6 +165,7 @@ pub struct Running {
 /// Opens the store, binds `config.listen` and starts serving in the background.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     crate::metrics::install();
+    config.validate()?;
     let (operator, admin_key) = settle_admin_key(&config)?;
     let secrets = settle_secret_key(&config)?;
     create_private_dir(&config.data_dir)?;
@@ -181,12 +182,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = crate::app(state);
+    let settings = config.server.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        crate::serve::serve(listener, app, settings, async {
+            let _ = stopped.await;
+        })
+        .await
     });
     tracing::info!(%addr, "listening");
     Ok(Running { addr, admin_key, store, signer, stop: Some(stop), task })
