@@ -60,17 +60,20 @@ pub enum AdminKey {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     let database = config.database()?;
     tracing::info!(database = %database.display(), "opening the store");
+    let timeout = std::time::Duration::from_millis(config.store.query_timeout_ms);
     match database {
         Database::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_private_dir(parent)?;
             }
-            Ok(Arc::new(SqliteStore::open(&path)?))
+            Ok(Arc::new(SqliteStore::open(&path)?.with_query_timeout(timeout)))
         }
-        Database::Postgres(url) => match PostgresStore::connect(&url).await {
-            Ok(store) => Ok(Arc::new(store)),
-            Err(source) => Err(StartError::Postgres { database: redact_url(&url), source }),
-        },
+        Database::Postgres(url) => {
+            match PostgresStore::connect_with_timeout(&url, stele_postgres::DEFAULT_POOL_SIZE, timeout).await {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(source) => Err(StartError::Postgres { database: redact_url(&url), source }),
+            }
+        }
     }
 }
 

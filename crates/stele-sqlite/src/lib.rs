@@ -1,5 +1,11 @@
 //! The embedded SQLite backend: one database file in WAL mode, one writer thread doing
 //! group commit, and a small pool of read-only connections.
+//!
+//! Every read has a deadline and stops when its caller goes away (issue #10 finding 5): a
+//! progress handler, called every [`PROGRESS_OPS`] virtual-machine steps, interrupts the
+//! statement once the deadline has passed or the async caller's future was dropped (a drop
+//! guard raises a flag). Without it, a request the client abandoned kept a core busy until
+//! its query ended.
 
 mod checkpoint;
 pub mod compile;
@@ -12,8 +18,10 @@ mod tree;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::Connection;
@@ -34,6 +42,19 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
 /// Most read connections kept open between requests.
 const MAX_IDLE_READERS: usize = 8;
 
+/// Virtual-machine steps between two checks of a read's deadline (a few tens of
+/// microseconds of work: the check is a clock read and an atomic load).
+const PROGRESS_OPS: i32 = 1000;
+
+/// Raises its flag when dropped: the caller of a read went away (or the read ended).
+struct Abandon(Arc<AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Queue length of the writer; senders wait (asynchronously) when it is full.
 const WRITER_QUEUE: usize = 4096;
 
@@ -53,6 +74,8 @@ pub struct SqliteStore {
     checkpointer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     grown: Arc<GrownLog>,
+    /// Longest a read may run.
+    query_timeout: Duration,
 }
 
 impl SqliteStore {
@@ -86,7 +109,14 @@ impl SqliteStore {
             checkpointer: Mutex::new(Some(checkpointer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             grown,
+            query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
         })
+    }
+
+    /// Sets the deadline of every read (default [`stele_store::DEFAULT_QUERY_TIMEOUT`]).
+    pub fn with_query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = timeout;
+        self
     }
 
     /// Sends a command to the writer and waits for its answer (after the commit).
@@ -107,16 +137,40 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let deadline = Instant::now() + self.query_timeout;
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let _abandon = Abandon(abandoned.clone());
         tokio::task::spawn_blocking(move || {
+            if abandoned.load(Ordering::Relaxed) {
+                stele_store::count_cancelled_query();
+                return Err(StoreError::QueryTimeout);
+            }
             let pooled = readers.lock().map_err(backend)?.pop();
             let conn = match pooled {
                 Some(c) => c,
                 None => rows::open_reader(&path).map_err(backend)?,
             };
+            let stopped = Arc::new(AtomicBool::new(false));
+            let handler = {
+                let stopped = stopped.clone();
+                move || {
+                    let stop = abandoned.load(Ordering::Relaxed) || Instant::now() >= deadline;
+                    if stop {
+                        stopped.store(true, Ordering::Relaxed);
+                    }
+                    stop
+                }
+            };
+            conn.progress_handler(PROGRESS_OPS, Some(handler));
             let result = f(&conn);
+            conn.progress_handler(0, None::<fn() -> bool>);
             let mut idle = readers.lock().map_err(backend)?;
             if idle.len() < MAX_IDLE_READERS {
                 idle.push(conn);
+            }
+            if stopped.load(Ordering::Relaxed) {
+                stele_store::count_cancelled_query();
+                return Err(StoreError::QueryTimeout);
             }
             result
         })

@@ -22,6 +22,7 @@ pub struct TestApp {
     pub base: String,
     pub http: Client,
     running: Running,
+    config: Config,
     // Dropped (deleted) only after the server is shut down.
     _dir: TempDir,
 }
@@ -73,9 +74,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     };
     let mut config = config;
     adjust(&mut config);
-    let running = stele_server::start(config).await.expect("server starts");
+    let running = stele_server::start(config.clone()).await.expect("server starts");
     let base = format!("http://{}", running.addr);
-    TestApp { base, http: Client::new(), running, _dir: dir }
+    TestApp { base, http: Client::new(), running, config, _dir: dir }
 }
 
 /// A tenant key: its id and secret.
@@ -93,6 +94,17 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server and starts it again on the same database with settings changed by
+    /// `adjust` (it listens on a new port).
+    pub async fn restart_with(self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let TestApp { running, mut config, _dir, .. } = self;
+        running.shutdown().await.expect("clean shutdown");
+        adjust(&mut config);
+        let running = stele_server::start(config.clone()).await.expect("server restarts");
+        let base = format!("http://{}", running.addr);
+        TestApp { base, http: Client::new(), running, config, _dir }
     }
 
     /// Stops the server gracefully; fails the test if shutdown reports an error.
