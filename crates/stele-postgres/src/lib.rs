@@ -136,6 +136,9 @@ pub struct PostgresStore {
     /// Tenant ids to row numbers (tenants are never renumbered or deleted).
     tenant_nos: Mutex<HashMap<TenantId, i64>>,
     grown: Arc<GrownLog>,
+    /// The last write failed for lack of space (cleared by the next successful write):
+    /// `ping` fails meanwhile, so `/readyz` says not ready.
+    full: std::sync::atomic::AtomicBool,
 }
 
 impl PostgresStore {
@@ -188,6 +191,7 @@ impl PostgresStore {
             writer: Mutex::new(Some(writer)),
             tenant_nos: Mutex::new(HashMap::new()),
             grown,
+            full: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -199,7 +203,13 @@ impl PostgresStore {
         let sender = self.sender.lock().map_err(poisoned)?.clone().ok_or(StoreError::Closed)?;
         let (tx, rx) = oneshot::channel();
         sender.send(make(tx)).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        let result = rx.await.map_err(|_| StoreError::Closed)?;
+        match &result {
+            Ok(_) => self.full.store(false, std::sync::atomic::Ordering::Relaxed),
+            Err(StoreError::StorageFull(_)) => self.full.store(true, std::sync::atomic::Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -411,6 +421,9 @@ impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         if self.sender.lock().map_err(poisoned)?.is_none() {
             return Err(StoreError::Closed);
+        }
+        if self.full.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::StorageFull("the last write found no space left".into()));
         }
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(backend)?;

@@ -85,11 +85,15 @@ pub struct StoreSettings {
     /// Longest a store read may run, in milliseconds (default 10 000); a read that takes
     /// longer is stopped and answered 503 `query-timeout`.
     pub query_timeout_ms: u64,
+    /// Largest the SQLite database may grow, in bytes (SQLite's `max_page_count`; default:
+    /// unbounded). A write past it is refused like one on a full disk: 503 `storage-full`,
+    /// and `/readyz` answers 503 until a write succeeds again. Ignored on PostgreSQL.
+    pub sqlite_max_bytes: Option<u64>,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { query_timeout_ms: 10_000 }
+        Self { query_timeout_ms: 10_000, sqlite_max_bytes: None }
     }
 }
 

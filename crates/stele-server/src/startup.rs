@@ -66,7 +66,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_private_dir(parent)?;
             }
-            Ok(Arc::new(SqliteStore::open(&path)?.with_query_timeout(timeout)))
+            Ok(Arc::new(SqliteStore::open_capped(&path, config.store.sqlite_max_bytes)?.with_query_timeout(timeout)))
         }
         Database::Postgres(url) => {
             match PostgresStore::connect_with_timeout(&url, stele_postgres::DEFAULT_POOL_SIZE, timeout).await {

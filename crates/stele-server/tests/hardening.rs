@@ -147,3 +147,30 @@ async fn unknown_methods_are_problems() {
     assert_problem(resp.expect("sent"), StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed").await;
     app.shutdown().await;
 }
+
+/// A full disk (issue #10, from finding 14), simulated with the SQLite size cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_store_answers_503_storage_full_and_readyz_follows() {
+    if common::backend() != common::Backend::Sqlite {
+        eprintln!("skipped: the size cap (PRAGMA max_page_count) is SQLite's; PostgreSQL maps 53100 the same way");
+        return;
+    }
+    let app = spawn_app_with(|c| c.store.sqlite_max_bytes = Some(4 * 1024 * 1024)).await;
+    let key = app.tenant_with_key("acme").await;
+    let ready = |app: &common::TestApp| app.http.get(app.url("/readyz")).send();
+    app.ingest_ok(&key.secret, &serde_json::json!({"action": "small"})).await;
+    assert_eq!(ready(&app).await.expect("sent").status(), StatusCode::OK);
+    // 6 MB of events do not fit under the 4 MB cap.
+    let big: Vec<serde_json::Value> = (0..300)
+        .map(|i| serde_json::json!({"action": "big", "metadata": {"blob": format!("{i}{}", "x".repeat(20_000))}}))
+        .collect();
+    let resp = app.ingest(&key.secret, &serde_json::json!({ "events": big })).await;
+    assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("60"));
+    assert_problem(resp, StatusCode::SERVICE_UNAVAILABLE, "storage-full").await;
+    assert_problem(ready(&app).await.expect("sent"), StatusCode::SERVICE_UNAVAILABLE, "storage-full").await;
+    // Nothing of the refused batch was stored, and a write that fits makes the store ready again.
+    app.ingest_ok(&key.secret, &serde_json::json!({"action": "small again"})).await;
+    assert_eq!(ready(&app).await.expect("sent").status(), StatusCode::OK);
+    assert!(app.user_events("acme").await.iter().all(|e| e["action"] != "big"));
+    app.shutdown().await;
+}

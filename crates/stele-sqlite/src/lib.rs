@@ -35,7 +35,21 @@ use tokio::sync::oneshot;
 
 use writer::Command;
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+/// A failure as a store error: SQLite's `SQLITE_FULL` (no disk space, or the
+/// `max_page_count` cap) is [`StoreError::StorageFull`], anything else `Backend`.
+pub(crate) fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
+    let full = (&e as &dyn std::any::Any)
+        .downcast_ref::<rusqlite::Error>()
+        .is_some_and(|e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull));
+    if full {
+        StoreError::StorageFull(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// A poisoned lock (a thread panicked while holding it).
+pub(crate) fn poisoned<T>(e: std::sync::PoisonError<T>) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -76,6 +90,9 @@ pub struct SqliteStore {
     grown: Arc<GrownLog>,
     /// Longest a read may run.
     query_timeout: Duration,
+    /// The last write failed for lack of space (cleared by the next successful write):
+    /// `ping` fails meanwhile, so `/readyz` says not ready.
+    full: AtomicBool,
 }
 
 impl SqliteStore {
@@ -86,7 +103,23 @@ impl SqliteStore {
 
     /// [`SqliteStore::open`], restarting the WAL once its file is larger than `wal_bytes`.
     pub fn open_with_wal_limit(path: &Path, wal_bytes: u64) -> Result<Self, OpenError> {
-        let conn = rows::open_writer(path).map_err(|source| OpenError::Sqlite { path: path.to_owned(), source })?;
+        Self::open_with(path, wal_bytes, None)
+    }
+
+    /// [`SqliteStore::open`] with the database capped at about `max_bytes` (SQLite's
+    /// `max_page_count` on the writer): a write past it fails with
+    /// [`StoreError::StorageFull`], as on a full disk.
+    pub fn open_capped(path: &Path, max_bytes: Option<u64>) -> Result<Self, OpenError> {
+        Self::open_with(path, writer::WAL_RESTART_BYTES, max_bytes)
+    }
+
+    fn open_with(path: &Path, wal_bytes: u64, max_bytes: Option<u64>) -> Result<Self, OpenError> {
+        let sqlite = |source| OpenError::Sqlite { path: path.to_owned(), source };
+        let conn = rows::open_writer(path).map_err(sqlite)?;
+        if let Some(bytes) = max_bytes {
+            let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(sqlite)?;
+            conn.pragma_update(None, "max_page_count", (bytes / page.max(1)).max(1)).map_err(sqlite)?;
+        }
         let (tx, rx) = flume::bounded(WRITER_QUEUE);
         let (nudge, nudges) = flume::bounded(1);
         let grown = Arc::new(GrownLog::default());
@@ -110,6 +143,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             grown,
             query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
+            full: AtomicBool::new(false),
         })
     }
 
@@ -124,10 +158,16 @@ impl SqliteStore {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {
-        let sender = self.sender.lock().map_err(backend)?.clone().ok_or(StoreError::Closed)?;
+        let sender = self.sender.lock().map_err(poisoned)?.clone().ok_or(StoreError::Closed)?;
         let (tx, rx) = oneshot::channel();
         sender.send_async(make(tx)).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        let result = rx.await.map_err(|_| StoreError::Closed)?;
+        match &result {
+            Ok(_) => self.full.store(false, Ordering::Relaxed),
+            Err(StoreError::StorageFull(_)) => self.full.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 
     /// Runs a read on a pooled read-only connection, off the async threads.
@@ -145,7 +185,7 @@ impl SqliteStore {
                 stele_store::count_cancelled_query();
                 return Err(StoreError::QueryTimeout);
             }
-            let pooled = readers.lock().map_err(backend)?.pop();
+            let pooled = readers.lock().map_err(poisoned)?.pop();
             let conn = match pooled {
                 Some(c) => c,
                 None => rows::open_reader(&path).map_err(backend)?,
@@ -164,7 +204,7 @@ impl SqliteStore {
             conn.progress_handler(PROGRESS_OPS, Some(handler));
             let result = f(&conn);
             conn.progress_handler(0, None::<fn() -> bool>);
-            let mut idle = readers.lock().map_err(backend)?;
+            let mut idle = readers.lock().map_err(poisoned)?;
             if idle.len() < MAX_IDLE_READERS {
                 idle.push(conn);
             }
@@ -319,8 +359,11 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if self.sender.lock().map_err(backend)?.is_none() {
+        if self.sender.lock().map_err(poisoned)?.is_none() {
             return Err(StoreError::Closed);
+        }
+        if self.full.load(Ordering::Relaxed) {
+            return Err(StoreError::StorageFull("the last write found no space left".into()));
         }
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }

@@ -75,9 +75,24 @@ enum Done {
 }
 
 impl Done {
+    /// The command failed for lack of space.
+    fn is_full(&self) -> bool {
+        let full = |r: Result<(), &StoreError>| matches!(r, Err(StoreError::StorageFull(_)));
+        match self {
+            Done::Append(_, r) => full(r.as_ref().map(|_| ())),
+            Done::Tenant(_, r) => full(r.as_ref().map(|_| ())),
+            Done::Key(_, r) => full(r.as_ref().map(|_| ())),
+            Done::Event(_, r) => full(r.as_ref().map(|_| ())),
+            Done::Flag(_, r) => full(r.as_ref().map(|_| ())),
+        }
+    }
+
     /// Answers the caller; if the group's commit failed, every result becomes that failure.
-    fn send(self, commit_error: Option<&str>) {
-        let fail = |r: &str| StoreError::Backend(format!("commit failed: {r}"));
+    fn send(self, commit_error: Option<&CommitError>) {
+        let fail = |e: &CommitError| match e.full {
+            true => StoreError::StorageFull(format!("commit failed: {}", e.message)),
+            false => StoreError::Backend(format!("commit failed: {}", e.message)),
+        };
         // A caller that went away no longer needs its answer; the write stands.
         match (self, commit_error) {
             (Done::Append(tx, r), None) => drop(tx.send(r)),
@@ -172,21 +187,37 @@ pub(crate) fn run(
     tracing::debug!("SQLite writer stopped");
 }
 
+/// Why a group's transaction could not begin or commit.
+pub(crate) struct CommitError {
+    message: String,
+    /// `SQLITE_FULL`: no space (disk or `max_page_count`).
+    full: bool,
+}
+
+impl CommitError {
+    fn of(e: &rusqlite::Error) -> Self {
+        Self { message: e.to_string(), full: e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) }
+    }
+}
+
 fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>, grown: &GrownLog) {
     let mut done = Vec::with_capacity(group.len());
     let touched: HashSet<TenantId> = group.iter().map(|c| c.tenant().clone()).collect();
     let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Err(e) => Some(e.to_string()),
+        Err(e) => Some(CommitError::of(&e)),
         Ok(mut tx) => {
             for cmd in group {
                 done.push(apply_one(&mut tx, heads, cmd));
             }
-            tx.commit().err().map(|e| e.to_string())
+            // SQLITE_FULL inside a statement may roll the whole transaction back, so the
+            // commit then fails with "no transaction is active": still lack of space.
+            let full = done.iter().any(Done::is_full);
+            tx.commit().err().map(|e| CommitError { full: full || CommitError::of(&e).full, ..CommitError::of(&e) })
         }
     };
     if let Some(e) = &commit_error {
         // Nothing of the group is stored: forget the heads, they are reloaded from disk.
-        tracing::error!(error = %e, "group commit failed");
+        tracing::error!(error = %e.message, "group commit failed");
         heads.0.clear();
     } else {
         for t in touched {
@@ -196,7 +227,7 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>, gr
         }
     }
     for d in done {
-        d.send(commit_error.as_deref());
+        d.send(commit_error.as_ref());
     }
 }
 

@@ -57,7 +57,7 @@ impl Failure {
     }
 
     fn unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "the server is shutting down")
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "the service cannot answer now; retry later")
     }
 
     fn body(self, correlation_id: &str) -> (StatusCode, ErrorResponse) {

@@ -27,8 +27,8 @@ pub enum ProfileError {
     /// The operator key was used without naming a tenant.
     #[error("the operator key must name a tenant")]
     NoTenant,
-    /// The store is shutting down.
-    #[error("the server is shutting down")]
+    /// The store cannot serve now: shutting down, a read past its deadline, no space left.
+    #[error("the store cannot serve now")]
     Unavailable,
     /// Anything else (logged, never shown).
     #[error("internal error")]
@@ -38,7 +38,8 @@ pub enum ProfileError {
 impl From<StoreError> for ProfileError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Closed => ProfileError::Unavailable,
+            // 503 in every profile's shape: retrying later can succeed.
+            StoreError::Closed | StoreError::QueryTimeout | StoreError::StorageFull(_) => ProfileError::Unavailable,
             other => {
                 tracing::error!(error = %other, "storage error in a profile");
                 ProfileError::Internal

@@ -118,7 +118,12 @@ impl From<ProfileError> for Failure {
             ProfileError::UnknownTenant(alias) | ProfileError::OtherTenant(alias) => {
                 ApiError::not_found(format!("organizationId: no organization {alias:?} for this key"))
             }
-            ProfileError::Unavailable => ApiError::from(stele_store::StoreError::Closed),
+            ProfileError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "the server cannot answer now; retry later",
+            ),
             ProfileError::Internal => ApiError::internal(),
         })
     }
