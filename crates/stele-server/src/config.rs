@@ -290,6 +290,14 @@ mod tests {
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.limits.max_batch_events, 10);
         assert_eq!(c.limits.max_event_bytes, Limits::default().max_event_bytes);
+        std::fs::write(&path, "[server]\nmax_connections = 8\n[store]\nquery_timeout_ms = 250\n").expect("write");
+        let c = Config::from_file(&path).expect("parses");
+        assert_eq!((c.server.max_connections, c.store.query_timeout_ms), (8, 250));
+        assert_eq!(c.server.header_read_timeout_ms, Server::default().header_read_timeout_ms);
+        assert!(c.validate().is_ok());
+        std::fs::write(&path, "[server]\nidle_timeout_ms = 0\n").expect("write");
+        let err = Config::from_file(&path).expect("parses").validate().expect_err("zero is refused");
+        assert!(err.to_string().contains("server.idle_timeout_ms"), "{err}");
         std::fs::write(&path, "listn = \"x\"\n").expect("write");
         assert!(matches!(Config::from_file(&path), Err(ConfigError::Parse { .. })));
     }
