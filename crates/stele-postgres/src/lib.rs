@@ -44,8 +44,70 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+/// A failure as a store error: PostgreSQL's `query_canceled` (57014: `statement_timeout`
+/// or a cancel request) is [`StoreError::QueryTimeout`], `disk_full` (53100) is
+/// [`StoreError::StorageFull`], anything else `Backend`.
+pub(crate) fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let code = (&e as &dyn std::any::Any).downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code());
+    match code {
+        Some(c) if *c == SqlState::QUERY_CANCELED => {
+            stele_store::count_cancelled_query();
+            StoreError::QueryTimeout
+        }
+        Some(c) if *c == SqlState::DISK_FULL => StoreError::StorageFull(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// A poisoned lock (a thread panicked while holding it).
+pub(crate) fn poisoned<T>(e: std::sync::PoisonError<T>) -> StoreError {
     StoreError::Backend(e.to_string())
+}
+
+/// A pooled read connection that is cancelled if dropped unfinished: the caller's future was
+/// dropped (client gone, request timed out) while PostgreSQL may still be running its
+/// statement. The cancel request is sent from a task, and the connection is taken out of the
+/// pool first so that the cancel cannot hit another caller's statement.
+struct Reader {
+    client: Option<deadpool_postgres::Object>,
+    token: tokio_postgres::CancelToken,
+    finished: bool,
+}
+
+impl Reader {
+    /// Ends the read normally: the connection goes back to the pool.
+    fn finish<T>(mut self, result: T) -> T {
+        self.finished = true;
+        result
+    }
+}
+
+impl std::ops::Deref for Reader {
+    type Target = deadpool_postgres::ClientWrapper;
+
+    fn deref(&self) -> &Self::Target {
+        // `client` is only taken by `drop`.
+        self.client.as_deref().expect("a reader holds its client until dropped")
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let Some(client) = self.client.take() else { return };
+        let detached = deadpool_postgres::Object::take(client);
+        let token = self.token.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            stele_store::count_cancelled_query();
+            runtime.spawn(async move {
+                let _ = token.cancel_query(NoTls).await;
+                drop(detached);
+            });
+        }
+    }
 }
 
 /// Queue length of the writer; senders wait (asynchronously) when it is full.
@@ -74,6 +136,9 @@ pub struct PostgresStore {
     /// Tenant ids to row numbers (tenants are never renumbered or deleted).
     tenant_nos: Mutex<HashMap<TenantId, i64>>,
     grown: Arc<GrownLog>,
+    /// The last write failed for lack of space (cleared by the next successful write):
+    /// `ping` fails meanwhile, so `/readyz` says not ready.
+    full: std::sync::atomic::AtomicBool,
 }
 
 impl PostgresStore {
@@ -86,9 +151,24 @@ impl PostgresStore {
 
     /// [`PostgresStore::connect`] with a read pool of `pool_size` connections.
     pub async fn connect_with(url: &str, pool_size: usize) -> Result<Self, ConnectError> {
+        Self::connect_with_timeout(url, pool_size, stele_store::DEFAULT_QUERY_TIMEOUT).await
+    }
+
+    /// [`PostgresStore::connect_with`] whose reads stop after `query_timeout`: the read pool's
+    /// connections start with `statement_timeout` set (the writer's do not: a group commit is
+    /// bounded by its size, and cancelling it would only repeat it).
+    pub async fn connect_with_timeout(
+        url: &str,
+        pool_size: usize,
+        query_timeout: std::time::Duration,
+    ) -> Result<Self, ConnectError> {
         let config: tokio_postgres::Config = url.parse().map_err(ConnectError::Url)?;
+        let mut read_config = config.clone();
+        let options = read_config.get_options().unwrap_or_default().to_owned();
+        let millis = query_timeout.as_millis().max(1);
+        read_config.options(format!("{options} -c statement_timeout={millis}").trim());
         let manager =
-            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+            Manager::from_config(read_config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool =
             Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(|e| ConnectError::Pool(e.to_string()))?;
         {
@@ -111,6 +191,7 @@ impl PostgresStore {
             writer: Mutex::new(Some(writer)),
             tenant_nos: Mutex::new(HashMap::new()),
             grown,
+            full: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -119,23 +200,36 @@ impl PostgresStore {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {
-        let sender = self.sender.lock().map_err(backend)?.clone().ok_or(StoreError::Closed)?;
+        let sender = self.sender.lock().map_err(poisoned)?.clone().ok_or(StoreError::Closed)?;
         let (tx, rx) = oneshot::channel();
         sender.send(make(tx)).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        let result = rx.await.map_err(|_| StoreError::Closed)?;
+        match &result {
+            Ok(_) => self.full.store(false, std::sync::atomic::Ordering::Relaxed),
+            Err(StoreError::StorageFull(_)) => self.full.store(true, std::sync::atomic::Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(backend)
     }
 
+    /// A pooled connection for one read that is cancelled on the server if the caller goes
+    /// away before [`Reader::finish`].
+    async fn reader(&self) -> Result<Reader, StoreError> {
+        let client = self.client().await?;
+        Ok(Reader { token: client.cancel_token(), client: Some(client), finished: false })
+    }
+
     /// The tenant's row number (cached), or `UnknownTenant`.
     async fn tenant_no(&self, client: &tokio_postgres::Client, tenant: &TenantId) -> Result<i64, StoreError> {
-        if let Some(no) = self.tenant_nos.lock().map_err(backend)?.get(tenant) {
+        if let Some(no) = self.tenant_nos.lock().map_err(poisoned)?.get(tenant) {
             return Ok(*no);
         }
         let no = read::tenant_no(client, tenant).await?;
-        self.tenant_nos.lock().map_err(backend)?.insert(tenant.clone(), no);
+        self.tenant_nos.lock().map_err(poisoned)?.insert(tenant.clone(), no);
         Ok(no)
     }
 }
@@ -147,18 +241,21 @@ impl Store for PostgresStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let client = self.client().await?;
-        read::list_tenants(&**client).await
+        let client = self.reader().await?;
+        let result = async { read::list_tenants(&**client).await }.await;
+        client.finish(result)
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        let client = self.client().await?;
-        read::get_tenant(&**client, id).await
+        let client = self.reader().await?;
+        let result = async { read::get_tenant(&**client, id).await }.await;
+        client.finish(result)
     }
 
     async fn find_tenant(&self, id_or_alias: &str) -> Result<Option<Tenant>, StoreError> {
-        let client = self.client().await?;
-        read::find_tenant(&**client, id_or_alias).await
+        let client = self.reader().await?;
+        let result = async { read::find_tenant(&**client, id_or_alias).await }.await;
+        client.finish(result)
     }
 
     async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError> {
@@ -167,8 +264,9 @@ impl Store for PostgresStore {
     }
 
     async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError> {
-        let client = self.client().await?;
-        tenant_update::jwt(&**client, id).await
+        let client = self.reader().await?;
+        let result = async { tenant_update::jwt(&**client, id).await }.await;
+        client.finish(result)
     }
 
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {
@@ -176,13 +274,15 @@ impl Store for PostgresStore {
     }
 
     async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError> {
-        let client = self.client().await?;
-        read::list_keys(&**client, tenant).await
+        let client = self.reader().await?;
+        let result = async { read::list_keys(&**client, tenant).await }.await;
+        client.finish(result)
     }
 
     async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        let client = self.client().await?;
-        read::key_by_id(&**client, id).await
+        let client = self.reader().await?;
+        let result = async { read::key_by_id(&**client, id).await }.await;
+        client.finish(result)
     }
 
     async fn revoke_key(&self, tenant: &TenantId, id: &KeyId, audit: NewEvent) -> Result<KeyRecord, StoreError> {
@@ -201,27 +301,43 @@ impl Store for PostgresStore {
     }
 
     async fn get_event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
-        let client = self.client().await?;
-        let no = self.tenant_no(&client, tenant).await?;
-        read::get_event(&**client, no, id).await
+        let client = self.reader().await?;
+        let result = async {
+            let no = self.tenant_no(&client, tenant).await?;
+            read::get_event(&**client, no, id).await
+        }
+        .await;
+        client.finish(result)
     }
 
     async fn query(&self, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
-        let client = self.client().await?;
-        let no = self.tenant_no(&client, tenant).await?;
-        read::query(&**client, no, query).await
+        let client = self.reader().await?;
+        let result = async {
+            let no = self.tenant_no(&client, tenant).await?;
+            read::query(&**client, no, query).await
+        }
+        .await;
+        client.finish(result)
     }
 
     async fn count(&self, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let no = self.tenant_no(&client, tenant).await?;
-        read::count(&**client, no, query).await
+        let client = self.reader().await?;
+        let result = async {
+            let no = self.tenant_no(&client, tenant).await?;
+            read::count(&**client, no, query).await
+        }
+        .await;
+        client.finish(result)
     }
 
     async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
-        let client = self.client().await?;
-        let no = self.tenant_no(&client, tenant).await?;
-        read::explain(&**client, no, query).await
+        let client = self.reader().await?;
+        let result = async {
+            let no = self.tenant_no(&client, tenant).await?;
+            read::explain(&**client, no, query).await
+        }
+        .await;
+        client.finish(result)
     }
 
     async fn redact(
@@ -253,9 +369,13 @@ impl Store for PostgresStore {
     }
 
     async fn tree_reads(&self, tenant: &TenantId, reads: &[NodeRead]) -> Result<Vec<Vec<Hash>>, StoreError> {
-        let client = self.client().await?;
-        let no = self.tenant_no(&client, tenant).await?;
-        tree::read_nodes(&**client, no, reads).await
+        let client = self.reader().await?;
+        let result = async {
+            let no = self.tenant_no(&client, tenant).await?;
+            tree::read_nodes(&**client, no, reads).await
+        }
+        .await;
+        client.finish(result)
     }
 
     fn grown(&self) -> Vec<Grown> {
@@ -263,15 +383,23 @@ impl Store for PostgresStore {
     }
 
     async fn put_head(&self, head: &SignedTreeHead) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let no = self.tenant_no(&client, &head.head.tenant).await?;
-        tree::put_head(&**client, no, head).await
+        let client = self.reader().await?;
+        let result = async {
+            let no = self.tenant_no(&client, &head.head.tenant).await?;
+            tree::put_head(&**client, no, head).await
+        }
+        .await;
+        client.finish(result)
     }
 
     async fn latest_head(&self, tenant: &TenantId) -> Result<Option<SignedTreeHead>, StoreError> {
-        let client = self.client().await?;
-        let no = self.tenant_no(&client, tenant).await?;
-        Ok(tree::heads(&**client, no, tenant, 0, u64::MAX, 1, true).await?.pop())
+        let client = self.reader().await?;
+        let result = async {
+            let no = self.tenant_no(&client, tenant).await?;
+            Ok(tree::heads(&**client, no, tenant, 0, u64::MAX, 1, true).await?.pop())
+        }
+        .await;
+        client.finish(result)
     }
 
     async fn heads(
@@ -281,14 +409,21 @@ impl Store for PostgresStore {
         to: u64,
         limit: u32,
     ) -> Result<Vec<SignedTreeHead>, StoreError> {
-        let client = self.client().await?;
-        let no = self.tenant_no(&client, tenant).await?;
-        tree::heads(&**client, no, tenant, from, to, i64::from(limit), false).await
+        let client = self.reader().await?;
+        let result = async {
+            let no = self.tenant_no(&client, tenant).await?;
+            tree::heads(&**client, no, tenant, from, to, i64::from(limit), false).await
+        }
+        .await;
+        client.finish(result)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if self.sender.lock().map_err(backend)?.is_none() {
+        if self.sender.lock().map_err(poisoned)?.is_none() {
             return Err(StoreError::Closed);
+        }
+        if self.full.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::StorageFull("the last write found no space left".into()));
         }
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(backend)?;

@@ -34,6 +34,67 @@ pub struct Config {
     pub signing_key: Option<String>,
     /// Tamper evidence (`[integrity]` table).
     pub integrity: Integrity,
+    /// Connection timeouts and the connection cap (`[server]` table).
+    pub server: Server,
+    /// The deadline of every store read, in milliseconds (`[store]` table).
+    pub store: StoreSettings,
+}
+
+/// How long slow or idle clients may hold a connection, and how many connections are served
+/// at once (security review, issue #10 finding 4). Every value is in milliseconds except
+/// `max_connections`; `0` is refused (a timeout cannot be turned off).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// Longest wait for a request's complete head (request line and headers), from the moment
+    /// the server is ready for a request — so also the longest an idle keep-alive HTTP/1
+    /// connection stays open (default 10 000).
+    pub header_read_timeout_ms: u64,
+    /// A connection on which no byte moved either way while no request was being handled is
+    /// closed after this long (default 60 000; covers HTTP/2 and clients that stop reading).
+    pub idle_timeout_ms: u64,
+    /// Longest pause while reading a request body; a body that stalls longer is answered 408
+    /// and the connection closed (default 30 000).
+    pub body_timeout_ms: u64,
+    /// Longest time from a complete request head to the response head; a handler that takes
+    /// longer is answered 503 `request-timeout` (default 60 000). A streamed body (export)
+    /// may take longer once started.
+    pub request_timeout_ms: u64,
+    /// Most connections served at once (default 512). Further connections wait in the
+    /// kernel's accept backlog until one closes: a client over the cap sees a slow connect,
+    /// not an error, and the server spends nothing on it.
+    pub max_connections: usize,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            body_timeout_ms: 30_000,
+            request_timeout_ms: 60_000,
+            max_connections: 512,
+        }
+    }
+}
+
+/// Store settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Longest a store read may run, in milliseconds (default 10 000); a read that takes
+    /// longer is stopped and answered 503 `query-timeout`.
+    pub query_timeout_ms: u64,
+    /// Largest the SQLite database may grow, in bytes (SQLite's `max_page_count`; default:
+    /// unbounded). A write past it is refused like one on a full disk: 503 `storage-full`,
+    /// and `/readyz` answers 503 until a write succeeds again. Ignored on PostgreSQL.
+    pub sqlite_max_bytes: Option<u64>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { query_timeout_ms: 10_000, sqlite_max_bytes: None }
+    }
 }
 
 /// Tamper-evidence settings.
@@ -65,6 +126,8 @@ impl Default for Config {
             limits: Limits::default(),
             signing_key: None,
             integrity: Integrity::default(),
+            server: Server::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -78,6 +141,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, source: Box<toml::de::Error> },
     #[error("database URL {0:?}: {1}")]
     Database(String, &'static str),
+    #[error("{0} must be greater than 0")]
+    Zero(&'static str),
 }
 
 impl Config {
@@ -86,6 +151,23 @@ impl Config {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })
+    }
+
+    /// Refuses settings that cannot work (a zero timeout or connection cap).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        let checks = [
+            ("server.header_read_timeout_ms", s.header_read_timeout_ms == 0),
+            ("server.idle_timeout_ms", s.idle_timeout_ms == 0),
+            ("server.body_timeout_ms", s.body_timeout_ms == 0),
+            ("server.request_timeout_ms", s.request_timeout_ms == 0),
+            ("server.max_connections", s.max_connections == 0),
+            ("store.query_timeout_ms", self.store.query_timeout_ms == 0),
+        ];
+        match checks.into_iter().find(|(_, zero)| *zero) {
+            Some((name, _)) => Err(ConfigError::Zero(name)),
+            None => Ok(()),
+        }
     }
 
     /// Which database to open.
@@ -208,6 +290,14 @@ mod tests {
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.limits.max_batch_events, 10);
         assert_eq!(c.limits.max_event_bytes, Limits::default().max_event_bytes);
+        std::fs::write(&path, "[server]\nmax_connections = 8\n[store]\nquery_timeout_ms = 250\n").expect("write");
+        let c = Config::from_file(&path).expect("parses");
+        assert_eq!((c.server.max_connections, c.store.query_timeout_ms), (8, 250));
+        assert_eq!(c.server.header_read_timeout_ms, Server::default().header_read_timeout_ms);
+        assert!(c.validate().is_ok());
+        std::fs::write(&path, "[server]\nidle_timeout_ms = 0\n").expect("write");
+        let err = Config::from_file(&path).expect("parses").validate().expect_err("zero is refused");
+        assert!(err.to_string().contains("server.idle_timeout_ms"), "{err}");
         std::fs::write(&path, "listn = \"x\"\n").expect("write");
         assert!(matches!(Config::from_file(&path), Err(ConfigError::Parse { .. })));
     }

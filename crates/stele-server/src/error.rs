@@ -20,11 +20,13 @@ pub struct ApiError {
     /// Extra members of the problem object.
     pub extra: Option<Value>,
     pub www_authenticate: bool,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, kind, title, detail: detail.into(), extra: None, www_authenticate: false }
+        Self { status, kind, title, detail: detail.into(), extra: None, www_authenticate: false, retry_after: None }
     }
 
     pub fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
@@ -75,6 +77,11 @@ impl ApiError {
             "Internal error",
             "the server could not complete the request; it has been logged",
         )
+    }
+
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     fn with_extra(mut self, extra: Value) -> Self {
@@ -134,6 +141,23 @@ impl From<StoreError> for ApiError {
                 "Service unavailable",
                 "the server is shutting down",
             ),
+            StoreError::QueryTimeout => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "query-timeout",
+                "Query took too long",
+                "the query did not finish in time; narrow the filter or the time range and retry",
+            )
+            .with_retry_after(5),
+            StoreError::StorageFull(message) => {
+                tracing::error!(error = %message, "the database is out of space");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-full",
+                    "Storage full",
+                    "the server has no space left to store this; nothing was stored, retry later",
+                )
+                .with_retry_after(60)
+            }
             StoreError::Backend(message) => {
                 tracing::error!(error = %message, "storage error");
                 ApiError::internal()
@@ -156,6 +180,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.www_authenticate {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"stele\""));
         }

@@ -14,13 +14,14 @@ mod openapi;
 mod profiles;
 mod routes;
 pub mod secret_key;
+mod serve;
 mod startup;
 mod state;
 mod tenant_jwt;
 mod view_filter;
 
 pub use auth::TENANT_HEADER;
-pub use config::{redact_url, Config, ConfigError, Database, Integrity};
+pub use config::{redact_url, Config, ConfigError, Database, Integrity, Server, StoreSettings};
 pub use startup::{migrate, open_store, start, AdminKey, Running, StartError};
 pub use state::AppState;
 

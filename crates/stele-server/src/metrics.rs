@@ -1,7 +1,22 @@
 //! Prometheus metrics: a process-wide recorder (the `metrics` facade is global), rendered at
 //! `/metrics`, and a middleware timing every request by route.
+//!
+//! Label values come only from closed sets, because every distinct label set is a new series
+//! that the registry keeps forever: a label taken from a request (a custom method, a path)
+//! lets anyone grow the process's memory and the scrape without bound (security review,
+//! issue #10 finding 2: a few hundred custom methods made a 100 MB scrape). So:
+//! - the method is a [`Method`] (the seven standard ones, else `other`),
+//! - the route is a [`Route`]: the router's matched template (a fixed set known at start-up,
+//!   capped at [`MAX_ROUTES`] as a second fence) or `unmatched`,
+//! - the status is a [`StatusClass`] (`1xx` … `5xx`).
+//!
+//! The `metrics::counter!`/`histogram!`/`gauge!` macros are disallowed by `clippy.toml`
+//! everywhere else; code records through the typed functions of this module, or (in the store
+//! crates, which have no labels to give) with an explicit `allow` naming the label-free call.
+#![allow(clippy::disallowed_macros)]
 
-use std::sync::OnceLock;
+use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -29,6 +44,10 @@ pub fn install() {
                 metrics::describe_histogram!("stele_http_request_duration_seconds", "HTTP request latency by route");
                 metrics::describe_histogram!("stele_writer_batch_events", "Events per group commit");
                 metrics::describe_histogram!("stele_writer_batch_requests", "Requests per group commit");
+                metrics::describe_counter!(
+                    "stele_queries_cancelled_total",
+                    "Store reads stopped because their deadline passed or their client went away"
+                );
                 Some(handle)
             }
             Err(e) => {
@@ -44,15 +63,152 @@ pub fn render() -> String {
     HANDLE.get().and_then(Option::as_ref).map(PrometheusHandle::render).unwrap_or_default()
 }
 
+/// An HTTP method as a label: the standard methods Stele's routes use, everything else `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Other,
+}
+
+impl Method {
+    pub fn of(method: &axum::http::Method) -> Self {
+        use axum::http::Method as M;
+        match *method {
+            M::GET => Self::Get,
+            M::HEAD => Self::Head,
+            M::POST => Self::Post,
+            M::PUT => Self::Put,
+            M::PATCH => Self::Patch,
+            M::DELETE => Self::Delete,
+            M::OPTIONS => Self::Options,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// A response status as a label: its class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    Informational,
+    Success,
+    Redirection,
+    ClientError,
+    ServerError,
+}
+
+impl StatusClass {
+    pub fn of(status: axum::http::StatusCode) -> Self {
+        match status.as_u16() {
+            0..=199 => Self::Informational,
+            200..=299 => Self::Success,
+            300..=399 => Self::Redirection,
+            400..=499 => Self::ClientError,
+            _ => Self::ServerError,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Informational => "1xx",
+            Self::Success => "2xx",
+            Self::Redirection => "3xx",
+            Self::ClientError => "4xx",
+            Self::ServerError => "5xx",
+        }
+    }
+}
+
+/// Most distinct route templates kept as labels; more (which the router cannot produce: it
+/// has fewer than 60) become `other`.
+pub const MAX_ROUTES: usize = 256;
+
+/// A route as a label: a template the router matched (`/v1/events/{id}`), never a raw path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route(&'static str);
+
+impl Route {
+    pub const UNMATCHED: Route = Route("unmatched");
+
+    /// The matched template, interned: the router's templates are a fixed set, so the
+    /// interned strings are too (and [`MAX_ROUTES`] bounds them regardless).
+    pub fn of(matched: Option<&MatchedPath>) -> Self {
+        static ROUTES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+        let Some(path) = matched.map(MatchedPath::as_str) else { return Self::UNMATCHED };
+        let Ok(mut routes) = ROUTES.lock() else { return Route("other") };
+        if let Some(known) = routes.get(path) {
+            return Route(known);
+        }
+        if routes.len() >= MAX_ROUTES {
+            return Route("other");
+        }
+        // Leaked once per template (bounded above): labels then cost no allocation per request.
+        let interned: &'static str = Box::leak(path.to_owned().into_boxed_str());
+        routes.insert(interned);
+        Route(interned)
+    }
+}
+
+/// Records one request's latency.
+pub fn request_done(method: Method, route: &Route, status: StatusClass, seconds: f64) {
+    metrics::histogram!(
+        "stele_http_request_duration_seconds",
+        "method" => method.label(),
+        "route" => route.0,
+        "status" => status.label()
+    )
+    .record(seconds);
+}
+
+/// Counts appended events.
+pub fn events_ingested(count: u64) {
+    metrics::counter!("stele_events_ingested_total").increment(count);
+}
+
+/// Counts signed tree heads.
+pub fn head_signed() {
+    metrics::counter!("stele_tree_heads_signed_total").increment(1);
+}
+
 /// Middleware: records the latency of each request under its route template.
 pub async fn track(request: Request, next: Next) -> Response {
-    let route =
-        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+    let route = Route::of(request.extensions().get::<MatchedPath>());
+    let method = Method::of(request.method());
     let start = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::histogram!("stele_http_request_duration_seconds", "method" => method, "route" => route, "status" => status)
-        .record(start.elapsed().as_secs_f64());
+    request_done(method, &route, StatusClass::of(response.status()), start.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_closed_sets() {
+        let custom = axum::http::Method::from_bytes(b"FROBNICATE").expect("a token");
+        assert_eq!(Method::of(&custom).label(), "other");
+        assert_eq!(Method::of(&axum::http::Method::GET).label(), "GET");
+        assert_eq!(StatusClass::of(axum::http::StatusCode::IM_A_TEAPOT).label(), "4xx");
+        assert_eq!(StatusClass::of(axum::http::StatusCode::OK).label(), "2xx");
+        assert_eq!(Route::of(None), Route::UNMATCHED);
+    }
 }

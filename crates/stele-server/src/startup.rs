@@ -60,17 +60,20 @@ pub enum AdminKey {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     let database = config.database()?;
     tracing::info!(database = %database.display(), "opening the store");
+    let timeout = std::time::Duration::from_millis(config.store.query_timeout_ms);
     match database {
         Database::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_private_dir(parent)?;
             }
-            Ok(Arc::new(SqliteStore::open(&path)?))
+            Ok(Arc::new(SqliteStore::open_capped(&path, config.store.sqlite_max_bytes)?.with_query_timeout(timeout)))
         }
-        Database::Postgres(url) => match PostgresStore::connect(&url).await {
-            Ok(store) => Ok(Arc::new(store)),
-            Err(source) => Err(StartError::Postgres { database: redact_url(&url), source }),
-        },
+        Database::Postgres(url) => {
+            match PostgresStore::connect_with_timeout(&url, stele_postgres::DEFAULT_POOL_SIZE, timeout).await {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(source) => Err(StartError::Postgres { database: redact_url(&url), source }),
+            }
+        }
     }
 }
 
@@ -165,6 +168,7 @@ pub struct Running {
 /// Opens the store, binds `config.listen` and starts serving in the background.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     crate::metrics::install();
+    config.validate()?;
     let (operator, admin_key) = settle_admin_key(&config)?;
     let secrets = settle_secret_key(&config)?;
     create_private_dir(&config.data_dir)?;
@@ -181,12 +185,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = crate::app(state);
+    let settings = config.server.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        crate::serve::serve(listener, app, settings, async {
+            let _ = stopped.await;
+        })
+        .await
     });
     tracing::info!(%addr, "listening");
     Ok(Running { addr, admin_key, store, signer, stop: Some(stop), task })

@@ -1,5 +1,11 @@
 //! The embedded SQLite backend: one database file in WAL mode, one writer thread doing
 //! group commit, and a small pool of read-only connections.
+//!
+//! Every read has a deadline and stops when its caller goes away (issue #10 finding 5): a
+//! progress handler, called every [`PROGRESS_OPS`] virtual-machine steps, interrupts the
+//! statement once the deadline has passed or the async caller's future was dropped (a drop
+//! guard raises a flag). Without it, a request the client abandoned kept a core busy until
+//! its query ended.
 
 mod checkpoint;
 pub mod compile;
@@ -12,8 +18,10 @@ mod tree;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::Connection;
@@ -27,12 +35,39 @@ use tokio::sync::oneshot;
 
 use writer::Command;
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+/// A failure as a store error: SQLite's `SQLITE_FULL` (no disk space, or the
+/// `max_page_count` cap) is [`StoreError::StorageFull`], anything else `Backend`.
+pub(crate) fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
+    let full = (&e as &dyn std::any::Any)
+        .downcast_ref::<rusqlite::Error>()
+        .is_some_and(|e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull));
+    if full {
+        StoreError::StorageFull(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// A poisoned lock (a thread panicked while holding it).
+pub(crate) fn poisoned<T>(e: std::sync::PoisonError<T>) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
 /// Most read connections kept open between requests.
 const MAX_IDLE_READERS: usize = 8;
+
+/// Virtual-machine steps between two checks of a read's deadline (a few tens of
+/// microseconds of work: the check is a clock read and an atomic load).
+const PROGRESS_OPS: i32 = 1000;
+
+/// Raises its flag when dropped: the caller of a read went away (or the read ended).
+struct Abandon(Arc<AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
 
 /// Queue length of the writer; senders wait (asynchronously) when it is full.
 const WRITER_QUEUE: usize = 4096;
@@ -53,6 +88,11 @@ pub struct SqliteStore {
     checkpointer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     grown: Arc<GrownLog>,
+    /// Longest a read may run.
+    query_timeout: Duration,
+    /// The last write failed for lack of space (cleared by the next successful write):
+    /// `ping` fails meanwhile, so `/readyz` says not ready.
+    full: AtomicBool,
 }
 
 impl SqliteStore {
@@ -63,7 +103,23 @@ impl SqliteStore {
 
     /// [`SqliteStore::open`], restarting the WAL once its file is larger than `wal_bytes`.
     pub fn open_with_wal_limit(path: &Path, wal_bytes: u64) -> Result<Self, OpenError> {
-        let conn = rows::open_writer(path).map_err(|source| OpenError::Sqlite { path: path.to_owned(), source })?;
+        Self::open_with(path, wal_bytes, None)
+    }
+
+    /// [`SqliteStore::open`] with the database capped at about `max_bytes` (SQLite's
+    /// `max_page_count` on the writer): a write past it fails with
+    /// [`StoreError::StorageFull`], as on a full disk.
+    pub fn open_capped(path: &Path, max_bytes: Option<u64>) -> Result<Self, OpenError> {
+        Self::open_with(path, writer::WAL_RESTART_BYTES, max_bytes)
+    }
+
+    fn open_with(path: &Path, wal_bytes: u64, max_bytes: Option<u64>) -> Result<Self, OpenError> {
+        let sqlite = |source| OpenError::Sqlite { path: path.to_owned(), source };
+        let conn = rows::open_writer(path).map_err(sqlite)?;
+        if let Some(bytes) = max_bytes {
+            let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(sqlite)?;
+            conn.pragma_update(None, "max_page_count", (bytes / page.max(1)).max(1)).map_err(sqlite)?;
+        }
         let (tx, rx) = flume::bounded(WRITER_QUEUE);
         let (nudge, nudges) = flume::bounded(1);
         let grown = Arc::new(GrownLog::default());
@@ -86,7 +142,15 @@ impl SqliteStore {
             checkpointer: Mutex::new(Some(checkpointer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             grown,
+            query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
+            full: AtomicBool::new(false),
         })
+    }
+
+    /// Sets the deadline of every read (default [`stele_store::DEFAULT_QUERY_TIMEOUT`]).
+    pub fn with_query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = timeout;
+        self
     }
 
     /// Sends a command to the writer and waits for its answer (after the commit).
@@ -94,10 +158,16 @@ impl SqliteStore {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {
-        let sender = self.sender.lock().map_err(backend)?.clone().ok_or(StoreError::Closed)?;
+        let sender = self.sender.lock().map_err(poisoned)?.clone().ok_or(StoreError::Closed)?;
         let (tx, rx) = oneshot::channel();
         sender.send_async(make(tx)).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        let result = rx.await.map_err(|_| StoreError::Closed)?;
+        match &result {
+            Ok(_) => self.full.store(false, Ordering::Relaxed),
+            Err(StoreError::StorageFull(_)) => self.full.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 
     /// Runs a read on a pooled read-only connection, off the async threads.
@@ -107,16 +177,40 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let deadline = Instant::now() + self.query_timeout;
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let _abandon = Abandon(abandoned.clone());
         tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().map_err(backend)?.pop();
+            if abandoned.load(Ordering::Relaxed) {
+                stele_store::count_cancelled_query();
+                return Err(StoreError::QueryTimeout);
+            }
+            let pooled = readers.lock().map_err(poisoned)?.pop();
             let conn = match pooled {
                 Some(c) => c,
                 None => rows::open_reader(&path).map_err(backend)?,
             };
+            let stopped = Arc::new(AtomicBool::new(false));
+            let handler = {
+                let stopped = stopped.clone();
+                move || {
+                    let stop = abandoned.load(Ordering::Relaxed) || Instant::now() >= deadline;
+                    if stop {
+                        stopped.store(true, Ordering::Relaxed);
+                    }
+                    stop
+                }
+            };
+            conn.progress_handler(PROGRESS_OPS, Some(handler));
             let result = f(&conn);
-            let mut idle = readers.lock().map_err(backend)?;
+            conn.progress_handler(0, None::<fn() -> bool>);
+            let mut idle = readers.lock().map_err(poisoned)?;
             if idle.len() < MAX_IDLE_READERS {
                 idle.push(conn);
+            }
+            if stopped.load(Ordering::Relaxed) {
+                stele_store::count_cancelled_query();
+                return Err(StoreError::QueryTimeout);
             }
             result
         })
@@ -265,8 +359,11 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if self.sender.lock().map_err(backend)?.is_none() {
+        if self.sender.lock().map_err(poisoned)?.is_none() {
             return Err(StoreError::Closed);
+        }
+        if self.full.load(Ordering::Relaxed) {
+            return Err(StoreError::StorageFull("the last write found no space left".into()));
         }
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }

@@ -41,8 +41,27 @@ pub enum StoreError {
     Tree(String),
     #[error("the store is shutting down")]
     Closed,
+    /// A read ran past its deadline (the `query_timeout` of the backend), or its caller went
+    /// away and it was stopped. The server answers 503 `query-timeout`.
+    #[error("the read ran past its deadline or its caller went away")]
+    QueryTimeout,
+    /// The database has no space left (SQLite `SQLITE_FULL`, PostgreSQL `53100 disk_full`):
+    /// nothing was written. The server answers 503 `storage-full`.
+    #[error("the database has no space left: {0}")]
+    StorageFull(String),
     #[error("storage backend error: {0}")]
     Backend(String),
+}
+
+/// Longest a read runs by default before it is stopped with [`StoreError::QueryTimeout`].
+pub const DEFAULT_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Counts a read stopped for its deadline or its departed caller (`stele_queries_cancelled_total`).
+/// Label-free: the closed-label-set rule (clippy.toml, stele-server's `metrics`) has nothing
+/// to guard here.
+#[allow(clippy::disallowed_macros)]
+pub fn count_cancelled_query() {
+    metrics::counter!("stele_queries_cancelled_total").increment(1);
 }
 
 /// A storage backend. Appends to one tenant are serialised by the backend, so each tenant's

@@ -80,7 +80,7 @@ impl Signer {
             let head = TreeHead { tenant: tenant.clone(), size: tree.size, root: tree.root, time: Timestamp::now() };
             match self.store.put_head(&self.key.sign(head)).await {
                 Ok(_) => {
-                    metrics::counter!("stele_tree_heads_signed_total").increment(1);
+                    crate::metrics::head_signed();
                     self.pending.remove(&tenant);
                     self.last.insert(tenant, now);
                     self.signed.send_modify(|n| *n += 1);

@@ -57,7 +57,7 @@ impl Failure {
     }
 
     fn unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "the server is shutting down")
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "the service cannot answer now; retry later")
     }
 
     fn body(self, correlation_id: &str) -> (StatusCode, ErrorResponse) {
@@ -239,7 +239,7 @@ fn up_to_cursor(cursor: &stele_core::Cursor) -> Option<Expr> {
     ))
 }
 
-async fn answer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<AuditLogPage, Failure> {
+async fn answer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Response, Failure> {
     let pairs = QueryString::<Vec<(String, String)>>::try_from_uri(uri)
         .map(|q| Pairs(q.0))
         .map_err(|_| Failure::new(StatusCode::BAD_REQUEST, "ValidationError", "the query string is not URL-encoded"))?;
@@ -283,22 +283,29 @@ async fn answer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Audi
             (PageRequest::Offset(offset), offset)
         }
     };
-    let (rows, next) = if offset >= total {
-        (Vec::new(), None)
-    } else {
-        common::events_up_to(state, &caller.tenant, &Query { page, ..base }, page_size).await?
+    // Streamed: pages of up to 2,000 events of up to 64 KiB (see `profiles::stream`). The
+    // fields after `items` depend on how many rows were sent and where they ended.
+    let n = if offset >= total { 0 } else { page_size };
+    let rest = move |sent: u64, next: Option<stele_core::Cursor>| {
+        let has_next = offset + sent < total;
+        let page = AuditLogPage {
+            items: Vec::new(),
+            pagination_parameters: PaginationParameters { page_number: offset / page_size + 1, page_size },
+            total_pages: total.div_ceil(page_size),
+            total_count: total,
+            has_previous_page: offset > 0,
+            has_next_page: has_next,
+            continuation_token: next.filter(|_| has_next).map(|c| c.encode()),
+        };
+        let text = serde_json::to_string(&page).map_err(|_| ProfileError::Internal)?;
+        text.strip_prefix(ITEMS_OPEN).map(str::to_owned).ok_or(ProfileError::Internal)
     };
-    let has_next = offset + (rows.len() as u64) < total;
-    Ok(AuditLogPage {
-        items: rows.into_iter().map(|(_, e)| AuditLog::from(e)).collect(),
-        pagination_parameters: PaginationParameters { page_number: offset / page_size + 1, page_size },
-        total_pages: total.div_ceil(page_size),
-        total_count: total,
-        has_previous_page: offset > 0,
-        has_next_page: has_next,
-        continuation_token: next.filter(|_| has_next).map(|c| c.encode()),
-    })
+    let query = Query { page, ..base };
+    Ok(super::stream::json_rows(state, &caller.tenant.id, query, n, ITEMS_OPEN, AuditLog::from_row, rest).await?)
 }
+
+/// How a serialized [`AuditLogPage`] starts: `items` is its first field.
+const ITEMS_OPEN: &str = "{\"items\":[";
 
 /// The request's correlation id: `X-Correlation-Id` as sent, or a new UUID.
 fn correlation_id(headers: &HeaderMap) -> String {
@@ -324,7 +331,7 @@ fn correlation_id(headers: &HeaderMap) -> String {
 async fn list_audit_logs(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let correlation = correlation_id(&headers);
     let mut response = match answer(&state, &headers, &uri).await {
-        Ok(page) => Json(page).into_response(),
+        Ok(response) => response,
         Err(failure) => {
             let status = failure.status;
             let (status_code, body) = failure.body(&correlation);

@@ -30,8 +30,8 @@ pub enum ProfileError {
     /// A filter built from the profile's parameters is out of the query model's bounds.
     #[error("{parameter}: {reason}")]
     OutOfBounds { parameter: &'static str, reason: BoundsError },
-    /// The store is shutting down.
-    #[error("the server is shutting down")]
+    /// The store cannot serve now: shutting down, a read past its deadline, no space left.
+    #[error("the store cannot serve now")]
     Unavailable,
     /// Anything else (logged, never shown).
     #[error("internal error")]
@@ -41,7 +41,8 @@ pub enum ProfileError {
 impl From<StoreError> for ProfileError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Closed => ProfileError::Unavailable,
+            // 503 in every profile's shape: retrying later can succeed.
+            StoreError::Closed | StoreError::QueryTimeout | StoreError::StorageFull(_) => ProfileError::Unavailable,
             other => {
                 tracing::error!(error = %other, "storage error in a profile");
                 ProfileError::Internal

@@ -121,7 +121,12 @@ impl From<ProfileError> for Failure {
             ProfileError::OutOfBounds { parameter, reason } => {
                 ApiError::invalid_parameter(parameter, reason.to_string())
             }
-            ProfileError::Unavailable => ApiError::from(stele_store::StoreError::Closed),
+            ProfileError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "the server cannot answer now; retry later",
+            ),
             ProfileError::Internal => ApiError::internal(),
         })
     }
@@ -281,8 +286,9 @@ async fn answer(
                 format!("{total} items match; V1 answers at most {V1_MAX_ROWS}: narrow the range or use the V2 pages"),
             ));
         }
-        let (rows, _) = common::events_up_to(state, &tenant, &query, total).await?;
-        return Ok(Json(items(rows)).into_response());
+        // Streamed: up to 10,000 events of up to 64 KiB (see `profiles::stream`).
+        let close = |_, _| Ok("]".to_owned());
+        return Ok(super::stream::json_rows(state, &tenant.id, query, total, "[", AuditLogItem::new, close).await?);
     }
     let offset = (page_number - 1).saturating_mul(page_size);
     let rows = if offset >= total {

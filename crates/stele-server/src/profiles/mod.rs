@@ -9,6 +9,7 @@ pub mod configcat;
 pub mod losant;
 pub mod oneuptime;
 pub mod retraced;
+pub mod stream;
 
 use utoipa_axum::router::OpenApiRouter;
 

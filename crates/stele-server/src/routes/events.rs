@@ -68,7 +68,7 @@ pub(crate) async fn append_body(
     let idempotency = idempotency_key.zip(fingerprint).map(|(key, fingerprint)| Idempotency { key, fingerprint, now });
     let outcome = state.store.append(&writer.tenant, events, idempotency).await?;
     if !matches!(outcome, AppendOutcome::Replayed(_)) {
-        metrics::counter!("stele_events_ingested_total").increment(count as u64);
+        crate::metrics::events_ingested(count as u64);
     }
     Ok(Appended { outcome, batch })
 }

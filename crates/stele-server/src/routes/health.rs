@@ -15,11 +15,16 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// The store answers; 503 while it does not (or during shutdown).
+/// The store answers; 503 while it does not, during shutdown, and while the last write
+/// failed for lack of space (until a write succeeds again).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     match state.store.ping().await {
         Ok(()) => Ok(Json(json!({"status": "ready"}))),
+        Err(e @ stele_store::StoreError::StorageFull(_)) => {
+            tracing::warn!(error = %e, "not ready");
+            Err(ApiError::from(e))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             Err(ApiError::new(

@@ -22,6 +22,7 @@ pub struct TestApp {
     pub base: String,
     pub http: Client,
     running: Running,
+    config: Config,
     // Dropped (deleted) only after the server is shut down.
     _dir: TempDir,
 }
@@ -54,6 +55,11 @@ pub async fn fresh_postgres_database() -> String {
 /// Starts a server on 127.0.0.1:0 with its own data directory and a fresh database of the
 /// backend chosen by `STELE_TEST_BACKEND`.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `adjust` (timeouts, limits) before the start.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = match backend() {
         Backend::Sqlite => None,
@@ -66,9 +72,11 @@ pub async fn spawn_app() -> TestApp {
         admin_key: Some(OPERATOR.into()),
         ..Config::default()
     };
-    let running = stele_server::start(config).await.expect("server starts");
+    let mut config = config;
+    adjust(&mut config);
+    let running = stele_server::start(config.clone()).await.expect("server starts");
     let base = format!("http://{}", running.addr);
-    TestApp { base, http: Client::new(), running, _dir: dir }
+    TestApp { base, http: Client::new(), running, config, _dir: dir }
 }
 
 /// A tenant key: its id and secret.
@@ -86,6 +94,17 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server and starts it again on the same database with settings changed by
+    /// `adjust` (it listens on a new port).
+    pub async fn restart_with(self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let TestApp { running, mut config, _dir, .. } = self;
+        running.shutdown().await.expect("clean shutdown");
+        adjust(&mut config);
+        let running = stele_server::start(config.clone()).await.expect("server restarts");
+        let base = format!("http://{}", running.addr);
+        TestApp { base, http: Client::new(), running, config, _dir }
     }
 
     /// Stops the server gracefully; fails the test if shutdown reports an error.

@@ -67,6 +67,13 @@ fn origin_name(origin: Origin) -> &'static str {
     }
 }
 
+impl AuditLog {
+    /// A row of a streamed page (the log position is not part of CloudCockpit's shape).
+    pub fn from_row(_seq: stele_core::Seq, e: Event) -> Self {
+        Self::from(e)
+    }
+}
+
 impl From<Event> for AuditLog {
     fn from(e: Event) -> Self {
         let target = e.targets.into_iter().next().unwrap_or_default();
