@@ -54,6 +54,11 @@ pub async fn fresh_postgres_database() -> String {
 /// Starts a server on 127.0.0.1:0 with its own data directory and a fresh database of the
 /// backend chosen by `STELE_TEST_BACKEND`.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with a configuration changed by `adjust` first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = match backend() {
         Backend::Sqlite => None,
@@ -66,6 +71,8 @@ pub async fn spawn_app() -> TestApp {
         admin_key: Some(OPERATOR.into()),
         ..Config::default()
     };
+    let mut config = config;
+    adjust(&mut config);
     let running = stele_server::start(config).await.expect("server starts");
     let base = format!("http://{}", running.addr);
     TestApp { base, http: Client::new(), running, _dir: dir }
