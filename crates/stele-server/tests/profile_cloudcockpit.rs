@@ -578,7 +578,7 @@ async fn a_configured_issuer_and_audience_are_required() {
         (Some("https://idp.acme.io"), Some("stele"))
     );
     for (token, why) in [
-        (claims(json!({})), "no iss claim"),
+        (claims(json!({})), "the tenant requires one"),
         (claims(json!({"aud": "stele"})), "no iss claim"),
         (claims(json!({"iss": "https://idp.acme.io"})), "no aud claim"),
         (claims(json!({"iss": "https://evil.example", "aud": "stele"})), "iss claim is not"),
