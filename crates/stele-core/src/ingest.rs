@@ -13,7 +13,9 @@ use crate::event::{Event, EventInput, NewEvent, Status};
 use crate::ids::EventId;
 use crate::limits::{Limits, EARLIEST_EVENT_TIME};
 use crate::redact::redact_event;
+use crate::text::{check_label, check_prose};
 use crate::timestamp::Timestamp;
+use crate::unique_keys::{check_unique_keys, UniqueKeysError};
 
 /// The validated content of an ingest request.
 #[derive(Debug)]
@@ -91,6 +93,7 @@ pub fn parse_ingest_body_with(
     now: Timestamp,
     leaf_hashes: bool,
 ) -> Result<Ingested, IngestError> {
+    reject_duplicate_keys(body)?;
     let top: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|e| {
         let message = if e.is_data() {
             "expected a JSON object: one event, or {\"events\": [...]}".to_owned()
@@ -131,6 +134,20 @@ pub fn parse_ingest_body_with(
         .map(|(i, raw)| parse_event(raw.get().as_bytes(), Some(i), limits, now, leaf_hashes))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Ingested { events, batch: true })
+}
+
+/// Refuses a body in which any object repeats a key (a syntax error is left to the parse
+/// that follows, which words it for a publisher).
+fn reject_duplicate_keys(body: &[u8]) -> Result<(), IngestError> {
+    match check_unique_keys(body) {
+        Err(UniqueKeysError::Duplicate(d)) => Err(IngestError::new(
+            IngestErrorKind::Invalid,
+            None,
+            if d.path.is_empty() { d.key.clone() } else { d.path },
+            format!("the key {:?} appears twice in this object; each key may appear once", d.key),
+        )),
+        Ok(()) | Err(UniqueKeysError::Syntax(_)) => Ok(()),
+    }
 }
 
 fn parse_event(
@@ -179,6 +196,7 @@ fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 type FieldError = (String, String);
 
 fn check_len(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+    check_prose(value).map_err(|e| (field.to_owned(), e.to_string()))?;
     let chars = value.chars().count();
     if chars > max {
         Err((field.to_owned(), format!("is {chars} characters long; at most {max} are allowed")))
@@ -191,8 +209,39 @@ fn check_opt(field: &str, value: &Option<String>, max: usize) -> Result<(), Fiel
     value.as_deref().map_or(Ok(()), |v| check_len(field, v, max))
 }
 
+/// The identifiers and names of an event pass [`check_label`] (prose fields pass
+/// [`check_prose`] in [`check_len`]).
+fn check_labels(input: &EventInput) -> Result<(), FieldError> {
+    let check = |field: &dyn Fn() -> String, value: Option<&str>| {
+        value.map_or(Ok(()), |v| check_label(v).map_err(|e| (field(), e.to_string())))
+    };
+    check(&|| "action".into(), Some(&input.action))?;
+    check(&|| "correlation_id".into(), input.correlation_id.as_deref())?;
+    if let Some(a) = &input.actor {
+        check(&|| "actor.type".into(), a.kind.as_deref())?;
+        check(&|| "actor.id".into(), a.id.as_deref())?;
+        check(&|| "actor.name".into(), a.name.as_deref())?;
+        check(&|| "actor.email".into(), a.email.as_deref())?;
+    }
+    for (i, t) in input.targets.iter().flatten().enumerate() {
+        check(&|| format!("targets[{i}].type"), t.kind.as_deref())?;
+        check(&|| format!("targets[{i}].id"), t.id.as_deref())?;
+        check(&|| format!("targets[{i}].name"), t.name.as_deref())?;
+        check(&|| format!("targets[{i}].email"), t.email.as_deref())?;
+    }
+    for (k, v) in input.context.iter().flatten() {
+        check(&|| format!("context.{}", k.escape_default()), Some(k))?;
+        check(&|| format!("context.{k}"), Some(v))?;
+    }
+    if let Some(r) = &input.request {
+        check(&|| "request.id".into(), r.id.as_deref())?;
+    }
+    Ok(())
+}
+
 /// Checks bounds, redacts secrets, truncates oversize bodies and builds the stored event.
 fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: bool) -> Result<NewEvent, FieldError> {
+    check_labels(&input)?;
     let short = limits.max_short_string;
     let long = limits.max_long_string;
     if input.action.trim().is_empty() {
@@ -465,6 +514,22 @@ mod tests {
         let tight = Limits { max_future_skew_seconds: 0, ..Limits::default() };
         let e = parse_ingest_body(at("2026-11-22T10:00:01Z").to_string().as_bytes(), &tight, now).unwrap_err();
         assert_eq!(e.location(), "time");
+    }
+
+    #[test]
+    fn repeated_keys_and_control_characters_are_refused() {
+        let now = Timestamp::now();
+        let body = br#"{"events": [{"action": "a"}, {"action": "b", "context": {"role": "r", "role": "admin"}}]}"#;
+        let e = parse_ingest_body(body, &Limits::default(), now).unwrap_err();
+        assert_eq!(e.location(), "events[1].context");
+        assert!(e.message.contains("\"role\" appears twice"), "{}", e.message);
+        let e = parse(json!({"action": "user.\u{202E}detaerc"})).unwrap_err();
+        assert_eq!(e.location(), "action");
+        let e = parse(json!({"action": "a", "actor": {"name": "a\u{0}b"}})).unwrap_err();
+        assert_eq!(e.location(), "actor.name");
+        assert!(parse(json!({"action": "a", "message": "two\nlines\tand a tab"})).is_ok());
+        let e = parse(json!({"action": "a", "message": "nul\u{0}"})).unwrap_err();
+        assert_eq!(e.location(), "message");
     }
 
     #[test]

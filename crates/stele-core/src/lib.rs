@@ -12,8 +12,10 @@ pub mod limits;
 pub mod project;
 pub mod query;
 pub mod redact;
+pub mod text;
 pub mod timestamp;
 pub mod tombstone;
+pub mod unique_keys;
 
 pub use event::{Actor, Changes, Event, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
 pub use filter::{parse as parse_filter, Attr, BoundsError, CompareOp, Expr, Filter, FilterError, ViewFilter};
@@ -24,3 +26,4 @@ pub use limits::Limits;
 pub use project::{Fields, FieldsError};
 pub use query::{Cursor, Limit, PageRequest, Query, QueryError, Sort, TextQuery, TimeRange};
 pub use timestamp::Timestamp;
+pub use unique_keys::{check_unique_keys, DuplicateKey, UniqueKeysError};

@@ -144,6 +144,24 @@ const MIGRATIONS: &[&str] = &[
         updated_at  bigint NOT NULL
     );
     "#,
+    // 4: ids and aliases are one namespace (issue #10, finding 11): every tenant id and alias
+    // holds one row here, so its primary key refuses a name another tenant already has (and
+    // makes a concurrent claim of the same name on another node wait for the first's commit).
+    // Existing names are copied in, ids first (a clash left by older versions keeps the id).
+    // Global like `tenants`.
+    r#"
+    CREATE TABLE tenant_names (
+        name        text COLLATE "C" PRIMARY KEY,
+        tenant_no   bigint NOT NULL REFERENCES tenants (no)
+    );
+    CREATE INDEX tenant_names_tenant ON tenant_names (tenant_no);
+    INSERT INTO tenant_names (name, tenant_no) SELECT id, no FROM tenants ON CONFLICT DO NOTHING;
+    INSERT INTO tenant_names (name, tenant_no) SELECT alias, tenant_no FROM tenant_aliases ON CONFLICT DO NOTHING;
+    "#,
+    // 5: the issuer and audience a tenant's JWTs must carry, when configured.
+    r#"
+    ALTER TABLE tenant_jwt ADD COLUMN issuer text, ADD COLUMN audience text;
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

@@ -445,6 +445,7 @@ async fn create_tenant(tx: &Transaction<'_>, w: &mut W<'_>, t: &NewTenant, audit
         )
         .await?;
     let no: i64 = row.ok_or_else(|| StoreError::TenantExists(t.id.clone()))?.get(0);
+    crate::tenant_update::claim_name(tx, no, t.id.as_str()).await?;
     for alias in &t.aliases {
         let taken: bool = tx
             .query_one(
@@ -466,6 +467,7 @@ async fn create_tenant(tx: &Transaction<'_>, w: &mut W<'_>, t: &NewTenant, audit
         if inserted == 0 {
             return Err(StoreError::AliasTaken(alias.clone()).into());
         }
+        crate::tenant_update::claim_name(tx, no, alias).await?;
     }
     append_rows(tx, w, no, 0, std::slice::from_ref(audit)).await?;
     Ok(())

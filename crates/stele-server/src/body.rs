@@ -34,10 +34,23 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Resu
     axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
 }
 
+/// Refuses (400) a JSON body in which an object repeats a key; every JSON body Stele reads
+/// passes here or through the ingest parser's same check. A syntax error is left to the
+/// caller's parse, which reports it in its own words.
+pub fn reject_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
+    match stele_core::check_unique_keys(bytes) {
+        Err(stele_core::UniqueKeysError::Duplicate(d)) => {
+            Err(ApiError::bad_request("invalid-body", format!("{d}; each key may appear once in an object")))
+        }
+        Ok(()) | Err(stele_core::UniqueKeysError::Syntax(_)) => Ok(()),
+    }
+}
+
 /// A JSON body of an admin route, parsed with errors naming the offending field.
 pub async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
     require_json(headers)?;
     let bytes = read_limited(headers, body, ADMIN_BODY_LIMIT).await?;
+    reject_duplicate_keys(&bytes)?;
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

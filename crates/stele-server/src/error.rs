@@ -121,7 +121,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::UnknownTenant(t) => ApiError::not_found(format!("tenant {t} does not exist")),
             StoreError::TenantExists(t) => ApiError::conflict(format!("tenant {t} already exists")),
-            StoreError::AliasTaken(a) => ApiError::conflict(format!("alias {a:?} already belongs to a tenant")),
+            StoreError::AliasTaken(a) => ApiError::conflict(format!(
+                "{a:?} is already the id or an alias of a tenant (ids and aliases share one namespace)"
+            )),
             StoreError::KeyNotFound(k) => ApiError::not_found(format!("key {k} does not exist")),
             StoreError::EventNotFound(id) => ApiError::not_found(format!("event {id} does not exist")),
             StoreError::AlreadyRedacted(id) => ApiError::conflict(format!("event {id} is already redacted")),

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod body;
 pub mod config;
+pub mod csv_out;
 mod dto;
 pub mod error;
 mod integrity;

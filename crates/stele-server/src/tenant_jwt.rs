@@ -53,7 +53,12 @@ pub fn configure(
                     format!("must be {MIN_HS256_SECRET} to {MAX_KEY_TEXT} bytes (RFC 7518: at least the hash size)"),
                 ));
             }
-            Ok(TenantJwt { alg, key: secrets.seal(tenant.as_str().as_bytes(), secret.as_bytes()) })
+            Ok(TenantJwt {
+                alg,
+                key: secrets.seal(tenant.as_str().as_bytes(), secret.as_bytes()),
+                issuer: None,
+                audience: None,
+            })
         }
         JwtAlg::EdDsa | JwtAlg::Rs256 => {
             if secret.is_some() {
@@ -70,9 +75,23 @@ pub fn configure(
             }
             public_key(alg, pem.as_bytes())
                 .map_err(|_| refuse("jwt.public_key_pem", format!("not a PEM-encoded {} public key", kind(alg))))?;
-            Ok(TenantJwt { alg, key: pem.as_bytes().to_vec() })
+            Ok(TenantJwt { alg, key: pem.as_bytes().to_vec(), issuer: None, audience: None })
         }
     }
+}
+
+/// Longest required issuer or audience accepted.
+pub const MAX_CLAIM_TEXT: usize = 1024;
+
+/// Checks a required `iss` or `aud` value (`field` names it): 1-1024 characters, no control
+/// or bidi-override characters.
+pub fn required_claim(field: &'static str, value: Option<&str>) -> Result<Option<String>, KeyInputError> {
+    let Some(value) = value else { return Ok(None) };
+    if value.is_empty() || value.chars().count() > MAX_CLAIM_TEXT {
+        return Err(refuse(field, format!("must be 1 to {MAX_CLAIM_TEXT} characters")));
+    }
+    stele_core::text::check_label(value).map_err(|e| refuse(field, e.to_string()))?;
+    Ok(Some(value.to_owned()))
 }
 
 fn kind(alg: JwtAlg) -> &'static str {

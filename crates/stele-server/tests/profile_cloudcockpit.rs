@@ -558,3 +558,69 @@ async fn a_reseller_claim_matches_its_id_exactly() {
     assert_eq!(page(&app, "?Operations=CreateOrder&Reseller=HIGH", &reseller("R1")).await["totalCount"], 1);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn nbf_is_checked_with_the_exp_leeway() {
+    let app = spawn_app().await;
+    acme(&app).await;
+    // Not valid for another hour: refused (an hour is far beyond the 30 s leeway).
+    let future = hs256(&json!({"role": "csp", "exp": epoch(7200), "nbf": epoch(3600)}), HS_SECRET);
+    let body = error(request(&app, "", &future).send().await.expect("sent"), StatusCode::UNAUTHORIZED, None).await;
+    assert!(body["description"].as_str().is_some_and(|d| d.contains("not valid yet")), "{body}");
+    // Positive controls: nbf in the past, and nbf a few seconds ahead (within the leeway).
+    page(&app, "", &hs256(&json!({"role": "csp", "exp": epoch(600), "nbf": epoch(-60)}), HS_SECRET)).await;
+    page(&app, "", &hs256(&json!({"role": "csp", "exp": epoch(600), "nbf": epoch(5)}), HS_SECRET)).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_configured_issuer_and_audience_are_required() {
+    let app = spawn_app().await;
+    acme(&app).await;
+    let claims = |extra: Value| {
+        let mut c = json!({"role": "csp", "exp": epoch(600)});
+        c.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        hs256(&c, HS_SECRET)
+    };
+    // Without a configured issuer/audience any iss/aud is accepted (unchanged behaviour).
+    page(&app, "", &claims(json!({"iss": "anyone", "aud": "anything"}))).await;
+    let resp = app
+        .http
+        .patch(app.url("/v1/tenants/acme"))
+        .bearer_auth(OPERATOR)
+        .json(&json!({"jwt": {"alg": "HS256", "secret": HS_SECRET, "issuer": "https://idp.acme.io", "audience": "stele"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let updated: Value = resp.json().await.expect("JSON");
+    assert_eq!(
+        (updated["jwt"]["issuer"].as_str(), updated["jwt"]["audience"].as_str()),
+        (Some("https://idp.acme.io"), Some("stele"))
+    );
+    for (token, why) in [
+        (claims(json!({})), "the tenant requires one"),
+        (claims(json!({"aud": "stele"})), "no iss claim"),
+        (claims(json!({"iss": "https://idp.acme.io"})), "no aud claim"),
+        (claims(json!({"iss": "https://evil.example", "aud": "stele"})), "iss claim is not"),
+        (claims(json!({"iss": "https://idp.acme.io", "aud": "other"})), "aud claim does not"),
+    ] {
+        let body = error(request(&app, "", &token).send().await.expect("sent"), StatusCode::UNAUTHORIZED, None).await;
+        assert!(body["description"].as_str().is_some_and(|d| d.contains(why)), "{why}: {body}");
+    }
+    // Positive controls: matching iss and aud (aud as a string or in an array).
+    page(&app, "", &claims(json!({"iss": "https://idp.acme.io", "aud": "stele"}))).await;
+    page(&app, "", &claims(json!({"iss": "https://idp.acme.io", "aud": ["other", "stele"]}))).await;
+    // A bad issuer is refused at configuration, naming the field.
+    let resp = app
+        .http
+        .patch(app.url("/v1/tenants/acme"))
+        .bearer_auth(OPERATOR)
+        .json(&json!({"jwt": {"alg": "HS256", "secret": HS_SECRET, "issuer": ""}}))
+        .send()
+        .await
+        .expect("sent");
+    let problem = common::assert_problem(resp, StatusCode::BAD_REQUEST, "invalid-body").await;
+    assert!(common::detail(&problem).starts_with("jwt.issuer:"), "{problem}");
+    app.shutdown().await;
+}

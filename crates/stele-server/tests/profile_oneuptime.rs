@@ -458,3 +458,25 @@ async fn routes_are_in_the_openapi_document() {
     assert!(list["get"].is_object() && list["post"].is_object(), "get-list answers GET and POST");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_skip_or_limit_too_large_for_64_bits_is_refused_not_read_as_zero() {
+    let app = spawn_app().await;
+    let key = populated(&app).await;
+    let huge = "99999999999999999999999";
+    for (path, body, message) in [
+        (format!("{LIST}?skip={huge}"), json!({}), "Skip should be less than or equal to"),
+        (LIST.to_owned(), json!({ "skip": huge }), "Skip should be less than or equal to"),
+        (format!("{LIST}?skip=-{huge}"), json!({}), "Skip should be less than or equal to"),
+        (format!("{LIST}?limit={huge}"), json!({}), "Limit should be less than or equal to 100"),
+    ] {
+        let (status, body) = post(&app, &key, &path, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| e.starts_with(message)), "{path}: {body}");
+    }
+    // Positive control: a skip that fits still pages.
+    let (status, list) = post(&app, &key, &format!("{LIST}?skip=1&limit=1"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["skip"], 1);
+    app.shutdown().await;
+}

@@ -118,6 +118,22 @@ const MIGRATIONS: &[&str] = &[
         updated_at  INTEGER NOT NULL
     );
     "#,
+    // 4: ids and aliases are one namespace (issue #10, finding 11): every tenant id and alias
+    // holds one row here, so its primary key refuses a name another tenant already has.
+    // Existing names are copied in, ids first (a clash left by older versions keeps the id).
+    r#"
+    CREATE TABLE tenant_names (
+        name        TEXT PRIMARY KEY,
+        tenant_no   INTEGER NOT NULL REFERENCES tenants(no)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO tenant_names (name, tenant_no) SELECT id, no FROM tenants;
+    INSERT OR IGNORE INTO tenant_names (name, tenant_no) SELECT alias, tenant_no FROM tenant_aliases;
+    "#,
+    // 5: the issuer and audience a tenant's JWTs must carry, when configured.
+    r#"
+    ALTER TABLE tenant_jwt ADD COLUMN issuer TEXT;
+    ALTER TABLE tenant_jwt ADD COLUMN audience TEXT;
+    "#,
 ];
 
 /// Brings the database to the newest schema version.

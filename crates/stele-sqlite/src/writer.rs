@@ -422,6 +422,7 @@ fn create_tenant(conn: &Connection, heads: &mut Heads, t: &NewTenant, audit: &Ne
     )
     .map_err(backend)?;
     let no = conn.last_insert_rowid();
+    crate::tenant_update::claim_name(conn, no, t.id.as_str())?;
     for alias in &t.aliases {
         let taken: bool = conn
             .query_row(
@@ -433,6 +434,7 @@ fn create_tenant(conn: &Connection, heads: &mut Heads, t: &NewTenant, audit: &Ne
         if taken {
             return Err(StoreError::AliasTaken(alias.clone()));
         }
+        crate::tenant_update::claim_name(conn, no, alias)?;
         conn.execute("INSERT INTO tenant_aliases (alias, tenant_no) VALUES (?1, ?2)", params![alias, no])
             .map_err(backend)?;
     }

@@ -9,7 +9,7 @@ pub use filters::filter_table;
 pub use integrity::{
     appends_report_grown_trees, merkle_tree_matches_the_leaves, redaction_keeps_the_leaf, signed_heads_are_kept,
 };
-pub use tenant_update::tenant_updates;
+pub use tenant_update::{ids_and_aliases_share_one_namespace, tenant_updates};
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -33,7 +33,7 @@ macro_rules! conformance_tests {
             tenants_and_aliases, keys_lifecycle, append_assigns_gapless_seq, concurrent_appends_are_gapless,
             idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table,
             merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, redaction_keeps_the_leaf,
-            tenant_updates);
+            tenant_updates, ids_and_aliases_share_one_namespace);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

@@ -27,7 +27,9 @@ pub enum StoreError {
     UnknownTenant(TenantId),
     #[error("tenant {0} already exists")]
     TenantExists(TenantId),
-    #[error("alias {0:?} already belongs to a tenant")]
+    /// Ids and aliases are one namespace: the name (an alias, or a new tenant's id) is
+    /// already another tenant's id or alias.
+    #[error("{0:?} is already the id or an alias of a tenant")]
     AliasTaken(String),
     #[error("key {0} does not exist")]
     KeyNotFound(KeyId),
@@ -69,7 +71,8 @@ pub fn count_cancelled_query() {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates a tenant and appends `audit` (its `stele.tenant.created` event) to its log,
-    /// atomically.
+    /// atomically. Ids and aliases share one namespace: an id or alias that is already
+    /// another tenant's id or alias is `AliasTaken` (an existing id: `TenantExists`).
     async fn create_tenant(&self, tenant: NewTenant, audit: NewEvent) -> Result<Tenant, StoreError>;
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;

@@ -44,17 +44,26 @@ impl fmt::Display for JwtAlg {
     }
 }
 
-/// A tenant's JWT verification key as stored.
+/// A tenant's JWT verification key as stored, with the claims a token must carry.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TenantJwt {
     pub alg: JwtAlg,
     /// HS256: the sealed secret (never the secret in clear); EdDSA/RS256: the public key PEM.
     pub key: Vec<u8>,
+    /// When set, a token's `iss` must equal it.
+    pub issuer: Option<String>,
+    /// When set, a token's `aud` must hold it.
+    pub audience: Option<String>,
 }
 
 impl fmt::Debug for TenantJwt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TenantJwt").field("alg", &self.alg).field("key", &"..").finish()
+        f.debug_struct("TenantJwt")
+            .field("alg", &self.alg)
+            .field("key", &"..")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
     }
 }
 

@@ -182,6 +182,17 @@ fn query_filters_sorts_and_formats() {
     assert!(row.contains("login number 7") && row.contains("u2@acme.io"), "{row}");
     assert_eq!(rows.next(), None);
 
+    // CSV formula injection: a cell that would start a formula is written with a leading '.
+    let formula = dir.path().join("formula.ndjson");
+    std::fs::write(&formula, r#"{"action":"=HYPERLINK(\"https://evil.example\")","message":"formula cell"}"#)
+        .expect("write");
+    assert!(run(&url, &secret, &["send", formula.to_str().expect("path")]).status.success());
+    let csv = q(&["--q", "formula", "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let row = reader.records().next().expect("one row").expect("row");
+    assert_eq!(&row[2], "'=HYPERLINK(\"https://evil.example\")", "{csv}");
+    assert_eq!(&row[6], "formula cell", "plain cells unchanged");
+
     let table = q(&["--limit", "3"]);
     assert_eq!(table.lines().count(), 4, "header and three rows: {table}");
     assert!(table.lines().next().expect("header").starts_with("time"));
@@ -212,9 +223,22 @@ fn tenants_update_sets_aliases_and_jwt_keys() {
     let updated = ok_json(run(
         &url,
         OPERATOR,
-        &["tenants", "update", "acme", "--jwt-hs256-secret-file", secret_file.to_str().expect("path")],
+        &[
+            "tenants",
+            "update",
+            "acme",
+            "--jwt-hs256-secret-file",
+            secret_file.to_str().expect("path"),
+            "--jwt-issuer",
+            "https://idp.acme.io",
+            "--jwt-audience",
+            "stele",
+        ],
     ));
-    assert_eq!(updated["jwt"], serde_json::json!({"alg": "HS256", "configured": true}));
+    assert_eq!(
+        updated["jwt"],
+        serde_json::json!({"alg": "HS256", "configured": true, "issuer": "https://idp.acme.io", "audience": "stele"})
+    );
     assert_eq!(updated["aliases"], serde_json::json!(["acme-2", "portal.acme.io"]), "aliases kept");
     assert!(!updated.to_string().contains("a-shared-secret"), "the secret is never printed");
 
@@ -242,6 +266,7 @@ fn tenants_update_sets_aliases_and_jwt_keys() {
         vec!["tenants", "update", "acme", "--jwt-public-key-file", pem],
         vec!["tenants", "update", "acme", "--clear-jwt", "--jwt-hs256-secret-file", pem],
         vec!["tenants", "update", "acme", "--jwt-public-key-file", pem, "--jwt-alg", "RS256"],
+        vec!["tenants", "update", "acme", "--jwt-issuer", "https://idp.acme.io"],
     ] {
         let out = run(&url, OPERATOR, &args);
         assert!(!out.status.success(), "{args:?} succeeded");

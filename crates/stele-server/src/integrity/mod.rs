@@ -2,7 +2,7 @@
 
 mod signer;
 
-pub use signer::{spawn_signer, SignerHandle};
+pub use signer::{head_covering_now, spawn_signer, SignerHandle};
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;

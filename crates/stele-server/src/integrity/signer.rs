@@ -2,14 +2,17 @@
 //! every append is covered by a signed head within about one interval. Heads are kept, not
 //! replaced. On start it signs trees that outgrew their latest head (e.g. after a crash);
 //! on stop it signs what is pending, so the last appends are covered too.
+//!
+//! A reader that must cover everything committed so far (an export) does not wait for the
+//! next interval: [`head_covering_now`] signs a head for the tree as it is, on the spot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stele_core::integrity::{HeadSigner, TreeHead};
+use stele_core::integrity::{HeadSigner, SignedTreeHead, TreeHead};
 use stele_core::{TenantId, Timestamp};
-use stele_store::{Store, TreeState};
+use stele_store::{Store, StoreError, TreeState};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -89,6 +92,29 @@ impl Signer {
             }
         }
     }
+}
+
+/// A signed head covering every event of the tenant committed before the call: the latest
+/// head when it already does, else one signed now for the current tree and stored (heads of
+/// one size are kept once, so racing the signer is harmless). `None` for an empty tree.
+pub async fn head_covering_now(
+    store: &dyn Store,
+    key: &HeadSigner,
+    signed: &tokio::sync::watch::Sender<u64>,
+    tenant: &TenantId,
+) -> Result<Option<SignedTreeHead>, StoreError> {
+    let tree = store.tree(tenant).await?;
+    let latest = store.latest_head(tenant).await?;
+    if latest.as_ref().map_or(0, |h| h.head.size) >= tree.size {
+        return Ok(latest);
+    }
+    let head = key.sign(TreeHead { tenant: tenant.clone(), size: tree.size, root: tree.root, time: Timestamp::now() });
+    if store.put_head(&head).await? {
+        metrics::counter!("stele_tree_heads_signed_total").increment(1);
+        signed.send_modify(|n| *n += 1);
+    }
+    // The head kept for this size (the signer's, if it stored one first).
+    Ok(store.heads(tenant, tree.size, tree.size, 1).await?.pop().or(Some(head)))
 }
 
 /// Starts the signer.

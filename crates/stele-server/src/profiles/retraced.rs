@@ -100,6 +100,9 @@ async fn project(state: &AppState, headers: &HeaderMap, project_id: &str) -> Res
 async fn json_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, Failure> {
     require_json(headers)?;
     let bytes = read_limited(headers, body, state.limits.max_batch_bytes).await?;
+    if let Err(stele_core::UniqueKeysError::Duplicate(d)) = stele_core::check_unique_keys(&bytes) {
+        return Err(Failure::bad(format!("{d}; each key may appear once in an object")));
+    }
     serde_json::from_slice(&bytes).map_err(|e| Failure::bad(format!("Malformed JSON: {e}")))
 }
 

@@ -5,6 +5,10 @@
 //! head it is checked against, then each stored event (`seq`, `hash` and all) up to that
 //! head. A complete export (no filter, no view filter) lets `stele verify` rebuild the
 //! head's root from the leaves; a filtered one adds each event's inclusion `proof`.
+//!
+//! The head covers every event committed when the export started: when the signer has not
+//! signed one that far yet, the export signs it (`integrity::head_covering_now`), so an
+//! export right after ingest is not silently short.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -18,6 +22,7 @@ use stele_store::{proofs, Store};
 use tokio::sync::mpsc;
 
 use crate::auth::Principal;
+use crate::csv_out::CsvWriter;
 use crate::error::ApiError;
 use crate::routes::query::{parse_read, SearchParams};
 use crate::routes::query_params;
@@ -70,7 +75,9 @@ pub async fn export(
     let params = SearchParams { filter: p.filter, q: p.q, from: p.from, to: p.to, ..SearchParams::default() };
     let mut query = parse_read(&principal, params)?.query;
     let complete = complete && query.filter.is_none() && query.view.is_none();
-    let head = state.store.latest_head(&tenant).await?;
+    // A head covering everything committed now (signed on the spot when the signer has not
+    // caught up yet), so an export made right after ingest still holds every event.
+    let head = crate::integrity::head_covering_now(&*state.store, &state.signer, &state.heads_signed, &tenant).await?;
     let size = head.as_ref().map_or(0, |h| h.head.size);
     // Exactly the events the head covers.
     let bound = Expr::compare(Attr::Seq, CompareOp::Le, FilterValue::Int(size.min(i64::MAX as u64) as i64));
@@ -183,8 +190,8 @@ const CSV_COLUMNS: [&str; 22] = [
 ];
 
 fn csv_header() -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(CSV_COLUMNS);
+    let mut w = CsvWriter::new(Vec::new());
+    let _ = w.write_row(CSV_COLUMNS);
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
@@ -204,8 +211,8 @@ fn csv_row(out: &mut Vec<u8>, event: &StoredEvent) -> Result<(), String> {
             other => other.to_string(),
         }
     };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(CSV_COLUMNS.iter().map(|c| cell(c))).map_err(|e| e.to_string())?;
+    let mut w = CsvWriter::new(Vec::new());
+    w.write_row(CSV_COLUMNS.iter().map(|c| cell(c))).map_err(|e| e.to_string())?;
     out.extend_from_slice(&w.into_inner().map_err(|e| e.to_string())?);
     Ok(())
 }

@@ -205,6 +205,13 @@ pub async fn inclusion_proof(
             (head.head.size, Some(head))
         }
     };
+    if seq > size && p.size.is_some() {
+        // A tree of this size can never hold the event: waiting will not help.
+        return Err(ApiError::invalid_parameter(
+            "size",
+            format!("event {seq} can never be in the tree of size {size}; ask for a size of at least {seq}"),
+        ));
+    }
     if seq > size {
         let mut err = ApiError::new(
             StatusCode::CONFLICT,

@@ -46,6 +46,12 @@ pub struct JwtInput {
     /// The EdDSA (Ed25519) or RS256 public key, PEM.
     #[serde(default)]
     pub public_key_pem: Option<String>,
+    /// When set, a token's `iss` claim must equal this (else 401).
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// When set, a token's `aud` claim must hold this (else 401).
+    #[serde(default)]
+    pub audience: Option<String>,
 }
 
 /// A member that is present (`null` included) becomes `Some`.
@@ -53,11 +59,15 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
-/// Whether a tenant has a JWT key (its secret is never shown).
+/// Whether a tenant has a JWT key (its secret is never shown), and the claims it requires.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JwtInfo {
     pub alg: String,
     pub configured: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 /// The tenant after the change.
@@ -72,8 +82,9 @@ fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid-body", detail)
 }
 
-/// The same rule as at creation: 1-256 characters without spaces; here also no repeats.
-fn check_aliases(aliases: &[String]) -> Result<(), ApiError> {
+/// The one alias rule, at creation and at update: at most [`MAX_ALIASES`], each 1-256
+/// characters without spaces, control or bidi-override characters, none repeated.
+pub(crate) fn check_aliases(aliases: &[String]) -> Result<(), ApiError> {
     if aliases.len() > MAX_ALIASES {
         return Err(invalid(format!("aliases: at most {MAX_ALIASES}")));
     }
@@ -81,6 +92,7 @@ fn check_aliases(aliases: &[String]) -> Result<(), ApiError> {
         if alias.is_empty() || alias.len() > 256 || alias.chars().any(char::is_whitespace) {
             return Err(invalid(format!("aliases[{i}]: must be 1-256 characters without spaces")));
         }
+        stele_core::text::check_label(alias).map_err(|e| invalid(format!("aliases[{i}]: {e}")))?;
         if aliases[..i].contains(alias) {
             return Err(invalid(format!("aliases[{i}]: {alias:?} is repeated")));
         }
@@ -114,16 +126,21 @@ pub async fn update_tenant(
     let jwt = match &input.jwt {
         None => None,
         Some(None) => Some(None),
-        Some(Some(j)) => Some(Some(
-            crate::tenant_jwt::configure(
+        Some(Some(j)) => {
+            let mut key = crate::tenant_jwt::configure(
                 &state.secrets,
                 &tenant_id,
                 &j.alg,
                 j.secret.as_deref(),
                 j.public_key_pem.as_deref(),
             )
-            .map_err(|e| invalid(e.to_string()))?,
-        )),
+            .map_err(|e| invalid(e.to_string()))?;
+            key.issuer = crate::tenant_jwt::required_claim("jwt.issuer", j.issuer.as_deref())
+                .map_err(|e| invalid(e.to_string()))?;
+            key.audience = crate::tenant_jwt::required_claim("jwt.audience", j.audience.as_deref())
+                .map_err(|e| invalid(e.to_string()))?;
+            Some(Some(key))
+        }
     };
     let before = state.store.get_tenant(&tenant_id).await?.ok_or_else(not_found)?;
     let before_jwt = state.store.tenant_jwt(&tenant_id).await?.map(|j| j.alg.as_str());
@@ -136,7 +153,12 @@ pub async fn update_tenant(
     let audit =
         change_event(&principal, &before, before_jwt, update.aliases.as_ref(), jwt_changed.then_some(after_jwt));
     let updated = state.store.update_tenant(&tenant_id, update, audit).await?;
-    let jwt = state.store.tenant_jwt(&tenant_id).await?.map(|j| JwtInfo { alg: j.alg.to_string(), configured: true });
+    let jwt = state.store.tenant_jwt(&tenant_id).await?.map(|j| JwtInfo {
+        alg: j.alg.to_string(),
+        configured: true,
+        issuer: j.issuer,
+        audience: j.audience,
+    });
     Ok(Json(UpdatedTenant { tenant: updated.into(), jwt }))
 }
 

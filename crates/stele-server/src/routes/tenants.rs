@@ -12,6 +12,7 @@ use crate::auth::Principal;
 use crate::body::json_body;
 use crate::dto::{CreateTenant, TenantDto};
 use crate::error::ApiError;
+use crate::routes::tenant_update::check_aliases;
 use crate::state::AppState;
 
 /// Create a tenant (operator key only).
@@ -30,14 +31,9 @@ pub async fn create_tenant(
     if input.name.trim().is_empty() || input.name.chars().count() > 256 {
         return Err(ApiError::bad_request("invalid-body", "name: must be 1-256 characters"));
     }
-    for (i, alias) in input.aliases.iter().enumerate() {
-        if alias.is_empty() || alias.len() > 256 || alias.chars().any(char::is_whitespace) {
-            return Err(ApiError::bad_request(
-                "invalid-body",
-                format!("aliases[{i}]: must be 1-256 characters without spaces"),
-            ));
-        }
-    }
+    stele_core::text::check_label(&input.name)
+        .map_err(|e| ApiError::bad_request("invalid-body", format!("name: {e}")))?;
+    check_aliases(&input.aliases)?;
     let audit = audit_event(
         &principal,
         "stele.tenant.created",

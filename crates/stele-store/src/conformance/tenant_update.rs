@@ -53,13 +53,19 @@ pub async fn tenant_updates(store: Arc<dyn Store>) {
     assert_eq!(store.get_tenant(&tenant("acme")).await.expect("get").expect("exists").aliases, updated.aliases);
 
     // Set, replace and remove the JWT key; the alias set stays.
-    let hs = TenantJwt { alg: JwtAlg::Hs256, key: vec![1, 2, 3, 0, 255] };
+    let hs = TenantJwt {
+        alg: JwtAlg::Hs256,
+        key: vec![1, 2, 3, 0, 255],
+        issuer: Some("https://idp.example.com".into()),
+        audience: Some("stele".into()),
+    };
     let update = TenantUpdate { aliases: None, jwt: Some(Some(hs.clone())) };
     let r = store.update_tenant(&tenant("acme"), update, event("stele.tenant.updated", 4)).await.expect("set jwt");
     assert_eq!(r.aliases, updated.aliases, "aliases untouched");
     assert_eq!(store.tenant_jwt(&tenant("acme")).await.expect("jwt"), Some(hs));
     assert_eq!(store.tenant_jwt(&tenant("globex")).await.expect("jwt"), None, "per tenant");
-    let ed = TenantJwt { alg: JwtAlg::EdDsa, key: b"-----BEGIN PUBLIC KEY-----".to_vec() };
+    let ed =
+        TenantJwt { alg: JwtAlg::EdDsa, key: b"-----BEGIN PUBLIC KEY-----".to_vec(), issuer: None, audience: None };
     let update = TenantUpdate { aliases: Some(vec![]), jwt: Some(Some(ed.clone())) };
     let r = store.update_tenant(&tenant("acme"), update, event("stele.tenant.updated", 5)).await.expect("both");
     assert!(r.aliases.is_empty());
@@ -87,4 +93,53 @@ pub async fn tenant_updates(store: Arc<dyn Store>) {
         ]
     );
     assert_eq!(actions(&*store, "globex").await, vec!["stele.tenant.created"]);
+}
+
+/// Tenant ids and aliases are one namespace: no tenant may take a name (id or alias) another
+/// tenant holds, at creation or by changing its aliases; a refused change stores nothing.
+pub async fn ids_and_aliases_share_one_namespace(store: Arc<dyn Store>) {
+    make(&*store, "acme", &["acme-eu", "acme.example.com"]).await;
+    // A new tenant whose id is another tenant's alias.
+    let t = NewTenant { id: tenant("acme-eu"), name: "Squatter".into(), aliases: vec![], created_at: Timestamp::now() };
+    let r = store.create_tenant(t, event("stele.tenant.created", 1)).await;
+    assert!(matches!(r, Err(StoreError::AliasTaken(ref a)) if a == "acme-eu"), "{r:?}");
+    assert!(store.get_tenant(&tenant("acme-eu")).await.expect("get").is_none(), "refused creation stored nothing");
+    assert_eq!(store.find_tenant("acme-eu").await.expect("find").map(|t| t.id), Some(tenant("acme")));
+    // A new tenant whose alias is another tenant's id.
+    let t = NewTenant {
+        id: tenant("globex"),
+        name: "Globex".into(),
+        aliases: vec!["acme".into()],
+        created_at: Timestamp::now(),
+    };
+    let r = store.create_tenant(t, event("stele.tenant.created", 1)).await;
+    assert!(matches!(r, Err(StoreError::AliasTaken(ref a)) if a == "acme"), "{r:?}");
+    assert!(store.get_tenant(&tenant("globex")).await.expect("get").is_none());
+    // Positive control: a free id, then an alias change onto a name the first tenant let go.
+    make(&*store, "globex", &["globex.example.com"]).await;
+    let update = TenantUpdate { aliases: Some(vec!["acme.example.com".into()]), jwt: None };
+    store.update_tenant(&tenant("acme"), update, event("stele.tenant.updated", 2)).await.expect("drop acme-eu");
+    let update = TenantUpdate { aliases: Some(vec!["acme-eu".into()]), jwt: None };
+    store.update_tenant(&tenant("globex"), update, event("stele.tenant.updated", 3)).await.expect("free name");
+    assert_eq!(store.find_tenant("acme-eu").await.expect("find").map(|t| t.id), Some(tenant("globex")));
+    // The id a tenant holds stays its own after its aliases change, and nobody may take it.
+    let t = NewTenant {
+        id: tenant("initech"),
+        name: "Initech".into(),
+        aliases: vec!["globex".into()],
+        created_at: Timestamp::now(),
+    };
+    let r = store.create_tenant(t, event("stele.tenant.created", 1)).await;
+    assert!(matches!(r, Err(StoreError::AliasTaken(ref a)) if a == "globex"), "{r:?}");
+    let t = NewTenant {
+        id: tenant("initech"),
+        name: "Initech".into(),
+        aliases: vec!["acme-eu".into()],
+        created_at: Timestamp::now(),
+    };
+    let r = store.create_tenant(t, event("stele.tenant.created", 1)).await;
+    assert!(matches!(r, Err(StoreError::AliasTaken(ref a)) if a == "acme-eu"), "{r:?}");
+    let t = NewTenant { id: tenant("acme"), name: "Again".into(), aliases: vec![], created_at: Timestamp::now() };
+    let r = store.create_tenant(t, event("stele.tenant.created", 1)).await;
+    assert!(matches!(r, Err(StoreError::TenantExists(_))), "{r:?}");
 }

@@ -50,6 +50,12 @@ pub struct UpdateTenantArgs {
     /// Remove the tenant's JWT key.
     #[arg(long)]
     clear_jwt: bool,
+    /// With a JWT key: tokens must carry this `iss` claim.
+    #[arg(long, value_name = "ISSUER", conflicts_with = "clear_jwt")]
+    jwt_issuer: Option<String>,
+    /// With a JWT key: tokens must carry this `aud` claim.
+    #[arg(long, value_name = "AUDIENCE", conflicts_with = "clear_jwt")]
+    jwt_audience: Option<String>,
 }
 
 impl UpdateTenantArgs {
@@ -71,6 +77,20 @@ impl UpdateTenantArgs {
             body.insert("jwt".into(), json!({"alg": alg, "public_key_pem": read(path)?}));
         } else if self.clear_jwt {
             body.insert("jwt".into(), Value::Null);
+        }
+        match body.get_mut("jwt").and_then(Value::as_object_mut) {
+            Some(jwt) => {
+                if let Some(issuer) = &self.jwt_issuer {
+                    jwt.insert("issuer".into(), json!(issuer));
+                }
+                if let Some(audience) = &self.jwt_audience {
+                    jwt.insert("audience".into(), json!(audience));
+                }
+            }
+            None if self.jwt_issuer.is_some() || self.jwt_audience.is_some() => {
+                anyhow::bail!("--jwt-issuer and --jwt-audience go with a JWT key file (the key is set with them)");
+            }
+            None => {}
         }
         if body.is_empty() {
             anyhow::bail!("nothing to change: name --alias, --clear-aliases, a JWT key file or --clear-jwt");

@@ -125,10 +125,11 @@ pub async fn run(args: QueryArgs, remote: &Remote) -> anyhow::Result<()> {
             }
         }
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record(COLUMNS.iter().map(|c| c.0))?;
+            // The server's writer: every cell is neutralised against formula injection.
+            let mut w = stele_server::csv_out::CsvWriter::new(out);
+            w.write_row(COLUMNS.iter().map(|c| c.0))?;
             for e in &events {
-                w.write_record(COLUMNS.iter().map(|c| cell(e, c.1)))?;
+                w.write_row(COLUMNS.iter().map(|c| cell(e, c.1)))?;
             }
             w.flush()?;
         }

@@ -18,8 +18,8 @@ use crate::tenant_jwt;
 /// The same answer for an unknown tenant and a tenant without a key.
 const NO_KEY: &str = "X-Tenant names no tenant with a JWT key configured";
 
-/// Clock skew tolerated on `exp` (seconds).
-const LEEWAY_SECONDS: u64 = 30;
+/// Clock skew tolerated on `exp` and `nbf` (seconds).
+pub const LEEWAY_SECONDS: u64 = 30;
 
 /// What the caller may see.
 pub enum Role {
@@ -127,11 +127,7 @@ async fn verify(state: &AppState, tenant: &Tenant, token: &str) -> Result<Role, 
         tracing::error!(tenant = %tenant.id, error = %e, "cannot use the tenant's JWT key");
         unauthorized("the token cannot be verified")
     })?;
-    let mut validation = Validation::new(tenant_jwt::algorithm(stored.alg));
-    validation.set_required_spec_claims(&["exp"]);
-    validation.validate_exp = true;
-    validation.validate_aud = false;
-    validation.leeway = LEEWAY_SECONDS;
+    let validation = validation(&stored);
     let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
         .map_err(|e| unauthorized(format!("the token is not valid: {}", token_error(&e))))?
         .claims;
@@ -153,11 +149,37 @@ async fn verify(state: &AppState, tenant: &Tenant, token: &str) -> Result<Role, 
     Err(forbidden("the token's role claim must be csp or reseller"))
 }
 
+/// What a token must satisfy: the tenant's algorithm, `exp` (required) and `nbf` (when
+/// present) within [`LEEWAY_SECONDS`], and the tenant's issuer and audience when configured.
+fn validation(stored: &stele_store::TenantJwt) -> Validation {
+    let mut validation = Validation::new(tenant_jwt::algorithm(stored.alg));
+    let mut required = vec!["exp"];
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_aud = false;
+    if let Some(issuer) = &stored.issuer {
+        validation.set_issuer(&[issuer]);
+        required.push("iss");
+    }
+    if let Some(audience) = &stored.audience {
+        validation.set_audience(&[audience]);
+        validation.validate_aud = true;
+        required.push("aud");
+    }
+    validation.set_required_spec_claims(&required);
+    validation
+}
+
 fn token_error(e: &jsonwebtoken::errors::Error) -> &'static str {
     use jsonwebtoken::errors::ErrorKind;
     match e.kind() {
         ErrorKind::ExpiredSignature => "it has expired",
+        ErrorKind::MissingRequiredClaim(c) if c == "iss" => "it has no iss claim; the tenant requires one",
+        ErrorKind::MissingRequiredClaim(c) if c == "aud" => "it has no aud claim; the tenant requires one",
         ErrorKind::MissingRequiredClaim(_) => "it has no exp claim",
+        ErrorKind::InvalidIssuer => "its iss claim is not the tenant's issuer",
+        ErrorKind::InvalidAudience => "its aud claim does not name the tenant's audience",
         ErrorKind::InvalidSignature => "its signature does not match the tenant's key",
         ErrorKind::InvalidAlgorithm => "it is not signed with the tenant's algorithm",
         ErrorKind::ImmatureSignature => "it is not valid yet",

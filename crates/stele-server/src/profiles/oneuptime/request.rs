@@ -32,8 +32,30 @@ fn parse_int(v: &Json) -> Option<i64> {
     }
 }
 
-/// `skip` and `limit`: `parseInt(x) || default`, negative refused, `limit` at most 100.
+/// Whether a value has digits `parse_int` could not hold: a number too large must be
+/// refused, not read as NaN (which would silently mean the default).
+fn overflows(v: &Json) -> bool {
+    match v {
+        Json::String(s) => {
+            let t = s.trim_start();
+            let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+            let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+            end > 0 && parse_int(v).is_none()
+        }
+        Json::Number(n) => n.as_i64().is_none() && n.as_f64().is_some_and(|f| f.abs() >= i64::MAX as f64),
+        _ => false,
+    }
+}
+
+/// `skip` and `limit`: `parseInt(x) || default`, negative refused, `limit` at most 100; a
+/// number too large for 64 bits is refused like any other out-of-range one.
 pub fn paging(skip: Option<&Json>, limit: Option<&Json>, max_skip: u64) -> Result<(u64, u64), Message> {
+    if skip.is_some_and(overflows) {
+        return Err(format!("Skip should be less than or equal to {max_skip}"));
+    }
+    if limit.is_some_and(overflows) {
+        return Err(format!("Limit should be less than or equal to {MAX_LIMIT}"));
+    }
     let limit = limit.and_then(parse_int).filter(|n| *n != 0).unwrap_or(DEFAULT_LIMIT as i64);
     let skip = skip.and_then(parse_int).unwrap_or(0);
     if limit > MAX_LIMIT as i64 {

@@ -1,0 +1,195 @@
+//! Refusing JSON objects that repeat a key.
+//!
+//! serde_json keeps the last of repeated keys in maps and `Value`s (typed structs already
+//! refuse a repeated field), so `{"role": "reader", "role": "admin"}` means different things
+//! to different parsers in a chain. Every JSON body Stele accepts passes
+//! [`check_unique_keys`] first. It is one streaming pass with a serde visitor: values are
+//! skipped without being built, keys are borrowed from the input where they hold no escapes,
+//! so it costs a fraction of the parse that follows.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+
+/// A key that appears twice in one object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}duplicate key {key:?}", if .path.is_empty() { String::new() } else { format!("{}: ", .path) })]
+pub struct DuplicateKey {
+    /// Where the object is: `events[2].metadata`, empty for the top level.
+    pub path: String,
+    pub key: String,
+}
+
+/// Why a body failed the check.
+#[derive(Debug, thiserror::Error)]
+pub enum UniqueKeysError {
+    #[error(transparent)]
+    Duplicate(DuplicateKey),
+    /// Not JSON: the caller's own parse reports it in its own words.
+    #[error("malformed JSON: {0}")]
+    Syntax(serde_json::Error),
+}
+
+enum Segment<'de> {
+    Key(Cow<'de, str>),
+    Index(usize),
+}
+
+fn render(path: &[Segment<'_>]) -> String {
+    let mut out = String::new();
+    for s in path {
+        match s {
+            Segment::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+struct State<'de> {
+    path: Vec<Segment<'de>>,
+    found: Option<DuplicateKey>,
+}
+
+/// Fails when any object in `body` repeats a key.
+pub fn check_unique_keys(body: &[u8]) -> Result<(), UniqueKeysError> {
+    let mut state = State { path: Vec::new(), found: None };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let walked = Walk(&mut state).deserialize(&mut de).and_then(|()| de.end());
+    match (walked, state.found) {
+        (_, Some(dup)) => Err(UniqueKeysError::Duplicate(dup)),
+        (Err(e), None) => Err(UniqueKeysError::Syntax(e)),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+struct Walk<'s, 'de>(&'s mut State<'de>);
+
+impl<'de> DeserializeSeed<'de> for Walk<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            self.0.path.push(Segment::Index(i));
+            let more = seq.next_element_seed(Walk(&mut *self.0))?;
+            self.0.path.pop();
+            if more.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if seen.contains(&key) {
+                self.0.found = Some(DuplicateKey { path: render(&self.0.path), key: key.into_owned() });
+                return Err(A::Error::custom("duplicate key"));
+            }
+            seen.insert(key.clone());
+            self.0.path.push(Segment::Key(key));
+            let walked = map.next_value_seed(Walk(&mut *self.0));
+            self.0.path.pop();
+            walked?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input when it holds no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dup(body: &str) -> Option<DuplicateKey> {
+        match check_unique_keys(body.as_bytes()) {
+            Err(UniqueKeysError::Duplicate(d)) => Some(d),
+            Err(UniqueKeysError::Syntax(e)) => panic!("syntax: {e}"),
+            Ok(()) => None,
+        }
+    }
+
+    #[test]
+    fn finds_repeated_keys_at_any_depth() {
+        assert_eq!(dup(r#"{"a": 1, "b": {"a": 2}, "c": [{"a": 1}, {"a": 2}]}"#), None);
+        let d = dup(r#"{"action": "a", "action": "b"}"#).expect("top level");
+        assert_eq!((d.path.as_str(), d.key.as_str()), ("", "action"));
+        let d = dup(r#"{"events": [{"action": "a"}, {"action": "b", "metadata": {"x": 1, "x": 2}}]}"#).expect("deep");
+        assert_eq!((d.path.as_str(), d.key.as_str()), ("events[1].metadata", "x"));
+        assert_eq!(d.to_string(), "events[1].metadata: duplicate key \"x\"");
+        // An escaped spelling of the same key is the same key.
+        let d = dup(r#"{"role": "r", "\u0072ole": "admin"}"#).expect("escaped");
+        assert_eq!(d.key, "role");
+    }
+
+    #[test]
+    fn syntax_errors_are_left_to_the_parser() {
+        assert!(matches!(check_unique_keys(b"{\"a\":"), Err(UniqueKeysError::Syntax(_))));
+        assert!(matches!(check_unique_keys(b"{} x"), Err(UniqueKeysError::Syntax(_))));
+        assert!(check_unique_keys(b"[1, \"x\", null, true, 1.5, -3]").is_ok());
+    }
+}
