@@ -47,6 +47,11 @@ async fn a_key_grants_only_scopes_it_holds() {
     made(&app, &admin.secret, json!({"name": "a2", "scopes": ["admin"]})).await;
     let wider = app.create_key("acme", &["admin", "events:read"]).await;
     made(&app, &wider.secret, json!({"name": "r", "scopes": ["events:read"]})).await;
+    // A key's name passes the one character check of names (no bidi overrides, no NUL).
+    for name in ["evil\u{202E}txt.exe", "a\u{0}b"] {
+        let resp = make_key(&app, OPERATOR, json!({"tenant": "acme", "name": name, "scopes": ["events:read"]})).await;
+        assert_problem(resp, StatusCode::BAD_REQUEST, "invalid-body").await;
+    }
     app.shutdown().await;
 }
 

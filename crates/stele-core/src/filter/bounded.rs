@@ -131,6 +131,29 @@ mod tests {
         assert_eq!(Filter::new(deep), Err(BoundsError::Depth));
         let long = Expr::Or(vec![eq(&"a".repeat(MAX_FILTER_LITERAL_CHARS)), eq("b")]);
         assert_eq!(Filter::new(long), Err(BoundsError::Literals));
+        let exactly = Expr::Or(vec![eq(&"a".repeat(MAX_FILTER_LITERAL_CHARS - 1)), eq("b")]);
+        assert!(Filter::new(exactly).is_ok());
+    }
+
+    #[test]
+    fn groups_count_as_levels_up_to_the_bound() {
+        // `a or (b and (c or (d ...)))`: every group one level deeper.
+        let nest = |levels: usize| {
+            (0..levels).fold(eq("x"), |inner, i| {
+                if i % 2 == 0 {
+                    Expr::Or(vec![eq("y"), inner])
+                } else {
+                    Expr::And(vec![eq("y"), inner])
+                }
+            })
+        };
+        assert!(Filter::new(nest(MAX_FILTER_DEPTH + 1)).is_ok());
+        assert_eq!(Filter::new(nest(MAX_FILTER_DEPTH + 2)), Err(BoundsError::Depth));
+        let mut nots = eq("x");
+        for _ in 0..=MAX_FILTER_DEPTH {
+            nots = Expr::not(nots);
+        }
+        assert!(Filter::new(nots).is_ok(), "{} nots are in bounds", MAX_FILTER_DEPTH + 1);
     }
 
     #[test]

@@ -303,10 +303,20 @@ mod tests {
 
     #[test]
     fn views_refuse_text_ordering_and_seq() {
-        for bad in [r#"context.reseller_id gt "r""#, "seq gt 5", "seq pr"] {
+        let nested = r#"action eq "a" or (context.k eq "v" and not (actor.id lt "m"))"#;
+        for bad in [r#"context.reseller_id gt "r""#, "seq gt 5", "seq pr", nested, r#"action eq "a" and seq ge 2"#] {
             assert!(ViewFilter::parse(bad).is_err(), "{bad}");
         }
         assert!(ViewFilter::parse("request.status_code ge 400").is_ok());
+    }
+
+    #[test]
+    fn a_stored_view_reads_back_the_same() {
+        let view = ViewFilter::parse(r#"context.reseller_id eq "r1" and not actor.email ew "@x.io""#).expect("view");
+        let stored = view.to_stored();
+        assert!(stored.starts_with('{'), "{stored}");
+        assert_eq!(ViewFilter::from_stored(&stored).expect("stored"), view);
+        assert_eq!(view.to_string(), r#"context.reseller_id eq "r1" and not actor.email ew "@x.io""#);
     }
 
     #[test]

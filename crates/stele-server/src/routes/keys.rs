@@ -53,6 +53,8 @@ pub async fn create_key(
     if input.name.trim().is_empty() || input.name.chars().count() > 256 {
         return Err(ApiError::bad_request("invalid-body", "name: must be 1-256 characters"));
     }
+    stele_core::text::check_label(&input.name)
+        .map_err(|e| ApiError::bad_request("invalid-body", format!("name: {e}")))?;
     if input.scopes.is_empty() {
         return Err(ApiError::bad_request(
             "invalid-body",
