@@ -110,7 +110,7 @@ pub async fn head_covering_now(
     }
     let head = key.sign(TreeHead { tenant: tenant.clone(), size: tree.size, root: tree.root, time: Timestamp::now() });
     if store.put_head(&head).await? {
-        metrics::counter!("stele_tree_heads_signed_total").increment(1);
+        crate::metrics::head_signed();
         signed.send_modify(|n| *n += 1);
     }
     // The head kept for this size (the signer's, if it stored one first).

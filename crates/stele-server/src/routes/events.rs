@@ -143,10 +143,8 @@ pub async fn visible_event(
     let event = state.store.get_event(tenant, &event_id).await?.ok_or_else(not_found)?;
     let by_id = stele_core::Filter::new(id_filter(&event_id)).map_err(|_| ApiError::internal())?;
     let query = crate::view_filter::query(principal, Some(by_id))?;
-    if query.view.is_some() {
-        if state.store.count(tenant, &query).await? == 0 {
-            return Err(not_found());
-        }
+    if query.view.is_some() && state.store.count(tenant, &query).await? == 0 {
+        return Err(not_found());
     }
     Ok(event)
 }
