@@ -12,7 +12,7 @@
 use serde_json::Value as JsonValue;
 use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
-use stele_store::layout::{like_escape, place, text_of, Place};
+use stele_store::layout::{exact_plan, like_escape, place, text_of, ExactPlan, Place};
 use tokio_postgres::types::ToSql;
 
 /// A bound parameter.
@@ -118,7 +118,7 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, exact: bool) {
 /// exact match is a subset of it, so the indexes still narrow the rows; single-valued `ne` is
 /// `not eq`.
 fn exact_compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &str, negate: bool) {
-    let (op, negate) = if op == CompareOp::Ne && !attr.is_multi() { (CompareOp::Eq, !negate) } else { (op, negate) };
+    let ExactPlan { op, negate, prefilter } = exact_plan(attr, op, negate);
     if negate {
         sql.push("NOT COALESCE(");
         exact_check(sql, attr, op, value);
@@ -126,7 +126,7 @@ fn exact_compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, valu
         return;
     }
     sql.push("(");
-    if op != CompareOp::Ne {
+    if prefilter {
         let folded = Expr::compare(attr.clone(), op, Value::String(value.to_owned()));
         expr(sql, tenant_no, &folded, false, false);
         sql.push(" AND ");

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{assert_problem, spawn_app, TestApp, OPERATOR};
+use common::{assert_problem, spawn_app, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -58,14 +58,7 @@ async fn a_time_more_than_a_day_ahead_is_refused_by_index_and_nothing_of_its_bat
 }
 
 async fn retraced(app: &TestApp, key: &str, body: &Value) -> (StatusCode, Value) {
-    let resp = app
-        .http
-        .post(app.url("/auditlog/publisher/v1/project/acme-project/event"))
-        .header("Authorization", format!("token={key}"))
-        .json(body)
-        .send()
-        .await
-        .expect("sent");
+    let resp = app.retraced_publish(key, "acme-project", body).await;
     let status = resp.status();
     (status, resp.json().await.expect("JSON body"))
 }
@@ -73,12 +66,7 @@ async fn retraced(app: &TestApp, key: &str, body: &Value) -> (StatusCode, Value)
 #[tokio::test]
 async fn retraced_created_outside_the_representable_range_is_refused_in_retraced_shape() {
     let app = spawn_app().await;
-    let resp = app
-        .post_json("/v1/tenants", OPERATOR, &json!({"id": "acme", "name": "Acme", "aliases": ["acme-project"]}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    app.create_tenant_with_aliases("acme", &["acme-project"]).await;
     let key = app.create_key("acme", &["events:write", "events:read"]).await.secret;
     let event = |created: Value| json!({"action": "doc.read", "crud": "r", "actor": {"id": "u1"}, "created": created});
     for created in [json!(i64::MAX), json!(i64::MIN), json!(253_402_300_800_000_i64)] {

@@ -19,12 +19,7 @@ async fn get_event(app: &TestApp, secret: &str, id: &str) -> Value {
 #[tokio::test]
 async fn secrets_in_form_bodies_paths_metadata_context_and_retraced_fields_are_stored_redacted() {
     let app = spawn_app().await;
-    let resp = app
-        .post_json("/v1/tenants", OPERATOR, &json!({"id": "acme", "name": "Acme", "aliases": ["acme-project"]}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    app.create_tenant_with_aliases("acme", &["acme-project"]).await;
     let key = app.create_key("acme", &["events:write", "events:read"]).await;
     let receipt = app
         .ingest_ok(
@@ -52,18 +47,9 @@ async fn secrets_in_form_bodies_paths_metadata_context_and_retraced_fields_are_s
     assert_eq!(event["context"]["env"], "prod");
     assert!(text.contains("user=ana"));
 
-    let resp = app
-        .http
-        .post(app.url("/auditlog/publisher/v1/project/acme-project/event"))
-        .header("Authorization", format!("token={}", key.secret))
-        .json(
-            &json!({"action": "sso.login", "crud": "c", "actor": {"id": "u1", "fields": {"password": "actor-hunter2"}},
-                      "fields": {"client_secret": "fields-hunter2", "plan": "pro"},
-                      "metadata": {"auth_token": "retraced-hunter2"}}),
-        )
-        .send()
-        .await
-        .expect("sent");
+    let body = json!({"action": "sso.login", "crud": "c", "actor": {"id": "u1", "fields": {"password": "actor-hunter2"}},
+        "fields": {"client_secret": "fields-hunter2", "plan": "pro"}, "metadata": {"auth_token": "retraced-hunter2"}});
+    let resp = app.retraced_publish(&key.secret, "acme-project", &body).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let id = resp.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
     let events = app.user_events("acme").await;

@@ -102,10 +102,7 @@ async fn a_filtered_key_sees_makes_and_revokes_only_keys_inside_its_view() {
 #[tokio::test]
 async fn a_filtered_key_writes_only_events_inside_its_view() {
     let app = spawn_app().await;
-    app.post_json("/v1/tenants", OPERATOR, &json!({"id": "acme", "name": "Acme", "aliases": ["acme-project"]}))
-        .send()
-        .await
-        .expect("sent");
+    app.create_tenant_with_aliases("acme", &["acme-project"]).await;
     let body = json!({"tenant": "acme", "name": "r1", "scopes": ["events:write", "events:read"],
         "view_filter": r#"context.reseller_id eq "r1" or context.group_id eq "g1""#});
     let writer = made(&app, OPERATOR, body).await;
@@ -129,19 +126,14 @@ async fn a_filtered_key_writes_only_events_inside_its_view() {
         json!({"action": "doc.shared", "crud": "u", "created": "2026-11-22T10:15:00Z",
             "actor": {"id": "u1"}, "group": {"id": group, "name": "G"}})
     };
-    let publish = |body: Value| {
-        app.http
-            .post(app.url("/auditlog/publisher/v1/project/acme-project/event"))
-            .header("Authorization", format!("token={}", writer.secret))
-            .json(&body)
-            .send()
-    };
-    assert_eq!(publish(retraced("g2")).await.expect("sent").status(), StatusCode::BAD_REQUEST);
+    let resp = app.retraced_publish(&writer.secret, "acme-project", &retraced("g2")).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.count("acme").await, before, "nothing of a refused write is stored");
 
     // Positive controls: inside the view, through both ingest paths.
     app.ingest_ok(&writer.secret, &json!({"events": [event(Some("r1")), event(Some("r1"))]})).await;
-    assert_eq!(publish(retraced("g1")).await.expect("sent").status(), StatusCode::CREATED);
+    let resp = app.retraced_publish(&writer.secret, "acme-project", &retraced("g1")).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(app.count("acme").await, before + 3);
     app.shutdown().await;
 }
@@ -167,8 +159,7 @@ async fn export_needs_the_export_scope() {
 #[tokio::test]
 async fn views_compare_exactly_on_every_read_route() {
     let app = spawn_app().await;
-    let body = json!({"id": "acme", "name": "Acme", "aliases": [PROJECT, INSTANCE, "portal.acme.io"]});
-    assert_eq!(app.post_json("/v1/tenants", OPERATOR, &body).send().await.expect("sent").status(), StatusCode::CREATED);
+    app.create_tenant_with_aliases("acme", &[PROJECT, INSTANCE, "portal.acme.io"]).await;
     let writer = app.create_key("acme", &["events:write"]).await;
     let scim = |reseller: Option<&str>| {
         let mut e = json!({"action": "scim.CreateUser", "request": {"method": "POST", "path": "/scim/v2/Users", "status_code": 201}});
@@ -260,8 +251,7 @@ async fn a_view_cannot_order_text_or_name_seq() {
 #[tokio::test]
 async fn every_way_into_the_query_model_is_bounded() {
     let app = spawn_app().await;
-    let body = json!({"id": "acme", "name": "Acme", "aliases": [PROJECT, INSTANCE]});
-    app.post_json("/v1/tenants", OPERATOR, &body).send().await.expect("sent");
+    app.create_tenant_with_aliases("acme", &[PROJECT, INSTANCE]).await;
     let key = app.create_key("acme", &["events:read"]).await;
 
     // Native filter text: 257 comparisons fit in 4096 characters but not in the bounds.

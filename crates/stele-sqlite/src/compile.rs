@@ -11,7 +11,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::Value as JsonValue;
 use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
-use stele_store::layout::{like_escape, place, text_of, Place};
+use stele_store::layout::{exact_plan, like_escape, place, text_of, ExactPlan, Place};
 
 use crate::rows::tenant_token;
 
@@ -208,7 +208,7 @@ fn exact_compare(
     negate: bool,
     dense: &DenseTerms,
 ) {
-    let (op, negate) = if op == CompareOp::Ne && !attr.is_multi() { (CompareOp::Eq, !negate) } else { (op, negate) };
+    let ExactPlan { op, negate, prefilter } = exact_plan(attr, op, negate);
     if negate {
         sql.push("NOT COALESCE(");
         exact_check(sql, attr, op, value);
@@ -216,7 +216,7 @@ fn exact_compare(
         return;
     }
     sql.push("(");
-    if op != CompareOp::Ne {
+    if prefilter {
         let folded = Expr::compare(attr.clone(), op, Value::String(value.to_owned()));
         expr(sql, tenant_no, &folded, false, dense, false);
         sql.push(" AND ");

@@ -46,6 +46,24 @@ pub fn place(attr: &Attr) -> Place {
     }
 }
 
+/// How both compilers write a view's (exact) string comparison: single-valued `ne` becomes
+/// a negated `eq`; a positive comparison keeps the case-insensitive comparison in front of
+/// the exact check (`prefilter`) wherever the exact match is a subset of it, so the indexes
+/// still narrow the rows — everywhere but `ne` on `target.*` ("some target holds another
+/// value" exactly is not a subset of it case-insensitively).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExactPlan {
+    pub op: stele_core::CompareOp,
+    pub negate: bool,
+    pub prefilter: bool,
+}
+
+pub fn exact_plan(attr: &Attr, op: stele_core::CompareOp, negate: bool) -> ExactPlan {
+    use stele_core::CompareOp::{Eq, Ne};
+    let (op, negate) = if op == Ne && !attr.is_multi() { (Eq, !negate) } else { (op, negate) };
+    ExactPlan { op, negate, prefilter: !negate && op != Ne }
+}
+
 /// A filter literal as the text stored in text columns and terms.
 pub fn text_of(v: &stele_core::filter::Value) -> String {
     match v {

@@ -135,6 +135,25 @@ impl TestApp {
         r
     }
 
+    /// Creates a tenant with aliases as the operator; panics unless 201.
+    pub async fn create_tenant_with_aliases(&self, id: &str, aliases: &[&str]) -> Value {
+        let body = json!({"id": id, "name": format!("Tenant {id}"), "aliases": aliases});
+        let resp = self.post_json("/v1/tenants", OPERATOR, &body).send().await.expect("request sent");
+        assert_eq!(resp.status(), StatusCode::CREATED, "creating tenant {id}");
+        resp.json().await.expect("tenant JSON")
+    }
+
+    /// Posts one event to the Retraced profile's ingest route of `project` with `key`.
+    pub async fn retraced_publish(&self, key: &str, project: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(&format!("/auditlog/publisher/v1/project/{project}/event")))
+            .header("Authorization", format!("token={key}"))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Creates a tenant as the operator; panics unless 201.
     pub async fn create_tenant(&self, id: &str) -> Value {
         let resp = self
