@@ -248,7 +248,7 @@ fn positive(op: CompareOp) -> CompareOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Actor, Status, Target};
+    use crate::event::{Actor, RequestInfo, Status, Target};
     use crate::ids::EventId;
     use crate::timestamp::Timestamp;
 
@@ -265,10 +265,11 @@ mod tests {
             origin: None,
             targets: vec![Target { id: Some("u_7".into()), ..Target::default() }],
             context: [("reseller_id".to_owned(), "r1".to_owned())].into(),
-            request: None,
+            request: Some(RequestInfo { status_code: Some(201), ..RequestInfo::default() }),
             changes: None,
             correlation_id: None,
-            metadata: serde_json::from_str(r#"{"n": 5, "tier": "gold"}"#).ok(),
+            metadata: serde_json::from_str(r#"{"n": 5, "tier": "gold", "flag": true, "ratio": 0.75, "gone": null}"#)
+                .ok(),
             truncated: false,
         }
     }
@@ -293,6 +294,39 @@ mod tests {
             (r#"message pr or reason eq null"#, true),
             (r#"request.status_code eq 200"#, false),
             (r#"time lt "1970-01-01T00:00:02Z""#, true),
+            // Instants and numbers are ordered; every operator at its edge.
+            (r#"time eq "1970-01-01T00:00:01Z""#, true),
+            (r#"time ne "1970-01-01T00:00:01Z""#, false),
+            (r#"time ge "1970-01-01T00:00:01Z""#, true),
+            (r#"time gt "1970-01-01T00:00:01Z""#, false),
+            (r#"time le "1970-01-01T00:00:00Z""#, false),
+            (r#"received_at gt "1970-01-01T00:00:01Z""#, true),
+            (r#"received_at lt "1970-01-01T00:00:02Z""#, false),
+            ("request.status_code eq 201", true),
+            ("request.status_code ne 201", false),
+            ("request.status_code gt 200", true),
+            ("request.status_code ge 202", false),
+            ("request.status_code lt 201", false),
+            ("request.status_code le 201", true),
+            ("metadata.flag eq true", true),
+            ("metadata.flag eq false", false),
+            ("metadata.ratio gt 0.5", true),
+            ("metadata.ratio lt 0.5", false),
+            (r#"metadata.tier ne "gold""#, false),
+            (r#"metadata.tier ne "x""#, true),
+            ("metadata.n pr", true),
+            ("metadata.gone pr", false),
+            ("metadata.missing.deeper pr", false),
+            // Presence of text, ids and targets.
+            ("actor.email pr", true),
+            ("not message pr", true),
+            ("reason pr", false),
+            ("id pr", true),
+            (r#"id eq "x""#, false),
+            (r#"id ne "x""#, true),
+            (r#"target.id ne "u_7""#, false),
+            (r#"target.id ne "x""#, true),
+            (r#"target.name pr"#, false),
         ];
         let e = event();
         for (text, want) in table {
