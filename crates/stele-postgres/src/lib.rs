@@ -11,6 +11,7 @@ pub mod provision;
 mod read;
 pub mod rows;
 pub mod schema;
+mod directory;
 mod tenant_update;
 mod tree;
 mod writer;
@@ -22,15 +23,18 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
+use stele_store::directory::{
+    Group, GroupId, GroupLookup, GroupOrder, Listing, Member, MemberGroup, MemberId, MemberLookup, MemberOrder,
+    RecordChange, ScimConnection, ScimConnectionId,
+};
 use stele_store::{
-    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
+    DirectoryStore,     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
     Tenant, TenantJwt, TenantUpdate, TreeState,
 };
-use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
-use writer::Command;
+use stele_store::write::{FromWritten, Write, WriteQueue};
 
 /// An error with its chain of causes ("error connecting to server: Connection refused").
 fn with_causes(e: &dyn std::error::Error) -> String {
@@ -63,6 +67,21 @@ pub(crate) fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
 /// A poisoned lock (a thread panicked while holding it).
 pub(crate) fn poisoned<T>(e: std::sync::PoisonError<T>) -> StoreError {
     StoreError::Backend(e.to_string())
+}
+
+/// Runs `$body` (a future) with a cancellable pooled connection `$c` and the tenant's row
+/// number `$no`: the shape of every read of one tenant.
+macro_rules! tenant_read {
+    ($self:ident, $tenant:expr, |$c:ident, $no:ident| $body:expr) => {{
+        let reader = $self.reader().await?;
+        let result = async {
+            let $no = $self.tenant_no(&reader, $tenant).await?;
+            let $c = &**reader;
+            $body.await
+        }
+        .await;
+        reader.finish(result)
+    }};
 }
 
 /// A pooled read connection that is cancelled if dropped unfinished: the caller's future was
@@ -110,9 +129,6 @@ impl Drop for Reader {
     }
 }
 
-/// Queue length of the writer; senders wait (asynchronously) when it is full.
-const WRITER_QUEUE: usize = 4096;
-
 /// Default size of the read pool.
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
@@ -131,7 +147,7 @@ pub enum ConnectError {
 
 pub struct PostgresStore {
     pool: Pool,
-    sender: Mutex<Option<mpsc::Sender<Command>>>,
+    queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Tenant ids to row numbers (tenants are never renumbered or deleted).
     tenant_nos: Mutex<HashMap<TenantId, i64>>,
@@ -182,12 +198,12 @@ impl PostgresStore {
             drop(client);
             let _ = driver.await;
         }
-        let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+        let (queue, rx) = WriteQueue::new();
         let grown = Arc::new(GrownLog::default());
         let writer = tokio::spawn(writer::run(config, rx, grown.clone()));
         Ok(Self {
             pool,
-            sender: Mutex::new(Some(tx)),
+            queue,
             writer: Mutex::new(Some(writer)),
             tenant_nos: Mutex::new(HashMap::new()),
             grown,
@@ -195,15 +211,9 @@ impl PostgresStore {
         })
     }
 
-    /// Sends a command to the writer and waits for its answer (after the commit).
-    async fn write<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> Result<T, StoreError> {
-        let sender = self.sender.lock().map_err(poisoned)?.clone().ok_or(StoreError::Closed)?;
-        let (tx, rx) = oneshot::channel();
-        sender.send(make(tx)).await.map_err(|_| StoreError::Closed)?;
-        let result = rx.await.map_err(|_| StoreError::Closed)?;
+    /// Sends a write to the writer and waits for its answer (after the commit).
+    async fn write<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
+        let result = self.queue.submit(write).await;
         match &result {
             Ok(_) => self.full.store(false, std::sync::atomic::Ordering::Relaxed),
             Err(StoreError::StorageFull(_)) => self.full.store(true, std::sync::atomic::Ordering::Relaxed),
@@ -235,9 +245,67 @@ impl PostgresStore {
 }
 
 #[async_trait]
+impl DirectoryStore for PostgresStore {
+    async fn change(&self, tenant: &TenantId, change: RecordChange, audit: Vec<NewEvent>) -> Result<(), StoreError> {
+        self.write(Write::Record { tenant: tenant.clone(), change, audit }).await
+    }
+
+    async fn get_member(&self, tenant: &TenantId, id: &MemberId) -> Result<Option<Member>, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::get_member(c, no, id))
+    }
+
+    async fn find_members(&self, tenant: &TenantId, lookup: &MemberLookup) -> Result<Vec<Member>, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::find_members(c, no, lookup))
+    }
+
+    async fn list_members(&self, tenant: &TenantId, listing: &Listing<MemberOrder>) -> Result<Vec<Member>, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::list_members(c, no, listing))
+    }
+
+    async fn count_members(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::count(c, "members", no))
+    }
+
+    async fn member_groups(&self, tenant: &TenantId, id: &MemberId) -> Result<Vec<MemberGroup>, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::member_groups(c, no, id))
+    }
+
+    async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Option<Group>, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::get_group(c, no, id))
+    }
+
+    async fn find_groups(&self, tenant: &TenantId, lookup: &GroupLookup) -> Result<Vec<Group>, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::find_groups(c, no, lookup))
+    }
+
+    async fn list_groups(
+        &self,
+        tenant: &TenantId,
+        listing: &Listing<GroupOrder>,
+        with_members: bool,
+    ) -> Result<Vec<Group>, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::list_groups(c, no, listing, with_members))
+    }
+
+    async fn count_groups(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::count(c, "directory_groups", no))
+    }
+
+    async fn get_scim_connection(&self, id: &ScimConnectionId) -> Result<Option<ScimConnection>, StoreError> {
+        let reader = self.reader().await?;
+        let result = directory::get_scim_connection(&**reader, id).await;
+        reader.finish(result)
+    }
+
+    async fn list_scim_connections(&self, tenant: &TenantId) -> Result<Vec<ScimConnection>, StoreError> {
+        tenant_read!(self, tenant, |c, no| directory::list_scim_connections(c, no))
+    }
+}
+
+#[async_trait]
 impl Store for PostgresStore {
     async fn create_tenant(&self, tenant: NewTenant, audit: NewEvent) -> Result<Tenant, StoreError> {
-        self.write(|reply| Command::CreateTenant { tenant, audit, reply }).await
+        self.write(Write::CreateTenant { tenant, audit }).await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -260,7 +328,7 @@ impl Store for PostgresStore {
 
     async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError> {
         let tenant = id.clone();
-        self.write(|reply| Command::UpdateTenant { tenant, update, audit, reply }).await
+        self.write(Write::UpdateTenant { tenant, update, audit }).await
     }
 
     async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError> {
@@ -270,7 +338,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {
-        self.write(|reply| Command::CreateKey { key, audit, reply }).await
+        self.write(Write::CreateKey { key, audit }).await
     }
 
     async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError> {
@@ -287,7 +355,7 @@ impl Store for PostgresStore {
 
     async fn revoke_key(&self, tenant: &TenantId, id: &KeyId, audit: NewEvent) -> Result<KeyRecord, StoreError> {
         let (tenant, id) = (tenant.clone(), id.clone());
-        self.write(|reply| Command::RevokeKey { tenant, id, audit, reply }).await
+        self.write(Write::RevokeKey { tenant, id, audit }).await
     }
 
     async fn append(
@@ -297,47 +365,23 @@ impl Store for PostgresStore {
         idempotency: Option<Idempotency>,
     ) -> Result<AppendOutcome, StoreError> {
         let tenant = tenant.clone();
-        self.write(|reply| Command::Append { tenant, events, idempotency, reply }).await
+        self.write(Write::Append { tenant, events, idempotency }).await
     }
 
     async fn get_event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
-        let client = self.reader().await?;
-        let result = async {
-            let no = self.tenant_no(&client, tenant).await?;
-            read::get_event(&**client, no, id).await
-        }
-        .await;
-        client.finish(result)
+        tenant_read!(self, tenant, |c, no| read::get_event(c, no, id))
     }
 
     async fn query(&self, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
-        let client = self.reader().await?;
-        let result = async {
-            let no = self.tenant_no(&client, tenant).await?;
-            read::query(&**client, no, query).await
-        }
-        .await;
-        client.finish(result)
+        tenant_read!(self, tenant, |c, no| read::query(c, no, query))
     }
 
     async fn count(&self, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
-        let client = self.reader().await?;
-        let result = async {
-            let no = self.tenant_no(&client, tenant).await?;
-            read::count(&**client, no, query).await
-        }
-        .await;
-        client.finish(result)
+        tenant_read!(self, tenant, |c, no| read::count(c, no, query))
     }
 
     async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
-        let client = self.reader().await?;
-        let result = async {
-            let no = self.tenant_no(&client, tenant).await?;
-            read::explain(&**client, no, query).await
-        }
-        .await;
-        client.finish(result)
+        tenant_read!(self, tenant, |c, no| read::explain(c, no, query))
     }
 
     async fn redact(
@@ -348,7 +392,7 @@ impl Store for PostgresStore {
         audit: NewEvent,
     ) -> Result<StoredEvent, StoreError> {
         let (tenant, id) = (tenant.clone(), *id);
-        self.write(|reply| Command::Redact { tenant, id, redaction, audit, reply }).await
+        self.write(Write::Redact { tenant, id, redaction, audit }).await
     }
 
     async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError> {
@@ -369,13 +413,7 @@ impl Store for PostgresStore {
     }
 
     async fn tree_reads(&self, tenant: &TenantId, reads: &[NodeRead]) -> Result<Vec<Vec<Hash>>, StoreError> {
-        let client = self.reader().await?;
-        let result = async {
-            let no = self.tenant_no(&client, tenant).await?;
-            tree::read_nodes(&**client, no, reads).await
-        }
-        .await;
-        client.finish(result)
+        tenant_read!(self, tenant, |c, no| tree::read_nodes(c, no, reads))
     }
 
     fn grown(&self) -> Vec<Grown> {
@@ -383,13 +421,7 @@ impl Store for PostgresStore {
     }
 
     async fn put_head(&self, head: &SignedTreeHead) -> Result<bool, StoreError> {
-        let client = self.reader().await?;
-        let result = async {
-            let no = self.tenant_no(&client, &head.head.tenant).await?;
-            tree::put_head(&**client, no, head).await
-        }
-        .await;
-        client.finish(result)
+        tenant_read!(self, &head.head.tenant, |c, no| tree::put_head(c, no, head))
     }
 
     async fn latest_head(&self, tenant: &TenantId) -> Result<Option<SignedTreeHead>, StoreError> {
@@ -409,17 +441,11 @@ impl Store for PostgresStore {
         to: u64,
         limit: u32,
     ) -> Result<Vec<SignedTreeHead>, StoreError> {
-        let client = self.reader().await?;
-        let result = async {
-            let no = self.tenant_no(&client, tenant).await?;
-            tree::heads(&**client, no, tenant, from, to, i64::from(limit), false).await
-        }
-        .await;
-        client.finish(result)
+        tenant_read!(self, tenant, |c, no| tree::heads(c, no, tenant, from, to, i64::from(limit), false))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if self.sender.lock().map_err(poisoned)?.is_none() {
+        if self.queue.is_closed() {
             return Err(StoreError::Closed);
         }
         if self.full.load(std::sync::atomic::Ordering::Relaxed) {
@@ -432,8 +458,7 @@ impl Store for PostgresStore {
 
     async fn close(&self) {
         // Dropping the last sender lets the writer drain its queue and stop.
-        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
-        drop(sender);
+        self.queue.close();
         let handle = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(handle) = handle {
             if handle.await.is_err() {

@@ -162,6 +162,64 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE tenant_jwt ADD COLUMN issuer text, ADD COLUMN audience text;
     "#,
+    // 6: the directory (issue #11): members, groups and their memberships, SCIM connections.
+    // `*_key` columns hold the case-folded value a name is unique and sorted under (folded
+    // by the server, so both backends fold alike); "C" collation makes keyset order bytewise.
+    r#"
+    CREATE TABLE members (
+        tenant_no     bigint NOT NULL REFERENCES tenants (no),
+        id            text COLLATE "C" NOT NULL,
+        user_name     text NOT NULL,
+        user_name_key text COLLATE "C" NOT NULL,
+        external_id   text COLLATE "C",
+        display_name  text,
+        email         text,
+        email_key     text COLLATE "C",
+        active        boolean NOT NULL,
+        role          text NOT NULL,
+        resource      text NOT NULL,
+        version       bigint NOT NULL,
+        created_at    bigint NOT NULL,
+        updated_at    bigint NOT NULL,
+        PRIMARY KEY (tenant_no, id)
+    );
+    CREATE UNIQUE INDEX members_user_name ON members (tenant_no, user_name_key);
+    CREATE INDEX members_external_id ON members (tenant_no, external_id);
+    CREATE INDEX members_email ON members (tenant_no, email_key);
+    CREATE TABLE directory_groups (
+        tenant_no     bigint NOT NULL REFERENCES tenants (no),
+        id            text COLLATE "C" NOT NULL,
+        display_name  text NOT NULL,
+        display_key   text COLLATE "C" NOT NULL,
+        external_id   text COLLATE "C",
+        role          text,
+        resource      text NOT NULL,
+        version       bigint NOT NULL,
+        created_at    bigint NOT NULL,
+        updated_at    bigint NOT NULL,
+        PRIMARY KEY (tenant_no, id)
+    );
+    CREATE INDEX directory_groups_name ON directory_groups (tenant_no, display_key, id);
+    CREATE INDEX directory_groups_external_id ON directory_groups (tenant_no, external_id);
+    CREATE TABLE group_members (
+        tenant_no     bigint NOT NULL,
+        group_id      text COLLATE "C" NOT NULL,
+        member_id     text COLLATE "C" NOT NULL,
+        PRIMARY KEY (tenant_no, group_id, member_id)
+    );
+    CREATE INDEX group_members_member ON group_members (tenant_no, member_id);
+    CREATE TABLE scim_connections (
+        id            text COLLATE "C" PRIMARY KEY,
+        tenant_no     bigint NOT NULL REFERENCES tenants (no),
+        name          text NOT NULL,
+        token_hash    bytea NOT NULL,
+        version       bigint NOT NULL,
+        created_at    bigint NOT NULL,
+        updated_at    bigint NOT NULL,
+        revoked_at    bigint
+    );
+    CREATE INDEX scim_connections_tenant ON scim_connections (tenant_no);
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

@@ -19,21 +19,16 @@ use std::time::{Duration, Instant};
 use stele_core::integrity::Frontier;
 use stele_core::tombstone::tombstone;
 use stele_core::{Event, EventId, KeyId, NewEvent, Seq, StoredEvent, TenantId, Timestamp};
+use stele_store::write::{Group, Queued, Write, Written};
 use stele_store::{
     AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, Redaction, StoreError, Tenant,
-    TenantUpdate, TreeState, IDEMPOTENCY_WINDOW_MICROS,
+    TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
-use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Transaction};
 
 use crate::rows::{insert_events, insert_nodes, Inserts, Nodes};
 use crate::{backend, read, schema, tree};
-
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-/// Largest number of events one group transaction takes on.
-const MAX_GROUP_EVENTS: usize = 20_000;
 
 /// How often a group is tried again after a deadlock or serialization failure.
 const GROUP_ATTEMPTS: usize = 3;
@@ -43,43 +38,6 @@ const PARTITION_CHECK: Duration = Duration::from_secs(3600);
 
 /// How often expired idempotency keys are purged.
 const IDEMPOTENCY_PURGE: Duration = Duration::from_secs(60);
-
-pub(crate) enum Command {
-    Append { tenant: TenantId, events: Vec<NewEvent>, idempotency: Option<Idempotency>, reply: Reply<AppendOutcome> },
-    CreateTenant { tenant: NewTenant, audit: NewEvent, reply: Reply<Tenant> },
-    CreateKey { key: NewKey, audit: NewEvent, reply: Reply<KeyRecord> },
-    RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
-    Redact { tenant: TenantId, id: EventId, redaction: Redaction, audit: NewEvent, reply: Reply<StoredEvent> },
-    UpdateTenant { tenant: TenantId, update: TenantUpdate, audit: NewEvent, reply: Reply<Tenant> },
-}
-
-impl Command {
-    fn weight(&self) -> usize {
-        match self {
-            Command::Append { events, .. } => events.len(),
-            _ => 1,
-        }
-    }
-
-    fn tenant(&self) -> &TenantId {
-        match self {
-            Command::Append { tenant, .. }
-            | Command::RevokeKey { tenant, .. }
-            | Command::Redact { tenant, .. }
-            | Command::UpdateTenant { tenant, .. } => tenant,
-            Command::CreateTenant { tenant, .. } => &tenant.id,
-            Command::CreateKey { key, .. } => &key.tenant,
-        }
-    }
-}
-
-/// What a command produced (answered only after its group's commit).
-enum Outcome {
-    Append(AppendOutcome),
-    Tenant(Tenant),
-    Key(KeyRecord),
-    Event(StoredEvent),
-}
 
 /// Why a command failed: its own fault (its savepoint is rolled back and the caller told),
 /// or the database's (the whole group fails, and may be tried again).
@@ -124,39 +82,23 @@ async fn connect(config: &Config) -> Result<Conn, tokio_postgres::Error> {
 }
 
 /// Runs until every sender is gone, then returns after finishing what was queued.
-pub(crate) async fn run(config: Config, mut rx: mpsc::Receiver<Command>, grown: Arc<GrownLog>) {
+pub(crate) async fn run(config: Config, rx: flume::Receiver<Queued>, grown: Arc<GrownLog>) {
     let mut conn: Option<Conn> = None;
     let mut last_partition_check = Instant::now();
     let mut last_purge = Instant::now();
-    while let Some(first) = rx.recv().await {
-        let mut weight = first.weight();
-        let mut group = vec![first];
-        while weight < MAX_GROUP_EVENTS {
-            match rx.try_recv() {
-                Ok(cmd) => {
-                    weight += cmd.weight();
-                    group.push(cmd);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(group) = Group::next(&rx).await {
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
             match connect(&config).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot connect the PostgreSQL writer");
-                    let message = format!("cannot connect to PostgreSQL: {e}");
-                    for cmd in group {
-                        answer_error(cmd, StoreError::Backend(message.clone()));
-                    }
+                    group.fail(&StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")));
                     continue;
                 }
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        let requests = group.len();
         apply_group(c, group, &grown).await;
-        record_batch(weight, requests);
         if last_partition_check.elapsed() >= PARTITION_CHECK {
             last_partition_check = Instant::now();
             if let Err(e) = schema::ensure_partitions(&mut c.client, time::OffsetDateTime::now_utc()).await {
@@ -171,48 +113,12 @@ pub(crate) async fn run(config: Config, mut rx: mpsc::Receiver<Command>, grown: 
     tracing::debug!("PostgreSQL writer stopped");
 }
 
-fn answer_error(cmd: Command, e: StoreError) {
-    // A caller that went away no longer needs its answer.
-    match cmd {
-        Command::Append { reply, .. } => drop(reply.send(Err(e))),
-        Command::CreateTenant { reply, .. } | Command::UpdateTenant { reply, .. } => drop(reply.send(Err(e))),
-        Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => drop(reply.send(Err(e))),
-        Command::Redact { reply, .. } => drop(reply.send(Err(e))),
-    }
-}
-
-fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
-    let mismatch = || backend("writer produced the wrong kind of answer");
-    match cmd {
-        Command::Append { reply, .. } => drop(reply.send(result.and_then(|o| match o {
-            Outcome::Append(a) => Ok(a),
-            _ => Err(mismatch()),
-        }))),
-        Command::CreateTenant { reply, .. } | Command::UpdateTenant { reply, .. } => {
-            drop(reply.send(result.and_then(|o| match o {
-                Outcome::Tenant(t) => Ok(t),
-                _ => Err(mismatch()),
-            })))
-        }
-        Command::CreateKey { reply, .. } | Command::RevokeKey { reply, .. } => {
-            drop(reply.send(result.and_then(|o| match o {
-                Outcome::Key(k) => Ok(k),
-                _ => Err(mismatch()),
-            })))
-        }
-        Command::Redact { reply, .. } => drop(reply.send(result.and_then(|o| match o {
-            Outcome::Event(e) => Ok(e),
-            _ => Err(mismatch()),
-        }))),
-    }
-}
-
 /// Whether a failed group may simply be tried again (nothing of it was committed).
 fn retryable(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
 }
 
-async fn apply_group(conn: &mut Conn, group: Vec<Command>, grown: &GrownLog) {
+async fn apply_group(conn: &mut Conn, group: Group, grown: &GrownLog) {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -223,9 +129,7 @@ async fn apply_group(conn: &mut Conn, group: Vec<Command>, grown: &GrownLog) {
                         grown.record(tenant, TreeState { size: f.size(), root: f.root() });
                     }
                 }
-                for (cmd, result) in group.into_iter().zip(results) {
-                    answer(cmd, result);
-                }
+                group.answer(results, Ok(()));
                 return;
             }
             Err(GroupError::BeforeCommit(e)) if retryable(&e) && attempt < GROUP_ATTEMPTS => {
@@ -235,10 +139,11 @@ async fn apply_group(conn: &mut Conn, group: Vec<Command>, grown: &GrownLog) {
             Err(GroupError::BeforeCommit(e)) | Err(GroupError::Commit(e)) => {
                 conn.trees.clear();
                 tracing::error!(error = %e, "group commit failed");
-                let message = format!("commit failed: {e}");
-                for cmd in group {
-                    answer_error(cmd, StoreError::Backend(message.clone()));
-                }
+                let failure = match backend(e) {
+                    StoreError::StorageFull(m) => StoreError::StorageFull(format!("commit failed: {m}")),
+                    other => StoreError::Backend(format!("commit failed: {other}")),
+                };
+                group.fail(&failure);
                 return;
             }
         }
@@ -253,14 +158,14 @@ enum GroupError {
 }
 
 /// A group's results, and the tenants it locked (number, id).
-type GroupDone = (Vec<Result<Outcome, StoreError>>, Vec<(i64, TenantId)>);
+type GroupDone = (Vec<Result<Written, StoreError>>, Vec<(i64, TenantId)>);
 
-async fn try_group(conn: &mut Conn, group: &[Command]) -> Result<GroupDone, GroupError> {
+async fn try_group(conn: &mut Conn, group: &Group) -> Result<GroupDone, GroupError> {
     let Conn { client, inserts, trees } = conn;
     let mut tx = client.transaction().await.map_err(GroupError::BeforeCommit)?;
     // Lock every existing tenant of the group in one order, so groups of different nodes
     // wait for each other instead of deadlocking.
-    let mut ids: Vec<&str> = group.iter().map(|c| c.tenant().as_str()).collect();
+    let mut ids: Vec<&str> = group.writes().map(|w| w.tenant().as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     let locked: Vec<(i64, TenantId)> = tx
@@ -271,17 +176,17 @@ async fn try_group(conn: &mut Conn, group: &[Command]) -> Result<GroupDone, Grou
         .filter_map(|r| Some((r.get::<_, i64>(0), TenantId::parse(r.get::<_, &str>(1)).ok()?)))
         .collect();
     let mut results = Vec::with_capacity(group.len());
-    for cmd in group {
+    for write in group.writes() {
         let sp = tx.savepoint("cmd").await.map_err(GroupError::BeforeCommit)?;
         // The command's tree entry, to put back if the command is rolled back.
-        let no = locked.iter().find(|(_, t)| t == cmd.tenant()).map(|(n, _)| *n);
+        let no = locked.iter().find(|(_, t)| t == write.tenant()).map(|(n, _)| *n);
         let before = no.and_then(|n| trees.get(&n).cloned());
         let restore = |trees: &mut Trees| match (no, before.clone()) {
             (Some(n), Some(f)) => drop(trees.insert(n, f)),
             (Some(n), None) => drop(trees.remove(&n)),
             (None, _) => {}
         };
-        match apply_one(&sp, inserts, trees, cmd).await {
+        match apply_one(&sp, inserts, trees, write).await {
             Ok(outcome) => {
                 sp.commit().await.map_err(GroupError::BeforeCommit)?;
                 results.push(Ok(outcome));
@@ -304,24 +209,26 @@ async fn try_group(conn: &mut Conn, group: &[Command]) -> Result<GroupDone, Grou
     Ok((results, locked))
 }
 
-async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, trees: &mut Trees, cmd: &Command) -> Result<Outcome, Fail> {
+async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, trees: &mut Trees, write: &Write) -> Result<Written, Fail> {
     let w = &mut W { inserts, trees };
-    match cmd {
-        Command::Append { tenant, events, idempotency, .. } => {
-            Ok(Outcome::Append(append(tx, w, tenant, events, idempotency.as_ref()).await?))
+    match write {
+        Write::Append { tenant, events, idempotency } => {
+            Ok(Written::Appended(append(tx, w, tenant, events, idempotency.as_ref()).await?))
         }
-        Command::CreateTenant { tenant, audit, .. } => {
+        Write::CreateTenant { tenant, audit } => {
             create_tenant(tx, w, tenant, audit).await?;
-            Ok(Outcome::Tenant(Tenant {
+            Ok(Written::Tenant(Tenant {
                 id: tenant.id.clone(),
                 name: tenant.name.clone(),
                 aliases: tenant.aliases.clone(),
                 created_at: tenant.created_at,
             }))
         }
-        Command::CreateKey { key, audit, .. } => {
-            create_key(tx, w, key, audit).await?;
-            Ok(Outcome::Key(KeyRecord {
+        Write::CreateKey { key, audit } => {
+            let (no, head) = lock_head(tx, &key.tenant).await?;
+            create_key(tx, no, key).await?;
+            append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
+            Ok(Written::Key(KeyRecord {
                 id: key.id.clone(),
                 tenant: key.tenant.clone(),
                 name: key.name.clone(),
@@ -332,12 +239,35 @@ async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, trees: &mut Trees, c
                 revoked_at: None,
             }))
         }
-        Command::RevokeKey { tenant, id, audit, .. } => Ok(Outcome::Key(revoke_key(tx, w, tenant, id, audit).await?)),
-        Command::Redact { tenant, id, redaction, audit, .. } => {
-            Ok(Outcome::Event(redact(tx, w, tenant, id, redaction, audit).await?))
+        Write::RevokeKey { tenant, id, audit } => {
+            let (no, head) = lock_head(tx, tenant).await?;
+            // Revoking twice changes nothing and records nothing the second time.
+            if revoke_key(tx, no, id).await? {
+                append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
+            }
+            Ok(Written::Key(read::key_by_id(tx, id).await?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))?))
         }
-        Command::UpdateTenant { tenant, update, audit, .. } => {
-            Ok(Outcome::Tenant(update_tenant(tx, w, tenant, update, audit).await?))
+        Write::Redact { tenant, id, redaction, audit } => {
+            let (no, head) = lock_head(tx, tenant).await?;
+            let tombstone = redact(tx, no, id, redaction).await?;
+            append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
+            Ok(Written::Event(tombstone))
+        }
+        Write::UpdateTenant { tenant, update, audit } => {
+            let (no, head) = lock_head(tx, tenant).await?;
+            crate::tenant_update::apply(tx, no, update).await?;
+            append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
+            Ok(Written::Tenant(read::get_tenant(tx, tenant).await?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?))
+        }
+        Write::PutHead { head } => {
+            let no = read::tenant_no(tx, &head.head.tenant).await?;
+            Ok(Written::Kept(tree::put_head(tx, no, head).await?))
+        }
+        Write::Record { tenant, change, audit } => {
+            let (no, head) = lock_head(tx, tenant).await?;
+            crate::directory::apply(tx, no, tenant, change).await?;
+            append_rows(tx, w, no, head, audit).await?;
+            Ok(Written::Changed)
         }
     }
 }
@@ -473,8 +403,7 @@ async fn create_tenant(tx: &Transaction<'_>, w: &mut W<'_>, t: &NewTenant, audit
     Ok(())
 }
 
-async fn create_key(tx: &Transaction<'_>, w: &mut W<'_>, k: &NewKey, audit: &NewEvent) -> Result<(), Fail> {
-    let (no, head) = lock_head(tx, &k.tenant).await?;
+async fn create_key(tx: &Transaction<'_>, no: i64, k: &NewKey) -> Result<(), Fail> {
     let scopes = serde_json::to_string(&k.scopes).map_err(backend)?;
     tx.execute(
         "INSERT INTO keys (id, tenant_no, name, scopes, view_filter, secret_hash, created_at)
@@ -482,18 +411,11 @@ async fn create_key(tx: &Transaction<'_>, w: &mut W<'_>, k: &NewKey, audit: &New
         &[&k.id.as_str(), &no, &k.name, &scopes, &k.view_filter, &&k.secret_hash.0[..], &k.created_at.as_micros()],
     )
     .await?;
-    append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
     Ok(())
 }
 
-async fn revoke_key(
-    tx: &Transaction<'_>,
-    w: &mut W<'_>,
-    tenant: &TenantId,
-    id: &KeyId,
-    audit: &NewEvent,
-) -> Result<KeyRecord, Fail> {
-    let (no, head) = lock_head(tx, tenant).await?;
+/// Marks a key revoked; false if it already was.
+async fn revoke_key(tx: &Transaction<'_>, no: i64, id: &KeyId) -> Result<bool, Fail> {
     let exists: bool = tx
         .query_one("SELECT EXISTS (SELECT 1 FROM keys WHERE id = $1 AND tenant_no = $2)", &[&id.as_str(), &no])
         .await?
@@ -501,30 +423,17 @@ async fn revoke_key(
     if !exists {
         return Err(StoreError::KeyNotFound(id.clone()).into());
     }
-    // Revoking twice changes nothing and records nothing the second time.
     let changed = tx
         .execute(
             "UPDATE keys SET revoked_at = $3 WHERE id = $1 AND tenant_no = $2 AND revoked_at IS NULL",
             &[&id.as_str(), &no, &Timestamp::now().as_micros()],
         )
         .await?;
-    if changed == 1 {
-        append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
-    }
-    Ok(read::key_by_id(tx, id).await?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))?)
+    Ok(changed == 1)
 }
 
-/// Replaces an event by its tombstone (see the SQLite backend's `redact`) and appends the
-/// redaction's own event.
-async fn redact(
-    tx: &Transaction<'_>,
-    w: &mut W<'_>,
-    tenant: &TenantId,
-    id: &EventId,
-    r: &Redaction,
-    audit: &NewEvent,
-) -> Result<StoredEvent, Fail> {
-    let (no, head) = lock_head(tx, tenant).await?;
+/// Replaces an event by its tombstone (see the SQLite backend's `redact`).
+async fn redact(tx: &Transaction<'_>, no: i64, id: &EventId, r: &Redaction) -> Result<StoredEvent, Fail> {
     let row = tx
         .query_opt("SELECT seq, time, json FROM events WHERE tenant_no = $1 AND id = $2", &[&no, &id.to_string()])
         .await?
@@ -549,21 +458,7 @@ async fn redact(
     let terms: Vec<String> = stele_store::derived::terms(&event).into_iter().collect();
     tx.execute("DELETE FROM event_terms WHERE tenant_no = $1 AND seq = $2 AND term = ANY($3)", &[&no, &seq, &terms])
         .await?;
-    append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
     Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
-}
-
-async fn update_tenant(
-    tx: &Transaction<'_>,
-    w: &mut W<'_>,
-    tenant: &TenantId,
-    update: &TenantUpdate,
-    audit: &NewEvent,
-) -> Result<Tenant, Fail> {
-    let (no, head) = lock_head(tx, tenant).await?;
-    crate::tenant_update::apply(tx, no, update).await?;
-    append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
-    Ok(read::get_tenant(tx, tenant).await?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?)
 }
 
 async fn purge_idempotency(client: &Client, now: Timestamp) {
@@ -571,12 +466,4 @@ async fn purge_idempotency(client: &Client, now: Timestamp) {
     if let Err(e) = client.execute("DELETE FROM idempotency WHERE created_at < $1", &[&cutoff]).await {
         tracing::warn!(error = %e, "could not purge expired idempotency keys");
     }
-}
-
-/// Batch-size histograms. Label-free, so the closed-label-set rule (clippy.toml's
-/// disallowed macros; stele-server's `metrics` module) has nothing to guard here.
-#[allow(clippy::disallowed_macros)]
-fn record_batch(weight: usize, requests: usize) {
-    metrics::histogram!("stele_writer_batch_events").record(weight as f64);
-    metrics::histogram!("stele_writer_batch_requests").record(requests as f64);
 }

@@ -127,6 +127,17 @@ impl From<StoreError> for ApiError {
             StoreError::KeyNotFound(k) => ApiError::not_found(format!("key {k} does not exist")),
             StoreError::EventNotFound(id) => ApiError::not_found(format!("event {id} does not exist")),
             StoreError::AlreadyRedacted(id) => ApiError::conflict(format!("event {id} is already redacted")),
+            StoreError::Conflict(field) => ApiError::conflict(format!("another record has the same {field}")),
+            StoreError::RecordNotFound(kind, id) => ApiError::not_found(format!("{kind} {id} does not exist")),
+            StoreError::VersionMismatch { current } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version-mismatch",
+                "Version mismatch",
+                format!("the record changed meanwhile (its version is now {current}); read it again and retry"),
+            ),
+            StoreError::UnknownMember(id) => {
+                ApiError::invalid_parameter("members", format!("member {id} does not exist in this tenant"))
+            }
             StoreError::Tree(message) => {
                 tracing::error!(error = %message, "Merkle tree read failed");
                 ApiError::internal()

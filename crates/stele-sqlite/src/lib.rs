@@ -9,6 +9,7 @@
 
 mod checkpoint;
 pub mod compile;
+mod directory;
 mod read;
 mod redact;
 pub mod rows;
@@ -27,13 +28,16 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
+use stele_store::directory::{
+    Group, GroupId, GroupLookup, GroupOrder, Listing, Member, MemberGroup, MemberId, MemberLookup, MemberOrder,
+    RecordChange, ScimConnection, ScimConnectionId,
+};
 use stele_store::{
-    AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
+    AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
     Tenant, TenantJwt, TenantUpdate, TreeState,
 };
-use tokio::sync::oneshot;
 
-use writer::Command;
+use stele_store::write::{FromWritten, Write, WriteQueue};
 
 /// A failure as a store error: SQLite's `SQLITE_FULL` (no disk space, or the
 /// `max_page_count` cap) is [`StoreError::StorageFull`], anything else `Backend`.
@@ -69,9 +73,6 @@ impl Drop for Abandon {
     }
 }
 
-/// Queue length of the writer; senders wait (asynchronously) when it is full.
-const WRITER_QUEUE: usize = 4096;
-
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -83,7 +84,7 @@ pub enum OpenError {
 
 pub struct SqliteStore {
     path: PathBuf,
-    sender: Mutex<Option<flume::Sender<Command>>>,
+    queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
@@ -120,7 +121,7 @@ impl SqliteStore {
             let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(sqlite)?;
             conn.pragma_update(None, "max_page_count", (bytes / page.max(1)).max(1)).map_err(sqlite)?;
         }
-        let (tx, rx) = flume::bounded(WRITER_QUEUE);
+        let (queue, rx) = WriteQueue::new();
         let (nudge, nudges) = flume::bounded(1);
         let grown = Arc::new(GrownLog::default());
         let checkpoint_path = path.to_owned();
@@ -137,7 +138,7 @@ impl SqliteStore {
             .map_err(OpenError::Thread)?;
         Ok(Self {
             path: path.to_owned(),
-            sender: Mutex::new(Some(tx)),
+            queue,
             writer: Mutex::new(Some(writer)),
             checkpointer: Mutex::new(Some(checkpointer)),
             readers: Arc::new(Mutex::new(Vec::new())),
@@ -153,21 +154,25 @@ impl SqliteStore {
         self
     }
 
-    /// Sends a command to the writer and waits for its answer (after the commit).
-    async fn write<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> Result<T, StoreError> {
-        let sender = self.sender.lock().map_err(poisoned)?.clone().ok_or(StoreError::Closed)?;
-        let (tx, rx) = oneshot::channel();
-        sender.send_async(make(tx)).await.map_err(|_| StoreError::Closed)?;
-        let result = rx.await.map_err(|_| StoreError::Closed)?;
+    /// Sends a write to the writer and waits for its answer (after the commit).
+    async fn write<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
+        let result = self.queue.submit(write).await;
         match &result {
             Ok(_) => self.full.store(false, Ordering::Relaxed),
             Err(StoreError::StorageFull(_)) => self.full.store(true, Ordering::Relaxed),
             Err(_) => {}
         }
         result
+    }
+
+    /// Runs a read of one tenant's rows (`UnknownTenant` if it does not exist).
+    async fn read_tenant<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let tenant = tenant.clone();
+        self.read(move |c| f(c, read::tenant_no(c, &tenant)?)).await
     }
 
     /// Runs a read on a pooled read-only connection, off the async threads.
@@ -220,9 +225,73 @@ impl SqliteStore {
 }
 
 #[async_trait]
+impl DirectoryStore for SqliteStore {
+    async fn change(&self, tenant: &TenantId, change: RecordChange, audit: Vec<NewEvent>) -> Result<(), StoreError> {
+        self.write(Write::Record { tenant: tenant.clone(), change, audit }).await
+    }
+
+    async fn get_member(&self, tenant: &TenantId, id: &MemberId) -> Result<Option<Member>, StoreError> {
+        let id = *id;
+        self.read_tenant(tenant, move |c, no| directory::get_member(c, no, &id)).await
+    }
+
+    async fn find_members(&self, tenant: &TenantId, lookup: &MemberLookup) -> Result<Vec<Member>, StoreError> {
+        let lookup = lookup.clone();
+        self.read_tenant(tenant, move |c, no| directory::find_members(c, no, &lookup)).await
+    }
+
+    async fn list_members(&self, tenant: &TenantId, listing: &Listing<MemberOrder>) -> Result<Vec<Member>, StoreError> {
+        let listing = listing.clone();
+        self.read_tenant(tenant, move |c, no| directory::list_members(c, no, &listing)).await
+    }
+
+    async fn count_members(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        self.read_tenant(tenant, |c, no| directory::count(c, "members", no)).await
+    }
+
+    async fn member_groups(&self, tenant: &TenantId, id: &MemberId) -> Result<Vec<MemberGroup>, StoreError> {
+        let id = *id;
+        self.read_tenant(tenant, move |c, no| directory::member_groups(c, no, &id)).await
+    }
+
+    async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Option<Group>, StoreError> {
+        let id = *id;
+        self.read_tenant(tenant, move |c, no| directory::get_group(c, no, &id)).await
+    }
+
+    async fn find_groups(&self, tenant: &TenantId, lookup: &GroupLookup) -> Result<Vec<Group>, StoreError> {
+        let lookup = lookup.clone();
+        self.read_tenant(tenant, move |c, no| directory::find_groups(c, no, &lookup)).await
+    }
+
+    async fn list_groups(
+        &self,
+        tenant: &TenantId,
+        listing: &Listing<GroupOrder>,
+        with_members: bool,
+    ) -> Result<Vec<Group>, StoreError> {
+        let listing = listing.clone();
+        self.read_tenant(tenant, move |c, no| directory::list_groups(c, no, &listing, with_members)).await
+    }
+
+    async fn count_groups(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        self.read_tenant(tenant, |c, no| directory::count(c, "directory_groups", no)).await
+    }
+
+    async fn get_scim_connection(&self, id: &ScimConnectionId) -> Result<Option<ScimConnection>, StoreError> {
+        let id = *id;
+        self.read(move |c| directory::get_scim_connection(c, &id)).await
+    }
+
+    async fn list_scim_connections(&self, tenant: &TenantId) -> Result<Vec<ScimConnection>, StoreError> {
+        self.read_tenant(tenant, directory::list_scim_connections).await
+    }
+}
+
+#[async_trait]
 impl Store for SqliteStore {
     async fn create_tenant(&self, tenant: NewTenant, audit: NewEvent) -> Result<Tenant, StoreError> {
-        self.write(|reply| Command::CreateTenant { tenant, audit, reply }).await
+        self.write(Write::CreateTenant { tenant, audit }).await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -241,7 +310,7 @@ impl Store for SqliteStore {
 
     async fn update_tenant(&self, id: &TenantId, update: TenantUpdate, audit: NewEvent) -> Result<Tenant, StoreError> {
         let tenant = id.clone();
-        self.write(|reply| Command::UpdateTenant { tenant, update, audit, reply }).await
+        self.write(Write::UpdateTenant { tenant, update, audit }).await
     }
 
     async fn tenant_jwt(&self, id: &TenantId) -> Result<Option<TenantJwt>, StoreError> {
@@ -250,7 +319,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_key(&self, key: NewKey, audit: NewEvent) -> Result<KeyRecord, StoreError> {
-        self.write(|reply| Command::CreateKey { key, audit, reply }).await
+        self.write(Write::CreateKey { key, audit }).await
     }
 
     async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError> {
@@ -265,7 +334,7 @@ impl Store for SqliteStore {
 
     async fn revoke_key(&self, tenant: &TenantId, id: &KeyId, audit: NewEvent) -> Result<KeyRecord, StoreError> {
         let (tenant, id) = (tenant.clone(), id.clone());
-        self.write(|reply| Command::RevokeKey { tenant, id, audit, reply }).await
+        self.write(Write::RevokeKey { tenant, id, audit }).await
     }
 
     async fn append(
@@ -275,7 +344,7 @@ impl Store for SqliteStore {
         idempotency: Option<Idempotency>,
     ) -> Result<AppendOutcome, StoreError> {
         let tenant = tenant.clone();
-        self.write(|reply| Command::Append { tenant, events, idempotency, reply }).await
+        self.write(Write::Append { tenant, events, idempotency }).await
     }
 
     async fn get_event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
@@ -306,7 +375,7 @@ impl Store for SqliteStore {
         audit: NewEvent,
     ) -> Result<StoredEvent, StoreError> {
         let (tenant, id) = (tenant.clone(), *id);
-        self.write(|reply| Command::Redact { tenant, id, redaction, audit, reply }).await
+        self.write(Write::Redact { tenant, id, redaction, audit }).await
     }
 
     async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError> {
@@ -339,7 +408,7 @@ impl Store for SqliteStore {
 
     async fn put_head(&self, head: &SignedTreeHead) -> Result<bool, StoreError> {
         let head = head.clone();
-        self.write(|reply| Command::PutHead { head, reply }).await
+        self.write(Write::PutHead { head }).await
     }
 
     async fn latest_head(&self, tenant: &TenantId) -> Result<Option<SignedTreeHead>, StoreError> {
@@ -359,7 +428,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if self.sender.lock().map_err(poisoned)?.is_none() {
+        if self.queue.is_closed() {
             return Err(StoreError::Closed);
         }
         if self.full.load(Ordering::Relaxed) {
@@ -370,8 +439,7 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         // Dropping the last sender lets the writer drain its queue and stop.
-        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
-        drop(sender);
+        self.queue.close();
         // The writer stops after its queue is empty; dropping its nudge sender then stops
         // the checkpointer, which truncates the WAL.
         for (name, slot) in [("writer", &self.writer), ("checkpoint", &self.checkpointer)] {

@@ -134,6 +134,63 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tenant_jwt ADD COLUMN issuer TEXT;
     ALTER TABLE tenant_jwt ADD COLUMN audience TEXT;
     "#,
+    // 6: the directory (issue #11): members, groups and their memberships, SCIM connections.
+    // `*_key` columns hold the case-folded value a name is unique and sorted under.
+    r#"
+    CREATE TABLE members (
+        tenant_no     INTEGER NOT NULL REFERENCES tenants(no),
+        id            TEXT NOT NULL,
+        user_name     TEXT NOT NULL,
+        user_name_key TEXT NOT NULL,
+        external_id   TEXT,
+        display_name  TEXT,
+        email         TEXT,
+        email_key     TEXT,
+        active        INTEGER NOT NULL,
+        role          TEXT NOT NULL,
+        resource      TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_no, id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX members_user_name ON members (tenant_no, user_name_key);
+    CREATE INDEX members_external_id ON members (tenant_no, external_id);
+    CREATE INDEX members_email ON members (tenant_no, email_key);
+    CREATE TABLE directory_groups (
+        tenant_no     INTEGER NOT NULL REFERENCES tenants(no),
+        id            TEXT NOT NULL,
+        display_name  TEXT NOT NULL,
+        display_key   TEXT NOT NULL,
+        external_id   TEXT,
+        role          TEXT,
+        resource      TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_no, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX directory_groups_name ON directory_groups (tenant_no, display_key, id);
+    CREATE INDEX directory_groups_external_id ON directory_groups (tenant_no, external_id);
+    CREATE TABLE group_members (
+        tenant_no     INTEGER NOT NULL,
+        group_id      TEXT NOT NULL,
+        member_id     TEXT NOT NULL,
+        PRIMARY KEY (tenant_no, group_id, member_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX group_members_member ON group_members (tenant_no, member_id);
+    CREATE TABLE scim_connections (
+        id            TEXT PRIMARY KEY,
+        tenant_no     INTEGER NOT NULL REFERENCES tenants(no),
+        name          TEXT NOT NULL,
+        token_hash    BLOB NOT NULL,
+        version       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        revoked_at    INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX scim_connections_tenant ON scim_connections (tenant_no);
+    "#,
 ];
 
 /// Brings the database to the newest schema version.

@@ -9,21 +9,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Savepoint, TransactionBehavior};
-use stele_core::integrity::{Frontier, SignedTreeHead};
-use stele_core::{EventId, KeyId, NewEvent, Seq, StoredEvent, TenantId, Timestamp};
+use stele_core::integrity::Frontier;
+use stele_core::{KeyId, NewEvent, Seq, TenantId, Timestamp};
+use stele_store::write::{Group, Queued, Write, Written};
 use stele_store::{
-    AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, Redaction, StoreError, Tenant,
-    TenantUpdate, TreeState, IDEMPOTENCY_WINDOW_MICROS,
+    AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, TreeState,
+    IDEMPOTENCY_WINDOW_MICROS,
 };
-use tokio::sync::oneshot;
 
 use crate::rows::insert_event;
 use crate::{backend, read, redact, tree};
-
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-/// Largest number of events one group transaction takes on.
-const MAX_GROUP_EVENTS: usize = 20_000;
 
 /// WAL file size past which the writer restarts the WAL itself. The checkpointer's PASSIVE
 /// checkpoints copy frames into the database but never catch up with a writer that commits
@@ -32,82 +27,6 @@ const MAX_GROUP_EVENTS: usize = 20_000;
 /// `stele bench proofs`). A RESTART checkpoint copies the (small) rest and rewinds it; the
 /// next commit truncates the file to `journal_size_limit`.
 pub const WAL_RESTART_BYTES: u64 = 256 * 1024 * 1024;
-
-pub(crate) enum Command {
-    Append { tenant: TenantId, events: Vec<NewEvent>, idempotency: Option<Idempotency>, reply: Reply<AppendOutcome> },
-    CreateTenant { tenant: NewTenant, audit: NewEvent, reply: Reply<Tenant> },
-    CreateKey { key: NewKey, audit: NewEvent, reply: Reply<KeyRecord> },
-    RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent, reply: Reply<KeyRecord> },
-    Redact { tenant: TenantId, id: EventId, redaction: Redaction, audit: NewEvent, reply: Reply<StoredEvent> },
-    PutHead { head: SignedTreeHead, reply: Reply<bool> },
-    UpdateTenant { tenant: TenantId, update: TenantUpdate, audit: NewEvent, reply: Reply<Tenant> },
-}
-
-impl Command {
-    /// The tenant whose log the command appends to.
-    fn tenant(&self) -> &TenantId {
-        match self {
-            Command::Append { tenant, .. }
-            | Command::RevokeKey { tenant, .. }
-            | Command::Redact { tenant, .. }
-            | Command::UpdateTenant { tenant, .. } => tenant,
-            Command::CreateTenant { tenant, .. } => &tenant.id,
-            Command::CreateKey { key, .. } => &key.tenant,
-            Command::PutHead { head, .. } => &head.head.tenant,
-        }
-    }
-
-    fn weight(&self) -> usize {
-        match self {
-            Command::Append { events, .. } => events.len(),
-            _ => 1,
-        }
-    }
-}
-
-/// A command's result, held until its group has committed.
-enum Done {
-    Append(Reply<AppendOutcome>, Result<AppendOutcome, StoreError>),
-    Tenant(Reply<Tenant>, Result<Tenant, StoreError>),
-    Key(Reply<KeyRecord>, Result<KeyRecord, StoreError>),
-    Event(Reply<StoredEvent>, Result<StoredEvent, StoreError>),
-    Flag(Reply<bool>, Result<bool, StoreError>),
-}
-
-impl Done {
-    /// The command failed for lack of space.
-    fn is_full(&self) -> bool {
-        let full = |r: Result<(), &StoreError>| matches!(r, Err(StoreError::StorageFull(_)));
-        match self {
-            Done::Append(_, r) => full(r.as_ref().map(|_| ())),
-            Done::Tenant(_, r) => full(r.as_ref().map(|_| ())),
-            Done::Key(_, r) => full(r.as_ref().map(|_| ())),
-            Done::Event(_, r) => full(r.as_ref().map(|_| ())),
-            Done::Flag(_, r) => full(r.as_ref().map(|_| ())),
-        }
-    }
-
-    /// Answers the caller; if the group's commit failed, every result becomes that failure.
-    fn send(self, commit_error: Option<&CommitError>) {
-        let fail = |e: &CommitError| match e.full {
-            true => StoreError::StorageFull(format!("commit failed: {}", e.message)),
-            false => StoreError::Backend(format!("commit failed: {}", e.message)),
-        };
-        // A caller that went away no longer needs its answer; the write stands.
-        match (self, commit_error) {
-            (Done::Append(tx, r), None) => drop(tx.send(r)),
-            (Done::Append(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
-            (Done::Tenant(tx, r), None) => drop(tx.send(r)),
-            (Done::Tenant(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
-            (Done::Key(tx, r), None) => drop(tx.send(r)),
-            (Done::Key(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
-            (Done::Event(tx, r), None) => drop(tx.send(r)),
-            (Done::Event(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
-            (Done::Flag(tx, r), None) => drop(tx.send(r)),
-            (Done::Flag(tx, _), Some(e)) => drop(tx.send(Err(fail(e)))),
-        }
-    }
-}
 
 /// A known tenant: its row number, the last `seq` of its log, and its tree's right edge
 /// (loaded on first use; `None` while unknown or after appends without integrity).
@@ -153,7 +72,7 @@ impl Heads {
 /// Runs until every sender is gone, then returns after finishing what was queued.
 pub(crate) fn run(
     mut conn: Connection,
-    rx: flume::Receiver<Command>,
+    rx: flume::Receiver<Queued>,
     checkpoint: flume::Sender<()>,
     grown: Arc<GrownLog>,
     wal_restart_bytes: u64,
@@ -161,19 +80,7 @@ pub(crate) fn run(
     let mut heads = Heads::default();
     let mut last_purge = Timestamp::from_micros(0);
     let mut erase_pending = false;
-    while let Ok(first) = rx.recv() {
-        let mut weight = first.weight();
-        let mut group = vec![first];
-        while weight < MAX_GROUP_EVENTS {
-            match rx.try_recv() {
-                Ok(cmd) => {
-                    weight += cmd.weight();
-                    group.push(cmd);
-                }
-                Err(_) => break,
-            }
-        }
-        let requests = group.len();
+    while let Some(group) = Group::next_blocking(&rx) {
         erase_pending |= !apply_group(&mut conn, &mut heads, group, &grown);
         if erase_pending && rx.is_empty() {
             erase_pending = !redact::truncate_wal(&conn);
@@ -181,7 +88,6 @@ pub(crate) fn run(
         restart_large_wal(&conn, wal_restart_bytes);
         // A full channel means a checkpoint is already due.
         let _ = checkpoint.try_send(());
-        record_batch(weight, requests);
         let now = Timestamp::now();
         if now.as_micros() - last_purge.as_micros() > 60_000_000 {
             last_purge = now;
@@ -206,18 +112,18 @@ impl CommitError {
 
 /// Applies and commits a group; false when a redaction committed but its old page images
 /// could not yet be wiped from the WAL (see [`redact::truncate_wal`]).
-fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>, grown: &GrownLog) -> bool {
-    let mut done = Vec::with_capacity(group.len());
-    let touched: HashSet<TenantId> = group.iter().map(|c| c.tenant().clone()).collect();
+fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Group, grown: &GrownLog) -> bool {
+    let mut results = Vec::with_capacity(group.len());
+    let touched: HashSet<TenantId> = group.writes().map(|w| w.tenant().clone()).collect();
     let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Err(e) => Some(CommitError::of(&e)),
         Ok(mut tx) => {
-            for cmd in group {
-                done.push(apply_one(&mut tx, heads, cmd));
+            for write in group.writes() {
+                results.push(apply_one(&mut tx, heads, write));
             }
             // SQLITE_FULL inside a statement may roll the whole transaction back, so the
             // commit then fails with "no transaction is active": still lack of space.
-            let full = done.iter().any(Done::is_full);
+            let full = results.iter().any(|r| matches!(r, Err(StoreError::StorageFull(_))));
             tx.commit().err().map(|e| CommitError { full: full || CommitError::of(&e).full, ..CommitError::of(&e) })
         }
     };
@@ -233,58 +139,62 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Vec<Command>, gr
         }
     }
     // A committed redaction is answered only once the WAL no longer holds the erased words.
-    let redacted = commit_error.is_none() && done.iter().any(|d| matches!(d, Done::Event(_, Ok(_))));
+    let redacted = commit_error.is_none() && results.iter().any(|r| matches!(r, Ok(Written::Event(_))));
     let erased = !redacted || redact::truncate_wal(conn);
-    for d in done {
-        d.send(commit_error.as_ref());
-    }
+    let failure = commit_error.map(|e| match e.full {
+        true => StoreError::StorageFull(format!("commit failed: {}", e.message)),
+        false => StoreError::Backend(format!("commit failed: {}", e.message)),
+    });
+    group.answer(results, failure.as_ref().map_or(Ok(()), Err));
     erased
 }
 
-/// Runs one command in its own savepoint; on failure the savepoint and the command's
-/// changes to `heads` are rolled back.
-fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, cmd: Command) -> Done {
-    let tenant = cmd.tenant().clone();
+/// Runs one write in its own savepoint; on failure the savepoint and the write's changes
+/// to `heads` are rolled back.
+fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, write: &Write) -> Result<Written, StoreError> {
+    let tenant = write.tenant().clone();
     let snapshot = heads.0.get(&tenant).cloned();
-    let run = |f: &mut dyn FnMut(&Savepoint<'_>, &mut Heads) -> Result<(), StoreError>| -> Result<(), StoreError> {
-        let sp = tx.savepoint().map_err(backend)?;
-        let result = f(&sp, heads);
-        match result {
-            Ok(()) => sp.commit().map_err(backend),
-            Err(e) => {
-                // Dropping the savepoint rolls it back; the tenant's head goes back too.
-                tracing::debug!(error = %e, "write command failed");
-                drop(sp);
-                match snapshot {
-                    Some(head) => heads.0.insert(tenant.clone(), head),
-                    None => heads.0.remove(&tenant),
-                };
-                Err(e)
-            }
+    let sp = tx.savepoint().map_err(backend)?;
+    match apply(&sp, heads, write) {
+        Ok(written) => {
+            sp.commit().map_err(backend)?;
+            Ok(written)
         }
+        Err(e) => {
+            // Dropping the savepoint rolls it back; the tenant's head goes back too.
+            tracing::debug!(error = %e, "write command failed");
+            drop(sp);
+            match snapshot {
+                Some(head) => heads.0.insert(tenant, head),
+                None => heads.0.remove(&tenant),
+            };
+            Err(e)
+        }
+    }
+}
+
+/// What one write does inside the transaction.
+fn apply(sp: &Savepoint<'_>, heads: &mut Heads, write: &Write) -> Result<Written, StoreError> {
+    let audit = |sp: &Savepoint<'_>, heads: &mut Heads, tenant: &TenantId, events: &[NewEvent]| {
+        append_rows(sp, heads, tenant, events).map(drop)
     };
-    match cmd {
-        Command::Append { tenant, events, idempotency, reply } => {
-            let mut outcome = None;
-            let r = run(&mut |sp, heads| {
-                outcome = Some(append(sp, heads, &tenant, &events, idempotency.as_ref())?);
-                Ok(())
-            });
-            Done::Append(reply, r.and_then(|()| outcome.take().ok_or_else(|| backend("no outcome"))))
+    match write {
+        Write::Append { tenant, events, idempotency } => {
+            append(sp, heads, tenant, events, idempotency.as_ref()).map(Written::Appended)
         }
-        Command::CreateTenant { tenant, audit, reply } => {
-            let r = run(&mut |sp, heads| create_tenant(sp, heads, &tenant, &audit));
-            let made = Tenant {
+        Write::CreateTenant { tenant, audit: event } => {
+            create_tenant(sp, heads, tenant, event)?;
+            Ok(Written::Tenant(Tenant {
                 id: tenant.id.clone(),
                 name: tenant.name.clone(),
                 aliases: tenant.aliases.clone(),
                 created_at: tenant.created_at,
-            };
-            Done::Tenant(reply, r.map(|()| made))
+            }))
         }
-        Command::CreateKey { key, audit, reply } => {
-            let r = run(&mut |sp, heads| create_key(sp, heads, &key, &audit));
-            let made = KeyRecord {
+        Write::CreateKey { key, audit: event } => {
+            create_key(sp, heads, key)?;
+            audit(sp, heads, &key.tenant, std::slice::from_ref(event))?;
+            Ok(Written::Key(KeyRecord {
                 id: key.id.clone(),
                 tenant: key.tenant.clone(),
                 name: key.name.clone(),
@@ -293,43 +203,37 @@ fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, cmd: Command
                 secret_hash: key.secret_hash,
                 created_at: key.created_at,
                 revoked_at: None,
-            };
-            Done::Key(reply, r.map(|()| made))
+            }))
         }
-        Command::RevokeKey { tenant, id, audit, reply } => {
-            let mut record = None;
-            let r = run(&mut |sp, heads| {
-                record = Some(revoke_key(sp, heads, &tenant, &id, &audit)?);
-                Ok(())
-            });
-            Done::Key(reply, r.and_then(|()| record.take().ok_or_else(|| backend("no record"))))
+        Write::RevokeKey { tenant, id, audit: event } => {
+            let (no, _) = heads.get(sp, tenant)?;
+            // Revoking twice changes nothing and records nothing the second time.
+            if revoke_key(sp, no, id)? {
+                audit(sp, heads, tenant, std::slice::from_ref(event))?;
+            }
+            read::key_by_id(sp, id)?.ok_or_else(|| StoreError::KeyNotFound(id.clone())).map(Written::Key)
         }
-        Command::Redact { tenant, id, redaction, audit, reply } => {
-            let mut tombstone = None;
-            let r = run(&mut |sp, heads| {
-                let (no, _) = heads.get(sp, &tenant)?;
-                tombstone = Some(redact::redact(sp, no, &id, &redaction)?);
-                append_rows(sp, heads, &tenant, std::slice::from_ref(&audit))?;
-                Ok(())
-            });
-            Done::Event(reply, r.and_then(|()| tombstone.take().ok_or_else(|| backend("no tombstone"))))
+        Write::Redact { tenant, id, redaction, audit: event } => {
+            let (no, _) = heads.get(sp, tenant)?;
+            let tombstone = redact::redact(sp, no, id, redaction)?;
+            audit(sp, heads, tenant, std::slice::from_ref(event))?;
+            Ok(Written::Event(tombstone))
         }
-        Command::PutHead { head, reply } => {
-            let mut kept = false;
-            let r = run(&mut |sp, heads| {
-                let (no, _) = heads.get(sp, &head.head.tenant)?;
-                kept = tree::put_head(sp, no, &head)?;
-                Ok(())
-            });
-            Done::Flag(reply, r.map(|()| kept))
+        Write::PutHead { head } => {
+            let (no, _) = heads.get(sp, &head.head.tenant)?;
+            tree::put_head(sp, no, head).map(Written::Kept)
         }
-        Command::UpdateTenant { tenant, update, audit, reply } => {
-            let mut updated = None;
-            let r = run(&mut |sp, heads| {
-                updated = Some(update_tenant(sp, heads, &tenant, &update, &audit)?);
-                Ok(())
-            });
-            Done::Tenant(reply, r.and_then(|()| updated.take().ok_or_else(|| backend("no tenant"))))
+        Write::UpdateTenant { tenant, update, audit: event } => {
+            let (no, _) = heads.get(sp, tenant)?;
+            crate::tenant_update::apply(sp, no, update)?;
+            audit(sp, heads, tenant, std::slice::from_ref(event))?;
+            read::get_tenant(sp, tenant)?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone())).map(Written::Tenant)
+        }
+        Write::Record { tenant, change, audit: events } => {
+            let (no, _) = heads.get(sp, tenant)?;
+            crate::directory::apply(sp, no, tenant, change)?;
+            audit(sp, heads, tenant, events)?;
+            Ok(Written::Changed)
         }
     }
 }
@@ -443,7 +347,7 @@ fn create_tenant(conn: &Connection, heads: &mut Heads, t: &NewTenant, audit: &Ne
     Ok(())
 }
 
-fn create_key(conn: &Connection, heads: &mut Heads, k: &NewKey, audit: &NewEvent) -> Result<(), StoreError> {
+fn create_key(conn: &Connection, heads: &mut Heads, k: &NewKey) -> Result<(), StoreError> {
     let (no, _) = heads.get(conn, &k.tenant)?;
     let scopes = serde_json::to_string(&k.scopes).map_err(backend)?;
     conn.execute(
@@ -451,19 +355,11 @@ fn create_key(conn: &Connection, heads: &mut Heads, k: &NewKey, audit: &NewEvent
         params![k.id.as_str(), no, k.name, scopes, k.view_filter, &k.secret_hash.0[..], k.created_at.as_micros()],
     )
     .map_err(backend)?;
-    append_rows(conn, heads, &k.tenant, std::slice::from_ref(audit))?;
     Ok(())
 }
 
-fn revoke_key(
-    conn: &Connection,
-    heads: &mut Heads,
-    tenant: &TenantId,
-    id: &KeyId,
-    audit: &NewEvent,
-) -> Result<KeyRecord, StoreError> {
-    let (no, _) = heads.get(conn, tenant)?;
-    let now = Timestamp::now().as_micros();
+/// Marks a key revoked; false if it already was.
+fn revoke_key(conn: &Connection, no: i64, id: &KeyId) -> Result<bool, StoreError> {
     let exists: bool = conn
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM keys WHERE id = ?1 AND tenant_no = ?2)",
@@ -474,30 +370,13 @@ fn revoke_key(
     if !exists {
         return Err(StoreError::KeyNotFound(id.clone()));
     }
-    // Revoking twice changes nothing and records nothing the second time.
     let changed = conn
         .execute(
             "UPDATE keys SET revoked_at = ?3 WHERE id = ?1 AND tenant_no = ?2 AND revoked_at IS NULL",
-            params![id.as_str(), no, now],
+            params![id.as_str(), no, Timestamp::now().as_micros()],
         )
         .map_err(backend)?;
-    if changed == 1 {
-        append_rows(conn, heads, tenant, std::slice::from_ref(audit))?;
-    }
-    read::key_by_id(conn, id)?.ok_or_else(|| StoreError::KeyNotFound(id.clone()))
-}
-
-fn update_tenant(
-    conn: &Connection,
-    heads: &mut Heads,
-    tenant: &TenantId,
-    update: &TenantUpdate,
-    audit: &NewEvent,
-) -> Result<Tenant, StoreError> {
-    let (no, _) = heads.get(conn, tenant)?;
-    crate::tenant_update::apply(conn, no, update)?;
-    append_rows(conn, heads, tenant, std::slice::from_ref(audit))?;
-    read::get_tenant(conn, tenant)?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))
+    Ok(changed == 1)
 }
 
 fn restart_large_wal(conn: &Connection, limit: u64) {
@@ -517,12 +396,4 @@ fn purge_idempotency(conn: &Connection, now: Timestamp) {
     if let Err(e) = conn.execute("DELETE FROM idempotency WHERE created_at < ?1", [cutoff]) {
         tracing::warn!(error = %e, "could not purge expired idempotency keys");
     }
-}
-
-/// Batch-size histograms. Label-free, so the closed-label-set rule (clippy.toml's
-/// disallowed macros; stele-server's `metrics` module) has nothing to guard here.
-#[allow(clippy::disallowed_macros)]
-fn record_batch(weight: usize, requests: usize) {
-    metrics::histogram!("stele_writer_batch_events").record(weight as f64);
-    metrics::histogram!("stele_writer_batch_requests").record(requests as f64);
 }

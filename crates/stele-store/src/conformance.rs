@@ -2,9 +2,11 @@
 //! instantiate it with [`conformance_tests!`](crate::conformance_tests), giving a function
 //! that makes a fresh, empty store (and a guard that keeps its resources alive).
 
+mod directory;
 mod filters;
 mod integrity;
 mod tenant_update;
+pub use directory::{directory_groups, directory_listings, directory_members, member, scim_connections};
 pub use filters::filter_table;
 pub use integrity::{
     appends_report_grown_trees, merkle_tree_matches_the_leaves, redaction_keeps_the_leaf, signed_heads_are_kept,
@@ -33,7 +35,8 @@ macro_rules! conformance_tests {
             tenants_and_aliases, keys_lifecycle, append_assigns_gapless_seq, concurrent_appends_are_gapless,
             idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table,
             merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, redaction_keeps_the_leaf,
-            tenant_updates, ids_and_aliases_share_one_namespace);
+            tenant_updates, ids_and_aliases_share_one_namespace, directory_members, directory_listings,
+            directory_groups, scim_connections);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

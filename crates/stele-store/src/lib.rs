@@ -4,15 +4,18 @@
 
 pub mod conformance;
 pub mod derived;
+pub mod directory;
 pub mod layout;
 pub mod proofs;
 mod records;
 mod tenant_update;
+pub mod write;
 
 pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
+pub use directory::DirectoryStore;
 pub use tenant_update::{JwtAlg, TenantJwt, TenantUpdate};
 
 use async_trait::async_trait;
@@ -51,6 +54,18 @@ pub enum StoreError {
     /// nothing was written. The server answers 503 `storage-full`.
     #[error("the database has no space left: {0}")]
     StorageFull(String),
+    /// A record with this value of a unique attribute (`"userName"`, `"id"`, …) exists.
+    #[error("another record has the same {0}")]
+    Conflict(String),
+    /// A record (`"member"`, `"group"`, …) does not exist in the tenant.
+    #[error("{0} {1} does not exist")]
+    RecordNotFound(&'static str, String),
+    /// The record changed since it was read: its version is now `current`.
+    #[error("the record's version is {current}, not the one the change was based on")]
+    VersionMismatch { current: u64 },
+    /// A group names a member the tenant does not have.
+    #[error("member {0} does not exist")]
+    UnknownMember(String),
     #[error("storage backend error: {0}")]
     Backend(String),
 }
@@ -69,7 +84,7 @@ pub fn count_cancelled_query() {
 /// A storage backend. Appends to one tenant are serialised by the backend, so each tenant's
 /// `seq` is gapless; a successful append is durable (committed and synced) on return.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: DirectoryStore + Send + Sync + 'static {
     /// Creates a tenant and appends `audit` (its `stele.tenant.created` event) to its log,
     /// atomically. Ids and aliases share one namespace: an id or alias that is already
     /// another tenant's id or alias is `AliasTaken` (an existing id: `TenantExists`).
