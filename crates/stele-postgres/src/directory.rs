@@ -7,8 +7,8 @@
 
 use stele_core::{SecretHash, TenantId, Timestamp};
 use stele_store::directory::{
-    fold_case, Group, GroupId, GroupLookup, GroupMember, GroupOrder, ListAfter, Listing, Member, MemberGroup,
-    MemberId, MemberLookup, MemberOrder, RecordChange, Role, ScimConnection, ScimConnectionId,
+    fold_case, Group, GroupId, GroupLookup, GroupMember, GroupOrder, ListAfter, Listing, Member, MemberGroup, MemberId,
+    MemberLookup, MemberOrder, RecordChange, Role, ScimConnection, ScimConnectionId,
 };
 use stele_store::StoreError;
 use tokio_postgres::error::SqlState;
@@ -19,12 +19,7 @@ use crate::backend;
 use crate::writer::Fail;
 
 /// Applies one change for tenant `no`, whose head row the caller holds locked.
-pub(crate) async fn apply(
-    tx: &Transaction<'_>,
-    no: i64,
-    tenant: &TenantId,
-    change: &RecordChange,
-) -> Result<(), Fail> {
+pub(crate) async fn apply(tx: &Transaction<'_>, no: i64, tenant: &TenantId, change: &RecordChange) -> Result<(), Fail> {
     match change {
         RecordChange::PutMember { member: m, previous } => {
             let id = m.id.to_string();
@@ -215,7 +210,11 @@ async fn members_where(
     rows.iter().map(member_from).collect()
 }
 
-pub(crate) async fn get_member(client: &impl GenericClient, no: i64, id: &MemberId) -> Result<Option<Member>, StoreError> {
+pub(crate) async fn get_member(
+    client: &impl GenericClient,
+    no: i64,
+    id: &MemberId,
+) -> Result<Option<Member>, StoreError> {
     let id = id.to_string();
     Ok(members_where(client, "tenant_no = $1 AND id = $2", &[&no, &id]).await?.into_iter().next())
 }
@@ -409,7 +408,10 @@ pub(crate) async fn get_scim_connection(
     row.as_ref().map(connection_from).transpose()
 }
 
-pub(crate) async fn list_scim_connections(client: &impl GenericClient, no: i64) -> Result<Vec<ScimConnection>, StoreError> {
+pub(crate) async fn list_scim_connections(
+    client: &impl GenericClient,
+    no: i64,
+) -> Result<Vec<ScimConnection>, StoreError> {
     let sql = format!("{CONNECTION_SELECT} WHERE c.tenant_no = $1 ORDER BY c.created_at, c.id");
     let rows = client.query(&sql, &[&no]).await.map_err(backend)?;
     rows.iter().map(connection_from).collect()

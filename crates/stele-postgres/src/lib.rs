@@ -7,11 +7,11 @@
 //! conformance suite (`tests/conformance.rs`).
 
 pub mod compile;
+mod directory;
 pub mod provision;
 mod read;
 pub mod rows;
 pub mod schema;
-mod directory;
 mod tenant_update;
 mod tree;
 mod writer;
@@ -28,8 +28,8 @@ use stele_store::directory::{
     RecordChange, ScimConnection, ScimConnectionId,
 };
 use stele_store::{
-    DirectoryStore,     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
-    Tenant, TenantJwt, TenantUpdate, TreeState,
+    AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store,
+    StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;

@@ -257,7 +257,9 @@ async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, trees: &mut Trees, w
             let (no, head) = lock_head(tx, tenant).await?;
             crate::tenant_update::apply(tx, no, update).await?;
             append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
-            Ok(Written::Tenant(read::get_tenant(tx, tenant).await?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?))
+            Ok(Written::Tenant(
+                read::get_tenant(tx, tenant).await?.ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?,
+            ))
         }
         Write::PutHead { head } => {
             let no = read::tenant_no(tx, &head.head.tenant).await?;

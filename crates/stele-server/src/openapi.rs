@@ -5,14 +5,16 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{events, export, health, integrity, keys, query, tenant_update, tenants};
+use crate::routes::{
+    events, export, health, integrity, keys, members, query, scim_connections, tenant_update, tenants,
+};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Stele", description = "Tamper-evident, multi-tenant audit log service"),
     modifiers(&BearerAuth),
-    tags((name = "events", description = "Ingest and read audit events"), (name = "integrity", description = "Signed tree heads, proofs, export, redaction"), (name = "admin", description = "Tenants and keys"), (name = "operations", description = "Health and metrics"))
+    tags((name = "events", description = "Ingest and read audit events"), (name = "integrity", description = "Signed tree heads, proofs, export, redaction"), (name = "admin", description = "Tenants and keys"), (name = "directory", description = "Members, groups and SCIM connections of a tenant"), (name = "operations", description = "Health and metrics"))
 )]
 struct ApiDoc;
 
@@ -54,5 +56,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(integrity::head))
         .routes(routes!(integrity::heads))
         .routes(routes!(integrity::consistency_proof))
+        .routes(routes!(members::create_member, members::list_members))
+        .routes(routes!(members::get_member, members::update_member, members::delete_member))
+        .routes(routes!(members::create_group, members::list_groups))
+        .routes(routes!(members::get_group, members::update_group, members::delete_group))
+        .routes(routes!(scim_connections::create_scim_connection, scim_connections::list_scim_connections))
+        .routes(routes!(scim_connections::rotate_scim_connection))
+        .routes(routes!(scim_connections::revoke_scim_connection))
         .merge(crate::profiles::router())
 }

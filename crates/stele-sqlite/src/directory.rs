@@ -7,8 +7,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use stele_core::{SecretHash, TenantId, Timestamp};
 use stele_store::directory::{
-    fold_case, Group, GroupId, GroupLookup, GroupMember, GroupOrder, ListAfter, Listing, Member, MemberGroup,
-    MemberId, MemberLookup, MemberOrder, RecordChange, Role, ScimConnection, ScimConnectionId,
+    fold_case, Group, GroupId, GroupLookup, GroupMember, GroupOrder, ListAfter, Listing, Member, MemberGroup, MemberId,
+    MemberLookup, MemberOrder, RecordChange, Role, ScimConnection, ScimConnectionId,
 };
 use stele_store::StoreError;
 
@@ -58,8 +58,11 @@ pub(crate) fn apply(conn: &Connection, no: i64, tenant: &TenantId, change: &Reco
         RecordChange::DeleteMember { id, previous } => {
             let stored = version(conn, "members", no, &id.to_string())?;
             check_version(stored, Some(*previous), "member", &id.to_string())?;
-            conn.execute("DELETE FROM group_members WHERE tenant_no = ?1 AND member_id = ?2", params![no, id.to_string()])
-                .map_err(backend)?;
+            conn.execute(
+                "DELETE FROM group_members WHERE tenant_no = ?1 AND member_id = ?2",
+                params![no, id.to_string()],
+            )
+            .map_err(backend)?;
             conn.execute("DELETE FROM members WHERE tenant_no = ?1 AND id = ?2", params![no, id.to_string()])
                 .map_err(backend)?;
         }
@@ -100,7 +103,9 @@ pub(crate) fn apply(conn: &Connection, no: i64, tenant: &TenantId, change: &Reco
             conn.execute("DELETE FROM group_members WHERE tenant_no = ?1 AND group_id = ?2", params![no, id])
                 .map_err(backend)?;
             let mut insert = conn
-                .prepare_cached("INSERT OR IGNORE INTO group_members (tenant_no, group_id, member_id) VALUES (?1, ?2, ?3)")
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO group_members (tenant_no, group_id, member_id) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(backend)?;
             for m in &group.members {
                 insert.execute(params![no, id, m.id.to_string()]).map_err(backend)?;
@@ -262,12 +267,18 @@ pub(crate) fn member_groups(conn: &Connection, no: i64, id: &MemberId) -> Result
         )
         .map_err(backend)?;
     let rows = stmt
-        .query_map(params![no, id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?)))
+        .query_map(params![no, id.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?))
+        })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(backend)?;
     rows.into_iter()
         .map(|(id, display_name, role)| {
-            Ok(MemberGroup { id: id.parse().map_err(backend)?, display_name, role: role.as_deref().and_then(Role::parse) })
+            Ok(MemberGroup {
+                id: id.parse().map_err(backend)?,
+                display_name,
+                role: role.as_deref().and_then(Role::parse),
+            })
         })
         .collect()
 }
@@ -390,7 +401,10 @@ fn connections_where(conn: &Connection, clause: &str, value: SqlValue) -> Result
     rows.into_iter().map(connection_from).collect()
 }
 
-pub(crate) fn get_scim_connection(conn: &Connection, id: &ScimConnectionId) -> Result<Option<ScimConnection>, StoreError> {
+pub(crate) fn get_scim_connection(
+    conn: &Connection,
+    id: &ScimConnectionId,
+) -> Result<Option<ScimConnection>, StoreError> {
     Ok(connections_where(conn, "c.id = ?1", id.to_string().into())?.into_iter().next())
 }
 

@@ -33,8 +33,8 @@ use stele_store::directory::{
     RecordChange, ScimConnection, ScimConnectionId,
 };
 use stele_store::{
-    AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store, StoreError,
-    Tenant, TenantJwt, TenantUpdate, TreeState,
+    AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store,
+    StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
 
 use stele_store::write::{FromWritten, Write, WriteQueue};

@@ -178,15 +178,30 @@ pub struct ScimConnection {
 pub enum RecordChange {
     /// Creates (`previous: None`) or replaces (`previous: Some(stored version)`) a member.
     /// A `user_name` another member has (case-insensitively) is `Conflict("userName")`.
-    PutMember { member: Member, previous: Option<u64> },
+    PutMember {
+        member: Member,
+        previous: Option<u64>,
+    },
     /// Deletes a member (and its group memberships).
-    DeleteMember { id: MemberId, previous: u64 },
+    DeleteMember {
+        id: MemberId,
+        previous: u64,
+    },
     /// Creates or replaces a group and its whole membership. Members must exist in the
     /// tenant (`UnknownMember` otherwise).
-    PutGroup { group: Group, previous: Option<u64> },
-    DeleteGroup { id: GroupId, previous: u64 },
+    PutGroup {
+        group: Group,
+        previous: Option<u64>,
+    },
+    DeleteGroup {
+        id: GroupId,
+        previous: u64,
+    },
     /// Creates or replaces a SCIM connection (rotation, revocation).
-    PutScimConnection { connection: ScimConnection, previous: Option<u64> },
+    PutScimConnection {
+        connection: ScimConnection,
+        previous: Option<u64>,
+    },
 }
 
 impl RecordChange {

@@ -11,11 +11,11 @@ mod records;
 mod tenant_update;
 pub mod write;
 
+pub use directory::DirectoryStore;
 pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
-pub use directory::DirectoryStore;
 pub use tenant_update::{JwtAlg, TenantJwt, TenantUpdate};
 
 use async_trait::async_trait;

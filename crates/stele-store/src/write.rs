@@ -26,15 +26,44 @@ pub const WRITER_QUEUE: usize = 4096;
 
 /// Every write a store performs.
 pub enum Write {
-    Append { tenant: TenantId, events: Vec<NewEvent>, idempotency: Option<Idempotency> },
-    CreateTenant { tenant: NewTenant, audit: NewEvent },
-    UpdateTenant { tenant: TenantId, update: TenantUpdate, audit: NewEvent },
-    CreateKey { key: NewKey, audit: NewEvent },
-    RevokeKey { tenant: TenantId, id: KeyId, audit: NewEvent },
-    Redact { tenant: TenantId, id: EventId, redaction: Redaction, audit: NewEvent },
-    PutHead { head: SignedTreeHead },
+    Append {
+        tenant: TenantId,
+        events: Vec<NewEvent>,
+        idempotency: Option<Idempotency>,
+    },
+    CreateTenant {
+        tenant: NewTenant,
+        audit: NewEvent,
+    },
+    UpdateTenant {
+        tenant: TenantId,
+        update: TenantUpdate,
+        audit: NewEvent,
+    },
+    CreateKey {
+        key: NewKey,
+        audit: NewEvent,
+    },
+    RevokeKey {
+        tenant: TenantId,
+        id: KeyId,
+        audit: NewEvent,
+    },
+    Redact {
+        tenant: TenantId,
+        id: EventId,
+        redaction: Redaction,
+        audit: NewEvent,
+    },
+    PutHead {
+        head: SignedTreeHead,
+    },
     /// A directory change and the events that record it.
-    Record { tenant: TenantId, change: RecordChange, audit: Vec<NewEvent> },
+    Record {
+        tenant: TenantId,
+        change: RecordChange,
+        audit: Vec<NewEvent>,
+    },
 }
 
 impl Write {
@@ -125,12 +154,8 @@ impl WriteQueue {
 
     /// Queues a write and waits until its group has committed.
     pub async fn submit<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
-        let sender = self
-            .sender
-            .lock()
-            .map_err(|e| StoreError::Backend(e.to_string()))?
-            .clone()
-            .ok_or(StoreError::Closed)?;
+        let sender =
+            self.sender.lock().map_err(|e| StoreError::Backend(e.to_string()))?.clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
         sender.send_async(Queued { write, reply }).await.map_err(|_| StoreError::Closed)?;
         let written = answer.await.map_err(|_| StoreError::Closed)??;

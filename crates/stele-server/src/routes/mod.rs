@@ -5,7 +5,9 @@ pub mod export;
 pub mod health;
 pub mod integrity;
 pub mod keys;
+pub mod members;
 pub mod query;
+pub mod scim_connections;
 pub mod tenant_update;
 pub mod tenants;
 

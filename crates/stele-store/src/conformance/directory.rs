@@ -119,8 +119,13 @@ pub async fn directory_members(store: Arc<dyn Store>) {
     assert!(matches!(r, Err(StoreError::RecordNotFound("member", _))), "{r:?}");
 
     let actions = log(&*store, "acme").await;
-    let expected =
-        ["stele.tenant.created", "stele.member.created", "stele.member.updated", "stele.member.created", "stele.member.deleted"];
+    let expected = [
+        "stele.tenant.created",
+        "stele.member.created",
+        "stele.member.updated",
+        "stele.member.created",
+        "stele.member.deleted",
+    ];
     assert_eq!(actions, expected, "each applied change appended its event, refused ones nothing");
     let unknown = put(&*store, "nobody", &member("x", 1), None, "stele.member.created").await;
     assert!(matches!(unknown, Err(StoreError::UnknownTenant(_))), "{unknown:?}");
@@ -246,7 +251,10 @@ pub async fn scim_connections(store: Arc<dyn Store>) {
     // Rotation replaces the hash.
     c.token_hash = SecretHash::of("second token");
     c.version = 2;
-    store.change(&tenant("acme"), put(&c, Some(1)), vec![event("stele.scim_connection.rotated", 6)]).await.expect("put");
+    store
+        .change(&tenant("acme"), put(&c, Some(1)), vec![event("stele.scim_connection.rotated", 6)])
+        .await
+        .expect("put");
     let stored = store.get_scim_connection(&c.id).await.expect("get").expect("exists");
     assert!(stored.token_hash.matches("second token") && !stored.token_hash.matches("first token"));
     // Another tenant cannot take it over.
