@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod profiles;
 mod routes;
+mod scim;
 pub mod secret_key;
 mod serve;
 mod startup;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
                 ([(axum::http::header::CONTENT_TYPE, "application/json")], api_json.clone())
             }),
         )
+        .merge(scim::router())
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

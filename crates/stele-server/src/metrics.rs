@@ -188,6 +188,20 @@ pub fn head_signed() {
     metrics::counter!("stele_tree_heads_signed_total").increment(1);
 }
 
+/// Counts a SCIM request by operation (a closed set: `stele_scim::Operation::name`) and
+/// status class.
+pub fn scim_request(operation: &'static str, status: u16) {
+    let class = StatusClass::of(
+        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+    );
+    metrics::counter!("stele_scim_requests_total", "operation" => operation, "status" => class.label()).increment(1);
+}
+
+/// Counts a SCIM request that named no known connection (so no tenant's log holds it).
+pub fn scim_unattributed() {
+    metrics::counter!("stele_scim_unattributed_requests_total").increment(1);
+}
+
 /// Middleware: records the latency of each request under its route template.
 pub async fn track(request: Request, next: Next) -> Response {
     let route = Route::of(request.extensions().get::<MatchedPath>());

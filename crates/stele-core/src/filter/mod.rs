@@ -71,6 +71,16 @@
 //! [`MAX_FILTER_LITERAL_CHARS`] characters of string values. The parser never panics; its
 //! recursion is bounded by the depth limit and long `and`/`or` chains are parsed iteratively.
 //!
+//! # Other vocabularies
+//!
+//! The grammar, bounds and error positions are shared through [`parse_with`] and a
+//! [`Vocabulary`], which says what names mean and builds its own tree; [`parse`] is
+//! [`parse_with`] of [`EventVocabulary`]. A vocabulary may allow value paths
+//! (`attr-path "[" or-expr "]"` as a unary term, names inside resolved relative to the
+//! outer attribute, not nested; the `[` counts as a nesting level) and more name characters
+//! (SCIM's URN-qualified names need `:`); event filters allow neither, so `[` is an error
+//! there. The SCIM service provider (`stele-scim`) is the other vocabulary.
+//!
 //! # Views
 //!
 //! A key's view filter is a [`ViewFilter`]: the same language, compared **exactly** (it is
@@ -90,5 +100,7 @@ mod view;
 
 pub use ast::{Attr, CompareOp, Expr, Value};
 pub use bounded::{BoundsError, Filter, MAX_FILTER_LITERAL_CHARS, MAX_FILTER_TERMS};
-pub use parser::{parse, FilterError, MAX_FILTER_DEPTH, MAX_FILTER_LEN};
+pub use parser::{
+    parse, parse_with, Culprit, EventVocabulary, FilterError, Vocabulary, MAX_FILTER_DEPTH, MAX_FILTER_LEN,
+};
 pub use view::ViewFilter;
