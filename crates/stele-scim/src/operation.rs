@@ -7,7 +7,7 @@
 //! `ListGroups` (the same read, another way in); PUT and PATCH are both `Update*`; discovery
 //! gets `GetServiceProviderConfig`, `GetSchemas` and `GetResourceTypes` (also for one schema
 //! or resource type); anything else (unknown paths, other methods, writes to `/Me`, which
-//! Stele does not offer, root `.search`) is `Unknown`. `Unauthorized` is never classified:
+//! Stele does not offer) is `Unknown`; `POST /.search` (across Users and Groups) is `Search`. `Unauthorized` is never classified:
 //! the server records it when authentication fails, whatever the route.
 
 /// A SCIM request, as the audit log names it.
@@ -28,13 +28,14 @@ pub enum Operation {
     GetServiceProviderConfig,
     GetSchemas,
     GetResourceTypes,
+    Search,
     Unauthorized,
     Unknown,
 }
 
 impl Operation {
     /// Every operation, for closed label sets.
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 18] = [
         Operation::ListUsers,
         Operation::GetUser,
         Operation::CreateUser,
@@ -50,6 +51,7 @@ impl Operation {
         Operation::GetServiceProviderConfig,
         Operation::GetSchemas,
         Operation::GetResourceTypes,
+        Operation::Search,
         Operation::Unauthorized,
         Operation::Unknown,
     ];
@@ -72,6 +74,7 @@ impl Operation {
             Operation::GetServiceProviderConfig => "GetServiceProviderConfig",
             Operation::GetSchemas => "GetSchemas",
             Operation::GetResourceTypes => "GetResourceTypes",
+            Operation::Search => "Search",
             Operation::Unauthorized => "Unauthorized",
             Operation::Unknown => "Unknown",
         }
@@ -89,6 +92,9 @@ impl Operation {
         let segments = segments(path);
         let method = method.to_ascii_uppercase();
         let Some(first) = segments.first() else { return Operation::Unknown };
+        if segments.len() == 1 && *first == ".search" && method.eq_ignore_ascii_case("POST") {
+            return Operation::Search;
+        }
         let first = first.to_ascii_lowercase();
         let second = segments.get(1).copied();
         let search = second == Some(".search");
@@ -158,6 +164,8 @@ mod tests {
             ("GET", "/ResourceTypes", Operation::GetResourceTypes),
             ("GET", "/Nope", Operation::Unknown),
             ("GET", "/", Operation::Unknown),
+            ("POST", "/.search", Operation::Search),
+            ("GET", "/.search", Operation::Unknown),
             ("POST", "/Users/abc", Operation::Unknown),
         ];
         for (method, path, expected) in cases {

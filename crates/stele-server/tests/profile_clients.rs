@@ -5,7 +5,7 @@
 //! `scripts/test` installs both (from `tests/clients/`) under `target/clients/` and exports
 //! `STELE_TEST_LOSANT_PYTHON` (a Python with `losant_rest`) and `STELE_TEST_RETRACED_NODE_PATH`
 //! (the `node_modules` holding the Retraced client). Without them these tests say why they
-//! are skipped and pass.
+//! are skipped and pass (and fail under `STELE_TEST_REQUIRE_CLIENTS=1`, which `scripts/test` sets).
 
 mod common;
 
@@ -27,6 +27,10 @@ fn installed(var: &str, what: &str) -> Option<String> {
     match std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
         Some(v) => Some(v),
         None => {
+            assert!(
+                std::env::var("STELE_TEST_REQUIRE_CLIENTS").is_err(),
+                "{var} is not set but STELE_TEST_REQUIRE_CLIENTS is: scripts/test must install the {what} client"
+            );
             eprintln!(
                 "skipped: {var} is not set, so the official {what} client is not installed (scripts/test installs it)"
             );

@@ -40,7 +40,9 @@ fn member_refs(ctx: &Ctx, g: &Group) -> Vec<MemberRef> {
         .iter()
         .map(|m| MemberRef {
             value: m.id.to_string(),
-            display: m.display.clone(),
+            // `display` is left out: clients compare members as they sent them, and a
+            // display Stele made up would differ (scim2-tester checks exactly that).
+            display: None,
             kind: MemberKind::User,
             location: Some(ctx.location(ResourceKind::User, &m.id.to_string())),
         })
@@ -91,8 +93,10 @@ async fn candidates(ctx: &Ctx, params: &ListParams) -> Result<Vec<Group>, ScimEr
     found.map_err(store_error)
 }
 
-pub(crate) async fn list(ctx: &Ctx, params: &ListParams) -> Result<Reply, Failure> {
-    let mut matched: Vec<Value> = Vec::new();
+/// The resources a list request matches, sorted as asked (with members only when a filter
+/// needed them).
+pub(crate) async fn matching(ctx: &Ctx, params: &ListParams) -> Result<Vec<Value>, Failure> {
+    let mut matched = Vec::new();
     for g in candidates(ctx, params).await? {
         let resource = render(ctx, &g);
         if params.filter.as_ref().is_none_or(|f| f.matches(&resource)) {
@@ -102,15 +106,22 @@ pub(crate) async fn list(ctx: &Ctx, params: &ListParams) -> Result<Reply, Failur
     if let Some(path) = &params.sort_by {
         stele_scim::list::sort_resources(&mut matched, path, params.sort_order);
     }
+    Ok(matched)
+}
+
+/// A matched resource as a page shows it: with its members, projected.
+pub(crate) async fn page_item(ctx: &Ctx, resource: &Value, params: &ListParams) -> Result<Value, Failure> {
+    let id = resource["id"].as_str().unwrap_or_default();
+    let full = render(ctx, &find(ctx, id).await?);
+    Ok(project(&full, ResourceKind::Group, &params.attributes, &params.excluded_attributes))
+}
+
+pub(crate) async fn list(ctx: &Ctx, params: &ListParams) -> Result<Reply, Failure> {
+    let matched = matching(ctx, params).await?;
     let total = matched.len();
     let mut page = Vec::new();
-    for resource in matched.into_iter().skip(params.offset()).take(params.count) {
-        // A page's groups get their members (the scan may have left them out).
-        let full = match resource["id"].as_str() {
-            Some(id) if params.filter.is_none() => render(ctx, &find(ctx, id).await?),
-            _ => resource,
-        };
-        page.push(project(&full, ResourceKind::Group, &params.attributes, &params.excluded_attributes));
+    for resource in matched.iter().skip(params.offset()).take(params.count) {
+        page.push(page_item(ctx, resource, params).await?);
     }
     Ok(Reply::ok(200, stele_scim::list_response(total, params.start_index, page)))
 }
@@ -215,12 +226,8 @@ pub(crate) async fn update(
         } else {
             normalize(ResourceKind::Group, body).map_err(about)?
         };
-        let mut after =
+        let after =
             group_from(before.id, document, before.version + 1, before.created_at, before.role).map_err(about)?;
-        // Displays for the answer (the store fills them on reads).
-        for m in &mut after.members {
-            m.display = before.members.iter().find(|b| b.id == m.id).and_then(|b| b.display.clone());
-        }
         let reply = Reply {
             version: Some(after.version),
             target: Some(target(&after)),

@@ -313,6 +313,40 @@ fn resource_id(req: &Req) -> &str {
     req.sub_path.trim_matches('/').split('/').nth(1).unwrap_or_default()
 }
 
+/// `POST /.search`: Users, then Groups, each filtered and sorted with the request's terms
+/// as that resource type reads them (a type whose schema lacks an attribute the filter
+/// names contributes nothing), paged together.
+async fn search(ctx: &Ctx, body: Option<&Value>) -> Result<Reply, Failure> {
+    let body = body.ok_or_else(|| ScimError::invalid_syntax("a .search request needs a SearchRequest body"))?;
+    let users = stele_scim::ListParams::from_search_body(ResourceKind::User, body, MAX_RESULTS);
+    let groups = stele_scim::ListParams::from_search_body(ResourceKind::Group, body, MAX_RESULTS);
+    let (users, groups) = match (users, groups) {
+        (Err(e), Err(_)) => return Err(e.into()),
+        (u, g) => (u.ok(), g.ok()),
+    };
+    let mut matched: Vec<(ResourceKind, Value)> = Vec::new();
+    if let Some(p) = &users {
+        matched.extend(users::matching(ctx, p).await?.into_iter().map(|r| (ResourceKind::User, r)));
+    }
+    if let Some(p) = &groups {
+        matched.extend(groups::matching(ctx, p).await?.into_iter().map(|r| (ResourceKind::Group, r)));
+    }
+    let Some(first) = users.as_ref().or(groups.as_ref()) else {
+        return Err(ScimError::internal("no parameters").into());
+    };
+    let (offset, count, start_index) = (first.offset(), first.count, first.start_index);
+    let mut page = Vec::new();
+    for (kind, resource) in matched.iter().skip(offset).take(count) {
+        let item = match (kind, &users, &groups) {
+            (ResourceKind::User, Some(p), _) => users::page_item(ctx, resource, p).await?,
+            (ResourceKind::Group, _, Some(p)) => groups::page_item(ctx, resource, p).await?,
+            _ => continue,
+        };
+        page.push(item);
+    }
+    Ok(Reply::ok(200, stele_scim::list_response(matched.len(), start_index, page)))
+}
+
 async fn route(ctx: &Ctx, req: &Req, headers: &HeaderMap, body: Option<Value>) -> Reply {
     let result = match req.op {
         Operation::ListUsers | Operation::ListGroups => {
@@ -354,6 +388,10 @@ async fn route(ctx: &Ctx, req: &Req, headers: &HeaderMap, body: Option<Value>) -
                 .map(|s| Reply::ok(200, s))
                 .ok_or_else(|| ScimError::not_found(format!("no resource type {name}")).into()),
         },
+        Operation::Search => search(ctx, body.as_ref()).await,
+        Operation::Unknown if stele_scim::operation::resource_type(&req.sub_path).is_some() => {
+            Err(ScimError::new(405, None, format!("{} does not accept {}", req.sub_path, req.method)).into())
+        }
         Operation::Unauthorized | Operation::Unknown => {
             Err(ScimError::not_found(format!("no SCIM endpoint {} {}", req.method, req.sub_path)).into())
         }

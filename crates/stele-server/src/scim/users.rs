@@ -94,36 +94,35 @@ async fn candidates(ctx: &Ctx, params: &ListParams) -> Result<Vec<Member>, ScimE
     found.map_err(store_error)
 }
 
-pub(crate) async fn list(ctx: &Ctx, params: &ListParams) -> Result<Reply, Failure> {
-    let mut matched: Vec<(Value, Member)> = Vec::new();
+/// The resources (without `groups`: filtering on groups is not offered) a list request
+/// matches, sorted as asked.
+pub(crate) async fn matching(ctx: &Ctx, params: &ListParams) -> Result<Vec<Value>, Failure> {
+    let mut matched = Vec::new();
     for m in candidates(ctx, params).await? {
-        // Filters see the resource without `groups` (filtering on groups is not offered).
         let resource = render_user(&doc(&m), &meta(ctx, &m), &[]);
         if params.filter.as_ref().is_none_or(|f| f.matches(&resource)) {
-            matched.push((resource, m));
+            matched.push(resource);
         }
     }
     if let Some(path) = &params.sort_by {
-        let mut keyed: Vec<(Value, usize)> = matched.iter().enumerate().map(|(i, (r, _))| (r.clone(), i)).collect();
-        let mut resources: Vec<Value> = keyed
-            .iter_mut()
-            .map(|(r, i)| {
-                let mut r = std::mem::take(r);
-                r["__stele_index"] = Value::from(*i);
-                r
-            })
-            .collect();
-        stele_scim::list::sort_resources(&mut resources, path, params.sort_order);
-        let order: Vec<usize> =
-            resources.iter().filter_map(|r| r["__stele_index"].as_u64().map(|i| i as usize)).collect();
-        let mut slots: Vec<Option<(Value, Member)>> = matched.into_iter().map(Some).collect();
-        matched = order.into_iter().filter_map(|i| slots.get_mut(i).and_then(Option::take)).collect();
+        stele_scim::list::sort_resources(&mut matched, path, params.sort_order);
     }
+    Ok(matched)
+}
+
+/// A matched resource as a page shows it: read again with its groups, then projected.
+pub(crate) async fn page_item(ctx: &Ctx, resource: &Value, params: &ListParams) -> Result<Value, Failure> {
+    let id = resource["id"].as_str().unwrap_or_default();
+    let full = render(ctx, &find(ctx, id).await?).await?;
+    Ok(project(&full, ResourceKind::User, &params.attributes, &params.excluded_attributes))
+}
+
+pub(crate) async fn list(ctx: &Ctx, params: &ListParams) -> Result<Reply, Failure> {
+    let matched = matching(ctx, params).await?;
     let total = matched.len();
     let mut page = Vec::new();
-    for (_, m) in matched.into_iter().skip(params.offset()).take(params.count) {
-        let full = render(ctx, &m).await?;
-        page.push(project(&full, ResourceKind::User, &params.attributes, &params.excluded_attributes));
+    for resource in matched.iter().skip(params.offset()).take(params.count) {
+        page.push(page_item(ctx, resource, params).await?);
     }
     Ok(Reply::ok(200, stele_scim::list_response(total, params.start_index, page)))
 }
