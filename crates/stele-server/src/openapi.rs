@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    events, export, health, integrity, keys, members, query, scim_connections, tenant_update, tenants,
+    events, export, health, integrity, keys, members, query, scim_connections, scim_log, tenant_update, tenants,
 };
 use crate::state::AppState;
 
@@ -63,5 +63,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(scim_connections::create_scim_connection, scim_connections::list_scim_connections))
         .routes(routes!(scim_connections::rotate_scim_connection))
         .routes(routes!(scim_connections::revoke_scim_connection))
+        .routes(routes!(scim_log::scim_log))
         .merge(crate::profiles::router())
 }

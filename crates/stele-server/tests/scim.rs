@@ -507,3 +507,57 @@ async fn the_oneuptime_profile_serves_the_scim_log() {
     assert_eq!(rows[0]["affectedUserEmail"], "test.user@okta.local");
     assert_eq!(rows[0]["status"], "Success");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scim_log_answers_the_pages_filters() {
+    let s = scim().await;
+    let created = s.call(Method::POST, "/Users", Some(&fixture!("okta_create_user"))).await;
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    s.call(Method::POST, "/Users", Some(&fixture!("okta_create_user"))).await; // 409
+    s.call(Method::GET, &format!("/Users/{id}"), None).await;
+    s.call(Method::POST, "/Groups", Some(&fixture!("okta_create_group"))).await;
+    s.call(Method::GET, "/Me", None).await;
+    // A non-SCIM event of the same tenant never shows.
+    let writer = s.app.create_key("acme", &["events:write"]).await;
+    s.app
+        .ingest_ok(&writer.secret, &json!({"action": "user.login", "request": {"method": "POST", "path": "/Users"}}))
+        .await;
+
+    let reader = s.app.create_key("acme", &["events:read"]).await;
+    let rows = |query: &'static str| {
+        let s = &s;
+        let secret = reader.secret.clone();
+        async move {
+            let resp = s.app.get(&format!("/v1/scim-log?{query}"), &secret).send().await.expect("sent");
+            assert_eq!(resp.status(), StatusCode::OK, "{query}");
+            let page: Value = resp.json().await.expect("json");
+            page["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .map(|e| e["action"].as_str().unwrap_or("").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        rows("").await,
+        ["scim.GetMe", "scim.CreateGroup", "scim.GetUser", "scim.CreateUser", "scim.CreateUser"]
+    );
+    assert_eq!(rows("method=post&resource_type=Users").await, ["scim.CreateUser", "scim.CreateUser"]);
+    assert_eq!(rows("status=failed").await, ["scim.GetMe", "scim.CreateUser"]);
+    assert_eq!(rows("status=success&resource_type=groups").await, ["scim.CreateGroup"]);
+    assert_eq!(rows("resource_type=Me").await, ["scim.GetMe"]);
+    let endpoint = format!("endpoint=%2FUsers%2F{id}");
+    let resp = s.app.get(&format!("/v1/scim-log?{endpoint}"), &reader.secret).send().await.expect("sent");
+    let page: Value = resp.json().await.expect("json");
+    assert_eq!(page["events"].as_array().map(Vec::len), Some(1), "{page}");
+    let far = rows("from=2099-01-01T00:00:00Z").await;
+    assert!(far.is_empty());
+    for bad in ["method=FETCH", "resource_type=Widgets", "status=maybe", "colour=red"] {
+        let resp = s.app.get(&format!("/v1/scim-log?{bad}"), &reader.secret).send().await.expect("sent");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // A key without events:read cannot read it.
+    let resp = s.app.get("/v1/scim-log", &writer.secret).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}

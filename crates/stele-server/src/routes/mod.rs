@@ -8,6 +8,7 @@ pub mod keys;
 pub mod members;
 pub mod query;
 pub mod scim_connections;
+pub mod scim_log;
 pub mod tenant_update;
 pub mod tenants;
 

@@ -87,7 +87,7 @@ pub fn parse_read(principal: &Principal, p: SearchParams) -> Result<Read, ApiErr
     Ok(Read { query, fields, total: p.total.unwrap_or(false) })
 }
 
-async fn answer(
+pub(crate) async fn answer(
     state: &AppState,
     principal: &Principal,
     headers: &HeaderMap,
