@@ -49,6 +49,27 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Manage a tenant's members (the people who sign in to the viewer).
+    Members {
+        #[command(subcommand)]
+        command: commands::directory::MemberCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Manage a tenant's groups (and the role each gives its members).
+    Groups {
+        #[command(subcommand)]
+        command: commands::directory::GroupCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Manage a tenant's SCIM connections (an identity provider's way in).
+    ScimConnections {
+        #[command(subcommand)]
+        command: commands::directory::ScimConnectionCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Send events from a JSON or NDJSON file (or - for stdin).
     Send {
         #[command(flatten)]
@@ -143,6 +164,11 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate(args) => migrate(args).await,
             Command::Tenants { command, remote } => commands::admin::tenants(command, &remote).await,
             Command::Keys { command, remote } => commands::admin::keys(command, &remote).await,
+            Command::Members { command, remote } => commands::directory::members(command, &remote).await,
+            Command::Groups { command, remote } => commands::directory::groups(command, &remote).await,
+            Command::ScimConnections { command, remote } => {
+                commands::directory::scim_connections(command, &remote).await
+            }
             Command::Send { args, remote } => commands::send::run(args, &remote).await,
             Command::Get { id, remote } => commands::list::get(&id, &remote).await,
             Command::List { args, remote } => commands::list::run(args, &remote).await,

@@ -281,3 +281,39 @@ fn tenants_update_sets_aliases_and_jwt_keys() {
     let listed = ok_json(run(&url, OPERATOR, &["tenants", "list"]));
     assert_eq!(listed[0]["aliases"], serde_json::json!([]), "refusals changed nothing");
 }
+
+#[test]
+fn members_groups_and_scim_connections() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(dir.path(), Some(OPERATOR));
+    let url = server.url.clone();
+    ok_json(run(&url, OPERATOR, &["tenants", "create", "acme"]));
+    let ana = ok_json(run(
+        &url,
+        OPERATOR,
+        &["members", "add", "--tenant", "acme", "--email", "ana@acme.io", "--name", "Ana"],
+    ));
+    let id = ana["id"].as_str().expect("id").to_owned();
+    let group = ok_json(run(
+        &url,
+        OPERATOR,
+        &["groups", "create", "--tenant", "acme", "--name", "Auditors", "--role", "auditor", "--member", &id],
+    ));
+    assert_eq!(group["members"][0]["id"], id.as_str());
+    let got = ok_json(run(&url, OPERATOR, &["members", "get", "--tenant", "acme", &id]));
+    assert_eq!(got["effective_role"], "auditor");
+    let updated = ok_json(run(&url, OPERATOR, &["members", "update", "--tenant", "acme", &id, "--active", "false"]));
+    assert_eq!(updated["active"], false);
+    let listed = ok_json(run(&url, OPERATOR, &["members", "list", "--tenant", "acme"]));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let conn = ok_json(run(&url, OPERATOR, &["scim-connections", "create", "--tenant", "acme", "--name", "Okta"]));
+    assert!(conn["token"].as_str().is_some_and(|t| t.starts_with("scim_")));
+    let conn_id = conn["id"].as_str().expect("id");
+    let revoked = run(&url, OPERATOR, &["scim-connections", "revoke", "--tenant", "acme", conn_id]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    let removed = run(&url, OPERATOR, &["members", "remove", "--tenant", "acme", &id]);
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    let missing = run(&url, OPERATOR, &["members", "get", "--tenant", "acme", &id]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
+}

@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod bench;
+pub mod directory;
 pub mod list;
 pub mod query;
 pub mod send;
