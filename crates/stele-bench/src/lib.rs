@@ -7,6 +7,7 @@ pub mod integrity;
 pub mod pg;
 pub mod query;
 pub mod query_corpus;
+pub mod scim;
 mod stats;
 
 pub use ingest::IngestOptions;

@@ -38,6 +38,8 @@ pub struct Config {
     pub server: Server,
     /// The deadline of every store read, in milliseconds (`[store]` table).
     pub store: StoreSettings,
+    /// SCIM service provider settings (`[scim]` table).
+    pub scim: Scim,
 }
 
 /// How long slow or idle clients may hold a connection, and how many connections are served
@@ -97,6 +99,22 @@ impl Default for StoreSettings {
     }
 }
 
+/// SCIM service provider settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scim {
+    /// `false` stops recording SCIM requests in the tenants' logs (changes are still
+    /// applied). Only for measuring what the SCIM audit log costs (`stele bench scim`): a
+    /// deployment that turns it off has no SCIM audit log.
+    pub log_requests: bool,
+}
+
+impl Default for Scim {
+    fn default() -> Self {
+        Self { log_requests: true }
+    }
+}
+
 /// Tamper-evidence settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -128,6 +146,7 @@ impl Default for Config {
             integrity: Integrity::default(),
             server: Server::default(),
             store: StoreSettings::default(),
+            scim: Scim::default(),
         }
     }
 }

@@ -23,7 +23,7 @@ mod tenant_jwt;
 mod view_filter;
 
 pub use auth::TENANT_HEADER;
-pub use config::{redact_url, Config, ConfigError, Database, Integrity, Server, StoreSettings};
+pub use config::{redact_url, Config, ConfigError, Database, Integrity, Scim, Server, StoreSettings};
 pub use startup::{migrate, open_store, start, AdminKey, Running, StartError};
 pub use state::AppState;
 

@@ -29,6 +29,8 @@ pub struct Inner {
     pub integrity: bool,
     /// Bumped by the head signer after each head it keeps (long polls wait on it).
     pub heads_signed: tokio::sync::watch::Sender<u64>,
+    /// Whether SCIM requests are recorded (off only to measure what that costs).
+    pub scim_log: bool,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
 }
 
@@ -57,8 +59,18 @@ impl AppState {
             signer,
             integrity,
             heads_signed,
+            scim_log: true,
             keys: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Turns the SCIM audit log off (`[scim] log_requests = false`; benchmarks only). Takes
+    /// effect only while this is the state's one handle (at startup).
+    pub fn with_scim_logging(mut self, on: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.scim_log = on;
+        }
+        self
     }
 
     /// The key record, from the cache while fresh.

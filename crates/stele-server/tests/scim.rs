@@ -241,8 +241,7 @@ async fn entra_requests_as_entra_sends_them() {
     let g = s.call(Method::POST, "/Groups", Some(&fixture!("entra_create_group"))).await;
     assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
     let gid = g.body["id"].as_str().expect("id").to_owned();
-    let with_user =
-        |f: Value| Value::from(f.to_string().replace("f648f8d5ea4e4cd38e9c", &id).parse::<Value>().expect("json"));
+    let with_user = |f: Value| f.to_string().replace("f648f8d5ea4e4cd38e9c", &id).parse::<Value>().expect("json");
     let a = s.call(Method::PATCH, &format!("/Groups/{gid}"), Some(&with_user(fixture!("entra_add_members")))).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["members"][0]["value"], id.as_str());

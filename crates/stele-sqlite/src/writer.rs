@@ -1,14 +1,16 @@
 //! The single writer: one thread owns the write connection and applies commands in groups.
 //!
-//! Every command that is waiting when the writer becomes free joins the same transaction
-//! (group commit); each runs inside its own savepoint, so one failing command leaves the
-//! others intact, and nobody is answered until the group's COMMIT (fsync'd) has returned.
+//! Every write that is waiting when the writer becomes free joins the same transaction
+//! (group commit, `stele_store::write`), and nobody is answered until the group's COMMIT
+//! (fsync'd) has returned. A group first runs without savepoints; if one of its writes
+//! fails, the transaction is rolled back and the group redone with each write in its own
+//! savepoint, so one failing write leaves the others intact.
 //! Because there is one writer, each tenant's `seq` is assigned without gaps or races.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension, Savepoint, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use stele_core::integrity::Frontier;
 use stele_core::{KeyId, NewEvent, Seq, TenantId, Timestamp};
 use stele_store::write::{Group, Queued, Write, Written};
@@ -113,19 +115,10 @@ impl CommitError {
 /// Applies and commits a group; false when a redaction committed but its old page images
 /// could not yet be wiped from the WAL (see [`redact::truncate_wal`]).
 fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Group, grown: &GrownLog) -> bool {
-    let mut results = Vec::with_capacity(group.len());
     let touched: HashSet<TenantId> = group.writes().map(|w| w.tenant().clone()).collect();
-    let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Err(e) => Some(CommitError::of(&e)),
-        Ok(mut tx) => {
-            for write in group.writes() {
-                results.push(apply_one(&mut tx, heads, write));
-            }
-            // SQLITE_FULL inside a statement may roll the whole transaction back, so the
-            // commit then fails with "no transaction is active": still lack of space.
-            let full = results.iter().any(|r| matches!(r, Err(StoreError::StorageFull(_))));
-            tx.commit().err().map(|e| CommitError { full: full || CommitError::of(&e).full, ..CommitError::of(&e) })
-        }
+    let (results, commit_error) = match all_at_once(conn, heads, &group) {
+        Some(done) => done,
+        None => one_by_one(conn, heads, &group),
     };
     if let Some(e) = &commit_error {
         // Nothing of the group is stored: forget the heads, they are reloaded from disk.
@@ -147,6 +140,52 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Group, grown: &G
     });
     group.answer(results, failure.as_ref().map_or(Ok(()), Err));
     erased
+}
+
+type GroupDone = (Vec<Result<Written, StoreError>>, Option<CommitError>);
+
+/// The fast way: every write of the group in one transaction without savepoints. A
+/// savepoint per write costs page copies, and FTS5 flushes a segment at every savepoint
+/// release (one segment per request instead of one per group). `None` when a write failed:
+/// the transaction is rolled back and the caller redoes the group write by write.
+fn all_at_once(conn: &mut Connection, heads: &mut Heads, group: &Group) -> Option<GroupDone> {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Err(e) => return Some((Vec::new(), Some(CommitError::of(&e)))),
+        Ok(tx) => tx,
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for write in group.writes() {
+        match apply(&tx, heads, write) {
+            Ok(written) => results.push(Ok(written)),
+            Err(e) => {
+                tracing::debug!(error = %e, "a write failed; the group is redone write by write");
+                drop(tx);
+                // What the rolled-back writes did to the heads is undone by reloading them.
+                heads.0.clear();
+                return None;
+            }
+        }
+    }
+    let commit_error = tx.commit().err().map(|e| CommitError::of(&e));
+    Some((results, commit_error))
+}
+
+/// The careful way: each write in its own savepoint, so one failing write leaves the others.
+fn one_by_one(conn: &mut Connection, heads: &mut Heads, group: &Group) -> GroupDone {
+    let mut results = Vec::with_capacity(group.len());
+    let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Err(e) => Some(CommitError::of(&e)),
+        Ok(mut tx) => {
+            for write in group.writes() {
+                results.push(apply_one(&mut tx, heads, write));
+            }
+            // SQLITE_FULL inside a statement may roll the whole transaction back, so the
+            // commit then fails with "no transaction is active": still lack of space.
+            let full = results.iter().any(|r| matches!(r, Err(StoreError::StorageFull(_))));
+            tx.commit().err().map(|e| CommitError { full: full || CommitError::of(&e).full, ..CommitError::of(&e) })
+        }
+    };
+    (results, commit_error)
 }
 
 /// Runs one write in its own savepoint; on failure the savepoint and the write's changes
@@ -174,8 +213,8 @@ fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, write: &Writ
 }
 
 /// What one write does inside the transaction.
-fn apply(sp: &Savepoint<'_>, heads: &mut Heads, write: &Write) -> Result<Written, StoreError> {
-    let audit = |sp: &Savepoint<'_>, heads: &mut Heads, tenant: &TenantId, events: &[NewEvent]| {
+fn apply(sp: &Connection, heads: &mut Heads, write: &Write) -> Result<Written, StoreError> {
+    let audit = |sp: &Connection, heads: &mut Heads, tenant: &TenantId, events: &[NewEvent]| {
         append_rows(sp, heads, tenant, events).map(drop)
     };
     match write {

@@ -6,7 +6,10 @@ mod directory;
 mod filters;
 mod integrity;
 mod tenant_update;
-pub use directory::{directory_groups, directory_listings, directory_members, member, scim_connections};
+pub use directory::{
+    directory_groups, directory_listings, directory_members, failing_writes_leave_their_group_intact, member,
+    scim_connections,
+};
 pub use filters::filter_table;
 pub use integrity::{
     appends_report_grown_trees, merkle_tree_matches_the_leaves, redaction_keeps_the_leaf, signed_heads_are_kept,
@@ -36,7 +39,7 @@ macro_rules! conformance_tests {
             idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table,
             merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, redaction_keeps_the_leaf,
             tenant_updates, ids_and_aliases_share_one_namespace, directory_members, directory_listings,
-            directory_groups, scim_connections);
+            directory_groups, scim_connections, failing_writes_leave_their_group_intact);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

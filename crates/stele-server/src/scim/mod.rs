@@ -197,8 +197,8 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Stores `change` with the event of `req` answered by `reply`, in one transaction.
     pub async fn commit(&self, req: &Req, change: RecordChange, mut reply: Reply) -> Result<Reply, StoreError> {
-        let event = log::event(self, req, &reply);
-        self.state.store.change(&self.conn.tenant, change, vec![event]).await?;
+        let events = if self.state.scim_log { vec![log::event(self, req, &reply)] } else { Vec::new() };
+        self.state.store.change(&self.conn.tenant, change, events).await?;
         reply.logged = true;
         Ok(reply)
     }
@@ -268,7 +268,7 @@ async fn dispatch(State(state): State<AppState>, method: Method, uri: Uri, heade
         }
     };
     crate::metrics::scim_request(req.op.name(), reply.status);
-    if reply.logged {
+    if reply.logged || !ctx.state.scim_log {
         return reply.into_response();
     }
     let event = log::event(&ctx, &req, &reply);

@@ -267,3 +267,30 @@ pub async fn scim_connections(store: Arc<dyn Store>) {
     assert!(store.list_scim_connections(&tenant("globex")).await.expect("list").is_empty());
     assert_eq!(store.get_scim_connection(&ScimConnectionId::generate()).await.expect("get"), None);
 }
+
+/// Writes that fail (here: a taken user name) share groups with writes that succeed: the
+/// failing ones change nothing, the others are all stored, and `seq` stays gapless.
+pub async fn failing_writes_leave_their_group_intact(store: Arc<dyn Store>) {
+    make(&*store, "acme").await;
+    put(&*store, "acme", &member("ana", 1), None, "stele.member.created").await.expect("first");
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 5 == 0 {
+                let clash = put(&*store, "acme", &member("ANA", 2), None, "stele.member.created").await;
+                matches!(clash, Err(StoreError::Conflict(_)))
+            } else {
+                store.append(&tenant("acme"), vec![event("app.event", 3)], None).await.is_ok()
+            }
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.expect("task"), "each append succeeds and each clash is refused");
+    }
+    let actions = log(&*store, "acme").await;
+    assert_eq!(actions.len(), 2 + 32, "tenant and member events, then the 32 appends: {actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "app.event").count(), 32);
+    let tree = store.tree(&tenant("acme")).await.expect("tree");
+    assert_eq!(tree.size, 34, "seq is gapless");
+}

@@ -11,6 +11,8 @@ pub enum BenchCommand {
     Query(stele_bench::query::QueryOptions),
     /// Inclusion and consistency proof latency on a 1 M event log against reading one event.
     Proofs(stele_bench::integrity::ProofOptions),
+    /// SCIM request throughput with the SCIM audit log on and off, in one run.
+    Scim(stele_bench::scim::ScimOptions),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -22,6 +24,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Proofs(options) => {
             let report = stele_bench::integrity::run(options).await?;
+            println!("{report}");
+            Ok(())
+        }
+        BenchCommand::Scim(options) => {
+            let report = stele_bench::scim::run(options).await?;
             println!("{report}");
             Ok(())
         }
