@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::parser::{check_comparison, resolve_attr, FilterError};
+use super::event_vocabulary::{check_comparison, resolve_attr};
+use super::parser::FilterError;
 use crate::timestamp::Timestamp;
 
 /// A filter expression.

@@ -93,6 +93,7 @@
 
 mod ast;
 mod bounded;
+mod event_vocabulary;
 mod parser;
 #[cfg(test)]
 mod tests;
@@ -100,7 +101,6 @@ mod view;
 
 pub use ast::{Attr, CompareOp, Expr, Value};
 pub use bounded::{BoundsError, Filter, MAX_FILTER_LITERAL_CHARS, MAX_FILTER_TERMS};
-pub use parser::{
-    parse, parse_with, Culprit, EventVocabulary, FilterError, Vocabulary, MAX_FILTER_DEPTH, MAX_FILTER_LEN,
-};
+pub use event_vocabulary::EventVocabulary;
+pub use parser::{parse, parse_with, Culprit, FilterError, Vocabulary, MAX_FILTER_DEPTH, MAX_FILTER_LEN};
 pub use view::ViewFilter;
