@@ -116,16 +116,6 @@ pub(crate) async fn page_item(ctx: &Ctx, resource: &Value, params: &ListParams) 
     Ok(project(&full, ResourceKind::Group, &params.attributes, &params.excluded_attributes))
 }
 
-pub(crate) async fn list(ctx: &Ctx, params: &ListParams) -> Result<Reply, Failure> {
-    let matched = matching(ctx, params).await?;
-    let total = matched.len();
-    let mut page = Vec::new();
-    for resource in matched.iter().skip(params.offset()).take(params.count) {
-        page.push(page_item(ctx, resource, params).await?);
-    }
-    Ok(Reply::ok(200, stele_scim::list_response(total, params.start_index, page)))
-}
-
 pub(crate) async fn get(ctx: &Ctx, req: &Req, id: &str) -> Result<Reply, Failure> {
     let g = find(ctx, id).await?;
     let names = |p: &str| -> Vec<String> {

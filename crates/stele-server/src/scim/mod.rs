@@ -313,6 +313,22 @@ fn resource_id(req: &Req) -> &str {
     req.sub_path.trim_matches('/').split('/').nth(1).unwrap_or_default()
 }
 
+/// A list of one resource type: every match counted, one page rendered in full.
+async fn list(ctx: &Ctx, kind: ResourceKind, params: &stele_scim::ListParams) -> Result<Reply, Failure> {
+    let matched = match kind {
+        ResourceKind::User => users::matching(ctx, params).await?,
+        ResourceKind::Group => groups::matching(ctx, params).await?,
+    };
+    let mut page = Vec::new();
+    for resource in matched.iter().skip(params.offset()).take(params.count) {
+        page.push(match kind {
+            ResourceKind::User => users::page_item(ctx, resource, params).await?,
+            ResourceKind::Group => groups::page_item(ctx, resource, params).await?,
+        });
+    }
+    Ok(Reply::ok(200, stele_scim::list_response(matched.len(), params.start_index, page)))
+}
+
 /// `POST /.search`: Users, then Groups, each filtered and sorted with the request's terms
 /// as that resource type reads them (a type whose schema lacks an attribute the filter
 /// names contributes nothing), paged together.
@@ -358,8 +374,7 @@ async fn route(ctx: &Ctx, req: &Req, headers: &HeaderMap, body: Option<Value>) -
             };
             match params {
                 Err(e) => Err(e.into()),
-                Ok(p) if kind == ResourceKind::User => users::list(ctx, &p).await,
-                Ok(p) => groups::list(ctx, &p).await,
+                Ok(p) => list(ctx, kind, &p).await,
             }
         }
         Operation::GetUser => users::get(ctx, req, resource_id(req)).await,
