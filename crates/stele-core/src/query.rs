@@ -199,6 +199,19 @@ pub struct Query {
     pub limit: Limit,
 }
 
+impl Query {
+    /// Whether the query matches every event of the tenant (no range, view, filter or
+    /// words): its count is then the tenant's log size, which the store knows without
+    /// counting rows (a log is gapless, and a redacted event stays as its tombstone).
+    pub fn matches_everything(&self) -> bool {
+        self.range.from.is_none()
+            && self.range.to.is_none()
+            && self.view.is_none()
+            && self.filter.is_none()
+            && self.text.is_none()
+    }
+}
+
 impl Default for Limit {
     fn default() -> Self {
         Limit::DEFAULT

@@ -214,6 +214,10 @@ pub(crate) fn query(conn: &Connection, tenant: &TenantId, query: &Query) -> Resu
 
 pub(crate) fn count(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
     let no = tenant_no(conn, tenant)?;
+    if query.matches_everything() {
+        // The log size: one index probe instead of a scan that grows with the log.
+        return crate::tree::size(conn, no);
+    }
     // A count visits every match anyway: collecting term matches first is always right.
     let sql = where_clause(no, query, false, &DenseTerms::new());
     let n: i64 = conn
