@@ -1,7 +1,12 @@
-//! `stele bench ingest`: durable ingest over HTTP, batched and single-event, next to the raw
-//! engine loading the same rows into the same schema, indexes and fsync per commit: Stele's
-//! own insert statement on raw SQLite, or `psql \copy` on PostgreSQL. With several
-//! `--database` values every backend is measured in the same run and printed in one table.
+//! `stele bench ingest`: durable ingest over HTTP, batched and single-event, measured from
+//! outside: the server is a `stele serve` process of its own (or `--server URL`), and its
+//! CPU time, bytes written to storage and memory are read from `/proc`. The baseline is a
+//! raw durable append of the same event JSON in the same run (SQLite: one table of
+//! `(seq, json)`, WAL, `synchronous=FULL`, one commit per batch; PostgreSQL: `psql \copy`
+//! into Stele's own schema). On SQLite the same rows inserted with Stele's own insert
+//! statement into its schema and indexes are shown too: the gap between the two is what the
+//! layout costs. With several `--database` values every backend is measured in the same run
+//! and printed in one table.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +42,13 @@ pub struct IngestOptions {
     /// `postgres://` URL of a server on which fresh databases are created (and left behind).
     #[arg(long, value_delimiter = ',', default_value = "sqlite")]
     pub database: Vec<String>,
+    /// Measure a running server at this URL instead of starting one (with `--admin-key`;
+    /// its integrity setting is whatever it runs with, and its resource use is not read).
+    #[arg(long, requires = "admin_key")]
+    pub server: Option<String>,
+    /// The operator key of `--server`.
+    #[arg(long, env = "STELE_BENCH_ADMIN_KEY")]
+    pub admin_key: Option<String>,
 }
 
 /// A backend to measure.
@@ -74,6 +86,8 @@ pub struct Row {
     pub seconds: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// What the scenario cost the server process (None for baselines and `--server`).
+    pub cost: Option<crate::process::Cost>,
 }
 
 impl Row {
@@ -89,6 +103,10 @@ pub struct Section {
     pub rows: Vec<Row>,
 }
 
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
+}
+
 pub struct Report {
     pub sections: Vec<Section>,
     pub event_bytes: usize,
@@ -102,23 +120,35 @@ impl fmt::Display for Report {
         writeln!(f, "vs baseline: against the raw load of the same backend, in this run")?;
         writeln!(
             f,
-            "{:<56} {:>8} {:>8} {:>11} {:>8} {:>8} {:>12}",
-            "scenario", "events", "secs", "events/s", "p50 ms", "p99 ms", "vs baseline"
+            "{:<60} {:>7} {:>7} {:>9} {:>7} {:>8} {:>7} {:>9} {:>9} {:>8}",
+            "scenario",
+            "events",
+            "secs",
+            "events/s",
+            "p50 ms",
+            "p99 ms",
+            "vs base",
+            "CPU us/ev",
+            "bytes/ev",
+            "peak MiB"
         )?;
         for section in &self.sections {
             let base = section.baseline.rate();
             for row in std::iter::once(&section.baseline).chain(&section.rows) {
-                let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+                let cost = row.cost;
                 writeln!(
                     f,
-                    "{:<56} {:>8} {:>8.2} {:>11.0} {:>8} {:>8} {:>11.0}%",
+                    "{:<60} {:>7} {:>7.2} {:>9.0} {:>7} {:>8} {:>6.0}% {:>9} {:>9} {:>8}",
                     format!("{}: {}", section.backend, row.name),
                     row.events,
                     row.seconds,
                     row.rate(),
-                    ms(row.p50_ms),
-                    ms(row.p99_ms),
-                    100.0 * row.rate() / base
+                    opt(row.p50_ms, 2),
+                    opt(row.p99_ms, 2),
+                    100.0 * row.rate() / base,
+                    opt(cost.map(|c| c.cpu_us_per_event), 0),
+                    opt(cost.and_then(|c| c.bytes_per_event), 0),
+                    opt(cost.map(|c| c.peak_rss_mib), 0),
                 )?;
             }
         }
@@ -150,11 +180,22 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
 
     let mut sections = Vec::new();
     let mut notes = Vec::new();
+    if let (Some(url), Some(admin)) = (&options.server, &options.admin_key) {
+        eprintln!("SQLite: baseline (raw durable append) for the external server");
+        let baseline = raw_append_baseline(&bodies, options.batch_size).await?;
+        let target = Target { base: url.trim_end_matches('/').to_owned(), admin: admin.clone(), process: None };
+        let s = run_scenarios(&target, &bodies, &singles, &options, false).await?;
+        sections.push(Section { backend: "external server", baseline, rows: vec![s.batched, s.single] });
+        return Ok(Report { sections, event_bytes, notes });
+    }
     for backend in &backends {
         eprintln!("{}: baseline", backend.label());
-        let baseline = match backend {
-            Backend::Sqlite => baseline(&bodies, options.batch_size).await?,
-            Backend::Postgres(url) => copy_baseline(url, &bodies, options.batch_size).await?,
+        let (baseline, mut extra) = match backend {
+            Backend::Sqlite => {
+                let raw = raw_append_baseline(&bodies, options.batch_size).await?;
+                (raw, vec![baseline(&bodies, options.batch_size).await?])
+            }
+            Backend::Postgres(url) => (copy_baseline(url, &bodies, options.batch_size).await?, vec![]),
         };
 
         // Integrity on (the product) and off (what it costs), each on a fresh server and
@@ -184,16 +225,13 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
         }
         let batch_label = format!("batches of {} x {} clients", options.batch_size, options.batch_clients);
         let single_label = format!("single events x {} clients", options.single_clients);
-        sections.push(Section {
-            backend: backend.label(),
-            baseline,
-            rows: vec![
-                Row { name: name(&batch_label, "on"), ..on.batched },
-                Row { name: name(&single_label, "on"), ..on.single },
-                Row { name: name(&batch_label, "off"), ..off.batched },
-                Row { name: name(&single_label, "off"), ..off.single },
-            ],
-        });
+        extra.extend([
+            Row { name: name(&batch_label, "on"), ..on.batched },
+            Row { name: name(&single_label, "on"), ..on.single },
+            Row { name: name(&batch_label, "off"), ..off.batched },
+            Row { name: name(&single_label, "off"), ..off.single },
+        ]);
+        sections.push(Section { backend: backend.label(), baseline, rows: extra });
     }
     Ok(Report { sections, event_bytes, notes })
 }
@@ -204,6 +242,19 @@ struct Scenarios {
     single: Row,
     /// Acknowledged append -> covering signed head, sampled during the batched scenario.
     head_lag: Option<Vec<Duration>>,
+}
+
+/// Where the scenarios send their load: a server process of this run, or `--server`.
+struct Target {
+    base: String,
+    admin: String,
+    process: Option<crate::process::ServerProcess>,
+}
+
+impl Target {
+    fn usage(&self) -> Option<crate::process::Usage> {
+        self.process.as_ref().and_then(|p| p.usage())
+    }
 }
 
 async fn http_scenarios(
@@ -218,32 +269,47 @@ async fn http_scenarios(
         Backend::Sqlite => None,
         Backend::Postgres(url) => Some(crate::pg::fresh_database(url, "http").await?),
     };
-    let admin = format!("bench-operator-{}", rand::random::<u64>());
-    let config = stele_server::Config {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().to_owned(),
-        database,
-        admin_key: Some(admin.clone()),
-        integrity: stele_server::Integrity { enabled: integrity, ..stele_server::Integrity::default() },
-        ..stele_server::Config::default()
-    };
-    let server = stele_server::start(config).await?;
-    let base = format!("http://{}", server.addr);
-    let key = setup_tenant(&base, &admin).await?;
+    let config = format!("[integrity]\nenabled = {integrity}\n");
+    let process = crate::process::ServerProcess::start(dir.path(), database.as_deref(), &config).await?;
+    let target = Target { base: process.base.clone(), admin: process.admin.clone(), process: Some(process) };
     let state = if integrity { "on" } else { "off" };
-    eprintln!("{}: HTTP, integrity {state}", backend.label());
+    eprintln!(
+        "{}: HTTP, integrity {state} (server pid {})",
+        backend.label(),
+        target.process.as_ref().map_or(0, |p| p.pid())
+    );
+    let scenarios = run_scenarios(&target, bodies, singles, options, integrity).await?;
+    if let Some(p) = target.process {
+        p.stop()?;
+    }
+    Ok(scenarios)
+}
+
+/// The two scenarios against one server, each with what it cost the server when it is ours.
+async fn run_scenarios(
+    target: &Target,
+    bodies: &[String],
+    singles: &[String],
+    options: &IngestOptions,
+    probe_heads: bool,
+) -> anyhow::Result<Scenarios> {
+    let base = target.base.clone();
+    let key = setup_tenant(&base, &target.admin).await?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let probe = integrity.then(|| tokio::spawn(head_lag_probe(base.clone(), key.clone(), stop.clone())));
-    let batched =
+    let probe = probe_heads.then(|| tokio::spawn(head_lag_probe(base.clone(), key.clone(), stop.clone())));
+    let before = target.usage();
+    let mut batched =
         send_all(&base, &key, bodies.to_vec(), options.batch_clients, options.batched_events, "HTTP batched").await?;
+    batched.cost = before.zip(target.usage()).map(|(b, a)| crate::process::Cost::between(b, a, options.batched_events));
     stop.store(true, Ordering::Relaxed);
     let head_lag = match probe {
         Some(p) => Some(p.await??),
         None => None,
     };
-    let single =
+    let before = target.usage();
+    let mut single =
         send_all(&base, &key, singles.to_vec(), options.single_clients, options.single_events, "HTTP single").await?;
-    server.shutdown().await?;
+    single.cost = before.zip(target.usage()).map(|(b, a)| crate::process::Cost::between(b, a, options.single_events));
     Ok(Scenarios { batched, single, head_lag })
 }
 
@@ -302,11 +368,53 @@ async fn copy_baseline(server_url: &str, bodies: &[String], batch_size: usize) -
         seconds,
         p50_ms: None,
         p99_ms: None,
+        cost: None,
     })
 }
 
-/// The raw engine: the same validated rows inserted with Stele's own insert statement into
-/// Stele's schema, one transaction (fsync'd commit) per batch.
+/// The baseline: a raw durable append of the same validated event JSON, one fsync'd commit
+/// per batch (WAL, `synchronous=FULL`) into a table of `(seq, json)`: what a log that only
+/// appends costs on this disk.
+async fn raw_append_baseline(bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
+    let batches = validated(bodies)?;
+    let events: usize = batches.iter().map(Vec::len).sum();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Row> {
+        let dir = tempfile::tempdir()?;
+        let mut conn = rusqlite::Connection::open(dir.path().join("append.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch("CREATE TABLE log (seq INTEGER PRIMARY KEY, json TEXT NOT NULL)")?;
+        let progress = ProgressBar::new(events as u64).with_message("raw append");
+        let start = Instant::now();
+        let mut seq = 0i64;
+        for batch in &batches {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached("INSERT INTO log (seq, json) VALUES (?1, ?2)")?;
+                for e in batch {
+                    seq += 1;
+                    insert.execute(rusqlite::params![seq, e.json])?;
+                }
+            }
+            tx.commit()?;
+            progress.inc(batch.len() as u64);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        progress.finish_and_clear();
+        Ok(Row {
+            name: format!("raw durable append, {batch_size} rows/tx (baseline)"),
+            events,
+            seconds,
+            p50_ms: None,
+            p99_ms: None,
+            cost: None,
+        })
+    })
+    .await?
+}
+
+/// Stele's own insert statement into Stele's schema and indexes on raw SQLite, one
+/// transaction (fsync'd commit) per batch: what the layout costs before HTTP and the writer.
 async fn baseline(bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
     let batches = validated(bodies)?;
     let events: usize = batches.iter().map(Vec::len).sum();
@@ -330,11 +438,12 @@ async fn baseline(bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
         let seconds = start.elapsed().as_secs_f64();
         progress.finish_and_clear();
         Ok(Row {
-            name: format!("raw SQLite, {batch_size} rows/tx, fsync (baseline)"),
+            name: format!("Stele's schema on raw SQLite, {batch_size} rows/tx, fsync"),
             events,
             seconds,
             p50_ms: None,
             p99_ms: None,
+            cost: None,
         })
     })
     .await?
@@ -416,5 +525,6 @@ async fn send_all(
         seconds,
         p50_ms: Some(percentile_ms(&mut samples, 50.0)),
         p99_ms: Some(percentile_ms(&mut samples, 99.0)),
+        cost: None,
     })
 }
