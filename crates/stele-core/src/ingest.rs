@@ -307,6 +307,7 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: boo
     }
     let time = input.time.unwrap_or(now);
     check_time(time, limits, now)?;
+    check_numbers(request.as_ref(), input.changes.as_ref(), input.metadata.as_ref())?;
     let mut event = Event {
         id: EventId::new_v7(),
         time,
@@ -327,6 +328,34 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: boo
     };
     redact_event(&mut event);
     fit_to_limit(event, limits.max_event_bytes, leaf_hashes)
+}
+
+/// Refuses an integer that canonical JSON could not keep exact (see [`crate::ijson`]), in
+/// any free-form part of an event.
+fn check_numbers(
+    request: Option<&crate::RequestInfo>,
+    changes: Option<&crate::Changes>,
+    metadata: Option<&serde_json::Map<String, Value>>,
+) -> Result<(), FieldError> {
+    use crate::ijson::{unsafe_member, unsafe_number};
+    let found = [
+        request.and_then(|r| r.query.as_ref()).and_then(|q| unsafe_member(q, "request.query")),
+        request.and_then(|r| r.body.as_ref()).and_then(|v| unsafe_number(v, "request.body")),
+        request.and_then(|r| r.response_body.as_ref()).and_then(|v| unsafe_number(v, "request.response_body")),
+        changes.and_then(|c| c.before.as_ref()).and_then(|v| unsafe_number(v, "changes.before")),
+        changes.and_then(|c| c.after.as_ref()).and_then(|v| unsafe_number(v, "changes.after")),
+        metadata.and_then(|m| unsafe_member(m, "metadata")),
+    ];
+    match found.into_iter().flatten().next() {
+        Some(path) => Err((
+            path,
+            format!(
+                "is an integer beyond ±{}, which JSON numbers (I-JSON, RFC 7493) cannot hold exactly; send it as a string",
+                crate::ijson::MAX_SAFE_INTEGER
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Refuses a `time` outside the accepted window: from [`EARLIEST_EVENT_TIME`] to

@@ -5,6 +5,7 @@
 pub mod event;
 pub mod filter;
 pub mod ids;
+pub mod ijson;
 pub mod ingest;
 pub mod integrity;
 pub mod keys;

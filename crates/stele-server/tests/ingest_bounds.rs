@@ -90,3 +90,32 @@ async fn retraced_created_outside_the_representable_range_is_refused_in_retraced
     assert_eq!(stored[0]["time"], "2016-06-13T04:00:00.000000Z");
     app.shutdown().await;
 }
+
+/// Canonical JSON (RFC 8785) holds I-JSON numbers only: an integer beyond ±(2^53 − 1) would
+/// hash like its neighbour, so it is refused naming the field, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integers_canonical_json_cannot_hold_are_refused() {
+    let app = common::spawn_app().await;
+    let key = app.tenant_with_key("acme").await;
+    let before = app.count("acme").await;
+    for (event, field) in [
+        (json!({"action": "pay", "metadata": {"amount": 9_007_199_254_740_993_u64}}), "metadata.amount"),
+        (
+            json!({"action": "pay", "request": {"body": {"ids": [1, -9_007_199_254_740_993_i64]}}}),
+            "request.body.ids[1]",
+        ),
+        (json!({"action": "pay", "changes": {"after": {"n": u64::MAX}}}), "changes.after.n"),
+    ] {
+        let resp = app.ingest(&key.secret, &event).await;
+        let problem = common::assert_problem(resp, StatusCode::BAD_REQUEST, "invalid-event").await;
+        assert!(problem.to_string().contains(field), "{event}: {problem}");
+    }
+    assert_eq!(app.count("acme").await, before, "nothing of a refused event is stored");
+    // Positive control: the largest exact integers are accepted and come back unchanged.
+    let receipt = app.ingest_ok(&key.secret, &json!({"action": "pay", "metadata": {"max": 9_007_199_254_740_991_u64, "min": -9_007_199_254_740_991_i64}})).await;
+    let id = receipt["id"].as_str().expect("id");
+    let stored: Value =
+        app.get(&format!("/v1/events/{id}"), &key.secret).send().await.expect("sent").json().await.expect("json");
+    assert_eq!(stored["metadata"]["max"], 9_007_199_254_740_991_u64);
+    assert_eq!(stored["metadata"]["min"], -9_007_199_254_740_991_i64);
+}

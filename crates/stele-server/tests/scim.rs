@@ -149,6 +149,7 @@ async fn okta_user_lifecycle_is_served_and_logged() {
     assert_eq!((e["action"].as_str(), e["status"].as_str()), (Some("scim.CreateUser"), Some("failure")));
     assert_eq!(e["request"]["status_code"], 409);
     assert!(e["message"].as_str().is_some_and(|m| m.contains("userName")), "{e}");
+    assert_eq!(e["targets"][0]["name"], "TEST.USER@okta.local", "a refused request names what it was about");
 
     // Lookup now finds it (case-insensitively), with projection.
     let a = s

@@ -1,0 +1,57 @@
+//! I-JSON numbers (RFC 7493 §2.2), which RFC 8785 canonical JSON requires: an event's leaf
+//! hash is computed over its canonical form, where every number is an IEEE 754 double. An
+//! integer beyond ±(2^53 − 1) has no exact double, so two different integers (9007199254740993
+//! and 9007199254740992) would hash alike while being stored differently. Such an event is
+//! refused at ingest, naming the field. (JSON text cannot hold NaN or infinities, and a number
+//! too large for a double is already refused by the JSON parser.)
+
+use serde_json::Value;
+
+/// The largest integer every JSON implementation represents exactly: 2^53 − 1.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Whether `n` is exact as a double: a float, or an integer within ±[`MAX_SAFE_INTEGER`].
+fn is_safe(n: &serde_json::Number) -> bool {
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u <= MAX_SAFE_INTEGER,
+        (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
+        (None, None) => true,
+    }
+}
+
+/// The path (`body.items[2].amount`, under `path`) of the first number in `value` that is
+/// not an I-JSON number, if any.
+pub fn unsafe_number(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::Number(n) if !is_safe(n) => Some(path.to_owned()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| unsafe_number(v, &format!("{path}[{i}]"))),
+        Value::Object(members) => unsafe_member(members, path),
+        _ => None,
+    }
+}
+
+/// [`unsafe_number`] of an object's members.
+pub fn unsafe_member(members: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
+    members.iter().find_map(|(k, v)| unsafe_number(v, &format!("{path}.{k}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integers_beyond_2_53_are_found_where_they_are() {
+        let cases = [
+            (json!({"n": 9_007_199_254_740_991_u64}), None),
+            (json!({"n": -9_007_199_254_740_991_i64}), None),
+            (json!({"n": 1.5e300}), None),
+            (json!({"n": 9_007_199_254_740_992_u64}), Some("m.n")),
+            (json!({"n": -9_007_199_254_740_992_i64}), Some("m.n")),
+            (json!({"a": [1, {"b": u64::MAX}]}), Some("m.a[1].b")),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(unsafe_number(&value, "m").as_deref(), expected, "{value}");
+        }
+    }
+}
