@@ -7,6 +7,7 @@
 //! guard raises a flag). Without it, a request the client abandoned kept a core busy until
 //! its query ended.
 
+pub mod backup;
 mod checkpoint;
 pub mod compile;
 mod directory;

@@ -35,6 +35,10 @@ enum Command {
     Serve(ServeArgs),
     /// Bring the configured database to the current schema version, then exit.
     Migrate(MigrateArgs),
+    /// Copy a running SQLite deployment's database into a file (online, consistent).
+    Backup(BackupArgs),
+    /// Put a backup in place of the database (stop the server first).
+    Restore(RestoreArgs),
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
@@ -144,6 +148,27 @@ struct MigrateArgs {
     database: Option<String>,
 }
 
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// The file to write (must not exist).
+    #[arg(long)]
+    to: PathBuf,
+    #[command(flatten)]
+    location: MigrateArgs,
+}
+
+#[derive(clap::Args)]
+struct RestoreArgs {
+    /// The backup file.
+    #[arg(long)]
+    from: PathBuf,
+    /// Replace an existing database.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    location: MigrateArgs,
+}
+
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STELE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
@@ -162,6 +187,16 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Migrate(args) => migrate(args).await,
+            Command::Backup(args) => {
+                let l = args.location;
+                let config = base_config(l.config.as_deref(), l.data_dir, l.database)?;
+                commands::backup::backup(&config.database()?, &args.to, &config.data_dir)
+            }
+            Command::Restore(args) => {
+                let l = args.location;
+                let config = base_config(l.config.as_deref(), l.data_dir, l.database)?;
+                commands::backup::restore(&config.database()?, &args.from, args.force)
+            }
             Command::Tenants { command, remote } => commands::admin::tenants(command, &remote).await,
             Command::Keys { command, remote } => commands::admin::keys(command, &remote).await,
             Command::Members { command, remote } => commands::directory::members(command, &remote).await,

@@ -1,4 +1,5 @@
 pub mod admin;
+pub mod backup;
 pub mod bench;
 pub mod directory;
 pub mod list;

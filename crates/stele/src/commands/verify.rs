@@ -220,8 +220,12 @@ async fn monitor(args: &VerifyArgs, remote: &Remote) -> anyhow::Result<()> {
     if let Some(old) = saved.as_ref().and_then(|s| s.head.as_ref()) {
         if latest.head.size < old.head.size {
             failures.push(format!(
-                "the log shrank: the saved head has {} events, the server's latest {} (events were deleted)",
-                old.head.size, latest.head.size
+                "the log shrank: the saved head has {} events, the server's latest {}: events {}..={} are missing \
+                 (deleted, or the server was restored from a backup older than them)",
+                old.head.size,
+                latest.head.size,
+                latest.head.size + 1,
+                old.head.size
             ));
         } else {
             let path = format!("/v1/integrity/consistency?from={}&to={}", old.head.size, latest.head.size);

@@ -1,0 +1,48 @@
+//! `stele backup` and `stele restore` for a SQLite deployment (PostgreSQL has its own
+//! tools: the README gives the procedure).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use stele_server::Database;
+
+fn print_summary(what: &str, path: &Path, s: &stele_sqlite::backup::Summary) {
+    println!("{what} {} ({} bytes):", path.display(), s.bytes);
+    for (tenant, size) in &s.tenants {
+        println!("  {tenant}: {size} events");
+    }
+}
+
+/// The SQLite file of the configured database, or why there is none.
+fn sqlite_path(database: &Database) -> anyhow::Result<PathBuf> {
+    match database {
+        Database::Sqlite(path) => Ok(path.clone()),
+        Database::Postgres(_) => bail!(
+            "the database is PostgreSQL: back it up with pg_dump (or continuous archiving) as the README describes"
+        ),
+    }
+}
+
+pub fn backup(database: &Database, to: &Path, data_dir: &Path) -> anyhow::Result<()> {
+    let db = sqlite_path(database)?;
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(format!("copying {}", db.display()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let summary = stele_sqlite::backup::backup(&db, to);
+    spinner.finish_and_clear();
+    print_summary("backed up into", to, &summary?);
+    eprintln!(
+        "keep the key files of {} too (secret.key, signing.key, admin.key): they do not change, and a restore needs them",
+        data_dir.display()
+    );
+    Ok(())
+}
+
+pub fn restore(database: &Database, from: &Path, force: bool) -> anyhow::Result<()> {
+    let db = sqlite_path(database)?;
+    let summary = stele_sqlite::backup::restore(from, &db, force)?;
+    print_summary("restored into", &db, &summary);
+    eprintln!(
+        "events appended after the backup are not in it: `stele verify --server … --state …` reports them as missing"
+    );
+    Ok(())
+}
