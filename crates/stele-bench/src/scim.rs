@@ -89,6 +89,7 @@ async fn start(log_requests: bool) -> anyhow::Result<Server> {
         data_dir: dir.path().to_owned(),
         admin_key: Some(admin.clone()),
         scim: stele_server::Scim { log_requests },
+        rate_limits: stele_server::rate::RateLimits { key_requests_per_second: 0, ..Default::default() },
         ..stele_server::Config::default()
     };
     let running = stele_server::start(config).await?;

@@ -144,6 +144,18 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, A
     if record.revoked_at.is_some() || !record.secret_hash.matches(secret) {
         return Err(invalid());
     }
+    if let Some(limiter) = &state.rates.per_key {
+        if let Err(wait) = limiter.take(&record.id.to_string(), std::time::Instant::now()) {
+            crate::metrics::rejected(crate::metrics::Rejection::KeyRateLimit);
+            return Err(ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                format!("key {} made more requests than its rate limit allows; retry later", record.id),
+            )
+            .with_retry_after(crate::rate::retry_after(wait)));
+        }
+    }
     Ok(Principal::Key(record))
 }
 

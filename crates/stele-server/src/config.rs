@@ -40,6 +40,8 @@ pub struct Config {
     pub store: StoreSettings,
     /// SCIM service provider settings (`[scim]` table).
     pub scim: Scim,
+    /// Failed-authentication and per-key request limits (`[rate_limits]` table).
+    pub rate_limits: crate::rate::RateLimits,
 }
 
 /// How long slow or idle clients may hold a connection, and how many connections are served
@@ -147,6 +149,7 @@ impl Default for Config {
             server: Server::default(),
             store: StoreSettings::default(),
             scim: Scim::default(),
+            rate_limits: crate::rate::RateLimits::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod integrity;
 mod metrics;
 mod openapi;
 mod profiles;
+pub mod rate;
 mod routes;
 mod scim;
 pub mod secret_key;
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
                 "this route does not accept that method; see the Allow header",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate::failed_auth_guard))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {

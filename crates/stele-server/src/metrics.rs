@@ -202,6 +202,22 @@ pub fn scim_unattributed() {
     metrics::counter!("stele_scim_unattributed_requests_total").increment(1);
 }
 
+/// Why a request was refused by a rate limit (a closed label set).
+#[derive(Debug, Clone, Copy)]
+pub enum Rejection {
+    FailedAuthLimit,
+    KeyRateLimit,
+}
+
+/// Counts a request refused by a rate limit.
+pub fn rejected(reason: Rejection) {
+    let label = match reason {
+        Rejection::FailedAuthLimit => "failed_auth_limit",
+        Rejection::KeyRateLimit => "key_rate_limit",
+    };
+    metrics::counter!("stele_rate_limited_total", "reason" => label).increment(1);
+}
+
 /// Middleware: records the latency of each request under its route template.
 pub async fn track(request: Request, next: Next) -> Response {
     let route = Route::of(request.extensions().get::<MatchedPath>());

@@ -70,7 +70,7 @@ pub async fn serve(
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, peer),
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning (as axum::serve does).
                     tracing::warn!(error = %e, "accept failed");
@@ -80,12 +80,15 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Tracked { inner: stream, activity: activity.clone() });
         let service = {
             let (app, activity) = (app.clone(), activity.clone());
-            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                // The client's address, for the failed-authentication limit (`rate.rs`).
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 let (app, busy) = (app.clone(), Busy::enter(&activity));
                 async move {
                     let response = tower::ServiceExt::oneshot(app, request.map(Body::new)).await;

@@ -31,6 +31,8 @@ pub struct Inner {
     pub heads_signed: tokio::sync::watch::Sender<u64>,
     /// Whether SCIM requests are recorded (off only to measure what that costs).
     pub scim_log: bool,
+    /// Failed-authentication and per-key limits.
+    pub rates: crate::rate::RateLimiters,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
 }
 
@@ -60,8 +62,18 @@ impl AppState {
             integrity,
             heads_signed,
             scim_log: true,
+            rates: crate::rate::RateLimiters::new(&crate::rate::RateLimits::default()),
             keys: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Sets the rate limits (`[rate_limits]`). Takes effect only while this is the state's
+    /// one handle (at startup).
+    pub fn with_rate_limits(mut self, settings: &crate::rate::RateLimits) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.rates = crate::rate::RateLimiters::new(settings);
+        }
+        self
     }
 
     /// Turns the SCIM audit log off (`[scim] log_requests = false`; benchmarks only). Takes

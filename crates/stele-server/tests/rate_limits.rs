@@ -1,0 +1,74 @@
+//! Rate limits: failed authentications per client address (API keys and SCIM tokens alike)
+//! and requests per key, answered 429 with `Retry-After` and counted in `/metrics`.
+
+mod common;
+
+use common::{assert_problem, spawn_app_with, OPERATOR};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_that_keeps_failing_to_authenticate_is_turned_away() {
+    let app = spawn_app_with(|c| c.rate_limits.failed_auth_per_minute = 5).await;
+    let key = app.tenant_with_key("acme").await;
+    let conn: serde_json::Value = app
+        .post_json("/v1/tenants/acme/scim-connections", OPERATOR, &json!({}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    // Positive control: the right key works, and does not spend anything.
+    for _ in 0..10 {
+        assert_eq!(app.get("/v1/events", &key.secret).send().await.expect("sent").status(), StatusCode::OK);
+    }
+    // Five failures: three wrong API keys and two wrong SCIM tokens.
+    for _ in 0..3 {
+        let resp = app.get("/v1/events", "stl_nokey.guess").send().await.expect("sent");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let scim = app.url(&format!("/scim/v2/{}/Users", conn["id"].as_str().expect("id")));
+    for _ in 0..2 {
+        let resp = app.http.get(&scim).bearer_auth("scim_guess").send().await.expect("sent");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Now everything from this address is refused, the right key included, with a wait.
+    let resp = app.get("/v1/events", &key.secret).send().await.expect("sent");
+    let retry: u64 =
+        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).expect("Retry-After");
+    assert!((1..=12).contains(&retry), "one failure refills in 12 s: {retry}");
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "too-many-failed-authentications").await;
+    let resp = app.http.get(&scim).bearer_auth("scim_guess").send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A refused SCIM guess is not written to the tenant's log (the flood stops at the door).
+    let resp = app.op_get("/v1/events?limit=1000", "acme").send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "the operator shares the address");
+    let metrics = app.http.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    assert!(metrics.contains("stele_rate_limited_total{reason=\"failed_auth_limit\"}"), "{metrics}");
+    // A refused SCIM guess is not written to the tenant's log (the flood stops at the door):
+    // after a restart (fresh limits) the log holds the two answered guesses only.
+    let app = app.restart_with(|_| {}).await;
+    let unauthorized = app.all_events("acme").await.iter().filter(|e| e["action"] == "scim.Unauthorized").count();
+    assert_eq!(unauthorized, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_past_its_rate_is_refused_and_others_are_not() {
+    let app = spawn_app_with(|c| c.rate_limits.key_requests_per_second = 2).await;
+    let busy = app.tenant_with_key("acme").await;
+    let other = app.create_key("acme", &["events:read"]).await;
+    // A burst of twice the rate is allowed, then the key waits.
+    for i in 0..4 {
+        let status = app.get("/v1/events", &busy.secret).send().await.expect("sent").status();
+        assert_eq!(status, StatusCode::OK, "request {i}");
+    }
+    let resp = app.get("/v1/events", &busy.secret).send().await.expect("sent");
+    assert!(resp.headers().get("retry-after").is_some());
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // Another key and the operator are not slowed by it.
+    assert_eq!(app.get("/v1/events", &other.secret).send().await.expect("sent").status(), StatusCode::OK);
+    assert_eq!(app.op_get("/v1/events", "acme").send().await.expect("sent").status(), StatusCode::OK);
+    let metrics = app.http.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    assert!(metrics.contains("stele_rate_limited_total{reason=\"key_rate_limit\"}"), "{metrics}");
+}
