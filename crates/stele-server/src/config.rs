@@ -68,6 +68,11 @@ pub struct Server {
     /// kernel's accept backlog until one closes: a client over the cap sees a slow connect,
     /// not an error, and the server spends nothing on it.
     pub max_connections: usize,
+    /// Most bytes of ingest bodies being read, parsed or waiting for the writer at once
+    /// (default 256 MiB, at least `limits.max_batch_bytes`). An ingest request that would
+    /// exceed it is answered 503 `ingest-busy` with `Retry-After: 1` instead of queueing, so a
+    /// flood costs bounded memory.
+    pub max_inflight_ingest_bytes: usize,
 }
 
 impl Default for Server {
@@ -78,6 +83,7 @@ impl Default for Server {
             body_timeout_ms: 30_000,
             request_timeout_ms: 60_000,
             max_connections: 512,
+            max_inflight_ingest_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -165,6 +171,8 @@ pub enum ConfigError {
     Database(String, &'static str),
     #[error("{0} must be greater than 0")]
     Zero(&'static str),
+    #[error("server.max_inflight_ingest_bytes ({0}) must be at least limits.max_batch_bytes ({1})")]
+    IngestBudget(usize, usize),
 }
 
 impl Config {
@@ -186,10 +194,13 @@ impl Config {
             ("server.max_connections", s.max_connections == 0),
             ("store.query_timeout_ms", self.store.query_timeout_ms == 0),
         ];
-        match checks.into_iter().find(|(_, zero)| *zero) {
-            Some((name, _)) => Err(ConfigError::Zero(name)),
-            None => Ok(()),
+        if let Some((name, _)) = checks.into_iter().find(|(_, zero)| *zero) {
+            return Err(ConfigError::Zero(name));
         }
+        if s.max_inflight_ingest_bytes < self.limits.max_batch_bytes {
+            return Err(ConfigError::IngestBudget(s.max_inflight_ingest_bytes, self.limits.max_batch_bytes));
+        }
+        Ok(())
     }
 
     /// Which database to open.

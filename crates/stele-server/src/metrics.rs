@@ -207,6 +207,7 @@ pub fn scim_unattributed() {
 pub enum Rejection {
     FailedAuthLimit,
     KeyRateLimit,
+    IngestBusy,
 }
 
 /// Counts a request refused by a rate limit.
@@ -214,8 +215,14 @@ pub fn rejected(reason: Rejection) {
     let label = match reason {
         Rejection::FailedAuthLimit => "failed_auth_limit",
         Rejection::KeyRateLimit => "key_rate_limit",
+        Rejection::IngestBusy => "ingest_busy",
     };
     metrics::counter!("stele_rate_limited_total", "reason" => label).increment(1);
+}
+
+/// The bytes of ingest bodies in flight (`stele_ingest_in_flight_bytes`).
+pub fn ingest_in_flight(bytes: usize) {
+    metrics::gauge!("stele_ingest_in_flight_bytes").set(bytes as f64);
 }
 
 /// Middleware: records the latency of each request under its route template.

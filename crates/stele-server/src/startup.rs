@@ -176,8 +176,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let store = open_store(&config).await?;
     let enabled = config.integrity.enabled;
     let state = AppState::new(store.clone(), operator, config.limits.clone(), secrets, key.clone(), enabled)
-        .with_scim_logging(config.scim.log_requests)
-        .with_rate_limits(&config.rate_limits);
+        .configured(&config);
     let interval = std::time::Duration::from_millis(config.integrity.head_interval_ms);
     let signed = state.heads_signed.clone();
     let signer = enabled.then(|| crate::integrity::spawn_signer(store.clone(), key, interval, signed));

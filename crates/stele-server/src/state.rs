@@ -33,6 +33,8 @@ pub struct Inner {
     pub scim_log: bool,
     /// Failed-authentication and per-key limits.
     pub rates: crate::rate::RateLimiters,
+    /// Bytes of ingest bodies in flight (`server.max_inflight_ingest_bytes`).
+    pub ingest_budget: crate::routes::events::IngestBudget,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
 }
 
@@ -63,24 +65,21 @@ impl AppState {
             heads_signed,
             scim_log: true,
             rates: crate::rate::RateLimiters::new(&crate::rate::RateLimits::default()),
+            ingest_budget: crate::routes::events::IngestBudget::new(
+                crate::config::Server::default().max_inflight_ingest_bytes,
+            ),
             keys: Mutex::new(HashMap::new()),
         }))
     }
 
-    /// Sets the rate limits (`[rate_limits]`). Takes effect only while this is the state's
-    /// one handle (at startup).
-    pub fn with_rate_limits(mut self, settings: &crate::rate::RateLimits) -> Self {
+    /// Applies the settings of `config` that handlers read: rate limits, the ingest budget,
+    /// and whether SCIM requests are logged. Takes effect only while this is the state's one
+    /// handle (at startup).
+    pub fn configured(mut self, config: &crate::Config) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
-            inner.rates = crate::rate::RateLimiters::new(settings);
-        }
-        self
-    }
-
-    /// Turns the SCIM audit log off (`[scim] log_requests = false`; benchmarks only). Takes
-    /// effect only while this is the state's one handle (at startup).
-    pub fn with_scim_logging(mut self, on: bool) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.0) {
-            inner.scim_log = on;
+            inner.rates = crate::rate::RateLimiters::new(&config.rate_limits);
+            inner.ingest_budget = crate::routes::events::IngestBudget::new(config.server.max_inflight_ingest_bytes);
+            inner.scim_log = config.scim.log_requests;
         }
         self
     }

@@ -72,3 +72,53 @@ async fn a_key_past_its_rate_is_refused_and_others_are_not() {
     let metrics = app.http.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
     assert!(metrics.contains("stele_rate_limited_total{reason=\"key_rate_limit\"}"), "{metrics}");
 }
+
+/// Ingest bodies in flight are bounded: while one client holds the whole budget (a body it
+/// is slow to send), another ingest is answered 503 `ingest-busy` instead of queueing, and
+/// is accepted again once the budget is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_beyond_the_in_flight_budget_is_turned_away_until_it_frees() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|c| {
+        c.limits.max_batch_bytes = 4096;
+        c.server.max_inflight_ingest_bytes = 4096;
+    })
+    .await;
+    let key = app.tenant_with_key("acme").await;
+    let addr = app.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{{\"action\":",
+        key.secret
+    );
+    slow.write_all(head.as_bytes()).await.expect("head sent");
+    // Wait (on the observable condition, not a clock) until the slow request holds the budget.
+    let mut held = false;
+    for _ in 0..2000 {
+        let metrics = app.http.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+        if metrics.lines().any(|l| l.starts_with("stele_ingest_in_flight_bytes") && l.ends_with(" 4096")) {
+            held = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(held, "the slow request took the whole budget");
+    let refused = app.ingest(&key.secret, &json!({"action": "small"})).await;
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "ingest-busy").await;
+    // Reads are not affected.
+    assert_eq!(app.get("/v1/events", &key.secret).send().await.expect("sent").status(), StatusCode::OK);
+    // The slow client goes away: its share is returned and ingest is accepted again.
+    drop(slow);
+    let mut accepted = false;
+    for _ in 0..500 {
+        if app.ingest(&key.secret, &json!({"action": "after"})).await.status() == StatusCode::CREATED {
+            accepted = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(accepted, "ingest is accepted again once the budget is free");
+    let metrics = app.http.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    assert!(metrics.contains("stele_rate_limited_total{reason=\"ingest_busy\"}"), "{metrics}");
+}

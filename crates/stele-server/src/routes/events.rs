@@ -35,6 +35,64 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
     Ok(Some(text.to_owned()))
 }
 
+/// The bytes of ingest bodies that may be in flight at once.
+pub struct IngestBudget {
+    semaphore: std::sync::Arc<tokio::sync::Semaphore>,
+    total: usize,
+}
+
+impl IngestBudget {
+    pub fn new(total: usize) -> Self {
+        Self { semaphore: std::sync::Arc::new(tokio::sync::Semaphore::new(total)), total }
+    }
+
+    /// Publishes the bytes in flight, not counting `leaving` (a share being returned).
+    fn publish(&self, leaving: usize) {
+        let in_flight = self.total.saturating_sub(self.semaphore.available_permits()).saturating_sub(leaving);
+        crate::metrics::ingest_in_flight(in_flight);
+    }
+}
+
+/// A share of the ingest budget, held while a body is read, parsed and appended.
+pub(crate) struct IngestShare<'a> {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    budget: &'a IngestBudget,
+    bytes: usize,
+}
+
+impl Drop for IngestShare<'_> {
+    fn drop(&mut self) {
+        self.budget.publish(self.bytes);
+    }
+}
+
+/// Takes a share of the ingest budget (`server.max_inflight_ingest_bytes`): the body's
+/// `Content-Length` (or the largest body allowed, when it has none). 503 `ingest-busy` with
+/// `Retry-After: 1` when the budget is spent, so a flood costs bounded memory.
+pub(crate) fn ingest_permit<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<IngestShare<'a>, ApiError> {
+    let max = state.limits.max_batch_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .filter(|n| *n <= max)
+        .unwrap_or(max)
+        .max(1);
+    let budget = &state.ingest_budget;
+    let permits = u32::try_from(declared).unwrap_or(u32::MAX);
+    let permit = budget.semaphore.clone().try_acquire_many_owned(permits).map_err(|_| {
+        crate::metrics::rejected(crate::metrics::Rejection::IngestBusy);
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ingest-busy",
+            "Ingest busy",
+            "the server is reading as many ingest bodies as it holds at once; retry shortly",
+        )
+        .with_retry_after(1)
+    })?;
+    budget.publish(0);
+    Ok(IngestShare { _permit: permit, budget, bytes: declared })
+}
+
 /// What an accepted ingest body produced.
 pub(crate) struct Appended {
     pub outcome: AppendOutcome,
@@ -92,6 +150,7 @@ pub async fn ingest(
     let writer = principal.writer(principal.tenant(&headers)?)?;
     require_json(&headers)?;
     let idempotency_key = idempotency_key(&headers)?;
+    let _budget = ingest_permit(&state, &headers)?;
     let bytes = read_limited(&headers, body, state.limits.max_batch_bytes).await?;
     let Appended { outcome, batch } = append_body(&state, &writer, bytes, idempotency_key).await?;
     let replayed = matches!(outcome, AppendOutcome::Replayed(_));
