@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_problem, spawn_app_with, OPERATOR};
+use common::{assert_problem, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -11,14 +11,7 @@ use serde_json::json;
 async fn an_address_that_keeps_failing_to_authenticate_is_turned_away() {
     let app = spawn_app_with(|c| c.rate_limits.failed_auth_per_minute = 5).await;
     let key = app.tenant_with_key("acme").await;
-    let conn: serde_json::Value = app
-        .post_json("/v1/tenants/acme/scim-connections", OPERATOR, &json!({}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let (connection, _) = app.scim_connection("acme").await;
     // Positive control: the right key works, and does not spend anything.
     for _ in 0..10 {
         assert_eq!(app.get("/v1/events", &key.secret).send().await.expect("sent").status(), StatusCode::OK);
@@ -28,7 +21,7 @@ async fn an_address_that_keeps_failing_to_authenticate_is_turned_away() {
         let resp = app.get("/v1/events", "stl_nokey.guess").send().await.expect("sent");
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
-    let scim = app.url(&format!("/scim/v2/{}/Users", conn["id"].as_str().expect("id")));
+    let scim = app.url(&format!("/scim/v2/{connection}/Users"));
     for _ in 0..2 {
         let resp = app.http.get(&scim).bearer_auth("scim_guess").send().await.expect("sent");
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);

@@ -25,21 +25,8 @@ struct Scim {
 async fn scim() -> Scim {
     let app = spawn_app().await;
     app.create_tenant("acme").await;
-    let made: Value = app
-        .post_json("/v1/tenants/acme/scim-connections", OPERATOR, &json!({"name": "Okta"}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    let connection = made["id"].as_str().expect("id").to_owned();
-    Scim {
-        base: format!("/scim/v2/{connection}"),
-        token: made["token"].as_str().expect("token").to_owned(),
-        connection,
-        app,
-    }
+    let (connection, token) = app.scim_connection("acme").await;
+    Scim { base: format!("/scim/v2/{connection}"), token, connection, app }
 }
 
 /// Status, headers and JSON body (Null when empty).

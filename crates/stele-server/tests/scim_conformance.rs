@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{spawn_app, OPERATOR};
+use common::spawn_app;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -26,16 +26,8 @@ async fn scim2_cli_finds_every_check_successful() {
     };
     let app = spawn_app().await;
     app.create_tenant_with_aliases("acme", &["8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"]).await;
-    let made: Value = app
-        .post_json("/v1/tenants/acme/scim-connections", OPERATOR, &json!({"name": "scim2-cli"}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    let url = app.url(&format!("/scim/v2/{}", made["id"].as_str().expect("id")));
-    let token = made["token"].as_str().expect("token");
+    let (connection, token) = app.scim_connection("acme").await;
+    let url = app.url(&format!("/scim/v2/{connection}"));
     let out = tokio::process::Command::new(&scim2)
         .args(["--url", &url, "test"])
         .env("SCIM_CLI_HEADERS", format!("Authorization: Bearer {token}"))

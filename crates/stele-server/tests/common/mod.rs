@@ -180,6 +180,16 @@ impl TestApp {
         }
     }
 
+    /// Creates a SCIM connection of `tenant` as the operator: its id and token.
+    pub async fn scim_connection(&self, tenant: &str) -> (String, String) {
+        let path = format!("/v1/tenants/{tenant}/scim-connections");
+        let resp = self.post_json(&path, OPERATOR, &json!({"name": "test IdP"})).send().await.expect("request sent");
+        assert_eq!(resp.status(), StatusCode::CREATED, "creating a SCIM connection for {tenant}");
+        let made: Value = resp.json().await.expect("connection JSON");
+        let field = |k: &str| made[k].as_str().expect("connection field").to_owned();
+        (field("id"), field("token"))
+    }
+
     /// A tenant with a key holding events:write and events:read.
     pub async fn tenant_with_key(&self, id: &str) -> Key {
         self.create_tenant(id).await;
