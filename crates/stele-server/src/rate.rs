@@ -169,7 +169,8 @@ mod tests {
         }
         let wait = limiter.take(&ip, t0).expect_err("empty");
         assert_eq!(retry_after(wait), 2, "one token per 2 s");
-        assert!(limiter.exhausted(&ip, t0).is_some());
+        assert_eq!(limiter.exhausted(&ip, t0), Some(Duration::from_secs(2)), "the wait is exact");
+        assert_eq!(limiter.exhausted(&ip, t0 + Duration::from_millis(500)), Some(Duration::from_millis(1500)));
         assert!(limiter.take(&"198.51.100.1".to_owned(), t0).is_ok(), "another client has its own bucket");
         assert!(limiter.exhausted(&ip, t0 + Duration::from_millis(1999)).is_some());
         assert!(limiter.exhausted(&ip, t0 + Duration::from_secs(2)).is_none(), "refilled");
