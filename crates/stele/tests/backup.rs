@@ -9,29 +9,12 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{stele, tenant_with_key, Server, OPERATOR};
+use common::{output_text, post_events, stele, tenant_with_key, wait_for_head, Server, OPERATOR};
 use serde_json::{json, Value};
 
 async fn ingest(url: &str, key: &str, n: usize, tag: &str) {
     let events: Vec<Value> = (0..n).map(|i| json!({"action": "doc.edit", "message": format!("{tag} {i}")})).collect();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/v1/events"))
-        .bearer_auth(key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-}
-
-async fn wait_for_head(url: &str, key: &str, size: u64) {
-    let r = reqwest::Client::new()
-        .get(format!("{url}/v1/integrity/head?min_size={size}"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    post_events(url, key, events).await;
 }
 
 fn run(args: &[&str], data_dir: &Path) -> Output {
@@ -46,11 +29,11 @@ fn run(args: &[&str], data_dir: &Path) -> Output {
 }
 
 fn monitor(url: &str, key: &str, state: &Path) -> Output {
-    stele().args(["verify", "--server", url, "--key", key, "--samples", "1000", "--state"]).arg(state).output().unwrap()
+    common::monitor(url, key, state, 1000)
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    output_text(o)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,32 +9,14 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{stele, tenant_with_key, Server, OPERATOR};
+use common::{output_text, post_events, stele, tenant_with_key, wait_for_head, Server, OPERATOR};
 use serde_json::{json, Value};
 
 async fn ingest(url: &str, key: &str, n: usize) {
     let events: Vec<Value> = (0..n)
         .map(|i| json!({"action": "doc.edit", "message": format!("edit {i}"), "actor": {"id": format!("u{i}")}}))
         .collect();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/v1/events"))
-        .bearer_auth(key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-}
-
-async fn wait_for_head(url: &str, key: &str, size: u64) -> Value {
-    let r = reqwest::Client::new()
-        .get(format!("{url}/v1/integrity/head?min_size={size}"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    post_events(url, key, events).await;
 }
 
 async fn export(url: &str, key: &str, to: &Path) {
@@ -68,11 +50,11 @@ fn verify_export(file: &Path, public_key: &str) -> Output {
 }
 
 fn monitor(url: &str, key: &str, state: &Path) -> Output {
-    stele().args(["verify", "--server", url, "--key", key, "--samples", "30", "--state"]).arg(state).output().unwrap()
+    common::monitor(url, key, state, 30)
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    output_text(o)
 }
 
 fn db(dir: &Path) -> rusqlite::Connection {

@@ -75,19 +75,12 @@ async fn candidates(ctx: &Ctx, params: &ListParams) -> Result<Vec<Group>, ScimEr
         Some(Lookup::UserName(_)) | None => {
             // Members are read only when a filter may look at them.
             let with_members = params.filter.is_some();
-            let mut all = Vec::new();
-            let mut after = None;
-            loop {
+            let key = |g: &Group| stele_store::directory::group_key(g, GroupOrder::Id);
+            return super::scan_all(MAX_GROUPS, SCAN_PAGE, key, |after| async move {
                 let listing = Listing { order: GroupOrder::Id, descending: false, after, limit: SCAN_PAGE };
-                let page = store.list_groups(tenant, &listing, with_members).await.map_err(store_error)?;
-                after = page.last().map(|g| stele_store::directory::group_key(g, GroupOrder::Id));
-                let full = page.len() == SCAN_PAGE as usize;
-                all.extend(page);
-                if !full || all.len() as u64 > MAX_GROUPS {
-                    break;
-                }
-            }
-            Ok(all)
+                store.list_groups(tenant, &listing, with_members).await
+            })
+            .await;
         }
     };
     found.map_err(store_error)

@@ -163,6 +163,31 @@ impl Failure {
     }
 }
 
+/// Every record a keyset listing yields, read `page_size` at a time, stopping after `cap`
+/// records (the tenant's bound on that record type).
+pub(crate) async fn scan_all<T, F, Fut>(
+    cap: u64,
+    page_size: u32,
+    key: impl Fn(&T) -> stele_store::directory::ListAfter,
+    mut page: F,
+) -> Result<Vec<T>, ScimError>
+where
+    F: FnMut(Option<stele_store::directory::ListAfter>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let records = page(after).await.map_err(store_error)?;
+        after = records.last().map(&key);
+        let full = records.len() == page_size as usize;
+        all.extend(records);
+        if !full || all.len() as u64 > cap {
+            return Ok(all);
+        }
+    }
+}
+
 /// A store failure as a SCIM error (internal details only in the server's log).
 pub(crate) fn store_error(e: StoreError) -> ScimError {
     match e {

@@ -76,19 +76,12 @@ async fn candidates(ctx: &Ctx, params: &ListParams) -> Result<Vec<Member>, ScimE
             Err(_) => Ok(Vec::new()),
         },
         Some(Lookup::DisplayName(_)) | None => {
-            let mut all = Vec::new();
-            let mut after = None;
-            loop {
+            let key = |m: &Member| stele_store::directory::member_key(m, MemberOrder::Id);
+            return super::scan_all(MAX_MEMBERS, SCAN_PAGE, key, |after| async move {
                 let listing = Listing { order: MemberOrder::Id, descending: false, after, limit: SCAN_PAGE };
-                let page = store.list_members(tenant, &listing).await.map_err(store_error)?;
-                after = page.last().map(|m| stele_store::directory::member_key(m, MemberOrder::Id));
-                let full = page.len() == SCAN_PAGE as usize;
-                all.extend(page);
-                if !full || all.len() as u64 > MAX_MEMBERS {
-                    break;
-                }
-            }
-            Ok(all)
+                store.list_members(tenant, &listing).await
+            })
+            .await;
         }
     };
     found.map_err(store_error)
@@ -235,7 +228,6 @@ pub(crate) async fn delete(ctx: &Ctx, req: &Req, id: &str, condition: Option<IfM
             c.check(before.version).map_err(|e| Failure::from(e).about(target(&before)))?;
         }
         let reply = Reply {
-            status: 204,
             body: None,
             target: Some(target(&before)),
             message: Some(format!("Deleted user {}", before.user_name)),

@@ -119,6 +119,44 @@ pub async fn tenant_with_key(url: &str, tenant: &str) -> String {
     key["secret"].as_str().expect("secret").to_owned()
 }
 
+/// Appends `events` as one batch with `key`; panics unless 201.
+pub async fn post_events(url: &str, key: &str, events: Vec<Value>) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/events"))
+        .bearer_auth(key)
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .expect("ingest request");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+}
+
+/// Waits (the server long-polls) for a signed head covering `size` events; returns it.
+pub async fn wait_for_head(url: &str, key: &str, size: u64) -> Value {
+    let r = reqwest::Client::new()
+        .get(format!("{url}/v1/integrity/head?min_size={size}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("head request");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("head json")
+}
+
+/// `stele verify --server` as a monitor keeping its state in `state`.
+pub fn monitor(url: &str, key: &str, state: &Path, samples: u32) -> std::process::Output {
+    stele()
+        .args(["verify", "--server", url, "--key", key, "--samples", &samples.to_string(), "--state"])
+        .arg(state)
+        .output()
+        .expect("stele verify runs")
+}
+
+/// A process's stdout and stderr as one text.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
 /// `GET /v1/events/count` of the tenant.
 pub async fn count(url: &str, key: &str) -> u64 {
     let r = reqwest::Client::new().get(format!("{url}/v1/events/count")).bearer_auth(key).send().await.expect("count");
