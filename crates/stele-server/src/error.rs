@@ -171,6 +171,16 @@ impl From<StoreError> for ApiError {
                 )
                 .with_retry_after(60)
             }
+            StoreError::IndexBehind(lag) => {
+                tracing::warn!(lag, "ingest refused: the index is behind");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "index-behind",
+                    "Index behind",
+                    "the server is indexing earlier events; nothing was stored, retry shortly",
+                )
+                .with_retry_after(1)
+            }
             StoreError::Backend(message) => {
                 tracing::error!(error = %message, "storage error");
                 ApiError::internal()

@@ -4,6 +4,12 @@
 //! Negation is pushed down to the leaves (De Morgan), and each leaf has an explicit negated
 //! form that counts a missing value as "not equal", so `not (actor.email eq "x")` also finds
 //! events without an actor email (SQL's `NOT NULL` would lose them).
+//!
+//! The index lags the log (`index.rs`): a leaf that looks values up in the index is the set
+//! of indexed matches (`seq ≤ mark`, from `postings` or `events_fts`) united with the tail's
+//! matches (`seq > mark`, the rows themselves through `stele_term` or the reader's
+//! `tail_fts`). Column comparisons are exact on every row; their postings only give the
+//! planner a way in ("sparse" values). Redacted rows match no term and no words.
 
 use std::collections::HashSet;
 
@@ -13,7 +19,32 @@ use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
 use stele_store::layout::{exact_plan, like_escape, place, text_of, ExactPlan, Place};
 
-use crate::rows::tenant_token;
+use crate::index::column_term;
+use crate::rows::{pos, tenant_token};
+
+/// Where a read's index ends: the tenant and its high-water mark, as seen by the read's
+/// transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Split {
+    pub no: i64,
+    pub mark: u64,
+}
+
+impl Split {
+    /// The rowid of the tenant's seq 0 (`pos = base + seq`).
+    fn base(&self) -> SqlValue {
+        SqlValue::Integer(pos(self.no, 0))
+    }
+
+    /// The rowid of the mark: the tail is `pos > tail AND pos < end`.
+    fn tail(&self) -> SqlValue {
+        SqlValue::Integer(pos(self.no, self.mark))
+    }
+
+    fn end(&self) -> SqlValue {
+        SqlValue::Integer(pos(self.no + 1, 0))
+    }
+}
 
 /// SQL text with its parameters, in order.
 #[derive(Debug, Default)]
@@ -65,11 +96,14 @@ fn like_pattern(op: CompareOp, value: &str) -> String {
 /// event's terms (`EXISTS`) rather than collect every matching event first (`IN`).
 pub type DenseTerms = HashSet<String>;
 
-/// The folded term a `target.*` / `context.*` equality looks up, if `e` is one.
+/// The folded term an equality looks up in `postings`, if `e` is one: `target.*` /
+/// `context.*` equalities, and string equalities on the columns with postings.
 pub fn equality_term(e: &Expr) -> Option<String> {
     match e {
-        Expr::Compare { attr, op: CompareOp::Eq, value } if !matches!(value, Value::Null) => match place(attr) {
-            Place::Term(prefix) => Some(format!("{prefix}{}", text_of(value)).to_ascii_lowercase()),
+        Expr::Compare { attr, op: CompareOp::Eq, value } if !matches!(value, Value::Null) => match (place(attr), value)
+        {
+            (Place::Term(prefix), _) => Some(format!("{prefix}{}", text_of(value)).to_ascii_lowercase()),
+            (Place::Column(col, false), Value::String(v)) => column_term(col, v),
             _ => None,
         },
         _ => None,
@@ -78,9 +112,9 @@ pub fn equality_term(e: &Expr) -> Option<String> {
 
 /// Appends the condition for `expr` (or its negation); `exact` for a view (an access
 /// boundary), whose string comparisons are exact.
-fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, dense: &DenseTerms, exact: bool) {
+fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, exact: bool) {
     match e {
-        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate, dense, exact),
+        Expr::Not(inner) => expr(sql, s, inner, !negate, dense, exact),
         Expr::And(items) | Expr::Or(items) => {
             let is_and = matches!(e, Expr::And(_)) != negate;
             if items.is_empty() {
@@ -93,29 +127,73 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, dense: &DenseTerm
                 if i > 0 {
                     sql.push(if is_and { " AND " } else { " OR " });
                 }
-                expr(sql, tenant_no, item, negate, dense, exact);
+                expr(sql, s, item, negate, dense, exact);
             }
             sql.push(")");
         }
-        Expr::Present(attr) => present(sql, tenant_no, attr, negate),
+        Expr::Present(attr) => present(sql, s, attr, negate),
         Expr::Compare { attr, op, value: Value::Null } => {
             // eq null: the attribute is absent; ne null: it is present.
-            present(sql, tenant_no, attr, negate != (*op == CompareOp::Eq));
+            present(sql, s, attr, negate != (*op == CompareOp::Eq));
         }
         Expr::Compare { attr, op, value: Value::String(v) } if exact && !op.is_ordering() => {
-            exact_compare(sql, tenant_no, attr, *op, v, negate, dense);
+            exact_compare(sql, s, attr, *op, v, negate, dense);
         }
-        Expr::Compare { .. } if equality_term(e).is_some_and(|t| dense.contains(&t)) => {
-            let term = equality_term(e).unwrap_or_default();
-            sql.push(if negate { "NOT EXISTS " } else { "EXISTS " });
-            sql.push("(SELECT 1 FROM event_terms t WHERE t.tenant_no = ").bind(SqlValue::Integer(tenant_no));
-            sql.push(" AND t.term = ").bind(SqlValue::Text(term)).push(" AND t.seq = events.seq)");
+        Expr::Compare { attr, op, value } => {
+            let term = equality_term(e);
+            let is_dense = term.as_ref().is_some_and(|t| dense.contains(t));
+            match (place(attr), term) {
+                (Place::Term(prefix), Some(term)) if is_dense => {
+                    dense_probe(sql, s, &prefix, &term, &text_of(value).to_ascii_lowercase(), negate);
+                }
+                (Place::Column(col, _), Some(term)) if !is_dense && !negate => {
+                    // Exact on the column; the postings (and the tail) are the way in.
+                    sql.push("(");
+                    scalar(sql, col, *op, value, false);
+                    sql.push(" AND pos IN (SELECT ").bind(s.base()).push(" + seq FROM postings WHERE tenant_no = ");
+                    sql.bind(SqlValue::Integer(s.no)).push(" AND term = ").bind(SqlValue::Text(term));
+                    sql.push(" UNION ALL SELECT pos FROM events WHERE pos > ").bind(s.tail());
+                    sql.push(" AND pos < ").bind(s.end()).push("))");
+                }
+                _ => compare(sql, s, attr, *op, value, negate),
+            }
         }
-        Expr::Compare { attr, op, value } => compare(sql, tenant_no, attr, *op, value, negate),
     }
 }
 
-fn present(sql: &mut Sql, tenant_no: i64, attr: &Attr, negate: bool) {
+/// Whether a top-level conjunct of `e` is an equality with a sparse term (see `where_clause`).
+fn drives(e: &Expr, dense: &DenseTerms) -> bool {
+    match e {
+        Expr::And(items) => items.iter().any(|i| drives(i, dense)),
+        Expr::Compare { .. } => equality_term(e).is_some_and(|t| !dense.contains(&t)),
+        _ => false,
+    }
+}
+
+/// A common term's equality, probed per event: its posting (for the indexed part) or its
+/// row's terms (for the tail).
+fn dense_probe(sql: &mut Sql, s: &Split, prefix: &str, term: &str, value: &str, negate: bool) {
+    sql.push(if negate { "NOT (" } else { "(" });
+    sql.push("redacted IS NULL AND (EXISTS (SELECT 1 FROM postings p WHERE p.tenant_no = ");
+    sql.bind(SqlValue::Integer(s.no)).push(" AND p.term = ").bind(SqlValue::Text(term.to_owned()));
+    sql.push(" AND p.time = events.time AND p.seq = events.seq) OR (pos > ").bind(s.tail());
+    sql.push(" AND stele_term(json, ").bind(SqlValue::Text(prefix.to_owned())).push(", 'eq', ");
+    sql.bind(SqlValue::Text(value.to_owned())).push("))))");
+}
+
+/// The events with a term under `prefix` satisfying `cond` (on `postings.term`) for the
+/// indexed part, and `stele_term(json, prefix, op, value)` for the tail: the same condition.
+fn term_set(sql: &mut Sql, s: &Split, negate: bool, prefix: &str, op: &str, value: &str, cond: impl FnOnce(&mut Sql)) {
+    sql.push(if negate { "(redacted IS NOT NULL OR pos NOT IN " } else { "(redacted IS NULL AND pos IN " });
+    sql.push("(SELECT ").bind(s.base()).push(" + seq FROM postings WHERE tenant_no = ");
+    sql.bind(SqlValue::Integer(s.no)).push(" AND ");
+    cond(sql);
+    sql.push(" UNION ALL SELECT pos FROM events WHERE pos > ").bind(s.tail()).push(" AND pos < ").bind(s.end());
+    sql.push(" AND stele_term(json, ").bind(SqlValue::Text(prefix.to_owned())).push(", ");
+    sql.bind(SqlValue::Text(op.to_owned())).push(", ").bind(SqlValue::Text(value.to_owned())).push(")))");
+}
+
+fn present(sql: &mut Sql, s: &Split, attr: &Attr, negate: bool) {
     match place(attr) {
         Place::Column(col, true) => {
             sql.push(col).push(if negate { " IS NULL" } else { " IS NOT NULL" });
@@ -129,7 +207,7 @@ fn present(sql: &mut Sql, tenant_no: i64, attr: &Attr, negate: bool) {
         }
         Place::Term(prefix) => {
             let prefix = prefix.to_ascii_lowercase();
-            term_subquery(sql, tenant_no, negate, |sql| {
+            term_set(sql, s, negate, &prefix, "pr", "", |sql| {
                 sql.push("term > ").bind(SqlValue::Text(prefix.clone()));
                 sql.push(" AND term < ").bind(SqlValue::Text(prefix_end(&prefix)));
             });
@@ -148,27 +226,31 @@ fn prefix_end(prefix: &str) -> String {
     end
 }
 
-fn term_subquery(sql: &mut Sql, tenant_no: i64, negate: bool, cond: impl FnOnce(&mut Sql)) {
-    sql.push(if negate { "seq NOT IN " } else { "seq IN " });
-    sql.push("(SELECT seq FROM event_terms WHERE tenant_no = ").bind(SqlValue::Integer(tenant_no)).push(" AND ");
-    cond(sql);
-    sql.push(")");
-}
-
-fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
+fn compare(sql: &mut Sql, s: &Split, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
     match place(attr) {
         Place::Column(col, _) => scalar(sql, col, op, value, negate),
         Place::Json(path) => json_compare(sql, &json_path(&path), op, value, negate),
         // A context key holds one value: `ne` is "not equal", counting a missing key.
         Place::Term(_) if op == CompareOp::Ne && matches!(attr, Attr::Context(_)) => {
-            compare(sql, tenant_no, attr, CompareOp::Eq, value, !negate);
+            compare(sql, s, attr, CompareOp::Eq, value, !negate);
         }
         Place::Term(prefix) => {
             // Terms are stored ASCII case-folded; compare folded values.
             let prefix = prefix.to_ascii_lowercase();
             let v = text_of(value).to_ascii_lowercase();
+            let name = match op {
+                CompareOp::Eq => "eq",
+                CompareOp::Ne => "ne",
+                CompareOp::Co => "co",
+                CompareOp::Sw => "sw",
+                CompareOp::Ew => "ew",
+                CompareOp::Gt => "gt",
+                CompareOp::Ge => "ge",
+                CompareOp::Lt => "lt",
+                CompareOp::Le => "le",
+            };
             // Within one attribute's terms, "any target matches" is membership.
-            term_subquery(sql, tenant_no, negate, |sql| match op {
+            term_set(sql, s, negate, &prefix, name, &v, |sql| match op {
                 CompareOp::Eq => {
                     sql.push("term = ").bind(SqlValue::Text(format!("{prefix}{v}")));
                 }
@@ -199,15 +281,7 @@ fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Va
 /// A view's string comparison, exact (`view.rs` in `stele-core` says why). The
 /// case-insensitive comparison stays in front of the exact check where the exact match is a
 /// subset of it, so the indexes still narrow the rows; single-valued `ne` is `not eq`.
-fn exact_compare(
-    sql: &mut Sql,
-    tenant_no: i64,
-    attr: &Attr,
-    op: CompareOp,
-    value: &str,
-    negate: bool,
-    dense: &DenseTerms,
-) {
+fn exact_compare(sql: &mut Sql, s: &Split, attr: &Attr, op: CompareOp, value: &str, negate: bool, dense: &DenseTerms) {
     let ExactPlan { op, negate, prefilter } = exact_plan(attr, op, negate);
     if negate {
         sql.push("NOT COALESCE(");
@@ -218,7 +292,7 @@ fn exact_compare(
     sql.push("(");
     if prefilter {
         let folded = Expr::compare(attr.clone(), op, Value::String(value.to_owned()));
-        expr(sql, tenant_no, &folded, false, dense, false);
+        expr(sql, s, &folded, false, dense, false);
         sql.push(" AND ");
     }
     sql.push("COALESCE(");
@@ -408,9 +482,16 @@ fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
 }
 
 /// `tenant_no = ? AND <range> AND <filter> AND <text> [AND <keyset>]`.
-pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool, dense: &DenseTerms) -> Sql {
+pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTerms) -> Sql {
     let mut sql = Sql::default();
-    sql.push("tenant_no = ").bind(SqlValue::Integer(tenant_no));
+    // With a small set of candidates in a top-level conjunct (a rare value's postings, or
+    // the words' documents), the query should start from that set (`pos IN …`, rowid
+    // lookups) and sort what it finds, rather than walk the tenant's time index and test
+    // every event: `+tenant_no` keeps the planner off that index.
+    let view = query.view.as_ref().map(|v| v.expr());
+    let driven = query.text.is_some()
+        || query.filter.as_ref().map(|f| f.expr()).into_iter().chain(view).any(|e| drives(e, dense));
+    sql.push(if driven { "+tenant_no = " } else { "tenant_no = " }).bind(SqlValue::Integer(s.no));
     if let Some(from) = query.range.from {
         sql.push(" AND time >= ").bind(SqlValue::Integer(from.as_micros()));
     }
@@ -419,16 +500,19 @@ pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool, dense: &De
     }
     if let Some(view) = &query.view {
         sql.push(" AND ");
-        expr(&mut sql, tenant_no, view.expr(), false, dense, true);
+        expr(&mut sql, s, view.expr(), false, dense, true);
     }
     if let Some(filter) = &query.filter {
         sql.push(" AND ");
-        expr(&mut sql, tenant_no, filter.expr(), false, dense, false);
+        expr(&mut sql, s, filter.expr(), false, dense, false);
     }
     if let Some(text) = &query.text {
-        sql.push(" AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
-            .bind(SqlValue::Text(fts_query(tenant_no, text)))
-            .push(")");
+        // The index's documents up to the mark, the reader's tail documents after it
+        // (`index::fill_tail` made them for this read).
+        let words = SqlValue::Text(fts_query(s.no, text));
+        sql.push(" AND redacted IS NULL AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ");
+        sql.bind(words.clone()).push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
+        sql.push(" AND rowid > ").bind(s.tail()).push(" AND rowid < ").bind(s.end()).push(")");
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
         keyset(&mut sql, &query.sort, cursor);
@@ -443,7 +527,7 @@ mod tests {
 
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
-        where_clause(7, &query, false, &DenseTerms::new())
+        where_clause(&Split { no: 7, mark: 0 }, &query, false, &DenseTerms::new())
     }
 
     #[test]
@@ -461,10 +545,11 @@ mod tests {
         let query =
             Query { filter: Some(Filter::parse(r#"not context.Env eq "Prod""#).expect("filter")), ..Query::default() };
         let dense = DenseTerms::from(["context.env=prod".to_owned()]);
-        let sql = where_clause(7, &query, false, &dense);
-        assert!(sql.text.contains("NOT EXISTS (SELECT 1 FROM event_terms t"), "{}", sql.text);
-        let sparse = where_clause(7, &query, false, &DenseTerms::new());
-        assert!(sparse.text.contains("seq NOT IN (SELECT seq FROM event_terms"), "{}", sparse.text);
+        let split = Split { no: 7, mark: 0 };
+        let sql = where_clause(&split, &query, false, &dense);
+        assert!(sql.text.contains("NOT (redacted IS NULL AND (EXISTS (SELECT 1 FROM postings p"), "{}", sql.text);
+        let sparse = where_clause(&split, &query, false, &DenseTerms::new());
+        assert!(sparse.text.contains("pos NOT IN (SELECT ? + seq FROM postings"), "{}", sparse.text);
     }
 
     #[test]

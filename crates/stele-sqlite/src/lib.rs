@@ -11,6 +11,7 @@ pub mod backup;
 mod checkpoint;
 pub mod compile;
 mod directory;
+pub mod index;
 mod read;
 mod redact;
 pub mod rows;
@@ -39,6 +40,9 @@ use stele_store::{
 };
 
 use stele_store::write::{FromWritten, Write, WriteQueue};
+
+use index::Indexer;
+pub use index::{index_files, index_path, IndexMode};
 
 /// A failure as a store error: SQLite's `SQLITE_FULL` (no disk space, or the
 /// `max_page_count` cap) is [`StoreError::StorageFull`], anything else `Backend`.
@@ -83,11 +87,42 @@ pub enum OpenError {
     Thread(std::io::Error),
 }
 
+/// Committed events the index may lag behind by default before ingest is refused (503).
+pub const DEFAULT_MAX_INDEX_LAG: u64 = 100_000;
+
+/// How a [`SqliteStore`] is opened.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// WAL file size past which the writer restarts the WAL.
+    pub wal_restart_bytes: u64,
+    /// Caps the database at about this many bytes (SQLite's `max_page_count`): a write past
+    /// it fails with [`StoreError::StorageFull`], as on a full disk.
+    pub max_bytes: Option<u64>,
+    /// How the index follows the log (tests move the mark with the other modes).
+    pub index: IndexMode,
+    /// Committed but unindexed events past which appends answer [`StoreError::IndexBehind`].
+    pub max_index_lag: u64,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            wal_restart_bytes: writer::WAL_RESTART_BYTES,
+            max_bytes: None,
+            index: IndexMode::Background,
+            max_index_lag: DEFAULT_MAX_INDEX_LAG,
+        }
+    }
+}
+
 pub struct SqliteStore {
     path: PathBuf,
     queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<JoinHandle<()>>>,
+    indexer: Arc<Indexer>,
+    indexer_thread: Mutex<Option<JoinHandle<()>>>,
+    max_index_lag: u64,
     readers: Arc<Mutex<Vec<Connection>>>,
     grown: Arc<GrownLog>,
     /// Longest a read may run.
@@ -100,28 +135,32 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database at `path` and starts its writer.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
-        Self::open_with_wal_limit(path, writer::WAL_RESTART_BYTES)
+        Self::open_with(path, SqliteOptions::default())
     }
 
     /// [`SqliteStore::open`], restarting the WAL once its file is larger than `wal_bytes`.
     pub fn open_with_wal_limit(path: &Path, wal_bytes: u64) -> Result<Self, OpenError> {
-        Self::open_with(path, wal_bytes, None)
+        Self::open_with(path, SqliteOptions { wal_restart_bytes: wal_bytes, ..SqliteOptions::default() })
     }
 
-    /// [`SqliteStore::open`] with the database capped at about `max_bytes` (SQLite's
-    /// `max_page_count` on the writer): a write past it fails with
-    /// [`StoreError::StorageFull`], as on a full disk.
+    /// [`SqliteStore::open`] with the database capped at about `max_bytes`.
     pub fn open_capped(path: &Path, max_bytes: Option<u64>) -> Result<Self, OpenError> {
-        Self::open_with(path, writer::WAL_RESTART_BYTES, max_bytes)
+        Self::open_with(path, SqliteOptions { max_bytes, ..SqliteOptions::default() })
     }
 
-    fn open_with(path: &Path, wal_bytes: u64, max_bytes: Option<u64>) -> Result<Self, OpenError> {
+    /// Opens the database at `path` (and its index file) with `options`, and starts the
+    /// writer, the checkpointer and (in [`IndexMode::Background`]) the indexer.
+    pub fn open_with(path: &Path, options: SqliteOptions) -> Result<Self, OpenError> {
         let sqlite = |source| OpenError::Sqlite { path: path.to_owned(), source };
         let conn = rows::open_writer(path).map_err(sqlite)?;
-        if let Some(bytes) = max_bytes {
+        if let Some(bytes) = options.max_bytes {
             let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(sqlite)?;
             conn.pragma_update(None, "max_page_count", (bytes / page.max(1)).max(1)).map_err(sqlite)?;
         }
+        let indexer = Arc::new(
+            Indexer::open(path, options.index)
+                .map_err(|source| OpenError::Sqlite { path: index::index_path(path), source })?,
+        );
         let (queue, rx) = WriteQueue::new();
         let (nudge, nudges) = flume::bounded(1);
         let grown = Arc::new(GrownLog::default());
@@ -130,23 +169,94 @@ impl SqliteStore {
             .name("stele-sqlite-checkpoint".into())
             .spawn(move || checkpoint::run(&checkpoint_path, nudges))
             .map_err(OpenError::Thread)?;
+        let wal_bytes = options.wal_restart_bytes;
         let writer = std::thread::Builder::new()
             .name("stele-sqlite-writer".into())
             .spawn({
-                let grown = grown.clone();
-                move || writer::run(conn, rx, nudge, grown, wal_bytes)
+                let (grown, progress) = (grown.clone(), indexer.progress.clone());
+                move || writer::run(conn, rx, nudge, grown, progress, wal_bytes)
             })
             .map_err(OpenError::Thread)?;
+        let indexer_thread = match options.index {
+            IndexMode::Background => Some(
+                std::thread::Builder::new()
+                    .name("stele-sqlite-indexer".into())
+                    .spawn({
+                        let indexer = indexer.clone();
+                        move || indexer.run()
+                    })
+                    .map_err(OpenError::Thread)?,
+            ),
+            _ => None,
+        };
+        let max_index_lag = match options.index {
+            IndexMode::Background => options.max_index_lag,
+            _ => u64::MAX,
+        };
         Ok(Self {
             path: path.to_owned(),
             queue,
             writer: Mutex::new(Some(writer)),
             checkpointer: Mutex::new(Some(checkpointer)),
+            indexer,
+            indexer_thread: Mutex::new(indexer_thread),
+            max_index_lag,
             readers: Arc::new(Mutex::new(Vec::new())),
             grown,
             query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
             full: AtomicBool::new(false),
         })
+    }
+
+    /// Indexes everything committed so far, now (tests, benchmarks, `stele reindex`).
+    pub async fn catch_up_index(&self) -> Result<(), StoreError> {
+        let indexer = self.indexer.clone();
+        let conn = self.indexer.conn.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || indexer.catch_up(&conn, |_| ()).map_err(backend)).await.map_err(backend)?
+    }
+
+    /// Committed events not indexed yet.
+    pub fn index_lag(&self) -> u64 {
+        self.indexer.progress.lag()
+    }
+
+    /// Rebuilds the index of the database at `path` from its log (the server must not be
+    /// running on it): deletes the index file and indexes every event, reporting progress as
+    /// `(indexed so far, total)`.
+    pub fn reindex(path: &Path, mut on_progress: impl FnMut(u64, u64)) -> Result<u64, OpenError> {
+        let sqlite = |source| OpenError::Sqlite { path: path.to_owned(), source };
+        // Migrates the log if needed (and makes sure it is a Stele database).
+        drop(rows::open_writer(path).map_err(sqlite)?);
+        for file in index::index_files(path) {
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(OpenError::Thread(e)),
+            }
+        }
+        let indexer = Indexer::open(path, IndexMode::Never).map_err(sqlite)?;
+        let total = indexer.progress.lag();
+        let conn = indexer.conn.clone();
+        let conn = conn.blocking_lock();
+        let mut done = 0u64;
+        indexer
+            .catch_up(&conn, |n| {
+                done += n as u64;
+                on_progress(done, total);
+            })
+            .map_err(sqlite)?;
+        conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(sqlite)?;
+        Ok(total)
+    }
+
+    /// After a write, the test modes move the mark ([`IndexMode::Eager`], [`IndexMode::Random`]).
+    async fn settle_index(&self) -> Result<(), StoreError> {
+        if matches!(self.indexer.mode, IndexMode::Background | IndexMode::Never) {
+            return Ok(());
+        }
+        let indexer = self.indexer.clone();
+        let conn = self.indexer.conn.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || indexer.after_write(&conn).map_err(backend)).await.map_err(backend)?
     }
 
     /// Sets the deadline of every read (default [`stele_store::DEFAULT_QUERY_TIMEOUT`]).
@@ -157,6 +267,13 @@ impl SqliteStore {
 
     /// Sends a write to the writer and waits for its answer (after the commit).
     async fn write<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
+        let result = self.write_only(write).await;
+        self.settle_index().await?;
+        result
+    }
+
+    /// [`SqliteStore::write`] without moving the mark in the test modes.
+    async fn write_only<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
         let result = self.queue.submit(write).await;
         match &result {
             Ok(_) => self.full.store(false, Ordering::Relaxed),
@@ -344,6 +461,10 @@ impl Store for SqliteStore {
         events: Vec<NewEvent>,
         idempotency: Option<Idempotency>,
     ) -> Result<AppendOutcome, StoreError> {
+        let lag = self.indexer.progress.lag();
+        if lag > self.max_index_lag {
+            return Err(StoreError::IndexBehind(lag));
+        }
         let tenant = tenant.clone();
         self.write(Write::Append { tenant, events, idempotency }).await
     }
@@ -375,8 +496,28 @@ impl Store for SqliteStore {
         redaction: Redaction,
         audit: NewEvent,
     ) -> Result<StoredEvent, StoreError> {
+        // Under the indexer's lock from before the tombstone until the purge: the indexer
+        // cannot index the event's old values in between.
+        let conn = self.indexer.conn.clone().lock_owned().await;
+        let (t, i) = (tenant.to_string(), id.to_string());
+        let (conn, plan) = tokio::task::spawn_blocking(move || {
+            let plan = index::plan_purge(&conn, &t, &i).map_err(backend);
+            (conn, plan)
+        })
+        .await
+        .map_err(backend)?;
+        let plan = plan?;
         let (tenant, id) = (tenant.clone(), *id);
-        self.write(Write::Redact { tenant, id, redaction, audit }).await
+        let tombstone: StoredEvent = self.write_only(Write::Redact { tenant, id, redaction, audit }).await?;
+        if let Some(plan) = plan {
+            tokio::task::spawn_blocking(move || index::purge(&conn, &plan).map_err(backend))
+                .await
+                .map_err(backend)??;
+        } else {
+            drop(conn);
+        }
+        self.settle_index().await?;
+        Ok(tombstone)
     }
 
     async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError> {
@@ -443,7 +584,10 @@ impl Store for SqliteStore {
         self.queue.close();
         // The writer stops after its queue is empty; dropping its nudge sender then stops
         // the checkpointer, which truncates the WAL.
-        for (name, slot) in [("writer", &self.writer), ("checkpoint", &self.checkpointer)] {
+        self.indexer.progress.stop();
+        for (name, slot) in
+            [("writer", &self.writer), ("checkpoint", &self.checkpointer), ("indexer", &self.indexer_thread)]
+        {
             let handle = slot.lock().ok().and_then(|mut w| w.take());
             if let Some(handle) = handle {
                 let joined = tokio::task::spawn_blocking(move || handle.join()).await;

@@ -11,7 +11,8 @@ use stele_core::{
 };
 use stele_store::{KeyRecord, Page, StoreError, Tenant};
 
-use crate::compile::{equality_term, sort_column, where_clause, DenseTerms, Sql};
+use crate::compile::{equality_term, sort_column, where_clause, DenseTerms, Split, Sql};
+use crate::index;
 
 use crate::backend;
 
@@ -157,7 +158,7 @@ fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, 
                 if let Some(term) = equality_term(e) {
                     let n: i64 = conn
                         .prepare_cached(
-                            "SELECT COUNT(*) FROM (SELECT 1 FROM event_terms WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
+                            "SELECT COUNT(*) FROM (SELECT 1 FROM postings WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
                         )
                         .and_then(|mut s| s.query_row(params![no, term, DENSE_TERM_ROWS], |r| r.get(0)))
                         .map_err(backend)?;
@@ -172,8 +173,8 @@ fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, 
 }
 
 /// The SELECT for one page (exposed to tests through `SqliteStore::explain`).
-pub(crate) fn page_sql(no: i64, query: &Query, dense: &DenseTerms) -> Sql {
-    let mut sql = where_clause(no, query, true, dense);
+pub(crate) fn page_sql(split: &Split, query: &Query, dense: &DenseTerms) -> Sql {
+    let mut sql = where_clause(split, query, true, dense);
     let col = sort_column(&query.sort);
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
     let filter = std::mem::take(&mut sql.text);
@@ -188,53 +189,83 @@ pub(crate) fn page_sql(no: i64, query: &Query, dense: &DenseTerms) -> Sql {
     sql
 }
 
-pub(crate) fn query(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
+/// Runs `f` in one read transaction. Its first read is of the log (the tenant's number),
+/// so the log's snapshot is taken before the index's: the index can then be ahead of the
+/// log (its extra entries join no row) but never behind it where the tail starts.
+fn snapshot<T>(conn: &Connection, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    conn.execute_batch("BEGIN").map_err(backend)?;
+    let result = f();
+    let ended = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" }).map_err(backend);
+    result.and_then(|r| ended.map(|()| r))
+}
+
+/// The tenant and its mark for this read; with words to search, the reader's tail
+/// documents brought up to the log's head first.
+fn split(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Split, StoreError> {
     let no = tenant_no(conn, tenant)?;
-    let sql = page_sql(no, query, &dense_terms(conn, no, query)?);
-    let limit = query.limit.get() as usize;
-    let mut stmt = conn.prepare_cached(&sql.text).map_err(backend)?;
-    let mut rows: Vec<(i64, SqlValue, String)> = stmt
-        .query_map(params_from_iter(sql.params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-        .map_err(backend)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some((seq, key, _))) => {
-            Some(Cursor { sort: query.sort.as_text(), values: vec![cursor_value(key.clone())], seq: *seq as u64 })
+    let mark = index::reader_mark(conn, no).map_err(backend)?;
+    if query.text.is_some() {
+        let head = index::head(conn, "main", no).map_err(backend)?;
+        if head > mark {
+            index::fill_tail(conn, no, mark, head).map_err(backend)?;
         }
-        _ => None,
-    };
-    let events = rows
-        .into_iter()
-        .map(|(seq, _, json)| Ok(StoredEvent { seq: seq_of(seq)?, json }))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(Page { events, next })
+    }
+    Ok(Split { no, mark })
+}
+
+pub(crate) fn query(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
+    snapshot(conn, || {
+        let split = split(conn, tenant, query)?;
+        let sql = page_sql(&split, query, &dense_terms(conn, split.no, query)?);
+        let limit = query.limit.get() as usize;
+        let mut stmt = conn.prepare_cached(&sql.text).map_err(backend)?;
+        let mut rows: Vec<(i64, SqlValue, String)> = stmt
+            .query_map(params_from_iter(sql.params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+            .map_err(backend)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = match (more, rows.last()) {
+            (true, Some((seq, key, _))) => {
+                Some(Cursor { sort: query.sort.as_text(), values: vec![cursor_value(key.clone())], seq: *seq as u64 })
+            }
+            _ => None,
+        };
+        let events = rows
+            .into_iter()
+            .map(|(seq, _, json)| Ok(StoredEvent { seq: seq_of(seq)?, json }))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page { events, next })
+    })
 }
 
 pub(crate) fn count(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
-    let no = tenant_no(conn, tenant)?;
-    if query.matches_everything() {
-        // The log size: one index probe instead of a scan that grows with the log.
-        return crate::tree::size(conn, no);
-    }
-    // A count visits every match anyway: collecting term matches first is always right.
-    let sql = where_clause(no, query, false, &DenseTerms::new());
-    let n: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM events WHERE {}", sql.text))
-        .and_then(|mut s| s.query_row(params_from_iter(sql.params), |r| r.get(0)))
-        .map_err(backend)?;
-    Ok(n as u64)
+    snapshot(conn, || {
+        if query.matches_everything() {
+            // The log size: one index probe instead of a scan that grows with the log.
+            return crate::tree::size(conn, tenant_no(conn, tenant)?);
+        }
+        let split = split(conn, tenant, query)?;
+        // A count visits every match anyway: collecting term matches first is always right.
+        let sql = where_clause(&split, query, false, &DenseTerms::new());
+        let n: i64 = conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM events WHERE {}", sql.text))
+            .and_then(|mut s| s.query_row(params_from_iter(sql.params), |r| r.get(0)))
+            .map_err(backend)?;
+        Ok(n as u64)
+    })
 }
 
 /// `EXPLAIN QUERY PLAN` of a page query, one line per plan step.
 pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
-    let no = tenant_no(conn, tenant)?;
-    let sql = page_sql(no, query, &dense_terms(conn, no, query)?);
-    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text)).map_err(backend)?;
-    let rows = stmt
-        .query_map(params_from_iter(sql.params), |r| r.get::<_, String>(3))
-        .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-        .map_err(backend)?;
-    Ok(rows)
+    snapshot(conn, || {
+        let split = split(conn, tenant, query)?;
+        let sql = page_sql(&split, query, &dense_terms(conn, split.no, query)?);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text)).map_err(backend)?;
+        let rows = stmt
+            .query_map(params_from_iter(sql.params), |r| r.get::<_, String>(3))
+            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+            .map_err(backend)?;
+        Ok(rows)
+    })
 }

@@ -1,13 +1,12 @@
 //! Redaction: an event's row keeps its place, id, times, action, status and leaf hash; its
-//! JSON becomes a tombstone and every other column, term and full-text entry is removed.
+//! JSON becomes a tombstone, every other column is cleared and `redacted` is set.
 //!
 //! Removed means gone from the files, not only from query results:
-//! - the full-text index is contentless with `contentless_delete = 1`, whose DELETE only
-//!   records a tombstone while the words stay in the index segments; an `optimize` right
-//!   after merges the segments into one without the deleted document (it rewrites the whole
-//!   index, so its cost grows with the index; done only on redaction);
-//! - the write connection runs with `PRAGMA secure_delete = ON`, so the freed row cells, index
-//!   entries and pages are overwritten with zeros instead of left in free space;
+//! - the write connection runs with `PRAGMA secure_delete = ON`, so the freed row cells and
+//!   pages are overwritten with zeros instead of left in free space;
+//! - the event's index entries are purged from the index file before the redaction is
+//!   answered (`index::purge`); the tombstone's transaction records the position in
+//!   `index_purges` so a crash before the purge is repaired at the next start;
 //! - after the commit, [`truncate_wal`] checkpoints the WAL into the database file and
 //!   truncates it to zero bytes, so the page images from before the redaction are gone too.
 
@@ -39,21 +38,14 @@ pub(crate) fn redact(conn: &Connection, no: i64, id: &EventId, r: &Redaction) ->
     conn.prepare_cached(
         "UPDATE events SET json = ?2, origin = NULL, actor_type = NULL, actor_id = NULL, actor_name = NULL,
             actor_email = NULL, actor_ip = NULL, message = NULL, reason = NULL, correlation_id = NULL,
-            request_id = NULL, request_method = NULL, request_path = NULL, request_status = NULL
+            request_id = NULL, request_method = NULL, request_path = NULL, request_status = NULL, redacted = 1
          WHERE pos = ?1",
     )
     .and_then(|mut s| s.execute(params![pos, stone]))
     .map_err(backend)?;
-    let mut del = conn
-        .prepare_cached("DELETE FROM event_terms WHERE tenant_no = ?1 AND term = ?2 AND seq = ?3")
-        .map_err(backend)?;
-    for term in stele_store::derived::terms(&event) {
-        del.execute(params![no, term, seq]).map_err(backend)?;
-    }
-    conn.prepare_cached("DELETE FROM events_fts WHERE rowid = ?1")
+    conn.prepare_cached("INSERT OR IGNORE INTO index_purges (pos) VALUES (?1)")
         .and_then(|mut s| s.execute([pos]))
         .map_err(backend)?;
-    conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", []).map_err(backend)?;
     Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
 }
 

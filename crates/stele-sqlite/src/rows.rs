@@ -30,7 +30,8 @@ pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Opens a read-only connection (readers never block the writer under WAL).
+/// Opens a read-only connection (readers never block the writer under WAL), with the
+/// index file attached (`index::prepare_reader`; the index file must exist).
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -38,6 +39,8 @@ pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "cache_size", -8_000)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    crate::index::prepare_reader(&conn, path)?;
     Ok(conn)
 }
 
@@ -54,8 +57,8 @@ pub fn tenant_token(tenant_no: i64) -> String {
     format!("zzt{tenant_no}")
 }
 
-/// Inserts one event at the given position of a tenant's log: its row, its terms and its
-/// full-text document.
+/// Inserts one event at the given position of a tenant's log: its row only (the index
+/// entries are the indexer's, `index.rs`).
 pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent) -> rusqlite::Result<()> {
     let e = &new.event;
     let actor = e.actor.as_ref();
@@ -92,17 +95,5 @@ pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent)
         new.json,
         new.leaf.as_ref().map(|h| &h.0[..]),
     ])?;
-    let mut term_stmt =
-        conn.prepare_cached("INSERT OR IGNORE INTO event_terms (tenant_no, term, seq) VALUES (?1, ?2, ?3)")?;
-    for term in stele_store::derived::terms(&new.event) {
-        term_stmt.execute(params![tenant_no, term, seq as i64])?;
-    }
-    let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
-    fts.execute(params![pos, document(tenant_no, new)])?;
     Ok(())
-}
-
-/// The full-text document of an event: its tenant's token, then its search text.
-fn document(tenant_no: i64, new: &NewEvent) -> String {
-    format!("{} {}", tenant_token(tenant_no), stele_store::derived::search_text(&new.event))
 }

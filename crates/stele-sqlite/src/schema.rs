@@ -191,6 +191,23 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX scim_connections_tenant ON scim_connections (tenant_no);
     "#,
+    // 7: deferred indexing (issue #13). A commit only appends: the value indexes, the terms
+    // and the full-text index move to the index file (`index.rs`), built in the background
+    // from the log. `redacted` marks tombstones for reads; `index_purges` holds redactions
+    // whose old index entries are not purged yet.
+    r#"
+    DROP INDEX IF EXISTS events_action;
+    DROP INDEX IF EXISTS events_actor_id;
+    DROP INDEX IF EXISTS events_actor_email;
+    DROP INDEX IF EXISTS events_status;
+    DROP TABLE IF EXISTS event_terms;
+    DROP TABLE IF EXISTS events_fts;
+    ALTER TABLE events ADD COLUMN redacted INTEGER;
+    UPDATE events SET redacted = 1 WHERE json_type(json, '$.redacted') IS NOT NULL;
+    CREATE TABLE index_purges (
+        pos INTEGER PRIMARY KEY
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version.

@@ -19,6 +19,7 @@ use stele_store::{
     IDEMPOTENCY_WINDOW_MICROS,
 };
 
+use crate::index::Progress;
 use crate::rows::insert_event;
 use crate::{backend, read, redact, tree};
 
@@ -77,13 +78,14 @@ pub(crate) fn run(
     rx: flume::Receiver<Queued>,
     checkpoint: flume::Sender<()>,
     grown: Arc<GrownLog>,
+    progress: Arc<Progress>,
     wal_restart_bytes: u64,
 ) {
     let mut heads = Heads::default();
     let mut last_purge = Timestamp::from_micros(0);
     let mut erase_pending = false;
     while let Some(group) = Group::next_blocking(&rx) {
-        erase_pending |= !apply_group(&mut conn, &mut heads, group, &grown);
+        erase_pending |= !apply_group(&mut conn, &mut heads, group, &grown, &progress);
         if erase_pending && rx.is_empty() {
             erase_pending = !redact::truncate_wal(&conn);
         }
@@ -114,8 +116,11 @@ impl CommitError {
 
 /// Applies and commits a group; false when a redaction committed but its old page images
 /// could not yet be wiped from the WAL (see [`redact::truncate_wal`]).
-fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Group, grown: &GrownLog) -> bool {
+fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Group, grown: &GrownLog, progress: &Progress) -> bool {
     let touched: HashSet<TenantId> = group.writes().map(|w| w.tenant().clone()).collect();
+    // Each tenant's last seq before the group (unknown tenants, e.g. being created, are at 0).
+    let before: Vec<(TenantId, u64)> =
+        touched.iter().map(|t| (t.clone(), heads.get(conn, t).map_or(0, |(_, last)| last))).collect();
     let (results, commit_error) = match all_at_once(conn, heads, &group) {
         Some(done) => done,
         None => one_by_one(conn, heads, &group),
@@ -130,6 +135,12 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Group, grown: &G
                 grown.record(t, TreeState { size: *last, root: f.root() });
             }
         }
+        let appended: Vec<(i64, u64, u64)> = before
+            .iter()
+            .filter_map(|(t, b)| heads.0.get(t).map(|h| (h.no, *b, h.last)))
+            .filter(|(_, b, a)| a > b)
+            .collect();
+        progress.committed(&appended);
     }
     // A committed redaction is answered only once the WAL no longer holds the erased words.
     let redacted = commit_error.is_none() && results.iter().any(|r| matches!(r, Ok(Written::Event(_))));

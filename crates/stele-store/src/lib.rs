@@ -66,6 +66,11 @@ pub enum StoreError {
     /// A group names a member the tenant does not have.
     #[error("member {0} does not exist")]
     UnknownMember(String),
+    /// The index lags this many committed events behind the log, more than the backend
+    /// allows (SQLite's `max_index_lag`): nothing was written. The server answers 503
+    /// `index-behind` with `Retry-After`, so reads of the un-indexed tail stay bounded.
+    #[error("the index is {0} events behind the log")]
+    IndexBehind(u64),
     #[error("storage backend error: {0}")]
     Backend(String),
 }

@@ -42,7 +42,9 @@ impl From<StoreError> for ProfileError {
     fn from(e: StoreError) -> Self {
         match e {
             // 503 in every profile's shape: retrying later can succeed.
-            StoreError::Closed | StoreError::QueryTimeout | StoreError::StorageFull(_) => ProfileError::Unavailable,
+            StoreError::Closed | StoreError::QueryTimeout | StoreError::StorageFull(_) | StoreError::IndexBehind(_) => {
+                ProfileError::Unavailable
+            }
             other => {
                 tracing::error!(error = %other, "storage error in a profile");
                 ProfileError::Internal

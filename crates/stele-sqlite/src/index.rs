@@ -1,0 +1,680 @@
+//! Deferred indexing (issue #13): the commit only appends; everything a query looks up by
+//! value lives in a second database file, `<db>-index`, written by a background indexer.
+//!
+//! - **The log** (`<db>`): event rows (rowid `pos`, the columns, the JSON, the leaf),
+//!   `events_id` and `events_time` (both near-append), Merkle nodes, idempotency records.
+//!   This is what a commit writes, and what `stele verify` and every proof read.
+//! - **The index** (`<db>-index`): `postings (tenant_no, term, time, seq)` (one row per
+//!   searchable value: `action=…`, `status=…`, `actor.id=…`, `actor.email=…`, and the
+//!   `target.*=` / `context.<key>=` terms of [`stele_store::derived::terms`], all ASCII
+//!   case-folded), the full-text index `events_fts` (rowid = `pos`), and `marks`: per tenant,
+//!   the last `seq` whose entries are in the index (the high-water mark).
+//!
+//! The index is derivable: deleting the file loses nothing (`stele reindex` rebuilds it).
+//! It is written with `synchronous = NORMAL`: a power cut may lose its last transactions,
+//! and the mark goes back with them (they are in one transaction), so indexing resumes from
+//! there.
+//!
+//! **Reads stay exact wherever the mark is.** A query's leaf is the indexed part (`seq ≤
+//! mark`, from `postings` / `events_fts`) united with the tail (`seq > mark`, a rowid range
+//! of the log) evaluated on the rows with the same semantics: columns compare as they are,
+//! terms through [`stele_term`] (the same [`stele_store::derived::terms`] as the indexer),
+//! and `q` through a per-connection temporary FTS5 table with the same tokenizer
+//! ([`fill_tail`]). The compiler is `compile.rs`; the conformance suite runs with the mark at
+//! 0, at the head and at random splits.
+//!
+//! **Redaction.** The tombstone commit sets `events.redacted`, and every read excludes
+//! redacted rows from term and text matches on the row itself, so a read never depends on
+//! whether the index was purged yet. The old entries are then purged from the index file
+//! before the redaction is answered ([`purge`]); `index_purges` in the log keeps the
+//! positions still to purge across a crash (the tenant's index is rebuilt at the next start).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{params, Connection, OptionalExtension};
+use stele_core::Event;
+
+use crate::rows::{pos, tenant_token, SEQ_BITS};
+
+/// The index file of the database at `db`.
+pub fn index_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-index");
+    PathBuf::from(name)
+}
+
+/// The index file and its WAL and shared-memory files.
+pub fn index_files(db: &Path) -> Vec<PathBuf> {
+    let base = index_path(db);
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|s| {
+            let mut name = base.as_os_str().to_owned();
+            name.push(s);
+            PathBuf::from(name)
+        })
+        .collect()
+}
+
+/// Bumped when the index layout changes: an index of another version is rebuilt.
+const INDEX_VERSION: i64 = 1;
+
+const INDEX_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS postings (
+        tenant_no INTEGER NOT NULL,
+        term      TEXT NOT NULL,
+        time      INTEGER NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (tenant_no, term, time, seq)
+    ) WITHOUT ROWID;
+    -- detail=none: no positions (a third of the cost); words are matched as AND-ed tokens.
+    -- Each document starts with its tenant's token so a search intersects with it early.
+    CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
+        doc, content = '', contentless_delete = 1, detail = none,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE IF NOT EXISTS marks (
+        tenant_no INTEGER PRIMARY KEY,
+        seq       INTEGER NOT NULL
+    );
+";
+
+/// The tokenizer of both full-text tables (the index's and each reader's tail table).
+const TAIL_SCHEMA: &str = "
+    CREATE VIRTUAL TABLE IF NOT EXISTS temp.tail_fts USING fts5 (
+        doc, detail = none, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE IF NOT EXISTS temp.tail_cover (
+        tenant_no INTEGER PRIMARY KEY,
+        floor     INTEGER NOT NULL,
+        upto      INTEGER NOT NULL
+    );
+";
+
+/// Events indexed in one transaction at most (the indexer's group).
+const BATCH_EVENTS: usize = 50_000;
+
+/// Most tail documents a read connection keeps in its temporary full-text table.
+const MAX_TAIL_DOCS: i64 = 400_000;
+
+/// How the index follows the log. Only `Background` is for production; the others let the
+/// conformance suite put the mark where it wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexMode {
+    /// A background thread indexes committed events in groups (the default).
+    Background,
+    /// Nothing is ever indexed: every read is a tail scan (the mark stays at 0).
+    Never,
+    /// Every write is indexed before it is answered (the mark is always at the head).
+    Eager,
+    /// After every write, each tenant is indexed up to a pseudo-random point between its
+    /// mark and its head (seeded).
+    Random(u64),
+}
+
+/// What the writer and the indexer share: which tenants have events to index, and how many
+/// committed events are not indexed yet (the lag that bounds ingest).
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// Tenant number → the last committed seq and when the oldest unindexed commit happened.
+    dirty: Mutex<HashMap<i64, (u64, Instant)>>,
+    wake: Condvar,
+    appended: AtomicU64,
+    indexed: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl Progress {
+    /// After a commit: `(tenant_no, seq before, seq after)` of every tenant it appended to.
+    pub(crate) fn committed(&self, grown: &[(i64, u64, u64)]) {
+        if grown.is_empty() {
+            return;
+        }
+        let Ok(mut dirty) = self.dirty.lock() else { return };
+        let now = Instant::now();
+        for &(no, before, after) in grown {
+            self.appended.fetch_add(after.saturating_sub(before), Ordering::Relaxed);
+            dirty.entry(no).and_modify(|e| e.0 = e.0.max(after)).or_insert((after, now));
+        }
+        drop(dirty);
+        self.wake.notify_all();
+        metrics::gauge!("stele_index_lag_events").set(self.lag() as f64);
+    }
+
+    /// Committed events not indexed yet.
+    pub(crate) fn lag(&self) -> u64 {
+        self.appended.load(Ordering::Relaxed).saturating_sub(self.indexed.load(Ordering::Relaxed))
+    }
+
+    fn take(&self, wait: Duration) -> HashMap<i64, (u64, Instant)> {
+        let Ok(mut dirty) = self.dirty.lock() else { return HashMap::new() };
+        if dirty.is_empty() && !self.stop.load(Ordering::Relaxed) {
+            dirty = match self.wake.wait_timeout(dirty, wait) {
+                Ok((d, _)) => d,
+                Err(_) => return HashMap::new(),
+            };
+        }
+        std::mem::take(&mut *dirty)
+    }
+
+    fn put_back(&self, left: HashMap<i64, (u64, Instant)>) {
+        if let Ok(mut dirty) = self.dirty.lock() {
+            for (no, (upto, since)) in left {
+                dirty.entry(no).and_modify(|e| e.0 = e.0.max(upto)).or_insert((upto, since));
+            }
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake.notify_all();
+    }
+}
+
+/// The indexer: its connection (the index file, with the log attached as `log`) and the
+/// progress it shares with the writer.
+pub(crate) struct Indexer {
+    pub(crate) conn: Arc<tokio::sync::Mutex<Connection>>,
+    pub(crate) progress: Arc<Progress>,
+    pub(crate) mode: IndexMode,
+    /// The state of [`IndexMode::Random`].
+    rng: Mutex<u64>,
+}
+
+/// Opens the index file of `db` for writing (creating or rebuilding it as needed), with the
+/// log attached as `log`.
+pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(index_path(db))?;
+    conn.pragma_update(None, "page_size", 16_384)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    conn.pragma_update(None, "cache_size", -64_000)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // A purged entry's bytes are overwritten, not left in free pages (see `purge`).
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version != INDEX_VERSION {
+        if version != 0 {
+            tracing::warn!(found = version, want = INDEX_VERSION, "the index has another layout; rebuilding it");
+        }
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS postings; DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS marks;",
+        )?;
+        conn.execute_batch(INDEX_SCHEMA)?;
+        conn.pragma_update(None, "user_version", INDEX_VERSION)?;
+    }
+    conn.execute("ATTACH DATABASE ?1 AS log", [db.to_string_lossy()])?;
+    conn.execute_batch("PRAGMA log.secure_delete = ON")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Prepares a read connection of the log: the index attached read-only as `ix`, the
+/// temporary tail table, and the [`stele_term`] function.
+pub(crate) fn prepare_reader(conn: &Connection, db: &Path) -> rusqlite::Result<()> {
+    let uri = format!("file:{}?mode=ro", index_path(db).to_string_lossy().replace('?', "%3f").replace('#', "%23"));
+    conn.execute("ATTACH DATABASE ?1 AS ix", [uri])?;
+    conn.execute_batch(TAIL_SCHEMA)?;
+    conn.create_scalar_function(
+        "stele_term",
+        4,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let json = ctx.get_raw(0).as_str().unwrap_or("");
+            let prefix: String = ctx.get(1)?;
+            let op: String = ctx.get(2)?;
+            let value: String = ctx.get(3)?;
+            Ok(stele_term(json, &prefix, &op, &value))
+        },
+    )?;
+    Ok(())
+}
+
+/// The event of a stored row, or `None` for a tombstone (or JSON that is not an event).
+fn live_event(json: &str) -> Option<Event> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    if value.get("redacted").is_some() {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}
+
+/// Whether some term of the stored event `json` under `prefix` satisfies `op` against the
+/// (ASCII-folded) `value`: exactly what `compile.rs`'s conditions on `postings.term` mean,
+/// evaluated on the row, for the tail. `op` is `eq ne co sw ew gt ge lt le pr`.
+pub fn stele_term(json: &str, prefix: &str, op: &str, value: &str) -> bool {
+    let Some(event) = live_event(json) else { return false };
+    stele_store::derived::terms(&event).iter().filter_map(|t| t.strip_prefix(prefix)).any(|v| match op {
+        "eq" => v == value,
+        "ne" => v != value,
+        "co" => v.contains(value),
+        "sw" => v.starts_with(value),
+        "ew" => v.ends_with(value),
+        "gt" => v > value,
+        "ge" => v >= value,
+        "lt" => v < value,
+        "le" => v <= value,
+        _ => true,
+    })
+}
+
+/// The terms of an indexed column value (`action=…`), ASCII-folded like the column's
+/// `COLLATE NOCASE` compares. `None` for columns that have no postings.
+pub fn column_term(column: &str, value: &str) -> Option<String> {
+    let prefix = match column {
+        "action" => "action=",
+        "status" => "status=",
+        "actor_id" => "actor.id=",
+        "actor_email" => "actor.email=",
+        _ => return None,
+    };
+    Some(format!("{prefix}{value}").to_ascii_lowercase())
+}
+
+/// A log row as the indexer reads it.
+struct Row {
+    seq: i64,
+    time: i64,
+    action: String,
+    status: String,
+    actor_id: Option<String>,
+    actor_email: Option<String>,
+    json: String,
+    redacted: bool,
+}
+
+/// A row's postings and full-text document (none of the event's own values for a tombstone).
+fn entries(no: i64, row: &Row) -> (Vec<String>, Option<String>) {
+    let mut terms: Vec<String> = [("action", Some(&row.action)), ("status", Some(&row.status))]
+        .into_iter()
+        .chain([("actor_id", row.actor_id.as_ref()), ("actor_email", row.actor_email.as_ref())])
+        .filter_map(|(col, v)| v.and_then(|v| column_term(col, v)))
+        .collect();
+    if row.redacted {
+        return (terms, None);
+    }
+    let Some(event) = live_event(&row.json) else { return (terms, None) };
+    terms.extend(stele_store::derived::terms(&event));
+    let doc = format!("{} {}", tenant_token(no), stele_store::derived::search_text(&event));
+    (terms, Some(doc))
+}
+
+fn read_rows(conn: &Connection, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, time, action, status, actor_id, actor_email, json, redacted IS NOT NULL
+         FROM log.events WHERE pos > ?1 AND pos <= ?2 ORDER BY pos LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![from, to, limit as i64], |r| {
+        Ok(Row {
+            seq: r.get(0)?,
+            time: r.get(1)?,
+            action: r.get(2)?,
+            status: r.get(3)?,
+            actor_id: r.get(4)?,
+            actor_email: r.get(5)?,
+            json: r.get(6)?,
+            redacted: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The tenant's mark in the index connection's view (0 when it has none).
+fn mark(conn: &Connection, no: i64) -> rusqlite::Result<u64> {
+    let seq: Option<i64> =
+        conn.prepare_cached("SELECT seq FROM marks WHERE tenant_no = ?1")?.query_row([no], |r| r.get(0)).optional()?;
+    Ok(seq.unwrap_or(0) as u64)
+}
+
+/// The tenant's mark as a reader sees it (the index attached as `ix`).
+pub(crate) fn reader_mark(conn: &Connection, no: i64) -> rusqlite::Result<u64> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM ix.marks WHERE tenant_no = ?1")?
+        .query_row([no], |r| r.get(0))
+        .optional()?;
+    Ok(seq.unwrap_or(0) as u64)
+}
+
+/// The last seq of the tenant's log (0 when empty), from the rowid range.
+pub(crate) fn head(conn: &Connection, schema: &str, no: i64) -> rusqlite::Result<u64> {
+    let sql = format!("SELECT MAX(pos) FROM {schema}.events WHERE pos > ?1 AND pos < ?2");
+    let max: Option<i64> = conn.prepare_cached(&sql)?.query_row(params![pos(no, 0), pos(no + 1, 0)], |r| r.get(0))?;
+    Ok(max.map_or(0, |p| (p - pos(no, 0)) as u64))
+}
+
+/// Indexes the tenant's events after its mark up to `upto` (at most `budget` events) inside
+/// the caller's transaction. Returns the new mark and how many events it indexed.
+fn index_tenant(conn: &Connection, no: i64, upto: u64, budget: usize) -> rusqlite::Result<(u64, usize)> {
+    let from = mark(conn, no)?;
+    if upto <= from || budget == 0 {
+        return Ok((from, 0));
+    }
+    let rows = read_rows(conn, pos(no, from), pos(no, upto), budget)?;
+    let Some(last) = rows.last().map(|r| r.seq as u64) else { return Ok((from, 0)) };
+    let mut postings: Vec<(String, i64, i64)> = Vec::with_capacity(rows.len() * 8);
+    let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
+    for row in &rows {
+        let (terms, doc) = entries(no, row);
+        postings.extend(terms.into_iter().map(|t| (t, row.time, row.seq)));
+        if let Some(doc) = doc {
+            fts.execute(params![pos(no, row.seq as u64), doc])?;
+        }
+    }
+    // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
+    postings.sort_unstable();
+    postings.dedup();
+    let mut insert =
+        conn.prepare_cached("INSERT OR IGNORE INTO postings (tenant_no, term, time, seq) VALUES (?1, ?2, ?3, ?4)")?;
+    for (term, time, seq) in &postings {
+        insert.execute(params![no, term, time, seq])?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO marks (tenant_no, seq) VALUES (?1, ?2) ON CONFLICT (tenant_no) DO UPDATE SET seq = excluded.seq",
+    )?
+    .execute(params![no, last as i64])?;
+    Ok((last, rows.len()))
+}
+
+impl Indexer {
+    /// Opens the index of `db`, repairs what a crash during a redaction left (see
+    /// [`recover_purges`]) and counts what is left to index.
+    pub(crate) fn open(db: &Path, mode: IndexMode) -> rusqlite::Result<Self> {
+        let conn = open_index_writer(db)?;
+        recover_purges(&conn)?;
+        let progress = Arc::new(Progress::default());
+        let tenants: Vec<i64> =
+            conn.prepare("SELECT no FROM log.tenants")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let (mut appended, mut indexed) = (0u64, 0u64);
+        {
+            let mut dirty = progress.dirty.lock().map_err(|_| rusqlite::Error::InvalidQuery)?;
+            for no in tenants {
+                let (head, mark) = (head(&conn, "log", no)?, mark(&conn, no)?);
+                appended += head;
+                indexed += mark.min(head);
+                if head > mark {
+                    dirty.insert(no, (head, Instant::now()));
+                }
+            }
+        }
+        progress.appended.store(appended, Ordering::Relaxed);
+        progress.indexed.store(indexed, Ordering::Relaxed);
+        Ok(Self { conn: Arc::new(tokio::sync::Mutex::new(conn)), progress, mode, rng: Mutex::new(mode_seed(mode)) })
+    }
+
+    /// Indexes what `work` names (tenant → up to which seq), in one transaction of at most
+    /// [`BATCH_EVENTS`] events. Returns the tenants not finished and the events indexed.
+    fn index(
+        &self,
+        conn: &Connection,
+        work: HashMap<i64, (u64, Instant)>,
+    ) -> rusqlite::Result<(HashMap<i64, (u64, Instant)>, usize)> {
+        // Tenants in order: the same order on every run, and rows of one file region together.
+        let work: BTreeMap<i64, (u64, Instant)> = work.into_iter().collect();
+        let mut left = HashMap::new();
+        let mut budget = BATCH_EVENTS;
+        let mut oldest: Option<Instant> = None;
+        conn.execute_batch("BEGIN")?;
+        let done = (|| {
+            for (&no, &(upto, since)) in &work {
+                let (mark, n) = index_tenant(conn, no, upto, budget)?;
+                budget -= n;
+                if n > 0 {
+                    oldest = Some(oldest.map_or(since, |o| o.min(since)));
+                }
+                if mark < upto {
+                    left.insert(no, (upto, since));
+                }
+            }
+            Ok::<_, rusqlite::Error>(BATCH_EVENTS - budget)
+        })();
+        match done {
+            Ok(n) => {
+                conn.execute_batch("COMMIT")?;
+                self.progress.indexed.fetch_add(n as u64, Ordering::Relaxed);
+                if let Some(since) = oldest {
+                    metrics::histogram!("stele_index_delay_seconds").record(since.elapsed().as_secs_f64());
+                }
+                metrics::gauge!("stele_index_lag_events").set(self.progress.lag() as f64);
+                Ok((left, n))
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// The background loop: waits for commits, indexes them in groups, until stopped.
+    pub(crate) fn run(&self) {
+        // Stopping leaves what is not indexed yet to the next start.
+        while !self.progress.stop.load(Ordering::Relaxed) {
+            let work = self.progress.take(Duration::from_secs(1));
+            if work.is_empty() {
+                continue;
+            }
+            let conn = self.conn.blocking_lock();
+            match self.index(&conn, work.clone()) {
+                Ok((left, _)) => self.progress.put_back(left),
+                Err(e) => {
+                    tracing::error!(error = %e, "indexing failed; retrying");
+                    self.progress.put_back(work);
+                    drop(conn);
+                    // Not a test wait: a failing disk is retried once a second, not in a spin.
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Indexes everything committed so far (the test modes, `stele reindex`, benchmarks).
+    pub(crate) fn catch_up(&self, conn: &Connection, mut on_progress: impl FnMut(usize)) -> rusqlite::Result<()> {
+        loop {
+            let work = {
+                let Ok(mut dirty) = self.progress.dirty.lock() else { return Err(rusqlite::Error::InvalidQuery) };
+                std::mem::take(&mut *dirty)
+            };
+            if work.is_empty() {
+                return Ok(());
+            }
+            let (left, n) = self.index(conn, work)?;
+            on_progress(n);
+            self.progress.put_back(left);
+        }
+    }
+
+    /// After a write in a test mode: moves the marks where the mode puts them.
+    pub(crate) fn after_write(&self, conn: &Connection) -> rusqlite::Result<()> {
+        match self.mode {
+            IndexMode::Background | IndexMode::Never => Ok(()),
+            IndexMode::Eager => self.catch_up(conn, |_| ()),
+            IndexMode::Random(_) => {
+                let work = {
+                    let Ok(mut dirty) = self.progress.dirty.lock() else { return Err(rusqlite::Error::InvalidQuery) };
+                    std::mem::take(&mut *dirty)
+                };
+                let mut partial = HashMap::new();
+                for (no, (upto, since)) in &work {
+                    let from = mark(conn, *no)?;
+                    let span = upto.saturating_sub(from);
+                    let cut = from + self.next_random() % (span + 1);
+                    partial.insert(*no, (cut, *since));
+                }
+                self.index(conn, partial)?;
+                // What was not indexed stays to do.
+                let mut rest = HashMap::new();
+                for (no, entry) in work {
+                    if mark(conn, no)? < entry.0 {
+                        rest.insert(no, entry);
+                    }
+                }
+                self.progress.put_back(rest);
+                Ok(())
+            }
+        }
+    }
+
+    fn next_random(&self) -> u64 {
+        // splitmix64: a tiny, well-known generator; the split points only need to vary.
+        let Ok(mut state) = self.rng.lock() else { return 0 };
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn mode_seed(mode: IndexMode) -> u64 {
+    match mode {
+        IndexMode::Random(seed) => seed,
+        _ => 0,
+    }
+}
+
+/// What a redaction must remove from the index: the event's position and its entries as
+/// they were before the tombstone (read under the indexer's lock, so the indexer cannot add
+/// them again meanwhile).
+pub(crate) struct PurgePlan {
+    no: i64,
+    seq: i64,
+    time: i64,
+    terms: Vec<String>,
+    has_doc: bool,
+}
+
+/// Reads the entries an event has in the index now (`None` when the event is unknown).
+pub(crate) fn plan_purge(conn: &Connection, tenant: &str, id: &str) -> rusqlite::Result<Option<PurgePlan>> {
+    let found: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT e.tenant_no, e.seq FROM log.events e JOIN log.tenants t ON t.no = e.tenant_no
+             WHERE t.id = ?1 AND e.id = ?2",
+        )?
+        .query_row(params![tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((no, seq)) = found else { return Ok(None) };
+    let p = pos(no, seq as u64);
+    let rows = read_rows(conn, p - 1, p, 1)?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let (mut terms, doc) = entries(no, row);
+    // The tombstone keeps its action and status (and their postings).
+    terms.retain(|t| !t.starts_with("action=") && !t.starts_with("status="));
+    Ok(Some(PurgePlan { no, seq, time: row.time, terms, has_doc: doc.is_some() }))
+}
+
+/// Removes a redacted event's entries from the index file (if it was indexed), wipes their
+/// bytes (`secure_delete`, a full-text `optimize`, a WAL truncation) and clears its
+/// `index_purges` row in the log.
+pub(crate) fn purge(conn: &Connection, plan: &PurgePlan) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN")?;
+    let result = (|| {
+        if plan.seq as u64 <= mark(conn, plan.no)? {
+            let mut del = conn
+                .prepare_cached("DELETE FROM postings WHERE tenant_no = ?1 AND term = ?2 AND time = ?3 AND seq = ?4")?;
+            for term in &plan.terms {
+                del.execute(params![plan.no, term, plan.time, plan.seq])?;
+            }
+            if plan.has_doc {
+                conn.execute("DELETE FROM events_fts WHERE rowid = ?1", [pos(plan.no, plan.seq as u64)])?;
+                // A contentless delete only records a tombstone; the words stay in the
+                // segments until they are merged.
+                conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", [])?;
+            }
+        }
+        Ok::<_, rusqlite::Error>(())
+    })();
+    if let Err(e) = result {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(e);
+    }
+    conn.execute_batch("COMMIT")?;
+    conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    conn.execute("DELETE FROM log.index_purges WHERE pos = ?1", [pos(plan.no, plan.seq as u64)])?;
+    Ok(())
+}
+
+/// Positions in `index_purges` are redactions whose index entries may not have been purged
+/// (a crash between the tombstone's commit and the purge). Their old values are gone from
+/// the log, so the entries cannot be named: each such tenant's index is rebuilt.
+fn recover_purges(conn: &Connection) -> rusqlite::Result<()> {
+    let tenants: Vec<i64> = conn
+        .prepare("SELECT DISTINCT pos >> ?1 FROM log.index_purges")?
+        .query_map([SEQ_BITS], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for no in tenants {
+        tracing::warn!(tenant_no = no, "a redaction's index purge was interrupted; rebuilding the tenant's index");
+        conn.execute_batch("BEGIN")?;
+        conn.execute("DELETE FROM postings WHERE tenant_no = ?1", [no])?;
+        conn.execute("DELETE FROM events_fts WHERE rowid > ?1 AND rowid < ?2", params![pos(no, 0), pos(no + 1, 0)])?;
+        conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", [])?;
+        conn.execute("DELETE FROM marks WHERE tenant_no = ?1", [no])?;
+        conn.execute_batch("COMMIT")?;
+        conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.execute("DELETE FROM log.index_purges WHERE pos > ?1 AND pos < ?2", params![pos(no, 0), pos(no + 1, 0)])?;
+    }
+    Ok(())
+}
+
+/// Brings the reader's temporary full-text table up to date for the tenant's tail (`seq >
+/// mark`, up to `head`), so `q` can match the tail with the same tokenizer as the index.
+/// Each read connection keeps the documents it made (`tail_cover` says which), so a query
+/// only adds what was committed since its connection's last one.
+pub(crate) fn fill_tail(conn: &Connection, no: i64, mark: u64, head: u64) -> rusqlite::Result<()> {
+    let cover: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT floor, upto FROM temp.tail_cover WHERE tenant_no = ?1")?
+        .query_row([no], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let mark = mark as i64;
+    let total: i64 = conn.query_row("SELECT COALESCE(SUM(upto - floor), 0) FROM temp.tail_cover", [], |r| r.get(0))?;
+    let (mut floor, mut upto) = match cover {
+        // The mark went back (a rebuilt index): documents between it and the floor are missing.
+        Some((floor, _)) if mark < floor => (None, mark),
+        Some(c) if total > MAX_TAIL_DOCS => (None, c.1.max(mark)),
+        Some((floor, upto)) => (Some(floor), upto.max(mark)),
+        None => (None, mark),
+    };
+    if floor.is_none() || total > MAX_TAIL_DOCS {
+        let range = if total > MAX_TAIL_DOCS { (i64::MIN, i64::MAX) } else { (pos(no, 0), pos(no + 1, 0)) };
+        conn.execute("DELETE FROM temp.tail_fts WHERE rowid > ?1 AND rowid < ?2", params![range.0, range.1])?;
+        if total > MAX_TAIL_DOCS {
+            conn.execute("DELETE FROM temp.tail_cover", [])?;
+        }
+        floor = Some(mark);
+        upto = mark;
+    }
+    let floor = floor.unwrap_or(mark);
+    if floor < mark {
+        conn.execute(
+            "DELETE FROM temp.tail_fts WHERE rowid > ?1 AND rowid <= ?2",
+            params![pos(no, floor as u64), pos(no, mark as u64)],
+        )?;
+    }
+    if (head as i64) > upto {
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, json FROM events WHERE pos > ?1 AND pos <= ?2 AND redacted IS NULL ORDER BY pos",
+        )?;
+        let rows = stmt.query_map(params![pos(no, upto as u64), pos(no, head)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut insert = conn.prepare_cached("INSERT INTO temp.tail_fts (rowid, doc) VALUES (?1, ?2)")?;
+        for row in rows {
+            let (seq, json) = row?;
+            if let Some(event) = live_event(&json) {
+                let doc = format!("{} {}", tenant_token(no), stele_store::derived::search_text(&event));
+                insert.execute(params![pos(no, seq as u64), doc])?;
+            }
+        }
+        upto = head as i64;
+    }
+    conn.prepare_cached(
+        "INSERT INTO temp.tail_cover (tenant_no, floor, upto) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant_no) DO UPDATE SET floor = excluded.floor, upto = excluded.upto",
+    )?
+    .execute(params![no, mark.max(floor), upto])?;
+    Ok(())
+}
