@@ -99,11 +99,19 @@ pub struct StoreSettings {
     /// unbounded). A write past it is refused like one on a full disk: 503 `storage-full`,
     /// and `/readyz` answers 503 until a write succeeds again. Ignored on PostgreSQL.
     pub sqlite_max_bytes: Option<u64>,
+    /// Committed events the SQLite index file may lag behind the log (default 100 000).
+    /// Past it, ingest answers 503 `index-behind` with `Retry-After: 1`, so that the
+    /// un-indexed tail every read scans stays bounded. Ignored on PostgreSQL.
+    pub sqlite_max_index_lag: u64,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { query_timeout_ms: 10_000, sqlite_max_bytes: None }
+        Self {
+            query_timeout_ms: 10_000,
+            sqlite_max_bytes: None,
+            sqlite_max_index_lag: stele_sqlite::DEFAULT_MAX_INDEX_LAG,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use stele_core::{KeySecret, SecretHash};
 use stele_postgres::PostgresStore;
-use stele_sqlite::SqliteStore;
+use stele_sqlite::{SqliteOptions, SqliteStore};
 use stele_store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -66,7 +66,12 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_private_dir(parent)?;
             }
-            Ok(Arc::new(SqliteStore::open_capped(&path, config.store.sqlite_max_bytes)?.with_query_timeout(timeout)))
+            let options = SqliteOptions {
+                max_bytes: config.store.sqlite_max_bytes,
+                max_index_lag: config.store.sqlite_max_index_lag,
+                ..SqliteOptions::default()
+            };
+            Ok(Arc::new(SqliteStore::open_with(&path, options)?.with_query_timeout(timeout)))
         }
         Database::Postgres(url) => {
             match PostgresStore::connect_with_timeout(&url, stele_postgres::DEFAULT_POOL_SIZE, timeout).await {

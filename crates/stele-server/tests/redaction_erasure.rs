@@ -1,8 +1,8 @@
 //! Redaction (issue #10, finding 10), through the real server: secrets hidden in a form-encoded
 //! string body, in the query string of `request.path`, in `metadata`, in `context` and in
 //! Retraced `fields`/`metadata` are stored as "[REDACTED]" (both backends); and after
-//! `POST /v1/events/{id}/redact` the erased words are gone from the SQLite database file and
-//! its WAL, not only from query results.
+//! `POST /v1/events/{id}/redact` the erased words are gone from the SQLite database file, the
+//! index file and their WALs, not only from query results.
 
 mod common;
 
@@ -66,6 +66,11 @@ fn file_holds(path: &std::path::Path, word: &str) -> bool {
     std::fs::read(path).is_ok_and(|bytes| bytes.windows(word.len()).any(|w| w == word.as_bytes()))
 }
 
+/// Whether `word` occurs in any of `files`.
+fn any_holds(files: &[std::path::PathBuf], word: &str) -> bool {
+    files.iter().any(|f| file_holds(f, word))
+}
+
 #[tokio::test]
 async fn redacted_words_are_gone_from_the_sqlite_database_file_and_wal() {
     if backend() != Backend::Sqlite {
@@ -76,6 +81,7 @@ async fn redacted_words_are_gone_from_the_sqlite_database_file_and_wal() {
     let key = app.tenant_with_key("acme").await;
     let db = app.data_dir().join("stele.db");
     let wal = app.data_dir().join("stele.db-wal");
+    let index = [app.data_dir().join("stele.db-index"), app.data_dir().join("stele.db-index-wal")];
     // Unique words in every column family the event reaches: JSON, columns, terms, full text.
     let (word, email) = ("zanzibarquokka", "quokka.mailbox@example.org");
     let receipt = app
@@ -94,9 +100,17 @@ async fn redacted_words_are_gone_from_the_sqlite_database_file_and_wal() {
     let found: Value =
         app.get(&format!("/v1/events?q={word}"), &key.secret).send().await.expect("sent").json().await.expect("JSON");
     assert_eq!(found["events"].as_array().map(Vec::len), Some(1), "searchable before");
-    // Positive control: the words are in the files before the redaction.
-    for w in [word, email, "zanzibartarget", "zanzibarcontext"] {
+    // Positive control: the words are in the files before the redaction — in the log, and
+    // in the index once the background indexer has reached the event (waited for, so that
+    // the redaction has index entries to purge).
+    let words = [word, email, "zanzibartarget", "zanzibarcontext"];
+    for w in words {
         assert!(file_holds(&db, w) || file_holds(&wal, w), "{w} is stored before the redaction");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !words.iter().all(|w| any_holds(&index, w)) {
+        assert!(std::time::Instant::now() < deadline, "the indexer never indexed the event");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
     let resp = app
@@ -109,6 +123,7 @@ async fn redacted_words_are_gone_from_the_sqlite_database_file_and_wal() {
     for w in [word, email, "zanzibartarget", "zanzibarcontext"] {
         assert!(!file_holds(&db, w), "{w} is still in the database file");
         assert!(!file_holds(&wal, w), "{w} is still in the WAL");
+        assert!(!any_holds(&index, w), "{w} is still in the index file or its WAL");
     }
     // The rest of the log is intact and searchable.
     let found: Value =

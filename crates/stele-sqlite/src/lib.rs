@@ -189,10 +189,6 @@ impl SqliteStore {
             ),
             _ => None,
         };
-        let max_index_lag = match options.index {
-            IndexMode::Background => options.max_index_lag,
-            _ => u64::MAX,
-        };
         Ok(Self {
             path: path.to_owned(),
             queue,
@@ -200,7 +196,7 @@ impl SqliteStore {
             checkpointer: Mutex::new(Some(checkpointer)),
             indexer,
             indexer_thread: Mutex::new(indexer_thread),
-            max_index_lag,
+            max_index_lag: options.max_index_lag,
             readers: Arc::new(Mutex::new(Vec::new())),
             grown,
             query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
@@ -237,7 +233,8 @@ impl SqliteStore {
         let indexer = Indexer::open(path, IndexMode::Never).map_err(sqlite)?;
         let total = indexer.progress.lag();
         let conn = indexer.conn.clone();
-        let conn = conn.blocking_lock();
+        // Nobody else has this indexer: the lock is free.
+        let conn = conn.try_lock().map_err(|e| OpenError::Thread(std::io::Error::other(e.to_string())))?;
         let mut done = 0u64;
         indexer
             .catch_up(&conn, |n| {
