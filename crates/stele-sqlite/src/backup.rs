@@ -8,7 +8,7 @@
 //! WAL. The server must be stopped for a restore; an existing database is replaced only
 //! when asked to.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -97,8 +97,10 @@ pub fn restore(from: &Path, db: &Path, force: bool) -> Result<Summary, BackupErr
     let staging = db.with_extension("restoring");
     std::fs::copy(from, &staging)?;
     std::fs::File::open(&staging)?.sync_all()?;
-    for suffix in ["-wal", "-shm"] {
-        let side = format!("{}{suffix}", db.display());
+    // The old WAL belongs to the replaced file; the old index describes the replaced log
+    // (it is rebuilt from the restored one at the next start).
+    let sides = ["-wal", "-shm"].iter().map(|s| PathBuf::from(format!("{}{s}", db.display())));
+    for side in sides.chain(crate::index::index_files(db)) {
         match std::fs::remove_file(&side) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}

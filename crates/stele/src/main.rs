@@ -39,6 +39,9 @@ enum Command {
     Backup(BackupArgs),
     /// Put a backup in place of the database (stop the server first).
     Restore(RestoreArgs),
+    /// Rebuild a SQLite deployment's index file from its log (with the server stopped). The
+    /// index is derived data: `serve` also rebuilds a missing one in the background.
+    Reindex(MigrateArgs),
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
@@ -196,6 +199,10 @@ fn main() -> anyhow::Result<()> {
                 let l = args.location;
                 let config = base_config(l.config.as_deref(), l.data_dir, l.database)?;
                 commands::backup::restore(&config.database()?, &args.from, args.force)
+            }
+            Command::Reindex(l) => {
+                let config = base_config(l.config.as_deref(), l.data_dir, l.database)?;
+                commands::backup::reindex(&config.database()?)
             }
             Command::Tenants { command, remote } => commands::admin::tenants(command, &remote).await,
             Command::Keys { command, remote } => commands::admin::keys(command, &remote).await,

@@ -87,8 +87,27 @@ async fn a_restored_log_verifies_and_the_monitor_names_what_is_missing() {
         .find_map(|l| l.trim().strip_prefix("acme: ")?.strip_suffix(" events")?.parse().ok())
         .expect("the restored log size");
     assert!((42..152).contains(&size), "the backup holds what was committed when it ran: {size}");
+    // The index described the replaced log: restore drops it, and `stele reindex` rebuilds it
+    // from the restored one (as `serve` would in the background).
+    let index = data.join("stele.db-index");
+    assert!(!index.exists(), "the old index file is gone");
+    let reindexed = run(&["reindex"], &data);
+    assert!(reindexed.status.success(), "{}", text(&reindexed));
+    assert!(text(&reindexed).contains(&format!("reindexed {size} events")), "{}", text(&reindexed));
+    assert!(index.exists());
 
     let server = Server::start(&data, Some(OPERATOR));
+    // Searches over the rebuilt index: every "before" event (all 40 are in the backup).
+    let found: Value = reqwest::Client::new()
+        .get(format!("{}/v1/events?q=before&limit=100", server.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["events"].as_array().map(Vec::len), Some(40), "{found}");
     // The restored log serves every event it holds and proves them against its own heads.
     wait_for_head(&server.url, &key, size).await;
     let export = dir.path().join("export.ndjson");

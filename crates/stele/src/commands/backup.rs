@@ -1,5 +1,5 @@
-//! `stele backup` and `stele restore` for a SQLite deployment (PostgreSQL has its own
-//! tools: the README gives the procedure).
+//! `stele backup`, `stele restore` and `stele reindex` for a SQLite deployment (PostgreSQL
+//! has its own tools: the README gives the procedure; its indexes are its own).
 
 use std::path::{Path, PathBuf};
 
@@ -44,5 +44,28 @@ pub fn restore(database: &Database, from: &Path, force: bool) -> anyhow::Result<
     eprintln!(
         "events appended after the backup are not in it: `stele verify --server … --state …` reports them as missing"
     );
+    Ok(())
+}
+
+/// Rebuilds the SQLite index file from the log (`stele reindex`; the server must be stopped).
+pub fn reindex(database: &Database) -> anyhow::Result<()> {
+    let db = match database {
+        Database::Sqlite(path) => path.clone(),
+        Database::Postgres(_) => bail!("the database is PostgreSQL: its indexes are maintained by PostgreSQL itself"),
+    };
+    if !db.exists() {
+        bail!("{} does not exist", db.display());
+    }
+    let progress = indicatif::ProgressBar::new(0).with_message(format!("indexing {}", db.display()));
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let total = stele_sqlite::SqliteStore::reindex(&db, |done, total| {
+        progress.set_length(total);
+        progress.set_position(done);
+    });
+    progress.finish_and_clear();
+    println!("reindexed {} events of {}", total?, db.display());
     Ok(())
 }
