@@ -88,6 +88,8 @@ pub struct Row {
     pub p99_ms: Option<f64>,
     /// What the scenario cost the server process (None for baselines and `--server`).
     pub cost: Option<crate::process::Cost>,
+    /// Requests answered 503 + Retry-After and sent again.
+    pub refused: usize,
 }
 
 impl Row {
@@ -139,7 +141,10 @@ impl fmt::Display for Report {
                 writeln!(
                     f,
                     "{:<60} {:>7} {:>7.2} {:>9.0} {:>7} {:>8} {:>6.0}% {:>9} {:>9} {:>8}",
-                    format!("{}: {}", section.backend, row.name),
+                    match row.refused {
+                        0 => format!("{}: {}", section.backend, row.name),
+                        n => format!("{}: {} ({n} x 503 retried)", section.backend, row.name),
+                    },
                     row.events,
                     row.seconds,
                     row.rate(),
@@ -223,6 +228,14 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
                 lags.len()
             ));
         }
+        if let Some((drain, p99)) = on.index {
+            notes.push(format!(
+                "{}: index caught up {:.0} ms after the last batch was acknowledged; commit -> indexed p99 over the run: {}",
+                backend.label(),
+                drain.as_secs_f64() * 1000.0,
+                p99.map_or("n/a".into(), |s| format!("{:.0} ms", s * 1000.0))
+            ));
+        }
         let batch_label = format!("batches of {} x {} clients", options.batch_size, options.batch_clients);
         let single_label = format!("single events x {} clients", options.single_clients);
         extra.extend([
@@ -242,6 +255,9 @@ struct Scenarios {
     single: Row,
     /// Acknowledged append -> covering signed head, sampled during the batched scenario.
     head_lag: Option<Vec<Duration>>,
+    /// SQLite's deferred index: how long after the last batch was acknowledged the index
+    /// had caught up, and the p99 delay from commit to indexed over the whole run.
+    index: Option<(Duration, Option<f64>)>,
 }
 
 /// Where the scenarios send their load: a server process of this run, or `--server`.
@@ -307,11 +323,37 @@ async fn run_scenarios(
         Some(p) => Some(p.await??),
         None => None,
     };
+    let drained = index_drained(&base).await?;
     let before = target.usage();
     let mut single =
         send_all(&base, &key, singles.to_vec(), options.single_clients, options.single_events, "HTTP single").await?;
     single.cost = before.zip(target.usage()).map(|(b, a)| crate::process::Cost::between(b, a, options.single_events));
-    Ok(Scenarios { batched, single, head_lag })
+    index_drained(&base).await?;
+    let index = match drained {
+        Some(d) => Some((d, metric(&base, "stele_index_delay_seconds{quantile=\"0.99\"}").await?)),
+        None => None,
+    };
+    Ok(Scenarios { batched, single, head_lag, index })
+}
+
+/// A sample of the server's `/metrics` (`None` when it does not export it).
+async fn metric(base: &str, name: &str) -> anyhow::Result<Option<f64>> {
+    let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+    Ok(text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()))
+}
+
+/// Waits until the server's index has caught up with its log (`stele_index_lag_events` 0)
+/// and says how long that took; `None` for a server without a deferred index.
+async fn index_drained(base: &str) -> anyhow::Result<Option<Duration>> {
+    let start = Instant::now();
+    loop {
+        match metric(base, "stele_index_lag_events").await? {
+            None => return Ok(None),
+            Some(lag) if lag <= 0.0 => return Ok(Some(start.elapsed())),
+            Some(_) if start.elapsed() > Duration::from_secs(600) => bail!("the index did not catch up in 10 minutes"),
+            Some(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
 }
 
 /// Appends one event at a time while `stop` is unset and measures how long after its 201
@@ -370,6 +412,7 @@ async fn copy_baseline(server_url: &str, bodies: &[String], batch_size: usize) -
         p50_ms: None,
         p99_ms: None,
         cost: None,
+        refused: 0,
     })
 }
 
@@ -409,6 +452,7 @@ async fn raw_append_baseline(bodies: &[String], batch_size: usize) -> anyhow::Re
             p50_ms: None,
             p99_ms: None,
             cost: None,
+            refused: 0,
         })
     })
     .await?
@@ -445,6 +489,7 @@ async fn baseline(bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
             p50_ms: None,
             p99_ms: None,
             cost: None,
+            refused: 0,
         })
     })
     .await?
@@ -481,14 +526,22 @@ async fn send_all(
 ) -> anyhow::Result<Row> {
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(bodies.len())));
     let progress = ProgressBar::new(bodies.len() as u64).with_message(label.to_owned());
     let url = format!("{base}/v1/events");
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients.max(1) {
-        let (bodies, next, latencies, progress, url, key) =
-            (bodies.clone(), next.clone(), latencies.clone(), progress.clone(), url.clone(), key.to_owned());
+        let (bodies, next, latencies, progress, url, key, refused) = (
+            bodies.clone(),
+            next.clone(),
+            latencies.clone(),
+            progress.clone(),
+            url.clone(),
+            key.to_owned(),
+            refused.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
             let mut mine: Vec<Duration> = Vec::new();
@@ -496,13 +549,28 @@ async fn send_all(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
                 let t = Instant::now();
-                let response = http
-                    .post(&url)
-                    .bearer_auth(&key)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await?;
+                // A 503 with Retry-After (ingest busy, index behind) is retried as a client
+                // would, after the wait it asks for; its latency counts from the first try.
+                let response = loop {
+                    let response = http
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    let wait = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                    match (response.status(), wait) {
+                        (reqwest::StatusCode::SERVICE_UNAVAILABLE, Some(seconds)) => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_secs(seconds)).await;
+                        }
+                        _ => break response,
+                    }
+                };
                 if response.status() != reqwest::StatusCode::CREATED {
                     bail!("request {i}: HTTP {}: {}", response.status(), response.text().await.unwrap_or_default());
                 }
@@ -520,6 +588,10 @@ async fn send_all(
     let seconds = start.elapsed().as_secs_f64();
     progress.finish_and_clear();
     let mut samples = std::mem::take(&mut *latencies.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    let refused = refused.load(Ordering::Relaxed);
+    if refused > 0 {
+        eprintln!("{label}: {refused} requests answered 503 with Retry-After and were retried");
+    }
     Ok(Row {
         name: label.to_owned(),
         events: total,
@@ -527,5 +599,6 @@ async fn send_all(
         p50_ms: Some(percentile_ms(&mut samples, 50.0)),
         p99_ms: Some(percentile_ms(&mut samples, 99.0)),
         cost: None,
+        refused,
     })
 }

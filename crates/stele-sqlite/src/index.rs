@@ -369,16 +369,46 @@ fn index_tenant(conn: &Connection, no: i64, upto: u64, budget: usize) -> rusqlit
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
     postings.sort_unstable();
     postings.dedup();
-    let mut insert =
-        conn.prepare_cached("INSERT OR IGNORE INTO postings (tenant_no, term, time, seq) VALUES (?1, ?2, ?3, ?4)")?;
-    for (term, time, seq) in &postings {
-        insert.execute(params![no, term, time, seq])?;
+    // Many rows per statement: a statement's setup and bindings cost as much as a row.
+    let mut chunks = postings.chunks_exact(ROWS_PER_INSERT);
+    let mut many = conn.prepare_cached(&insert_postings_sql(ROWS_PER_INSERT))?;
+    for chunk in chunks.by_ref() {
+        bind_postings(&mut many, no, chunk)?;
+        many.raw_execute()?;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut stmt = conn.prepare_cached(&insert_postings_sql(rest.len()))?;
+        bind_postings(&mut stmt, no, rest)?;
+        stmt.raw_execute()?;
     }
     conn.prepare_cached(
         "INSERT INTO marks (tenant_no, seq) VALUES (?1, ?2) ON CONFLICT (tenant_no) DO UPDATE SET seq = excluded.seq",
     )?
     .execute(params![no, last as i64])?;
     Ok((last, rows.len()))
+}
+
+/// Postings inserted by one statement.
+const ROWS_PER_INSERT: usize = 128;
+
+fn insert_postings_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
+    format!("INSERT OR IGNORE INTO postings (tenant_no, term, time, seq) VALUES {values}")
+}
+
+fn bind_postings(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    no: i64,
+    rows: &[(String, i64, i64)],
+) -> rusqlite::Result<()> {
+    for (i, (term, time, seq)) in rows.iter().enumerate() {
+        stmt.raw_bind_parameter(4 * i + 1, no)?;
+        stmt.raw_bind_parameter(4 * i + 2, term)?;
+        stmt.raw_bind_parameter(4 * i + 3, time)?;
+        stmt.raw_bind_parameter(4 * i + 4, seq)?;
+    }
+    Ok(())
 }
 
 impl Indexer {
@@ -455,6 +485,8 @@ impl Indexer {
         // Stopping leaves what is not indexed yet to the next start.
         while !self.progress.stop.load(Ordering::Relaxed) {
             let work = self.progress.take(Duration::from_secs(1));
+            // Set here too: the writer's and this thread's settings may land out of order.
+            metrics::gauge!("stele_index_lag_events").set(self.progress.lag() as f64);
             if work.is_empty() {
                 continue;
             }
@@ -473,18 +505,26 @@ impl Indexer {
     }
 
     /// Indexes everything committed so far (the test modes, `stele reindex`, benchmarks).
+    /// The work is read from the files, not taken from the writer's notes: the background
+    /// thread may hold notes it has not acted on yet (it waits for this connection's lock).
     pub(crate) fn catch_up(&self, conn: &Connection, mut on_progress: impl FnMut(usize)) -> rusqlite::Result<()> {
         loop {
-            let work = {
-                let Ok(mut dirty) = self.progress.dirty.lock() else { return Err(rusqlite::Error::InvalidQuery) };
-                std::mem::take(&mut *dirty)
-            };
+            let tenants: Vec<i64> = conn
+                .prepare_cached("SELECT no FROM log.tenants")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut work = HashMap::new();
+            for no in tenants {
+                let head = head(conn, "log", no)?;
+                if head > mark(conn, no)? {
+                    work.insert(no, (head, Instant::now()));
+                }
+            }
             if work.is_empty() {
                 return Ok(());
             }
-            let (left, n) = self.index(conn, work)?;
+            let (_, n) = self.index(conn, work)?;
             on_progress(n);
-            self.progress.put_back(left);
         }
     }
 

@@ -23,7 +23,10 @@ fn open(path: &std::path::Path, index: IndexMode, max_index_lag: u64) -> SqliteS
 }
 
 fn parsed(body: Value) -> NewEvent {
-    parse_ingest_body(body.to_string().as_bytes(), &Limits::default(), Timestamp::now()).expect("valid").events.remove(0)
+    parse_ingest_body(body.to_string().as_bytes(), &Limits::default(), Timestamp::now())
+        .expect("valid")
+        .events
+        .remove(0)
 }
 
 async fn make_tenant(store: &dyn Store) {
