@@ -99,6 +99,12 @@ const TAIL_SCHEMA: &str = "
 /// Events indexed in one transaction at most (the indexer's group).
 const BATCH_EVENTS: usize = 50_000;
 
+/// Below this many unindexed events, the indexer waits for more commits to join its group…
+const GATHER_EVENTS: u64 = 5_000;
+
+/// …for at most this long after the oldest of them was committed.
+const GATHER: Duration = Duration::from_millis(200);
+
 /// Most tail documents a read connection keeps in its temporary full-text table.
 const MAX_TAIL_DOCS: i64 = 400_000;
 
@@ -484,11 +490,25 @@ impl Indexer {
     pub(crate) fn run(&self) {
         // Stopping leaves what is not indexed yet to the next start.
         while !self.progress.stop.load(Ordering::Relaxed) {
-            let work = self.progress.take(Duration::from_secs(1));
+            let mut work = self.progress.take(Duration::from_secs(1));
             // Set here too: the writer's and this thread's settings may land out of order.
             metrics::gauge!("stele_index_lag_events").set(self.progress.lag() as f64);
             if work.is_empty() {
                 continue;
+            }
+            // Few events: let more commits join, so that a transaction (a full-text segment,
+            // pages of postings) serves many of them — but never hold the oldest back longer
+            // than GATHER.
+            let oldest = work.values().map(|(_, since)| *since).min();
+            if let Some(oldest) = oldest.filter(|_| self.progress.lag() < GATHER_EVENTS) {
+                if let Some(wait) = GATHER.checked_sub(oldest.elapsed()) {
+                    // Not a test wait: a deliberate batching window, bounded by GATHER.
+                    std::thread::sleep(wait);
+                    let more = self.progress.take(Duration::ZERO);
+                    for (no, (upto, since)) in more {
+                        work.entry(no).and_modify(|e| e.0 = e.0.max(upto)).or_insert((upto, since));
+                    }
+                }
             }
             let conn = self.conn.blocking_lock();
             match self.index(&conn, work.clone()) {
