@@ -15,6 +15,7 @@ mod read;
 mod redact;
 pub mod rows;
 pub mod schema;
+mod sessions;
 mod tenant_update;
 mod tree;
 mod writer;
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
-use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
+use stele_core::{EventId, KeyId, NewEvent, Query, SecretHash, StoredEvent, TenantId, Timestamp};
 use stele_store::directory::{
     Group, GroupId, GroupLookup, GroupOrder, Listing, Member, MemberGroup, MemberId, MemberLookup, MemberOrder,
     RecordChange, ScimConnection, ScimConnectionId,
@@ -38,7 +39,9 @@ use stele_store::{
     StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
 
+use stele_store::sessions::{Credential, Session};
 use stele_store::write::{FromWritten, Write, WriteQueue};
+use stele_store::SessionStore;
 
 /// A failure as a store error: SQLite's `SQLITE_FULL` (no disk space, or the
 /// `max_page_count` cap) is [`StoreError::StorageFull`], anything else `Backend`.
@@ -286,6 +289,29 @@ impl DirectoryStore for SqliteStore {
 
     async fn list_scim_connections(&self, tenant: &TenantId) -> Result<Vec<ScimConnection>, StoreError> {
         self.read_tenant(tenant, directory::list_scim_connections).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn credential(&self, tenant: &TenantId, member: &MemberId) -> Result<Option<Credential>, StoreError> {
+        let member = *member;
+        self.read_tenant(tenant, move |c, no| sessions::credential(c, no, &member)).await
+    }
+
+    async fn session(
+        &self,
+        tenant: &TenantId,
+        token_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<(Session, Member)>, StoreError> {
+        let hash = *token_hash;
+        self.read_tenant(tenant, move |c, no| sessions::session(c, no, &hash, now)).await
+    }
+
+    async fn count_sessions(&self, tenant: &TenantId, member: &MemberId) -> Result<u64, StoreError> {
+        let member = *member;
+        self.read_tenant(tenant, move |c, no| sessions::count_sessions(c, no, &member)).await
     }
 }
 

@@ -3,6 +3,7 @@
 //! that makes a fresh, empty store (and a guard that keeps its resources alive).
 
 mod directory;
+mod sessions;
 mod filters;
 mod integrity;
 mod tenant_update;
@@ -11,6 +12,7 @@ pub use directory::{
     scim_connections,
 };
 pub use filters::filter_table;
+pub use sessions::credentials_and_sessions;
 pub use integrity::{
     appends_report_grown_trees, merkle_tree_matches_the_leaves, redaction_keeps_the_leaf, signed_heads_are_kept,
 };
@@ -39,7 +41,7 @@ macro_rules! conformance_tests {
             idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table,
             merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, redaction_keeps_the_leaf,
             tenant_updates, ids_and_aliases_share_one_namespace, directory_members, directory_listings,
-            directory_groups, scim_connections, failing_writes_leave_their_group_intact);
+            directory_groups, scim_connections, failing_writes_leave_their_group_intact, credentials_and_sessions);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

@@ -8,10 +8,12 @@ pub mod directory;
 pub mod layout;
 pub mod proofs;
 mod records;
+pub mod sessions;
 mod tenant_update;
 pub mod write;
 
 pub use directory::DirectoryStore;
+pub use sessions::SessionStore;
 pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
@@ -84,7 +86,7 @@ pub fn count_cancelled_query() {
 /// A storage backend. Appends to one tenant are serialised by the backend, so each tenant's
 /// `seq` is gapless; a successful append is durable (committed and synced) on return.
 #[async_trait]
-pub trait Store: DirectoryStore + Send + Sync + 'static {
+pub trait Store: DirectoryStore + SessionStore + Send + Sync + 'static {
     /// Creates a tenant and appends `audit` (its `stele.tenant.created` event) to its log,
     /// atomically. Ids and aliases share one namespace: an id or alias that is already
     /// another tenant's id or alias is `AliasTaken` (an existing id: `TenantExists`).

@@ -10,6 +10,9 @@
 //! `displayName`, one primary work email, `active`), so the SCIM endpoints serve it like one
 //! an IdP made. Changes read the record, compute the new one and write it with the version
 //! read; a concurrent change makes the write retry ([`MAX_ATTEMPTS`]).
+//!
+//! Creating a member also answers its one-time viewer `invite_url` (`viewer::session::invite`,
+//! recorded as `stele.member.invited`); only the invite token's hash is stored.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -139,6 +142,10 @@ pub struct MemberDto {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+    /// Only when the member is created: the one-time URL (valid 7 days) at which the member
+    /// sets a password for the viewer. Shown once; only its hash is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_url: Option<String>,
 }
 
 impl From<&Member> for MemberDto {
@@ -156,6 +163,7 @@ impl From<&Member> for MemberDto {
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            invite_url: None,
         }
     }
 }
@@ -236,7 +244,8 @@ pub async fn create_member(
     let audit = member_event(&principal, "stele.member.created", None, Some(&member));
     let change = RecordChange::PutMember { member: member.clone(), previous: None };
     state.store.change(&tenant, change, vec![audit]).await.map_err(user_name_taken)?;
-    Ok((StatusCode::CREATED, Json(MemberDto::from(&member))))
+    let invite_url = crate::viewer::session::invite(&state, &headers, &tenant, &member, principal.actor()).await?;
+    Ok((StatusCode::CREATED, Json(MemberDto { invite_url: Some(invite_url), ..MemberDto::from(&member) })))
 }
 
 fn user_name_taken(e: StoreError) -> ApiError {
