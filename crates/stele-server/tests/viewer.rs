@@ -398,7 +398,7 @@ async fn the_events_page_filters_pages_and_details() {
 
     // Paging: 50 rows, then the rest through the Older link.
     let (_, html, _) = b.page("/t/acme/events?action=doc.").await;
-    assert_eq!(html.matches("<tr data-href=").count(), 30);
+    assert_eq!(html.matches("<tr data-href=").count(), 30, "{html}");
     let (_, html, _) = b.page("/t/acme/events?filter=action%20sw%20%22doc.%22%20or%20action%20sw%20%22user.%22").await;
     assert_eq!(html.matches("<tr data-href=").count(), 50);
     let next = html.split(r#"<a class="btn" href=""#).nth(1).and_then(|r| r.split('"').next()).expect("an Older link");

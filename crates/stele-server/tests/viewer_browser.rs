@@ -51,7 +51,7 @@ async fn create_member(app: &TestApp, tenant: &str, email: &str) -> Value {
 }
 
 /// Sets a member's password through its invite URL (plain HTTP, as a browser would).
-async fn set_password(app: &TestApp, invite_url: &str, password: &str) {
+async fn set_password(invite_url: &str, password: &str) {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let page = http.get(invite_url).send().await.expect("invite page");
     let cookie = page.headers().get("set-cookie").and_then(|c| c.to_str().ok()).unwrap_or("").to_owned();
@@ -122,7 +122,7 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
 
     let password = "a long and sturdy passphrase";
     let ana = create_member(&app, "acme", "ana@acme.io").await;
-    set_password(&app, ana["invite_url"].as_str().expect("invite"), password).await;
+    set_password(ana["invite_url"].as_str().expect("invite"), password).await;
     let bo = create_member(&app, "acme", "bo@acme.io").await;
     let invite_path = bo["invite_url"].as_str().expect("invite").strip_prefix(&app.base).expect("path").to_owned();
 

@@ -124,6 +124,9 @@ fn filter_text(p: &EventsParams) -> Result<String, ApiError> {
 
 /// The typed filter's parse error, split at its position for the page.
 fn filter_error(filter: &str) -> Option<stele_viewer::views::FilterError> {
+    if filter.trim().is_empty() {
+        return None;
+    }
     let e = Filter::parse(filter).err()?;
     let mut at = e.position.min(filter.len());
     while !filter.is_char_boundary(at) {

@@ -31,8 +31,8 @@ async function axe(page, name) {
   check(`axe on ${name}`, bad.length === 0, JSON.stringify(bad.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target) })), null, 1));
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(config.screenshots, `${name}.png`), fullPage: true });
+async function shot(page, name, fullPage = true) {
+  await page.screenshot({ path: path.join(config.screenshots, `${name}.png`), fullPage });
 }
 
 async function api(pathAndQuery, init = {}) {
@@ -62,8 +62,8 @@ try {
   check("login heading", (await page.getByRole("heading", { name: "Sign in" }).count()) === 1);
   await axe(page, "login");
   await shot(page, "login");
-  await page.getByLabel("Email").fill(config.email);
-  await page.getByLabel("Password").fill("definitely not it");
+  await page.getByLabel("Email", { exact: true }).fill(config.email);
+  await page.getByLabel("Password", { exact: true }).fill("definitely not it");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("alert").waitFor();
   check("failed sign-in says so", (await page.getByRole("alert").innerText()).includes("incorrect"));
@@ -74,28 +74,29 @@ try {
   await axe(page, "invite");
   await shot(page, "invite");
   await page.getByLabel("Password", { exact: true }).fill(config.password);
-  await page.getByLabel("Confirm password").fill(config.password);
+  await page.getByLabel("Confirm password", { exact: true }).fill(config.password);
   await page.getByRole("button", { name: "Set password" }).click();
   await page.waitForURL(/\/login\?tenant=.*done=password/);
   check("password set notice", (await page.getByRole("status").innerText()).includes("password is set"));
-  await page.getByLabel("Email").fill(config.invite_email);
-  await page.getByLabel("Password").fill(config.password);
+  await page.getByLabel("Email", { exact: true }).fill(config.invite_email);
+  await page.getByLabel("Password", { exact: true }).fill(config.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${config.base}/t/${config.tenant}/events`);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/done=out/);
 
   // The seeded member.
-  await page.getByLabel("Email").fill(config.email);
-  await page.getByLabel("Password").fill(config.password);
+  await page.getByLabel("Email", { exact: true }).fill(config.email);
+  await page.getByLabel("Password", { exact: true }).fill(config.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${config.base}/t/${config.tenant}/events`);
   check("events rows", (await page.locator("table.events tbody tr[data-href]").count()) === 50);
   await axe(page, "events");
   await shot(page, "events");
+  await shot(page, "events-viewport", false);
 
   // A filter error is shown at its position.
-  await page.getByLabel("Filter").fill('status eq "failure" and == 3');
+  await page.getByLabel("Filter", { exact: true }).fill('status eq "failure" and == 3');
   await page.getByRole("button", { name: "Apply" }).click();
   await page.locator("#filter-error").waitFor();
   check("filter error marks its position", (await page.locator("#filter-error mark").innerText()).length > 0);
@@ -104,12 +105,14 @@ try {
 
   // Chips, filter and paging; the URL holds the state.
   await page.getByRole("link", { name: "Reset" }).click();
+  await page.waitForURL(/\/events$/);
   await page.getByRole("link", { name: "Failure", exact: true }).click();
   await page.waitForURL(/status=failure/);
   const statuses = await page.locator("table.events tbody .badge").allInnerTexts();
   check("failure chip", statuses.length > 0 && statuses.every((s) => s === "Failure"), statuses.join(","));
   await page.getByRole("link", { name: "All", exact: true }).first().click();
-  await page.getByLabel("Filter").fill('action sw "doc."');
+  await page.waitForURL(/\/events$/);
+  await page.getByLabel("Filter", { exact: true }).fill('action sw "doc."');
   await page.getByRole("button", { name: "Apply" }).click();
   await page.waitForURL(/filter=/);
   const firstPage = await page.locator("table.events tbody tr[data-href]").count();
@@ -122,6 +125,7 @@ try {
 
   // Keyboard: j, j, k, Enter opens the detail.
   await page.getByRole("link", { name: "Newest" }).click();
+  await page.waitForURL((url) => url.search.includes("filter=") && !url.search.includes("cursor="));
   await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
   await page.keyboard.press("j");
   await page.keyboard.press("j");
@@ -131,7 +135,7 @@ try {
   check("j/k move the current row", current === first, `${current} vs ${first}`);
   await page.keyboard.press("Enter");
   await page.waitForURL(config.base + first);
-  check("detail leaf hash", (await page.getByText("Leaf hash").count()) === 1);
+  check("detail leaf hash", (await page.getByText("Leaf hash", { exact: true }).count()) === 1);
   check("detail diff", (await page.locator("table.diff tr.changed").count()) >= 1);
   await axe(page, "event detail");
   await shot(page, "event");
@@ -148,7 +152,7 @@ try {
   await axe(page, "SCIM audit logs");
   await shot(page, "scim-logs");
 
-  const options = async (label) => page.getByLabel(label).locator("option").allInnerTexts();
+  const options = async (label) => page.getByLabel(label, { exact: true }).locator("option").allInnerTexts();
   check("method options", JSON.stringify(await options("HTTP Method")) === JSON.stringify(["All", "GET", "PUT", "POST", "PATCH", "DELETE"]));
   check("resource options", JSON.stringify(await options("Resource Type")) === JSON.stringify(["All", "Users", "Groups", "Me", "Bulk"]));
   check("status options", JSON.stringify(await options("Status")) === JSON.stringify(["All", "Success", "Failed"]));
@@ -159,8 +163,9 @@ try {
     ["Resource Type", "Groups", "resource_type=Groups"],
   ]) {
     await page.getByRole("button", { name: "Reset" }).click();
-    await page.waitForURL(/scim-logs$/);
-    await page.getByLabel(label).selectOption(value);
+    // Reset submits an empty GET form: the URL is the page's with an empty query.
+    await page.waitForURL(/scim-logs\?$/);
+    await page.getByLabel(label, { exact: true }).selectOption(value);
     await page.getByRole("button", { name: "Filter" }).click();
     await page.waitForURL(new RegExp(query));
     const ids = await rowIds(page);
@@ -168,19 +173,20 @@ try {
     check(`SCIM filter ${query} = API`, ids.length > 0 && JSON.stringify(ids) === JSON.stringify(apiIds), `${ids} vs ${apiIds}`);
   }
   await page.getByRole("button", { name: "Reset" }).click();
-  await page.getByLabel("Endpoint").fill("/Users");
+  await page.waitForURL(/scim-logs\?$/);
+  await page.getByLabel("Endpoint", { exact: true }).fill("/Users");
   await page.getByRole("button", { name: "Filter" }).click();
   await page.waitForURL(/endpoint=%2FUsers/);
   const byEndpoint = await rowIds(page);
   const endpointApi = (await api("/v1/scim-log?endpoint=%2FUsers")).events.map((e) => e.request.id);
   check("SCIM endpoint filter = API", byEndpoint.length > 0 && JSON.stringify(byEndpoint) === JSON.stringify(endpointApi));
-  check("Endpoint kept in the field", (await page.getByLabel("Endpoint").inputValue()) === "/Users");
+  check("Endpoint kept in the field", (await page.getByLabel("Endpoint", { exact: true }).inputValue()) === "/Users");
 
   // Reset clears every filter.
   await page.getByRole("button", { name: "Reset" }).click();
-  await page.waitForURL(`${config.base}/t/${config.tenant}/scim-logs`);
+  await page.waitForURL(`${config.base}/t/${config.tenant}/scim-logs?`);
   check("Reset shows every row", JSON.stringify(await rowIds(page)) === JSON.stringify(allApi));
-  check("Reset clears the fields", (await page.getByLabel("Endpoint").inputValue()) === "" && (await page.getByLabel("HTTP Method").inputValue()) === "");
+  check("Reset clears the fields", (await page.getByLabel("Endpoint", { exact: true }).inputValue()) === "" && (await page.getByLabel("HTTP Method", { exact: true }).inputValue()) === "");
 
   // (i) Error details on a failed row.
   const info = page.getByRole("button", { name: "Error details" }).first();
