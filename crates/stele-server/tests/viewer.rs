@@ -214,7 +214,8 @@ async fn every_form_needs_its_csrf_token() {
     member_with_password(&app, "acme", "ana@acme.io").await;
     let mut b = Browser::new(&app);
     let (_, _, csrf) = b.page("/login?tenant=acme").await;
-    let form = |csrf: &'static str| [("csrf", csrf), ("tenant", "acme"), ("email", "ana@acme.io"), ("password", PASSWORD)];
+    let form =
+        |csrf: &'static str| [("csrf", csrf), ("tenant", "acme"), ("email", "ana@acme.io"), ("password", PASSWORD)];
 
     // Sign-in without the token, or with another browser's, is refused and signs nobody in.
     let resp = b.post("/login", &form("")).await;
@@ -423,7 +424,8 @@ async fn the_scim_logs_page_shows_what_the_json_api_answers() {
     app.create_tenant("acme").await;
     let (conn, token) = app.scim_connection("acme").await;
     let scim = |path: &str| format!("{}/scim/v2/{conn}{path}", app.base);
-    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bo@acme.io", "active": true});
+    let user =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bo@acme.io", "active": true});
     let resp = app.http.post(scim("/Users")).bearer_auth(&token).json(&user).send().await.expect("sent");
     assert_eq!(resp.status(), StatusCode::CREATED);
     let resp = app.http.post(scim("/Users")).bearer_auth(&token).json(&user).send().await.expect("sent");
@@ -438,7 +440,17 @@ async fn the_scim_logs_page_shows_what_the_json_api_answers() {
 
     let (status, html, _) = b.page("/t/acme/scim-logs").await;
     assert_eq!(status, StatusCode::OK);
-    for h in ["Request ID", "Time", "Status", "HTTP Method", "Endpoint", "Query Parameter", "Status Code", "Response", "Request"] {
+    for h in [
+        "Request ID",
+        "Time",
+        "Status",
+        "HTTP Method",
+        "Endpoint",
+        "Query Parameter",
+        "Status Code",
+        "Response",
+        "Request",
+    ] {
         assert!(html.contains(&format!(r#"<th scope="col">{h}</th>"#)), "{h}");
     }
     assert!(html.contains(r#"aria-label="Error details""#), "the failed row has the (i) control");
@@ -456,7 +468,8 @@ async fn the_scim_logs_page_shows_what_the_json_api_answers() {
     ] {
         let (status, html, _) = b.page(&format!("/t/acme/scim-logs?{page}")).await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        let json: Value = app.op_get(&format!("/v1/scim-log?{api}"), "acme").send().await.expect("sent").json().await.expect("json");
+        let json: Value =
+            app.op_get(&format!("/v1/scim-log?{api}"), "acme").send().await.expect("sent").json().await.expect("json");
         let want: Vec<String> = json["events"]
             .as_array()
             .expect("events")

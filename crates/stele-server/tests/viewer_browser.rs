@@ -43,8 +43,8 @@ async fn scim(app: &TestApp, conn: &str, token: &str, method: reqwest::Method, p
     req.send().await.expect("SCIM request sent").status().as_u16()
 }
 
-async fn create_member(app: &TestApp, tenant: &str, email: &str) -> Value {
-    let body = json!({"email": email, "name": "Ana Lima", "role": "admin"});
+async fn create_member(app: &TestApp, tenant: &str, email: &str, name: &str) -> Value {
+    let body = json!({"email": email, "name": name, "role": "admin"});
     let resp = app.post_json(&format!("/v1/tenants/{tenant}/members"), OPERATOR, &body).send().await.expect("sent");
     assert_eq!(resp.status(), StatusCode::CREATED);
     resp.json().await.expect("member")
@@ -114,16 +114,30 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
     use reqwest::Method;
     assert_eq!(scim(&app, &conn, &token, Method::POST, "/Users", Some(user.clone())).await, 201);
     assert_eq!(scim(&app, &conn, &token, Method::POST, "/Users", Some(user)).await, 409);
-    assert_eq!(scim(&app, &conn, &token, Method::GET, "/Users?filter=userName%20eq%20%22dana%40acme.io%22", None).await, 200);
+    assert_eq!(
+        scim(&app, &conn, &token, Method::GET, "/Users?filter=userName%20eq%20%22dana%40acme.io%22", None).await,
+        200
+    );
     let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Auditors"});
     assert_eq!(scim(&app, &conn, &token, Method::POST, "/Groups", Some(group)).await, 201);
     assert_eq!(scim(&app, &conn, &token, Method::GET, "/Groups", None).await, 200);
-    assert_eq!(scim(&app, &conn, &token, Method::PATCH, "/Users/not-a-user", Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": []}))).await, 404);
+    assert_eq!(
+        scim(
+            &app,
+            &conn,
+            &token,
+            Method::PATCH,
+            "/Users/not-a-user",
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": []}))
+        )
+        .await,
+        404
+    );
 
     let password = "a long and sturdy passphrase";
-    let ana = create_member(&app, "acme", "ana@acme.io").await;
+    let ana = create_member(&app, "acme", "ana@acme.io", "Ana Lima").await;
     set_password(ana["invite_url"].as_str().expect("invite"), password).await;
-    let bo = create_member(&app, "acme", "bo@acme.io").await;
+    let bo = create_member(&app, "acme", "bo@acme.io", "Bo Chen").await;
     let invite_path = bo["invite_url"].as_str().expect("invite").strip_prefix(&app.base).expect("path").to_owned();
 
     let screenshots = workspace().join("target/viewer-screenshots");
@@ -159,7 +173,12 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
     // What the browser did is in the tenant's log.
     let actions: Vec<String> =
         app.all_events("acme").await.iter().map(|e| e["action"].as_str().unwrap_or("").to_owned()).collect();
-    for a in ["stele.viewer.sign_in_failed", "stele.member.password_set", "stele.viewer.signed_in", "stele.viewer.signed_out"] {
+    for a in [
+        "stele.viewer.sign_in_failed",
+        "stele.member.password_set",
+        "stele.viewer.signed_in",
+        "stele.viewer.signed_out",
+    ] {
         assert!(actions.iter().any(|x| x == a), "{a}");
     }
 }

@@ -70,7 +70,12 @@ pub(crate) fn put_session(conn: &Connection, no: i64, s: &Session) -> Result<(),
     Ok(())
 }
 
-pub(crate) fn delete_session(conn: &Connection, no: i64, member: &MemberId, hash: &SecretHash) -> Result<(), StoreError> {
+pub(crate) fn delete_session(
+    conn: &Connection,
+    no: i64,
+    member: &MemberId,
+    hash: &SecretHash,
+) -> Result<(), StoreError> {
     conn.execute(
         "DELETE FROM viewer_sessions WHERE tenant_no = ?1 AND member_id = ?2 AND token_hash = ?3",
         params![no, member.to_string(), &hash.0[..]],

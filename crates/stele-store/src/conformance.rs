@@ -3,19 +3,19 @@
 //! that makes a fresh, empty store (and a guard that keeps its resources alive).
 
 mod directory;
-mod sessions;
 mod filters;
 mod integrity;
+mod sessions;
 mod tenant_update;
 pub use directory::{
     directory_groups, directory_listings, directory_members, failing_writes_leave_their_group_intact, member,
     scim_connections,
 };
 pub use filters::filter_table;
-pub use sessions::credentials_and_sessions;
 pub use integrity::{
     appends_report_grown_trees, merkle_tree_matches_the_leaves, redaction_keeps_the_leaf, signed_heads_are_kept,
 };
+pub use sessions::credentials_and_sessions;
 pub use tenant_update::{ids_and_aliases_share_one_namespace, tenant_updates};
 
 use std::collections::{BTreeSet, HashSet};

@@ -13,11 +13,11 @@ mod tenant_update;
 pub mod write;
 
 pub use directory::DirectoryStore;
-pub use sessions::SessionStore;
 pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
+pub use sessions::SessionStore;
 pub use tenant_update::{JwtAlg, TenantJwt, TenantUpdate};
 
 use async_trait::async_trait;

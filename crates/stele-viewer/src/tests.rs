@@ -19,8 +19,13 @@ fn pages() -> Vec<String> {
     let v = Viewer::new().expect("templates compile");
     let evil = "<script>alert(1)</script>";
     vec![
-        v.render(&LoginView { tenant: "acme".into(), email: evil.into(), error: Some(evil.into()), ..Default::default() })
-            .expect("login"),
+        v.render(&LoginView {
+            tenant: "acme".into(),
+            email: evil.into(),
+            error: Some(evil.into()),
+            ..Default::default()
+        })
+        .expect("login"),
         v.render(&InviteView { email: evil.into(), action: "/invite/x".into(), ..Default::default() }).expect("invite"),
         v.render(&EventsView {
             chrome: chrome(),

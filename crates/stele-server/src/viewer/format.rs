@@ -242,7 +242,10 @@ mod tests {
 
     #[test]
     fn a_diff_lists_changed_paths_first() {
-        let rows = diff(Some(&json!({"role": "member", "name": "Ana"})), Some(&json!({"role": "admin", "name": "Ana", "x": 1})));
+        let rows = diff(
+            Some(&json!({"role": "member", "name": "Ana"})),
+            Some(&json!({"role": "admin", "name": "Ana", "x": 1})),
+        );
         let kinds: Vec<(&str, &str)> = rows.iter().map(|r| (r.path.as_str(), r.kind.as_str())).collect();
         assert_eq!(kinds, vec![("role", "changed"), ("x", "added"), ("name", "same")]);
         assert_eq!((rows[0].before.as_str(), rows[0].after.as_str()), ("member", "admin"));
@@ -254,6 +257,9 @@ mod tests {
         assert_eq!(person(&v, "actor"), "Ana <ana@acme.io>");
         assert_eq!(targets(&v), "user Bo +1");
         assert_eq!(short_time("2026-11-22T10:15:00.123456Z"), "2026-11-22 10:15:00");
-        assert_eq!(query_text(Some(&json!({"filter": "userName eq \"a\"", "count": 5}))), "filter=userName eq \"a\"&count=5");
+        assert_eq!(
+            query_text(Some(&json!({"filter": "userName eq \"a\"", "count": 5}))),
+            "filter=userName eq \"a\"&count=5"
+        );
     }
 }

@@ -97,7 +97,10 @@ pub(crate) fn render<P: Page>(status: StatusCode, page: &P) -> Response {
 
 /// An HTML error page.
 pub(crate) fn error_page(status: StatusCode, title: &str, detail: &str, home: &str) -> Response {
-    render(status, &ErrorView { status: status.as_u16(), title: title.into(), detail: detail.into(), home: home.into() })
+    render(
+        status,
+        &ErrorView { status: status.as_u16(), title: title.into(), detail: detail.into(), home: home.into() },
+    )
 }
 
 /// What a viewer handler fails with: the one `ApiError`, shown as an HTML page, or a

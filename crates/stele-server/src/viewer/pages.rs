@@ -166,7 +166,8 @@ pub(crate) async fn events(
         reset_href: format!("/t/{t}/events"),
         ..EventsView::default()
     };
-    let status_choices = [("All", ""), ("Success", "success"), ("Failure", "failure"), ("Warning", "warning"), ("Pending", "pending")];
+    let status_choices =
+        [("All", ""), ("Success", "success"), ("Failure", "failure"), ("Warning", "warning"), ("Pending", "pending")];
     view.status_chips = status_choices
         .iter()
         .map(|(label, value)| Chip {

@@ -272,7 +272,14 @@ fn member_actor(m: &Member, ip: Option<IpAddr>) -> Actor {
     }
 }
 
-fn event(action: &str, status: Status, actor: Actor, target: Target, message: String, reason: Option<String>) -> NewEvent {
+fn event(
+    action: &str,
+    status: Status,
+    actor: Actor,
+    target: Target,
+    message: String,
+    reason: Option<String>,
+) -> NewEvent {
     let now = Timestamp::now();
     NewEvent::new(Event {
         id: EventId::new_v7(),
@@ -406,7 +413,8 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
     let created = Timestamp::now();
     let ttl = i64::try_from(state.viewer.settings.session_ttl_seconds).unwrap_or(i64::MAX / 2_000_000);
     let expires = Timestamp::from_micros(created.as_micros().saturating_add(ttl.saturating_mul(1_000_000)));
-    let session = Session { token_hash: SecretHash::of(&token), member: member.id, created_at: created, expires_at: expires };
+    let session =
+        Session { token_hash: SecretHash::of(&token), member: member.id, created_at: created, expires_at: expires };
     let who = member.email.clone().unwrap_or_else(|| member.user_name.clone());
     let audit = event(
         "stele.viewer.signed_in",

@@ -115,6 +115,7 @@ try {
   await page.getByLabel("Filter", { exact: true }).fill('action sw "doc."');
   await page.getByRole("button", { name: "Apply" }).click();
   await page.waitForURL(/filter=/);
+  await shot(page, "events-filtered", false);
   const firstPage = await page.locator("table.events tbody tr[data-href]").count();
   await page.getByRole("link", { name: "Older" }).click();
   await page.waitForURL(/cursor=/);
@@ -225,7 +226,7 @@ try {
   await page.setViewportSize({ width: 360, height: 780 });
   await page.goto(`${config.base}/t/${config.tenant}/events`);
   await axe(page, "events at 360 px");
-  await shot(page, "events-360");
+  await shot(page, "events-360", false);
   await page.setViewportSize({ width: 1366, height: 860 });
 
   // CSRF: a tampered token is refused and the session stays.

@@ -47,7 +47,11 @@ pub async fn credentials_and_sessions(store: Arc<dyn Store>) {
     let credential =
         Credential { member: ana.id, password_hash: None, invite: Some(invite), updated_at: Timestamp::from_micros(2) };
     store
-        .change(&a, RecordChange::PutCredential { credential: credential.clone() }, vec![event("stele.member.invited", 3)])
+        .change(
+            &a,
+            RecordChange::PutCredential { credential: credential.clone() },
+            vec![event("stele.member.invited", 3)],
+        )
         .await
         .expect("credential");
     assert_eq!(store.credential(&a, &ana.id).await.expect("read"), Some(credential));
@@ -60,7 +64,8 @@ pub async fn credentials_and_sessions(store: Arc<dyn Store>) {
     };
     store.change(&a, RecordChange::PutCredential { credential: set.clone() }, vec![]).await.expect("password");
     assert_eq!(store.credential(&a, &ana.id).await.expect("read"), Some(set));
-    let stranger = Credential { member: MemberId::generate(), password_hash: None, invite: None, updated_at: Timestamp::now() };
+    let stranger =
+        Credential { member: MemberId::generate(), password_hash: None, invite: None, updated_at: Timestamp::now() };
     let err = store.change(&a, RecordChange::PutCredential { credential: stranger }, vec![event("x.y", 4)]).await;
     assert!(matches!(err, Err(StoreError::UnknownMember(_))), "{err:?}");
 
@@ -78,7 +83,10 @@ pub async fn credentials_and_sessions(store: Arc<dyn Store>) {
 
     // Deactivation ends every session at once; reactivation finds it again.
     let inactive = crate::directory::Member { active: false, version: 2, ..ana.clone() };
-    store.change(&a, RecordChange::PutMember { member: inactive, previous: Some(1) }, vec![]).await.expect("deactivate");
+    store
+        .change(&a, RecordChange::PutMember { member: inactive, previous: Some(1) }, vec![])
+        .await
+        .expect("deactivate");
     assert!(store.session(&a, &SecretHash::of("token-1"), Timestamp::from_micros(20)).await.expect("read").is_none());
     let err = put_session(&*store, &a, session(ana.id, "token-x", 30, 1_000_000)).await;
     assert!(matches!(err, Err(StoreError::UnknownMember(_))), "no session for an inactive member: {err:?}");
