@@ -57,7 +57,7 @@ impl Viewer {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_global("asset_version", ASSET_VERSION);
         for (name, source) in TEMPLATES {
-            env.add_template(name, source).map_err(|source| RenderError { template: *name, source })?;
+            env.add_template(name, source).map_err(|source| RenderError { template: name, source })?;
         }
         Ok(Self { env })
     }

@@ -244,7 +244,7 @@ pub async fn create_member(
     let audit = member_event(&principal, "stele.member.created", None, Some(&member));
     let change = RecordChange::PutMember { member: member.clone(), previous: None };
     state.store.change(&tenant, change, vec![audit]).await.map_err(user_name_taken)?;
-    let invite_url = crate::viewer::session::invite(&state, &headers, &tenant, &member, principal.actor()).await?;
+    let invite_url = crate::viewer::invite::invite(&state, &headers, &tenant, &member, principal.actor()).await?;
     Ok((StatusCode::CREATED, Json(MemberDto { invite_url: Some(invite_url), ..MemberDto::from(&member) })))
 }
 

@@ -89,7 +89,7 @@ pub fn parse_read_in(view: Option<stele_core::ViewFilter>, p: SearchParams) -> R
     let text = p.q.as_deref().map(TextQuery::parse).transpose()?.flatten();
     let fields =
         p.fields.as_deref().map(Fields::parse).transpose().map_err(|e| ApiError::invalid_parameter("fields", e))?;
-    let query = Query { range, text, sort, page, limit, view, filter, ..Query::default() };
+    let query = Query { range, text, sort, page, limit, view, filter };
     Ok(Read { query, fields, total: p.total.unwrap_or(false) })
 }
 

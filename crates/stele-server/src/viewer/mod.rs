@@ -11,6 +11,7 @@
 //! status and the detail of the one `ApiError`.
 
 mod format;
+pub(crate) mod invite;
 mod pages;
 pub(crate) mod session;
 
@@ -42,7 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { axum::response::Redirect::to("/login") }))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
-        .route("/invite/{tenant}/{member}/{token}", get(session::invite_page).post(session::accept_invite))
+        .route("/invite/{tenant}/{member}/{token}", get(invite::invite_page).post(invite::accept_invite))
         .route("/t/{tenant}", get(pages::home))
         .route("/t/{tenant}/events", get(pages::events))
         .route("/t/{tenant}/events/{id}", get(pages::event))

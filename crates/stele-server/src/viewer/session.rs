@@ -3,9 +3,7 @@
 //! - **Passwords** are argon2id (the `argon2` crate's defaults: m = 19 MiB, t = 2, p = 1),
 //!   hashed and verified on the blocking pool; only the PHC string is stored. An unknown
 //!   email is verified against a dummy hash, so its answer takes as long as a wrong password.
-//! - **Invites**: `POST /v1/tenants/{tenant}/members` answers a one-time `invite_url`
-//!   (`/invite/{tenant}/{member}/{token}`, valid [`INVITE_TTL_SECONDS`]); only the token's
-//!   SHA-256 is stored, and setting the password clears it.
+//! - **Invites** (`invite.rs`) set the first password; see there.
 //! - **Sessions** are rows (`stele_store::sessions`) keyed by the SHA-256 of a 256-bit
 //!   random token; the cookie `stele_session=<tenant>.<token>` is `HttpOnly; SameSite=Lax;
 //!   Path=/`, and `Secure` behind `X-Forwarded-Proto: https` or with `viewer.secure_cookies`.
@@ -29,17 +27,17 @@ use std::time::Instant;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use stele_core::{Actor, Event, EventId, NewEvent, Origin, SecretHash, Status, Target, TenantId, Timestamp};
-use stele_store::directory::{Member, MemberId, MemberLookup, RecordChange};
-use stele_store::sessions::{Credential, Invite, Session};
+use stele_store::directory::{Member, MemberLookup, RecordChange};
+use stele_store::sessions::Session;
 use stele_store::{StoreError, Tenant};
-use stele_viewer::views::{Chrome, InviteView, LoginView};
+use stele_viewer::views::{Chrome, LoginView};
 use subtle::ConstantTimeEq;
 
 use super::{error_page, render, PageError};
@@ -48,14 +46,12 @@ use crate::rate::Limiter;
 use crate::state::AppState;
 
 const SESSION_COOKIE: &str = "stele_session";
-const CSRF_COOKIE: &str = "stele_csrf";
-/// How long an invite URL works.
-pub const INVITE_TTL_SECONDS: i64 = 7 * 24 * 3600;
+pub(super) const CSRF_COOKIE: &str = "stele_csrf";
 /// Largest form body the viewer reads.
 const MAX_FORM_BYTES: usize = 16 * 1024;
-const MIN_PASSWORD_CHARS: usize = 12;
+pub(super) const MIN_PASSWORD_CHARS: usize = 12;
 /// Longer passwords are refused (argon2 hashes any length; this bounds the work).
-const MAX_PASSWORD_CHARS: usize = 256;
+pub(super) const MAX_PASSWORD_CHARS: usize = 256;
 
 /// The viewer's settings and sign-in limiters.
 pub struct ViewerState {
@@ -77,27 +73,27 @@ impl ViewerState {
 }
 
 /// 256 random bits, base64url.
-fn new_token() -> String {
+pub(super) fn new_token() -> String {
     let mut random = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut random);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
 }
 
-fn is_token(text: &str) -> bool {
+pub(super) fn is_token(text: &str) -> bool {
     text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The CSRF token of forms rendered for a browser holding `secret`.
-fn csrf_of(secret: &str) -> String {
+pub(super) fn csrf_of(secret: &str) -> String {
     hex::encode(Sha256::new().chain_update(b"stele-csrf\0").chain_update(secret.as_bytes()).finalize())
 }
 
-fn csrf_matches(secret: &str, presented: Option<&String>) -> bool {
+pub(super) fn csrf_matches(secret: &str, presented: Option<&String>) -> bool {
     presented.is_some_and(|p| bool::from(csrf_of(secret).as_bytes().ct_eq(p.as_bytes())))
 }
 
 /// A cookie's value from the request's `Cookie` headers.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -126,11 +122,11 @@ fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response 
     response
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn login_href(tenant: &str) -> String {
+pub(super) fn login_href(tenant: &str) -> String {
     let q: String = form_urlencoded::Serializer::new(String::new()).append_pair("tenant", tenant).finish();
     format!("/login?{q}")
 }
@@ -195,7 +191,7 @@ pub(crate) fn not_found(home_tenant: &TenantId) -> PageError {
 }
 
 /// Reads an `application/x-www-form-urlencoded` body of at most [`MAX_FORM_BYTES`].
-async fn read_form(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, ApiError> {
+pub(super) async fn read_form(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, ApiError> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -215,7 +211,7 @@ async fn read_form(headers: &HeaderMap, body: Body) -> Result<HashMap<String, St
     Ok(fields)
 }
 
-fn csrf_refused(home: &str) -> Response {
+pub(super) fn csrf_refused(home: &str) -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "Form expired",
@@ -225,14 +221,20 @@ fn csrf_refused(home: &str) -> Response {
 }
 
 /// The pre-session CSRF secret of a browser: its cookie, or a new one to set.
-fn pre_session_secret(headers: &HeaderMap) -> (String, bool) {
+pub(super) fn pre_session_secret(headers: &HeaderMap) -> (String, bool) {
     match cookie(headers, CSRF_COOKIE).filter(|c| is_token(c)) {
         Some(c) => (c.to_owned(), false),
         None => (new_token(), true),
     }
 }
 
-fn page_with_csrf_cookie(state: &AppState, headers: &HeaderMap, secret: &str, fresh: bool, page: Response) -> Response {
+pub(super) fn page_with_csrf_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    secret: &str,
+    fresh: bool,
+    page: Response,
+) -> Response {
     let cookie = fresh.then(|| set_cookie(CSRF_COOKIE, secret, 86_400, "Strict", secure(state, headers))).flatten();
     with_cookie(page, cookie)
 }
@@ -256,12 +258,12 @@ pub(crate) async fn login_page(State(state): State<AppState>, headers: HeaderMap
     page_with_csrf_cookie(&state, &headers, &secret, fresh, render(StatusCode::OK, &view))
 }
 
-fn client_ip(request: &Request) -> Option<IpAddr> {
+pub(super) fn client_ip(request: &Request) -> Option<IpAddr> {
     request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
 /// The actor of an event a member causes in the viewer.
-fn member_actor(m: &Member, ip: Option<IpAddr>) -> Actor {
+pub(super) fn member_actor(m: &Member, ip: Option<IpAddr>) -> Actor {
     Actor {
         kind: Some("member".into()),
         id: Some(m.id.to_string()),
@@ -272,7 +274,7 @@ fn member_actor(m: &Member, ip: Option<IpAddr>) -> Actor {
     }
 }
 
-fn event(
+pub(super) fn event(
     action: &str,
     status: Status,
     actor: Actor,
@@ -304,7 +306,7 @@ fn event(
 /// A hash that verifies nothing, so that an unknown email costs one argon2 verification too.
 static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_password("not the password of anybody").ok());
 
-fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+pub(super) fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
     Ok(Argon2::default().hash_password(password.as_bytes(), &salt)?.to_string())
 }
@@ -313,7 +315,7 @@ fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|_| ApiError::internal())
 }
 
@@ -500,144 +502,4 @@ pub(crate) async fn logout(State(state): State<AppState>, request: Request) -> R
     let cleared = set_cookie(SESSION_COOKIE, "", 0, "Lax", secure(&state, &headers));
     let to = format!("{}&done=out", login_href(tenant.as_str()));
     Ok(with_cookie(see_other(&to), cleared))
-}
-
-/// The invite URL of a member, as the caller reached this server.
-pub(crate) fn invite_url(headers: &HeaderMap, tenant: &TenantId, member: &MemberId, token: &str) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    let proto = if proto == "https" { "https" } else { "http" };
-    format!("{proto}://{host}/invite/{tenant}/{member}/{token}")
-}
-
-/// Gives a member a new invite (any earlier one stops working; a password stays until the
-/// invite is used) and records `stele.member.invited`. Answers the invite URL.
-pub(crate) async fn invite(
-    state: &AppState,
-    headers: &HeaderMap,
-    tenant: &TenantId,
-    member: &Member,
-    actor: Actor,
-) -> Result<String, ApiError> {
-    let token = new_token();
-    let now = Timestamp::now();
-    let existing = state.store.credential(tenant, &member.id).await?;
-    let credential = Credential {
-        member: member.id,
-        password_hash: existing.and_then(|c| c.password_hash),
-        invite: Some(Invite {
-            token_hash: SecretHash::of(&token),
-            expires_at: Timestamp::from_micros(now.as_micros() + INVITE_TTL_SECONDS * 1_000_000),
-        }),
-        updated_at: now,
-    };
-    let who = member.email.clone().unwrap_or_else(|| member.user_name.clone());
-    let mut audit = event(
-        "stele.member.invited",
-        Status::Success,
-        actor,
-        crate::routes::members::member_target(member),
-        format!("Member {who} invited to the viewer"),
-        None,
-    );
-    audit.event.origin = Some(Origin::Api);
-    let audit = NewEvent::new(audit.event);
-    state.store.change(tenant, RecordChange::PutCredential { credential }, vec![audit]).await?;
-    Ok(invite_url(headers, tenant, &member.id, &token))
-}
-
-/// The member and credential an invite URL names, if the invite is pending and valid.
-async fn pending_invite(
-    state: &AppState,
-    tenant: &str,
-    member: &str,
-    token: &str,
-) -> Result<Option<(Tenant, Member, Credential)>, ApiError> {
-    let (Ok(tenant), Ok(member_id)) = (TenantId::parse(tenant), member.parse::<MemberId>()) else { return Ok(None) };
-    let Some(t) = state.store.get_tenant(&tenant).await? else { return Ok(None) };
-    let Some(m) = state.store.get_member(&tenant, &member_id).await?.filter(|m| m.active) else { return Ok(None) };
-    let Some(c) = state.store.credential(&tenant, &member_id).await? else { return Ok(None) };
-    let valid = c.invite.as_ref().is_some_and(|i| i.token_hash.matches(token) && i.expires_at > Timestamp::now());
-    Ok(valid.then_some((t, m, c)))
-}
-
-fn invite_gone() -> Response {
-    error_page(
-        StatusCode::NOT_FOUND,
-        "Invite not valid",
-        "This invite link is unknown, already used or expired. Ask an administrator of your tenant for a new one.",
-        "/login",
-    )
-}
-
-/// `GET /invite/{tenant}/{member}/{token}`.
-pub(crate) async fn invite_page(
-    State(state): State<AppState>,
-    Path((tenant, member, token)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let Some((t, m, _)) = pending_invite(&state, &tenant, &member, &token).await? else { return Ok(invite_gone()) };
-    let (secret, fresh) = pre_session_secret(&headers);
-    let view = InviteView {
-        tenant: t.id.to_string(),
-        tenant_name: t.name.clone(),
-        email: m.email.clone().unwrap_or_else(|| m.user_name.clone()),
-        action: format!("/invite/{}/{}/{}", t.id, m.id, token),
-        error: None,
-        csrf: csrf_of(&secret),
-    };
-    Ok(page_with_csrf_cookie(&state, &headers, &secret, fresh, render(StatusCode::OK, &view)))
-}
-
-/// `POST /invite/{tenant}/{member}/{token}`: sets the password, ends the invite.
-pub(crate) async fn accept_invite(
-    State(state): State<AppState>,
-    Path((tenant, member, token)): Path<(String, String, String)>,
-    request: Request,
-) -> Result<Response, PageError> {
-    let ip = client_ip(&request);
-    let (parts, body) = request.into_parts();
-    let headers = parts.headers;
-    let form = read_form(&headers, body).await?;
-    let Some(secret) = cookie(&headers, CSRF_COOKIE).filter(|c| is_token(c)).map(str::to_owned) else {
-        return Ok(csrf_refused("/login"));
-    };
-    if !csrf_matches(&secret, form.get("csrf")) {
-        return Ok(csrf_refused("/login"));
-    }
-    let Some((t, m, _)) = pending_invite(&state, &tenant, &member, &token).await? else { return Ok(invite_gone()) };
-    let password = form.get("password").cloned().unwrap_or_default();
-    let confirm = form.get("confirm").cloned().unwrap_or_default();
-    let chars = password.chars().count();
-    let problem = if chars < MIN_PASSWORD_CHARS || chars > MAX_PASSWORD_CHARS {
-        Some(format!("Password: use {MIN_PASSWORD_CHARS}-{MAX_PASSWORD_CHARS} characters."))
-    } else if password != confirm {
-        Some("Confirm password: the two passwords differ.".to_owned())
-    } else {
-        None
-    };
-    if let Some(error) = problem {
-        let view = InviteView {
-            tenant: t.id.to_string(),
-            tenant_name: t.name.clone(),
-            email: m.email.clone().unwrap_or_else(|| m.user_name.clone()),
-            action: format!("/invite/{}/{}/{}", t.id, m.id, token),
-            error: Some(error),
-            csrf: csrf_of(&secret),
-        };
-        return Ok(render(StatusCode::BAD_REQUEST, &view));
-    }
-    let phc = blocking(move || hash_password(&password)).await?.map_err(|_| ApiError::internal())?;
-    let credential = Credential { member: m.id, password_hash: Some(phc), invite: None, updated_at: Timestamp::now() };
-    let who = m.email.clone().unwrap_or_else(|| m.user_name.clone());
-    let audit = event(
-        "stele.member.password_set",
-        Status::Success,
-        member_actor(&m, ip),
-        crate::routes::members::member_target(&m),
-        format!("{who} set a password through an invite"),
-        None,
-    );
-    state.store.change(&t.id, RecordChange::PutCredential { credential }, vec![audit]).await?;
-    Ok(see_other(&format!("{}&done=password", login_href(t.id.as_str()))))
 }
