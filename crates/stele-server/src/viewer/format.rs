@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(short_time("2026-11-22T10:15:00.123456Z"), "2026-11-22 10:15:00");
         assert_eq!(
             query_text(Some(&json!({"filter": "userName eq \"a\"", "count": 5}))),
-            "filter=userName eq \"a\"&count=5"
+            "count=5&filter=userName eq \"a\""
         );
     }
 }
