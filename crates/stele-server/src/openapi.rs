@@ -58,6 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(integrity::consistency_proof))
         .routes(routes!(members::create_member, members::list_members))
         .routes(routes!(members::get_member, members::update_member, members::delete_member))
+        .routes(routes!(members::invite_member))
         .routes(routes!(members::create_group, members::list_groups))
         .routes(routes!(members::get_group, members::update_group, members::delete_group))
         .routes(routes!(scim_connections::create_scim_connection, scim_connections::list_scim_connections))

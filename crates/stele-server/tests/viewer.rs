@@ -486,3 +486,38 @@ async fn the_scim_logs_page_shows_what_the_json_api_answers() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("method: must be one of"));
 }
+
+#[tokio::test]
+async fn a_new_invite_replaces_a_lost_password() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let id = member_with_password(&app, "acme", "ana@acme.io").await;
+    let path = format!("/v1/tenants/acme/members/{id}/invite");
+    let resp = app.post_json(&path, OPERATOR, &json!({})).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let url = resp.json::<Value>().await.expect("json")["invite_url"].as_str().expect("url").to_owned();
+    let invite_path = url.strip_prefix(&app.base).expect("this server").to_owned();
+
+    // The old password works until the new invite is used; then only the new one does.
+    let mut b = Browser::new(&app);
+    assert_eq!(b.sign_in("acme", "ana@acme.io", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let (_, _, csrf) = b.page(&invite_path).await;
+    let new = "another long passphrase";
+    let resp = b.post(&invite_path, &[("csrf", &csrf), ("password", new), ("confirm", new)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let mut c = Browser::new(&app);
+    assert_eq!(c.sign_in("acme", "ana@acme.io", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(c.sign_in("acme", "ana@acme.io", new).await.status(), StatusCode::SEE_OTHER);
+    let invited = actions(&app.all_events("acme").await).iter().filter(|a| *a == "stele.member.invited").count();
+    assert_eq!(invited, 2);
+
+    // A deactivated member gets no invite; an unknown one is 404.
+    let member = format!("/v1/tenants/acme/members/{id}");
+    let resp = app.http.patch(app.url(&member)).bearer_auth(OPERATOR).json(&json!({"active": false})).send().await;
+    assert_eq!(resp.expect("sent").status(), StatusCode::OK);
+    let resp = app.post_json(&path, OPERATOR, &json!({})).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let unknown = "/v1/tenants/acme/members/01936f3e-0000-7000-8000-000000000000/invite";
+    let resp = app.post_json(unknown, OPERATOR, &json!({})).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}

@@ -100,7 +100,6 @@ pub struct EventsView {
     pub status_chips: Vec<Chip>,
     pub action_chips: Vec<Chip>,
     pub rows: Vec<EventRow>,
-    pub total: Option<String>,
     pub next_href: Option<String>,
     pub first_href: Option<String>,
     pub reset_href: String,

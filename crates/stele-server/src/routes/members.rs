@@ -332,6 +332,35 @@ async fn member_or_404(state: &AppState, tenant: &TenantId, id: &MemberId) -> Re
 }
 
 /// One member, with its groups and effective role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteDto {
+    /// The one-time URL (valid 7 days) at which the member sets a new password. Any earlier
+    /// invite of the member stops working; its current password works until this one is used.
+    pub invite_url: String,
+}
+
+/// A new viewer invite for a member (a lost password, an expired invite). Recorded as
+/// `stele.member.invited`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/members/{id}/invite", tag = "directory",
+    params(("tenant" = String, Path, description = "tenant id"), ("id" = String, Path, description = "member id")),
+    responses((status = 201, body = InviteDto), (status = 403, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem),
+        (status = 409, body = crate::dto::Problem)),
+    security(("bearer" = [])))]
+pub async fn invite_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<InviteDto>), ApiError> {
+    let tenant = directory_admin(&principal, &tenant)?;
+    let member = member_or_404(&state, &tenant, &member_id(&id)?).await?;
+    if !member.active {
+        return Err(ApiError::conflict(format!("member {id} is deactivated; activate it before inviting it")));
+    }
+    let invite_url = crate::viewer::invite::invite(&state, &headers, &tenant, &member, principal.actor()).await?;
+    Ok((StatusCode::CREATED, Json(InviteDto { invite_url })))
+}
+
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/members/{id}", tag = "directory",
     params(("tenant" = String, Path, description = "tenant id"), ("id" = String, Path, description = "member id")),
     responses((status = 200, body = MemberDto), (status = 403, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem)),

@@ -52,6 +52,24 @@ pub fn router() -> Router<AppState> {
         .layer(axum::middleware::map_response(secure_headers))
 }
 
+/// The trace span of every request (what tower-http's default span holds), with an invite
+/// URL's token hidden: it is a secret, and trace logs must not keep it.
+pub(crate) fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let uri = loggable_uri(request.uri());
+    tracing::debug_span!("request", method = %request.method(), uri = %uri, version = ?request.version())
+}
+
+/// A request's URI as logs may show it.
+fn loggable_uri(uri: &axum::http::Uri) -> String {
+    match uri.path().strip_prefix("/invite/") {
+        Some(rest) => {
+            let named: Vec<&str> = rest.splitn(3, '/').take(2).collect();
+            format!("/invite/{}/[REDACTED]", named.join("/"))
+        }
+        None => uri.to_string(),
+    }
+}
+
 async fn secure_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
@@ -135,5 +153,16 @@ impl IntoResponse for PageError {
                 error_page(e.status, e.title, &e.detail, &home)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logs_never_show_an_invite_token() {
+        let shown = |uri: &str| super::loggable_uri(&uri.parse().expect("uri"));
+        assert_eq!(shown("/invite/acme/0193/SECRETTOKEN"), "/invite/acme/0193/[REDACTED]");
+        assert_eq!(shown("/invite/acme"), "/invite/acme/[REDACTED]");
+        assert_eq!(shown("/t/acme/events?q=x"), "/t/acme/events?q=x", "other URIs are shown whole");
     }
 }

@@ -396,8 +396,10 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
         None => None,
     };
     let phc = credential.as_ref().and_then(|c| c.password_hash.clone());
-    let checked = phc.clone().or_else(|| DUMMY_HASH.clone());
-    let verified = blocking(move || checked.is_some_and(|h| verify_password(&password, &h))).await? && phc.is_some();
+    // The dummy hash is made (once) and checked on the blocking pool too.
+    let stored = phc.clone();
+    let verify = move || stored.or_else(|| DUMMY_HASH.clone()).is_some_and(|h| verify_password(&password, &h));
+    let verified = blocking(verify).await? && phc.is_some();
     let refusal = match (&member, verified) {
         (None, _) => Some(Refusal::UnknownEmail),
         (Some(_), _) if phc.is_none() => Some(Refusal::NoPassword),
