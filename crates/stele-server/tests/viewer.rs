@@ -379,7 +379,8 @@ async fn the_events_page_filters_pages_and_details() {
     // A filter error is shown at its position.
     let (status, html, _) = b.page("/t/acme/events?filter=status%20eq%20%22failure%22%20and%20%3D%3D").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(html.contains("Invalid filter") && html.contains("<mark>"), "{html}");
+    assert!(html.contains("Invalid filter</strong> at column 25:"), "{html}");
+    assert!(html.contains("and </span><mark>=</mark><span>="), "the first = is marked: {html}");
 
     // Filter + chips: the same rows as the JSON API.
     let (status, html, _) = b.page("/t/acme/events?filter=action%20eq%20%22doc.read%22&status=failure").await;

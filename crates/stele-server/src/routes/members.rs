@@ -244,8 +244,16 @@ pub async fn create_member(
     let audit = member_event(&principal, "stele.member.created", None, Some(&member));
     let change = RecordChange::PutMember { member: member.clone(), previous: None };
     state.store.change(&tenant, change, vec![audit]).await.map_err(user_name_taken)?;
-    let invite_url = crate::viewer::invite::invite(&state, &headers, &tenant, &member, principal.actor()).await?;
-    Ok((StatusCode::CREATED, Json(MemberDto { invite_url: Some(invite_url), ..MemberDto::from(&member) })))
+    // The invite is a second write: if it fails, the member still exists (answered without
+    // `invite_url`) and `POST …/members/{id}/invite` makes one.
+    let invite_url = match crate::viewer::invite::invite(&state, &headers, &tenant, &member, principal.actor()).await {
+        Ok(url) => Some(url),
+        Err(e) => {
+            tracing::error!(member = %member.id, detail = %e.detail, "storing a new member's invite failed");
+            None
+        }
+    };
+    Ok((StatusCode::CREATED, Json(MemberDto { invite_url, ..MemberDto::from(&member) })))
 }
 
 fn user_name_taken(e: StoreError) -> ApiError {

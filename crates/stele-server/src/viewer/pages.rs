@@ -128,18 +128,17 @@ fn filter_error(filter: &str) -> Option<stele_viewer::views::FilterError> {
         return None;
     }
     let e = Filter::parse(filter).err()?;
-    let mut at = e.position.min(filter.len());
-    while !filter.is_char_boundary(at) {
-        at -= 1;
-    }
-    let rest = &filter[at..];
-    let len = rest.chars().next().map_or(0, char::len_utf8);
+    // The parser's position is a 1-based character position (0: none in particular).
+    let chars: Vec<char> = filter.chars().collect();
+    let at = e.position.saturating_sub(1).min(chars.len());
+    let text = |range: std::ops::Range<usize>| chars[range].iter().collect::<String>();
+    let end = (at + 1).min(chars.len());
     Some(stele_viewer::views::FilterError {
         message: e.message.clone(),
-        before: filter[..at].to_owned(),
-        at: rest[..len].to_owned(),
-        after: rest[len..].to_owned(),
-        column: filter[..at].chars().count() + 1,
+        before: text(0..at),
+        at: text(at..end),
+        after: text(end..chars.len()),
+        column: at + 1,
     })
 }
 
