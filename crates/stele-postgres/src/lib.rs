@@ -13,6 +13,7 @@ mod read;
 pub mod rows;
 pub mod schema;
 mod sessions;
+mod stats;
 mod tenant_update;
 mod tree;
 mod writer;
@@ -29,11 +30,12 @@ use stele_store::directory::{
     RecordChange, ScimConnection, ScimConnectionId,
 };
 use stele_store::sessions::{Credential, Session};
-use stele_store::SessionStore;
+use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::{
     AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store,
     StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
+use stele_store::{SessionStore, StatsStore};
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
@@ -322,6 +324,23 @@ impl SessionStore for PostgresStore {
 
     async fn count_sessions(&self, tenant: &TenantId, member: &MemberId) -> Result<u64, StoreError> {
         tenant_read!(self, tenant, |c, no| sessions::count_sessions(c, no, member))
+    }
+}
+
+#[async_trait]
+impl StatsStore for PostgresStore {
+    async fn histogram(&self, tenant: &TenantId, query: &Query, buckets: &Buckets) -> Result<Vec<u64>, StoreError> {
+        tenant_read!(self, tenant, |c, no| stats::histogram(c, no, query, buckets))
+    }
+
+    async fn facet(
+        &self,
+        tenant: &TenantId,
+        query: &Query,
+        facet: Facet,
+        limit: u32,
+    ) -> Result<Vec<FacetValue>, StoreError> {
+        tenant_read!(self, tenant, |c, no| stats::facet(c, no, query, facet, limit))
     }
 }
 

@@ -16,6 +16,7 @@ mod redact;
 pub mod rows;
 pub mod schema;
 mod sessions;
+mod stats;
 mod tenant_update;
 mod tree;
 mod writer;
@@ -40,8 +41,9 @@ use stele_store::{
 };
 
 use stele_store::sessions::{Credential, Session};
+use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::write::{FromWritten, Write, WriteQueue};
-use stele_store::SessionStore;
+use stele_store::{SessionStore, StatsStore};
 
 /// A failure as a store error: SQLite's `SQLITE_FULL` (no disk space, or the
 /// `max_page_count` cap) is [`StoreError::StorageFull`], anything else `Backend`.
@@ -312,6 +314,25 @@ impl SessionStore for SqliteStore {
     async fn count_sessions(&self, tenant: &TenantId, member: &MemberId) -> Result<u64, StoreError> {
         let member = *member;
         self.read_tenant(tenant, move |c, no| sessions::count_sessions(c, no, &member)).await
+    }
+}
+
+#[async_trait]
+impl StatsStore for SqliteStore {
+    async fn histogram(&self, tenant: &TenantId, query: &Query, buckets: &Buckets) -> Result<Vec<u64>, StoreError> {
+        let (query, buckets) = (query.clone(), *buckets);
+        self.read_tenant(tenant, move |c, no| stats::histogram(c, no, &query, &buckets)).await
+    }
+
+    async fn facet(
+        &self,
+        tenant: &TenantId,
+        query: &Query,
+        facet: Facet,
+        limit: u32,
+    ) -> Result<Vec<FacetValue>, StoreError> {
+        let query = query.clone();
+        self.read_tenant(tenant, move |c, no| stats::facet(c, no, &query, facet, limit)).await
     }
 }
 

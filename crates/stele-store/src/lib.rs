@@ -9,6 +9,7 @@ pub mod layout;
 pub mod proofs;
 mod records;
 pub mod sessions;
+pub mod stats;
 mod tenant_update;
 pub mod write;
 
@@ -18,6 +19,7 @@ pub use records::{
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
 pub use sessions::SessionStore;
+pub use stats::StatsStore;
 pub use tenant_update::{JwtAlg, TenantJwt, TenantUpdate};
 
 use async_trait::async_trait;
@@ -86,7 +88,7 @@ pub fn count_cancelled_query() {
 /// A storage backend. Appends to one tenant are serialised by the backend, so each tenant's
 /// `seq` is gapless; a successful append is durable (committed and synced) on return.
 #[async_trait]
-pub trait Store: DirectoryStore + SessionStore + Send + Sync + 'static {
+pub trait Store: DirectoryStore + SessionStore + StatsStore + Send + Sync + 'static {
     /// Creates a tenant and appends `audit` (its `stele.tenant.created` event) to its log,
     /// atomically. Ids and aliases share one namespace: an id or alias that is already
     /// another tenant's id or alias is `AliasTaken` (an existing id: `TenantExists`).
