@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    events, export, health, integrity, keys, members, query, scim_connections, scim_log, tenant_update, tenants,
+    events, export, health, integrity, keys, members, query, scim_connections, scim_log, stats, tenant_update, tenants,
 };
 use crate::state::AppState;
 
@@ -48,6 +48,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events::ingest, query::list_events))
         .routes(routes!(query::search_events))
         .routes(routes!(query::count_events))
+        .routes(routes!(stats::histogram))
+        .routes(routes!(stats::facets))
         .routes(routes!(export::export))
         .routes(routes!(events::get_event))
         .routes(routes!(integrity::inclusion_proof))

@@ -522,3 +522,120 @@ async fn a_new_invite_replaces_a_lost_password() {
     let resp = app.post_json(unknown, OPERATOR, &json!({})).send().await.expect("sent");
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn histogram_and_facets_count_what_the_reader_may_list() {
+    let app = spawn_app().await;
+    let key = app.tenant_with_key("acme").await;
+    let batch: Vec<Value> = (0..12)
+        .map(|i| {
+            json!({"action": if i < 8 { "doc.read" } else { "user.login" },
+                   "status": if i % 4 == 0 { "failure" } else { "success" },
+                   "actor": {"email": if i % 2 == 0 { "ana@acme.io" } else { "bo@acme.io" }},
+                   "targets": [{"type": "Document", "id": format!("d{i}")}],
+                   "context": {"team": if i < 6 { "red" } else { "blue" }},
+                   "time": format!("2026-03-01T{:02}:10:00Z", i)})
+        })
+        .collect();
+    assert_eq!(app.ingest(&key.secret, &json!({"events": batch})).await.status(), StatusCode::CREATED);
+    let filter = "filter=action%20sw%20%22doc.%22%20or%20action%20sw%20%22user.%22";
+
+    // Histogram: 12 events, one an hour; buckets cover them all.
+    let h: Value = app
+        .op_get(&format!("/v1/events/histogram?{filter}&buckets=12"), "acme")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(h["total"], 12, "{h}");
+    assert_eq!(h["bucket_seconds"], 3600);
+    let counts: Vec<u64> =
+        h["buckets"].as_array().expect("buckets").iter().map(|b| b["count"].as_u64().expect("n")).collect();
+    assert_eq!(counts, vec![1; 12]);
+    assert_eq!(h["buckets"][0]["from"], "2026-03-01T00:00:00.000000Z");
+    let h: Value = app
+        .op_get(
+            &format!("/v1/events/histogram?{filter}&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&buckets=4"),
+            "acme",
+        )
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let counts: Vec<u64> =
+        h["buckets"].as_array().expect("buckets").iter().map(|b| b["count"].as_u64().expect("n")).collect();
+    assert_eq!((h["bucket_seconds"].as_u64(), counts), (Some(6 * 3600), vec![6, 6, 0, 0]));
+
+    // Facets: the filter's events only.
+    let f: Value = app
+        .op_get(&format!("/v1/events/facets?{filter}&limit=5"), "acme")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        f["facets"],
+        json!([
+            {"attribute": "action", "values": [{"value": "doc.read", "count": 8}, {"value": "user.login", "count": 4}]},
+            {"attribute": "status", "values": [{"value": "success", "count": 9}, {"value": "failure", "count": 3}]},
+            {"attribute": "actor.email", "values": [{"value": "ana@acme.io", "count": 6}, {"value": "bo@acme.io", "count": 6}]},
+            {"attribute": "target.type", "values": [{"value": "document", "count": 12}]}
+        ])
+    );
+    // A key's view bounds the counts: an event outside it is not counted anywhere.
+    let body = json!({"tenant": "acme", "name": "red team", "scopes": ["events:read"], "view_filter": r#"context.team eq "red""#});
+    let resp = app.post_json("/v1/keys", OPERATOR, &body).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let red = resp.json::<Value>().await.expect("json")["secret"].as_str().expect("secret").to_owned();
+    let h: Value = app
+        .get(&format!("/v1/events/histogram?{filter}"), &red)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(h["total"], 6);
+    let f: Value = app
+        .get(&format!("/v1/events/facets?{filter}&facets=action"), &red)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(f["facets"], json!([{"attribute": "action", "values": [{"value": "doc.read", "count": 6}]}]));
+    // Bad parameters are named.
+    let resp = app.op_get("/v1/events/facets?facets=colour", "acme").send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.expect("text").contains("facets"));
+    let resp = app.op_get("/v1/events/histogram?buckets=0", "acme").send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // The page draws both: bars that zoom, facet values that filter.
+    member_with_password(&app, "acme", "ana@acme.io").await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.sign_in("acme", "ana@acme.io", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let (status, html, _) = b.page(&format!("/t/acme/events?{filter}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<figure class=\"card histogram\""), "{html}");
+    assert!(html.contains("12 events"), "the caption's total");
+    assert!(html.contains(r#"<span class="value">doc.read</span><span class="n">8</span>"#), "{html}");
+    let zoom = html
+        .split(r#"<svg viewBox"#)
+        .nth(1)
+        .and_then(|s| s.split(r#"<a href=""#).nth(1))
+        .and_then(|s| s.split('"').next())
+        .expect("a bar link");
+    let zoom = zoom.replace("&#x2f;", "/").replace("&quot;", "\"").replace("&amp;", "&");
+    let (status, html, _) = b.page(&zoom).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("<tr data-href=").count(), 1, "one event in the first bar's hour");
+    assert!(html.contains(r#"type="text" value="2026-03-01T00:00:00.000000Z""#), "the zoomed range stays in the form");
+}

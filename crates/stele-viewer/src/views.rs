@@ -86,6 +86,46 @@ pub struct EventRow {
     pub message: String,
 }
 
+/// One bar of the histogram (SVG user units of a 1000 × 100 box).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Bar {
+    pub x: String,
+    pub y: String,
+    pub w: String,
+    pub h: String,
+    /// Zooms the page to the bar's time range.
+    pub href: String,
+    /// `2026-11-29 10:00 – 11:00 UTC: 12 events`.
+    pub label: String,
+}
+
+/// The histogram of the current filter.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct HistogramView {
+    pub bars: Vec<Bar>,
+    pub from: String,
+    pub to: String,
+    /// `1 h per bar · 1,234 events`.
+    pub caption: String,
+}
+
+/// One value of a facet.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FacetItem {
+    pub label: String,
+    pub count: String,
+    /// Adds `attribute eq "value"` to the filter.
+    pub href: String,
+    pub active: bool,
+}
+
+/// The top values of one attribute under the current filter.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FacetView {
+    pub title: String,
+    pub items: Vec<FacetItem>,
+}
+
 /// `/t/{tenant}/events`.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct EventsView {
@@ -95,6 +135,11 @@ pub struct EventsView {
     pub from: String,
     pub to: String,
     pub filter_error: Option<FilterError>,
+    /// `date` while `from` is a day (or empty), else `text` (an instant from a zoom).
+    pub from_type: String,
+    pub to_type: String,
+    pub histogram: Option<HistogramView>,
+    pub facets: Vec<FacetView>,
     /// Another parameter was refused (names it).
     pub error: Option<String>,
     pub status_chips: Vec<Chip>,

@@ -10,7 +10,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use stele_core::{EventId, Filter};
-use stele_viewer::views::{Chip, Choice, EventView, EventsView, JsonBlock, ScimLogsView, ScimRow};
+use stele_store::stats::Facet;
+use stele_viewer::views::{
+    Bar, Chip, Choice, EventView, EventsView, FacetItem, FacetView, HistogramView, JsonBlock, ScimLogsView, ScimRow,
+};
 
 use super::format::{self, text};
 use super::session::{not_found, signed_in};
@@ -19,10 +22,15 @@ use crate::error::ApiError;
 use crate::routes::query::{fetch, parse_read_in, Read, SearchParams};
 use crate::routes::query_params;
 use crate::routes::scim_log::{scim_log_read, ScimLogParams};
+use crate::routes::stats::{facets_of, histogram_of, FacetDto, Histogram};
 use crate::state::AppState;
 
 /// Rows per page.
 const PAGE_ROWS: u32 = 50;
+/// Most bars of the Events page's histogram.
+const HISTOGRAM_BARS: u32 = 60;
+/// Values per facet on the Events page.
+const FACET_VALUES: u32 = 5;
 /// Longest action prefix a chip may carry.
 const MAX_ACTION_CHARS: usize = 128;
 
@@ -87,10 +95,15 @@ impl EventsParams {
     }
 }
 
-/// `YYYY-MM-DD` as the RFC 3339 instant that starts it, or the next day (an inclusive end).
+/// `YYYY-MM-DD` as the RFC 3339 instant that starts it, or the next day (an inclusive end);
+/// an RFC 3339 instant (a histogram bar's edge) as itself.
 fn day(name: &str, value: &str, next: bool) -> Result<Option<String>, ApiError> {
     if value.is_empty() {
         return Ok(None);
+    }
+    if value.contains('T') {
+        let at = stele_core::Timestamp::parse(value).map_err(|e| ApiError::invalid_parameter(name, e))?;
+        return Ok(Some(at.to_string()));
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(value, &format)
@@ -156,7 +169,10 @@ pub(crate) async fn events(
     let me = signed_in(&state, &tenant, &headers).await?;
     let t = me.tenant.id.to_string();
     let p: EventsParams = query_params(&uri).map_err(|e| PageError::Api(e, format!("/t/{t}/events")))?;
+    let kind = |v: &str| if v.contains('T') { "text" } else { "date" }.to_owned();
     let mut view = EventsView {
+        from_type: kind(&p.from),
+        to_type: kind(&p.to),
         chrome: me.chrome("events"),
         filter: p.filter.clone(),
         q: p.q.clone(),
@@ -203,6 +219,10 @@ pub(crate) async fn events(
     let (page, _) = fetch(&state, &me.tenant.id, &read).await?;
     let events = events_of(&page);
     view.rows = events.iter().map(|v| format::event_row(v, &t)).collect();
+    let histogram = histogram_of(&state, &me.tenant.id, &read, HISTOGRAM_BARS).await?;
+    view.histogram = histogram_view(&histogram, &p, &t);
+    let facets = facets_of(&state, &me.tenant.id, &read, &Facet::ALL, FACET_VALUES).await?;
+    view.facets = facets.facets.iter().map(|f| facet_view(f, &p, &t)).collect();
 
     // Action chips: the namespaces on this page (and the one chosen).
     let mut namespaces: Vec<String> = Vec::new();
@@ -236,6 +256,83 @@ pub(crate) async fn events(
     view.next_href = page.next.map(|c| p.href(&t, Some(&c.encode())));
     view.first_href = p.cursor.as_ref().map(|_| p.href(&t, None));
     Ok(render(StatusCode::OK, &view))
+}
+
+/// The histogram as bars of a 1000 × 100 box, each linking to its time range.
+fn histogram_view(h: &Histogram, p: &EventsParams, tenant: &str) -> Option<HistogramView> {
+    let (first, last) = (h.buckets.first()?, h.buckets.last()?);
+    let max = h.buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
+    let slot = 1000.0 / h.buckets.len() as f64;
+    let gap = if slot > 4.0 { slot * 0.18 } else { 0.0 };
+    let bars = h
+        .buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let height = if b.count == 0 { 0.0 } else { (b.count as f64 / max * 96.0).max(1.5) };
+            let zoom = EventsParams { from: b.from.to_string(), to: b.to.to_string(), cursor: None, ..p.clone() };
+            Bar {
+                x: format!("{:.2}", i as f64 * slot + gap / 2.0),
+                y: format!("{:.2}", 100.0 - height),
+                w: format!("{:.2}", slot - gap),
+                h: format!("{height:.2}"),
+                href: zoom.href(tenant, None),
+                label: format!(
+                    "{} – {}: {} event{}",
+                    format::short_time(&b.from.to_string()),
+                    format::short_time(&b.to.to_string()),
+                    b.count,
+                    if b.count == 1 { "" } else { "s" }
+                ),
+            }
+        })
+        .collect();
+    Some(HistogramView {
+        bars,
+        from: format::short_time(&first.from.to_string()),
+        to: format::short_time(&last.to.to_string()),
+        caption: format!("{} per bar · {} events", duration(h.bucket_seconds), h.total),
+    })
+}
+
+/// `90` → `1 min 30 s`-like short text of a bucket width.
+fn duration(seconds: i64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// A facet as links that add `attribute eq "value"` to the filter.
+fn facet_view(f: &FacetDto, p: &EventsParams, tenant: &str) -> FacetView {
+    let title = match f.attribute.as_str() {
+        "action" => "Action",
+        "status" => "Status",
+        "actor.email" => "Actor",
+        _ => "Target type",
+    };
+    let items = f
+        .values
+        .iter()
+        .map(|v| {
+            let clause = format!("{} eq {}", f.attribute, serde_json::Value::String(v.value.clone()));
+            let active = p.filter.contains(&clause);
+            let filter = match p.filter.trim() {
+                _ if active => p.filter.clone(),
+                "" => clause,
+                current => format!("({current}) and {clause}"),
+            };
+            FacetItem {
+                label: v.value.clone(),
+                count: v.count.to_string(),
+                href: EventsParams { filter, cursor: None, ..p.clone() }.href(tenant, None),
+                active,
+            }
+        })
+        .collect();
+    FacetView { title: title.into(), items }
 }
 
 /// `GET /t/{tenant}/events/{id}`.

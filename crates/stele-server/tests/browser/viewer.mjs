@@ -95,6 +95,21 @@ try {
   await shot(page, "events");
   await shot(page, "events-viewport", false);
 
+  // A facet value filters; a histogram bar zooms to its time range.
+  await page.locator(".facet").filter({ hasText: "Action" }).getByRole("link", { name: /^doc\.read/ }).click();
+  await page.waitForURL(/filter=action\+eq\+%22doc\.read%22/);
+  const faceted = await page.locator("table.events tbody td.mono").allInnerTexts();
+  check("facet filters", faceted.length > 0 && faceted.every((a) => a === "doc.read"), faceted.join(","));
+  const bar = page.locator(".histogram a").filter({ has: page.locator("rect[height]:not([height='0.00'])") }).first();
+  const label = await bar.getAttribute("aria-label");
+  await bar.click();
+  await page.waitForURL(/from=.*T/);
+  const inBar = Number(/: (\d+) event/.exec(label)[1]);
+  const rowsInBar = await page.locator("table.events tbody tr[data-href]").count();
+  check("a bar zooms to its events", rowsInBar === Math.min(inBar, 50), `${label} vs ${rowsInBar} rows`);
+  await axe(page, "events zoomed");
+  await page.goto(`${config.base}/t/${config.tenant}/events`);
+
   // A filter error is shown at its position.
   await page.getByLabel("Filter", { exact: true }).fill('status eq "failure" and == 3');
   await page.getByRole("button", { name: "Apply" }).click();
