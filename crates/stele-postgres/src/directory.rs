@@ -75,6 +75,7 @@ pub(crate) async fn apply(tx: &Transaction<'_>, no: i64, tenant: &TenantId, chan
             check_version(version(tx, "members", no, &id).await?, Some(*previous), "member", &id)?;
             tx.execute("DELETE FROM group_members WHERE tenant_no = $1 AND member_id = $2", &[&no, &id]).await?;
             tx.execute("DELETE FROM members WHERE tenant_no = $1 AND id = $2", &[&no, &id]).await?;
+            crate::sessions::forget_member(tx, no, &id).await?;
         }
         RecordChange::PutGroup { group: g, previous } => {
             let id = g.id.to_string();
@@ -158,6 +159,11 @@ pub(crate) async fn apply(tx: &Transaction<'_>, no: i64, tenant: &TenantId, chan
                 ],
             )
             .await?;
+        }
+        RecordChange::PutCredential { credential } => crate::sessions::put_credential(tx, no, credential).await?,
+        RecordChange::PutSession { session } => crate::sessions::put_session(tx, no, session).await?,
+        RecordChange::DeleteSession { member, token_hash } => {
+            crate::sessions::delete_session(tx, no, member, token_hash).await?
         }
     }
     Ok(())

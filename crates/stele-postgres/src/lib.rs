@@ -12,6 +12,8 @@ pub mod provision;
 mod read;
 pub mod rows;
 pub mod schema;
+mod sessions;
+mod stats;
 mod tenant_update;
 mod tree;
 mod writer;
@@ -22,15 +24,18 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
-use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
+use stele_core::{EventId, KeyId, NewEvent, Query, SecretHash, StoredEvent, TenantId, Timestamp};
 use stele_store::directory::{
     Group, GroupId, GroupLookup, GroupOrder, Listing, Member, MemberGroup, MemberId, MemberLookup, MemberOrder,
     RecordChange, ScimConnection, ScimConnectionId,
 };
+use stele_store::sessions::{Credential, Session};
+use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::{
     AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store,
     StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
+use stele_store::{SessionStore, StatsStore};
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
@@ -299,6 +304,43 @@ impl DirectoryStore for PostgresStore {
 
     async fn list_scim_connections(&self, tenant: &TenantId) -> Result<Vec<ScimConnection>, StoreError> {
         tenant_read!(self, tenant, |c, no| directory::list_scim_connections(c, no))
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn credential(&self, tenant: &TenantId, member: &MemberId) -> Result<Option<Credential>, StoreError> {
+        tenant_read!(self, tenant, |c, no| sessions::credential(c, no, member))
+    }
+
+    async fn session(
+        &self,
+        tenant: &TenantId,
+        token_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<(Session, Member)>, StoreError> {
+        tenant_read!(self, tenant, |c, no| sessions::session(c, no, token_hash, now))
+    }
+
+    async fn count_sessions(&self, tenant: &TenantId, member: &MemberId) -> Result<u64, StoreError> {
+        tenant_read!(self, tenant, |c, no| sessions::count_sessions(c, no, member))
+    }
+}
+
+#[async_trait]
+impl StatsStore for PostgresStore {
+    async fn histogram(&self, tenant: &TenantId, query: &Query, buckets: &Buckets) -> Result<Vec<u64>, StoreError> {
+        tenant_read!(self, tenant, |c, no| stats::histogram(c, no, query, buckets))
+    }
+
+    async fn facet(
+        &self,
+        tenant: &TenantId,
+        query: &Query,
+        facet: Facet,
+        limit: u32,
+    ) -> Result<Vec<FacetValue>, StoreError> {
+        tenant_read!(self, tenant, |c, no| stats::facet(c, no, query, facet, limit))
     }
 }
 

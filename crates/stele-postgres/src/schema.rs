@@ -220,6 +220,27 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX scim_connections_tenant ON scim_connections (tenant_no);
     "#,
+    // 7: viewer sign-in (issue #12): a member's credential (argon2id PHC string, pending
+    // invite token hash) and server-side sessions keyed by their token's SHA-256.
+    r#"
+    CREATE TABLE member_credentials (
+        tenant_no     bigint NOT NULL REFERENCES tenants (no),
+        member_id     text COLLATE "C" NOT NULL,
+        password_hash text,
+        invite_hash   bytea,
+        invite_expires_at bigint,
+        updated_at    bigint NOT NULL,
+        PRIMARY KEY (tenant_no, member_id)
+    );
+    CREATE TABLE viewer_sessions (
+        token_hash    bytea PRIMARY KEY,
+        tenant_no     bigint NOT NULL REFERENCES tenants (no),
+        member_id     text COLLATE "C" NOT NULL,
+        created_at    bigint NOT NULL,
+        expires_at    bigint NOT NULL
+    );
+    CREATE INDEX viewer_sessions_member ON viewer_sessions (tenant_no, member_id, created_at);
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

@@ -42,6 +42,36 @@ pub struct Config {
     pub scim: Scim,
     /// Failed-authentication and per-key request limits (`[rate_limits]` table).
     pub rate_limits: crate::rate::RateLimits,
+    /// The web viewer: sessions and sign-in limits (`[viewer]` table).
+    pub viewer: Viewer,
+}
+
+/// The web viewer's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Viewer {
+    /// How long a session lasts from sign-in, in seconds (default 43 200: 12 h).
+    pub session_ttl_seconds: u64,
+    /// Sign-in attempts one account (tenant + email) may make per minute, in a burst of as
+    /// many (default 10). 0 turns the limit off.
+    pub login_attempts_per_account_per_minute: u32,
+    /// Sign-in attempts one client IP may make per minute, in a burst of as many (default
+    /// 30). 0 turns the limit off.
+    pub login_attempts_per_ip_per_minute: u32,
+    /// Always mark cookies `Secure` (they are anyway when a request arrives with
+    /// `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+}
+
+impl Default for Viewer {
+    fn default() -> Self {
+        Self {
+            session_ttl_seconds: 12 * 3600,
+            login_attempts_per_account_per_minute: 10,
+            login_attempts_per_ip_per_minute: 30,
+            secure_cookies: false,
+        }
+    }
 }
 
 /// How long slow or idle clients may hold a connection, and how many connections are served
@@ -164,6 +194,7 @@ impl Default for Config {
             store: StoreSettings::default(),
             scim: Scim::default(),
             rate_limits: crate::rate::RateLimits::default(),
+            viewer: Viewer::default(),
         }
     }
 }
@@ -201,6 +232,7 @@ impl Config {
             ("server.request_timeout_ms", s.request_timeout_ms == 0),
             ("server.max_connections", s.max_connections == 0),
             ("store.query_timeout_ms", self.store.query_timeout_ms == 0),
+            ("viewer.session_ttl_seconds", self.viewer.session_ttl_seconds == 0),
         ];
         if let Some((name, _)) = checks.into_iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero(name));

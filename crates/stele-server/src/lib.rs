@@ -22,9 +22,10 @@ mod startup;
 mod state;
 mod tenant_jwt;
 mod view_filter;
+mod viewer;
 
 pub use auth::TENANT_HEADER;
-pub use config::{redact_url, Config, ConfigError, Database, Integrity, Scim, Server, StoreSettings};
+pub use config::{redact_url, Config, ConfigError, Database, Integrity, Scim, Server, StoreSettings, Viewer};
 pub use startup::{migrate, open_store, start, AdminKey, Running, StartError};
 pub use state::AppState;
 
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .merge(scim::router())
+        .merge(viewer::router())
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(
@@ -54,7 +56,7 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate::failed_auth_guard))
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(viewer::request_span))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(error::ApiError::internal())
         }))

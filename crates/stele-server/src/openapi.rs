@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    events, export, health, integrity, keys, members, query, scim_connections, scim_log, tenant_update, tenants,
+    events, export, health, integrity, keys, members, query, scim_connections, scim_log, stats, tenant_update, tenants,
 };
 use crate::state::AppState;
 
@@ -48,6 +48,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events::ingest, query::list_events))
         .routes(routes!(query::search_events))
         .routes(routes!(query::count_events))
+        .routes(routes!(stats::histogram))
+        .routes(routes!(stats::facets))
         .routes(routes!(export::export))
         .routes(routes!(events::get_event))
         .routes(routes!(integrity::inclusion_proof))
@@ -58,6 +60,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(integrity::consistency_proof))
         .routes(routes!(members::create_member, members::list_members))
         .routes(routes!(members::get_member, members::update_member, members::delete_member))
+        .routes(routes!(members::invite_member))
         .routes(routes!(members::create_group, members::list_groups))
         .routes(routes!(members::get_group, members::update_group, members::delete_group))
         .routes(routes!(scim_connections::create_scim_connection, scim_connections::list_scim_connections))

@@ -35,6 +35,8 @@ pub struct Inner {
     pub rates: crate::rate::RateLimiters,
     /// Bytes of ingest bodies in flight (`server.max_inflight_ingest_bytes`).
     pub ingest_budget: crate::routes::events::IngestBudget,
+    /// The web viewer's settings and sign-in limiters.
+    pub viewer: crate::viewer::ViewerState,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
 }
 
@@ -68,6 +70,7 @@ impl AppState {
             ingest_budget: crate::routes::events::IngestBudget::new(
                 crate::config::Server::default().max_inflight_ingest_bytes,
             ),
+            viewer: crate::viewer::ViewerState::new(&crate::config::Viewer::default()),
             keys: Mutex::new(HashMap::new()),
         }))
     }
@@ -80,6 +83,7 @@ impl AppState {
             inner.rates = crate::rate::RateLimiters::new(&config.rate_limits);
             inner.ingest_budget = crate::routes::events::IngestBudget::new(config.server.max_inflight_ingest_bytes);
             inner.scim_log = config.scim.log_requests;
+            inner.viewer = crate::viewer::ViewerState::new(&config.viewer);
         }
         self
     }

@@ -105,7 +105,10 @@ async fn members_are_created_listed_changed_and_deleted_with_events() {
     assert_problem(resp, StatusCode::NOT_FOUND, "not-found").await;
 
     let actions = directory_actions(&app, "acme").await;
-    assert_eq!(actions, ["stele.member.created", "stele.member.updated", "stele.member.deleted"]);
+    assert_eq!(
+        actions,
+        ["stele.member.created", "stele.member.invited", "stele.member.updated", "stele.member.deleted"]
+    );
     let events = app.all_events("acme").await;
     let updated = events.iter().find(|e| e["action"] == "stele.member.updated").expect("update event");
     assert_eq!(updated["targets"][0]["email"], "ana@acme.io");

@@ -65,6 +65,7 @@ pub(crate) fn apply(conn: &Connection, no: i64, tenant: &TenantId, change: &Reco
             .map_err(backend)?;
             conn.execute("DELETE FROM members WHERE tenant_no = ?1 AND id = ?2", params![no, id.to_string()])
                 .map_err(backend)?;
+            crate::sessions::forget_member(conn, no, &id.to_string())?;
         }
         RecordChange::PutGroup { group, previous } => {
             let id = group.id.to_string();
@@ -153,6 +154,11 @@ pub(crate) fn apply(conn: &Connection, no: i64, tenant: &TenantId, change: &Reco
                 ],
             )
             .map_err(backend)?;
+        }
+        RecordChange::PutCredential { credential } => crate::sessions::put_credential(conn, no, credential)?,
+        RecordChange::PutSession { session } => crate::sessions::put_session(conn, no, session)?,
+        RecordChange::DeleteSession { member, token_hash } => {
+            crate::sessions::delete_session(conn, no, member, token_hash)?
         }
     }
     Ok(())

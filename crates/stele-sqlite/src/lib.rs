@@ -16,6 +16,8 @@ mod read;
 mod redact;
 pub mod rows;
 pub mod schema;
+mod sessions;
+mod stats;
 mod tenant_update;
 mod tree;
 mod writer;
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
-use stele_core::{EventId, KeyId, NewEvent, Query, StoredEvent, TenantId};
+use stele_core::{EventId, KeyId, NewEvent, Query, SecretHash, StoredEvent, TenantId, Timestamp};
 use stele_store::directory::{
     Group, GroupId, GroupLookup, GroupOrder, Listing, Member, MemberGroup, MemberId, MemberLookup, MemberOrder,
     RecordChange, ScimConnection, ScimConnectionId,
@@ -39,7 +41,10 @@ use stele_store::{
     StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
 
+use stele_store::sessions::{Credential, Session};
+use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::write::{FromWritten, Write, WriteQueue};
+use stele_store::{SessionStore, StatsStore};
 
 use index::Indexer;
 pub use index::{index_files, index_path, IndexMode};
@@ -400,6 +405,48 @@ impl DirectoryStore for SqliteStore {
 
     async fn list_scim_connections(&self, tenant: &TenantId) -> Result<Vec<ScimConnection>, StoreError> {
         self.read_tenant(tenant, directory::list_scim_connections).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn credential(&self, tenant: &TenantId, member: &MemberId) -> Result<Option<Credential>, StoreError> {
+        let member = *member;
+        self.read_tenant(tenant, move |c, no| sessions::credential(c, no, &member)).await
+    }
+
+    async fn session(
+        &self,
+        tenant: &TenantId,
+        token_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<(Session, Member)>, StoreError> {
+        let hash = *token_hash;
+        self.read_tenant(tenant, move |c, no| sessions::session(c, no, &hash, now)).await
+    }
+
+    async fn count_sessions(&self, tenant: &TenantId, member: &MemberId) -> Result<u64, StoreError> {
+        let member = *member;
+        self.read_tenant(tenant, move |c, no| sessions::count_sessions(c, no, &member)).await
+    }
+}
+
+#[async_trait]
+impl StatsStore for SqliteStore {
+    async fn histogram(&self, tenant: &TenantId, query: &Query, buckets: &Buckets) -> Result<Vec<u64>, StoreError> {
+        let (query, buckets) = (query.clone(), *buckets);
+        self.read_tenant(tenant, move |c, no| stats::histogram(c, no, &query, &buckets)).await
+    }
+
+    async fn facet(
+        &self,
+        tenant: &TenantId,
+        query: &Query,
+        facet: Facet,
+        limit: u32,
+    ) -> Result<Vec<FacetValue>, StoreError> {
+        let query = query.clone();
+        self.read_tenant(tenant, move |c, no| stats::facet(c, no, &query, facet, limit)).await
     }
 }
 

@@ -192,7 +192,7 @@ pub(crate) fn page_sql(split: &Split, query: &Query, dense: &DenseTerms) -> Sql 
 /// Runs `f` in one read transaction. Its first read is of the log (the tenant's number),
 /// so the log's snapshot is taken before the index's: the index can then be ahead of the
 /// log (its extra entries join no row) but never behind it where the tail starts.
-fn snapshot<T>(conn: &Connection, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+pub(crate) fn snapshot<T>(conn: &Connection, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
     conn.execute_batch("BEGIN").map_err(backend)?;
     let result = f();
     let ended = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" }).map_err(backend);
@@ -202,13 +202,16 @@ fn snapshot<T>(conn: &Connection, f: impl FnOnce() -> Result<T, StoreError>) -> 
 /// The tenant and its mark for this read; with words to search, the reader's tail
 /// documents brought up to the log's head first.
 fn split(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Split, StoreError> {
-    let no = tenant_no(conn, tenant)?;
+    split_of(conn, tenant_no(conn, tenant)?, query)
+}
+
+/// [`split`] for a known tenant number. Reads the log (its head) before the index (the
+/// mark), so that inside [`snapshot`] the log's snapshot is the older one.
+pub(crate) fn split_of(conn: &Connection, no: i64, query: &Query) -> Result<Split, StoreError> {
+    let head = index::head(conn, "main", no).map_err(backend)?;
     let mark = index::reader_mark(conn, no).map_err(backend)?;
-    if query.text.is_some() {
-        let head = index::head(conn, "main", no).map_err(backend)?;
-        if head > mark {
-            index::fill_tail(conn, no, mark, head).map_err(backend)?;
-        }
+    if query.text.is_some() && head > mark {
+        index::fill_tail(conn, no, mark, head).map_err(backend)?;
     }
     Ok(Split { no, mark })
 }

@@ -208,6 +208,27 @@ const MIGRATIONS: &[&str] = &[
         pos INTEGER PRIMARY KEY
     );
     "#,
+    // 8: viewer sign-in (issue #12): a member's credential (argon2id PHC string, pending
+    // invite token hash) and server-side sessions keyed by their token's SHA-256.
+    r#"
+    CREATE TABLE member_credentials (
+        tenant_no     INTEGER NOT NULL REFERENCES tenants(no),
+        member_id     TEXT NOT NULL,
+        password_hash TEXT,
+        invite_hash   BLOB,
+        invite_expires_at INTEGER,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_no, member_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE viewer_sessions (
+        token_hash    BLOB PRIMARY KEY,
+        tenant_no     INTEGER NOT NULL REFERENCES tenants(no),
+        member_id     TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX viewer_sessions_member ON viewer_sessions (tenant_no, member_id, created_at);
+    "#,
 ];
 
 /// Brings the database to the newest schema version.

@@ -5,6 +5,8 @@
 mod directory;
 mod filters;
 mod integrity;
+mod sessions;
+mod stats;
 mod tenant_update;
 pub use directory::{
     directory_groups, directory_listings, directory_members, failing_writes_leave_their_group_intact, member,
@@ -14,6 +16,8 @@ pub use filters::filter_table;
 pub use integrity::{
     appends_report_grown_trees, merkle_tree_matches_the_leaves, redaction_keeps_the_leaf, signed_heads_are_kept,
 };
+pub use sessions::credentials_and_sessions;
+pub use stats::histogram_and_facets;
 pub use tenant_update::{ids_and_aliases_share_one_namespace, tenant_updates};
 
 use std::collections::{BTreeSet, HashSet};
@@ -39,7 +43,8 @@ macro_rules! conformance_tests {
             idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table,
             merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, redaction_keeps_the_leaf,
             tenant_updates, ids_and_aliases_share_one_namespace, directory_members, directory_listings,
-            directory_groups, scim_connections, failing_writes_leave_their_group_intact);
+            directory_groups, scim_connections, failing_writes_leave_their_group_intact, credentials_and_sessions,
+            histogram_and_facets);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

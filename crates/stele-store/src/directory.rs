@@ -182,7 +182,7 @@ pub enum RecordChange {
         member: Member,
         previous: Option<u64>,
     },
-    /// Deletes a member (and its group memberships).
+    /// Deletes a member (and its group memberships, credential and sessions).
     DeleteMember {
         id: MemberId,
         previous: u64,
@@ -202,6 +202,22 @@ pub enum RecordChange {
         connection: ScimConnection,
         previous: Option<u64>,
     },
+    /// Creates or replaces a member's credential (password hash, pending invite). The
+    /// member must exist (`UnknownMember`).
+    PutCredential {
+        credential: crate::sessions::Credential,
+    },
+    /// Creates a session. The member must exist and be active (`UnknownMember`); its
+    /// expired sessions, and the oldest beyond
+    /// [`MAX_SESSIONS_PER_MEMBER`](crate::sessions::MAX_SESSIONS_PER_MEMBER), are dropped.
+    PutSession {
+        session: crate::sessions::Session,
+    },
+    /// Ends a session (sign-out); ending one that does not exist changes nothing.
+    DeleteSession {
+        member: MemberId,
+        token_hash: SecretHash,
+    },
 }
 
 impl RecordChange {
@@ -213,6 +229,9 @@ impl RecordChange {
             RecordChange::PutGroup { group, .. } => ("group", group.id.to_string()),
             RecordChange::DeleteGroup { id, .. } => ("group", id.to_string()),
             RecordChange::PutScimConnection { connection, .. } => ("scim connection", connection.id.to_string()),
+            RecordChange::PutCredential { credential } => ("credential", credential.member.to_string()),
+            RecordChange::PutSession { session } => ("session", session.member.to_string()),
+            RecordChange::DeleteSession { member, .. } => ("session", member.to_string()),
         }
     }
 }

@@ -8,6 +8,8 @@ pub mod directory;
 pub mod layout;
 pub mod proofs;
 mod records;
+pub mod sessions;
+pub mod stats;
 mod tenant_update;
 pub mod write;
 
@@ -16,6 +18,8 @@ pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
+pub use sessions::SessionStore;
+pub use stats::StatsStore;
 pub use tenant_update::{JwtAlg, TenantJwt, TenantUpdate};
 
 use async_trait::async_trait;
@@ -89,7 +93,7 @@ pub fn count_cancelled_query() {
 /// A storage backend. Appends to one tenant are serialised by the backend, so each tenant's
 /// `seq` is gapless; a successful append is durable (committed and synced) on return.
 #[async_trait]
-pub trait Store: DirectoryStore + Send + Sync + 'static {
+pub trait Store: DirectoryStore + SessionStore + StatsStore + Send + Sync + 'static {
     /// Creates a tenant and appends `audit` (its `stele.tenant.created` event) to its log,
     /// atomically. Ids and aliases share one namespace: an id or alias that is already
     /// another tenant's id or alias is `AliasTaken` (an existing id: `TenantExists`).

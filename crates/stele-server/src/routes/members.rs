@@ -10,6 +10,9 @@
 //! `displayName`, one primary work email, `active`), so the SCIM endpoints serve it like one
 //! an IdP made. Changes read the record, compute the new one and write it with the version
 //! read; a concurrent change makes the write retry ([`MAX_ATTEMPTS`]).
+//!
+//! Creating a member also answers its one-time viewer `invite_url` (`viewer::session::invite`,
+//! recorded as `stele.member.invited`); only the invite token's hash is stored.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -139,6 +142,10 @@ pub struct MemberDto {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+    /// Only when the member is created: the one-time URL (valid 7 days) at which the member
+    /// sets a password for the viewer. Shown once; only its hash is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_url: Option<String>,
 }
 
 impl From<&Member> for MemberDto {
@@ -156,6 +163,7 @@ impl From<&Member> for MemberDto {
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            invite_url: None,
         }
     }
 }
@@ -236,7 +244,16 @@ pub async fn create_member(
     let audit = member_event(&principal, "stele.member.created", None, Some(&member));
     let change = RecordChange::PutMember { member: member.clone(), previous: None };
     state.store.change(&tenant, change, vec![audit]).await.map_err(user_name_taken)?;
-    Ok((StatusCode::CREATED, Json(MemberDto::from(&member))))
+    // The invite is a second write: if it fails, the member still exists (answered without
+    // `invite_url`) and `POST …/members/{id}/invite` makes one.
+    let invite_url = match crate::viewer::invite::invite(&state, &headers, &tenant, &member, principal.actor()).await {
+        Ok(url) => Some(url),
+        Err(e) => {
+            tracing::error!(member = %member.id, detail = %e.detail, "storing a new member's invite failed");
+            None
+        }
+    };
+    Ok((StatusCode::CREATED, Json(MemberDto { invite_url, ..MemberDto::from(&member) })))
 }
 
 fn user_name_taken(e: StoreError) -> ApiError {
@@ -323,6 +340,35 @@ async fn member_or_404(state: &AppState, tenant: &TenantId, id: &MemberId) -> Re
 }
 
 /// One member, with its groups and effective role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteDto {
+    /// The one-time URL (valid 7 days) at which the member sets a new password. Any earlier
+    /// invite of the member stops working; its current password works until this one is used.
+    pub invite_url: String,
+}
+
+/// A new viewer invite for a member (a lost password, an expired invite). Recorded as
+/// `stele.member.invited`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/members/{id}/invite", tag = "directory",
+    params(("tenant" = String, Path, description = "tenant id"), ("id" = String, Path, description = "member id")),
+    responses((status = 201, body = InviteDto), (status = 403, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem),
+        (status = 409, body = crate::dto::Problem)),
+    security(("bearer" = [])))]
+pub async fn invite_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<InviteDto>), ApiError> {
+    let tenant = directory_admin(&principal, &tenant)?;
+    let member = member_or_404(&state, &tenant, &member_id(&id)?).await?;
+    if !member.active {
+        return Err(ApiError::conflict(format!("member {id} is deactivated; activate it before inviting it")));
+    }
+    let invite_url = crate::viewer::invite::invite(&state, &headers, &tenant, &member, principal.actor()).await?;
+    Ok((StatusCode::CREATED, Json(InviteDto { invite_url })))
+}
+
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/members/{id}", tag = "directory",
     params(("tenant" = String, Path, description = "tenant id"), ("id" = String, Path, description = "member id")),
     responses((status = 200, body = MemberDto), (status = 403, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem)),

@@ -9,6 +9,7 @@ pub mod members;
 pub mod query;
 pub mod scim_connections;
 pub mod scim_log;
+pub mod stats;
 pub mod tenant_update;
 pub mod tenants;
 

@@ -66,6 +66,12 @@ fn filter_error(e: stele_core::FilterError) -> ApiError {
 
 /// Turns parameters into the query model, with the caller's view filter AND-ed in.
 pub fn parse_read(principal: &Principal, p: SearchParams) -> Result<Read, ApiError> {
+    parse_read_in(crate::view_filter::of(principal)?, p)
+}
+
+/// [`parse_read`] for a reader whose view is already known (a signed-in viewer member
+/// reads the whole tenant: `None`).
+pub fn parse_read_in(view: Option<stele_core::ViewFilter>, p: SearchParams) -> Result<Read, ApiError> {
     let range = TimeRange::new(timestamp_param("from", p.from.as_deref())?, timestamp_param("to", p.to.as_deref())?)?;
     let sort = p.sort.as_deref().map(Sort::parse).transpose()?.unwrap_or_default();
     let limit = p.limit.map(Limit::new).transpose()?.unwrap_or_default();
@@ -83,8 +89,20 @@ pub fn parse_read(principal: &Principal, p: SearchParams) -> Result<Read, ApiErr
     let text = p.q.as_deref().map(TextQuery::parse).transpose()?.flatten();
     let fields =
         p.fields.as_deref().map(Fields::parse).transpose().map_err(|e| ApiError::invalid_parameter("fields", e))?;
-    let query = Query { range, text, sort, page, limit, ..crate::view_filter::query(principal, filter)? };
+    let query = Query { range, text, sort, page, limit, view, filter };
     Ok(Read { query, fields, total: p.total.unwrap_or(false) })
+}
+
+/// Runs a parsed read: the page and, when asked, the exact total (the JSON API and the
+/// viewer's pages share this).
+pub(crate) async fn fetch(
+    state: &AppState,
+    tenant: &stele_core::TenantId,
+    read: &Read,
+) -> Result<(stele_store::Page, Option<u64>), ApiError> {
+    let total = if read.total { Some(state.store.count(tenant, &read.query).await?) } else { None };
+    let page = state.store.query(tenant, &read.query).await?;
+    Ok((page, total))
 }
 
 pub(crate) async fn answer(
@@ -95,8 +113,7 @@ pub(crate) async fn answer(
 ) -> Result<Response, ApiError> {
     principal.require(Scope::EventsRead)?;
     let tenant = principal.tenant(headers)?;
-    let total = if read.total { Some(state.store.count(&tenant, &read.query).await?) } else { None };
-    let page = state.store.query(&tenant, &read.query).await?;
+    let (page, total) = fetch(state, &tenant, &read).await?;
     let mut body = String::with_capacity(page.events.iter().map(|e| e.json.len() + 16).sum::<usize>() + 64);
     body.push_str("{\"events\":[");
     for (i, e) in page.events.iter().enumerate() {

@@ -17,7 +17,7 @@ use stele_core::{Attr, CompareOp, Expr, Filter};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::routes::query::{answer, parse_read, SearchParams};
+use crate::routes::query::{answer, parse_read_in, Read, SearchParams};
 use crate::routes::query_params;
 use crate::state::AppState;
 
@@ -102,6 +102,13 @@ pub async fn scim_log(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let p: ScimLogParams = query_params(&uri)?;
+    let read = scim_log_read(crate::view_filter::of(&principal)?, p)?;
+    answer(&state, &principal, &headers, read).await
+}
+
+/// The read the page's parameters mean, under `view` (the JSON route and the viewer's SCIM
+/// Audit Logs page both run this).
+pub(crate) fn scim_log_read(view: Option<stele_core::ViewFilter>, p: ScimLogParams) -> Result<Read, ApiError> {
     let filter = filter(&p)?;
     let params = SearchParams {
         from: p.from,
@@ -112,7 +119,7 @@ pub async fn scim_log(
         total: p.total,
         ..SearchParams::default()
     };
-    let mut read = parse_read(&principal, params)?;
+    let mut read = parse_read_in(view, params)?;
     read.query.filter = Some(filter);
-    answer(&state, &principal, &headers, read).await
+    Ok(read)
 }

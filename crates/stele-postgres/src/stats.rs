@@ -1,0 +1,68 @@
+//! Histogram and facet counts (`stele_store::StatsStore`) on PostgreSQL, mirroring the
+//! SQLite backend's `stats.rs`: the query's WHERE clause from `compile.rs`, grouped by time
+//! bucket or by one column or term.
+
+use stele_core::Query;
+use stele_store::stats::{fill, Buckets, Facet, FacetValue};
+use stele_store::StoreError;
+use tokio_postgres::GenericClient;
+
+use crate::backend;
+use crate::compile::where_clause;
+
+pub(crate) async fn histogram(
+    client: &impl GenericClient,
+    no: i64,
+    query: &Query,
+    b: &Buckets,
+) -> Result<Vec<u64>, StoreError> {
+    let narrowed = b.narrow(query);
+    let mut sql = where_clause(no, &narrowed, false);
+    let filter = std::mem::take(&mut sql.text);
+    sql.bind(b.start.as_micros());
+    let start = std::mem::take(&mut sql.text);
+    sql.bind(b.width_micros.max(1));
+    let width = std::mem::take(&mut sql.text);
+    sql.text = format!("SELECT (time - {start}) / {width}, COUNT(*) FROM events WHERE {filter} GROUP BY 1");
+    let rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
+    Ok(fill(rows.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))), b.count))
+}
+
+pub(crate) async fn facet(
+    client: &impl GenericClient,
+    no: i64,
+    query: &Query,
+    facet: Facet,
+    limit: u32,
+) -> Result<Vec<FacetValue>, StoreError> {
+    let mut sql = where_clause(no, query, false);
+    let filter = std::mem::take(&mut sql.text);
+    sql.bind(i64::from(limit));
+    let limit = std::mem::take(&mut sql.text);
+    sql.text = match facet {
+        Facet::TargetType => {
+            sql.bind(no);
+            let tenant = std::mem::take(&mut sql.text);
+            // Terms are `target.type=<lowercased value>`; `>` sorts right after `=` ("C").
+            format!(
+                "SELECT substr(t.term, 13), COUNT(*) FROM event_terms t
+                 WHERE t.tenant_no = {tenant} AND t.term >= 'target.type=' AND t.term < 'target.type>'
+                   AND t.seq IN (SELECT seq FROM events WHERE {filter})
+                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
+            )
+        }
+        other => {
+            let column = match other {
+                Facet::Action => "action",
+                Facet::Status => "status",
+                _ => "actor_email",
+            };
+            format!(
+                "SELECT {column}, COUNT(*) FROM events WHERE {filter} AND {column} IS NOT NULL
+                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
+            )
+        }
+    };
+    let rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
+    Ok(rows.iter().map(|r| FacetValue { value: r.get(0), count: r.get::<_, i64>(1) as u64 }).collect())
+}

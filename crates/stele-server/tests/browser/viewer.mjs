@@ -1,0 +1,272 @@
+// Drives Debian's Chromium (through playwright-core) through the viewer of a real Stele
+// server that crates/stele-server/tests/viewer_browser.rs started and filled. Every page is
+// checked with axe-core (no serious or critical violation) and photographed under
+// config.screenshots. Exits non-zero on the first failed check, saying which.
+//
+// Config (JSON in STELE_BROWSER_CONFIG): base, chromium, operator, tenant, other_tenant,
+// email, password, invite_path, invite_email, other_event_id, screenshots.
+
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const config = JSON.parse(process.env.STELE_BROWSER_CONFIG);
+
+let checks = 0;
+function check(name, condition, detail = "") {
+  if (!condition) {
+    throw new Error(`check failed: ${name} ${detail}`);
+  }
+  checks += 1;
+}
+
+async function axe(page, name) {
+  // Evaluated through the DevTools protocol, so the page's CSP (no inline script) stays on.
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(`axe on ${name}`, bad.length === 0, JSON.stringify(bad.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target) })), null, 1));
+}
+
+async function shot(page, name, fullPage = true) {
+  await page.screenshot({ path: path.join(config.screenshots, `${name}.png`), fullPage });
+}
+
+async function api(pathAndQuery, init = {}) {
+  const headers = { authorization: `Bearer ${config.operator}`, "x-stele-tenant": config.tenant, ...(init.headers || {}) };
+  const resp = await fetch(config.base + pathAndQuery, { ...init, headers });
+  check(`API ${pathAndQuery}`, resp.ok, String(resp.status));
+  return resp.json();
+}
+
+async function rowIds(page) {
+  return page.$$eval("table.scim tbody tr[data-request-id]", (rows) => rows.map((r) => r.dataset.requestId));
+}
+
+const browser = await chromium.launch({ executablePath: config.chromium, args: ["--no-sandbox"] });
+const cspViolations = [];
+try {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+
+  // Sign-in page, and a failed sign-in.
+  await page.goto(`${config.base}/login?tenant=${config.tenant}`);
+  check("login heading", (await page.getByRole("heading", { name: "Sign in" }).count()) === 1);
+  await axe(page, "login");
+  await shot(page, "login");
+  await page.getByLabel("Email", { exact: true }).fill(config.email);
+  await page.getByLabel("Password", { exact: true }).fill("definitely not it");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  check("failed sign-in says so", (await page.getByRole("alert").innerText()).includes("incorrect"));
+  await axe(page, "login with error");
+
+  // Invite → set password → sign in.
+  await page.goto(config.base + config.invite_path);
+  await axe(page, "invite");
+  await shot(page, "invite");
+  await page.getByLabel("Password", { exact: true }).fill(config.password);
+  await page.getByLabel("Confirm password", { exact: true }).fill(config.password);
+  await page.getByRole("button", { name: "Set password" }).click();
+  await page.waitForURL(/\/login\?tenant=.*done=password/);
+  check("password set notice", (await page.getByRole("status").innerText()).includes("password is set"));
+  await page.getByLabel("Email", { exact: true }).fill(config.invite_email);
+  await page.getByLabel("Password", { exact: true }).fill(config.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${config.base}/t/${config.tenant}/events`);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/done=out/);
+
+  // The seeded member.
+  await page.getByLabel("Email", { exact: true }).fill(config.email);
+  await page.getByLabel("Password", { exact: true }).fill(config.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${config.base}/t/${config.tenant}/events`);
+  check("events rows", (await page.locator("table.events tbody tr[data-href]").count()) === 50);
+  await axe(page, "events");
+  await shot(page, "events");
+  await shot(page, "events-viewport", false);
+
+  // A facet value filters; a histogram bar zooms to its time range.
+  await page.locator(".facet").filter({ hasText: "Action" }).getByRole("link", { name: /^doc\.read/ }).click();
+  await page.waitForURL(/filter=action\+eq\+%22doc\.read%22/);
+  const faceted = await page.locator("table.events tbody td.mono").allInnerTexts();
+  check("facet filters", faceted.length > 0 && faceted.every((a) => a === "doc.read"), faceted.join(","));
+  const bar = page.locator(".histogram a").filter({ has: page.locator("rect[height]:not([height='0.00'])") }).first();
+  const label = await bar.getAttribute("aria-label");
+  await bar.click();
+  await page.waitForURL(/from=.*T/);
+  const inBar = Number(/: (\d+) event/.exec(label)[1]);
+  const rowsInBar = await page.locator("table.events tbody tr[data-href]").count();
+  check("a bar zooms to its events", rowsInBar === Math.min(inBar, 50), `${label} vs ${rowsInBar} rows`);
+  await axe(page, "events zoomed");
+  await page.goto(`${config.base}/t/${config.tenant}/events`);
+
+  // A filter error is shown at its position.
+  await page.getByLabel("Filter", { exact: true }).fill('status eq "failure" and == 3');
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.locator("#filter-error").waitFor();
+  check("filter error marks its position", (await page.locator("#filter-error mark").innerText()).length > 0);
+  await axe(page, "events with a filter error");
+  await shot(page, "events-filter-error");
+
+  // Chips, filter and paging; the URL holds the state.
+  await page.getByRole("link", { name: "Reset" }).click();
+  await page.waitForURL(/\/events$/);
+  await page.getByRole("link", { name: "Failure", exact: true }).click();
+  await page.waitForURL(/status=failure/);
+  const statuses = await page.locator("table.events tbody .badge").allInnerTexts();
+  check("failure chip", statuses.length > 0 && statuses.every((s) => s === "Failure"), statuses.join(","));
+  await page.getByRole("link", { name: "All", exact: true }).first().click();
+  await page.waitForURL(/\/events$/);
+  await page.getByLabel("Filter", { exact: true }).fill('action sw "doc."');
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.waitForURL(/filter=/);
+  await shot(page, "events-filtered", false);
+  const firstPage = await page.locator("table.events tbody tr[data-href]").count();
+  await page.getByRole("link", { name: "Older" }).click();
+  await page.waitForURL(/cursor=/);
+  const secondPage = await page.locator("table.events tbody tr[data-href]").count();
+  check("paging", firstPage === 50 && secondPage === 20, `${firstPage} then ${secondPage}`);
+  const actions = await page.locator("table.events tbody td.mono").allInnerTexts();
+  check("filter applied on page 2", actions.every((a) => a.startsWith("doc.")));
+
+  // Keyboard: j, j, k, Enter opens the detail.
+  await page.getByRole("link", { name: "Newest" }).click();
+  await page.waitForURL((url) => url.search.includes("filter=") && !url.search.includes("cursor="));
+  await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
+  await page.keyboard.press("j");
+  await page.keyboard.press("j");
+  await page.keyboard.press("k");
+  const current = await page.locator("tr.current").getAttribute("data-href");
+  const first = await page.locator("table.events tbody tr[data-href]").first().getAttribute("data-href");
+  check("j/k move the current row", current === first, `${current} vs ${first}`);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(config.base + first);
+  check("detail leaf hash", (await page.getByText("Leaf hash", { exact: true }).count()) === 1);
+  check("detail diff", (await page.locator("table.diff tr.changed").count()) >= 1);
+  await axe(page, "event detail");
+  await shot(page, "event");
+
+  // SCIM Audit Logs.
+  await page.getByRole("link", { name: "SCIM Audit Logs" }).click();
+  await page.waitForURL(/scim-logs$/);
+  const headers = await page.locator("table.scim thead th").evaluateAll((ths) => ths.map((t) => t.textContent.trim()));
+  const want = ["Request ID", "Time", "Status", "HTTP Method", "Endpoint", "Query Parameter", "Status Code", "Response", "Request"];
+  check("SCIM columns", JSON.stringify(headers) === JSON.stringify(want), headers.join("|"));
+  const all = await rowIds(page);
+  const allApi = (await api("/v1/scim-log")).events.map((e) => e.request.id);
+  check("SCIM rows = API rows", JSON.stringify(all) === JSON.stringify(allApi));
+  await axe(page, "SCIM audit logs");
+  await shot(page, "scim-logs");
+
+  const options = async (label) => page.getByLabel(label, { exact: true }).locator("option").allInnerTexts();
+  check("method options", JSON.stringify(await options("HTTP Method")) === JSON.stringify(["All", "GET", "PUT", "POST", "PATCH", "DELETE"]));
+  check("resource options", JSON.stringify(await options("Resource Type")) === JSON.stringify(["All", "Users", "Groups", "Me", "Bulk"]));
+  check("status options", JSON.stringify(await options("Status")) === JSON.stringify(["All", "Success", "Failed"]));
+
+  for (const [label, value, query] of [
+    ["HTTP Method", "POST", "method=POST"],
+    ["Status", "failed", "status=failed"],
+    ["Resource Type", "Groups", "resource_type=Groups"],
+  ]) {
+    await page.getByRole("button", { name: "Reset" }).click();
+    // Reset submits an empty GET form: the URL is the page's with an empty query.
+    await page.waitForURL(/scim-logs\?$/);
+    await page.getByLabel(label, { exact: true }).selectOption(value);
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(new RegExp(query));
+    const ids = await rowIds(page);
+    const apiIds = (await api(`/v1/scim-log?${query}`)).events.map((e) => e.request.id);
+    check(`SCIM filter ${query} = API`, ids.length > 0 && JSON.stringify(ids) === JSON.stringify(apiIds), `${ids} vs ${apiIds}`);
+  }
+  await page.getByRole("button", { name: "Reset" }).click();
+  await page.waitForURL(/scim-logs\?$/);
+  await page.getByLabel("Endpoint", { exact: true }).fill("/Users");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/endpoint=%2FUsers/);
+  const byEndpoint = await rowIds(page);
+  const endpointApi = (await api("/v1/scim-log?endpoint=%2FUsers")).events.map((e) => e.request.id);
+  check("SCIM endpoint filter = API", byEndpoint.length > 0 && JSON.stringify(byEndpoint) === JSON.stringify(endpointApi));
+  check("Endpoint kept in the field", (await page.getByLabel("Endpoint", { exact: true }).inputValue()) === "/Users");
+
+  // Reset clears every filter.
+  await page.getByRole("button", { name: "Reset" }).click();
+  await page.waitForURL(`${config.base}/t/${config.tenant}/scim-logs?`);
+  check("Reset shows every row", JSON.stringify(await rowIds(page)) === JSON.stringify(allApi));
+  check("Reset clears the fields", (await page.getByLabel("Endpoint", { exact: true }).inputValue()) === "" && (await page.getByLabel("HTTP Method", { exact: true }).inputValue()) === "");
+
+  // (i) Error details on a failed row.
+  const info = page.getByRole("button", { name: "Error details" }).first();
+  await info.click();
+  check("(i) expands", (await info.getAttribute("aria-expanded")) === "true");
+  const popover = page.locator(`#${await info.getAttribute("aria-controls")}`);
+  await popover.waitFor();
+  const failed = (await api("/v1/scim-log?status=failed")).events[0];
+  check("(i) shows the error message", (await popover.innerText()).trim() === failed.message, `${await popover.innerText()} vs ${failed.message}`);
+  await axe(page, "SCIM audit logs with error details");
+  await shot(page, "scim-logs-error-details");
+
+  // Response and Request open the full JSON.
+  await page.getByRole("button", { name: /^Response of request/ }).first().click();
+  const dialog = page.locator("dialog[open]");
+  await dialog.waitFor();
+  const body = JSON.parse(await dialog.locator("pre").innerText());
+  check("Response JSON", typeof body.status_code === "number", JSON.stringify(body));
+  await axe(page, "response dialog");
+  await shot(page, "scim-logs-response");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await page.getByRole("button", { name: /^Request of request/ }).first().click();
+  const request = JSON.parse(await page.locator("dialog[open] pre").innerText());
+  check("Request JSON", typeof request.method === "string" && typeof request.path === "string", JSON.stringify(request));
+  await page.keyboard.press("Escape");
+
+  // Another tenant's URLs: 404.
+  const other = await page.goto(`${config.base}/t/${config.other_tenant}/events`);
+  check("other tenant 404", other.status() === 404);
+  const otherEvent = await page.goto(`${config.base}/t/${config.tenant}/events/${config.other_event_id}`);
+  check("other tenant's event 404", otherEvent.status() === 404);
+  await axe(page, "404");
+  await shot(page, "not-found");
+
+  // A narrow screen.
+  await page.setViewportSize({ width: 360, height: 780 });
+  await page.goto(`${config.base}/t/${config.tenant}/events`);
+  await axe(page, "events at 360 px");
+  await shot(page, "events-360", false);
+  await page.setViewportSize({ width: 1366, height: 860 });
+
+  // CSRF: a tampered token is refused and the session stays.
+  await page.locator('form[action="/logout"] input[name="csrf"]').evaluate((i) => { i.value = "tampered"; });
+  const refused = page.waitForResponse((r) => r.url().endsWith("/logout"));
+  await page.getByRole("button", { name: "Sign out" }).click();
+  check("CSRF refused", (await refused).status() === 403);
+  await page.getByRole("heading", { name: "Form expired" }).waitFor();
+  const still = await page.goto(`${config.base}/t/${config.tenant}/events`);
+  check("still signed in after a refused form", still.status() === 200 && page.url().endsWith("/events"));
+
+  // Deactivating the member ends the session.
+  const members = await api(`/v1/tenants/${config.tenant}/members`);
+  const me = members.members.find((m) => m.email === config.email);
+  await api(`/v1/tenants/${config.tenant}/members/${me.id}`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ active: false }),
+  });
+  await page.goto(`${config.base}/t/${config.tenant}/events`);
+  check("deactivated member is sent to sign in", page.url().includes("/login?tenant="), page.url());
+
+  check("no CSP violation", cspViolations.length === 0, cspViolations.join("\n"));
+  check("no script error", errors.length === 0, errors.join("\n"));
+  console.log(`browser: ${checks} passed, 0 failed`);
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,268 @@
+//! View models: plain structs of already-formatted text, one per page. `stele-server`
+//! fills them from the answers of its query path; the templates only lay them out.
+
+use serde::Serialize;
+
+use crate::Page;
+
+/// What every signed-in page shows around its content.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Chrome {
+    /// The tenant's id (used in every link).
+    pub tenant: String,
+    /// The tenant's display name.
+    pub tenant_name: String,
+    /// Who is signed in (display name, else email or user name).
+    pub member: String,
+    pub member_email: String,
+    pub role: String,
+    /// The CSRF token every form of the page carries.
+    pub csrf: String,
+    /// Which navigation entry is current: `events` or `scim`.
+    pub nav: &'static str,
+}
+
+/// `/login`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct LoginView {
+    pub tenant: String,
+    pub email: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub csrf: String,
+}
+
+impl Page for LoginView {
+    const TEMPLATE: &'static str = "login.html";
+}
+
+/// The page an invite URL opens: sets the member's password.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct InviteView {
+    pub tenant: String,
+    pub tenant_name: String,
+    pub email: String,
+    /// Where the form posts (the invite URL itself).
+    pub action: String,
+    pub error: Option<String>,
+    pub csrf: String,
+}
+
+impl Page for InviteView {
+    const TEMPLATE: &'static str = "invite.html";
+}
+
+/// A filter parse error, split at its position so the page can mark it.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FilterError {
+    pub message: String,
+    pub before: String,
+    pub at: String,
+    pub after: String,
+    /// 1-based column for the message.
+    pub column: usize,
+}
+
+/// A quick filter chip (a link that sets or clears one parameter).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Chip {
+    pub label: String,
+    pub href: String,
+    pub active: bool,
+}
+
+/// One row of the events table.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EventRow {
+    pub href: String,
+    pub time: String,
+    pub time_iso: String,
+    pub action: String,
+    pub actor: String,
+    pub target: String,
+    pub status: String,
+    /// `ok`, `fail`, `warn` or `pending` (the badge's colour).
+    pub status_class: String,
+    pub message: String,
+}
+
+/// One bar of the histogram (SVG user units of a 1000 × 100 box).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Bar {
+    pub x: String,
+    pub y: String,
+    pub w: String,
+    pub h: String,
+    /// Zooms the page to the bar's time range.
+    pub href: String,
+    /// `2026-11-29 10:00 – 11:00 UTC: 12 events`.
+    pub label: String,
+}
+
+/// The histogram of the current filter.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct HistogramView {
+    pub bars: Vec<Bar>,
+    pub from: String,
+    pub to: String,
+    /// `1 h per bar · 1,234 events`.
+    pub caption: String,
+}
+
+/// One value of a facet.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FacetItem {
+    pub label: String,
+    pub count: String,
+    /// Adds `attribute eq "value"` to the filter.
+    pub href: String,
+    pub active: bool,
+}
+
+/// The top values of one attribute under the current filter.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FacetView {
+    pub title: String,
+    pub items: Vec<FacetItem>,
+}
+
+/// `/t/{tenant}/events`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EventsView {
+    pub chrome: Chrome,
+    pub filter: String,
+    pub q: String,
+    pub from: String,
+    pub to: String,
+    pub filter_error: Option<FilterError>,
+    /// `date` while `from` is a day (or empty), else `text` (an instant from a zoom).
+    pub from_type: String,
+    pub to_type: String,
+    pub histogram: Option<HistogramView>,
+    pub facets: Vec<FacetView>,
+    /// Another parameter was refused (names it).
+    pub error: Option<String>,
+    pub status_chips: Vec<Chip>,
+    pub action_chips: Vec<Chip>,
+    pub rows: Vec<EventRow>,
+    pub next_href: Option<String>,
+    pub first_href: Option<String>,
+    pub reset_href: String,
+}
+
+impl Page for EventsView {
+    const TEMPLATE: &'static str = "events.html";
+}
+
+/// A name and its formatted value.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Field {
+    pub name: String,
+    pub value: String,
+    /// Shown in a monospace font.
+    pub mono: bool,
+}
+
+/// One line of a before/after diff.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DiffRow {
+    pub path: String,
+    pub before: String,
+    pub after: String,
+    /// `added`, `removed`, `changed` or `same`.
+    pub kind: String,
+}
+
+/// A titled block of formatted JSON.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct JsonBlock {
+    pub title: String,
+    pub json: String,
+}
+
+/// `/t/{tenant}/events/{id}`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EventView {
+    pub chrome: Chrome,
+    pub back_href: String,
+    pub id: String,
+    pub action: String,
+    pub status: String,
+    pub status_class: String,
+    pub message: String,
+    pub fields: Vec<Field>,
+    pub diff: Vec<DiffRow>,
+    pub bodies: Vec<JsonBlock>,
+    pub leaf_hash: String,
+    pub seq: String,
+    pub raw: String,
+}
+
+impl Page for EventView {
+    const TEMPLATE: &'static str = "event.html";
+}
+
+/// An option of a select.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One row of the SCIM Audit Logs table.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ScimRow {
+    /// A per-page number for element ids.
+    pub n: usize,
+    pub href: String,
+    pub request_id: String,
+    pub time: String,
+    pub time_iso: String,
+    /// `Success` or `Failed`.
+    pub status: String,
+    pub failed: bool,
+    pub error: String,
+    pub method: String,
+    pub endpoint: String,
+    pub query: String,
+    pub status_code: String,
+    pub response: String,
+    pub request: String,
+}
+
+/// `/t/{tenant}/scim-logs` (seed 001, profiles.md A.2).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ScimLogsView {
+    pub chrome: Chrome,
+    pub start_date: String,
+    pub end_date: String,
+    pub endpoint: String,
+    pub methods: Vec<Choice>,
+    pub resource_types: Vec<Choice>,
+    pub statuses: Vec<Choice>,
+    pub error: Option<String>,
+    pub rows: Vec<ScimRow>,
+    pub next_href: Option<String>,
+    pub first_href: Option<String>,
+    pub reset_href: String,
+    /// The same rows as JSON from the native API (shown as a hint).
+    pub api_href: String,
+}
+
+impl Page for ScimLogsView {
+    const TEMPLATE: &'static str = "scim_logs.html";
+}
+
+/// An error page (404, 400, 403…).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ErrorView {
+    pub status: u16,
+    pub title: String,
+    pub detail: String,
+    pub home: String,
+}
+
+impl Page for ErrorView {
+    const TEMPLATE: &'static str = "error.html";
+}
