@@ -47,10 +47,10 @@ fn event_body(i: usize, pick: &[u8; 8]) -> Value {
     const WORDS: [&str; 5] = ["login from the lab", "Zoë signed in", "café order", "quokka", ""];
     let mut body = json!({
         "action": ACTIONS[pick[0] as usize % 4],
-        "status": if pick[1] % 3 == 0 { "failure" } else { "success" },
+        "status": if pick[1].is_multiple_of(3) { "failure" } else { "success" },
         "time": Timestamp::from_micros(1_700_000_000_000_000 + (i as i64) * 1_000_000 + i64::from(pick[2] % 3)).to_string(),
     });
-    if pick[3] % 4 != 0 {
+    if !pick[3].is_multiple_of(4) {
         body["actor"] = json!({"id": IDS[pick[3] as usize % 5], "email": format!("user{}@acme.io", pick[3] % 3)});
     }
     let targets: Vec<Value> = (0..pick[4] % 3)
