@@ -145,7 +145,7 @@ type Work = HashMap<i64, (u64, Instant)>;
 #[derive(Default)]
 pub(crate) struct Progress {
     /// Tenant number → the last committed seq and when the oldest unindexed commit happened.
-    dirty: Mutex<HashMap<i64, (u64, Instant)>>,
+    dirty: Mutex<Work>,
     wake: Condvar,
     appended: AtomicU64,
     indexed: AtomicU64,
@@ -174,7 +174,7 @@ impl Progress {
         self.appended.load(Ordering::Relaxed).saturating_sub(self.indexed.load(Ordering::Relaxed))
     }
 
-    fn take(&self, wait: Duration) -> HashMap<i64, (u64, Instant)> {
+    fn take(&self, wait: Duration) -> Work {
         let Ok(mut dirty) = self.dirty.lock() else { return HashMap::new() };
         if dirty.is_empty() && !self.stop.load(Ordering::Relaxed) {
             dirty = match self.wake.wait_timeout(dirty, wait) {
@@ -185,7 +185,7 @@ impl Progress {
         std::mem::take(&mut *dirty)
     }
 
-    fn put_back(&self, left: HashMap<i64, (u64, Instant)>) {
+    fn put_back(&self, left: Work) {
         if let Ok(mut dirty) = self.dirty.lock() {
             for (no, (upto, since)) in left {
                 dirty.entry(no).and_modify(|e| e.0 = e.0.max(upto)).or_insert((upto, since));
@@ -462,7 +462,7 @@ impl Indexer {
 
     /// Indexes what `work` names (tenant → up to which seq), in one transaction of at most
     /// [`BATCH_EVENTS`] events. Returns the tenants not finished and the events indexed.
-    fn index(&self, conn: &Connection, work: HashMap<i64, (u64, Instant)>) -> rusqlite::Result<(Work, usize)> {
+    fn index(&self, conn: &Connection, work: Work) -> rusqlite::Result<(Work, usize)> {
         // Tenants in order: the same order on every run, and rows of one file region together.
         let work: BTreeMap<i64, (u64, Instant)> = work.into_iter().collect();
         let mut left = HashMap::new();
