@@ -80,6 +80,8 @@ fn queries() -> Vec<Query> {
         r#"target.id sw "U_""#,
         r#"target.id gt "u_1""#,
         r#"target.id le "u_2""#,
+        r#"target.id lt "u_2""#,
+        r#"target.id ge "u_2""#,
         r#"target.type pr"#,
         r#"not (target.id eq "u_2")"#,
         r#"context.env eq "prod""#,
