@@ -261,3 +261,43 @@ async fn an_interrupted_redaction_purge_rebuilds_the_tenants_index_at_start() {
     assert_eq!(store.count(&tenant(), &words).await.expect("count"), 10);
     store.close().await;
 }
+
+/// Whether `word` occurs in the bytes of any of the index's files.
+fn index_holds(db: &std::path::Path, word: &str) -> bool {
+    stele_sqlite::index_files(db)
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .any(|bytes| bytes.windows(word.len()).any(|w| w == word.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redaction_purges_the_events_entries_from_the_index_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("stele.db");
+    let store = open(&path, IndexMode::Eager, u64::MAX);
+    make_tenant(&store).await;
+    let victim = parsed(json!({"action": "user.login", "message": "seen by quokkaword",
+        "actor": {"id": "zanzibaractor", "email": "zanzibar@example.org"},
+        "targets": [{"id": "zanzibartarget"}], "context": {"lab": "zanzibarcontext"}}));
+    let others: Vec<NewEvent> =
+        (0..5).map(|i| parsed(json!({"action": "user.login", "message": format!("other {i}")}))).collect();
+    store.append(&tenant(), vec![victim.clone()], None).await.expect("append");
+    store.append(&tenant(), others, None).await.expect("append");
+    let words = ["quokkaword", "zanzibaractor", "zanzibar@example.org", "zanzibartarget", "zanzibarcontext"];
+    // Positive control: indexed (the mark is at the head), the values are in the index file.
+    for w in words {
+        assert!(index_holds(&path, w), "{w} is in the index before the redaction");
+    }
+    let r = Redaction { reason: "erasure".into(), by: "test".into(), at: Timestamp::now() };
+    store
+        .redact(&tenant(), &victim.event.id, r, parsed(json!({"action": "stele.event.redacted"})))
+        .await
+        .expect("redact");
+    for w in words {
+        assert!(!index_holds(&path, w), "{w} is still in the index file after the redaction");
+    }
+    // The rest of the index is intact: the other events are still found by their words.
+    let words = Query { text: TextQuery::parse("other").expect("q"), ..Query::default() };
+    assert_eq!(store.count(&tenant(), &words).await.expect("count"), 5);
+    store.close().await;
+}
