@@ -241,7 +241,9 @@ pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
 /// Prepares a read connection of the log: the index attached read-only as `ix`, the
 /// temporary tail table, and the [`stele_term`] function.
 pub(crate) fn prepare_reader(conn: &Connection, db: &Path) -> rusqlite::Result<()> {
-    let uri = format!("file:{}?mode=ro", index_path(db).to_string_lossy().replace('?', "%3f").replace('#', "%23"));
+    // A URI, so that the index opens read-only like the log: `%`, `?` and `#` are escaped.
+    let path = index_path(db).to_string_lossy().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+    let uri = format!("file:{path}?mode=ro");
     conn.execute("ATTACH DATABASE ?1 AS ix", [uri])?;
     conn.execute_batch(TAIL_SCHEMA)?;
     conn.create_scalar_function(

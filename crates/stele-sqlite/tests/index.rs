@@ -301,3 +301,20 @@ async fn a_redaction_purges_the_events_entries_from_the_index_file() {
     assert_eq!(store.count(&tenant(), &words).await.expect("count"), 5);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_opens_under_a_path_with_uri_characters() {
+    let dir = tempfile::tempdir().expect("dir");
+    let odd = dir.path().join("a%25b?c#d");
+    std::fs::create_dir_all(&odd).expect("dir");
+    let store = open(&odd.join("stele.db"), IndexMode::Eager, u64::MAX);
+    make_tenant(&store).await;
+    store
+        .append(&tenant(), vec![parsed(json!({"action": "doc.read", "message": "odd path"}))], None)
+        .await
+        .expect("append");
+    let query = Query { filter: Some(Filter::parse(r#"action eq "doc.read""#).expect("filter")), ..Query::default() };
+    assert_eq!(store.count(&tenant(), &query).await.expect("count"), 1);
+    assert!(stele_sqlite::index_path(&odd.join("stele.db")).exists());
+    store.close().await;
+}
