@@ -249,6 +249,9 @@ pub(crate) fn count(conn: &Connection, tenant: &TenantId, query: &Query) -> Resu
             return crate::tree::size(conn, tenant_no(conn, tenant)?);
         }
         let split = split(conn, tenant, query)?;
+        if let Some(n) = count_from_postings(conn, &split, query)? {
+            return Ok(n);
+        }
         // A count visits every match anyway: collecting term matches first is always right.
         let sql = where_clause(&split, query, false, &DenseTerms::new());
         let n: i64 = conn
@@ -257,6 +260,48 @@ pub(crate) fn count(conn: &Connection, tenant: &TenantId, query: &Query) -> Resu
             .map_err(backend)?;
         Ok(n as u64)
     })
+}
+
+/// The count of `action eq "…"` or `status eq "…"` alone (with a time range or not), from
+/// the postings without reading the events: every indexed event, tombstones included (they
+/// keep both values), has exactly one such posting, so the count is the postings up to the
+/// log's head in this snapshot (the index may be ahead of it) plus the tail's matching rows.
+/// `None` for any other query.
+fn count_from_postings(conn: &Connection, split: &Split, query: &Query) -> Result<Option<u64>, StoreError> {
+    use stele_core::{filter::Value, Attr, CompareOp, Expr};
+    if query.view.is_some() || query.text.is_some() {
+        return Ok(None);
+    }
+    let Some(Expr::Compare { attr, op: CompareOp::Eq, value: Value::String(v) }) =
+        query.filter.as_ref().map(|f| f.expr())
+    else {
+        return Ok(None);
+    };
+    let (column, term) = match attr {
+        Attr::Action => ("action", index::column_term("action", v)),
+        Attr::Status => ("status", index::column_term("status", v)),
+        _ => return Ok(None),
+    };
+    let Some(term) = term else { return Ok(None) };
+    let head = index::head(conn, "main", split.no).map_err(backend)?;
+    let from = query.range.from.map_or(i64::MIN, |t| t.as_micros());
+    let to = query.range.to.map_or(i64::MAX, |t| t.as_micros());
+    let indexed: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM postings WHERE tenant_no = ?1 AND term = ?2 AND time >= ?3 AND time < ?4 AND seq <= ?5",
+        )
+        .and_then(|mut s| s.query_row(params![split.no, term, from, to, head as i64], |r| r.get(0)))
+        .map_err(backend)?;
+    let tail: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM events WHERE pos > ?1 AND pos <= ?2 AND {column} = ?3 AND time >= ?4 AND time < ?5"
+        ))
+        .and_then(|mut s| {
+            let (lo, hi) = (crate::rows::pos(split.no, split.mark), crate::rows::pos(split.no, head));
+            s.query_row(params![lo, hi, v, from, to], |r| r.get(0))
+        })
+        .map_err(backend)?;
+    Ok(Some((indexed + tail) as u64))
 }
 
 /// `EXPLAIN QUERY PLAN` of a page query, one line per plan step.

@@ -105,6 +105,14 @@ fn queries() -> Vec<Query> {
         limit,
         ..Query::default()
     });
+    // Counts of a single action or status equality come from the postings alone.
+    let range = stele_core::TimeRange {
+        from: Some(Timestamp::from_micros(1_700_000_005_000_000)),
+        to: Some(Timestamp::from_micros(1_700_000_020_000_000)),
+    };
+    for f in [r#"action eq "USER.login""#, r#"status eq "failure""#] {
+        out.push(Query { filter: Some(Filter::parse(f).expect("filter")), range, limit, ..Query::default() });
+    }
     out.push(Query {
         filter: Some(Filter::parse(r#"target.id pr"#).expect("filter")),
         sort: Sort::parse("actor.email").expect("sort"),
