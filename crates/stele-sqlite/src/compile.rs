@@ -238,19 +238,8 @@ fn compare(sql: &mut Sql, s: &Split, attr: &Attr, op: CompareOp, value: &Value, 
             // Terms are stored ASCII case-folded; compare folded values.
             let prefix = prefix.to_ascii_lowercase();
             let v = text_of(value).to_ascii_lowercase();
-            let name = match op {
-                CompareOp::Eq => "eq",
-                CompareOp::Ne => "ne",
-                CompareOp::Co => "co",
-                CompareOp::Sw => "sw",
-                CompareOp::Ew => "ew",
-                CompareOp::Gt => "gt",
-                CompareOp::Ge => "ge",
-                CompareOp::Lt => "lt",
-                CompareOp::Le => "le",
-            };
             // Within one attribute's terms, "any target matches" is membership.
-            term_set(sql, s, negate, &prefix, name, &v, |sql| match op {
+            term_set(sql, s, negate, &prefix, op.as_str(), &v, |sql| match op {
                 CompareOp::Eq => {
                     sql.push("term = ").bind(SqlValue::Text(format!("{prefix}{v}")));
                 }

@@ -12,9 +12,8 @@ use stele_store::Tenant;
 use stele_viewer::views::InviteView;
 
 use super::session::{
-    blocking, client_ip, cookie, csrf_matches, csrf_of, csrf_refused, event, hash_password, is_token, login_href,
-    member_actor, new_token, page_with_csrf_cookie, pre_session_secret, read_form, see_other, CSRF_COOKIE,
-    MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS,
+    blocking, client_ip, csrf_of, event, hash_password, login_href, member_actor, new_token, page_with_csrf_cookie,
+    pre_session_form, pre_session_secret, see_other, PreSessionForm, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS,
 };
 use super::{error_page, render, PageError};
 use crate::error::ApiError;
@@ -117,15 +116,10 @@ pub(crate) async fn accept_invite(
     request: Request,
 ) -> Result<Response, PageError> {
     let ip = client_ip(&request);
-    let (parts, body) = request.into_parts();
-    let headers = parts.headers;
-    let form = read_form(&headers, body).await?;
-    let Some(secret) = cookie(&headers, CSRF_COOKIE).filter(|c| is_token(c)).map(str::to_owned) else {
-        return Ok(csrf_refused("/login"));
+    let PreSessionForm { fields: form, secret, .. } = match pre_session_form(request).await? {
+        Ok(form) => form,
+        Err(refused) => return Ok(refused),
     };
-    if !csrf_matches(&secret, form.get("csrf")) {
-        return Ok(csrf_refused("/login"));
-    }
     let Some((t, m, _)) = pending_invite(&state, &tenant, &member, &token).await? else { return Ok(invite_gone()) };
     let password = form.get("password").cloned().unwrap_or_default();
     let confirm = form.get("confirm").cloned().unwrap_or_default();

@@ -211,6 +211,26 @@ pub(super) async fn read_form(headers: &HeaderMap, body: Body) -> Result<HashMap
     Ok(fields)
 }
 
+/// A form posted before a session exists (sign-in, invite), once its CSRF token matches the
+/// browser's pre-session cookie: its headers, its fields and that cookie's secret.
+pub(super) struct PreSessionForm {
+    pub(super) headers: HeaderMap,
+    pub(super) fields: HashMap<String, String>,
+    pub(super) secret: String,
+}
+
+/// Reads a pre-session form; `Err` holds the refusal page when its CSRF token is missing or
+/// does not match.
+pub(super) async fn pre_session_form(request: Request) -> Result<Result<PreSessionForm, Response>, PageError> {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let fields = read_form(&headers, body).await?;
+    match cookie(&headers, CSRF_COOKIE).filter(|c| is_token(c)).map(str::to_owned) {
+        Some(secret) if csrf_matches(&secret, fields.get("csrf")) => Ok(Ok(PreSessionForm { headers, fields, secret })),
+        _ => Ok(Err(csrf_refused("/login"))),
+    }
+}
+
 pub(super) fn csrf_refused(home: &str) -> Response {
     error_page(
         StatusCode::FORBIDDEN,
@@ -346,15 +366,10 @@ fn login_again(view: LoginView, status: StatusCode, secret: &str) -> Response {
 /// `POST /login`.
 pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Result<Response, PageError> {
     let ip = client_ip(&request);
-    let (parts, body) = request.into_parts();
-    let headers = parts.headers;
-    let form = read_form(&headers, body).await?;
-    let Some(secret) = cookie(&headers, CSRF_COOKIE).filter(|c| is_token(c)).map(str::to_owned) else {
-        return Ok(csrf_refused("/login"));
+    let PreSessionForm { headers, fields: form, secret } = match pre_session_form(request).await? {
+        Ok(form) => form,
+        Err(refused) => return Ok(refused),
     };
-    if !csrf_matches(&secret, form.get("csrf")) {
-        return Ok(csrf_refused("/login"));
-    }
     let field = |name: &str| form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
     let (tenant_text, email) = (field("tenant"), field("email"));
     let password = form.get("password").cloned().unwrap_or_default();
