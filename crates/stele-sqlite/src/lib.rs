@@ -276,9 +276,14 @@ impl SqliteStore {
 
     /// [`SqliteStore::write`] without moving the mark in the test modes.
     async fn write_only<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
+        // A signed head is a few bytes: its success says nothing about room for events, so
+        // only writes that append events clear the "full" state (else `/readyz` flapped
+        // back to ready whenever the signer stored a head).
+        let appends = !matches!(write, Write::PutHead { .. });
         let result = self.queue.submit(write).await;
         match &result {
-            Ok(_) => self.full.store(false, Ordering::Relaxed),
+            Ok(_) if appends => self.full.store(false, Ordering::Relaxed),
+            Ok(_) => {}
             Err(StoreError::StorageFull(_)) => self.full.store(true, Ordering::Relaxed),
             Err(_) => {}
         }
