@@ -150,6 +150,16 @@ fn reject_duplicate_keys(body: &[u8]) -> Result<(), IngestError> {
     }
 }
 
+/// Checks, redacts and (if need be) truncates one event built in-process — Stele's own
+/// events, such as a SCIM request's — exactly as [`parse_ingest_body`] does a published one,
+/// without a round trip through JSON text.
+pub fn accept_event(input: EventInput, limits: &Limits, now: Timestamp) -> Result<NewEvent, IngestError> {
+    validate(input, limits, now, true).map_err(|(field, message)| {
+        let kind = if field.is_empty() { IngestErrorKind::EventTooLarge } else { IngestErrorKind::Invalid };
+        IngestError::new(kind, None, field, message)
+    })
+}
+
 fn parse_event(
     raw: &[u8],
     index: Option<usize>,
@@ -397,12 +407,15 @@ fn body_slot(event: &mut Event, which: Body) -> Option<&mut Value> {
 
 /// Truncates the largest bodies first until the event fits, replacing each cut body by a
 /// string holding the start of its JSON text followed by "…", and sets `truncated`.
-fn fit_to_limit(mut event: Event, max: usize, leaf_hashes: bool) -> Result<NewEvent, FieldError> {
+fn fit_to_limit(event: Event, max: usize, leaf_hashes: bool) -> Result<NewEvent, FieldError> {
     let make = if leaf_hashes { NewEvent::new } else { NewEvent::without_integrity };
-    let mut new = make(event.clone());
+    // Almost every event fits: it is serialised once and not copied. One that does not is
+    // taken back and cut.
+    let mut new = make(event);
     if new.json.len() <= max {
         return Ok(new);
     }
+    let mut event = new.event;
     event.truncated = true;
     let mut bodies: Vec<(usize, Body, String)> = [Body::Request, Body::Response, Body::Before, Body::After]
         .into_iter()

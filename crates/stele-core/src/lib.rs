@@ -18,10 +18,10 @@ pub mod timestamp;
 pub mod tombstone;
 pub mod unique_keys;
 
-pub use event::{Actor, Changes, Event, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
+pub use event::{Actor, Changes, Event, EventInput, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
 pub use filter::{parse as parse_filter, Attr, BoundsError, CompareOp, Expr, Filter, FilterError, ViewFilter};
 pub use ids::{EventId, IdError, KeyId, Seq, TenantId};
-pub use ingest::{parse_ingest_body, parse_ingest_body_with, IngestError, IngestErrorKind, Ingested};
+pub use ingest::{accept_event, parse_ingest_body, parse_ingest_body_with, IngestError, IngestErrorKind, Ingested};
 pub use keys::{KeySecret, Scope, SecretHash};
 pub use limits::Limits;
 pub use project::{Fields, FieldsError};

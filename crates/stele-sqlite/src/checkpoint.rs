@@ -10,6 +10,11 @@ use rusqlite::Connection;
 /// WAL size (in pages) past which a nudge triggers a checkpoint at once.
 const EAGER_PAGES: i64 = 4096;
 
+/// How long small WALs wait for their checkpoint. The same pages (the right edge of the
+/// events table and of the tree) change in commit after commit; a checkpoint writes each
+/// once however often it changed, so a longer wait writes (and fsyncs) less per event.
+const INTERVAL: Duration = Duration::from_millis(1000);
+
 /// Runs until the writer drops its sender, then checkpoints one last time and truncates the WAL.
 pub(crate) fn run(path: &Path, nudges: flume::Receiver<()>) {
     let conn = match Connection::open(path) {
@@ -22,7 +27,7 @@ pub(crate) fn run(path: &Path, nudges: flume::Receiver<()>) {
     let _ = conn.pragma_update(None, "busy_timeout", 5000);
     let mut pending = false;
     loop {
-        match nudges.recv_timeout(Duration::from_millis(250)) {
+        match nudges.recv_timeout(INTERVAL) {
             Ok(()) => {
                 while nudges.try_recv().is_ok() {}
                 pending = true;

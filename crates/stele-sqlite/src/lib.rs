@@ -67,8 +67,11 @@ pub(crate) fn poisoned<T>(e: std::sync::PoisonError<T>) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// Most read connections kept open between requests.
-const MAX_IDLE_READERS: usize = 8;
+/// Most reads running at once, each on its own connection (opened once, then kept: a new
+/// one attaches the index and prepares its tail tables, which cost more than a point read;
+/// before this bound, 64 concurrent SCIM requests spent 5% of the server's CPU opening
+/// connections). A read past it waits for a connection to come free; its deadline counts.
+const MAX_READERS: usize = 8;
 
 /// Virtual-machine steps between two checks of a read's deadline (a few tens of
 /// microseconds of work: the check is a clock read and an atomic load).
@@ -129,6 +132,8 @@ pub struct SqliteStore {
     indexer_thread: Mutex<Option<JoinHandle<()>>>,
     max_index_lag: u64,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per read connection: reads past [`MAX_READERS`] wait for a free one.
+    reading: Arc<tokio::sync::Semaphore>,
     grown: Arc<GrownLog>,
     /// Longest a read may run.
     query_timeout: Duration,
@@ -203,6 +208,7 @@ impl SqliteStore {
             indexer_thread: Mutex::new(indexer_thread),
             max_index_lag: options.max_index_lag,
             readers: Arc::new(Mutex::new(Vec::new())),
+            reading: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             grown,
             query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
             full: AtomicBool::new(false),
@@ -310,7 +316,9 @@ impl SqliteStore {
         let deadline = Instant::now() + self.query_timeout;
         let abandoned = Arc::new(AtomicBool::new(false));
         let _abandon = Abandon(abandoned.clone());
+        let permit = self.reading.clone().acquire_owned().await.map_err(|_| StoreError::Closed)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             if abandoned.load(Ordering::Relaxed) {
                 stele_store::count_cancelled_query();
                 return Err(StoreError::QueryTimeout);
@@ -335,9 +343,8 @@ impl SqliteStore {
             let result = f(&conn);
             conn.progress_handler(0, None::<fn() -> bool>);
             let mut idle = readers.lock().map_err(poisoned)?;
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
-            }
+            // At most MAX_READERS connections exist (one per permit), so all are kept.
+            idle.push(conn);
             if stopped.load(Ordering::Relaxed) {
                 stele_store::count_cancelled_query();
                 return Err(StoreError::QueryTimeout);

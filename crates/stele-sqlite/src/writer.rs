@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use stele_core::integrity::Frontier;
@@ -30,6 +31,12 @@ use crate::{backend, read, redact, tree};
 /// `stele bench proofs`). A RESTART checkpoint copies the (small) rest and rewinds it; the
 /// next commit truncates the file to `journal_size_limit`.
 pub const WAL_RESTART_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How long a group waits for more writes when the previous group held several
+/// ([`Group::next_blocking`]). In one run of 64 connections reading SCIM users with the SCIM
+/// log on (`wrk`), 0.5 ms took groups from 3.4 to 6.5 writes and requests from 2 236/s to
+/// 2 580/s; 2 ms made groups larger but no faster.
+const LINGER: Duration = Duration::from_micros(500);
 
 /// A known tenant: its row number, the last `seq` of its log, and its tree's right edge
 /// (loaded on first use; `None` while unknown or after appends without integrity).
@@ -84,7 +91,9 @@ pub(crate) fn run(
     let mut heads = Heads::default();
     let mut last_purge = Timestamp::from_micros(0);
     let mut erase_pending = false;
-    while let Some(group) = Group::next_blocking(&rx) {
+    let mut linger = Duration::ZERO;
+    while let Some(group) = Group::next_blocking(&rx, linger) {
+        linger = if group.len() > 1 { LINGER } else { Duration::ZERO };
         erase_pending |= !apply_group(&mut conn, &mut heads, group, &grown, &progress);
         if erase_pending && rx.is_empty() {
             erase_pending = !redact::truncate_wal(&conn);

@@ -180,10 +180,28 @@ pub struct Group {
 }
 
 impl Group {
-    /// Waits (blocking the thread) for a write, then takes every one already waiting.
-    /// `None` once the queue is closed and empty.
-    pub fn next_blocking(rx: &flume::Receiver<Queued>) -> Option<Group> {
-        rx.recv().ok().map(|first| Self::gather(first, rx))
+    /// Waits (blocking the thread) for a write, then takes every one already waiting, and
+    /// then, for up to `linger`, every one that arrives. `None` once the queue is closed
+    /// and empty.
+    ///
+    /// Lingering is PostgreSQL's `commit_delay` idea: when many small writes arrive at
+    /// once, a commit that waits a fraction of a millisecond for the writes that are on
+    /// their way serves them all with one fsync and one set of page writes instead of one
+    /// each. A writer lingers only when its previous group held more than one write (so a
+    /// lone caller never waits) and never past `MAX_GROUP_EVENTS`.
+    pub fn next_blocking(rx: &flume::Receiver<Queued>, linger: std::time::Duration) -> Option<Group> {
+        let mut group = Self::gather(rx.recv().ok()?, rx);
+        if linger.is_zero() {
+            return Some(group);
+        }
+        let deadline = std::time::Instant::now() + linger;
+        while group.weight < MAX_GROUP_EVENTS {
+            match rx.recv_deadline(deadline) {
+                Ok(q) => group.push(q),
+                Err(_) => break,
+            }
+        }
+        Some(group)
     }
 
     /// Like [`Group::next_blocking`], waiting asynchronously.
@@ -192,18 +210,19 @@ impl Group {
     }
 
     fn gather(first: Queued, rx: &flume::Receiver<Queued>) -> Group {
-        let mut weight = first.write.weight();
-        let mut items = vec![first];
-        while weight < MAX_GROUP_EVENTS {
+        let mut group = Group { weight: first.write.weight(), items: vec![first] };
+        while group.weight < MAX_GROUP_EVENTS {
             match rx.try_recv() {
-                Ok(q) => {
-                    weight += q.write.weight();
-                    items.push(q);
-                }
+                Ok(q) => group.push(q),
                 Err(_) => break,
             }
         }
-        Group { items, weight }
+        group
+    }
+
+    fn push(&mut self, q: Queued) {
+        self.weight += q.write.weight();
+        self.items.push(q);
     }
 
     pub fn writes(&self) -> impl Iterator<Item = &Write> {

@@ -6,8 +6,10 @@
 //! large bodies are truncated exactly as for events products send.
 
 use axum::http::Uri;
-use serde_json::{json, Map, Value};
-use stele_core::{NewEvent, Timestamp};
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use stele_core::{Actor, EventInput, NewEvent, Origin, RequestInfo, Status, Target, Timestamp};
 use stele_scim::{ListQuery, ScimError};
 
 use super::{Ctx, Reply, Req};
@@ -59,63 +61,54 @@ fn cut(text: &str, max: usize) -> String {
 
 /// The event recording `req` answered by `reply`.
 pub(crate) fn event(ctx: &Ctx, req: &Req, reply: &Reply) -> NewEvent {
-    let status = if reply.status < 400 { "success" } else { "failure" };
-    let mut request = json!({
-        "id": ctx.request_id,
-        "method": req.method,
-        "path": cut(&req.path, 1024),
-        "status_code": reply.status,
+    let status = if reply.status < 400 { Status::Success } else { Status::Failure };
+    let connection = ctx.conn.id.to_string();
+    let mut context = BTreeMap::new();
+    context.insert("scim_connection_id".to_owned(), connection.clone());
+    let resource_type = stele_scim::operation::resource_type(&req.sub_path).unwrap_or("none");
+    context.insert("scim_resource_type".to_owned(), resource_type.to_owned());
+    let targets = reply.target.as_ref().map(|t| {
+        let cut_opt = |v: &Option<String>| v.as_deref().map(|v| cut(v, 256));
+        vec![Target { kind: cut_opt(&t.kind), id: cut_opt(&t.id), name: cut_opt(&t.name), email: cut_opt(&t.email) }]
     });
-    if !req.query.is_empty() {
-        request["query"] = Value::Object(req.query.clone());
-    }
-    if let Some(body) = &req.body {
-        request["body"] = body.clone();
-    }
-    if let Some(body) = &reply.body {
-        request["response_body"] = body.clone();
-    }
-    let mut event = json!({
-        "action": req.op.action(),
-        "status": status,
-        "actor": {"type": "scim_connection", "id": ctx.conn.id.to_string(), "name": cut(&ctx.conn.name, 256)},
-        "origin": "api",
-        "context": {
-            "scim_connection_id": ctx.conn.id.to_string(),
-            "scim_resource_type": stele_scim::operation::resource_type(&req.sub_path).unwrap_or("none"),
-        },
-        "request": request,
-    });
-    if let Some(message) = &reply.message {
-        event["message"] = Value::String(cut(message, 1024));
-    }
-    if let Some(t) = &reply.target {
-        let mut target = Map::new();
-        for (key, value) in [("type", &t.kind), ("id", &t.id), ("name", &t.name), ("email", &t.email)] {
-            if let Some(v) = value {
-                target.insert(key.into(), Value::String(cut(v, 256)));
-            }
-        }
-        event["targets"] = json!([target]);
-    }
-    if let Some(c) = &req.correlation_id {
-        event["correlation_id"] = Value::String(c.clone());
-    }
+    let input = |bodies: bool| EventInput {
+        time: None,
+        action: req.op.action(),
+        status: Some(status),
+        message: reply.message.as_deref().map(|m| cut(m, 1024)),
+        reason: None,
+        actor: Some(Actor {
+            kind: Some("scim_connection".to_owned()),
+            id: Some(connection.clone()),
+            name: Some(cut(&ctx.conn.name, 256)),
+            ..Actor::default()
+        }),
+        origin: Some(Origin::Api),
+        targets: targets.clone(),
+        context: Some(context.clone()),
+        request: Some(RequestInfo {
+            id: Some(ctx.request_id.clone()),
+            method: Some(req.method.clone()),
+            path: Some(cut(&req.path, 1024)),
+            query: (bodies && !req.query.is_empty()).then(|| req.query.clone()),
+            status_code: Some(reply.status),
+            body: req.body.as_ref().filter(|_| bodies).cloned(),
+            response_body: reply.body.as_ref().filter(|_| bodies).cloned(),
+        }),
+        changes: None,
+        correlation_id: req.correlation_id.clone(),
+        metadata: None,
+    };
+    // The same checks, redaction of secrets and truncation of large bodies as a published
+    // event, without a round trip through JSON text.
     let limits = &ctx.state.limits;
-    match stele_core::parse_ingest_body(event.to_string().as_bytes(), limits, Timestamp::now()) {
-        Ok(mut ingested) if ingested.events.len() == 1 => ingested.events.remove(0),
-        outcome => {
+    match stele_core::accept_event(input(true), limits, Timestamp::now()) {
+        Ok(event) => event,
+        Err(e) => {
             // Only a body the limits refuse outright can land here: keep the facts without it.
-            tracing::warn!(failed = outcome.is_err(), "SCIM log event kept without its bodies");
-            if let Some(r) = event.get_mut("request").and_then(Value::as_object_mut) {
-                r.remove("body");
-                r.remove("response_body");
-                r.remove("query");
-            }
-            match stele_core::parse_ingest_body(event.to_string().as_bytes(), limits, Timestamp::now()) {
-                Ok(mut ingested) if ingested.events.len() == 1 => ingested.events.remove(0),
-                _ => minimal(ctx, req, reply),
-            }
+            tracing::warn!(error = %e, "SCIM log event kept without its bodies");
+            stele_core::accept_event(input(false), limits, Timestamp::now())
+                .unwrap_or_else(|_| minimal(ctx, req, reply))
         }
     }
 }
