@@ -103,6 +103,13 @@ pub struct Server {
     /// exceed it is answered 503 `ingest-busy` with `Retry-After: 1` instead of queueing, so a
     /// flood costs bounded memory.
     pub max_inflight_ingest_bytes: usize,
+    /// Most live tails (`GET /v1/events/tail`) served at once (default 64); one more is
+    /// answered 503 `tail-busy` with `Retry-After: 5`. Each polls the store four times a second.
+    pub max_tail_streams: usize,
+    /// A live tail this many events behind its tenant's head (its client reads slower than
+    /// the tenant writes, or resumed from far back) gets an `error` message and ends
+    /// (default 100 000): the gap is for `/v1/events/export`.
+    pub tail_max_behind: u64,
 }
 
 impl Default for Server {
@@ -114,6 +121,8 @@ impl Default for Server {
             request_timeout_ms: 60_000,
             max_connections: 512,
             max_inflight_ingest_bytes: 256 * 1024 * 1024,
+            max_tail_streams: 64,
+            tail_max_behind: 100_000,
         }
     }
 }

@@ -208,6 +208,8 @@ pub enum Rejection {
     FailedAuthLimit,
     KeyRateLimit,
     IngestBusy,
+    /// A live tail past `server.max_tail_streams`.
+    TailBusy,
 }
 
 /// Counts a request refused by a rate limit.
@@ -216,6 +218,7 @@ pub fn rejected(reason: Rejection) {
         Rejection::FailedAuthLimit => "failed_auth_limit",
         Rejection::KeyRateLimit => "key_rate_limit",
         Rejection::IngestBusy => "ingest_busy",
+        Rejection::TailBusy => "tail_busy",
     };
     metrics::counter!("stele_rate_limited_total", "reason" => label).increment(1);
 }

@@ -6,7 +6,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    events, export, health, integrity, keys, members, query, scim_connections, scim_log, stats, tenant_update, tenants,
+    events, export, health, integrity, keys, members, query, scim_connections, scim_log, stats, tail, tenant_update,
+    tenants,
 };
 use crate::state::AppState;
 
@@ -51,6 +52,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stats::histogram))
         .routes(routes!(stats::facets))
         .routes(routes!(export::export))
+        .routes(routes!(tail::tail))
         .routes(routes!(events::get_event))
         .routes(routes!(integrity::inclusion_proof))
         .routes(routes!(integrity::redact))

@@ -167,6 +167,7 @@ pub struct Running {
     store: Arc<dyn Store>,
     signer: Option<crate::integrity::SignerHandle>,
     stop: Option<oneshot::Sender<()>>,
+    state: AppState,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -190,7 +191,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = crate::app(state);
+    let app = crate::app(state.clone());
     let settings = config.server.clone();
     let task = tokio::spawn(async move {
         crate::serve::serve(listener, app, settings, async {
@@ -199,7 +200,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .await
     });
     tracing::info!(%addr, "listening");
-    Ok(Running { addr, admin_key, store, signer, stop: Some(stop), task })
+    Ok(Running { addr, admin_key, store, signer, stop: Some(stop), state, task })
 }
 
 impl Running {
@@ -209,6 +210,8 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Live tails never end by themselves: tell them, so the connections can close.
+        self.state.stopping.send_replace(true);
         let served = (&mut self.task).await;
         if let Some(signer) = self.signer.take() {
             signer.stop().await;

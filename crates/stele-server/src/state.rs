@@ -37,6 +37,10 @@ pub struct Inner {
     pub ingest_budget: crate::routes::events::IngestBudget,
     /// The web viewer's settings and sign-in limiters.
     pub viewer: crate::viewer::ViewerState,
+    /// Live tails admitted at once (`server.max_tail_streams`).
+    pub tails: crate::routes::tail::TailSlots,
+    /// Raised when the server starts shutting down: long-lived responses (live tails) end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
 }
 
@@ -71,6 +75,8 @@ impl AppState {
                 crate::config::Server::default().max_inflight_ingest_bytes,
             ),
             viewer: crate::viewer::ViewerState::new(&crate::config::Viewer::default()),
+            tails: crate::routes::tail::TailSlots::new(&crate::config::Server::default()),
+            stopping: tokio::sync::watch::Sender::new(false),
             keys: Mutex::new(HashMap::new()),
         }))
     }
@@ -84,6 +90,7 @@ impl AppState {
             inner.ingest_budget = crate::routes::events::IngestBudget::new(config.server.max_inflight_ingest_bytes);
             inner.scim_log = config.scim.log_requests;
             inner.viewer = crate::viewer::ViewerState::new(&config.viewer);
+            inner.tails = crate::routes::tail::TailSlots::new(&config.server);
         }
         self
     }

@@ -29,6 +29,14 @@ impl Client {
         Ok(Self { http, base: remote.server.trim_end_matches('/').to_owned(), key })
     }
 
+    /// A client for long-lived responses (`stele tail`): no total timeout, but a read that
+    /// sees no byte for `idle` (the server sends a keep-alive every 15 s) fails.
+    pub fn streaming(remote: &Remote, idle: Duration) -> anyhow::Result<Self> {
+        let mut client = Self::new(remote)?;
+        client.http = reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).read_timeout(idle).build()?;
+        Ok(client)
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key)
     }

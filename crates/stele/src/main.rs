@@ -106,6 +106,13 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Follow the log live as NDJSON (resumes by itself after a disconnect, without gaps).
+    Tail {
+        #[command(flatten)]
+        args: commands::tail::TailArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Filter, search and sort events (table, json, ndjson or csv).
     Query {
         #[command(flatten)]
@@ -223,6 +230,7 @@ fn main() -> anyhow::Result<()> {
             Command::Get { id, remote } => commands::list::get(&id, &remote).await,
             Command::List { args, remote } => commands::list::run(args, &remote).await,
             Command::Query { args, remote } => commands::query::run(args, &remote).await,
+            Command::Tail { args, remote } => commands::tail::run(args, &remote).await,
             Command::Verify { args, remote } => commands::verify::run(args, &remote).await,
             Command::Bench { command } => {
                 init_logging(false);

@@ -10,6 +10,7 @@ pub mod query;
 pub mod scim_connections;
 pub mod scim_log;
 pub mod stats;
+pub mod tail;
 pub mod tenant_update;
 pub mod tenants;
 

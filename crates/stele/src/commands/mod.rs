@@ -5,4 +5,5 @@ pub mod directory;
 pub mod list;
 pub mod query;
 pub mod send;
+pub mod tail;
 pub mod verify;
