@@ -40,9 +40,14 @@ pub fn terms(new: &NewEvent) -> BTreeSet<String> {
     stele_store::derived::terms(&new.event)
 }
 
-/// The full-text document of an event: its tenant's token, then its search text.
+/// The full-text document of an event: its tenant's token, then its search text with every
+/// character that is not a letter or a digit made a space. PostgreSQL's parser would keep
+/// `user.login`, `ana@acme.io` or `s3_bucket` as one lexeme; split like this, the words are
+/// SQLite's (FTS5 `unicode61`), and [`crate::compile::ts_query`] splits query words the same way.
 pub fn document(tenant_no: i64, new: &NewEvent) -> String {
-    format!("{} {}", tenant_token(tenant_no), stele_store::derived::search_text(&new.event))
+    let text = stele_store::derived::search_text(&new.event);
+    let words: String = text.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    format!("{} {words}", tenant_token(tenant_no))
 }
 
 /// The prepared inserts of a connection.

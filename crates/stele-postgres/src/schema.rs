@@ -241,6 +241,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX viewer_sessions_member ON viewer_sessions (tenant_no, member_id, created_at);
     "#,
+    // Full-text documents split at every character that is not a letter or a digit, as
+    // SQLite's tokenizer splits them (`rows::document`): rebuilt from each stored event
+    // (redacted events keep their empty document).
+    r##"
+    UPDATE events SET doc = to_tsvector('simple', translate(
+        concat_ws(' ', 'zzt' || tenant_no, j->>'action', j->>'message', j->>'reason',
+            j->'actor'->>'name', j->'actor'->>'email',
+            (SELECT string_agg(concat_ws(' ', t->>'name', t->>'email'), ' ')
+             FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j->'targets') = 'array' THEN j->'targets' ELSE '[]'::jsonb END) AS t)),
+        '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~',
+        '                                '))
+    FROM (SELECT tenant_no AS t_no, seq AS t_seq, time AS t_time, json::jsonb AS j FROM events WHERE doc <> ''::tsvector) AS src
+    WHERE events.tenant_no = src.t_no AND events.seq = src.t_seq AND events.time = src.t_time;
+    "##,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

@@ -170,6 +170,42 @@ async fn text_search_and_explain() {
     store.close().await;
 }
 
+/// Migration 8 rebuilds every full-text document split at non-letters, as new documents
+/// are: events stored with a document of the old kind (`user.login` one lexeme) are found by
+/// `q=login` once it ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_eight_splits_old_documents() {
+    let Some(url) = common::server_url("migration_eight_splits_old_documents") else { return };
+    let db = common::fresh_database(&url).await;
+    let store = PostgresStore::connect(&db).await.expect("connect");
+    make_tenant(&store, "acme").await;
+    store.append(&tenant("acme"), vec![event("user.login", 5), event("s3_bucket.emptied", 6)], None).await.expect("a");
+    store.close().await;
+    let (client, connection) = tokio_postgres::connect(&db, NoTls).await.expect("connect");
+    let driver = tokio::spawn(connection);
+    // Documents as version 7 wrote them, and the schema back at version 7.
+    client
+        .batch_execute(
+            "UPDATE events SET doc = to_tsvector('simple', 'zzt' || tenant_no || ' ' || action);
+             DELETE FROM stele_migrations WHERE version = 8;",
+        )
+        .await
+        .expect("old documents");
+    let sql = "SELECT count(*) FROM events WHERE doc @@ to_tsquery('simple', 'login')";
+    let found = client.query_one(sql, &[]).await.expect("count").get::<_, i64>(0);
+    assert_eq!(found, 0, "the old documents hide the word");
+    let search = |text: &str| Query { text: TextQuery::parse(text).expect("words"), ..Query::default() };
+    let store = PostgresStore::connect(&db).await.expect("connect and migrate");
+    let found = client.query_one(sql, &[]).await.expect("count").get::<_, i64>(0);
+    assert_eq!(found, 1, "the migration split them");
+    for (word, expected) in [("login", 1), ("bucket", 1), ("s3", 1), ("user.login", 1), ("emptied", 1)] {
+        assert_eq!(store.count(&tenant("acme"), &search(word)).await.expect("count"), expected, "{word}");
+    }
+    store.close().await;
+    drop(client);
+    let _ = driver.await;
+}
+
 /// Rows of a month that the DEFAULT partition already holds (events an older version accepted
 /// far in the future, appended before their month's partition existed) move into the month's
 /// partition when it is created: creation no longer fails, no row is lost or duplicated, and
