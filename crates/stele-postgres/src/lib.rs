@@ -157,9 +157,6 @@ pub struct PostgresStore {
     /// Tenant ids to row numbers (tenants are never renumbered or deleted).
     tenant_nos: Mutex<HashMap<TenantId, i64>>,
     grown: Arc<GrownLog>,
-    /// The last write failed for lack of space (cleared by the next successful write):
-    /// `ping` fails meanwhile, so `/readyz` says not ready.
-    full: std::sync::atomic::AtomicBool,
 }
 
 impl PostgresStore {
@@ -206,25 +203,12 @@ impl PostgresStore {
         let (queue, rx) = WriteQueue::new();
         let grown = Arc::new(GrownLog::default());
         let writer = tokio::spawn(writer::run(config, rx, grown.clone()));
-        Ok(Self {
-            pool,
-            queue,
-            writer: Mutex::new(Some(writer)),
-            tenant_nos: Mutex::new(HashMap::new()),
-            grown,
-            full: std::sync::atomic::AtomicBool::new(false),
-        })
+        Ok(Self { pool, queue, writer: Mutex::new(Some(writer)), tenant_nos: Mutex::new(HashMap::new()), grown })
     }
 
     /// Sends a write to the writer and waits for its answer (after the commit).
     async fn write<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
-        let result = self.queue.submit(write).await;
-        match &result {
-            Ok(_) => self.full.store(false, std::sync::atomic::Ordering::Relaxed),
-            Err(StoreError::StorageFull(_)) => self.full.store(true, std::sync::atomic::Ordering::Relaxed),
-            Err(_) => {}
-        }
-        result
+        self.queue.submit(write).await
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -490,9 +474,7 @@ impl Store for PostgresStore {
         if self.queue.is_closed() {
             return Err(StoreError::Closed);
         }
-        if self.full.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(StoreError::StorageFull("the last write found no space left".into()));
-        }
+        self.queue.check_space()?;
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(backend)?;
         Ok(())

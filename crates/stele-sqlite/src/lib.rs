@@ -137,9 +137,6 @@ pub struct SqliteStore {
     grown: Arc<GrownLog>,
     /// Longest a read may run.
     query_timeout: Duration,
-    /// The last write failed for lack of space (cleared by the next successful write):
-    /// `ping` fails meanwhile, so `/readyz` says not ready.
-    full: AtomicBool,
 }
 
 impl SqliteStore {
@@ -211,7 +208,6 @@ impl SqliteStore {
             reading: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             grown,
             query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
-            full: AtomicBool::new(false),
         })
     }
 
@@ -282,18 +278,7 @@ impl SqliteStore {
 
     /// [`SqliteStore::write`] without moving the mark in the test modes.
     async fn write_only<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
-        // A signed head is a few bytes: its success says nothing about room for events, so
-        // only writes that append events clear the "full" state (else `/readyz` flapped
-        // back to ready whenever the signer stored a head).
-        let appends = !matches!(write, Write::PutHead { .. });
-        let result = self.queue.submit(write).await;
-        match &result {
-            Ok(_) if appends => self.full.store(false, Ordering::Relaxed),
-            Ok(_) => {}
-            Err(StoreError::StorageFull(_)) => self.full.store(true, Ordering::Relaxed),
-            Err(_) => {}
-        }
-        result
+        self.queue.submit(write).await
     }
 
     /// Runs a read of one tenant's rows (`UnknownTenant` if it does not exist).
@@ -629,9 +614,7 @@ impl Store for SqliteStore {
         if self.queue.is_closed() {
             return Err(StoreError::Closed);
         }
-        if self.full.load(Ordering::Relaxed) {
-            return Err(StoreError::StorageFull("the last write found no space left".into()));
-        }
+        self.queue.check_space()?;
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 

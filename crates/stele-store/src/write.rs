@@ -143,17 +143,43 @@ pub struct Queued {
 /// was queued and stop.
 pub struct WriteQueue {
     sender: std::sync::Mutex<Option<flume::Sender<Queued>>>,
+    /// The last write that appends events failed for lack of space (cleared by the next one
+    /// that succeeds); `/readyz` reports it through [`WriteQueue::check_space`].
+    full: std::sync::atomic::AtomicBool,
 }
 
 impl WriteQueue {
     /// A queue and the receiver the backend's writer reads.
     pub fn new() -> (Self, flume::Receiver<Queued>) {
         let (tx, rx) = flume::bounded(WRITER_QUEUE);
-        (Self { sender: std::sync::Mutex::new(Some(tx)) }, rx)
+        (Self { sender: std::sync::Mutex::new(Some(tx)), full: std::sync::atomic::AtomicBool::new(false) }, rx)
     }
 
     /// Queues a write and waits until its group has committed.
     pub async fn submit<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
+        use std::sync::atomic::Ordering;
+        // A signed head is a few bytes: its success says nothing about room for events, so
+        // only writes that append events clear the "full" state (else `/readyz` flapped
+        // back to ready whenever the signer stored a head).
+        let appends = !matches!(write, Write::PutHead { .. });
+        let result = self.submit_inner(write).await;
+        match &result {
+            Ok(_) if appends => self.full.store(false, Ordering::Relaxed),
+            Err(StoreError::StorageFull(_)) => self.full.store(true, Ordering::Relaxed),
+            _ => {}
+        }
+        result
+    }
+
+    /// `StorageFull` while the last write that appends events found no space.
+    pub fn check_space(&self) -> Result<(), StoreError> {
+        match self.full.load(std::sync::atomic::Ordering::Relaxed) {
+            true => Err(StoreError::StorageFull("the last write found no space left".into())),
+            false => Ok(()),
+        }
+    }
+
+    async fn submit_inner<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
         let sender =
             self.sender.lock().map_err(|e| StoreError::Backend(e.to_string()))?.clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
