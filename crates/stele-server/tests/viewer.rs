@@ -639,3 +639,51 @@ async fn histogram_and_facets_count_what_the_reader_may_list() {
     assert_eq!(html.matches("<tr data-href=").count(), 1, "one event in the first bar's hour");
     assert!(html.contains(r#"type="text" value="2026-03-01T00:00:00.000000Z""#), "the zoomed range stays in the form");
 }
+
+/// The Live page: the newest rows, then a stream of rendered rows (cookie session, same
+/// filter and words as the page), starting after what the table showed; a stream without a
+/// session is a 401 (an EventSource cannot follow the sign-in redirect); another tenant's
+/// stream is a 404.
+#[tokio::test]
+async fn the_live_page_streams_new_rows_after_the_ones_it_shows() {
+    use eventsource_stream::Eventsource;
+    use futures_util::StreamExt;
+
+    let app = spawn_app().await;
+    let key = app.tenant_with_key("acme").await;
+    app.create_tenant("globex").await;
+    app.ingest_ok(&key.secret, &json!({"action": "user.created", "message": "Shown in the table"})).await;
+    member_with_password(&app, "acme", "ana@acme.io").await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.sign_in("acme", "ana@acme.io", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+
+    let (status, html, _) = b.page("/t/acme/live?filter=action%20sw%20%22user.%22").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Shown in the table"), "the newest rows are rendered");
+    assert!(html.contains(r#"aria-current="page">Live</a>"#), "the Live entry is current");
+    let stream = html.split(r#"data-live=""#).nth(1).and_then(|r| r.split('"').next()).expect("a stream URL");
+    let stream = stream.replace("&#x2f;", "/").replace("&amp;", "&");
+    assert!(stream.starts_with("/t/acme/live/stream?") && stream.contains("after="), "{stream}");
+
+    let response = b.get(&stream).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut messages = response.bytes_stream().eventsource();
+    let wait = std::time::Duration::from_secs(15);
+    let ready = tokio::time::timeout(wait, messages.next()).await.expect("in time").expect("open").expect("ok");
+    assert_eq!(ready.event, "ready");
+    let events = json!({"events": [{"action": "billing.paid", "message": "filtered out"},
+        {"action": "user.renamed", "message": "<b>Ana</b> renamed", "actor": {"email": "ana@acme.io"}}]});
+    app.ingest_ok(&key.secret, &events).await;
+    let m = tokio::time::timeout(wait, messages.next()).await.expect("in time").expect("open").expect("ok");
+    assert_eq!(m.event, "event");
+    let row: Value = serde_json::from_str(&m.data).expect("a row");
+    assert_eq!(row["action"], "user.renamed", "the page's filter applies; the row before it was not shown");
+    assert_eq!(row["message"], "<b>Ana</b> renamed", "text, laid out with textContent by the script");
+    assert!(row["href"].as_str().is_some_and(|h| h.starts_with("/t/acme/events/")), "{row}");
+
+    // Without a session: 401, not a redirect. Another tenant's stream: 404.
+    let anonymous = app.http.get(app.url(&stream)).send().await.expect("sent");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(b.get("/t/globex/live/stream").await.status(), StatusCode::NOT_FOUND);
+    app.shutdown().await;
+}

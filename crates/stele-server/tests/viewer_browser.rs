@@ -153,6 +153,7 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
         "invite_path": invite_path,
         "invite_email": "bo@acme.io",
         "other_event_id": theirs["id"],
+        "ingest_key": key.secret,
         "screenshots": screenshots,
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/viewer.mjs");

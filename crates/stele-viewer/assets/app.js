@@ -71,3 +71,77 @@ document.addEventListener("click", (e) => {
   }
   if (target instanceof HTMLDialogElement) target.close(); // a click on the backdrop
 });
+
+// The Live page: follows the server's stream of rendered rows and puts each new one at the
+// top of the table (built with textContent only: nothing from an event becomes markup).
+// EventSource reconnects by itself and resends the last seq it saw, so no row is lost.
+const MAX_LIVE_ROWS = 500;
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  td.textContent = text;
+  return td;
+}
+
+function liveRow(r) {
+  const tr = document.createElement("tr");
+  tr.dataset.href = r.href;
+  tr.className = "fresh";
+  const when = document.createElement("td");
+  when.className = "nowrap";
+  const link = document.createElement("a");
+  link.href = r.href;
+  const time = document.createElement("time");
+  time.dateTime = r.time_iso;
+  time.textContent = r.time;
+  link.append(time);
+  when.append(link);
+  const status = document.createElement("td");
+  const badge = document.createElement("span");
+  badge.className = "badge " + r.status_class;
+  badge.textContent = r.status;
+  status.append(badge);
+  tr.append(when, cell(r.action, "mono"), cell(r.actor), cell(r.target), status, cell(r.message, "msg"));
+  return tr;
+}
+
+function follow(table) {
+  const body = table.tBodies[0];
+  const status = document.querySelector("[data-live-status]");
+  const say = (text, state) => {
+    if (!status) return;
+    status.dataset.state = state;
+    const label = status.querySelector("[data-live-text]");
+    if (label) label.textContent = text;
+  };
+  const source = new EventSource(table.dataset.live);
+  source.addEventListener("open", () => say("Live: new events appear at the top.", "live"));
+  source.addEventListener("ready", () => say("Live: new events appear at the top.", "live"));
+  source.addEventListener("event", (e) => {
+    let row;
+    try {
+      row = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    body.querySelector("tr[data-empty]")?.remove();
+    body.prepend(liveRow(row));
+    while (body.rows.length > MAX_LIVE_ROWS) body.deleteRow(-1);
+  });
+  source.addEventListener("error", (e) => {
+    if (e.data) {
+      // The server ended the stream (shutting down, or this page fell too far behind).
+      let detail = "";
+      try {
+        detail = JSON.parse(e.data).detail || "";
+      } catch {}
+      say("Paused: " + detail, "paused");
+      return;
+    }
+    say(source.readyState === EventSource.CLOSED ? "Disconnected; reload the page." : "Reconnecting…", "paused");
+  });
+}
+
+const live = document.querySelector("table[data-live]");
+if (live && "EventSource" in window) follow(live);

@@ -18,7 +18,7 @@ pub struct Chrome {
     pub role: String,
     /// The CSRF token every form of the page carries.
     pub csrf: String,
-    /// Which navigation entry is current: `events` or `scim`.
+    /// Which navigation entry is current: `events`, `live` or `scim`.
     pub nav: &'static str,
 }
 
@@ -148,6 +148,27 @@ pub struct EventsView {
     pub next_href: Option<String>,
     pub first_href: Option<String>,
     pub reset_href: String,
+}
+
+/// `/t/{tenant}/live`: the latest events, then new ones as they are appended (the page's
+/// script follows `stream_href`, an SSE stream of rendered [`EventRow`]s).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct LiveView {
+    pub chrome: Chrome,
+    pub filter: String,
+    pub q: String,
+    /// The filter's parse error, or another refused parameter.
+    pub error: Option<String>,
+    /// Newest first, as the Events page shows them.
+    pub rows: Vec<EventRow>,
+    /// The stream of new rows, after the newest event shown.
+    pub stream_href: String,
+    /// The same view on the Events page (filters, histogram, paging).
+    pub events_href: String,
+}
+
+impl Page for LiveView {
+    const TEMPLATE: &'static str = "live.html";
 }
 
 impl Page for EventsView {

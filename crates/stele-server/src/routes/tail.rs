@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use stele_core::filter::Value as FilterValue;
-use stele_core::{Attr, CompareOp, Expr, Filter, Limit, PageRequest, Query, Scope, Sort, TenantId};
+use stele_core::{Attr, CompareOp, Expr, Filter, Limit, PageRequest, Query, Scope, Sort, StoredEvent, TenantId};
 use stele_store::Store;
 use tokio::sync::mpsc;
 
@@ -93,16 +93,33 @@ pub async fn tail(
     principal.require(Scope::EventsRead)?;
     let tenant = principal.tenant(&headers)?;
     let p: TailParams = query_params(&uri)?;
+    let resume = resume_point(&headers, p.after)?;
+    let params = SearchParams { filter: p.filter, q: p.q, ..SearchParams::default() };
+    let query = parse_read(&principal, params)?.query;
+    stream(&state, tenant, query, resume, |e| e.to_json()).await
+}
+
+/// Where a stream resumes: `Last-Event-ID`, else `after`, else nowhere (the head).
+pub(crate) fn resume_point(headers: &HeaderMap, after: Option<u64>) -> Result<Option<u64>, ApiError> {
     let seq = |name: &str, n: Option<u64>| -> Result<u64, ApiError> {
         n.filter(|n| *n <= i64::MAX as u64)
             .ok_or_else(|| ApiError::invalid_parameter(name, "must be a seq: a whole number below 2^63"))
     };
-    let resume = match headers.get("last-event-id") {
-        Some(v) => Some(seq("Last-Event-ID", v.to_str().ok().and_then(|s| s.trim().parse().ok()))?),
-        None => p.after.map(|n| seq("after", Some(n))).transpose()?,
-    };
-    let params = SearchParams { filter: p.filter, q: p.q, ..SearchParams::default() };
-    let query = parse_read(&principal, params)?.query;
+    match headers.get("last-event-id") {
+        Some(v) => Ok(Some(seq("Last-Event-ID", v.to_str().ok().and_then(|s| s.trim().parse().ok()))?)),
+        None => after.map(|n| seq("after", Some(n))).transpose(),
+    }
+}
+
+/// The SSE answer following `query` on `tenant`'s log from `resume` (or the head); each
+/// event's `data` is `data(event)` (the stored event for the API, a table row for the viewer).
+pub(crate) async fn stream(
+    state: &AppState,
+    tenant: TenantId,
+    query: Query,
+    resume: Option<u64>,
+    data: impl Fn(&StoredEvent) -> String + Send + Sync + 'static,
+) -> Result<Response, ApiError> {
     // The windows the stream reads add two bounds to the filter: refuse a filter they would
     // push past its limits now, rather than end the stream later.
     window(&query, 0, 0).map_err(|e| ApiError::invalid_parameter("filter", e))?;
@@ -123,10 +140,11 @@ pub async fn tail(
     let (tx, rx) = mpsc::channel::<SseEvent>(BUFFER);
     let store = state.store.clone();
     let stopping = state.stopping.subscribe();
+    let max_behind = state.tails.max_behind;
     tokio::spawn(async move {
         let _slot = slot;
-        let max_behind = state.tails.max_behind;
-        match follow(&*store, &tenant, query, start, max_behind, &tx, stopping).await {
+        let source = Source { store: &*store, tenant: &tenant, query, max_behind, data: &data };
+        match follow(source, start, &tx, stopping).await {
             Ok(()) | Err(Stop::Gone) => {}
             Err(e) => {
                 tracing::warn!(%tenant, error = %e, "tail stopped");
@@ -151,16 +169,23 @@ enum Stop {
     Query(String),
 }
 
+/// What a tail reads and how it renders it.
+struct Source<'a> {
+    store: &'a dyn Store,
+    tenant: &'a TenantId,
+    query: Query,
+    max_behind: u64,
+    data: &'a (dyn Fn(&StoredEvent) -> String + Send + Sync),
+}
+
 /// Sends the matching events after `last` as the log grows, until the client goes.
 async fn follow(
-    store: &dyn Store,
-    tenant: &TenantId,
-    base: Query,
+    source: Source<'_>,
     mut last: u64,
-    max_behind: u64,
     tx: &mpsc::Sender<SseEvent>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), Stop> {
+    let Source { store, tenant, query: base, max_behind, data } = source;
     let send = |message: SseEvent| async move { tx.send_timeout(message, SEND_TIMEOUT).await.map_err(|_| Stop::Gone) };
     let error = |kind: &str, detail: String| {
         SseEvent::default().event("error").data(json!({"type": kind, "detail": detail}).to_string())
@@ -187,7 +212,7 @@ async fn follow(
             loop {
                 let page = store.query(tenant, &query).await?;
                 for e in &page.events {
-                    send(SseEvent::default().id(e.seq.get().to_string()).event("event").data(e.to_json())).await?;
+                    send(SseEvent::default().id(e.seq.get().to_string()).event("event").data(data(e))).await?;
                 }
                 match page.next {
                     Some(cursor) => query.page = PageRequest::After(cursor),

@@ -47,6 +47,8 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}", get(pages::home))
         .route("/t/{tenant}/events", get(pages::events))
         .route("/t/{tenant}/events/{id}", get(pages::event))
+        .route("/t/{tenant}/live", get(pages::live))
+        .route("/t/{tenant}/live/stream", get(pages::live_stream))
         .route("/t/{tenant}/scim-logs", get(pages::scim_logs))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::map_response(secure_headers))

@@ -520,3 +520,92 @@ pub(crate) async fn scim_logs(
     view.first_href = p.cursor.as_ref().map(|_| href(&base, &p.pairs(None)));
     Ok(render(StatusCode::OK, &view))
 }
+
+/// The Live page's URL state.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LiveParams {
+    #[serde(default)]
+    filter: String,
+    #[serde(default)]
+    q: String,
+    /// The stream only: where to start (the newest event the page showed).
+    after: Option<u64>,
+}
+
+/// Rows the Live page starts with.
+const LIVE_ROWS: u32 = 50;
+
+impl LiveParams {
+    fn read(&self) -> Result<Read, ApiError> {
+        let params = SearchParams {
+            filter: Some(self.filter.clone()).filter(|f| !f.trim().is_empty()),
+            q: Some(self.q.clone()).filter(|q| !q.trim().is_empty()),
+            limit: Some(LIVE_ROWS),
+            sort: Some("-seq".into()),
+            ..SearchParams::default()
+        };
+        parse_read_in(None, params)
+    }
+}
+
+/// `GET /t/{tenant}/live`: the newest matching events, and a stream of the next ones.
+pub(crate) async fn live(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, PageError> {
+    let me = signed_in(&state, &tenant, &headers).await?;
+    let t = me.tenant.id.to_string();
+    let p: LiveParams = query_params(&uri).map_err(|e| PageError::Api(e, format!("/t/{t}/live")))?;
+    let mut view = stele_viewer::views::LiveView {
+        chrome: me.chrome("live"),
+        filter: p.filter.clone(),
+        q: p.q.clone(),
+        events_href: href(&format!("/t/{t}/events"), &[("filter", &p.filter), ("q", &p.q)]),
+        ..Default::default()
+    };
+    let read = match p.read() {
+        Ok(r) => r,
+        Err(e) if e.status.is_client_error() => {
+            view.error = Some(e.detail);
+            return Ok(render(e.status, &view));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // The stream starts after the head as of now: the rows read next are all at or below it,
+    // so nothing falls between the table and the stream.
+    let head = state.store.tree(&me.tenant.id).await?.size;
+    let (page, _) = fetch(&state, &me.tenant.id, &read).await?;
+    view.rows = events_of(&page).iter().map(|v| format::event_row(v, &t)).collect();
+    let after = head.to_string();
+    view.stream_href = href(&format!("/t/{t}/live/stream"), &[("filter", &p.filter), ("q", &p.q), ("after", &after)]);
+    Ok(render(StatusCode::OK, &view))
+}
+
+/// `GET /t/{tenant}/live/stream`: the Live page's Server-Sent Events, each event's `data` its
+/// table row ([`stele_viewer::views::EventRow`] as JSON: the page's script only lays it out).
+pub(crate) async fn live_stream(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Response> {
+    // An EventSource cannot follow a redirect to the sign-in page: a lost session is a 401.
+    let me = signed_in(&state, &tenant, &headers).await.map_err(|e| match e {
+        PageError::Answer(_) => ApiError::unauthorized("sign in again").into_response(),
+        other => other.into_response(),
+    })?;
+    let t = me.tenant.id.to_string();
+    let p: LiveParams = query_params(&uri).map_err(IntoResponse::into_response)?;
+    let read = p.read().map_err(IntoResponse::into_response)?;
+    let resume = crate::routes::tail::resume_point(&headers, p.after).map_err(IntoResponse::into_response)?;
+    let row = move |e: &stele_core::StoredEvent| {
+        let value: Value = serde_json::from_str(&e.to_json()).unwrap_or(Value::Null);
+        serde_json::to_string(&format::event_row(&value, &t)).unwrap_or_default()
+    };
+    crate::routes::tail::stream(&state, me.tenant.id.clone(), read.query, resume, row)
+        .await
+        .map_err(IntoResponse::into_response)
+}

@@ -229,6 +229,23 @@ try {
   check("Request JSON", typeof request.method === "string" && typeof request.path === "string", JSON.stringify(request));
   await page.keyboard.press("Escape");
 
+  // Live: a row appended through the API appears at the top without a reload, as text.
+  await page.goto(`${config.base}/t/${config.tenant}/live`);
+  await page.locator('[data-live-status][data-state="live"]').waitFor();
+  await axe(page, "live");
+  const marker = `<i>live ${Date.now()}</i>`;
+  const sent = await fetch(`${config.base}/v1/events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${config.ingest_key}`, "content-type": "application/json" },
+    body: JSON.stringify({ action: "live.check", message: marker, actor: { email: "ana@acme.io", name: "Ana Lima" } }),
+  });
+  check("live ingest", sent.status === 201, String(sent.status));
+  const fresh = page.locator("table[data-live] tbody tr").first();
+  await fresh.locator("td.msg", { hasText: marker }).waitFor({ timeout: 10000 });
+  check("live row is text, not markup", (await fresh.locator("td.msg i").count()) === 0);
+  check("live row links to the event", /\/t\/[^/]+\/events\/.+/.test(await fresh.locator("a").first().getAttribute("href")));
+  await shot(page, "live");
+
   // Another tenant's URLs: 404.
   const other = await page.goto(`${config.base}/t/${config.other_tenant}/events`);
   check("other tenant 404", other.status() === 404);
