@@ -11,53 +11,8 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use common::{all_events, fresh_postgres_database, postgres_server, tenant_with_key, Server, OPERATOR};
-use serde_json::{json, Value};
-use tokio::sync::{mpsc, Mutex};
-
-/// What a client sent and what the server acknowledged for it.
-type Acked = Arc<Mutex<HashMap<String, (u64, Value)>>>;
-
-/// Starts `clients` writers that send batches of 5 until their requests start failing;
-/// each acknowledged event is recorded. Returns a channel that ticks per acknowledged batch.
-fn load(url: &str, key: &str, clients: usize, acked: Acked) -> mpsc::UnboundedReceiver<()> {
-    let (tick, ticks) = mpsc::unbounded_channel();
-    for client in 0..clients {
-        let (url, key, acked, tick) = (url.to_owned(), key.to_owned(), acked.clone(), tick.clone());
-        tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            for round in 0.. {
-                let events: Vec<Value> = (0..5)
-                    .map(|i| {
-                        json!({"action": "load.write", "message": format!("c{client} r{round} i{i}"),
-                               "metadata": {"client": client, "round": round, "i": i}})
-                    })
-                    .collect();
-                let sent = http
-                    .post(format!("{url}/v1/events"))
-                    .bearer_auth(&key)
-                    .json(&json!({ "events": events }))
-                    .send()
-                    .await;
-                let Ok(response) = sent else { return };
-                if response.status() != 201 {
-                    return;
-                }
-                let Ok(body) = response.json::<Value>().await else { return };
-                let mut map = acked.lock().await;
-                for (receipt, event) in body["events"].as_array().into_iter().flatten().zip(&events) {
-                    let id = receipt["id"].as_str().unwrap_or_default().to_owned();
-                    map.insert(id, (receipt["seq"].as_u64().unwrap_or(0), event.clone()));
-                }
-                drop(map);
-                if tick.send(()).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    ticks
-}
+use common::{all_events, fresh_postgres_database, load, postgres_server, tenant_with_key, Acked, Server, OPERATOR};
+use serde_json::Value;
 
 async fn check_all_present(url: &str, key: &str, acked: &Acked) {
     let stored = all_events(url, key).await;

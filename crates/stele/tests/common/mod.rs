@@ -192,3 +192,47 @@ pub async fn all_events(url: &str, key: &str) -> Vec<Value> {
         }
     }
 }
+
+/// What a client sent and what the server acknowledged for it.
+pub type Acked = std::sync::Arc<tokio::sync::Mutex<std::collections::HashMap<String, (u64, Value)>>>;
+
+/// Starts `clients` writers that send batches of 5 until their requests start failing;
+/// each acknowledged event is recorded. Returns a channel that ticks per acknowledged batch.
+pub fn load(url: &str, key: &str, clients: usize, acked: Acked) -> tokio::sync::mpsc::UnboundedReceiver<()> {
+    let (tick, ticks) = tokio::sync::mpsc::unbounded_channel();
+    for client in 0..clients {
+        let (url, key, acked, tick) = (url.to_owned(), key.to_owned(), acked.clone(), tick.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for round in 0.. {
+                let events: Vec<Value> = (0..5)
+                    .map(|i| {
+                        json!({"action": "load.write", "message": format!("c{client} r{round} i{i}"),
+                               "metadata": {"client": client, "round": round, "i": i}})
+                    })
+                    .collect();
+                let sent = http
+                    .post(format!("{url}/v1/events"))
+                    .bearer_auth(&key)
+                    .json(&json!({ "events": events }))
+                    .send()
+                    .await;
+                let Ok(response) = sent else { return };
+                if response.status() != 201 {
+                    return;
+                }
+                let Ok(body) = response.json::<Value>().await else { return };
+                let mut map = acked.lock().await;
+                for (receipt, event) in body["events"].as_array().into_iter().flatten().zip(&events) {
+                    let id = receipt["id"].as_str().unwrap_or_default().to_owned();
+                    map.insert(id, (receipt["seq"].as_u64().unwrap_or(0), event.clone()));
+                }
+                drop(map);
+                if tick.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    ticks
+}
