@@ -15,6 +15,7 @@ pub mod schema;
 mod sessions;
 mod stats;
 mod tenant_update;
+pub mod tls;
 mod tree;
 mod writer;
 
@@ -37,7 +38,6 @@ use stele_store::{
 };
 use stele_store::{SessionStore, StatsStore};
 use tokio::task::JoinHandle;
-use tokio_postgres::NoTls;
 
 use stele_store::write::{FromWritten, Write, WriteQueue};
 
@@ -96,6 +96,7 @@ macro_rules! tenant_read {
 struct Reader {
     client: Option<deadpool_postgres::Object>,
     token: tokio_postgres::CancelToken,
+    tls: tls::Tls,
     finished: bool,
 }
 
@@ -123,11 +124,11 @@ impl Drop for Reader {
         }
         let Some(client) = self.client.take() else { return };
         let detached = deadpool_postgres::Object::take(client);
-        let token = self.token.clone();
+        let (token, tls) = (self.token.clone(), self.tls.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             stele_store::count_cancelled_query();
             runtime.spawn(async move {
-                let _ = token.cancel_query(NoTls).await;
+                let _ = token.cancel_query(tls).await;
                 drop(detached);
             });
         }
@@ -142,6 +143,8 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 pub enum ConnectError {
     #[error("invalid PostgreSQL URL: {0}")]
     Url(tokio_postgres::Error),
+    #[error("PostgreSQL TLS settings: {0}")]
+    Tls(tls::TlsError),
     #[error("cannot create the PostgreSQL pool: {0}")]
     Pool(String),
     #[error("cannot connect to PostgreSQL: {0}")]
@@ -152,6 +155,7 @@ pub enum ConnectError {
 
 pub struct PostgresStore {
     pool: Pool,
+    tls: tls::Tls,
     queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Tenant ids to row numbers (tenants are never renumbered or deleted).
@@ -180,18 +184,22 @@ impl PostgresStore {
         pool_size: usize,
         query_timeout: std::time::Duration,
     ) -> Result<Self, ConnectError> {
-        let config: tokio_postgres::Config = url.parse().map_err(ConnectError::Url)?;
+        let (config, tls) = match tls::parse(url) {
+            Ok(parsed) => parsed,
+            Err(tls::TlsError::Url(e)) => return Err(ConnectError::Url(e)),
+            Err(e) => return Err(ConnectError::Tls(e)),
+        };
         let mut read_config = config.clone();
         let options = read_config.get_options().unwrap_or_default().to_owned();
         let millis = query_timeout.as_millis().max(1);
         read_config.options(format!("{options} -c statement_timeout={millis}").trim());
         let manager =
-            Manager::from_config(read_config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+            Manager::from_config(read_config, tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool =
             Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(|e| ConnectError::Pool(e.to_string()))?;
         {
             let (mut client, connection) =
-                config.connect(NoTls).await.map_err(|e| ConnectError::Connect(with_causes(&e)))?;
+                config.connect(tls.clone()).await.map_err(|e| ConnectError::Connect(with_causes(&e)))?;
             let driver = tokio::spawn(connection);
             schema::migrate(&mut client).await.map_err(ConnectError::Migrate)?;
             schema::ensure_partitions(&mut client, time::OffsetDateTime::now_utc())
@@ -202,8 +210,8 @@ impl PostgresStore {
         }
         let (queue, rx) = WriteQueue::new();
         let grown = Arc::new(GrownLog::default());
-        let writer = tokio::spawn(writer::run(config, rx, grown.clone()));
-        Ok(Self { pool, queue, writer: Mutex::new(Some(writer)), tenant_nos: Mutex::new(HashMap::new()), grown })
+        let writer = tokio::spawn(writer::run(config, tls.clone(), rx, grown.clone()));
+        Ok(Self { pool, tls, queue, writer: Mutex::new(Some(writer)), tenant_nos: Mutex::new(HashMap::new()), grown })
     }
 
     /// Sends a write to the writer and waits for its answer (after the commit).
@@ -219,7 +227,7 @@ impl PostgresStore {
     /// away before [`Reader::finish`].
     async fn reader(&self) -> Result<Reader, StoreError> {
         let client = self.client().await?;
-        Ok(Reader { token: client.cancel_token(), client: Some(client), finished: false })
+        Ok(Reader { token: client.cancel_token(), tls: self.tls.clone(), client: Some(client), finished: false })
     }
 
     /// The tenant's row number (cached), or `UnknownTenant`.

@@ -1,8 +1,6 @@
 //! Creating databases on a PostgreSQL server: what the tests and benchmarks use to get a
 //! fresh, empty database each (and an operator can use to set one up).
 
-use tokio_postgres::NoTls;
-
 /// `url` with its database name replaced by `db` (query options are kept).
 pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -22,9 +20,10 @@ pub fn with_database(url: &str, db: &str) -> String {
 
 /// Creates an empty database `<prefix>_<random hex>` on the server of `url` and returns its
 /// URL. `prefix` must be a plain identifier (letters, digits, `_`).
-pub async fn create_database(url: &str, prefix: &str) -> Result<String, tokio_postgres::Error> {
+pub async fn create_database(url: &str, prefix: &str) -> Result<String, crate::tls::TlsError> {
     let name = format!("{prefix}_{:016x}", rand::random::<u64>());
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (config, tls) = crate::tls::parse(url)?;
+    let (client, connection) = config.connect(tls).await?;
     let driver = tokio::spawn(connection);
     // An identifier cannot be a bind parameter; `name` is built from a fixed prefix and hex.
     client.batch_execute(&format!("CREATE DATABASE {name}")).await?;

@@ -25,7 +25,7 @@ use stele_store::{
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, Transaction};
+use tokio_postgres::{Client, Config, Transaction};
 
 use crate::rows::{insert_events, insert_nodes, Inserts, Nodes};
 use crate::{backend, read, schema, tree};
@@ -70,8 +70,8 @@ struct Conn {
     trees: Trees,
 }
 
-async fn connect(config: &Config) -> Result<Conn, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
+async fn connect(config: &Config, tls: &crate::tls::Tls) -> Result<Conn, tokio_postgres::Error> {
+    let (client, connection) = config.connect(tls.clone()).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "PostgreSQL writer connection ended");
@@ -82,13 +82,13 @@ async fn connect(config: &Config) -> Result<Conn, tokio_postgres::Error> {
 }
 
 /// Runs until every sender is gone, then returns after finishing what was queued.
-pub(crate) async fn run(config: Config, rx: flume::Receiver<Queued>, grown: Arc<GrownLog>) {
+pub(crate) async fn run(config: Config, tls: crate::tls::Tls, rx: flume::Receiver<Queued>, grown: Arc<GrownLog>) {
     let mut conn: Option<Conn> = None;
     let mut last_partition_check = Instant::now();
     let mut last_purge = Instant::now();
     while let Some(group) = Group::next(&rx).await {
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
-            match connect(&config).await {
+            match connect(&config, &tls).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot connect the PostgreSQL writer");
