@@ -39,6 +39,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("invite.html", include_str!("../templates/invite.html")),
     ("events.html", include_str!("../templates/events.html")),
     ("live.html", include_str!("../templates/live.html")),
+    ("event_row.html", include_str!("../templates/event_row.html")),
     ("event.html", include_str!("../templates/event.html")),
     ("scim_logs.html", include_str!("../templates/scim_logs.html")),
     ("error.html", include_str!("../templates/error.html")),

@@ -12,7 +12,10 @@ mod common;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use common::{all_events, fresh_postgres_database, load, postgres_server, tenant_with_key, Acked, Server, OPERATOR};
+use common::{
+    all_events, export_verifies_offline, fresh_postgres_database, load, postgres_server, tenant_with_key, verify,
+    Acked, Server, OPERATOR,
+};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
@@ -82,12 +85,6 @@ async fn check(url: &str, key: &str, acked: &Acked, redactions: &Mutex<Redaction
     }
 }
 
-async fn verify(args: &[&str], path: &std::path::Path) -> std::process::Output {
-    let mut cmd = common::stele();
-    cmd.arg("verify").args(args).arg(path);
-    tokio::task::spawn_blocking(move || cmd.output().expect("stele verify runs")).await.expect("joined")
-}
-
 async fn crash_loop(database: Option<&str>) {
     let seed = std::env::var("STELE_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random::<u64>);
     println!("crash loop seed {seed} (set STELE_TEST_SEED={seed} to replay these moments)");
@@ -132,20 +129,7 @@ async fn crash_loop(database: Option<&str>) {
     assert_eq!(head.expect("head").status(), 200);
     let after = verify(&["--server", &server.url, "--key", &key, "--samples", "50", "--state"], &state).await;
     assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
-    let export = http.get(format!("{}/v1/events/export", server.url)).bearer_auth(&key).send().await.expect("export");
-    let file = dir.path().join("export.ndjson");
-    std::fs::write(&file, export.text().await.expect("export body")).expect("write export");
-    let public: Value = http
-        .get(format!("{}/v1/integrity/key", server.url))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("key")
-        .json()
-        .await
-        .expect("key json");
-    let offline = verify(&["--public-key", public["public_key"].as_str().expect("key"), "--export"], &file).await;
-    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+    export_verifies_offline(&server.url, &key, dir.path()).await;
     println!(
         "crash loop: {KILLS} kills, {} events acknowledged, {done} redactions acknowledged",
         acked.lock().await.len()

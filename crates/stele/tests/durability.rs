@@ -11,7 +11,10 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use common::{all_events, fresh_postgres_database, load, postgres_server, tenant_with_key, Acked, Server, OPERATOR};
+use common::{
+    all_events, export_verifies_offline, fresh_postgres_database, load, postgres_server, tenant_with_key, verify,
+    Acked, Server, OPERATOR,
+};
 use serde_json::Value;
 
 async fn check_all_present(url: &str, key: &str, acked: &Acked) {
@@ -63,22 +66,8 @@ async fn sigkill_mid_load(database: Option<&str>) {
     assert_eq!(head.expect("head").status(), 200);
     let after = verify(&["--server", &server.url, "--key", &key, "--samples", "50", "--state"], &state).await;
     assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
-    let export = http.get(format!("{}/v1/events/export", server.url)).bearer_auth(&key).send().await.expect("export");
-    let file = dir.path().join("export.ndjson");
-    std::fs::write(&file, export.text().await.expect("export body")).expect("write export");
-    let key_json = http.get(format!("{}/v1/integrity/key", server.url)).bearer_auth(&key).send().await.expect("key");
-    let public: Value = key_json.json().await.expect("key json");
-    let public = public["public_key"].as_str().expect("public key").to_owned();
-    let offline = verify(&["--public-key", &public, "--export"], &file).await;
-    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+    export_verifies_offline(&server.url, &key, dir.path()).await;
     server.kill();
-}
-
-/// Runs `stele verify <args> <path>` off the async threads.
-async fn verify(args: &[&str], path: &std::path::Path) -> std::process::Output {
-    let mut cmd = common::stele();
-    cmd.arg("verify").args(args).arg(path);
-    tokio::task::spawn_blocking(move || cmd.output().expect("stele verify runs")).await.expect("joined")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

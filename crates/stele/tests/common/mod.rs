@@ -236,3 +236,24 @@ pub fn load(url: &str, key: &str, clients: usize, acked: Acked) -> tokio::sync::
     }
     ticks
 }
+
+/// Runs `stele verify <args> <path>` off the async threads.
+pub async fn verify(args: &[&str], path: &std::path::Path) -> std::process::Output {
+    let mut cmd = stele();
+    cmd.arg("verify").args(args).arg(path);
+    tokio::task::spawn_blocking(move || cmd.output().expect("stele verify runs")).await.expect("joined")
+}
+
+/// Exports the whole log of `key`'s tenant into `dir` and checks it with `stele verify
+/// --export` against the server's public key (fails the test otherwise).
+pub async fn export_verifies_offline(url: &str, key: &str, dir: &Path) {
+    let http = reqwest::Client::new();
+    let export = http.get(format!("{url}/v1/events/export")).bearer_auth(key).send().await.expect("export");
+    let file = dir.join("export.ndjson");
+    std::fs::write(&file, export.text().await.expect("export body")).expect("write export");
+    let key_json = http.get(format!("{url}/v1/integrity/key")).bearer_auth(key).send().await.expect("key");
+    let public: Value = key_json.json().await.expect("key json");
+    let public = public["public_key"].as_str().expect("public key").to_owned();
+    let offline = verify(&["--public-key", &public, "--export"], &file).await;
+    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+}
