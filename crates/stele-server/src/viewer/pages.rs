@@ -574,12 +574,15 @@ pub(crate) async fn live(
         }
         Err(e) => return Err(e.into()),
     };
-    // The stream starts after the head as of now: the rows read next are all at or below it,
-    // so nothing falls between the table and the stream.
+    // The stream starts after the newest row shown (rows are newest first by seq), so no
+    // event is shown twice or falls between the table and the stream. With no row, after the
+    // head read before the rows: an event appended between the two reads that matched would
+    // have been a row.
     let head = state.store.tree(&me.tenant.id).await?.size;
     let (page, _) = fetch(&state, &me.tenant.id, &read).await?;
+    let newest = page.events.first().map_or(head, |e| e.seq.get().max(head));
     view.rows = events_of(&page).iter().map(|v| format::event_row(v, &t)).collect();
-    let after = head.to_string();
+    let after = newest.to_string();
     view.stream_href = href(&format!("/t/{t}/live/stream"), &[("filter", &p.filter), ("q", &p.q), ("after", &after)]);
     Ok(render(StatusCode::OK, &view))
 }
