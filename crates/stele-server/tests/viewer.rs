@@ -262,14 +262,7 @@ async fn a_deactivated_or_deleted_member_loses_every_session_at_once() {
     assert_eq!(two.get("/t/acme/events").await.status(), StatusCode::OK);
 
     let member_path = format!("/v1/tenants/acme/members/{id}");
-    let resp = app
-        .http
-        .patch(app.url(&member_path))
-        .bearer_auth(OPERATOR)
-        .json(&json!({"active": false}))
-        .send()
-        .await
-        .expect("sent");
+    let resp = app.patch_json(&member_path, OPERATOR, &json!({"active": false})).send().await.expect("sent");
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(one.get("/t/acme/events").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(two.get("/t/acme/scim-logs").await.status(), StatusCode::SEE_OTHER);
@@ -278,14 +271,7 @@ async fn a_deactivated_or_deleted_member_loses_every_session_at_once() {
     assert!(events.iter().any(|e| e["reason"] == "the member is deactivated"));
 
     // Reactivated: signs in again; deleted: that session ends too.
-    let resp = app
-        .http
-        .patch(app.url(&member_path))
-        .bearer_auth(OPERATOR)
-        .json(&json!({"active": true}))
-        .send()
-        .await
-        .expect("sent");
+    let resp = app.patch_json(&member_path, OPERATOR, &json!({"active": true})).send().await.expect("sent");
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(one.sign_in("acme", "ana@acme.io", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(one.get("/t/acme/events").await.status(), StatusCode::OK);
@@ -514,7 +500,7 @@ async fn a_new_invite_replaces_a_lost_password() {
 
     // A deactivated member gets no invite; an unknown one is 404.
     let member = format!("/v1/tenants/acme/members/{id}");
-    let resp = app.http.patch(app.url(&member)).bearer_auth(OPERATOR).json(&json!({"active": false})).send().await;
+    let resp = app.patch_json(&member, OPERATOR, &json!({"active": false})).send().await;
     assert_eq!(resp.expect("sent").status(), StatusCode::OK);
     let resp = app.post_json(&path, OPERATOR, &json!({})).send().await.expect("sent");
     assert_eq!(resp.status(), StatusCode::CONFLICT);

@@ -159,6 +159,21 @@ fn events_of(page: &stele_store::Page) -> Vec<Value> {
     page.events.iter().filter_map(|e| serde_json::from_str(&e.to_json()).ok()).collect()
 }
 
+/// A read the API refused (4xx: a bad filter, date or parameter) is answered with the page
+/// itself saying why, under that status; anything else becomes the error page.
+fn refused<V: stele_viewer::Page>(
+    e: ApiError,
+    view: &mut V,
+    error: impl FnOnce(&mut V) -> &mut Option<String>,
+) -> Response {
+    if !e.status.is_client_error() {
+        return PageError::from(e).into_response();
+    }
+    let status = e.status;
+    *error(view) = Some(e.detail);
+    render(status, view)
+}
+
 /// `GET /t/{tenant}/events`.
 pub(crate) async fn events(
     State(state): State<AppState>,
@@ -210,11 +225,7 @@ pub(crate) async fn events(
     });
     let read: Read = match read {
         Ok(r) => r,
-        Err(e) if e.status.is_client_error() => {
-            view.error = Some(e.detail);
-            return Ok(render(e.status, &view));
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Ok(refused(e, &mut view, |v| &mut v.error)),
     };
     let (page, _) = fetch(&state, &me.tenant.id, &read).await?;
     let events = events_of(&page);
@@ -508,11 +519,7 @@ pub(crate) async fn scim_logs(
     let read = p.api().and_then(|api| scim_log_read(None, api));
     let read = match read {
         Ok(r) => r,
-        Err(e) if e.status.is_client_error() => {
-            view.error = Some(e.detail);
-            return Ok(render(e.status, &view));
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Ok(refused(e, &mut view, |v| &mut v.error)),
     };
     let (page, _) = fetch(&state, &me.tenant.id, &read).await?;
     view.rows = events_of(&page).iter().enumerate().map(|(n, v)| scim_row(n, v, &t)).collect();
@@ -568,11 +575,7 @@ pub(crate) async fn live(
     };
     let read = match p.read() {
         Ok(r) => r,
-        Err(e) if e.status.is_client_error() => {
-            view.error = Some(e.detail);
-            return Ok(render(e.status, &view));
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Ok(refused(e, &mut view, |v| &mut v.error)),
     };
     // The stream starts after the newest row shown (rows are newest first by seq), so no
     // event is shown twice or falls between the table and the stream. With no row, after the

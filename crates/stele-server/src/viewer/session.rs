@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use stele_core::{Actor, Event, EventId, NewEvent, Origin, SecretHash, Status, Target, TenantId, Timestamp};
+use stele_core::{Actor, NewEvent, Origin, SecretHash, Status, Target, TenantId, Timestamp};
 use stele_store::directory::{Member, MemberLookup, RecordChange};
 use stele_store::sessions::Session;
 use stele_store::{StoreError, Tenant};
@@ -302,25 +302,7 @@ pub(super) fn event(
     message: String,
     reason: Option<String>,
 ) -> NewEvent {
-    let now = Timestamp::now();
-    NewEvent::new(Event {
-        id: EventId::new_v7(),
-        time: now,
-        received_at: now,
-        action: action.to_owned(),
-        status,
-        message: Some(message),
-        reason,
-        actor: Some(actor),
-        origin: Some(Origin::User),
-        targets: vec![target],
-        context: Default::default(),
-        request: None,
-        changes: None,
-        correlation_id: None,
-        metadata: None,
-        truncated: false,
-    })
+    crate::audit::event(actor, Origin::User, crate::audit::What { action, status, target, message, reason })
 }
 
 /// A hash that verifies nothing, so that an unknown email costs one argon2 verification too.

@@ -245,6 +245,10 @@ try {
   check("live row is text, not markup", (await fresh.locator("td.msg i").count()) === 0);
   check("live row links to the event", /\/t\/[^/]+\/events\/.+/.test(await fresh.locator("a").first().getAttribute("href")));
   await shot(page, "live");
+  await page.setViewportSize({ width: 360, height: 780 });
+  await axe(page, "live at 360 px");
+  await shot(page, "live-360", false);
+  await page.setViewportSize({ width: 1366, height: 860 });
 
   // Another tenant's URLs: 404.
   const other = await page.goto(`${config.base}/t/${config.other_tenant}/events`);

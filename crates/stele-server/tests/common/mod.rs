@@ -126,6 +126,11 @@ impl TestApp {
         self.http.post(self.url(path)).bearer_auth(secret).json(body)
     }
 
+    /// PATCH of a JSON value.
+    pub fn patch_json(&self, path: &str, secret: &str, body: &Value) -> RequestBuilder {
+        self.http.patch(self.url(path)).bearer_auth(secret).json(body)
+    }
+
     /// POST of raw bytes with the given Content-Type (none when `None`).
     pub fn post_raw(&self, path: &str, secret: &str, content_type: Option<&str>, body: Vec<u8>) -> RequestBuilder {
         let mut r = self.http.post(self.url(path)).bearer_auth(secret).body(body);
