@@ -132,6 +132,8 @@ pub struct SqliteStore {
     indexer_thread: Mutex<Option<JoinHandle<()>>>,
     max_index_lag: u64,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Tenant ids to row numbers, as reads found them.
+    tenant_nos: Mutex<std::collections::HashMap<TenantId, i64>>,
     /// One permit per read connection: reads past [`MAX_READERS`] wait for a free one.
     reading: Arc<tokio::sync::Semaphore>,
     grown: Arc<GrownLog>,
@@ -205,6 +207,7 @@ impl SqliteStore {
             indexer_thread: Mutex::new(indexer_thread),
             max_index_lag: options.max_index_lag,
             readers: Arc::new(Mutex::new(Vec::new())),
+            tenant_nos: Mutex::new(std::collections::HashMap::new()),
             reading: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             grown,
             query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
@@ -287,8 +290,19 @@ impl SqliteStore {
         tenant: &TenantId,
         f: impl FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let tenant = tenant.clone();
-        self.read(move |c| f(c, read::tenant_no(c, &tenant)?)).await
+        // Tenants are never renumbered or deleted: a number once read is kept (one entry per
+        // tenant the operator created; an unknown id is never kept).
+        let known = self.tenant_nos.lock().map_err(poisoned)?.get(tenant).copied();
+        let no = match known {
+            Some(no) => no,
+            None => {
+                let id = tenant.clone();
+                let no = self.read(move |c| read::tenant_no(c, &id)).await?;
+                self.tenant_nos.lock().map_err(poisoned)?.insert(tenant.clone(), no);
+                no
+            }
+        };
+        self.read(move |c| f(c, no)).await
     }
 
     /// Runs a read on a pooled read-only connection, off the async threads.
