@@ -197,13 +197,26 @@ pub async fn visible_event(
     tenant: &stele_core::TenantId,
     id: &str,
 ) -> Result<stele_core::StoredEvent, ApiError> {
+    visible_event_in(state, crate::view_filter::of(principal)?, tenant, id).await
+}
+
+/// An event of `tenant` that a reader with `view` may see (the viewer's sessions use this
+/// directly; API keys through [`visible_event`]).
+pub async fn visible_event_in(
+    state: &AppState,
+    view: Option<stele_core::ViewFilter>,
+    tenant: &stele_core::TenantId,
+    id: &str,
+) -> Result<stele_core::StoredEvent, ApiError> {
     let not_found = || ApiError::not_found(format!("event {id} does not exist"));
     let event_id = EventId::parse(id).map_err(|_| not_found())?;
     let event = state.store.get_event(tenant, &event_id).await?.ok_or_else(not_found)?;
-    let by_id = stele_core::Filter::new(id_filter(&event_id)).map_err(|_| ApiError::internal())?;
-    let query = crate::view_filter::query(principal, Some(by_id))?;
-    if query.view.is_some() && state.store.count(tenant, &query).await? == 0 {
-        return Err(not_found());
+    if view.is_some() {
+        let by_id = stele_core::Filter::new(id_filter(&event_id)).map_err(|_| ApiError::internal())?;
+        let query = stele_core::Query { view, filter: Some(by_id), ..stele_core::Query::default() };
+        if state.store.count(tenant, &query).await? == 0 {
+            return Err(not_found());
+        }
     }
     Ok(event)
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
-use stele_core::{EventId, Filter};
+use stele_core::Filter;
 use stele_store::stats::Facet;
 use stele_viewer::views::{
     Bar, Chip, Choice, EventView, EventsView, FacetItem, FacetView, HistogramView, JsonBlock, ScimLogsView, ScimRow,
@@ -211,6 +211,7 @@ pub(crate) async fn events(
         view.filter_error = Some(error);
         return Ok(render(StatusCode::BAD_REQUEST, &view));
     }
+    let view_filter = me.view();
     let read = filter_text(&p).and_then(|filter| {
         let params = SearchParams {
             filter: Some(filter),
@@ -221,7 +222,7 @@ pub(crate) async fn events(
             limit: Some(PAGE_ROWS),
             ..SearchParams::default()
         };
-        parse_read_in(None, params)
+        parse_read_in(view_filter, params)
     });
     let read: Read = match read {
         Ok(r) => r,
@@ -354,8 +355,11 @@ pub(crate) async fn event(
 ) -> Result<Response, PageError> {
     let me = signed_in(&state, &tenant, &headers).await?;
     let t = me.tenant.id.to_string();
-    let event_id = EventId::parse(&id).map_err(|_| not_found(&me.tenant.id))?;
-    let stored = state.store.get_event(&me.tenant.id, &event_id).await?.ok_or_else(|| not_found(&me.tenant.id))?;
+    let stored = match crate::routes::events::visible_event_in(&state, me.view(), &me.tenant.id, &id).await {
+        Ok(e) => e,
+        Err(e) if e.status == StatusCode::NOT_FOUND => return Err(not_found(&me.tenant.id)),
+        Err(e) => return Err(e.into()),
+    };
     let v: Value = serde_json::from_str(&stored.to_json()).map_err(|_| ApiError::internal())?;
     let status = text(&v, &["status"]);
     let changes = v.get("changes");
@@ -516,7 +520,7 @@ pub(crate) async fn scim_logs(
         api_href: p.api_href(),
         ..ScimLogsView::default()
     };
-    let read = p.api().and_then(|api| scim_log_read(None, api));
+    let read = p.api().and_then(|api| scim_log_read(me.view(), api));
     let read = match read {
         Ok(r) => r,
         Err(e) => return Ok(refused(e, &mut view, |v| &mut v.error)),
@@ -544,7 +548,7 @@ pub(crate) struct LiveParams {
 const LIVE_ROWS: u32 = 50;
 
 impl LiveParams {
-    fn read(&self) -> Result<Read, ApiError> {
+    fn read(&self, view: Option<stele_core::ViewFilter>) -> Result<Read, ApiError> {
         let params = SearchParams {
             filter: Some(self.filter.clone()).filter(|f| !f.trim().is_empty()),
             q: Some(self.q.clone()).filter(|q| !q.trim().is_empty()),
@@ -552,7 +556,7 @@ impl LiveParams {
             sort: Some("-seq".into()),
             ..SearchParams::default()
         };
-        parse_read_in(None, params)
+        parse_read_in(view, params)
     }
 }
 
@@ -573,7 +577,7 @@ pub(crate) async fn live(
         events_href: href(&format!("/t/{t}/events"), &[("filter", &p.filter), ("q", &p.q)]),
         ..Default::default()
     };
-    let read = match p.read() {
+    let read = match p.read(me.view()) {
         Ok(r) => r,
         Err(e) => return Ok(refused(e, &mut view, |v| &mut v.error)),
     };
@@ -605,7 +609,7 @@ pub(crate) async fn live_stream(
     })?;
     let t = me.tenant.id.to_string();
     let p: LiveParams = query_params(&uri).map_err(IntoResponse::into_response)?;
-    let read = p.read().map_err(IntoResponse::into_response)?;
+    let read = p.read(me.view()).map_err(IntoResponse::into_response)?;
     let resume = crate::routes::tail::resume_point(&headers, p.after).map_err(IntoResponse::into_response)?;
     let row = move |e: &stele_core::StoredEvent| {
         let value: Value = serde_json::from_str(&e.to_json()).unwrap_or(Value::Null);

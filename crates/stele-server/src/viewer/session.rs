@@ -33,8 +33,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use stele_core::{Actor, NewEvent, Origin, SecretHash, Status, Target, TenantId, Timestamp};
-use stele_store::directory::{Member, MemberLookup, RecordChange};
+use stele_core::{Actor, NewEvent, Origin, SecretHash, Status, Target, TenantId, Timestamp, ViewFilter};
+use stele_store::directory::{effective_role, Member, MemberLookup, RecordChange, Role};
 use stele_store::sessions::Session;
 use stele_store::{StoreError, Tenant};
 use stele_viewer::views::{Chrome, LoginView};
@@ -131,26 +131,72 @@ pub(super) fn login_href(tenant: &str) -> String {
     format!("/login?{q}")
 }
 
-/// A signed-in member, for one request.
+/// Who holds a viewer session.
+pub(crate) enum Holder {
+    /// A signed-in member, acting with its effective role (its own, raised by its groups').
+    Member { member: Member, role: Role },
+    /// An embed link's read-only session: the tenant as seen through `view` (the creating
+    /// key's view AND the link's own), with export only if that key may export.
+    Link { view: Option<ViewFilter>, export: bool },
+}
+
+/// A viewer session, for one request.
 pub(crate) struct SignedIn {
     pub tenant: Tenant,
-    pub member: Member,
+    pub holder: Holder,
     pub csrf: String,
 }
 
 impl SignedIn {
+    /// The signed-in member (`None` for an embed link's session).
+    pub fn member(&self) -> Option<&Member> {
+        match &self.holder {
+            Holder::Member { member, .. } => Some(member),
+            Holder::Link { .. } => None,
+        }
+    }
+
+    /// What the session may read: the whole tenant for a member, the link's view otherwise.
+    /// Every page passes it to the read it shares with the JSON API.
+    pub fn view(&self) -> Option<ViewFilter> {
+        match &self.holder {
+            Holder::Member { .. } => None,
+            Holder::Link { view, .. } => view.clone(),
+        }
+    }
+
+    /// Admins and owners manage keys, members, SCIM connections and the tenant's settings.
+    pub fn may_manage(&self) -> bool {
+        matches!(&self.holder, Holder::Member { role, .. } if *role >= Role::Admin)
+    }
+
+    /// Auditors, admins and owners export; so does a link made by a key that may.
+    pub fn may_export(&self) -> bool {
+        match &self.holder {
+            Holder::Member { role, .. } => *role >= Role::Auditor,
+            Holder::Link { export, .. } => *export,
+        }
+    }
+
     pub fn chrome(&self, nav: &'static str) -> Chrome {
+        let (member, member_email, role) = match &self.holder {
+            Holder::Member { member, role } => (
+                member
+                    .display_name
+                    .clone()
+                    .or_else(|| member.email.clone())
+                    .unwrap_or_else(|| member.user_name.clone()),
+                member.email.clone().unwrap_or_default(),
+                role.as_str().to_owned(),
+            ),
+            Holder::Link { .. } => ("Shared view".to_owned(), String::new(), "read-only".to_owned()),
+        };
         Chrome {
             tenant: self.tenant.id.to_string(),
             tenant_name: self.tenant.name.clone(),
-            member: self
-                .member
-                .display_name
-                .clone()
-                .or_else(|| self.member.email.clone())
-                .unwrap_or_else(|| self.member.user_name.clone()),
-            member_email: self.member.email.clone().unwrap_or_default(),
-            role: self.member.role.as_str().into(),
+            member,
+            member_email,
+            role,
             csrf: self.csrf.clone(),
             nav,
         }
@@ -177,7 +223,11 @@ pub(crate) async fn signed_in(state: &AppState, tenant: &str, headers: &HeaderMa
     let Some(t) = state.store.get_tenant(&cookie_tenant).await? else { return Err(to_login()) };
     let found = state.store.session(&cookie_tenant, &SecretHash::of(token), Timestamp::now()).await?;
     match found {
-        Some((_, member)) if member.active => Ok(SignedIn { tenant: t, member, csrf: csrf_of(token) }),
+        Some((_, member)) if member.active => {
+            let groups = state.store.member_groups(&cookie_tenant, &member.id).await?;
+            let role = effective_role(&member, &groups);
+            Ok(SignedIn { tenant: t, holder: Holder::Member { member, role }, csrf: csrf_of(token) })
+        }
         _ => Err(to_login()),
     }
 }
