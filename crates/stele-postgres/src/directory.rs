@@ -165,6 +165,13 @@ pub(crate) async fn apply(tx: &Transaction<'_>, no: i64, tenant: &TenantId, chan
         RecordChange::DeleteSession { member, token_hash } => {
             crate::sessions::delete_session(tx, no, member, token_hash).await?
         }
+        RecordChange::PutViewerLink { link } => crate::sessions::put_link(tx, no, link).await?,
+        RecordChange::OpenViewerLink { key, token_hash, session_hash, session_expires_at, now } => {
+            crate::sessions::open_link(tx, no, key, token_hash, session_hash, *session_expires_at, *now).await?
+        }
+        RecordChange::PutOidcProvider { provider, previous } => {
+            crate::sessions::put_oidc(tx, no, provider.as_ref(), *previous).await?
+        }
     }
     Ok(())
 }
@@ -176,7 +183,7 @@ async fn version(tx: &Transaction<'_>, table: &str, no: i64, id: &str) -> Result
 }
 
 /// The shared rule of every put and delete: `previous` must be what is stored.
-fn check_version(stored: Option<u64>, previous: Option<u64>, kind: &'static str, id: &str) -> Result<(), StoreError> {
+pub(crate) fn check_version(stored: Option<u64>, previous: Option<u64>, kind: &'static str, id: &str) -> Result<(), StoreError> {
     match (stored, previous) {
         (None, None) => Ok(()),
         (Some(_), None) => Err(StoreError::Conflict("id".into())),

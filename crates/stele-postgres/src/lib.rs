@@ -30,7 +30,7 @@ use stele_store::directory::{
     Group, GroupId, GroupLookup, GroupOrder, Listing, Member, MemberGroup, MemberId, MemberLookup, MemberOrder,
     RecordChange, ScimConnection, ScimConnectionId,
 };
-use stele_store::sessions::{Credential, Session};
+use stele_store::sessions::{Credential, OidcProvider, Session, ViewerLink};
 use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::{
     AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store,
@@ -316,6 +316,19 @@ impl SessionStore for PostgresStore {
 
     async fn count_sessions(&self, tenant: &TenantId, member: &MemberId) -> Result<u64, StoreError> {
         tenant_read!(self, tenant, |c, no| sessions::count_sessions(c, no, member))
+    }
+
+    async fn link_session(
+        &self,
+        tenant: &TenantId,
+        session_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<ViewerLink>, StoreError> {
+        tenant_read!(self, tenant, |c, no| sessions::link_session(c, no, session_hash, now))
+    }
+
+    async fn oidc_provider(&self, tenant: &TenantId) -> Result<Option<OidcProvider>, StoreError> {
+        tenant_read!(self, tenant, |c, no| sessions::oidc_provider(c, no))
     }
 }
 

@@ -255,6 +255,31 @@ const MIGRATIONS: &[&str] = &[
     FROM (SELECT tenant_no AS t_no, seq AS t_seq, time AS t_time, json::jsonb AS j FROM events WHERE doc <> ''::tsvector) AS src
     WHERE events.tenant_no = src.t_no AND events.seq = src.t_seq AND events.time = src.t_time;
     "##,
+    // Embed links (single-use; the opened link is its own read-only session) and each
+    // tenant's OpenID Connect provider (client secret sealed by the server).
+    r#"
+    CREATE TABLE viewer_links (
+        token_hash    bytea PRIMARY KEY,
+        tenant_no     bigint NOT NULL REFERENCES tenants (no),
+        key_id        text COLLATE "C" NOT NULL,
+        view_filter   text,
+        export        boolean NOT NULL,
+        created_at    bigint NOT NULL,
+        expires_at    bigint NOT NULL,
+        session_hash  bytea UNIQUE,
+        session_expires_at bigint
+    );
+    CREATE INDEX viewer_links_tenant ON viewer_links (tenant_no, expires_at);
+    CREATE TABLE oidc_providers (
+        tenant_no     bigint PRIMARY KEY REFERENCES tenants (no),
+        issuer        text NOT NULL,
+        client_id     text NOT NULL,
+        client_secret bytea NOT NULL,
+        name          text NOT NULL,
+        version       bigint NOT NULL,
+        updated_at    bigint NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

@@ -5,7 +5,9 @@
 
 use stele_core::{SecretHash, Timestamp};
 use stele_store::directory::{Member, MemberId};
-use stele_store::sessions::{Credential, Invite, Session, MAX_SESSIONS_PER_MEMBER};
+use stele_store::sessions::{
+    Credential, Invite, OidcProvider, Session, ViewerLink, MAX_LIVE_LINKS_PER_TENANT, MAX_SESSIONS_PER_MEMBER,
+};
 use stele_store::StoreError;
 use tokio_postgres::{GenericClient, Transaction};
 
@@ -153,4 +155,134 @@ pub(crate) async fn count_sessions(client: &impl GenericClient, no: i64, member:
         .await
         .map_err(backend)?;
     Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// Makes an embed link of key `link.key` (which must be the tenant's), after dropping the
+/// tenant's dead links, within the bound of live ones (see the SQLite backend).
+pub(crate) async fn put_link(tx: &Transaction<'_>, no: i64, link: &ViewerLink) -> Result<(), Fail> {
+    let key = link.key.to_string();
+    let owned = tx.query_opt("SELECT 1 FROM keys WHERE id = $1 AND tenant_no = $2", &[&key, &no]).await?;
+    if owned.is_none() {
+        return Err(StoreError::KeyNotFound(link.key.clone()).into());
+    }
+    let now = link.created_at.as_micros();
+    tx.execute(
+        "DELETE FROM viewer_links WHERE tenant_no = $1 AND expires_at <= $2
+             AND (session_expires_at IS NULL OR session_expires_at <= $2)",
+        &[&no, &now],
+    )
+    .await?;
+    let live: i64 = tx.query_one("SELECT COUNT(*) FROM viewer_links WHERE tenant_no = $1", &[&no]).await?.get(0);
+    if live as u64 >= MAX_LIVE_LINKS_PER_TENANT {
+        return Err(StoreError::Conflict("viewer links".into()).into());
+    }
+    tx.execute(
+        "INSERT INTO viewer_links (token_hash, tenant_no, key_id, view_filter, export, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&&link.token_hash.0[..], &no, &key, &link.view_filter, &link.export, &now, &link.expires_at.as_micros()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Opens an unopened, unexpired link whose key is not revoked, once.
+pub(crate) async fn open_link(
+    tx: &Transaction<'_>,
+    no: i64,
+    key: &stele_core::KeyId,
+    token: &SecretHash,
+    session: &SecretHash,
+    session_expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), Fail> {
+    let opened = tx
+        .execute(
+            "UPDATE viewer_links SET session_hash = $1, session_expires_at = $2
+             WHERE token_hash = $3 AND tenant_no = $4 AND session_hash IS NULL AND expires_at > $5
+               AND key_id = $6 AND EXISTS (SELECT 1 FROM keys k WHERE k.id = viewer_links.key_id AND k.tenant_no = $4
+                           AND k.revoked_at IS NULL)",
+            &[&&session.0[..], &session_expires_at.as_micros(), &&token.0[..], &no, &now.as_micros(), &key.to_string()],
+        )
+        .await?;
+    if opened == 0 {
+        return Err(StoreError::RecordNotFound("viewer link", "(used, expired or unknown)".into()).into());
+    }
+    Ok(())
+}
+
+pub(crate) async fn link_session(
+    client: &impl GenericClient,
+    no: i64,
+    session: &SecretHash,
+    now: Timestamp,
+) -> Result<Option<ViewerLink>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT l.token_hash, l.key_id, l.view_filter, l.export, l.created_at, l.expires_at
+             FROM viewer_links l JOIN keys k ON k.id = l.key_id AND k.tenant_no = l.tenant_no
+             WHERE l.session_hash = $1 AND l.tenant_no = $2 AND l.session_expires_at > $3
+               AND k.revoked_at IS NULL",
+            &[&&session.0[..], &no, &now.as_micros()],
+        )
+        .await
+        .map_err(backend)?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(ViewerLink {
+        token_hash: hash_of(row.get(0))?,
+        key: row.get::<_, String>(1).parse().map_err(backend)?,
+        view_filter: row.get(2),
+        export: row.get(3),
+        created_at: Timestamp::from_micros(row.get(4)),
+        expires_at: Timestamp::from_micros(row.get(5)),
+    }))
+}
+
+/// Sets or removes the tenant's OpenID Connect provider (versioned like every record).
+pub(crate) async fn put_oidc(
+    tx: &Transaction<'_>,
+    no: i64,
+    provider: Option<&OidcProvider>,
+    previous: Option<u64>,
+) -> Result<(), Fail> {
+    let stored = tx
+        .query_opt("SELECT version FROM oidc_providers WHERE tenant_no = $1", &[&no])
+        .await?
+        .map(|r| r.get::<_, i64>(0) as u64);
+    crate::directory::check_version(stored, previous, "oidc provider", "")?;
+    match provider {
+        None => {
+            tx.execute("DELETE FROM oidc_providers WHERE tenant_no = $1", &[&no]).await?;
+        }
+        Some(p) => {
+            tx.execute(
+                "INSERT INTO oidc_providers (tenant_no, issuer, client_id, client_secret, name, version, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (tenant_no) DO UPDATE SET issuer = EXCLUDED.issuer, client_id = EXCLUDED.client_id,
+                     client_secret = EXCLUDED.client_secret, name = EXCLUDED.name, version = EXCLUDED.version,
+                     updated_at = EXCLUDED.updated_at",
+                &[&no, &p.issuer, &p.client_id, &p.client_secret_sealed, &p.name, &(p.version as i64), &p.updated_at.as_micros()],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn oidc_provider(client: &impl GenericClient, no: i64) -> Result<Option<OidcProvider>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT issuer, client_id, client_secret, name, version, updated_at FROM oidc_providers
+             WHERE tenant_no = $1",
+            &[&no],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(row.map(|r| OidcProvider {
+        issuer: r.get(0),
+        client_id: r.get(1),
+        client_secret_sealed: r.get(2),
+        name: r.get(3),
+        version: r.get::<_, i64>(4) as u64,
+        updated_at: Timestamp::from_micros(r.get(5)),
+    }))
 }

@@ -61,6 +61,12 @@ pub struct Viewer {
     /// Always mark cookies `Secure` (they are anyway when a request arrives with
     /// `X-Forwarded-Proto: https`).
     pub secure_cookies: bool,
+    /// The URL people reach this server at (`https://audit.example.com`), for the links it
+    /// hands out (invites, embed links, SCIM base URLs, the OpenID Connect redirect). Unset:
+    /// taken from each request's `Host` and `X-Forwarded-Proto`.
+    pub public_url: Option<String>,
+    /// How long the read-only session an embed link opens lasts, in seconds (default 3 600).
+    pub link_session_ttl_seconds: u64,
 }
 
 impl Default for Viewer {
@@ -70,6 +76,8 @@ impl Default for Viewer {
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_ip_per_minute: 30,
             secure_cookies: false,
+            public_url: None,
+            link_session_ttl_seconds: 3600,
         }
     }
 }
@@ -242,6 +250,7 @@ impl Config {
             ("server.max_connections", s.max_connections == 0),
             ("store.query_timeout_ms", self.store.query_timeout_ms == 0),
             ("viewer.session_ttl_seconds", self.viewer.session_ttl_seconds == 0),
+            ("viewer.link_session_ttl_seconds", self.viewer.link_session_ttl_seconds == 0),
         ];
         if let Some((name, _)) = checks.into_iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero(name));

@@ -13,6 +13,7 @@ mod integrity;
 mod metrics;
 mod openapi;
 mod profiles;
+mod public_url;
 pub mod rate;
 mod routes;
 mod scim;

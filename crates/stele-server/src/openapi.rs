@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 
 use crate::routes::{
     events, export, health, integrity, keys, members, query, scim_connections, scim_log, stats, tail, tenant_update,
-    tenants,
+    tenants, viewer_links,
 };
 use crate::state::AppState;
 
@@ -69,5 +69,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(scim_connections::rotate_scim_connection))
         .routes(routes!(scim_connections::revoke_scim_connection))
         .routes(routes!(scim_log::scim_log))
+        .routes(routes!(viewer_links::create_viewer_link))
         .merge(crate::profiles::router())
 }

@@ -673,3 +673,111 @@ async fn the_live_page_streams_new_rows_after_the_ones_it_shows() {
     assert_eq!(b.get("/t/globex/live/stream").await.status(), StatusCode::NOT_FOUND);
     app.shutdown().await;
 }
+
+/// A key of `tenant` with `scopes` and a view filter; answers (id, secret).
+async fn key_with_view(app: &TestApp, tenant: &str, scopes: &[&str], view: &str) -> (String, String) {
+    let body = json!({"tenant": tenant, "name": "embedder", "scopes": scopes, "view_filter": view});
+    let resp = app.post_json("/v1/keys", OPERATOR, &body).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let key: Value = resp.json().await.expect("key");
+    (key["id"].as_str().expect("id").to_owned(), key["secret"].as_str().expect("secret").to_owned())
+}
+
+async fn links_made(app: &TestApp) -> usize {
+    app.all_events("acme").await.iter().filter(|e| e["action"] == "stele.viewer.link_created").count()
+}
+
+async fn make_link(app: &TestApp, secret: &str, body: &Value) -> Response {
+    app.post_json("/v1/viewer-links", secret, body).send().await.expect("sent")
+}
+
+#[tokio::test]
+async fn an_embed_link_opens_once_a_read_only_session_that_sees_only_its_view() {
+    let app = spawn_app().await;
+    let writer = app.tenant_with_key("acme").await;
+    app.tenant_with_key("globex").await;
+    let event = |action: &str, status: &str, message: &str| json!({"action": action, "status": status, "message": message});
+    let batch = json!({"events": [
+        event("user.login", "failure", "visible-failed-login"),
+        event("user.login", "success", "hidden-good-login"),
+        event("billing.charge", "failure", "hidden-billing-charge"),
+    ]});
+    let ids: Vec<String> = {
+        let resp = app.ingest(&writer.secret, &batch).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let body: Value = resp.json().await.expect("receipts");
+        body["events"].as_array().expect("events").iter().map(|e| e["id"].as_str().expect("id").to_owned()).collect()
+    };
+    let (key_id, secret) = key_with_view(&app, "acme", &["events:read"], "action sw \"user.\"").await;
+
+    // Refusals change nothing.
+    for (body, status) in [
+        (json!({"ttl_seconds": 0}), StatusCode::BAD_REQUEST),
+        (json!({"ttl_seconds": 901}), StatusCode::BAD_REQUEST),
+        (json!({"view_filter": "status eq"}), StatusCode::BAD_REQUEST),
+        (json!({"view": "status eq \"failure\""}), StatusCode::BAD_REQUEST),
+    ] {
+        let resp = make_link(&app, &secret, &body).await;
+        assert_eq!(resp.status(), status, "{body}");
+    }
+    let writer_only = app.create_key("acme", &["events:write"]).await;
+    assert_eq!(make_link(&app, &writer_only.secret, &json!({})).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(make_link(&app, OPERATOR, &json!({})).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(links_made(&app).await, 0, "no refused request made a link");
+
+    // The link: the key's view AND the requested one.
+    let resp = make_link(&app, &secret, &json!({"view_filter": "status eq \"failure\"", "ttl_seconds": 60})).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let link: Value = resp.json().await.expect("link");
+    let url = link["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with(&format!("{}/viewer-link/acme/{key_id}/", app.base)), "{url}");
+    let view = link["view_filter"].as_str().expect("view");
+    assert!(view.contains("user.") && view.contains("failure"), "{view}");
+    assert_eq!(links_made(&app).await, 1);
+
+    // A link with another key's id in it does not open (positive control: the real one does).
+    let mut br = Browser::new(&app);
+    let forged = url.replace(&key_id, &writer.id);
+    assert_eq!(br.get(&forged).await.status(), StatusCode::NOT_FOUND);
+    let opened = br.get(&url).await;
+    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&opened), "/t/acme/events");
+    let cookie = opened.headers().get(SET_COOKIE).and_then(|c| c.to_str().ok()).expect("a cookie").to_owned();
+    assert!(cookie.starts_with("stele_link=acme.") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert_eq!(Browser::new(&app).get(&url).await.status(), StatusCode::NOT_FOUND, "single use");
+
+    // The session sees its view only: rows, facets, histogram, details.
+    let (status, html, _) = br.page("/t/acme/events").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("visible-failed-login"), "the view's event is shown");
+    for hidden in ["hidden-good-login", "hidden-billing-charge", "billing.charge"] {
+        assert!(!html.contains(hidden), "{hidden} is outside the view, not even in facets");
+    }
+    assert_eq!(br.page(&format!("/t/acme/events/{}", ids[0])).await.0, StatusCode::OK);
+    for hidden in &ids[1..] {
+        assert_eq!(br.page(&format!("/t/acme/events/{hidden}")).await.0, StatusCode::NOT_FOUND, "{hidden}");
+    }
+    let (status, html, _) = br.page("/t/acme/live").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("visible-failed-login") && !html.contains("hidden-"), "the Live page too");
+    assert_eq!(br.page("/t/globex/events").await.0, StatusCode::NOT_FOUND, "its tenant only");
+
+    // Positive control: a member of the tenant sees what the link hides.
+    member_with_password(&app, "acme", "ana@acme.io").await;
+    let mut member = Browser::new(&app);
+    assert_eq!(member.sign_in("acme", "ana@acme.io", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let (_, html, _) = member.page("/t/acme/events").await;
+    assert!(html.contains("hidden-billing-charge") && html.contains("billing.charge"));
+
+    // Both ends are in the log.
+    let log = app.all_events("acme").await;
+    let used = log.iter().find(|e| e["action"] == "stele.viewer.link_used").expect("link_used logged");
+    assert_eq!(used["actor"]["id"], key_id.as_str());
+    assert_eq!(log.iter().filter(|e| e["action"] == "stele.viewer.link_used").count(), 1, "one use");
+
+    // Revoking the key ends the session.
+    let resp = app.http.delete(app.url(&format!("/v1/keys/{key_id}"))).bearer_auth(OPERATOR).send().await.expect("sent");
+    assert!(resp.status().is_success(), "revoked: {}", resp.status());
+    let resp = br.get("/t/acme/events").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "the session ended with its key");
+}

@@ -160,6 +160,13 @@ pub(crate) fn apply(conn: &Connection, no: i64, tenant: &TenantId, change: &Reco
         RecordChange::DeleteSession { member, token_hash } => {
             crate::sessions::delete_session(conn, no, member, token_hash)?
         }
+        RecordChange::PutViewerLink { link } => crate::sessions::put_link(conn, no, link)?,
+        RecordChange::OpenViewerLink { key, token_hash, session_hash, session_expires_at, now } => {
+            crate::sessions::open_link(conn, no, key, token_hash, session_hash, *session_expires_at, *now)?
+        }
+        RecordChange::PutOidcProvider { provider, previous } => {
+            crate::sessions::put_oidc(conn, no, provider.as_ref(), *previous)?
+        }
     }
     Ok(())
 }
@@ -172,7 +179,7 @@ fn version(conn: &Connection, table: &str, no: i64, id: &str) -> Result<Option<u
 }
 
 /// The shared rule of every put and delete: `previous` must be what is stored.
-fn check_version(stored: Option<u64>, previous: Option<u64>, kind: &'static str, id: &str) -> Result<(), StoreError> {
+pub(crate) fn check_version(stored: Option<u64>, previous: Option<u64>, kind: &'static str, id: &str) -> Result<(), StoreError> {
     match (stored, previous) {
         (None, None) => Ok(()),
         (Some(_), None) => Err(StoreError::Conflict("id".into())),

@@ -41,7 +41,7 @@ use stele_store::{
     StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
 
-use stele_store::sessions::{Credential, Session};
+use stele_store::sessions::{Credential, OidcProvider, Session, ViewerLink};
 use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::write::{FromWritten, Write, WriteQueue};
 use stele_store::{SessionStore, StatsStore};
@@ -439,6 +439,20 @@ impl SessionStore for SqliteStore {
     async fn count_sessions(&self, tenant: &TenantId, member: &MemberId) -> Result<u64, StoreError> {
         let member = *member;
         self.read_tenant(tenant, move |c, no| sessions::count_sessions(c, no, &member)).await
+    }
+
+    async fn link_session(
+        &self,
+        tenant: &TenantId,
+        session_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<ViewerLink>, StoreError> {
+        let hash = *session_hash;
+        self.read_tenant(tenant, move |c, no| sessions::link_session(c, no, &hash, now)).await
+    }
+
+    async fn oidc_provider(&self, tenant: &TenantId) -> Result<Option<OidcProvider>, StoreError> {
+        self.read_tenant(tenant, sessions::oidc_provider).await
     }
 }
 

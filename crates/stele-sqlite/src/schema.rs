@@ -229,6 +229,31 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX viewer_sessions_member ON viewer_sessions (tenant_no, member_id, created_at);
     "#,
+    // 9: embed links (single-use; the opened link is its own read-only session) and each
+    // tenant's OpenID Connect provider (client secret sealed by the server).
+    r#"
+    CREATE TABLE viewer_links (
+        token_hash    BLOB PRIMARY KEY,
+        tenant_no     INTEGER NOT NULL REFERENCES tenants(no),
+        key_id        TEXT NOT NULL,
+        view_filter   TEXT,
+        export        INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        session_hash  BLOB UNIQUE,
+        session_expires_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX viewer_links_tenant ON viewer_links (tenant_no, expires_at);
+    CREATE TABLE oidc_providers (
+        tenant_no     INTEGER PRIMARY KEY REFERENCES tenants(no),
+        issuer        TEXT NOT NULL,
+        client_id     TEXT NOT NULL,
+        client_secret BLOB NOT NULL,
+        name          TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version.

@@ -5,7 +5,9 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use stele_core::{SecretHash, Timestamp};
 use stele_store::directory::{Member, MemberId};
-use stele_store::sessions::{Credential, Invite, Session, MAX_SESSIONS_PER_MEMBER};
+use stele_store::sessions::{
+    Credential, Invite, OidcProvider, Session, ViewerLink, MAX_LIVE_LINKS_PER_TENANT, MAX_SESSIONS_PER_MEMBER,
+};
 use stele_store::StoreError;
 
 use crate::backend;
@@ -154,4 +156,139 @@ pub(crate) fn count_sessions(conn: &Connection, no: i64, member: &MemberId) -> R
         )
         .map_err(backend)?;
     Ok(n as u64)
+}
+
+/// Makes an embed link of key `link.key` (which must be the tenant's), after dropping the
+/// tenant's dead links, within the bound of live ones.
+pub(crate) fn put_link(conn: &Connection, no: i64, link: &ViewerLink) -> Result<(), StoreError> {
+    let key = link.key.to_string();
+    let owned: Option<i64> = conn
+        .query_row("SELECT 1 FROM keys WHERE id = ?1 AND tenant_no = ?2", params![key, no], |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    if owned.is_none() {
+        return Err(StoreError::KeyNotFound(link.key.clone()));
+    }
+    let now = link.created_at.as_micros();
+    conn.execute(
+        "DELETE FROM viewer_links WHERE tenant_no = ?1 AND expires_at <= ?2
+             AND (session_expires_at IS NULL OR session_expires_at <= ?2)",
+        params![no, now],
+    )
+    .map_err(backend)?;
+    let live: i64 = conn
+        .query_row("SELECT COUNT(*) FROM viewer_links WHERE tenant_no = ?1", params![no], |r| r.get(0))
+        .map_err(backend)?;
+    if live as u64 >= MAX_LIVE_LINKS_PER_TENANT {
+        return Err(StoreError::Conflict("viewer links".into()));
+    }
+    conn.execute(
+        "INSERT INTO viewer_links (token_hash, tenant_no, key_id, view_filter, export, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![&link.token_hash.0[..], no, key, link.view_filter, link.export, now, link.expires_at.as_micros()],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Opens an unopened, unexpired link whose key is not revoked, once.
+pub(crate) fn open_link(
+    conn: &Connection,
+    no: i64,
+    key: &stele_core::KeyId,
+    token: &SecretHash,
+    session: &SecretHash,
+    session_expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let opened = conn
+        .execute(
+            "UPDATE viewer_links SET session_hash = ?1, session_expires_at = ?2
+             WHERE token_hash = ?3 AND tenant_no = ?4 AND session_hash IS NULL AND expires_at > ?5
+               AND key_id = ?6 AND EXISTS (SELECT 1 FROM keys k WHERE k.id = viewer_links.key_id AND k.tenant_no = ?4
+                           AND k.revoked_at IS NULL)",
+            params![&session.0[..], session_expires_at.as_micros(), &token.0[..], no, now.as_micros(), key.to_string()],
+        )
+        .map_err(backend)?;
+    if opened == 0 {
+        return Err(StoreError::RecordNotFound("viewer link", "(used, expired or unknown)".into()));
+    }
+    Ok(())
+}
+
+pub(crate) fn link_session(
+    conn: &Connection,
+    no: i64,
+    session: &SecretHash,
+    now: Timestamp,
+) -> Result<Option<ViewerLink>, StoreError> {
+    type Row = (Vec<u8>, String, Option<String>, bool, i64, i64);
+    let row: Option<Row> = conn
+        .query_row(
+            "SELECT l.token_hash, l.key_id, l.view_filter, l.export, l.created_at, l.expires_at
+             FROM viewer_links l JOIN keys k ON k.id = l.key_id AND k.tenant_no = l.tenant_no
+             WHERE l.session_hash = ?1 AND l.tenant_no = ?2 AND l.session_expires_at > ?3
+               AND k.revoked_at IS NULL",
+            params![&session.0[..], no, now.as_micros()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    let Some((token, key, view_filter, export, created, expires)) = row else { return Ok(None) };
+    Ok(Some(ViewerLink {
+        token_hash: hash_of(token)?,
+        key: key.parse().map_err(backend)?,
+        view_filter,
+        export,
+        created_at: Timestamp::from_micros(created),
+        expires_at: Timestamp::from_micros(expires),
+    }))
+}
+
+/// Sets or removes the tenant's OpenID Connect provider (versioned like every record).
+pub(crate) fn put_oidc(
+    conn: &Connection,
+    no: i64,
+    provider: Option<&OidcProvider>,
+    previous: Option<u64>,
+) -> Result<(), StoreError> {
+    let stored: Option<i64> = conn
+        .query_row("SELECT version FROM oidc_providers WHERE tenant_no = ?1", [no], |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    crate::directory::check_version(stored.map(|v| v as u64), previous, "oidc provider", "")?;
+    match provider {
+        None => {
+            conn.execute("DELETE FROM oidc_providers WHERE tenant_no = ?1", [no]).map_err(backend)?;
+        }
+        Some(p) => {
+            conn.execute(
+                "INSERT OR REPLACE INTO oidc_providers (tenant_no, issuer, client_id, client_secret, name, version,
+                     updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![no, p.issuer, p.client_id, p.client_secret_sealed, p.name, p.version as i64, p.updated_at.as_micros()],
+            )
+            .map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn oidc_provider(conn: &Connection, no: i64) -> Result<Option<OidcProvider>, StoreError> {
+    conn.query_row(
+        "SELECT issuer, client_id, client_secret, name, version, updated_at FROM oidc_providers WHERE tenant_no = ?1",
+        [no],
+        |r| {
+            Ok(OidcProvider {
+                issuer: r.get(0)?,
+                client_id: r.get(1)?,
+                client_secret_sealed: r.get(2)?,
+                name: r.get(3)?,
+                version: r.get::<_, i64>(4)? as u64,
+                updated_at: Timestamp::from_micros(r.get(5)?),
+            })
+        },
+    )
+    .optional()
+    .map_err(backend)
 }

@@ -218,6 +218,29 @@ pub enum RecordChange {
         member: MemberId,
         token_hash: SecretHash,
     },
+    /// Makes an embed link. The key must be the tenant's (`KeyNotFound`); the tenant's expired
+    /// links are dropped, and a tenant with
+    /// [`MAX_LIVE_LINKS_PER_TENANT`](crate::sessions::MAX_LIVE_LINKS_PER_TENANT) live links
+    /// refuses one more (`Conflict("viewer links")`).
+    PutViewerLink {
+        link: crate::sessions::ViewerLink,
+    },
+    /// Opens an embed link once: the link with `token_hash` must exist, have been made by
+    /// `key`, be unopened, not expired at `now`, and its key not revoked (`RecordNotFound("viewer link", …)`
+    /// otherwise). Its session (`session_hash`) lasts until `session_expires_at`.
+    OpenViewerLink {
+        key: stele_core::KeyId,
+        token_hash: SecretHash,
+        session_hash: SecretHash,
+        session_expires_at: Timestamp,
+        now: Timestamp,
+    },
+    /// Sets (`Some`) or removes (`None`) the tenant's OpenID Connect provider. `previous` is
+    /// the stored version (`None`: there must be none).
+    PutOidcProvider {
+        provider: Option<crate::sessions::OidcProvider>,
+        previous: Option<u64>,
+    },
 }
 
 impl RecordChange {
@@ -232,6 +255,9 @@ impl RecordChange {
             RecordChange::PutCredential { credential } => ("credential", credential.member.to_string()),
             RecordChange::PutSession { session } => ("session", session.member.to_string()),
             RecordChange::DeleteSession { member, .. } => ("session", member.to_string()),
+            RecordChange::PutViewerLink { link } => ("viewer link", link.key.to_string()),
+            RecordChange::OpenViewerLink { .. } => ("viewer link", String::new()),
+            RecordChange::PutOidcProvider { .. } => ("oidc provider", String::new()),
         }
     }
 }

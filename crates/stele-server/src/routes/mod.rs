@@ -13,6 +13,7 @@ pub mod stats;
 pub mod tail;
 pub mod tenant_update;
 pub mod tenants;
+pub mod viewer_links;
 
 use axum::extract::Query;
 use axum::http::Uri;

@@ -3,7 +3,7 @@
 //! SHA-256 is stored; the invite works for [`INVITE_TTL_SECONDS`] and once.
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use stele_core::{Actor, NewEvent, Origin, SecretHash, Status, TenantId, Timestamp};
 use stele_store::directory::{Member, MemberId, RecordChange};
@@ -23,11 +23,9 @@ use crate::state::AppState;
 pub const INVITE_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
 /// The invite URL of a member, as the caller reached this server.
-pub(crate) fn invite_url(headers: &HeaderMap, tenant: &TenantId, member: &MemberId, token: &str) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    let proto = if proto == "https" { "https" } else { "http" };
-    format!("{proto}://{host}/invite/{tenant}/{member}/{token}")
+pub(crate) fn invite_url(state: &AppState, headers: &HeaderMap, tenant: &TenantId, member: &MemberId, token: &str) -> String {
+    let base = crate::public_url::base(state.viewer.settings.public_url.as_deref(), headers);
+    format!("{base}/invite/{tenant}/{member}/{token}")
 }
 
 /// Gives a member a new invite (any earlier one stops working; a password stays until the
@@ -63,7 +61,7 @@ pub(crate) async fn invite(
     audit.event.origin = Some(Origin::Api);
     let audit = NewEvent::new(audit.event);
     state.store.change(tenant, RecordChange::PutCredential { credential }, vec![audit]).await?;
-    Ok(invite_url(headers, tenant, &member.id, &token))
+    Ok(invite_url(state, headers, tenant, &member.id, &token))
 }
 
 /// The member and credential an invite URL names, if the invite is pending and valid.

@@ -12,6 +12,7 @@
 
 mod format;
 pub(crate) mod invite;
+mod link;
 mod pages;
 pub(crate) mod session;
 
@@ -27,7 +28,7 @@ use stele_viewer::{Page, Viewer};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub(crate) use session::ViewerState;
+pub(crate) use session::{new_token, ViewerState};
 
 /// The policy of every viewer answer.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/invite/{tenant}/{member}/{token}", get(invite::invite_page).post(invite::accept_invite))
+        .route("/viewer-link/{tenant}/{key}/{token}", get(link::open))
         .route("/t/{tenant}", get(pages::home))
         .route("/t/{tenant}/events", get(pages::events))
         .route("/t/{tenant}/events/{id}", get(pages::event))
@@ -61,15 +63,16 @@ pub(crate) fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span
     tracing::debug_span!("request", method = %request.method(), uri = %uri, version = ?request.version())
 }
 
-/// A request's URI as logs may show it.
+/// A request's URI as logs may show it: the secret last segment of an invite or embed link
+/// (`/invite/{tenant}/{member}/{token}`, `/viewer-link/{tenant}/{key}/{token}`) hidden.
 fn loggable_uri(uri: &axum::http::Uri) -> String {
-    match uri.path().strip_prefix("/invite/") {
-        Some(rest) => {
+    for prefix in ["/invite/", "/viewer-link/"] {
+        if let Some(rest) = uri.path().strip_prefix(prefix) {
             let named: Vec<&str> = rest.splitn(3, '/').take(2).collect();
-            format!("/invite/{}/[REDACTED]", named.join("/"))
+            return format!("{prefix}{}/[REDACTED]", named.join("/"));
         }
-        None => uri.to_string(),
     }
+    uri.to_string()
 }
 
 async fn secure_headers(mut response: Response) -> Response {
@@ -165,6 +168,7 @@ mod tests {
         let shown = |uri: &str| super::loggable_uri(&uri.parse().expect("uri"));
         assert_eq!(shown("/invite/acme/0193/SECRETTOKEN"), "/invite/acme/0193/[REDACTED]");
         assert_eq!(shown("/invite/acme"), "/invite/acme/[REDACTED]");
+        assert_eq!(shown("/viewer-link/acme/key_1/SECRETTOKEN"), "/viewer-link/acme/key_1/[REDACTED]");
         assert_eq!(shown("/t/acme/events?q=x"), "/t/acme/events?q=x", "other URIs are shown whole");
     }
 }

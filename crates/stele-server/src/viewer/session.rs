@@ -46,6 +46,8 @@ use crate::rate::Limiter;
 use crate::state::AppState;
 
 const SESSION_COOKIE: &str = "stele_session";
+/// The cookie of an embed link's read-only session (`viewer/link.rs`).
+pub(super) const LINK_COOKIE: &str = "stele_link";
 pub(super) const CSRF_COOKIE: &str = "stele_csrf";
 /// Largest form body the viewer reads.
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -72,8 +74,15 @@ impl ViewerState {
     }
 }
 
+impl ViewerState {
+    /// The per-client-address sign-in budget (also spent by embed links being opened).
+    pub(super) fn per_ip(&self) -> Option<&Limiter<IpAddr>> {
+        self.per_ip.as_ref()
+    }
+}
+
 /// 256 random bits, base64url.
-pub(super) fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut random = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut random);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
@@ -104,18 +113,18 @@ pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v)
 }
 
-fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn secure(state: &AppState, headers: &HeaderMap) -> bool {
     state.viewer.settings.secure_cookies
         || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p == "https")
 }
 
-fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str, secure: bool) -> Option<HeaderValue> {
+pub(super) fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str, secure: bool) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"))
         .ok()
 }
 
-fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+pub(super) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
     if let Some(c) = cookie {
         response.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -203,30 +212,49 @@ impl SignedIn {
     }
 }
 
-/// The session cookie's tenant and token, if it has that shape.
-fn session_cookie(headers: &HeaderMap) -> Option<(TenantId, &str)> {
-    let (tenant, token) = cookie(headers, SESSION_COOKIE)?.split_once('.')?;
+/// A session cookie's tenant and token (`<tenant>.<token>`), if it has that shape.
+fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<(TenantId, &'a str)> {
+    let (tenant, token) = cookie(headers, name)?.split_once('.')?;
     if !is_token(token) {
         return None;
     }
     Some((TenantId::parse(tenant).ok()?, token))
 }
 
-/// The member signed in for `tenant` (the URL's). No session: a redirect to sign in; a
-/// session of another tenant: 404, as if the page did not exist.
+/// Who is signed in for `tenant` (the URL's): a member's session, else an embed link's.
+/// No session: a redirect to sign in; a session of another tenant only: 404, as if the page
+/// did not exist.
 pub(crate) async fn signed_in(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<SignedIn, PageError> {
     let to_login = || PageError::Answer(see_other(&login_href(tenant)));
-    let Some((cookie_tenant, token)) = session_cookie(headers) else { return Err(to_login()) };
-    if cookie_tenant.as_str() != tenant {
-        return Err(not_found(&cookie_tenant));
-    }
+    let member = session_cookie(headers, SESSION_COOKIE);
+    let link = session_cookie(headers, LINK_COOKIE);
+    let (cookie_tenant, token, is_link) = if let Some((t, token)) = member.clone().filter(|(t, _)| t.as_str() == tenant)
+    {
+        (t, token, false)
+    } else if let Some((t, token)) = link.clone().filter(|(t, _)| t.as_str() == tenant) {
+        (t, token, true)
+    } else if let Some((other, _)) = member.or(link) {
+        return Err(not_found(&other));
+    } else {
+        return Err(to_login());
+    };
     let Some(t) = state.store.get_tenant(&cookie_tenant).await? else { return Err(to_login()) };
-    let found = state.store.session(&cookie_tenant, &SecretHash::of(token), Timestamp::now()).await?;
-    match found {
+    let hash = SecretHash::of(token);
+    let now = Timestamp::now();
+    let csrf = csrf_of(token);
+    if is_link {
+        let Some(link) = state.store.link_session(&cookie_tenant, &hash, now).await? else { return Err(to_login()) };
+        let view = link.view_filter.as_deref().map(crate::view_filter::stored).transpose().map_err(|e| {
+            tracing::error!(error = %e, "a stored viewer link's view filter is unreadable");
+            ApiError::internal()
+        })?;
+        return Ok(SignedIn { tenant: t, holder: Holder::Link { view, export: link.export }, csrf });
+    }
+    match state.store.session(&cookie_tenant, &hash, now).await? {
         Some((_, member)) if member.active => {
             let groups = state.store.member_groups(&cookie_tenant, &member.id).await?;
             let role = effective_role(&member, &groups);
-            Ok(SignedIn { tenant: t, holder: Holder::Member { member, role }, csrf: csrf_of(token) })
+            Ok(SignedIn { tenant: t, holder: Holder::Member { member, role }, csrf })
         }
         _ => Err(to_login()),
     }
@@ -530,7 +558,16 @@ pub(crate) async fn logout(State(state): State<AppState>, request: Request) -> R
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let form = read_form(&headers, body).await?;
-    let Some((tenant, token)) = session_cookie(&headers) else { return Ok(see_other("/login")) };
+    let secure = secure(&state, &headers);
+    if let Some((tenant, token)) = session_cookie(&headers, LINK_COOKIE) {
+        // An embed link's session: the cookie goes (the link itself was single-use).
+        if !csrf_matches(token, form.get("csrf")) {
+            return Ok(csrf_refused(&format!("/t/{tenant}/events")));
+        }
+        let cleared = set_cookie(LINK_COOKIE, "", 0, "Lax", secure);
+        return Ok(with_cookie(see_other(&format!("{}&done=out", login_href(tenant.as_str()))), cleared));
+    }
+    let Some((tenant, token)) = session_cookie(&headers, SESSION_COOKIE) else { return Ok(see_other("/login")) };
     if !csrf_matches(token, form.get("csrf")) {
         return Ok(csrf_refused(&format!("/t/{tenant}/events")));
     }
@@ -548,7 +585,7 @@ pub(crate) async fn logout(State(state): State<AppState>, request: Request) -> R
         let change = RecordChange::DeleteSession { member: session.member, token_hash: hash };
         state.store.change(&tenant, change, vec![audit]).await?;
     }
-    let cleared = set_cookie(SESSION_COOKIE, "", 0, "Lax", secure(&state, &headers));
+    let cleared = set_cookie(SESSION_COOKIE, "", 0, "Lax", secure);
     let to = format!("{}&done=out", login_href(tenant.as_str()));
     Ok(with_cookie(see_other(&to), cleared))
 }

@@ -9,7 +9,9 @@ use stele_core::{SecretHash, TenantId, Timestamp};
 use super::directory::member;
 use super::event;
 use crate::directory::{MemberId, RecordChange};
-use crate::sessions::{Credential, Invite, Session, MAX_SESSIONS_PER_MEMBER};
+use crate::sessions::{
+    Credential, Invite, OidcProvider, Session, ViewerLink, MAX_LIVE_LINKS_PER_TENANT, MAX_SESSIONS_PER_MEMBER,
+};
 use crate::{NewTenant, Store, StoreError};
 
 fn tenant(id: &str) -> TenantId {
@@ -114,4 +116,119 @@ pub async fn credentials_and_sessions(store: Arc<dyn Store>) {
     store.change(&a, RecordChange::DeleteMember { id: ana.id, previous: 3 }, vec![]).await.expect("delete");
     assert_eq!(store.credential(&a, &ana.id).await.expect("read"), None);
     assert_eq!(store.count_sessions(&a, &ana.id).await.expect("count"), 0);
+}
+
+async fn make_key(store: &dyn Store, t: &TenantId) -> stele_core::KeyId {
+    let id = stele_core::KeyId::generate();
+    let key = crate::NewKey {
+        id: id.clone(),
+        tenant: t.clone(),
+        name: "embed".into(),
+        scopes: std::collections::BTreeSet::from([stele_core::Scope::EventsRead]),
+        view_filter: None,
+        secret_hash: SecretHash::of("key-secret"),
+        created_at: Timestamp::now(),
+    };
+    store.create_key(key, event("stele.key.created", 1)).await.expect("key created");
+    id
+}
+
+fn link(key: &stele_core::KeyId, token: &str, created: i64, expires: i64) -> ViewerLink {
+    ViewerLink {
+        token_hash: SecretHash::of(token),
+        key: key.clone(),
+        view_filter: Some("action sw \"user.\"".into()),
+        export: false,
+        created_at: Timestamp::from_micros(created),
+        expires_at: Timestamp::from_micros(expires),
+    }
+}
+
+fn open(key: &stele_core::KeyId, token: &str, session: &str, session_expires: i64, now: i64) -> RecordChange {
+    RecordChange::OpenViewerLink {
+        key: key.clone(),
+        token_hash: SecretHash::of(token),
+        session_hash: SecretHash::of(session),
+        session_expires_at: Timestamp::from_micros(session_expires),
+        now: Timestamp::from_micros(now),
+    }
+}
+
+/// Embed links: made by a key of the tenant, opened exactly once before they expire, their
+/// session answered only in their tenant, before it expires and while the key lives; the
+/// number of live links is bounded. And the tenant's OpenID Connect provider, versioned.
+pub async fn viewer_links_and_oidc(store: Arc<dyn Store>) {
+    let (a, b) = (tenant("link-a"), tenant("link-b"));
+    make(&*store, "link-a").await;
+    make(&*store, "link-b").await;
+    let key = make_key(&*store, &a).await;
+    let other_key = make_key(&*store, &b).await;
+    let put = |l: ViewerLink| RecordChange::PutViewerLink { link: l };
+    let used = || vec![event("stele.viewer.link_used", 3)];
+
+    // A key of another tenant cannot make a link here (positive control: its own key can).
+    let err = store.change(&a, put(link(&other_key, "x", 10, 1_000)), vec![]).await;
+    assert!(matches!(err, Err(StoreError::KeyNotFound(_))), "another tenant's key: {err:?}");
+    store.change(&a, put(link(&key, "t1", 10, 1_000)), vec![event("stele.viewer.link_created", 2)]).await.expect("made");
+
+    // Opened once, before it expires, in its tenant only.
+    let err = store.change(&b, open(&key, "t1", "s1", 5_000, 20), used()).await;
+    assert!(matches!(err, Err(StoreError::RecordNotFound(..))), "another tenant cannot open it: {err:?}");
+    let err = store.change(&a, open(&other_key, "t1", "s1", 5_000, 20), used()).await;
+    assert!(matches!(err, Err(StoreError::RecordNotFound(..))), "only with the key that made it: {err:?}");
+    store.change(&a, open(&key, "t1", "s1", 5_000, 20), used()).await.expect("opened");
+    let err = store.change(&a, open(&key, "t1", "s2", 5_000, 30), used()).await;
+    assert!(matches!(err, Err(StoreError::RecordNotFound(..))), "single use: {err:?}");
+    store.change(&a, put(link(&key, "t2", 10, 1_000)), vec![]).await.expect("made");
+    let err = store.change(&a, open(&key, "t2", "s3", 5_000, 1_000), used()).await;
+    assert!(matches!(err, Err(StoreError::RecordNotFound(..))), "expired at its expiry: {err:?}");
+
+    // The session: its link, in its tenant, until it expires.
+    let got = store.link_session(&a, &SecretHash::of("s1"), Timestamp::from_micros(100)).await.expect("read");
+    let got = got.expect("the opened link's session");
+    assert_eq!(got.key, key);
+    assert_eq!(got.view_filter.as_deref(), Some("action sw \"user.\""));
+    assert!(store.link_session(&b, &SecretHash::of("s1"), Timestamp::from_micros(100)).await.expect("r").is_none());
+    assert!(store.link_session(&a, &SecretHash::of("s1"), Timestamp::from_micros(5_000)).await.expect("r").is_none());
+    assert!(store.link_session(&a, &SecretHash::of("t1"), Timestamp::from_micros(100)).await.expect("r").is_none());
+
+    // Revoking the key ends the session, and no link of it opens any more.
+    store.change(&a, put(link(&key, "t3", 10, 1_000_000)), vec![]).await.expect("made");
+    store.revoke_key(&a, &key, event("stele.key.revoked", 4)).await.expect("revoked");
+    assert!(store.link_session(&a, &SecretHash::of("s1"), Timestamp::from_micros(100)).await.expect("r").is_none());
+    let err = store.change(&a, open(&key, "t3", "s4", 5_000_000, 200), used()).await;
+    assert!(matches!(err, Err(StoreError::RecordNotFound(..))), "a revoked key's link: {err:?}");
+
+    // At most MAX_LIVE_LINKS_PER_TENANT live links; dead ones are dropped when one is made.
+    let key_b = other_key;
+    for i in 0..MAX_LIVE_LINKS_PER_TENANT {
+        store.change(&b, put(link(&key_b, &format!("many-{i}"), 10, 1_000)), vec![]).await.expect("within the bound");
+    }
+    let err = store.change(&b, put(link(&key_b, "one-more", 20, 1_000)), vec![]).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "past the bound: {err:?}");
+    store.change(&b, put(link(&key_b, "later", 2_000, 3_000)), vec![]).await.expect("the expired ones were dropped");
+
+    // The OpenID Connect provider: none, set, replaced at its version, removed.
+    assert_eq!(store.oidc_provider(&a).await.expect("read"), None);
+    let provider = OidcProvider {
+        issuer: "https://idp.example".into(),
+        client_id: "stele".into(),
+        client_secret_sealed: vec![1, 2, 3],
+        name: "Example".into(),
+        version: 1,
+        updated_at: Timestamp::from_micros(7),
+    };
+    let set = |p: Option<OidcProvider>, previous| RecordChange::PutOidcProvider { provider: p, previous };
+    store.change(&a, set(Some(provider.clone()), None), vec![event("stele.tenant.oidc_set", 5)]).await.expect("set");
+    assert_eq!(store.oidc_provider(&a).await.expect("read"), Some(provider.clone()));
+    assert_eq!(store.oidc_provider(&b).await.expect("read"), None, "per tenant");
+    let err = store.change(&a, set(Some(provider.clone()), None), vec![]).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "one provider per tenant: {err:?}");
+    let v2 = OidcProvider { name: "Renamed".into(), version: 2, ..provider };
+    let err = store.change(&a, set(Some(v2.clone()), Some(7)), vec![]).await;
+    assert!(matches!(err, Err(StoreError::VersionMismatch { current: 1 })), "stale version: {err:?}");
+    store.change(&a, set(Some(v2.clone()), Some(1)), vec![]).await.expect("replaced");
+    assert_eq!(store.oidc_provider(&a).await.expect("read"), Some(v2));
+    store.change(&a, set(None, Some(2)), vec![]).await.expect("removed");
+    assert_eq!(store.oidc_provider(&a).await.expect("read"), None);
 }
