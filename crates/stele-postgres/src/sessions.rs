@@ -260,7 +260,15 @@ pub(crate) async fn put_oidc(
                  ON CONFLICT (tenant_no) DO UPDATE SET issuer = EXCLUDED.issuer, client_id = EXCLUDED.client_id,
                      client_secret = EXCLUDED.client_secret, name = EXCLUDED.name, version = EXCLUDED.version,
                      updated_at = EXCLUDED.updated_at",
-                &[&no, &p.issuer, &p.client_id, &p.client_secret_sealed, &p.name, &(p.version as i64), &p.updated_at.as_micros()],
+                &[
+                    &no,
+                    &p.issuer,
+                    &p.client_id,
+                    &p.client_secret_sealed,
+                    &p.name,
+                    &(p.version as i64),
+                    &p.updated_at.as_micros(),
+                ],
             )
             .await?;
         }

@@ -67,6 +67,9 @@ pub struct Viewer {
     pub public_url: Option<String>,
     /// How long the read-only session an embed link opens lasts, in seconds (default 3 600).
     pub link_session_ttl_seconds: u64,
+    /// Accept `http://` OpenID Connect issuers (a lab, the tests). Off: only `https`, so a
+    /// tenant admin cannot point the server at plain-HTTP services.
+    pub oidc_allow_http: bool,
 }
 
 impl Default for Viewer {
@@ -78,6 +81,7 @@ impl Default for Viewer {
             secure_cookies: false,
             public_url: None,
             link_session_ttl_seconds: 3600,
+            oidc_allow_http: false,
         }
     }
 }

@@ -6,8 +6,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    events, export, health, integrity, keys, members, query, scim_connections, scim_log, stats, tail, tenant_update,
-    tenants, viewer_links,
+    events, export, health, integrity, keys, members, oidc_provider, query, scim_connections, scim_log, stats, tail,
+    tenant_update, tenants, viewer_links,
 };
 use crate::state::AppState;
 
@@ -70,5 +70,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(scim_connections::revoke_scim_connection))
         .routes(routes!(scim_log::scim_log))
         .routes(routes!(viewer_links::create_viewer_link))
+        .routes(routes!(
+            oidc_provider::put_oidc_provider,
+            oidc_provider::get_oidc_provider,
+            oidc_provider::delete_oidc_provider
+        ))
         .merge(crate::profiles::router())
 }

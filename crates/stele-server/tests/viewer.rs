@@ -696,7 +696,8 @@ async fn an_embed_link_opens_once_a_read_only_session_that_sees_only_its_view() 
     let app = spawn_app().await;
     let writer = app.tenant_with_key("acme").await;
     app.tenant_with_key("globex").await;
-    let event = |action: &str, status: &str, message: &str| json!({"action": action, "status": status, "message": message});
+    let event =
+        |action: &str, status: &str, message: &str| json!({"action": action, "status": status, "message": message});
     let batch = json!({"events": [
         event("user.login", "failure", "visible-failed-login"),
         event("user.login", "success", "hidden-good-login"),
@@ -776,7 +777,8 @@ async fn an_embed_link_opens_once_a_read_only_session_that_sees_only_its_view() 
     assert_eq!(log.iter().filter(|e| e["action"] == "stele.viewer.link_used").count(), 1, "one use");
 
     // Revoking the key ends the session.
-    let resp = app.http.delete(app.url(&format!("/v1/keys/{key_id}"))).bearer_auth(OPERATOR).send().await.expect("sent");
+    let resp =
+        app.http.delete(app.url(&format!("/v1/keys/{key_id}"))).bearer_auth(OPERATOR).send().await.expect("sent");
     assert!(resp.status().is_success(), "revoked: {}", resp.status());
     let resp = br.get("/t/acme/events").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "the session ended with its key");

@@ -10,30 +10,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::browser::{tools_or_skip, workspace};
 use common::{spawn_app, TestApp, OPERATOR};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The browser and the node modules, or why not.
-fn tools() -> Result<(PathBuf, PathBuf), String> {
-    let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(PathBuf::from);
-    let modules = from_env("STELE_TEST_BROWSER_NODE_PATH")
-        .unwrap_or_else(|| workspace().join("target/clients/browser/node_modules"));
-    let chromium = from_env("STELE_TEST_CHROMIUM").unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if !modules.join("playwright-core").is_dir() || !modules.join("axe-core").is_dir() {
-        return Err(format!("{} has no playwright-core and axe-core", modules.display()));
-    }
-    if !chromium.is_file() {
-        return Err(format!("no Chromium at {}", chromium.display()));
-    }
-    Ok((chromium, modules))
-}
 
 async fn scim(app: &TestApp, conn: &str, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> u16 {
     let mut req = app.http.request(method, format!("{}/scim/v2/{conn}{path}", app.base)).bearer_auth(token);
@@ -70,17 +52,7 @@ async fn set_password(invite_url: &str, password: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_viewer_works_in_chromium_and_passes_axe() {
-    let (chromium, modules) = match tools() {
-        Ok(t) => t,
-        Err(why) => {
-            assert!(
-                std::env::var("STELE_TEST_REQUIRE_CLIENTS").is_err(),
-                "{why}, but STELE_TEST_REQUIRE_CLIENTS is set: scripts/test must install Chromium and the browser packages"
-            );
-            eprintln!("skipped: {why} (scripts/test installs them)");
-            return;
-        }
-    };
+    let Some((chromium, modules)) = tools_or_skip() else { return };
     let app = spawn_app().await;
     let key = app.tenant_with_key("acme").await;
     let other = app.tenant_with_key("globex").await;

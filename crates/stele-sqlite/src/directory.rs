@@ -179,7 +179,12 @@ fn version(conn: &Connection, table: &str, no: i64, id: &str) -> Result<Option<u
 }
 
 /// The shared rule of every put and delete: `previous` must be what is stored.
-pub(crate) fn check_version(stored: Option<u64>, previous: Option<u64>, kind: &'static str, id: &str) -> Result<(), StoreError> {
+pub(crate) fn check_version(
+    stored: Option<u64>,
+    previous: Option<u64>,
+    kind: &'static str,
+    id: &str,
+) -> Result<(), StoreError> {
     match (stored, previous) {
         (None, None) => Ok(()),
         (Some(_), None) => Err(StoreError::Conflict("id".into())),

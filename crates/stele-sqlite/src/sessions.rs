@@ -266,7 +266,15 @@ pub(crate) fn put_oidc(
                 "INSERT OR REPLACE INTO oidc_providers (tenant_no, issuer, client_id, client_secret, name, version,
                      updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![no, p.issuer, p.client_id, p.client_secret_sealed, p.name, p.version as i64, p.updated_at.as_micros()],
+                params![
+                    no,
+                    p.issuer,
+                    p.client_id,
+                    p.client_secret_sealed,
+                    p.name,
+                    p.version as i64,
+                    p.updated_at.as_micros()
+                ],
             )
             .map_err(backend)?;
         }

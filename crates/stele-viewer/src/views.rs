@@ -26,10 +26,19 @@ pub struct Chrome {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct LoginView {
     pub tenant: String,
+    /// The tenant's single sign-on: ("Sign in with <name>", its start URL).
+    pub sso: Option<SsoButton>,
     pub email: String,
     pub error: Option<String>,
     pub notice: Option<String>,
     pub csrf: String,
+}
+
+/// The login page's single sign-on button.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SsoButton {
+    pub name: String,
+    pub href: String,
 }
 
 impl Page for LoginView {

@@ -6,6 +6,7 @@ pub mod health;
 pub mod integrity;
 pub mod keys;
 pub mod members;
+pub mod oidc_provider;
 pub mod query;
 pub mod scim_connections;
 pub mod scim_log;

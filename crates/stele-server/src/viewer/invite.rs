@@ -23,7 +23,13 @@ use crate::state::AppState;
 pub const INVITE_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
 /// The invite URL of a member, as the caller reached this server.
-pub(crate) fn invite_url(state: &AppState, headers: &HeaderMap, tenant: &TenantId, member: &MemberId, token: &str) -> String {
+pub(crate) fn invite_url(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &TenantId,
+    member: &MemberId,
+    token: &str,
+) -> String {
     let base = crate::public_url::base(state.viewer.settings.public_url.as_deref(), headers);
     format!("{base}/invite/{tenant}/{member}/{token}")
 }

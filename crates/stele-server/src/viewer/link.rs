@@ -6,8 +6,8 @@
 //! budget (`[viewer] login_attempts_per_ip_per_minute`), so tokens cannot be guessed at
 //! speed. Opening is a `stele.viewer.link_used` event, in the same transaction.
 
-use axum::extract::{Path, State};
 use axum::extract::Request;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use stele_core::{Actor, KeyId, SecretHash, Status, Target, TenantId, Timestamp};

@@ -13,6 +13,7 @@
 mod format;
 pub(crate) mod invite;
 mod link;
+pub(crate) mod oidc;
 mod pages;
 pub(crate) mod session;
 
@@ -46,6 +47,8 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/invite/{tenant}/{member}/{token}", get(invite::invite_page).post(invite::accept_invite))
         .route("/viewer-link/{tenant}/{key}/{token}", get(link::open))
+        .route("/oidc/{tenant}/start", get(oidc::start))
+        .route("/oidc/{tenant}/callback", get(oidc::callback))
         .route("/t/{tenant}", get(pages::home))
         .route("/t/{tenant}/events", get(pages::events))
         .route("/t/{tenant}/events/{id}", get(pages::event))

@@ -37,7 +37,7 @@ use stele_core::{Actor, NewEvent, Origin, SecretHash, Status, Target, TenantId, 
 use stele_store::directory::{effective_role, Member, MemberLookup, RecordChange, Role};
 use stele_store::sessions::Session;
 use stele_store::{StoreError, Tenant};
-use stele_viewer::views::{Chrome, LoginView};
+use stele_viewer::views::{Chrome, LoginView, SsoButton};
 use subtle::ConstantTimeEq;
 
 use super::{error_page, render, PageError};
@@ -337,6 +337,13 @@ pub(super) fn page_with_csrf_cookie(
     with_cookie(page, cookie)
 }
 
+/// The "Sign in with <provider>" button of a tenant with single sign-on.
+async fn sso_button(state: &AppState, tenant: &str) -> Option<SsoButton> {
+    let id = TenantId::parse(tenant).ok()?;
+    let provider = state.store.oidc_provider(&id).await.ok().flatten()?;
+    Some(SsoButton { name: provider.name, href: format!("/oidc/{id}/start") })
+}
+
 /// `GET /login`.
 pub(crate) async fn login_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let params: HashMap<String, String> =
@@ -347,12 +354,9 @@ pub(crate) async fn login_page(State(state): State<AppState>, headers: HeaderMap
         Some("out") => Some("You are signed out.".to_owned()),
         _ => None,
     };
-    let view = LoginView {
-        tenant: params.get("tenant").cloned().unwrap_or_default(),
-        csrf: csrf_of(&secret),
-        notice,
-        ..LoginView::default()
-    };
+    let tenant = params.get("tenant").cloned().unwrap_or_default();
+    let sso = sso_button(&state, &tenant).await;
+    let view = LoginView { tenant, sso, csrf: csrf_of(&secret), notice, ..LoginView::default() };
     page_with_csrf_cookie(&state, &headers, &secret, fresh, render(StatusCode::OK, &view))
 }
 
@@ -401,8 +405,10 @@ pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
 
 /// Why a sign-in failed (recorded in the tenant's log; the page says only "incorrect").
 #[derive(Debug, Clone, Copy)]
-enum Refusal {
+pub(super) enum Refusal {
     UnknownEmail,
+    /// Single sign-on: the provider's identity matches no member.
+    UnknownIdentity,
     NoPassword,
     WrongPassword,
     Deactivated,
@@ -412,6 +418,7 @@ impl Refusal {
     fn reason(self) -> &'static str {
         match self {
             Refusal::UnknownEmail => "no member has this email",
+            Refusal::UnknownIdentity => "the identity provider's user matches no member",
             Refusal::NoPassword => "the member has not set a password yet",
             Refusal::WrongPassword => "wrong password",
             Refusal::Deactivated => "the member is deactivated",
@@ -433,7 +440,8 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
     let field = |name: &str| form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
     let (tenant_text, email) = (field("tenant"), field("email"));
     let password = form.get("password").cloned().unwrap_or_default();
-    let view = LoginView { tenant: tenant_text.clone(), email: email.clone(), ..LoginView::default() };
+    let sso = sso_button(&state, &tenant_text).await;
+    let view = LoginView { tenant: tenant_text.clone(), email: email.clone(), sso, ..LoginView::default() };
     let missing = [("Tenant", &tenant_text), ("Email", &email), ("Password", &password)]
         .into_iter()
         .find(|(_, v)| v.is_empty() || v.chars().count() > MAX_PASSWORD_CHARS);
@@ -488,6 +496,26 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
         return Ok(incorrect(view));
     };
 
+    match start_session(&state, &headers, &tenant.id, member, ip, "with a password").await? {
+        Some(page) => Ok(page),
+        None => {
+            record_failure(&state, &tenant.id, &email, ip, Refusal::Deactivated).await?;
+            Ok(incorrect(view))
+        }
+    }
+}
+
+/// Makes a session of an active member (a sign-in `how`: "with a password", "through
+/// Okta"), records `stele.viewer.signed_in`, and answers the redirect to the Events page
+/// with the session cookie — or `None` when the member was deactivated meanwhile.
+pub(super) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &TenantId,
+    member: Member,
+    ip: Option<IpAddr>,
+    how: &str,
+) -> Result<Option<Response>, ApiError> {
     let token = new_token();
     let created = Timestamp::now();
     let ttl = i64::try_from(state.viewer.settings.session_ttl_seconds).unwrap_or(i64::MAX / 2_000_000);
@@ -500,24 +528,25 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
         Status::Success,
         member_actor(&member, ip),
         crate::routes::members::member_target(&member),
-        format!("{who} signed in to the viewer"),
+        format!("{who} signed in to the viewer {how}"),
         None,
     );
-    match state.store.change(&tenant.id, RecordChange::PutSession { session }, vec![audit]).await {
+    match state.store.change(tenant, RecordChange::PutSession { session }, vec![audit]).await {
         Ok(()) => {}
-        Err(StoreError::UnknownMember(_)) => {
-            record_failure(&state, &tenant.id, &email, ip, Refusal::Deactivated).await?;
-            return Ok(incorrect(view));
-        }
+        Err(StoreError::UnknownMember(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let value = format!("{}.{}", tenant.id, token);
-    let cookie = set_cookie(SESSION_COOKIE, &value, ttl, "Lax", secure(&state, &headers));
-    Ok(with_cookie(see_other(&format!("/t/{}/events", tenant.id)), cookie))
+    let value = format!("{tenant}.{token}");
+    let cookie = set_cookie(SESSION_COOKIE, &value, ttl, "Lax", secure(state, headers));
+    Ok(Some(with_cookie(see_other(&format!("/t/{tenant}/events")), cookie)))
 }
 
 /// The member an email (else a user name) signs in as.
-async fn find_member(state: &AppState, tenant: &TenantId, email: &str) -> Result<Option<Member>, StoreError> {
+pub(super) async fn find_member(
+    state: &AppState,
+    tenant: &TenantId,
+    email: &str,
+) -> Result<Option<Member>, StoreError> {
     let by_email = state.store.find_members(tenant, &MemberLookup::Email(email.to_owned())).await?;
     if by_email.len() == 1 {
         return Ok(by_email.into_iter().next());
@@ -525,7 +554,7 @@ async fn find_member(state: &AppState, tenant: &TenantId, email: &str) -> Result
     Ok(state.store.find_members(tenant, &MemberLookup::UserName(email.to_owned())).await?.into_iter().next())
 }
 
-async fn record_failure(
+pub(super) async fn record_failure(
     state: &AppState,
     tenant: &TenantId,
     email: &str,

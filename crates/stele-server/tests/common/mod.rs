@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};

@@ -169,7 +169,10 @@ pub async fn viewer_links_and_oidc(store: Arc<dyn Store>) {
     // A key of another tenant cannot make a link here (positive control: its own key can).
     let err = store.change(&a, put(link(&other_key, "x", 10, 1_000)), vec![]).await;
     assert!(matches!(err, Err(StoreError::KeyNotFound(_))), "another tenant's key: {err:?}");
-    store.change(&a, put(link(&key, "t1", 10, 1_000)), vec![event("stele.viewer.link_created", 2)]).await.expect("made");
+    store
+        .change(&a, put(link(&key, "t1", 10, 1_000)), vec![event("stele.viewer.link_created", 2)])
+        .await
+        .expect("made");
 
     // Opened once, before it expires, in its tenant only.
     let err = store.change(&b, open(&key, "t1", "s1", 5_000, 20), used()).await;
