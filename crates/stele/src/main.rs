@@ -71,6 +71,18 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Make a single-use link that opens a read-only viewer session (needs a tenant key
+    /// with events:read; the session sees the key's view AND --filter).
+    ViewerLink {
+        /// Narrow what the session sees (the filter language).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Seconds the link may wait to be opened (10–900, default 900).
+        #[arg(long)]
+        ttl_seconds: Option<u32>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Manage a tenant's groups (and the role each gives its members).
     Groups {
         #[command(subcommand)]
@@ -222,6 +234,9 @@ fn main() -> anyhow::Result<()> {
             Command::Tenants { command, remote } => commands::admin::tenants(command, &remote).await,
             Command::Keys { command, remote } => commands::admin::keys(command, &remote).await,
             Command::Members { command, remote } => commands::directory::members(command, &remote).await,
+            Command::ViewerLink { filter, ttl_seconds, remote } => {
+                commands::directory::viewer_link(filter, ttl_seconds, &remote).await
+            }
             Command::Groups { command, remote } => commands::directory::groups(command, &remote).await,
             Command::ScimConnections { command, remote } => {
                 commands::directory::scim_connections(command, &remote).await

@@ -302,10 +302,18 @@ fn members_groups_and_scim_connections() {
     assert_eq!(group["members"][0]["id"], id.as_str());
     let got = ok_json(run(&url, OPERATOR, &["members", "get", "--tenant", "acme", &id]));
     assert_eq!(got["effective_role"], "auditor");
+    let invited = ok_json(run(&url, OPERATOR, &["members", "invite", "--tenant", "acme", &id]));
+    assert!(invited["invite_url"].as_str().is_some_and(|u| u.contains("/invite/acme/")), "{invited}");
     let updated = ok_json(run(&url, OPERATOR, &["members", "update", "--tenant", "acme", &id, "--active", "false"]));
     assert_eq!(updated["active"], false);
     let listed = ok_json(run(&url, OPERATOR, &["members", "list", "--tenant", "acme"]));
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let reader = ok_json(run(&url, OPERATOR, &["keys", "create", "--tenant", "acme", "--name", "embed", "--scope", "events:read"]));
+    let reader = reader["secret"].as_str().expect("secret").to_owned();
+    let link = ok_json(run(&url, &reader, &["viewer-link", "--filter", "action sw \"user.\"", "--ttl-seconds", "60"]));
+    assert!(link["url"].as_str().is_some_and(|u| u.contains("/viewer-link/acme/")), "{link}");
+    let refused = run(&url, &reader, &["viewer-link", "--ttl-seconds", "5"]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("ttl_seconds"));
     let conn = ok_json(run(&url, OPERATOR, &["scim-connections", "create", "--tenant", "acme", "--name", "Okta"]));
     assert!(conn["token"].as_str().is_some_and(|t| t.starts_with("scim_")));
     let conn_id = conn["id"].as_str().expect("id");

@@ -50,6 +50,12 @@ pub enum MemberCommand {
         #[arg(long)]
         active: Option<bool>,
     },
+    /// Give a member a new one-time invite URL (valid 7 days) to set a password.
+    Invite {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+    },
     /// Remove a member (it leaves every group).
     Remove {
         #[arg(long)]
@@ -187,6 +193,10 @@ pub async fn members(command: MemberCommand, remote: &Remote) -> anyhow::Result<
             let path = format!("/v1/tenants/{tenant}/members/{id}");
             print(&client.json(client.request(Method::PATCH, &path).json(&body)).await?)
         }
+        MemberCommand::Invite { tenant, id } => {
+            let path = format!("/v1/tenants/{tenant}/members/{id}/invite");
+            print(&client.json(client.request(Method::POST, &path)).await?)
+        }
         MemberCommand::Remove { tenant, id } => {
             send_empty(&client, Method::DELETE, &format!("/v1/tenants/{tenant}/members/{id}")).await?;
             eprintln!("removed member {id}");
@@ -257,4 +267,12 @@ pub async fn scim_connections(command: ScimConnectionCommand, remote: &Remote) -
             Ok(())
         }
     }
+}
+
+/// `stele viewer-link`: a single-use URL that opens a read-only viewer session (the key's
+/// view AND `--filter`), for embedding "Audit log" in another product.
+pub async fn viewer_link(filter: Option<String>, ttl_seconds: Option<u32>, remote: &Remote) -> anyhow::Result<()> {
+    let client = Client::new(remote)?;
+    let body = json!({"view_filter": filter, "ttl_seconds": ttl_seconds});
+    print(&client.json(client.request(Method::POST, "/v1/viewer-links").json(&body)).await?)
 }
