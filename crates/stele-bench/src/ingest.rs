@@ -344,7 +344,7 @@ async fn metric(base: &str, name: &str) -> anyhow::Result<Option<f64>> {
 
 /// Waits until the server's index has caught up with its log (`stele_index_lag_events` 0)
 /// and says how long that took; `None` for a server without a deferred index.
-async fn index_drained(base: &str) -> anyhow::Result<Option<Duration>> {
+pub(crate) async fn index_drained(base: &str) -> anyhow::Result<Option<Duration>> {
     let start = Instant::now();
     loop {
         match metric(base, "stele_index_lag_events").await? {

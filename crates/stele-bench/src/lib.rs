@@ -10,5 +10,6 @@ pub mod query;
 pub mod query_corpus;
 pub mod scim;
 mod stats;
+pub mod viewer;
 
 pub use ingest::IngestOptions;

@@ -308,7 +308,11 @@ fn members_groups_and_scim_connections() {
     assert_eq!(updated["active"], false);
     let listed = ok_json(run(&url, OPERATOR, &["members", "list", "--tenant", "acme"]));
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
-    let reader = ok_json(run(&url, OPERATOR, &["keys", "create", "--tenant", "acme", "--name", "embed", "--scope", "events:read"]));
+    let reader = ok_json(run(
+        &url,
+        OPERATOR,
+        &["keys", "create", "--tenant", "acme", "--name", "embed", "--scope", "events:read"],
+    ));
     let reader = reader["secret"].as_str().expect("secret").to_owned();
     let link = ok_json(run(&url, &reader, &["viewer-link", "--filter", "action sw \"user.\"", "--ttl-seconds", "60"]));
     assert!(link["url"].as_str().is_some_and(|u| u.contains("/viewer-link/acme/")), "{link}");

@@ -13,6 +13,8 @@ pub enum BenchCommand {
     Proofs(stele_bench::integrity::ProofOptions),
     /// SCIM request throughput with the SCIM audit log on and off, in one run.
     Scim(stele_bench::scim::ScimOptions),
+    /// The viewer's Events page (complete HTML) on a large tenant, against the JSON page.
+    Viewer(stele_bench::viewer::ViewerOptions),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -29,6 +31,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Scim(options) => {
             let report = stele_bench::scim::run(options).await?;
+            println!("{report}");
+            Ok(())
+        }
+        BenchCommand::Viewer(options) => {
+            let report = stele_bench::viewer::run(options).await?;
             println!("{report}");
             Ok(())
         }
