@@ -5,7 +5,7 @@
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use stele_core::{Actor, NewEvent, Origin, SecretHash, Status, TenantId, Timestamp};
+use stele_core::{SecretHash, Status, TenantId, Timestamp};
 use stele_store::directory::{Member, MemberId, RecordChange};
 use stele_store::sessions::{Credential, Invite};
 use stele_store::Tenant;
@@ -22,12 +22,17 @@ use crate::state::AppState;
 /// How long an invite URL works.
 pub const INVITE_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
-/// The invite URL of a member, as the caller reached this server.
-pub(crate) fn invite_url(headers: &HeaderMap, tenant: &TenantId, member: &MemberId, token: &str) -> String {
+/// This server's origin as the caller reached it (`Host`, `X-Forwarded-Proto`).
+pub(crate) fn origin(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
     let proto = if proto == "https" { "https" } else { "http" };
-    format!("{proto}://{host}/invite/{tenant}/{member}/{token}")
+    format!("{proto}://{host}")
+}
+
+/// The invite URL of a member, as the caller reached this server.
+pub(crate) fn invite_url(headers: &HeaderMap, tenant: &TenantId, member: &MemberId, token: &str) -> String {
+    format!("{}/invite/{tenant}/{member}/{token}", origin(headers))
 }
 
 /// Gives a member a new invite (any earlier one stops working; a password stays until the
@@ -37,7 +42,7 @@ pub(crate) async fn invite(
     headers: &HeaderMap,
     tenant: &TenantId,
     member: &Member,
-    actor: Actor,
+    by: &crate::audit::By<'_>,
 ) -> Result<String, ApiError> {
     let token = new_token();
     let now = Timestamp::now();
@@ -52,16 +57,8 @@ pub(crate) async fn invite(
         updated_at: now,
     };
     let who = member.email.clone().unwrap_or_else(|| member.user_name.clone());
-    let mut audit = event(
-        "stele.member.invited",
-        Status::Success,
-        actor,
-        crate::routes::members::member_target(member),
-        format!("Member {who} invited to the viewer"),
-        None,
-    );
-    audit.event.origin = Some(Origin::Api);
-    let audit = NewEvent::new(audit.event);
+    let target = crate::routes::members::member_target(member);
+    let audit = by.event("stele.member.invited", target, format!("Member {who} invited to the viewer"));
     state.store.change(tenant, RecordChange::PutCredential { credential }, vec![audit]).await?;
     Ok(invite_url(headers, tenant, &member.id, &token))
 }
