@@ -170,6 +170,19 @@ impl SignedIn {
         matches!(&self.holder, Holder::Member { role, .. } if *role >= Role::Admin)
     }
 
+    /// The role the member acts with (`None` for an embed link's session).
+    pub fn role(&self) -> Option<Role> {
+        match &self.holder {
+            Holder::Member { role, .. } => Some(*role),
+            Holder::Link { .. } => None,
+        }
+    }
+
+    /// Who the session's admin changes are made by: the member, through the viewer.
+    pub fn by(&self, ip: Option<IpAddr>) -> Option<crate::audit::By<'static>> {
+        self.member().map(|m| crate::audit::By::Member(member_actor(m, ip)))
+    }
+
     /// Auditors, admins and owners export; so does a link made by a key that may.
     pub fn may_export(&self) -> bool {
         match &self.holder {
@@ -199,6 +212,8 @@ impl SignedIn {
             role,
             csrf: self.csrf.clone(),
             nav,
+            may_export: self.may_export(),
+            may_manage: self.may_manage(),
         }
     }
 }
@@ -238,6 +253,44 @@ pub(crate) fn not_found(home_tenant: &TenantId) -> PageError {
         ApiError::not_found("There is no such page, or it is not yours to see."),
         format!("/t/{home_tenant}/events"),
     )
+}
+
+/// The 403 page of a session that may not do something.
+pub(crate) fn forbidden(me: &SignedIn, detail: &str) -> PageError {
+    PageError::Api(ApiError::forbidden(detail), format!("/t/{}/events", me.tenant.id))
+}
+
+/// A form posted by a signed-in session, once its CSRF token matched: the session, the
+/// request's headers, the fields and the client's address.
+pub(crate) struct SessionForm {
+    pub me: SignedIn,
+    pub headers: HeaderMap,
+    pub fields: HashMap<String, String>,
+    pub ip: Option<IpAddr>,
+}
+
+impl SessionForm {
+    /// A field, trimmed ("" when absent).
+    pub fn field(&self, name: &str) -> String {
+        self.fields.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()
+    }
+}
+
+/// Reads a form posted to a page of `tenant`: no session → sign in; another tenant's → 404;
+/// a CSRF token that is missing or does not match the session's → the refusal page, and
+/// nothing else is read or changed.
+pub(crate) async fn session_form(state: &AppState, tenant: &str, request: Request) -> Result<SessionForm, PageError> {
+    let ip = client_ip(&request);
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let me = signed_in(state, tenant, &headers).await?;
+    let home = format!("/t/{}/events", me.tenant.id);
+    let fields = read_form(&headers, body).await.map_err(|e| PageError::Api(e, home.clone()))?;
+    let matches = fields.get("csrf").is_some_and(|p| bool::from(me.csrf.as_bytes().ct_eq(p.as_bytes())));
+    if !matches {
+        return Err(PageError::Answer(csrf_refused(&home)));
+    }
+    Ok(SessionForm { me, headers, fields, ip })
 }
 
 /// Reads an `application/x-www-form-urlencoded` body of at most [`MAX_FORM_BYTES`].
