@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod viewer_client;
+
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
