@@ -59,12 +59,9 @@ fn notice(uri: &Uri) -> Option<String> {
     Some(text.to_owned())
 }
 
-fn may_manage(me: &SignedIn) -> Result<(), PageError> {
-    if me.may_manage() {
-        Ok(())
-    } else {
-        Err(forbidden(me, "The Admin pages are for the tenant's admins and owners."))
-    }
+/// The 403 of a session that may not manage the tenant.
+fn not_admin(me: &SignedIn) -> PageError {
+    forbidden(me, "The Admin pages are for the tenant's admins and owners.")
 }
 
 /// A form posted to an admin page, its maker and the maker's role.
@@ -74,10 +71,9 @@ async fn admin_form(
     request: Request,
 ) -> Result<(SessionForm, By<'static>, Role), PageError> {
     let form = session_form(state, tenant, request).await?;
-    may_manage(&form.me)?;
-    match (form.me.by(form.ip), form.me.role()) {
-        (Some(by), Some(role)) => Ok((form, by, role)),
-        _ => Err(forbidden(&form.me, "The Admin pages are for the tenant's admins and owners.")),
+    match (form.me.may_manage(), form.me.by(form.ip), form.me.role()) {
+        (true, Some(by), Some(role)) => Ok((form, by, role)),
+        _ => Err(not_admin(&form.me)),
     }
 }
 
@@ -148,7 +144,9 @@ pub(crate) async fn admin_home(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let me = signed_in(&state, &tenant, &headers).await?;
-    may_manage(&me)?;
+    if !me.may_manage() {
+        return Err(not_admin(&me));
+    }
     Ok(see_other(&format!("/t/{}/admin/members", me.tenant.id)))
 }
 
@@ -160,7 +158,9 @@ pub(crate) async fn members_page(
     uri: Uri,
 ) -> Result<Response, PageError> {
     let me = signed_in(&state, &tenant, &headers).await?;
-    may_manage(&me)?;
+    if !me.may_manage() {
+        return Err(not_admin(&me));
+    }
     let view = AdminMembersView { notice: notice(&uri), ..members_view(&state, &me).await? };
     Ok(render(StatusCode::OK, &view))
 }
@@ -323,7 +323,9 @@ pub(crate) async fn keys_page(
     uri: Uri,
 ) -> Result<Response, PageError> {
     let me = signed_in(&state, &tenant, &headers).await?;
-    may_manage(&me)?;
+    if !me.may_manage() {
+        return Err(not_admin(&me));
+    }
     let view = AdminKeysView { notice: notice(&uri), ..keys_view(&state, &me).await? };
     Ok(render(StatusCode::OK, &view))
 }
@@ -432,7 +434,9 @@ pub(crate) async fn scim_page(
     uri: Uri,
 ) -> Result<Response, PageError> {
     let me = signed_in(&state, &tenant, &headers).await?;
-    may_manage(&me)?;
+    if !me.may_manage() {
+        return Err(not_admin(&me));
+    }
     let view = AdminScimView { notice: notice(&uri), ..scim_view(&state, &me, &headers).await? };
     Ok(render(StatusCode::OK, &view))
 }

@@ -56,12 +56,9 @@ impl ExportPageParams {
     }
 }
 
-fn may_export(me: &SignedIn) -> Result<(), PageError> {
-    if me.may_export() {
-        Ok(())
-    } else {
-        Err(forbidden(me, "Exporting needs the auditor role or higher (or a link whose key may export)."))
-    }
+/// The 403 of a session that may not export.
+fn may_not_export(me: &SignedIn) -> PageError {
+    forbidden(me, "Exporting needs the auditor role or higher (or a link whose key may export).")
 }
 
 /// `GET /t/{tenant}/export`.
@@ -72,7 +69,9 @@ pub(crate) async fn export_page(
     uri: Uri,
 ) -> Result<Response, PageError> {
     let me = signed_in(&state, &tenant, &headers).await?;
-    may_export(&me)?;
+    if !me.may_export() {
+        return Err(may_not_export(&me));
+    }
     let t = me.tenant.id.to_string();
     let p: ExportPageParams = query_params(&uri).map_err(|e| PageError::Api(e, format!("/t/{t}/export")))?;
     let pairs = [("filter", p.filter.as_str()), ("q", &p.q), ("from", &p.from), ("to", &p.to)];
@@ -111,7 +110,9 @@ pub(crate) async fn download(
 ) -> Result<Response, PageError> {
     let form = session_form(&state, &tenant, request).await?;
     let me = &form.me;
-    may_export(me)?;
+    if !me.may_export() {
+        return Err(may_not_export(me));
+    }
     let t = me.tenant.id.to_string();
     let p = ExportPageParams {
         filter: form.field("filter"),
