@@ -28,19 +28,33 @@ use crate::state::AppState;
 /// Heads the page lists.
 const HEADS_SHOWN: usize = 10;
 
-/// The newest signed heads of a tenant, newest first: heads are listed by size from a lower
-/// bound, so the bound is lowered (×16 each time) until enough are found.
+/// The newest signed heads of a tenant, newest first. Heads are listed by size upwards from a
+/// lower bound, so the bound goes down (×16 each time) until the range holds enough; a range
+/// is read in pages of 1000, keeping the last few (the range before held fewer than
+/// [`HEADS_SHOWN`], so it is at most 16 × that many sizes wide).
 async fn newest_heads(state: &AppState, tenant: &stele_core::TenantId) -> Result<Vec<SignedTreeHead>, ApiError> {
+    const PAGE: u32 = 1000;
     let Some(latest) = state.store.latest_head(tenant).await? else { return Ok(Vec::new()) };
     let top = latest.head.size;
     let mut span: u64 = 16;
     loop {
         let from = top.saturating_sub(span);
-        let mut heads = state.store.heads(tenant, from, top, 1000).await?;
-        if heads.len() >= HEADS_SHOWN || from == 0 || heads.len() == 1000 {
-            heads.reverse();
-            heads.truncate(HEADS_SHOWN);
-            return Ok(heads);
+        let mut kept: Vec<SignedTreeHead> = Vec::new();
+        let mut next = from;
+        loop {
+            let page = state.store.heads(tenant, next, top, PAGE).await?;
+            let full = page.len() == PAGE as usize;
+            next = page.last().map_or(top, |h| h.head.size.saturating_add(1));
+            kept.extend(page);
+            let drop = kept.len().saturating_sub(HEADS_SHOWN);
+            kept.drain(..drop);
+            if !full || next > top {
+                break;
+            }
+        }
+        if kept.len() >= HEADS_SHOWN || from == 0 {
+            kept.reverse();
+            return Ok(kept);
         }
         span = span.saturating_mul(16);
     }
