@@ -324,6 +324,14 @@ async fn an_admin_gives_at_most_its_own_role_and_an_owner_may_give_owner() {
         true
     );
 
+    // A member whose group makes it act as owner is above an admin too.
+    let gus = member_with_role(&app, "acme", "gus@acme.io", "member").await;
+    let group = json!({"display_name": "Owners", "role": "owner", "members": [gus]});
+    let made = app.post_json("/v1/tenants/acme/groups", OPERATOR, &group).send().await.expect("group");
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let resp = admin.post(&format!("/t/acme/admin/members/{gus}"), &[("csrf", &csrf), ("do", "deactivate")]).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "gus acts as owner");
+
     // Positive control: an admin gives admin; an owner gives owner.
     let resp = admin
         .post(&format!("/t/acme/admin/members/{mel_id}"), &[("csrf", &csrf), ("do", "role"), ("role", "admin")])

@@ -14,8 +14,9 @@
 //! with a `done` notice.
 //!
 //! Roles: an admin gives at most its own role (an admin cannot make an owner) and changes
-//! no member whose own role is above its own; nobody changes their own role or deactivates
-//! themselves here (no admin locks themselves out; another admin or the API can).
+//! no member who acts with a role above its own (its own role or one a group gives it);
+//! nobody changes their own role or deactivates themselves here (no admin locks themselves
+//! out; another admin or the API can).
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -231,8 +232,11 @@ pub(crate) async fn change_member(
         let e = ApiError::forbidden("you cannot change your own role or deactivate yourself here");
         return Ok(shown_error(e, &mut view, |v| &mut v.error));
     }
-    if target.role > my_role {
-        let e = ApiError::forbidden(format!("{who} is {}, above your own role", target.role.as_str()));
+    // The role the target acts with (its groups may raise it), not only its own.
+    let groups = state.store.member_groups(&me.tenant.id, &target.id).await?;
+    let acts_as = stele_store::directory::effective_role(&target, &groups);
+    if acts_as > my_role {
+        let e = ApiError::forbidden(format!("{who} acts as {}, above your own role", acts_as.as_str()));
         return Ok(shown_error(e, &mut view, |v| &mut v.error));
     }
     let update = |role: Option<String>, active: Option<bool>| UpdateMember { role, active, name: None };
