@@ -94,18 +94,22 @@ async function verify(box) {
   if (toHex(root) !== head.root) {
     throw new Failed("Inclusion proof", `the proof leads to root ${toHex(root)}, not to the signed root ${head.root}`);
   }
-  // 3. The head is this tenant's and was signed by the trusted key.
+  // 3. The head is this tenant's and was signed by the trusted key, whose fingerprint (first
+  // 16 hex digits of SHA-256 of the raw key, as the server names keys) is computed here.
   if (head.tenant !== box.dataset.tenant) throw new Failed("Signed head", `the head is tenant ${head.tenant}'s`);
-  if (head.key_id !== trustedId) throw new Failed("Signature", `the head names key ${head.key_id}, not the trusted ${trustedId}`);
+  const raw = base64Bytes(trustedKey);
+  const fingerprint = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", raw))).slice(0, 16);
+  if (fingerprint !== trustedId) throw new Failed("Trusted key", `the page's key has fingerprint ${fingerprint}, not ${trustedId}`);
+  if (head.key_id !== fingerprint) throw new Failed("Signature", `the head names key ${head.key_id}, not the trusted ${fingerprint}`);
   let ok;
   try {
-    const key = await crypto.subtle.importKey("raw", base64Bytes(trustedKey), { name: "Ed25519" }, false, ["verify"]);
+    const key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
     ok = await crypto.subtle.verify({ name: "Ed25519" }, key, base64Bytes(head.signature), signedBytes(head));
   } catch (e) {
     throw new Failed("Signature", `could not check it: ${e.message}`);
   }
   if (!ok) throw new Failed("Signature", "the Ed25519 signature does not match the head");
-  return head;
+  return { head, fingerprint };
 }
 
 function show(result, state, title, lines) {
@@ -130,10 +134,10 @@ for (const box of document.querySelectorAll("[data-verify]")) {
     button.disabled = true;
     show(result, "busy", "Verifying…", []);
     try {
-      const head = await verify(box);
+      const { head, fingerprint } = await verify(box);
       show(result, "ok", "Verified", [
         `In the tree of ${head.size} events with root ${head.root}, signed ${head.time}.`,
-        `Trusted key: ${box.dataset.keyId} (Ed25519, as this page was served).`,
+        `Trusted key: ${fingerprint} (Ed25519, the key this page was served with).`,
       ]);
     } catch (e) {
       const check = e instanceof Failed ? e.check : "Verify";
