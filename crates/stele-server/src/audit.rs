@@ -1,13 +1,65 @@
 //! Events Stele writes about itself (tenant and key changes) into the tenant's own log.
 
-use stele_core::{Actor, Event, EventId, NewEvent, Origin, Status, Target, Timestamp};
+use std::collections::BTreeSet;
+
+use stele_core::{Actor, Event, EventId, NewEvent, Origin, Scope, Status, Target, Timestamp, ViewFilter};
 
 use crate::auth::Principal;
+use crate::error::ApiError;
 
 /// An event recording that `principal` did `action` to `target`.
 pub fn audit_event(principal: &Principal, action: &str, target: Target, message: String) -> NewEvent {
-    let what = What { action, status: Status::Success, target, message, reason: None };
-    event(principal.actor(), Origin::Api, what)
+    By::Api(principal).event(action, target, message)
+}
+
+/// Who makes an admin change (keys, members, SCIM connections): an API caller, or a viewer
+/// member whose effective role is admin or owner. The API handlers and the viewer's admin
+/// pages run the same change functions with it, so validation, store changes and events are
+/// one code; only the actor, the way in (`Origin::Api` or `Origin::User`) and what the
+/// maker may grant differ.
+pub enum By<'a> {
+    Api(&'a Principal),
+    /// A member in the viewer: holds the whole tenant (no view filter) and may grant every
+    /// key scope of its own tenant.
+    Member(Actor),
+}
+
+impl By<'_> {
+    pub fn actor(&self) -> Actor {
+        match self {
+            By::Api(p) => p.actor(),
+            By::Member(a) => a.clone(),
+        }
+    }
+
+    pub fn origin(&self) -> Origin {
+        match self {
+            By::Api(_) => Origin::Api,
+            By::Member(_) => Origin::User,
+        }
+    }
+
+    /// An event recording that the maker did `action` to `target`.
+    pub fn event(&self, action: &str, target: Target, message: String) -> NewEvent {
+        let what = What { action, status: Status::Success, target, message, reason: None };
+        event(self.actor(), self.origin(), what)
+    }
+
+    /// Fails with 403 unless the maker may give a key every one of `scopes`.
+    pub fn may_grant(&self, scopes: &BTreeSet<Scope>) -> Result<(), ApiError> {
+        match self {
+            By::Api(p) => p.may_grant(scopes),
+            By::Member(_) => Ok(()),
+        }
+    }
+
+    /// The maker's own view (a key made by it sees at most that).
+    pub fn view(&self) -> Result<Option<ViewFilter>, ApiError> {
+        match self {
+            By::Api(p) => crate::view_filter::of(p),
+            By::Member(_) => Ok(None),
+        }
+    }
 }
 
 /// What one of Stele's own events records, besides who did it.

@@ -31,14 +31,14 @@ pub fn query(principal: &Principal, filter: Option<Filter>) -> Result<Query, Api
 
 /// The view filter stored for a key being created by `creator`: the requested filter, checked
 /// as a view, AND-ed with the creator's own (a key cannot see more than the key that made it).
-pub fn check_new(creator: &Principal, requested: Option<String>) -> Result<Option<ViewFilter>, ApiError> {
+pub fn check_new(creator: &crate::audit::By<'_>, requested: Option<String>) -> Result<Option<ViewFilter>, ApiError> {
     let requested = requested
         .as_deref()
         .filter(|f| !f.trim().is_empty())
         .map(ViewFilter::parse)
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid-filter", format!("view_filter: {e}")))?;
-    Ok(match (of(creator)?, requested) {
+    Ok(match (creator.view()?, requested) {
         (Some(a), Some(b)) => Some(a.and(b)),
         (a, b) => a.or(b),
     })

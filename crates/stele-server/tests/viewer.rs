@@ -762,6 +762,14 @@ async fn an_embed_link_opens_once_a_read_only_session_that_sees_only_its_view() 
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("visible-failed-login") && !html.contains("hidden-"), "the Live page too");
     assert_eq!(br.page("/t/globex/events").await.0, StatusCode::NOT_FOUND, "its tenant only");
+    // Its proofs only for what it sees; read-only: no admin page, and no export (the key has
+    // no events:export).
+    assert_eq!(br.get(&format!("/t/acme/events/{}/proof", ids[0])).await.status(), StatusCode::OK);
+    assert_eq!(br.get(&format!("/t/acme/events/{}/proof", ids[2])).await.status(), StatusCode::NOT_FOUND);
+    for page in ["/t/acme/admin/members", "/t/acme/admin/keys", "/t/acme/admin/scim", "/t/acme/export"] {
+        assert_eq!(br.page(page).await.0, StatusCode::FORBIDDEN, "{page}");
+    }
+    assert_eq!(br.page("/t/acme/integrity").await.0, StatusCode::OK, "positive control: a page it may see");
 
     // Positive control: a member of the tenant sees what the link hides.
     member_with_password(&app, "acme", "ana@acme.io").await;

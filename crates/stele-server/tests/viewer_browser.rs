@@ -151,6 +151,10 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
         "stele.member.password_set",
         "stele.viewer.signed_in",
         "stele.viewer.signed_out",
+        "stele.viewer.exported",
+        "stele.member.created",
+        "stele.key.created",
+        "stele.scim_connection.created",
     ] {
         assert!(actions.iter().any(|x| x == a), "{a}");
     }

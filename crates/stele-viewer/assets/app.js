@@ -1,6 +1,7 @@
 // Stele viewer: progressive behaviour only. Every page works without it (links and GET
 // forms carry the state); this adds keyboard navigation (j/k, Enter), the SCIM page's
 // error details toggles and JSON dialogs. Loaded as a module from /assets (CSP: 'self').
+// On the event page it loads verify.js (the browser-side Verify button).
 
 function rows(table) {
   return Array.from(table.querySelectorAll("tbody tr[data-href]"));
@@ -145,3 +146,8 @@ function follow(table) {
 
 const live = document.querySelector("table[data-live]");
 if (live && "EventSource" in window) follow(live);
+
+// The event page's Verify button lives in its own module, loaded only where it is used.
+if (document.querySelector("[data-verify]")) {
+  import(`./verify.js${new URL(import.meta.url).search}`);
+}

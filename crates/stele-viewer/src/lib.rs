@@ -43,6 +43,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("event.html", include_str!("../templates/event.html")),
     ("scim_logs.html", include_str!("../templates/scim_logs.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("export.html", include_str!("../templates/export.html")),
+    ("integrity.html", include_str!("../templates/integrity.html")),
+    ("admin_tabs.html", include_str!("../templates/admin_tabs.html")),
+    ("admin_members.html", include_str!("../templates/admin_members.html")),
+    ("admin_keys.html", include_str!("../templates/admin_keys.html")),
+    ("admin_scim.html", include_str!("../templates/admin_scim.html")),
 ];
 
 /// The compiled templates.
@@ -82,6 +88,7 @@ pub fn asset(name: &str) -> Option<Asset> {
     let (body, content_type): (&'static [u8], _) = match name {
         "app.css" => (include_bytes!("../assets/app.css"), "text/css; charset=utf-8"),
         "app.js" => (include_bytes!("../assets/app.js"), "text/javascript; charset=utf-8"),
+        "verify.js" => (include_bytes!("../assets/verify.js"), "text/javascript; charset=utf-8"),
         "favicon.svg" => (include_bytes!("../assets/favicon.svg"), "image/svg+xml"),
         _ => return None,
     };

@@ -12,6 +12,8 @@ fn chrome() -> Chrome {
         role: "admin".into(),
         csrf: "tok".into(),
         nav: "events",
+        may_export: true,
+        may_manage: true,
     }
 }
 
@@ -48,6 +50,39 @@ fn pages() -> Vec<String> {
             ..Default::default()
         })
         .expect("scim logs"),
+        v.render(&ExportView { chrome: chrome(), filter: evil.into(), error: Some(evil.into()), ..Default::default() })
+            .expect("export"),
+        v.render(&IntegrityView {
+            chrome: chrome(),
+            heads: vec![HeadRow { root: evil.into(), ..Default::default() }],
+            commands: vec![CommandView { title: "t".into(), text: evil.into() }],
+            ..Default::default()
+        })
+        .expect("integrity"),
+        v.render(&AdminMembersView {
+            chrome: chrome(),
+            tab: "members",
+            members: vec![MemberRow { name: evil.into(), roles: vec![Choice::default()], ..Default::default() }],
+            shown: Some(Shown { title: "Invite".into(), secret: evil.into(), extra: vec![] }),
+            ..Default::default()
+        })
+        .expect("admin members"),
+        v.render(&AdminKeysView {
+            chrome: chrome(),
+            tab: "keys",
+            keys: vec![KeyRow { name: evil.into(), ..Default::default() }],
+            scopes: vec![Check { value: "events:read".into(), ..Default::default() }],
+            ..Default::default()
+        })
+        .expect("admin keys"),
+        v.render(&AdminScimView {
+            chrome: chrome(),
+            tab: "scim",
+            connections: vec![ConnectionRow { name: evil.into(), ..Default::default() }],
+            error: Some(evil.into()),
+            ..Default::default()
+        })
+        .expect("admin scim"),
         v.render(&ErrorView { status: 404, title: "Not found".into(), detail: evil.into(), home: "/".into() })
             .expect("error"),
     ]
@@ -96,9 +131,42 @@ fn the_scim_page_has_the_seed_columns_and_filters() {
 }
 
 #[test]
+fn the_event_page_embeds_the_trusted_key_for_verify() {
+    let v = Viewer::new().expect("templates compile");
+    let html = v
+        .render(&EventView {
+            chrome: chrome(),
+            leaf_hash: "ab".repeat(32),
+            proof_href: "/t/acme/events/1/proof".into(),
+            public_key: "KEY+/=".into(),
+            key_id: "0123456789abcdef".into(),
+            ..Default::default()
+        })
+        .expect("render");
+    // Auto-escaping writes `/` as `&#x2f;`; the browser reads the attribute back as `KEY+/=`.
+    assert!(html.contains(r#"data-public-key="KEY+&#x2f;=""#), "the key the page trusts");
+    assert!(html.contains(r#"data-key-id="0123456789abcdef""#));
+    assert!(html.contains(r#"data-proof-href="&#x2f;t&#x2f;acme&#x2f;events&#x2f;1&#x2f;proof""#));
+    assert!(html.contains("data-verify-button hidden"), "the button appears only with the script");
+    assert!(html.contains("stele verify"), "the offline hint without JS");
+}
+
+#[test]
+fn the_navigation_shows_export_and_admin_only_when_allowed() {
+    let v = Viewer::new().expect("templates compile");
+    let with = v.render(&EventsView { chrome: chrome(), ..Default::default() }).expect("render");
+    assert!(with.contains(">Export</a>") && with.contains(">Admin</a>") && with.contains(">Integrity</a>"));
+    let reader = Chrome { may_export: false, may_manage: false, ..chrome() };
+    let without = v.render(&EventsView { chrome: reader, ..Default::default() }).expect("render");
+    assert!(!without.contains(">Export</a>") && !without.contains(">Admin</a>"));
+    assert!(without.contains(">Integrity</a>"), "every session sees the Integrity page");
+}
+
+#[test]
 fn assets_are_embedded_and_unknown_names_are_none() {
     assert_eq!(asset("app.css").map(|a| a.content_type), Some("text/css; charset=utf-8"));
     assert!(asset("app.js").is_some_and(|a| !a.body.is_empty()));
+    assert!(asset("verify.js").is_some_and(|a| a.content_type.starts_with("text/javascript")));
     assert!(asset("../Cargo.toml").is_none());
     assert!(asset("nope.js").is_none());
 }

@@ -18,8 +18,13 @@ pub struct Chrome {
     pub role: String,
     /// The CSRF token every form of the page carries.
     pub csrf: String,
-    /// Which navigation entry is current: `events`, `live` or `scim`.
+    /// Which navigation entry is current: `events`, `live`, `scim`, `export`, `integrity`
+    /// or `admin`.
     pub nav: &'static str,
+    /// The session may export (shows the Export entry).
+    pub may_export: bool,
+    /// The session may manage the tenant (shows the Admin entry).
+    pub may_manage: bool,
 }
 
 /// `/login`.
@@ -157,6 +162,8 @@ pub struct EventsView {
     pub next_href: Option<String>,
     pub first_href: Option<String>,
     pub reset_href: String,
+    /// This view on the Export page (absent when the session may not export).
+    pub export_href: Option<String>,
 }
 
 /// `/t/{tenant}/live`: the latest events, then new ones as they are appended (the page's
@@ -226,6 +233,13 @@ pub struct EventView {
     pub leaf_hash: String,
     pub seq: String,
     pub raw: String,
+    /// The session's JSON proof of this event (the Verify button reads it).
+    pub proof_href: String,
+    /// The key the Verify button trusts: this deployment's, as the page was rendered.
+    pub public_key: String,
+    pub key_id: String,
+    /// The Integrity page (how to verify offline).
+    pub integrity_href: String,
 }
 
 impl Page for EventView {
@@ -295,4 +309,185 @@ pub struct ErrorView {
 
 impl Page for ErrorView {
     const TEMPLATE: &'static str = "error.html";
+}
+
+/// `/t/{tenant}/export`: the Events page's view as a CSV or NDJSON download.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ExportView {
+    pub chrome: Chrome,
+    pub filter: String,
+    pub q: String,
+    pub from: String,
+    pub to: String,
+    /// `ndjson` or `csv` (the chosen one).
+    pub format: String,
+    /// How many events the view holds now (`None` when the view is refused).
+    pub count: Option<String>,
+    /// The same view on the Events page.
+    pub events_href: String,
+    /// The view's parameters were refused (names which).
+    pub error: Option<String>,
+    /// The deployment's public key (for the `stele verify` hint).
+    pub public_key: String,
+}
+
+impl Page for ExportView {
+    const TEMPLATE: &'static str = "export.html";
+}
+
+/// One signed tree head.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct HeadRow {
+    pub size: String,
+    pub root: String,
+    pub time: String,
+    pub time_iso: String,
+    pub key_id: String,
+    pub signature: String,
+}
+
+/// A titled shell command to copy.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CommandView {
+    pub title: String,
+    pub text: String,
+}
+
+/// `/t/{tenant}/integrity`: the signing key, the latest signed heads, and how to verify.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct IntegrityView {
+    pub chrome: Chrome,
+    pub alg: String,
+    /// First 16 hex digits of SHA-256 of the raw key (as `GET /v1/integrity/key` shows it).
+    pub key_id: String,
+    /// The raw key, base64.
+    pub public_key: String,
+    /// Newest first.
+    pub heads: Vec<HeadRow>,
+    /// Events in the log now (a head may not cover the newest yet).
+    pub log_size: String,
+    pub commands: Vec<CommandView>,
+    /// The Export page (absent when the session may not export).
+    pub export_href: Option<String>,
+}
+
+impl Page for IntegrityView {
+    const TEMPLATE: &'static str = "integrity.html";
+}
+
+/// One member on the admin members page.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MemberRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub active: bool,
+    /// `SCIM` when an identity provider manages the member, else empty.
+    pub source: String,
+    /// Roles this admin may set on the member (empty: it may not change the member).
+    pub roles: Vec<Choice>,
+    /// Why the row has no controls ("you", "owner").
+    pub locked: Option<String>,
+    /// Where the row's forms post.
+    pub action: String,
+}
+
+/// A secret shown once, in the answer of the form that made it.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Shown {
+    /// What it is: `Invite URL for ana@acme.io`, `Secret of key "CI"`.
+    pub title: String,
+    pub secret: String,
+    /// More lines to show with it (a SCIM base URL).
+    pub extra: Vec<Field>,
+}
+
+/// `/t/{tenant}/admin/members`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AdminMembersView {
+    pub chrome: Chrome,
+    /// Which admin tab is current: `members`, `keys`, `scim`.
+    pub tab: &'static str,
+    pub members: Vec<MemberRow>,
+    /// More members than listed.
+    pub more: Option<String>,
+    /// Roles the invite form offers (at most the admin's own).
+    pub roles: Vec<Choice>,
+    pub email: String,
+    pub name: String,
+    pub shown: Option<Shown>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Page for AdminMembersView {
+    const TEMPLATE: &'static str = "admin_members.html";
+}
+
+/// One key on the admin keys page.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct KeyRow {
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    pub view_filter: String,
+    pub created: String,
+    pub revoked: Option<String>,
+    pub action: String,
+}
+
+/// A checkbox.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Check {
+    pub value: String,
+    pub label: String,
+    pub hint: String,
+    pub checked: bool,
+}
+
+/// `/t/{tenant}/admin/keys`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AdminKeysView {
+    pub chrome: Chrome,
+    pub tab: &'static str,
+    pub keys: Vec<KeyRow>,
+    pub scopes: Vec<Check>,
+    pub name: String,
+    pub view_filter: String,
+    pub shown: Option<Shown>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Page for AdminKeysView {
+    const TEMPLATE: &'static str = "admin_keys.html";
+}
+
+/// One SCIM connection on the admin SCIM page.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ConnectionRow {
+    pub id: String,
+    pub name: String,
+    pub base_url: String,
+    pub created: String,
+    pub updated: String,
+    pub revoked: Option<String>,
+    pub action: String,
+}
+
+/// `/t/{tenant}/admin/scim`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AdminScimView {
+    pub chrome: Chrome,
+    pub tab: &'static str,
+    pub connections: Vec<ConnectionRow>,
+    pub name: String,
+    pub shown: Option<Shown>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Page for AdminScimView {
+    const TEMPLATE: &'static str = "admin_scim.html";
 }

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use crate::auth::Principal;
 use crate::csv_out::CsvWriter;
 use crate::error::ApiError;
-use crate::routes::query::{parse_read, SearchParams};
+use crate::routes::query::{parse_read_in, SearchParams};
 use crate::routes::query_params;
 use crate::state::AppState;
 
@@ -66,6 +66,31 @@ pub async fn export(
     principal.require(Scope::EventsExport)?;
     let tenant = principal.tenant(&headers)?;
     let p: ExportParams = query_params(&uri)?;
+    let export = parse_export(crate::view_filter::of(&principal)?, p)?;
+    stream_export(&state, tenant, export).await
+}
+
+/// A checked export request: what to write and which events.
+pub(crate) struct Export {
+    format: Format,
+    query: Query,
+    /// No filter and no view: every event, so the leaves alone rebuild the head's root.
+    complete: bool,
+}
+
+impl Export {
+    /// `ndjson` or `csv`.
+    pub(crate) fn format_name(&self) -> &'static str {
+        match self.format {
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// Parses an export's parameters for a reader with `view` (the API key's view filter, or a
+/// viewer session's): the same read model as `GET /v1/events`.
+pub(crate) fn parse_export(view: Option<stele_core::ViewFilter>, p: ExportParams) -> Result<Export, ApiError> {
     let format = match p.format.as_deref().unwrap_or("ndjson") {
         "ndjson" | "jsonl" => Format::Ndjson,
         "csv" => Format::Csv,
@@ -73,8 +98,14 @@ pub async fn export(
     };
     let complete = p.filter.is_none() && p.q.is_none() && p.from.is_none() && p.to.is_none();
     let params = SearchParams { filter: p.filter, q: p.q, from: p.from, to: p.to, ..SearchParams::default() };
-    let mut query = parse_read(&principal, params)?.query;
+    let query = parse_read_in(view, params)?.query;
     let complete = complete && query.filter.is_none() && query.view.is_none();
+    Ok(Export { format, query, complete })
+}
+
+/// Streams an export of `tenant` (`GET /v1/events/export` and the viewer's export download).
+pub(crate) async fn stream_export(state: &AppState, tenant: TenantId, export: Export) -> Result<Response, ApiError> {
+    let Export { format, mut query, complete } = export;
     // A head covering everything committed now (signed on the spot when the signer has not
     // caught up yet), so an export made right after ingest still holds every event.
     let head = crate::integrity::head_covering_now(&*state.store, &state.signer, &state.heads_signed, &tenant).await?;

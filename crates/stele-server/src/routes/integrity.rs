@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -36,11 +36,18 @@ pub struct PublicKey {
     responses((status = 200, body = PublicKey)), security(("bearer" = [])))]
 pub async fn public_key(State(state): State<AppState>, principal: Principal) -> Result<Json<PublicKey>, ApiError> {
     principal.require(Scope::EventsRead)?;
-    let key = state.signer.public();
-    Ok(Json(PublicKey { alg: "Ed25519", key_id: key.id(), public_key: key.to_base64() }))
+    Ok(Json(PublicKey::of(&state)))
 }
 
-async fn latest(state: &AppState, tenant: &TenantId) -> Result<SignedTreeHead, ApiError> {
+impl PublicKey {
+    /// This deployment's head-verification key (the API's and the viewer's Integrity page's).
+    pub(crate) fn of(state: &AppState) -> Self {
+        let key = state.signer.public();
+        PublicKey { alg: "Ed25519", key_id: key.id(), public_key: key.to_base64() }
+    }
+}
+
+pub(crate) async fn latest(state: &AppState, tenant: &TenantId) -> Result<SignedTreeHead, ApiError> {
     state.store.latest_head(tenant).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -194,18 +201,30 @@ pub async fn inclusion_proof(
     let tenant = principal.tenant(&headers)?;
     let p: ProofParams = query_params(&uri)?;
     let event = visible_event(&state, &principal, &tenant, &id).await?;
+    Ok(Json(prove(&state, &tenant, &event, p.size).await?).into_response())
+}
+
+/// The inclusion proof of `event` (one the caller may see) in `tenant`'s tree of `size`
+/// (default: the latest signed head's), with that head when one was signed at exactly that
+/// size. `GET /v1/events/{id}/proof` and the viewer's Verify button answer it.
+pub(crate) async fn prove(
+    state: &AppState,
+    tenant: &TenantId,
+    event: &stele_core::StoredEvent,
+    size: Option<u64>,
+) -> Result<InclusionProof, ApiError> {
     let seq = event.seq.get();
-    let (size, head) = match p.size {
+    let (size, head, asked) = match size {
         Some(size) => {
-            check_size(&state, &tenant, "size", size).await?;
-            (size, head_at(&state, &tenant, size).await?)
+            check_size(state, tenant, "size", size).await?;
+            (size, head_at(state, tenant, size).await?, true)
         }
         None => {
-            let head = latest(&state, &tenant).await?;
-            (head.head.size, Some(head))
+            let head = latest(state, tenant).await?;
+            (head.head.size, Some(head), false)
         }
     };
-    if seq > size && p.size.is_some() {
+    if seq > size && asked {
         // A tree of this size can never hold the event: waiting will not help.
         return Err(ApiError::invalid_parameter(
             "size",
@@ -220,11 +239,9 @@ pub async fn inclusion_proof(
             format!("event {seq} is not in the tree of size {size} yet; a signed head will cover it within a second"),
         );
         err.extra = Some(serde_json::json!({"seq": seq, "size": size}));
-        let mut response = err.into_response();
-        response.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
-        return Ok(response);
+        return Err(err.with_retry_after(1));
     }
-    let proof = proofs::inclusion(&*state.store, &tenant, seq - 1, size).await?;
+    let proof = proofs::inclusion(&*state.store, tenant, seq - 1, size).await?;
     let stored: serde_json::Value = serde_json::from_str(&event.json).map_err(|_| ApiError::internal())?;
     let leaf_hash =
         stored.get("hash").and_then(|h| h.as_str()).and_then(|h| Hash::from_hex(h).ok()).ok_or_else(|| {
@@ -235,8 +252,7 @@ pub async fn inclusion_proof(
                 "this event was stored without integrity",
             )
         })?;
-    let answer = InclusionProof { seq, leaf_index: seq - 1, tree_size: size, leaf_hash, proof, head };
-    Ok(Json(answer).into_response())
+    Ok(InclusionProof { seq, leaf_index: seq - 1, tree_size: size, leaf_hash, proof, head })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde::Deserialize;
 use stele_core::{KeyId, KeySecret, Scope, Target, TenantId, Timestamp};
-use stele_store::NewKey;
+use stele_store::{KeyRecord, NewKey};
 
-use crate::audit::audit_event;
+use crate::audit::By;
 use crate::auth::Principal;
 use crate::body::json_body;
 use crate::dto::{CreateKey, CreatedKey, KeyDto};
@@ -50,6 +50,19 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let input: CreateKey = json_body(&headers, body).await?;
     let tenant = admin_tenant(&principal, input.tenant.as_deref())?;
+    let created = create_key_in(&state, &By::Api(&principal), tenant, input).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates a key of `tenant` made by `by` (the API's `POST /v1/keys` and the viewer's keys
+/// page): checks the name and scopes, that `by` may grant them, and the view filter (AND-ed
+/// with `by`'s own); stores the key with its `stele.key.created` event. Answers the secret.
+pub(crate) async fn create_key_in(
+    state: &AppState,
+    by: &By<'_>,
+    tenant: TenantId,
+    input: CreateKey,
+) -> Result<CreatedKey, ApiError> {
     if input.name.trim().is_empty() || input.name.chars().count() > 256 {
         return Err(ApiError::bad_request("invalid-body", "name: must be 1-256 characters"));
     }
@@ -62,8 +75,8 @@ pub async fn create_key(
         ));
     }
     let scopes = input.scopes.into_iter().collect::<BTreeSet<_>>();
-    principal.may_grant(&scopes)?;
-    let view_filter = crate::view_filter::check_new(&principal, input.view_filter)?;
+    by.may_grant(&scopes)?;
+    let view_filter = crate::view_filter::check_new(by, input.view_filter)?;
     let id = KeyId::generate();
     let secret = KeySecret::generate(&id);
     let key = NewKey {
@@ -75,14 +88,13 @@ pub async fn create_key(
         secret_hash: secret.hash(),
         created_at: Timestamp::now(),
     };
-    let audit = audit_event(
-        &principal,
+    let audit = by.event(
         "stele.key.created",
         Target { kind: Some("key".into()), id: Some(id.to_string()), name: Some(input.name), email: None },
         format!("Created key {id}"),
     );
     let record = state.store.create_key(key, audit).await?;
-    Ok((StatusCode::CREATED, Json(CreatedKey { key: record.into(), secret: secret.expose().to_owned() })))
+    Ok(CreatedKey { key: record.into(), secret: secret.expose().to_owned() })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -139,13 +151,19 @@ pub async fn revoke_key(
             return Err(not_found());
         }
     }
-    let audit = audit_event(
-        &principal,
+    revoke_key_in(&state, &By::Api(&principal), record).await.map(Json)
+}
+
+/// Revokes a key (the caller has checked that `by` may see it) with its `stele.key.revoked`
+/// event; it stops working at once on this node (within 5 s on others).
+pub(crate) async fn revoke_key_in(state: &AppState, by: &By<'_>, record: KeyRecord) -> Result<KeyDto, ApiError> {
+    let key_id = record.id.clone();
+    let audit = by.event(
         "stele.key.revoked",
         Target { kind: Some("key".into()), id: Some(key_id.to_string()), name: Some(record.name.clone()), email: None },
         format!("Revoked key {key_id}"),
     );
     let revoked = state.store.revoke_key(&record.tenant, &key_id, audit).await?;
     state.forget_key(&key_id);
-    Ok(Json(revoked.into()))
+    Ok(revoked.into())
 }

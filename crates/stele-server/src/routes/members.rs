@@ -27,7 +27,7 @@ use stele_store::directory::{
 use stele_store::StoreError;
 use utoipa::ToSchema;
 
-use crate::audit::audit_event;
+use crate::audit::{audit_event, By};
 use crate::auth::Principal;
 use crate::body::json_body;
 use crate::error::ApiError;
@@ -184,11 +184,11 @@ pub(crate) fn member_target(m: &Member) -> Target {
 }
 
 /// The `stele.member.*` event of an admin change.
-fn member_event(principal: &Principal, action: &str, before: Option<&Member>, after: Option<&Member>) -> NewEvent {
+fn member_event(by: &By<'_>, action: &str, before: Option<&Member>, after: Option<&Member>) -> NewEvent {
     let subject = after.or(before).map(member_target).unwrap_or_default();
     let verb = action.rsplit('.').next().unwrap_or(action);
     let who = subject.email.clone().or(subject.name.clone()).unwrap_or_default();
-    let mut audit = audit_event(principal, action, subject, format!("Member {who} {verb}"));
+    let mut audit = by.event(action, subject, format!("Member {who} {verb}"));
     audit.event.changes = Some(Changes { before: before.map(member_state), after: after.map(member_state) });
     NewEvent::new(audit.event)
 }
@@ -208,6 +208,20 @@ pub async fn create_member(
 ) -> Result<(StatusCode, Json<MemberDto>), ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
     let input: CreateMember = json_body(&headers, body).await?;
+    let (member, invite_url) = create_member_in(&state, &headers, &By::Api(&principal), &tenant, input).await?;
+    Ok((StatusCode::CREATED, Json(MemberDto { invite_url, ..MemberDto::from(&member) })))
+}
+
+/// Creates a member of `tenant` made by `by` (the API and the viewer's members page) with its
+/// `stele.member.created` event, then its invite (`stele.member.invited`): answers the member
+/// and its one-time invite URL (`None` if storing the invite failed; the member exists).
+pub(crate) async fn create_member_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    by: &By<'_>,
+    tenant: &TenantId,
+    input: CreateMember,
+) -> Result<(Member, Option<String>), ApiError> {
     check_email(&input.email)?;
     let user_name = input.user_name.unwrap_or_else(|| input.email.clone());
     check_name(&user_name, "user_name")?;
@@ -215,7 +229,7 @@ pub async fn create_member(
         check_name(name, "name")?;
     }
     let role = input.role.as_deref().map(|r| role_of(r, "role")).transpose()?.unwrap_or(Role::Member);
-    if state.store.count_members(&tenant).await? >= MAX_MEMBERS {
+    if state.store.count_members(tenant).await? >= MAX_MEMBERS {
         return Err(ApiError::conflict(format!("the tenant already has {MAX_MEMBERS} members, the most it may have")));
     }
     let mut resource = json!({
@@ -241,19 +255,19 @@ pub async fn create_member(
         created_at: now,
         updated_at: now,
     };
-    let audit = member_event(&principal, "stele.member.created", None, Some(&member));
+    let audit = member_event(by, "stele.member.created", None, Some(&member));
     let change = RecordChange::PutMember { member: member.clone(), previous: None };
-    state.store.change(&tenant, change, vec![audit]).await.map_err(user_name_taken)?;
+    state.store.change(tenant, change, vec![audit]).await.map_err(user_name_taken)?;
     // The invite is a second write: if it fails, the member still exists (answered without
     // `invite_url`) and `POST …/members/{id}/invite` makes one.
-    let invite_url = match crate::viewer::invite::invite(&state, &headers, &tenant, &member, principal.actor()).await {
+    let invite_url = match crate::viewer::invite::invite(state, headers, tenant, &member, by).await {
         Ok(url) => Some(url),
         Err(e) => {
             tracing::error!(member = %member.id, detail = %e.detail, "storing a new member's invite failed");
             None
         }
     };
-    Ok((StatusCode::CREATED, Json(MemberDto { invite_url, ..MemberDto::from(&member) })))
+    Ok((member, invite_url))
 }
 
 fn user_name_taken(e: StoreError) -> ApiError {
@@ -361,12 +375,23 @@ pub async fn invite_member(
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<InviteDto>), ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
-    let member = member_or_404(&state, &tenant, &member_id(&id)?).await?;
+    let invite_url = invite_member_in(&state, &headers, &By::Api(&principal), &tenant, &id).await?;
+    Ok((StatusCode::CREATED, Json(InviteDto { invite_url })))
+}
+
+/// A new invite of member `id` of `tenant` by `by` (the API and the viewer's members page).
+pub(crate) async fn invite_member_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    by: &By<'_>,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<String, ApiError> {
+    let member = member_or_404(state, tenant, &member_id(id)?).await?;
     if !member.active {
         return Err(ApiError::conflict(format!("member {id} is deactivated; activate it before inviting it")));
     }
-    let invite_url = crate::viewer::invite::invite(&state, &headers, &tenant, &member, principal.actor()).await?;
-    Ok((StatusCode::CREATED, Json(InviteDto { invite_url })))
+    crate::viewer::invite::invite(state, headers, tenant, &member, by).await
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/members/{id}", tag = "directory",
@@ -409,8 +434,21 @@ pub async fn update_member(
     body: Body,
 ) -> Result<Json<MemberDto>, ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
-    let id = member_id(&id)?;
     let input: UpdateMember = json_body(&headers, body).await?;
+    let after = update_member_in(&state, &By::Api(&principal), &tenant, &id, input).await?;
+    Ok(Json(MemberDto::from(&after)))
+}
+
+/// Changes member `id` of `tenant` (role, active flag, display name) by `by` (the API and
+/// the viewer's members page) with its `stele.member.updated` event; answers the member.
+pub(crate) async fn update_member_in(
+    state: &AppState,
+    by: &By<'_>,
+    tenant: &TenantId,
+    id: &str,
+    input: UpdateMember,
+) -> Result<Member, ApiError> {
+    let id = member_id(id)?;
     if input.role.is_none() && input.active.is_none() && input.name.is_none() {
         return Err(invalid("name at least one of role, active, name"));
     }
@@ -419,7 +457,7 @@ pub async fn update_member(
         check_name(name, "name")?;
     }
     for _ in 0..MAX_ATTEMPTS {
-        let before = member_or_404(&state, &tenant, &id).await?;
+        let before = member_or_404(state, tenant, &id).await?;
         let mut after = before.clone();
         let mut resource: Value = serde_json::from_str(&before.resource).unwrap_or_else(|_| json!({}));
         if let Some(role) = role {
@@ -436,10 +474,10 @@ pub async fn update_member(
         after.resource = resource.to_string();
         after.version = before.version + 1;
         after.updated_at = Timestamp::now();
-        let audit = member_event(&principal, "stele.member.updated", Some(&before), Some(&after));
+        let audit = member_event(by, "stele.member.updated", Some(&before), Some(&after));
         let change = RecordChange::PutMember { member: after.clone(), previous: Some(before.version) };
-        match state.store.change(&tenant, change, vec![audit]).await {
-            Ok(()) => return Ok(Json(MemberDto::from(&after))),
+        match state.store.change(tenant, change, vec![audit]).await {
+            Ok(()) => return Ok(after),
             Err(StoreError::VersionMismatch { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -461,7 +499,7 @@ pub async fn delete_member(
     let id = member_id(&id)?;
     for _ in 0..MAX_ATTEMPTS {
         let before = member_or_404(&state, &tenant, &id).await?;
-        let audit = member_event(&principal, "stele.member.deleted", Some(&before), None);
+        let audit = member_event(&By::Api(&principal), "stele.member.deleted", Some(&before), None);
         let change = RecordChange::DeleteMember { id, previous: before.version };
         match state.store.change(&tenant, change, vec![audit]).await {
             Ok(()) => return Ok(StatusCode::NO_CONTENT),

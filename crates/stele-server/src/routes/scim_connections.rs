@@ -16,7 +16,7 @@ use stele_store::directory::{RecordChange, ScimConnection, ScimConnectionId};
 use stele_store::StoreError;
 use utoipa::ToSchema;
 
-use crate::audit::audit_event;
+use crate::audit::By;
 use crate::auth::Principal;
 use crate::body::json_body;
 use crate::error::ApiError;
@@ -66,7 +66,7 @@ fn new_token() -> String {
 
 /// The connection's SCIM base URL as the caller reached this server (`X-Forwarded-Proto`
 /// and `Host` of the admin request).
-fn base_url(headers: &HeaderMap, id: &ScimConnectionId) -> String {
+pub(crate) fn base_url(headers: &HeaderMap, id: &ScimConnectionId) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
     let proto = if proto == "https" { "https" } else { "http" };
@@ -84,7 +84,7 @@ fn dto(c: &ScimConnection, headers: &HeaderMap) -> ScimConnectionDto {
     }
 }
 
-fn event(principal: &Principal, action: &str, c: &ScimConnection) -> stele_core::NewEvent {
+fn event(by: &By<'_>, action: &str, c: &ScimConnection) -> stele_core::NewEvent {
     let target = Target {
         kind: Some("scim_connection".into()),
         id: Some(c.id.to_string()),
@@ -92,7 +92,7 @@ fn event(principal: &Principal, action: &str, c: &ScimConnection) -> stele_core:
         email: None,
     };
     let verb = action.rsplit('.').next().unwrap_or(action);
-    let mut audit = audit_event(principal, action, target, format!("SCIM connection {} {verb}", c.name));
+    let mut audit = by.event(action, target, format!("SCIM connection {} {verb}", c.name));
     audit.event.context.insert("scim_connection_id".into(), c.id.to_string());
     stele_core::NewEvent::new(audit.event)
 }
@@ -112,9 +112,22 @@ pub async fn create_scim_connection(
 ) -> Result<(StatusCode, Json<ScimConnectionWithToken>), ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
     let input: CreateScimConnection = json_body(&headers, body).await?;
-    let name = input.name.unwrap_or_else(|| "SCIM".into());
+    let (connection, token) = create_connection_in(&state, &By::Api(&principal), &tenant, input.name).await?;
+    let body = ScimConnectionWithToken { connection: dto(&connection, &headers), token };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Creates a SCIM connection of `tenant` made by `by` (the API and the viewer's SCIM page)
+/// with its `stele.scim_connection.created` event; answers it with its token.
+pub(crate) async fn create_connection_in(
+    state: &AppState,
+    by: &By<'_>,
+    tenant: &TenantId,
+    name: Option<String>,
+) -> Result<(ScimConnection, String), ApiError> {
+    let name = name.unwrap_or_else(|| "SCIM".into());
     check_name(&name, "name")?;
-    let live = state.store.list_scim_connections(&tenant).await?.iter().filter(|c| c.revoked_at.is_none()).count();
+    let live = state.store.list_scim_connections(tenant).await?.iter().filter(|c| c.revoked_at.is_none()).count();
     if live >= MAX_CONNECTIONS {
         return Err(ApiError::conflict(format!("the tenant already has {MAX_CONNECTIONS} SCIM connections")));
     }
@@ -130,11 +143,10 @@ pub async fn create_scim_connection(
         updated_at: now,
         revoked_at: None,
     };
-    let audit = event(&principal, "stele.scim_connection.created", &connection);
+    let audit = event(by, "stele.scim_connection.created", &connection);
     let change = RecordChange::PutScimConnection { connection: connection.clone(), previous: None };
-    state.store.change(&tenant, change, vec![audit]).await?;
-    let body = ScimConnectionWithToken { connection: dto(&connection, &headers), token };
-    Ok((StatusCode::CREATED, Json(body)))
+    state.store.change(tenant, change, vec![audit]).await?;
+    Ok((connection, token))
 }
 
 /// List the tenant's SCIM connections (never their tokens).
@@ -175,7 +187,18 @@ pub async fn rotate_scim_connection(
     headers: HeaderMap,
 ) -> Result<Json<ScimConnectionWithToken>, ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
-    let before = connection_of(&state, &tenant, &id).await?;
+    let (after, token) = rotate_connection_in(&state, &By::Api(&principal), &tenant, &id).await?;
+    Ok(Json(ScimConnectionWithToken { connection: dto(&after, &headers), token }))
+}
+
+/// Replaces a connection's token (`stele.scim_connection.rotated`); answers the new one.
+pub(crate) async fn rotate_connection_in(
+    state: &AppState,
+    by: &By<'_>,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(ScimConnection, String), ApiError> {
+    let before = connection_of(state, tenant, id).await?;
     if before.revoked_at.is_some() {
         return Err(ApiError::conflict("the connection is revoked; create a new one"));
     }
@@ -186,10 +209,10 @@ pub async fn rotate_scim_connection(
         updated_at: Timestamp::now(),
         ..before.clone()
     };
-    let audit = event(&principal, "stele.scim_connection.rotated", &after);
+    let audit = event(by, "stele.scim_connection.rotated", &after);
     let change = RecordChange::PutScimConnection { connection: after.clone(), previous: Some(before.version) };
-    state.store.change(&tenant, change, vec![audit]).await.map_err(changed_meanwhile)?;
-    Ok(Json(ScimConnectionWithToken { connection: dto(&after, &headers), token }))
+    state.store.change(tenant, change, vec![audit]).await.map_err(changed_meanwhile)?;
+    Ok((after, token))
 }
 
 fn changed_meanwhile(e: StoreError) -> ApiError {
@@ -210,15 +233,27 @@ pub async fn revoke_scim_connection(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
-    let before = connection_of(&state, &tenant, &id).await?;
+    revoke_connection_in(&state, &By::Api(&principal), &tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a connection (`stele.scim_connection.revoked`): its token stops working at once.
+/// Revoking twice changes nothing.
+pub(crate) async fn revoke_connection_in(
+    state: &AppState,
+    by: &By<'_>,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(), ApiError> {
+    let before = connection_of(state, tenant, id).await?;
     if before.revoked_at.is_some() {
-        return Ok(StatusCode::NO_CONTENT);
+        return Ok(());
     }
     let now = Timestamp::now();
     let after =
         ScimConnection { version: before.version + 1, updated_at: now, revoked_at: Some(now), ..before.clone() };
-    let audit = event(&principal, "stele.scim_connection.revoked", &after);
+    let audit = event(by, "stele.scim_connection.revoked", &after);
     let change = RecordChange::PutScimConnection { connection: after, previous: Some(before.version) };
-    state.store.change(&tenant, change, vec![audit]).await.map_err(changed_meanwhile)?;
-    Ok(StatusCode::NO_CONTENT)
+    state.store.change(tenant, change, vec![audit]).await.map_err(changed_meanwhile)?;
+    Ok(())
 }

@@ -80,7 +80,7 @@ pub async fn create_viewer_link(
             format!("must be {MIN_LINK_TTL_SECONDS}–{MAX_LINK_TTL_SECONDS}"),
         ));
     }
-    let view = crate::view_filter::check_new(&principal, input.view_filter)?;
+    let view = crate::view_filter::check_new(&crate::audit::By::Api(&principal), input.view_filter)?;
     let token = crate::viewer::new_token();
     let now = Timestamp::now();
     let link = ViewerLink {

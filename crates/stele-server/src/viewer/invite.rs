@@ -5,7 +5,7 @@
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use stele_core::{Actor, NewEvent, Origin, SecretHash, Status, TenantId, Timestamp};
+use stele_core::{SecretHash, Status, TenantId, Timestamp};
 use stele_store::directory::{Member, MemberId, RecordChange};
 use stele_store::sessions::{Credential, Invite};
 use stele_store::Tenant;
@@ -41,7 +41,7 @@ pub(crate) async fn invite(
     headers: &HeaderMap,
     tenant: &TenantId,
     member: &Member,
-    actor: Actor,
+    by: &crate::audit::By<'_>,
 ) -> Result<String, ApiError> {
     let token = new_token();
     let now = Timestamp::now();
@@ -56,16 +56,8 @@ pub(crate) async fn invite(
         updated_at: now,
     };
     let who = member.email.clone().unwrap_or_else(|| member.user_name.clone());
-    let mut audit = event(
-        "stele.member.invited",
-        Status::Success,
-        actor,
-        crate::routes::members::member_target(member),
-        format!("Member {who} invited to the viewer"),
-        None,
-    );
-    audit.event.origin = Some(Origin::Api);
-    let audit = NewEvent::new(audit.event);
+    let target = crate::routes::members::member_target(member);
+    let audit = by.event("stele.member.invited", target, format!("Member {who} invited to the viewer"));
     state.store.change(tenant, RecordChange::PutCredential { credential }, vec![audit]).await?;
     Ok(invite_url(state, headers, tenant, &member.id, &token))
 }

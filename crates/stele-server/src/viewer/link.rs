@@ -10,11 +10,13 @@ use axum::extract::Request;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use stele_core::{Actor, KeyId, SecretHash, Status, Target, TenantId, Timestamp};
+use stele_core::{KeyId, SecretHash, Status, Target, TenantId, Timestamp};
 use stele_store::directory::RecordChange;
 use stele_store::StoreError;
 
-use super::session::{client_ip, event, is_token, new_token, secure, see_other, set_cookie, with_cookie, LINK_COOKIE};
+use super::session::{
+    client_ip, event, is_token, link_actor, new_token, secure, see_other, set_cookie, with_cookie, LINK_COOKIE,
+};
 use super::{error_page, PageError};
 use crate::state::AppState;
 
@@ -56,12 +58,7 @@ pub(crate) async fn open(
     let now = Timestamp::now();
     let ttl = i64::try_from(state.viewer.settings.link_session_ttl_seconds).unwrap_or(i64::MAX / 2_000_000);
     let expires = Timestamp::from_micros(now.as_micros().saturating_add(ttl.saturating_mul(1_000_000)));
-    let actor = Actor {
-        kind: Some("viewer_link".into()),
-        id: Some(key.to_string()),
-        ip: ip.map(|i| i.to_string()),
-        ..Actor::default()
-    };
+    let actor = link_actor(&key, ip);
     let target = Target { kind: Some("viewer_link".into()), id: Some(key.to_string()), ..Target::default() };
     let audit = event(
         "stele.viewer.link_used",

@@ -10,7 +10,10 @@
 //! URLs carry a token) and `Cache-Control: no-store`. Errors are HTML pages with the
 //! status and the detail of the one `ApiError`.
 
+mod admin;
+mod export;
 mod format;
+mod integrity;
 pub(crate) mod invite;
 mod link;
 pub(crate) mod oidc;
@@ -55,6 +58,18 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/live", get(pages::live))
         .route("/t/{tenant}/live/stream", get(pages::live_stream))
         .route("/t/{tenant}/scim-logs", get(pages::scim_logs))
+        .route("/t/{tenant}/events/{id}/proof", get(integrity::event_proof))
+        .route("/t/{tenant}/integrity", get(integrity::integrity_page))
+        .route("/t/{tenant}/export", get(export::export_page))
+        .route("/t/{tenant}/export/download", post(export::download))
+        .route("/t/{tenant}/admin", get(admin::admin_home))
+        .route("/t/{tenant}/admin/members", get(admin::members_page).post(admin::invite_member))
+        .route("/t/{tenant}/admin/members/{id}", post(admin::change_member))
+        .route("/t/{tenant}/admin/keys", get(admin::keys_page).post(admin::create_key))
+        .route("/t/{tenant}/admin/keys/{id}/revoke", post(admin::revoke_key))
+        .route("/t/{tenant}/admin/scim", get(admin::scim_page).post(admin::create_connection))
+        .route("/t/{tenant}/admin/scim/{id}/rotate", post(admin::rotate_connection))
+        .route("/t/{tenant}/admin/scim/{id}/revoke", post(admin::revoke_connection))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::map_response(secure_headers))
 }

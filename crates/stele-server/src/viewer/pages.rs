@@ -63,7 +63,7 @@ pub(crate) struct EventsParams {
     cursor: Option<String>,
 }
 
-fn href(base: &str, pairs: &[(&str, &str)]) -> String {
+pub(super) fn href(base: &str, pairs: &[(&str, &str)]) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     let mut any = false;
     for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
@@ -97,7 +97,7 @@ impl EventsParams {
 
 /// `YYYY-MM-DD` as the RFC 3339 instant that starts it, or the next day (an inclusive end);
 /// an RFC 3339 instant (a histogram bar's edge) as itself.
-fn day(name: &str, value: &str, next: bool) -> Result<Option<String>, ApiError> {
+pub(super) fn day(name: &str, value: &str, next: bool) -> Result<Option<String>, ApiError> {
     if value.is_empty() {
         return Ok(None);
     }
@@ -161,7 +161,7 @@ fn events_of(page: &stele_store::Page) -> Vec<Value> {
 
 /// A read the API refused (4xx: a bad filter, date or parameter) is answered with the page
 /// itself saying why, under that status; anything else becomes the error page.
-fn refused<V: stele_viewer::Page>(
+pub(super) fn refused<V: stele_viewer::Page>(
     e: ApiError,
     view: &mut V,
     error: impl FnOnce(&mut V) -> &mut Option<String>,
@@ -267,6 +267,12 @@ pub(crate) async fn events(
     }
     view.next_href = page.next.map(|c| p.href(&t, Some(&c.encode())));
     view.first_href = p.cursor.as_ref().map(|_| p.href(&t, None));
+    if me.may_export() {
+        // The Export page gets the filter the chips mean, so it exports exactly these rows.
+        let filter = filter_text(&p).unwrap_or_default();
+        let pairs = [("filter", filter.as_str()), ("q", &p.q), ("from", &p.from), ("to", &p.to)];
+        view.export_href = Some(href(&format!("/t/{t}/export"), &pairs));
+    }
     Ok(render(StatusCode::OK, &view))
 }
 
@@ -361,6 +367,8 @@ pub(crate) async fn event(
         Err(e) => return Err(e.into()),
     };
     let v: Value = serde_json::from_str(&stored.to_json()).map_err(|_| ApiError::internal())?;
+    let key = crate::routes::integrity::PublicKey::of(&state);
+    let event_id = text(&v, &["id"]);
     let status = text(&v, &["status"]);
     let changes = v.get("changes");
     let mut bodies = Vec::new();
@@ -386,6 +394,10 @@ pub(crate) async fn event(
         leaf_hash: Some(text(&v, &["hash"])).filter(|h| !h.is_empty()).unwrap_or_else(|| "(none)".into()),
         seq: text(&v, &["seq"]),
         raw: format::pretty(&v),
+        proof_href: format!("/t/{t}/events/{event_id}/proof"),
+        public_key: key.public_key,
+        key_id: key.key_id,
+        integrity_href: format!("/t/{t}/integrity"),
     };
     Ok(render(StatusCode::OK, &view))
 }

@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use stele_core::{Actor, NewEvent, Origin, SecretHash, Status, Target, TenantId, Timestamp, ViewFilter};
+use stele_core::{Actor, KeyId, NewEvent, Origin, SecretHash, Status, Target, TenantId, Timestamp, ViewFilter};
 use stele_store::directory::{effective_role, Member, MemberLookup, RecordChange, Role};
 use stele_store::sessions::Session;
 use stele_store::{StoreError, Tenant};
@@ -146,7 +146,8 @@ pub(crate) enum Holder {
     Member { member: Member, role: Role },
     /// An embed link's read-only session: the tenant as seen through `view` (the creating
     /// key's view AND the link's own), with export only if that key may export.
-    Link { view: Option<ViewFilter>, export: bool },
+    // Made by the embed-link sign-in (`POST /v1/viewer-links`), which lands on its own branch.
+    Link { key: KeyId, view: Option<ViewFilter>, export: bool },
 }
 
 /// A viewer session, for one request.
@@ -179,6 +180,28 @@ impl SignedIn {
         matches!(&self.holder, Holder::Member { role, .. } if *role >= Role::Admin)
     }
 
+    /// The role the member acts with (`None` for an embed link's session).
+    pub fn role(&self) -> Option<Role> {
+        match &self.holder {
+            Holder::Member { role, .. } => Some(*role),
+            Holder::Link { .. } => None,
+        }
+    }
+
+    /// The actor of what the session does: its member, or the embed link (named by the key
+    /// that made it).
+    pub fn actor(&self, ip: Option<IpAddr>) -> Actor {
+        match &self.holder {
+            Holder::Member { member, .. } => member_actor(member, ip),
+            Holder::Link { key, .. } => link_actor(key, ip),
+        }
+    }
+
+    /// Who the session's admin changes are made by: the member, through the viewer.
+    pub fn by(&self, ip: Option<IpAddr>) -> Option<crate::audit::By<'static>> {
+        self.member().map(|m| crate::audit::By::Member(member_actor(m, ip)))
+    }
+
     /// Auditors, admins and owners export; so does a link made by a key that may.
     pub fn may_export(&self) -> bool {
         match &self.holder {
@@ -208,6 +231,8 @@ impl SignedIn {
             role,
             csrf: self.csrf.clone(),
             nav,
+            may_export: self.may_export(),
+            may_manage: self.may_manage(),
         }
     }
 }
@@ -248,7 +273,8 @@ pub(crate) async fn signed_in(state: &AppState, tenant: &str, headers: &HeaderMa
             tracing::error!(error = %e, "a stored viewer link's view filter is unreadable");
             ApiError::internal()
         })?;
-        return Ok(SignedIn { tenant: t, holder: Holder::Link { view, export: link.export }, csrf });
+        let holder = Holder::Link { key: link.key, view, export: link.export };
+        return Ok(SignedIn { tenant: t, holder, csrf });
     }
     match state.store.session(&cookie_tenant, &hash, now).await? {
         Some((_, member)) if member.active => {
@@ -266,6 +292,44 @@ pub(crate) fn not_found(home_tenant: &TenantId) -> PageError {
         ApiError::not_found("There is no such page, or it is not yours to see."),
         format!("/t/{home_tenant}/events"),
     )
+}
+
+/// The 403 page of a session that may not do something.
+pub(crate) fn forbidden(me: &SignedIn, detail: &str) -> PageError {
+    PageError::Api(ApiError::forbidden(detail), format!("/t/{}/events", me.tenant.id))
+}
+
+/// A form posted by a signed-in session, once its CSRF token matched: the session, the
+/// request's headers, the fields and the client's address.
+pub(crate) struct SessionForm {
+    pub me: SignedIn,
+    pub headers: HeaderMap,
+    pub fields: HashMap<String, String>,
+    pub ip: Option<IpAddr>,
+}
+
+impl SessionForm {
+    /// A field, trimmed ("" when absent).
+    pub fn field(&self, name: &str) -> String {
+        self.fields.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()
+    }
+}
+
+/// Reads a form posted to a page of `tenant`: no session → sign in; another tenant's → 404;
+/// a CSRF token that is missing or does not match the session's → the refusal page, and
+/// nothing else is read or changed.
+pub(crate) async fn session_form(state: &AppState, tenant: &str, request: Request) -> Result<SessionForm, PageError> {
+    let ip = client_ip(&request);
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let me = signed_in(state, tenant, &headers).await?;
+    let home = format!("/t/{}/events", me.tenant.id);
+    let fields = read_form(&headers, body).await.map_err(|e| PageError::Api(e, home.clone()))?;
+    let matches = fields.get("csrf").is_some_and(|p| bool::from(me.csrf.as_bytes().ct_eq(p.as_bytes())));
+    if !matches {
+        return Err(PageError::Answer(csrf_refused(&home)));
+    }
+    Ok(SessionForm { me, headers, fields, ip })
 }
 
 /// Reads an `application/x-www-form-urlencoded` body of at most [`MAX_FORM_BYTES`].
@@ -362,6 +426,16 @@ pub(crate) async fn login_page(State(state): State<AppState>, headers: HeaderMap
 
 pub(super) fn client_ip(request: &Request) -> Option<IpAddr> {
     request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// The actor of an event an embed link's session causes (its opening included).
+pub(super) fn link_actor(key: &KeyId, ip: Option<IpAddr>) -> Actor {
+    Actor {
+        kind: Some("viewer_link".into()),
+        id: Some(key.to_string()),
+        ip: ip.map(|i| i.to_string()),
+        ..Actor::default()
+    }
 }
 
 /// The actor of an event a member causes in the viewer.

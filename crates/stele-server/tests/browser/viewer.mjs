@@ -156,6 +156,49 @@ try {
   await axe(page, "event detail");
   await shot(page, "event");
 
+  // Verify: the browser checks the inclusion proof and the head's Ed25519 signature with the
+  // key the page was served with.
+  const trustedKey = (await api("/v1/integrity/key")).key_id;
+  check("the page trusts the deployment's key", (await page.locator("[data-verify]").getAttribute("data-key-id")) === trustedKey);
+  const verifyResult = page.locator("[data-verify-result]");
+  const runVerify = async () => {
+    await page.getByRole("button", { name: "Verify", exact: true }).click();
+    await verifyResult.locator("strong", { hasText: /^(Verified|Not verified)/ }).waitFor();
+    return verifyResult.innerText();
+  };
+  const verified = await runVerify();
+  check("Verify says Verified", verified.startsWith("Verified"), verified);
+  check("Verify names the key it trusted", verified.includes(trustedKey), verified);
+  await axe(page, "event verified");
+  await shot(page, "event-verified");
+  // A tampered proof answer (one hex digit of a proof hash flipped) fails, naming the check.
+  const flip = (hex, at) => hex.slice(0, at) + (hex[at] === "0" ? "1" : "0") + hex.slice(at + 1);
+  const tamper = async (change) => {
+    await page.route("**/proof", async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      change(body);
+      await route.fulfill({ response, json: body });
+    });
+  };
+  await tamper((body) => { body.proof[0] = flip(body.proof[0], 7); });
+  const tampered = await runVerify();
+  check("a tampered proof fails", tampered.startsWith("Not verified: Inclusion proof failed"), tampered);
+  await axe(page, "event verify failed");
+  await shot(page, "event-verify-failed");
+  await page.unroute("**/proof");
+  // A head whose signed content was changed (its time) fails the signature check.
+  await tamper((body) => { body.head.time = "2020-01-01T00:00:00Z"; });
+  const forged = await runVerify();
+  check("a changed head fails the signature", forged.startsWith("Not verified: Signature failed"), forged);
+  // A proof answer bringing its own key is not trusted.
+  await page.unroute("**/proof");
+  await tamper((body) => { body.head.key_id = "0000000000000000"; body.public_key.key_id = "0000000000000000"; });
+  const otherKey = await runVerify();
+  check("a head naming another key fails", otherKey.startsWith("Not verified: Signature failed"), otherKey);
+  await page.unroute("**/proof");
+  check("Verify again after the tampering", (await runVerify()).startsWith("Verified"));
+
   // SCIM Audit Logs.
   await page.getByRole("link", { name: "SCIM Audit Logs" }).click();
   await page.waitForURL(/scim-logs$/);
@@ -273,6 +316,70 @@ try {
   await page.getByRole("heading", { name: "Form expired" }).waitFor();
   const still = await page.goto(`${config.base}/t/${config.tenant}/events`);
   check("still signed in after a refused form", still.status() === 200 && page.url().endsWith("/events"));
+
+  // Export: "Export this view" carries the Events page's state; the NDJSON download is the
+  // verifiable export.
+  await page.goto(`${config.base}/t/${config.tenant}/events?status=failure`);
+  await page.getByRole("link", { name: "Export this view" }).click();
+  await page.waitForURL(/\/export\?filter=/);
+  check("export keeps the view", (await page.getByLabel("Filter", { exact: true }).inputValue()) === 'status eq "failure"');
+  await axe(page, "export");
+  await shot(page, "export");
+  const downloading = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Download", exact: true }).click();
+  const download = await downloading;
+  const lines = readFileSync(await download.path(), "utf8").trim().split("\n");
+  const headLine = JSON.parse(lines[0]);
+  check("NDJSON export names its head", headLine.stele_export === 1 && headLine.head && typeof headLine.head.signature === "string", lines[0]);
+  check("the export holds the view", lines.slice(1).every((l) => JSON.parse(l).status === "failure") && lines.length > 1, String(lines.length));
+
+  // Integrity.
+  const mainNav = page.getByRole("navigation", { name: "Main" });
+  await mainNav.getByRole("link", { name: "Integrity" }).click();
+  await page.waitForURL(/\/integrity$/);
+  check("integrity shows the key", (await page.locator("dd", { hasText: trustedKey }).count()) === 1);
+  check("integrity lists heads", (await page.locator("table.heads tbody tr").count()) >= 1);
+  await axe(page, "integrity");
+  await shot(page, "integrity");
+
+  // Admin: members (and at 360 px), keys (create: the secret is shown once), SCIM.
+  await mainNav.getByRole("link", { name: "Admin" }).click();
+  await page.waitForURL(/\/admin\/members$/);
+  await axe(page, "admin members");
+  await shot(page, "admin-members");
+  await page.setViewportSize({ width: 360, height: 780 });
+  await axe(page, "admin members at 360 px");
+  await shot(page, "admin-members-360");
+  await page.setViewportSize({ width: 1366, height: 860 });
+  await page.getByLabel("Email", { exact: true }).fill("cleo@acme.io");
+  await page.getByLabel("Role", { exact: true }).selectOption("auditor");
+  await page.getByRole("button", { name: "Invite", exact: true }).click();
+  const inviteUrl = await page.locator("#shown-secret").inputValue();
+  check("invite URL shown", inviteUrl.includes(`/invite/${config.tenant}/`), inviteUrl);
+  await axe(page, "admin members invited");
+  await shot(page, "admin-members-invited");
+
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.waitForURL(/\/admin\/keys$/);
+  await page.getByLabel("Name", { exact: true }).fill("Browser reader");
+  await page.getByRole("checkbox", { name: /events:write/ }).uncheck();
+  await page.getByRole("checkbox", { name: /events:read/ }).check();
+  await page.getByLabel("View filter", { exact: true }).fill('action sw "doc."');
+  await page.getByRole("button", { name: "Create key", exact: true }).click();
+  const keySecret = await page.locator("#shown-secret").inputValue();
+  const keyRead = await fetch(`${config.base}/v1/events?limit=5`, { headers: { authorization: `Bearer ${keySecret}` } });
+  check("the new key reads", keyRead.status === 200, String(keyRead.status));
+  check("the new key reads only its view", (await keyRead.json()).events.every((e) => e.action.startsWith("doc.")));
+  await axe(page, "admin keys");
+  await shot(page, "admin-keys");
+
+  await page.getByRole("link", { name: "SCIM connections" }).click();
+  await page.waitForURL(/\/admin\/scim$/);
+  await page.getByLabel("Name", { exact: true }).fill("Entra ID");
+  await page.getByRole("button", { name: "Create connection", exact: true }).click();
+  check("SCIM token shown", (await page.locator("#shown-secret").inputValue()).startsWith("scim_"));
+  await axe(page, "admin scim");
+  await shot(page, "admin-scim");
 
   // Deactivating the member ends the session.
   const members = await api(`/v1/tenants/${config.tenant}/members`);

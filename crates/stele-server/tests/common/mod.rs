@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod viewer_client;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
