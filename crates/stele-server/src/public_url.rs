@@ -9,8 +9,12 @@ pub fn base(configured: Option<&str>, headers: &HeaderMap) -> String {
     if let Some(url) = configured.map(|u| u.trim_end_matches('/')).filter(|u| !u.is_empty()) {
         return url.to_owned();
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    let proto = if proto == "https" { "https" } else { "http" };
-    format!("{proto}://{host}")
+    // A Host that is not a plain host[:port] is not echoed into links.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)))
+        .unwrap_or("localhost");
+    let https = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
+    format!("{}://{host}", if https { "https" } else { "http" })
 }

@@ -112,6 +112,17 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
     let bo = create_member(&app, "acme", "bo@acme.io", "Bo Chen").await;
     let invite_path = bo["invite_url"].as_str().expect("invite").strip_prefix(&app.base).expect("path").to_owned();
 
+    // An embed link seeing only "user." events (the key's view) that failed (the link's).
+    let body =
+        json!({"tenant": "acme", "name": "embedder", "scopes": ["events:read"], "view_filter": "action sw \"user.\""});
+    let embedder: Value =
+        app.post_json("/v1/keys", OPERATOR, &body).send().await.expect("sent").json().await.expect("key");
+    let link = json!({"view_filter": "status eq \"failure\""});
+    let secret = embedder["secret"].as_str().expect("secret");
+    let resp = app.post_json("/v1/viewer-links", secret, &link).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let embed_url = resp.json::<Value>().await.expect("link")["url"].as_str().expect("url").to_owned();
+
     let screenshots = workspace().join("target/viewer-screenshots");
     std::fs::create_dir_all(&screenshots).expect("screenshot dir");
     let config = json!({
@@ -127,6 +138,9 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
         "other_event_id": theirs["id"],
         "ingest_key": key.secret,
         "screenshots": screenshots,
+        "embed_url": embed_url,
+        "embed_visible": "user.login",
+        "embed_hidden": "doc.read",
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/viewer.mjs");
     let out = tokio::process::Command::new("node")

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use common::browser::{tools_or_skip, workspace};
+use common::viewer_client::{signed_in_as, unescape};
 use common::{spawn_app_with, TestApp, OPERATOR};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -124,11 +125,26 @@ async fn a_scim_provisioned_member_signs_in_through_the_openid_provider() {
     let login = app.http.get(app.url("/login?tenant=acme")).send().await.expect("sent").text().await.expect("html");
     assert!(!login.contains("Sign in with"), "no button without a provider");
 
-    // Set it: the answer names the redirect URI and never the secret.
-    let resp = put_provider(&app, &good).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let set: Value = resp.json().await.expect("json");
-    assert_eq!(set["redirect_uri"], app.url("/oidc/acme/callback"));
+    // An admin sets it on the Admin page's Single sign-on tab (an auditor may not; a form
+    // without its CSRF token changes nothing).
+    let fields =
+        [("issuer", issuer.as_str()), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("name", "Test IdP")];
+    let mut auditor = signed_in_as(&app, "acme", "audra@acme.io", "auditor").await;
+    assert_eq!(auditor.page("/t/acme/admin/sso").await.0, StatusCode::FORBIDDEN);
+    let mut admin = signed_in_as(&app, "acme", "adam@acme.io", "admin").await;
+    let (status, html, csrf) = admin.page("/t/acme/admin/sso").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(unescape(&html).contains(&app.url("/oidc/acme/callback")), "the page names the redirect URI");
+    let resp = admin.post("/t/acme/admin/sso", &fields).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "no CSRF token");
+    let none = app.http.get(app.url("/v1/tenants/acme/oidc")).bearer_auth(OPERATOR).send().await.expect("sent");
+    assert_eq!(none.status(), StatusCode::NOT_FOUND, "the refused form stored nothing");
+    let mut with_csrf = vec![("csrf", csrf.as_str())];
+    with_csrf.extend_from_slice(&fields);
+    let resp = admin.post("/t/acme/admin/sso", &with_csrf).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html, _) = admin.page("/t/acme/admin/sso").await;
+    assert!(html.contains("Sign in with Test IdP") && !html.contains(CLIENT_SECRET), "saved, secret not shown");
     let shown = app.http.get(app.url("/v1/tenants/acme/oidc")).bearer_auth(OPERATOR).send().await.expect("sent");
     let shown = shown.text().await.expect("text");
     assert!(shown.contains(&issuer) && !shown.contains(CLIENT_SECRET), "{shown}");
@@ -167,9 +183,13 @@ async fn a_scim_provisioned_member_signs_in_through_the_openid_provider() {
 
     // All of it is in the tenant's log.
     let log = actions(&app).await;
-    let signed_in: Vec<&Value> = log.iter().filter(|e| e["action"] == "stele.viewer.signed_in").collect();
-    assert_eq!(signed_in.len(), 1, "one SSO sign-in");
-    assert!(signed_in[0]["message"].as_str().unwrap_or("").contains("through Test IdP"));
+    let through_sso: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["action"] == "stele.viewer.signed_in")
+        .filter(|e| e["message"].as_str().unwrap_or("").contains("through Test IdP"))
+        .collect();
+    assert_eq!(through_sso.len(), 1, "one SSO sign-in");
+    assert_eq!(through_sso[0]["actor"]["email"], "dana@acme.io");
     let failed: Vec<String> = log
         .iter()
         .filter(|e| e["action"] == "stele.viewer.sign_in_failed")
@@ -177,14 +197,18 @@ async fn a_scim_provisioned_member_signs_in_through_the_openid_provider() {
         .collect();
     assert!(failed.iter().any(|f| f.starts_with("eve@elsewhere.io") && f.contains("matches no member")), "{failed:?}");
     assert!(failed.iter().any(|f| f.starts_with("dana@acme.io") && f.contains("deactivated")), "{failed:?}");
-    assert!(log.iter().any(|e| e["action"] == "stele.oidc_provider.set"));
+    let set = log.iter().find(|e| e["action"] == "stele.oidc_provider.set").expect("the change is logged");
+    assert_eq!(set["actor"]["email"], "adam@acme.io", "made by the admin, through the viewer");
     for e in &log {
         assert!(!e.to_string().contains(CLIENT_SECRET), "the client secret is in no event");
     }
 
-    // Removing the provider removes the button.
+    // Removing the provider removes the button (the API's DELETE does the same).
+    let (_, _, csrf) = admin.page("/t/acme/admin/sso").await;
+    let resp = admin.post("/t/acme/admin/sso/remove", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let resp = app.http.delete(app.url("/v1/tenants/acme/oidc")).bearer_auth(OPERATOR).send().await.expect("sent");
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "already removed");
     let login = app.http.get(app.url("/login?tenant=acme")).send().await.expect("sent").text().await.expect("html");
     assert!(!login.contains("Sign in with"));
 }

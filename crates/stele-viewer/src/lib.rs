@@ -49,6 +49,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_members.html", include_str!("../templates/admin_members.html")),
     ("admin_keys.html", include_str!("../templates/admin_keys.html")),
     ("admin_scim.html", include_str!("../templates/admin_scim.html")),
+    ("admin_sso.html", include_str!("../templates/admin_sso.html")),
 ];
 
 /// The compiled templates.

@@ -491,3 +491,34 @@ pub struct AdminScimView {
 impl Page for AdminScimView {
     const TEMPLATE: &'static str = "admin_scim.html";
 }
+
+/// `/t/{tenant}/admin/sso`: the tenant's OpenID Connect provider.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AdminSsoView {
+    pub chrome: Chrome,
+    pub tab: &'static str,
+    /// The provider as stored (never its secret), if one is set.
+    pub current: Option<SsoSettings>,
+    /// The redirect URI to register with the provider.
+    pub redirect_uri: String,
+    /// The form's values (the current ones, or what was posted).
+    pub issuer: String,
+    pub client_id: String,
+    pub name: String,
+    pub shown: Option<Shown>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A stored OpenID Connect provider, for showing.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SsoSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub name: String,
+    pub updated: String,
+}
+
+impl Page for AdminSsoView {
+    const TEMPLATE: &'static str = "admin_sso.html";
+}

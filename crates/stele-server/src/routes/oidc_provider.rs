@@ -16,7 +16,7 @@ use stele_store::sessions::OidcProvider;
 use stele_store::StoreError;
 use utoipa::ToSchema;
 
-use crate::audit::audit_event;
+use crate::audit::By;
 use crate::auth::Principal;
 use crate::body::json_body;
 use crate::error::ApiError;
@@ -57,7 +57,7 @@ pub struct OidcProviderDto {
     pub updated_at: Timestamp,
 }
 
-fn dto(state: &AppState, headers: &HeaderMap, tenant: &TenantId, p: &OidcProvider) -> OidcProviderDto {
+pub(crate) fn dto(state: &AppState, headers: &HeaderMap, tenant: &TenantId, p: &OidcProvider) -> OidcProviderDto {
     OidcProviderDto {
         issuer: p.issuer.clone(),
         client_id: p.client_id.clone(),
@@ -100,34 +100,59 @@ pub async fn put_oidc_provider(
 ) -> Result<Json<OidcProviderDto>, ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
     let input: PutOidcProvider = json_body(&headers, body).await?;
+    let provider = set_provider_in(&state, &By::Api(&principal), &tenant, input).await?;
+    Ok(Json(dto(&state, &headers, &tenant, &provider)))
+}
+
+/// Checks and stores a tenant's provider made by `by` (the API and the viewer's Admin page):
+/// the fields' bounds, the issuer's form and discovery, the secret sealed, the change with
+/// its `stele.oidc_provider.set` event.
+pub(crate) async fn set_provider_in(
+    state: &AppState,
+    by: &By<'_>,
+    tenant: &TenantId,
+    input: PutOidcProvider,
+) -> Result<OidcProvider, ApiError> {
     check_text("issuer", &input.issuer, MAX_ISSUER_CHARS)?;
     check_text("client_id", &input.client_id, MAX_CLIENT_ID_CHARS)?;
     check_text("client_secret", &input.client_secret, MAX_SECRET_CHARS)?;
-    let name = input.name.unwrap_or_else(|| "SSO".into());
+    let name = input.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "SSO".into());
     check_text("name", &name, MAX_NAME_CHARS)?;
     let issuer = oidc::check_issuer(&input.issuer, state.viewer.settings.oidc_allow_http)
         .map_err(|e| ApiError::invalid_parameter("issuer", e.to_string()))?;
-    if state.store.get_tenant(&tenant).await?.is_none() {
+    if state.store.get_tenant(tenant).await?.is_none() {
         return Err(ApiError::not_found(format!("tenant {tenant} does not exist")));
     }
     oidc::discover(issuer).await.map_err(|e| ApiError::invalid_parameter("issuer", e.to_string()))?;
-    let before = state.store.oidc_provider(&tenant).await?;
+    let before = state.store.oidc_provider(tenant).await?;
     let provider = OidcProvider {
         issuer: input.issuer,
         client_id: input.client_id,
-        client_secret_sealed: state.secrets.seal(&oidc::secret_context(&tenant), input.client_secret.as_bytes()),
+        client_secret_sealed: state.secrets.seal(&oidc::secret_context(tenant), input.client_secret.as_bytes()),
         name,
         version: before.as_ref().map_or(1, |b| b.version + 1),
         updated_at: Timestamp::now(),
     };
     let message = format!("Set the viewer's OpenID Connect provider to {} ({})", provider.name, provider.issuer);
-    let audit = audit_event(&principal, "stele.oidc_provider.set", target(&tenant, &provider.name), message);
+    let audit = by.event("stele.oidc_provider.set", target(tenant, &provider.name), message);
     let change = RecordChange::PutOidcProvider {
         provider: Some(provider.clone()),
         previous: before.as_ref().map(|b| b.version),
     };
-    state.store.change(&tenant, change, vec![audit]).await.map_err(changed_meanwhile)?;
-    Ok(Json(dto(&state, &headers, &tenant, &provider)))
+    state.store.change(tenant, change, vec![audit]).await.map_err(changed_meanwhile)?;
+    Ok(provider)
+}
+
+/// Removes a tenant's provider (`stele.oidc_provider.removed`); 404 when there is none.
+pub(crate) async fn remove_provider_in(state: &AppState, by: &By<'_>, tenant: &TenantId) -> Result<(), ApiError> {
+    let provider = state.store.oidc_provider(tenant).await?;
+    let provider =
+        provider.ok_or_else(|| ApiError::not_found(format!("tenant {tenant} has no OpenID Connect provider")))?;
+    let message = format!("Removed the viewer's OpenID Connect provider {}", provider.name);
+    let audit = by.event("stele.oidc_provider.removed", target(tenant, &provider.name), message);
+    let change = RecordChange::PutOidcProvider { provider: None, previous: Some(provider.version) };
+    state.store.change(tenant, change, vec![audit]).await.map_err(changed_meanwhile)?;
+    Ok(())
 }
 
 fn changed_meanwhile(e: StoreError) -> ApiError {
@@ -170,12 +195,6 @@ pub async fn delete_oidc_provider(
     Path(tenant): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
-    let provider = state.store.oidc_provider(&tenant).await?;
-    let provider =
-        provider.ok_or_else(|| ApiError::not_found(format!("tenant {tenant} has no OpenID Connect provider")))?;
-    let message = format!("Removed the viewer's OpenID Connect provider {}", provider.name);
-    let audit = audit_event(&principal, "stele.oidc_provider.removed", target(&tenant, &provider.name), message);
-    let change = RecordChange::PutOidcProvider { provider: None, previous: Some(provider.version) };
-    state.store.change(&tenant, change, vec![audit]).await.map_err(changed_meanwhile)?;
+    remove_provider_in(&state, &By::Api(&principal), &tenant).await?;
     Ok(StatusCode::NO_CONTENT)
 }

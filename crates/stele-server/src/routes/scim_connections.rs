@@ -6,7 +6,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use base64::Engine;
 use rand::RngCore;
@@ -64,20 +64,11 @@ fn new_token() -> String {
     format!("scim_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
 }
 
-/// The connection's SCIM base URL as the caller reached this server (`X-Forwarded-Proto`
-/// and `Host` of the admin request).
-pub(crate) fn base_url(headers: &HeaderMap, id: &ScimConnectionId) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    let proto = if proto == "https" { "https" } else { "http" };
-    format!("{proto}://{host}/scim/v2/{id}")
-}
-
-fn dto(c: &ScimConnection, headers: &HeaderMap) -> ScimConnectionDto {
+fn dto(state: &AppState, c: &ScimConnection, headers: &HeaderMap) -> ScimConnectionDto {
     ScimConnectionDto {
         id: c.id.to_string(),
         name: c.name.clone(),
-        base_url: base_url(headers, &c.id),
+        base_url: crate::scim::base_url(state, headers, &c.id),
         created_at: c.created_at,
         updated_at: c.updated_at,
         revoked_at: c.revoked_at,
@@ -113,7 +104,7 @@ pub async fn create_scim_connection(
     let tenant = directory_admin(&principal, &tenant)?;
     let input: CreateScimConnection = json_body(&headers, body).await?;
     let (connection, token) = create_connection_in(&state, &By::Api(&principal), &tenant, input.name).await?;
-    let body = ScimConnectionWithToken { connection: dto(&connection, &headers), token };
+    let body = ScimConnectionWithToken { connection: dto(&state, &connection, &headers), token };
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -162,7 +153,7 @@ pub async fn list_scim_connections(
 ) -> Result<Json<Vec<ScimConnectionDto>>, ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
     let all = state.store.list_scim_connections(&tenant).await?;
-    Ok(Json(all.iter().map(|c| dto(c, &headers)).collect()))
+    Ok(Json(all.iter().map(|c| dto(&state, c, &headers)).collect()))
 }
 
 async fn connection_of(state: &AppState, tenant: &TenantId, id: &str) -> Result<ScimConnection, ApiError> {
@@ -188,7 +179,7 @@ pub async fn rotate_scim_connection(
 ) -> Result<Json<ScimConnectionWithToken>, ApiError> {
     let tenant = directory_admin(&principal, &tenant)?;
     let (after, token) = rotate_connection_in(&state, &By::Api(&principal), &tenant, &id).await?;
-    Ok(Json(ScimConnectionWithToken { connection: dto(&after, &headers), token }))
+    Ok(Json(ScimConnectionWithToken { connection: dto(&state, &after, &headers), token }))
 }
 
 /// Replaces a connection's token (`stele.scim_connection.rotated`); answers the new one.

@@ -266,7 +266,7 @@ async fn dispatch(State(state): State<AppState>, method: Method, uri: Uri, heade
         .filter(|v| (1..=128).contains(&v.len()) && stele_core::text::check_label(v).is_ok())
         .map(str::to_owned)
         .unwrap_or_else(|| format!("req_{}", uuid::Uuid::now_v7().simple()));
-    let ctx = Ctx { base: base_url(&headers, &conn.id), state, conn, request_id };
+    let ctx = Ctx { base: base_url(&state, &headers, &conn.id), state, conn, request_id };
 
     let bytes = to_bytes(body, MAX_PAYLOAD_BYTES).await;
     let reply = match bytes {
@@ -318,15 +318,9 @@ fn authorized(headers: &HeaderMap, conn: &ScimConnection) -> bool {
     conn.revoked_at.is_none() && presented.is_some_and(|t| conn.token_hash.matches(t))
 }
 
-/// The connection's SCIM base URL as the caller reached this server.
-pub(crate) fn base_url(headers: &HeaderMap, id: &ScimConnectionId) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)))
-        .unwrap_or("localhost");
-    let https = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
-    format!("{}://{host}/scim/v2/{id}", if https { "https" } else { "http" })
+/// The connection's SCIM base URL as the caller reached this server (or `[viewer] public_url`).
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap, id: &ScimConnectionId) -> String {
+    format!("{}/scim/v2/{id}", crate::public_url::base(state.viewer.settings.public_url.as_deref(), headers))
 }
 
 fn if_match(headers: &HeaderMap) -> Option<stele_scim::IfMatch> {

@@ -48,25 +48,27 @@ pub(crate) struct DoneParams {
     done: String,
 }
 
-fn notice(uri: &Uri) -> Option<String> {
+pub(super) fn notice(uri: &Uri) -> Option<String> {
     let p: DoneParams = query_params(uri).unwrap_or_default();
     let text = match p.done.as_str() {
         "role" => "The role is changed.",
         "deactivated" => "The member is deactivated; their sessions have ended.",
         "reactivated" => "The member is active again.",
         "revoked" => "Revoked. It stops working at once.",
+        "sso_saved" => "The provider is saved: the sign-in page shows its button.",
+        "sso_removed" => "The provider is removed: members sign in with passwords only.",
         _ => return None,
     };
     Some(text.to_owned())
 }
 
 /// The 403 of a session that may not manage the tenant.
-fn not_admin(me: &SignedIn) -> PageError {
+pub(super) fn not_admin(me: &SignedIn) -> PageError {
     forbidden(me, "The Admin pages are for the tenant's admins and owners.")
 }
 
 /// A form posted to an admin page, its maker and the maker's role.
-async fn admin_form(
+pub(super) async fn admin_form(
     state: &AppState,
     tenant: &str,
     request: Request,
@@ -415,7 +417,7 @@ async fn scim_view(state: &AppState, me: &SignedIn, headers: &HeaderMap) -> Resu
             .map(|c| ConnectionRow {
                 id: c.id.to_string(),
                 name: c.name.clone(),
-                base_url: crate::routes::scim_connections::base_url(headers, &c.id),
+                base_url: crate::scim::base_url(state, headers, &c.id),
                 created: short_time(&c.created_at.to_string()),
                 updated: short_time(&c.updated_at.to_string()),
                 revoked: c.revoked_at.map(|r| short_time(&r.to_string())),
@@ -464,7 +466,7 @@ pub(crate) async fn create_connection(
     let mut view = scim_view(&state, me, &form.headers).await?;
     match made {
         Ok((c, token)) => {
-            let base = crate::routes::scim_connections::base_url(&form.headers, &c.id);
+            let base = crate::scim::base_url(&state, &form.headers, &c.id);
             view.shown = Some(token_shown(format!("Bearer token of {}", c.name), base, token));
             view.notice = Some(format!("SCIM connection {} is created.", c.name));
             Ok(render(StatusCode::OK, &view))
@@ -488,7 +490,7 @@ pub(crate) async fn rotate_connection(
     let mut view = scim_view(&state, me, &form.headers).await?;
     match rotated {
         Ok((c, token)) => {
-            let base = crate::routes::scim_connections::base_url(&form.headers, &c.id);
+            let base = crate::scim::base_url(&state, &form.headers, &c.id);
             view.shown = Some(token_shown(format!("New bearer token of {}", c.name), base, token));
             view.notice = Some(format!("The token of {} is replaced; the old one stopped working.", c.name));
             Ok(render(StatusCode::OK, &view))

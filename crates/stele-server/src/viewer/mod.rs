@@ -11,6 +11,7 @@
 //! status and the detail of the one `ApiError`.
 
 mod admin;
+mod admin_sso;
 mod export;
 mod format;
 mod integrity;
@@ -70,6 +71,8 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/admin/scim", get(admin::scim_page).post(admin::create_connection))
         .route("/t/{tenant}/admin/scim/{id}/rotate", post(admin::rotate_connection))
         .route("/t/{tenant}/admin/scim/{id}/revoke", post(admin::revoke_connection))
+        .route("/t/{tenant}/admin/sso", get(admin_sso::sso_page).post(admin_sso::save_sso))
+        .route("/t/{tenant}/admin/sso/remove", post(admin_sso::remove_sso))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::map_response(secure_headers))
 }

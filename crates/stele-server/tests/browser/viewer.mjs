@@ -4,7 +4,8 @@
 // config.screenshots. Exits non-zero on the first failed check, saying which.
 //
 // Config (JSON in STELE_BROWSER_CONFIG): base, chromium, operator, tenant, other_tenant,
-// email, password, invite_path, invite_email, other_event_id, screenshots.
+// email, password, invite_path, invite_email, other_event_id, screenshots, embed_url,
+// embed_visible, embed_hidden.
 
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -391,6 +392,23 @@ try {
   });
   await page.goto(`${config.base}/t/${config.tenant}/events`);
   check("deactivated member is sent to sign in", page.url().includes("/login?tenant="), page.url());
+
+  // An embed link (made by a key with a view filter, through the API): a fresh browser
+  // opens it and sees the tenant through that view only — rows, facets, histogram.
+  const embed = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+  const guest = await embed.newPage();
+  await guest.goto(config.embed_url);
+  check("embed link opens the Events page", new URL(guest.url()).pathname === `/t/${config.tenant}/events`, guest.url());
+  const seen = await guest.locator("main").innerText();
+  check("embed view shows its events", seen.includes(config.embed_visible), config.embed_visible);
+  check("embed view hides the rest, even in facets", !seen.includes(config.embed_hidden), config.embed_hidden);
+  check("embed session is read-only", (await guest.getByRole("link", { name: "Admin" }).count()) === 0);
+  await axe(guest, "embed view");
+  await shot(guest, "embed-events");
+  const again = await (await browser.newContext()).newPage();
+  const reopened = await again.goto(config.embed_url);
+  check("an embed link works once", reopened.status() === 404, String(reopened.status()));
+  await embed.close();
 
   check("no CSP violation", cspViolations.length === 0, cspViolations.join("\n"));
   check("no script error", errors.length === 0, errors.join("\n"));
