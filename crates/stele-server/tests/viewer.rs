@@ -608,8 +608,14 @@ async fn histogram_and_facets_count_what_the_reader_may_list() {
     member_with_password(&app, "acme", "ana@acme.io").await;
     let mut b = Browser::new(&app);
     assert_eq!(b.sign_in("acme", "ana@acme.io", PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    let (status, html, _) = b.page(&format!("/t/acme/events?{filter}")).await;
+    let (status, page, _) = b.page(&format!("/t/acme/events?{filter}")).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("<figure class=\"card histogram\""), "the page is painted before the counts");
+    let html = summary_of(&mut b, &page).await;
+    // Without a script, the same summary is in the page itself.
+    let (status, inline, _) = b.page(&format!("/t/acme/events?{filter}&summary=inline")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(inline.contains(&html), "the inline page holds the same summary");
     assert!(html.contains("<figure class=\"card histogram\""), "{html}");
     assert!(html.contains("12 events"), "the caption's total");
     assert!(html.contains(r#"<span class="value">doc.read</span><span class="n">8</span>"#), "{html}");
@@ -672,6 +678,16 @@ async fn the_live_page_streams_new_rows_after_the_ones_it_shows() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(b.get("/t/globex/live/stream").await.status(), StatusCode::NOT_FOUND);
     app.shutdown().await;
+}
+
+/// The histogram and facets that the Events page `html` loads with its script (the
+/// fragment at its `data-summary-href`).
+async fn summary_of(b: &mut Browser, html: &str) -> String {
+    let href = html.split(r#"data-summary-href=""#).nth(1).and_then(|r| r.split('"').next()).expect("a summary link");
+    let href = href.replace("&#x2f;", "/").replace("&quot;", "\"").replace("&amp;", "&");
+    let (status, fragment, _) = b.page(&href).await;
+    assert_eq!(status, StatusCode::OK, "{href}");
+    fragment
 }
 
 /// A key of `tenant` with `scopes` and a view filter; answers (id, secret).
@@ -751,8 +767,10 @@ async fn an_embed_link_opens_once_a_read_only_session_that_sees_only_its_view() 
     let (status, html, _) = br.page("/t/acme/events").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("visible-failed-login"), "the view's event is shown");
+    let summary = summary_of(&mut br, &html).await;
+    assert!(summary.contains("user.login") && summary.contains("1 event"), "its facets and histogram: {summary}");
     for hidden in ["hidden-good-login", "hidden-billing-charge", "billing.charge"] {
-        assert!(!html.contains(hidden), "{hidden} is outside the view, not even in facets");
+        assert!(!html.contains(hidden) && !summary.contains(hidden), "{hidden} is outside the view, even in facets");
     }
     assert_eq!(br.page(&format!("/t/acme/events/{}", ids[0])).await.0, StatusCode::OK);
     for hidden in &ids[1..] {
@@ -776,7 +794,8 @@ async fn an_embed_link_opens_once_a_read_only_session_that_sees_only_its_view() 
     let mut member = Browser::new(&app);
     assert_eq!(member.sign_in("acme", "ana@acme.io", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     let (_, html, _) = member.page("/t/acme/events").await;
-    assert!(html.contains("hidden-billing-charge") && html.contains("billing.charge"));
+    assert!(html.contains("hidden-billing-charge"));
+    assert!(summary_of(&mut member, &html).await.contains("billing.charge"), "in the member's facets");
 
     // Both ends are in the log.
     let log = app.all_events("acme").await;

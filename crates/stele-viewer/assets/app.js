@@ -151,3 +151,22 @@ if (live && "EventSource" in window) follow(live);
 if (document.querySelector("[data-verify]")) {
   import(`./verify.js${new URL(import.meta.url).search}`);
 }
+
+// Events page: the histogram and facets count every matching event, so the page is painted
+// with its rows first and they arrive from /events/summary (server-rendered, auto-escaped
+// HTML of the same read), put in place here.
+const summaryBox = document.querySelector("[data-summary-href]");
+if (summaryBox) {
+  fetch(summaryBox.dataset.summaryHref, { credentials: "same-origin", headers: { accept: "text/html" } })
+    .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`the server answered ${r.status}`))))
+    .then((html) => {
+      const doc = new DOMParser().parseFromString(html, "text/html");
+      summaryBox.replaceChildren(...Array.from(doc.body.childNodes).map((n) => document.importNode(n, true)));
+      summaryBox.removeAttribute("aria-busy");
+    })
+    .catch((e) => {
+      const hint = summaryBox.querySelector(".counting");
+      if (hint) hint.textContent = `The counts could not be loaded (${e.message}).`;
+      summaryBox.removeAttribute("aria-busy");
+    });
+}

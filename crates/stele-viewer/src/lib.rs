@@ -50,6 +50,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_keys.html", include_str!("../templates/admin_keys.html")),
     ("admin_scim.html", include_str!("../templates/admin_scim.html")),
     ("admin_sso.html", include_str!("../templates/admin_sso.html")),
+    ("events_summary.html", include_str!("../templates/events_summary.html")),
 ];
 
 /// The compiled templates.

@@ -152,8 +152,12 @@ pub struct EventsView {
     /// `date` while `from` is a day (or empty), else `text` (an instant from a zoom).
     pub from_type: String,
     pub to_type: String,
-    pub histogram: Option<HistogramView>,
-    pub facets: Vec<FacetView>,
+    /// The histogram and facets, when the page holds them (`summary=inline`); otherwise
+    /// the page's script loads them from `summary_href`.
+    pub summary: Option<EventsSummary>,
+    pub summary_href: Option<String>,
+    /// The page with the summary inline (the no-script link).
+    pub summary_inline_href: Option<String>,
     /// Another parameter was refused (names it).
     pub error: Option<String>,
     pub status_chips: Vec<Chip>,
@@ -521,4 +525,16 @@ pub struct SsoSettings {
 
 impl Page for AdminSsoView {
     const TEMPLATE: &'static str = "admin_sso.html";
+}
+
+/// The Events page's histogram and facets (also served alone, as the fragment
+/// `/t/{tenant}/events/summary` that the page's script puts in place).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EventsSummary {
+    pub histogram: Option<HistogramView>,
+    pub facets: Vec<FacetView>,
+}
+
+impl Page for EventsSummary {
+    const TEMPLATE: &'static str = "events_summary.html";
 }

@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/oidc/{tenant}/callback", get(oidc::callback))
         .route("/t/{tenant}", get(pages::home))
         .route("/t/{tenant}/events", get(pages::events))
+        .route("/t/{tenant}/events/summary", get(pages::events_summary))
         .route("/t/{tenant}/events/{id}", get(pages::event))
         .route("/t/{tenant}/live", get(pages::live))
         .route("/t/{tenant}/live/stream", get(pages::live_stream))

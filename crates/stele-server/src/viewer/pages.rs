@@ -12,7 +12,8 @@ use serde_json::Value;
 use stele_core::Filter;
 use stele_store::stats::Facet;
 use stele_viewer::views::{
-    Bar, Chip, Choice, EventView, EventsView, FacetItem, FacetView, HistogramView, JsonBlock, ScimLogsView, ScimRow,
+    Bar, Chip, Choice, EventView, EventsSummary, EventsView, FacetItem, FacetView, HistogramView, JsonBlock,
+    ScimLogsView, ScimRow,
 };
 
 use super::format::{self, text};
@@ -61,6 +62,10 @@ pub(crate) struct EventsParams {
     #[serde(default)]
     action: String,
     cursor: Option<String>,
+    /// `inline`: the histogram and facets in the page itself (the no-script way); `fragment`:
+    /// the summary request of the page's script.
+    #[serde(default)]
+    summary: String,
 }
 
 pub(super) fn href(base: &str, pairs: &[(&str, &str)]) -> String {
@@ -93,6 +98,59 @@ impl EventsParams {
             ],
         )
     }
+}
+
+impl EventsParams {
+    /// The JSON API's read these fields mean, seen through `view`.
+    fn read(&self, view: Option<stele_core::ViewFilter>) -> Result<Read, ApiError> {
+        let filter = filter_text(self)?;
+        let params = SearchParams {
+            filter: Some(filter),
+            q: Some(self.q.clone()).filter(|q| !q.trim().is_empty()),
+            from: day("from", &self.from, false)?,
+            to: day("to", &self.to, true)?,
+            cursor: self.cursor.clone(),
+            limit: Some(PAGE_ROWS),
+            ..SearchParams::default()
+        };
+        parse_read_in(view, params)
+    }
+}
+
+/// The histogram and facets of a read (every matching event, not only the page's rows).
+async fn summary(
+    state: &AppState,
+    tenant: &stele_core::TenantId,
+    read: &Read,
+    p: &EventsParams,
+    t: &str,
+) -> Result<EventsSummary, ApiError> {
+    let histogram = histogram_of(state, tenant, read, HISTOGRAM_BARS).await?;
+    let facets = facets_of(state, tenant, read, &Facet::ALL, FACET_VALUES).await?;
+    Ok(EventsSummary {
+        histogram: histogram_view(&histogram, p, t),
+        facets: facets.facets.iter().map(|f| facet_view(f, p, t)).collect(),
+    })
+}
+
+/// `GET /t/{tenant}/events/summary`: the Events page's histogram and facets as an HTML
+/// fragment, for the page's script (the same parameters and read as the page).
+pub(crate) async fn events_summary(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Response> {
+    // A script's request: a lost session is a 401, not a redirect to the sign-in page.
+    let me = signed_in(&state, &tenant, &headers).await.map_err(|e| match e {
+        PageError::Answer(_) => ApiError::unauthorized("sign in again").into_response(),
+        other => other.into_response(),
+    })?;
+    let t = me.tenant.id.to_string();
+    let p: EventsParams = query_params(&uri).map_err(IntoResponse::into_response)?;
+    let read = p.read(me.view()).map_err(IntoResponse::into_response)?;
+    let summary = summary(&state, &me.tenant.id, &read, &p, &t).await.map_err(IntoResponse::into_response)?;
+    Ok(render(StatusCode::OK, &summary))
 }
 
 /// `YYYY-MM-DD` as the RFC 3339 instant that starts it, or the next day (an inclusive end);
@@ -211,30 +269,25 @@ pub(crate) async fn events(
         view.filter_error = Some(error);
         return Ok(render(StatusCode::BAD_REQUEST, &view));
     }
-    let view_filter = me.view();
-    let read = filter_text(&p).and_then(|filter| {
-        let params = SearchParams {
-            filter: Some(filter),
-            q: Some(p.q.clone()).filter(|q| !q.trim().is_empty()),
-            from: day("from", &p.from, false)?,
-            to: day("to", &p.to, true)?,
-            cursor: p.cursor.clone(),
-            limit: Some(PAGE_ROWS),
-            ..SearchParams::default()
-        };
-        parse_read_in(view_filter, params)
-    });
-    let read: Read = match read {
+    let read: Read = match p.read(me.view()) {
         Ok(r) => r,
         Err(e) => return Ok(refused(e, &mut view, |v| &mut v.error)),
     };
     let (page, _) = fetch(&state, &me.tenant.id, &read).await?;
     let events = events_of(&page);
     view.rows = events.iter().map(|v| format::event_row(v, &t)).collect();
-    let histogram = histogram_of(&state, &me.tenant.id, &read, HISTOGRAM_BARS).await?;
-    view.histogram = histogram_view(&histogram, &p, &t);
-    let facets = facets_of(&state, &me.tenant.id, &read, &Facet::ALL, FACET_VALUES).await?;
-    view.facets = facets.facets.iter().map(|f| facet_view(f, &p, &t)).collect();
+    if p.summary == "inline" {
+        view.summary = Some(summary(&state, &me.tenant.id, &read, &p, &t).await?);
+    } else {
+        // The histogram and facets count every matching event, which takes longer than the
+        // page of rows on a large tenant: the page is painted first and its script loads
+        // them from `/events/summary` (the same read); without a script, a link asks for
+        // the page with them inline.
+        let base = EventsParams { cursor: None, ..p.clone() }.href(&t, None);
+        let sep = if base.contains('?') { '&' } else { '?' };
+        view.summary_href = Some(format!("{base}{sep}summary=fragment").replacen("/events", "/events/summary", 1));
+        view.summary_inline_href = Some(format!("{base}{sep}summary=inline"));
+    }
 
     // Action chips: the namespaces on this page (and the one chosen).
     let mut namespaces: Vec<String> = Vec::new();
