@@ -6,86 +6,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-
+use common::viewer_client::{attribute_after, csrf_in, location, Browser, PASSWORD};
 use common::{spawn_app, spawn_app_with, TestApp, OPERATOR};
-use reqwest::header::{LOCATION, SET_COOKIE};
-use reqwest::{redirect, Client, Response, StatusCode};
+use reqwest::header::SET_COOKIE;
+use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A cookie-keeping client that does not follow redirects.
-struct Browser {
-    http: Client,
-    base: String,
-    cookies: HashMap<String, String>,
-    forwarded_https: bool,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Self {
-        let http = Client::builder().redirect(redirect::Policy::none()).build().expect("client");
-        Browser { http, base: app.base.clone(), cookies: HashMap::new(), forwarded_https: false }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    fn keep(&mut self, resp: &Response) {
-        for c in resp.headers().get_all(SET_COOKIE) {
-            let text = c.to_str().expect("cookie text");
-            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
-            let (k, v) = pair.split_once('=').expect("name=value");
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Response {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
-        let resp = self.http.get(url).header("cookie", self.cookie_header()).send().await.expect("GET");
-        self.keep(&resp);
-        resp
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
-        let mut req = self.http.post(url).header("cookie", self.cookie_header()).form(form);
-        if self.forwarded_https {
-            req = req.header("x-forwarded-proto", "https");
-        }
-        let resp = req.send().await.expect("POST");
-        self.keep(&resp);
-        resp
-    }
-
-    /// GETs a page and answers its status, body and CSRF token.
-    async fn page(&mut self, path: &str) -> (StatusCode, String, String) {
-        let resp = self.get(path).await;
-        let status = resp.status();
-        let html = resp.text().await.expect("html");
-        let csrf = csrf_in(&html);
-        (status, html, csrf)
-    }
-
-    async fn sign_in(&mut self, tenant: &str, email: &str, password: &str) -> Response {
-        let (_, _, csrf) = self.page(&format!("/login?tenant={tenant}")).await;
-        self.post("/login", &[("csrf", &csrf), ("tenant", tenant), ("email", email), ("password", password)]).await
-    }
-}
-
-fn csrf_in(html: &str) -> String {
-    html.split(r#"name="csrf" value=""#).nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned()
-}
-
-fn location(resp: &Response) -> String {
-    resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-}
 
 /// Creates a member through the admin API and answers (member id, invite path).
 async fn invite(app: &TestApp, tenant: &str, email: &str) -> (String, String) {
@@ -683,8 +608,8 @@ async fn the_live_page_streams_new_rows_after_the_ones_it_shows() {
 /// The histogram and facets that the Events page `html` loads with its script (the
 /// fragment at its `data-summary-href`).
 async fn summary_of(b: &mut Browser, html: &str) -> String {
-    let href = html.split(r#"data-summary-href=""#).nth(1).and_then(|r| r.split('"').next()).expect("a summary link");
-    let href = href.replace("&#x2f;", "/").replace("&quot;", "\"").replace("&amp;", "&");
+    let href = attribute_after(html, r#"data-summary-href=""#);
+    assert!(!href.is_empty(), "a summary link");
     let (status, fragment, _) = b.page(&href).await;
     assert_eq!(status, StatusCode::OK, "{href}");
     fragment

@@ -67,6 +67,15 @@ pub(super) fn not_admin(me: &SignedIn) -> PageError {
     forbidden(me, "The Admin pages are for the tenant's admins and owners.")
 }
 
+/// The session of an admin page's `GET`: an admin's or owner's, else the 403 page.
+pub(super) async fn admin_session(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<SignedIn, PageError> {
+    let me = signed_in(state, tenant, headers).await?;
+    if !me.may_manage() {
+        return Err(not_admin(&me));
+    }
+    Ok(me)
+}
+
 /// A form posted to an admin page, its maker and the maker's role.
 pub(super) async fn admin_form(
     state: &AppState,
@@ -146,10 +155,7 @@ pub(crate) async fn admin_home(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let me = signed_in(&state, &tenant, &headers).await?;
-    if !me.may_manage() {
-        return Err(not_admin(&me));
-    }
+    let me = admin_session(&state, &tenant, &headers).await?;
     Ok(see_other(&format!("/t/{}/admin/members", me.tenant.id)))
 }
 
@@ -160,10 +166,7 @@ pub(crate) async fn members_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    let me = signed_in(&state, &tenant, &headers).await?;
-    if !me.may_manage() {
-        return Err(not_admin(&me));
-    }
+    let me = admin_session(&state, &tenant, &headers).await?;
     let view = AdminMembersView { notice: notice(&uri), ..members_view(&state, &me).await? };
     Ok(render(StatusCode::OK, &view))
 }
@@ -328,10 +331,7 @@ pub(crate) async fn keys_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    let me = signed_in(&state, &tenant, &headers).await?;
-    if !me.may_manage() {
-        return Err(not_admin(&me));
-    }
+    let me = admin_session(&state, &tenant, &headers).await?;
     let view = AdminKeysView { notice: notice(&uri), ..keys_view(&state, &me).await? };
     Ok(render(StatusCode::OK, &view))
 }
@@ -439,10 +439,7 @@ pub(crate) async fn scim_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    let me = signed_in(&state, &tenant, &headers).await?;
-    if !me.may_manage() {
-        return Err(not_admin(&me));
-    }
+    let me = admin_session(&state, &tenant, &headers).await?;
     let view = AdminScimView { notice: notice(&uri), ..scim_view(&state, &me, &headers).await? };
     Ok(render(StatusCode::OK, &view))
 }

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use stele_viewer::views::{AdminSsoView, SsoSettings};
 
-use super::admin::{admin_form, not_admin, notice};
+use super::admin::{admin_form, admin_session, notice};
 use super::format::short_time;
-use super::session::{see_other, signed_in, SignedIn};
+use super::session::{see_other, SignedIn};
 use super::{render, PageError};
 use crate::routes::oidc_provider::{remove_provider_in, set_provider_in, PutOidcProvider};
 use crate::state::AppState;
@@ -41,10 +41,7 @@ pub(crate) async fn sso_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    let me = signed_in(&state, &tenant, &headers).await?;
-    if !me.may_manage() {
-        return Err(not_admin(&me));
-    }
+    let me = admin_session(&state, &tenant, &headers).await?;
     let view = AdminSsoView { notice: notice(&uri), ..sso_view(&state, &me, &headers).await? };
     Ok(render(StatusCode::OK, &view))
 }

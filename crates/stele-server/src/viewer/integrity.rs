@@ -18,7 +18,7 @@ use stele_viewer::views::{CommandView, HeadRow, IntegrityView};
 
 use super::format;
 use super::pages::href;
-use super::session::signed_in;
+use super::session::{signed_in, signed_in_script};
 use super::{render, PageError};
 use crate::error::ApiError;
 use crate::routes::integrity::{prove, InclusionProof, PublicKey};
@@ -141,10 +141,7 @@ pub(crate) async fn event_proof(
 }
 
 async fn proof_of(state: &AppState, tenant: &str, id: &str, headers: &HeaderMap) -> Result<ViewerProof, ApiError> {
-    let me = signed_in(state, tenant, headers).await.map_err(|e| match e {
-        PageError::Answer(_) => ApiError::unauthorized("sign in again"),
-        PageError::Api(e, _) => e,
-    })?;
+    let me = signed_in_script(state, tenant, headers).await?;
     let event = crate::routes::events::visible_event_in(state, me.view(), &me.tenant.id, id).await?;
     // The newest signed head covers the event (signed now if the signer has not caught up:
     // the button should not fail for an event appended a moment ago).

@@ -17,7 +17,7 @@ use stele_viewer::views::{
 };
 
 use super::format::{self, text};
-use super::session::{not_found, signed_in};
+use super::session::{not_found, signed_in, signed_in_script};
 use super::{render, PageError};
 use crate::error::ApiError;
 use crate::routes::query::{fetch, parse_read_in, Read, SearchParams};
@@ -141,11 +141,7 @@ pub(crate) async fn events_summary(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, Response> {
-    // A script's request: a lost session is a 401, not a redirect to the sign-in page.
-    let me = signed_in(&state, &tenant, &headers).await.map_err(|e| match e {
-        PageError::Answer(_) => ApiError::unauthorized("sign in again").into_response(),
-        other => other.into_response(),
-    })?;
+    let me = signed_in_script(&state, &tenant, &headers).await.map_err(IntoResponse::into_response)?;
     let t = me.tenant.id.to_string();
     let p: EventsParams = query_params(&uri).map_err(IntoResponse::into_response)?;
     let read = p.read(me.view()).map_err(IntoResponse::into_response)?;
@@ -667,11 +663,7 @@ pub(crate) async fn live_stream(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, Response> {
-    // An EventSource cannot follow a redirect to the sign-in page: a lost session is a 401.
-    let me = signed_in(&state, &tenant, &headers).await.map_err(|e| match e {
-        PageError::Answer(_) => ApiError::unauthorized("sign in again").into_response(),
-        other => other.into_response(),
-    })?;
+    let me = signed_in_script(&state, &tenant, &headers).await.map_err(IntoResponse::into_response)?;
     let t = me.tenant.id.to_string();
     let p: LiveParams = query_params(&uri).map_err(IntoResponse::into_response)?;
     let read = p.read(me.view()).map_err(IntoResponse::into_response)?;

@@ -286,6 +286,19 @@ pub(crate) async fn signed_in(state: &AppState, tenant: &str, headers: &HeaderMa
     }
 }
 
+/// [`signed_in`] for a script's request (a fetch, an EventSource): a lost session is a 401
+/// problem rather than a redirect to the sign-in page, which a script cannot follow.
+pub(crate) async fn signed_in_script(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+) -> Result<SignedIn, ApiError> {
+    signed_in(state, tenant, headers).await.map_err(|e| match e {
+        PageError::Answer(_) => ApiError::unauthorized("sign in again"),
+        PageError::Api(e, _) => e,
+    })
+}
+
 /// The 404 page of a signed-in member.
 pub(crate) fn not_found(home_tenant: &TenantId) -> PageError {
     PageError::Api(

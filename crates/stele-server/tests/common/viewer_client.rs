@@ -14,13 +14,15 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct Browser {
     http: Client,
     base: String,
-    cookies: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
+    /// Send `X-Forwarded-Proto: https` with posts (as a TLS-terminating proxy would).
+    pub forwarded_https: bool,
 }
 
 impl Browser {
     pub fn new(app: &TestApp) -> Self {
         let http = Client::builder().redirect(redirect::Policy::none()).build().expect("client");
-        Browser { http, base: app.base.clone(), cookies: HashMap::new() }
+        Browser { http, base: app.base.clone(), cookies: HashMap::new(), forwarded_https: false }
     }
 
     fn cookie_header(&self) -> String {
@@ -55,7 +57,10 @@ impl Browser {
     }
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        let req = self.http.post(self.url(path)).header("cookie", self.cookie_header()).form(form);
+        let mut req = self.http.post(self.url(path)).header("cookie", self.cookie_header()).form(form);
+        if self.forwarded_https {
+            req = req.header("x-forwarded-proto", "https");
+        }
         let resp = req.send().await.expect("POST");
         self.keep(&resp);
         resp
