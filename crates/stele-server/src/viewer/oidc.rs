@@ -90,7 +90,19 @@ pub(crate) fn check_issuer(issuer: &str, allow_http: bool) -> Result<IssuerUrl, 
 /// The provider's metadata and keys (discovery).
 pub(crate) async fn discover(issuer: IssuerUrl) -> Result<CoreProviderMetadata, ProviderError> {
     let http = http().map_err(|_| ProviderError::Discovery("no HTTP client".into()))?;
-    CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| ProviderError::Discovery(error_chain(&e)))
+    CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| {
+        tracing::warn!(error = %error_chain(&e), "OpenID Connect discovery failed");
+        // What the admin is told names the kind of failure, not the server's network view
+        // (which would make the check a probe of internal addresses).
+        use openidconnect::DiscoveryError as D;
+        ProviderError::Discovery(match e {
+            D::Request(_) => "the issuer cannot be reached".into(),
+            D::Response(status, _, _) => format!("the issuer answered HTTP {}", status.as_u16()),
+            D::Parse(_) => "the answer is not a discovery document or key set".into(),
+            D::Validation(_) => "the discovery document names another issuer".into(),
+            _ => "the discovery document cannot be used".into(),
+        })
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

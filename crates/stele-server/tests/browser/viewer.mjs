@@ -382,6 +382,21 @@ try {
   await axe(page, "admin scim");
   await shot(page, "admin-scim");
 
+  // Single sign-on: the form names the redirect URI to register; an unreachable issuer is
+  // refused on the page (viewer_sso.rs saves a real one).
+  await page.getByRole("link", { name: "Single sign-on" }).click();
+  await page.waitForURL(/\/admin\/sso$/);
+  check("SSO tab names the redirect URI", (await page.locator("main").innerText()).includes(`/oidc/${config.tenant}/callback`));
+  await page.getByLabel("Issuer URL", { exact: true }).fill("https://127.0.0.1:9/nowhere");
+  await page.getByLabel("Client ID", { exact: true }).fill("stele");
+  await page.getByLabel("Client secret", { exact: true }).fill("not-kept");
+  await page.getByRole("button", { name: "Add provider", exact: true }).click();
+  const refusal = await page.getByRole("alert").innerText();
+  check("an unreachable issuer is refused", refusal.includes("cannot be reached"), refusal);
+  check("the refusal tells nothing of the server's network", !/tcp|os error|127\.0\.0\.1:9/i.test(refusal), refusal);
+  await axe(page, "admin sso");
+  await shot(page, "admin-sso");
+
   // Deactivating the member ends the session.
   const members = await api(`/v1/tenants/${config.tenant}/members`);
   const me = members.members.find((m) => m.email === config.email);
