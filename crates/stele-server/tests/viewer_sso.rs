@@ -151,6 +151,23 @@ async fn a_scim_provisioned_member_signs_in_through_the_openid_provider() {
     let login = app.http.get(app.url("/login?tenant=acme")).send().await.expect("sent").text().await.expect("html");
     assert!(login.contains("Sign in with Test IdP"), "{login}");
 
+    // A callback whose `state` is not the one this browser's sign-in started with is refused
+    // before any code is exchanged (the browser sign-ins below are the positive control).
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let started = http.get(app.url("/oidc/acme/start")).send().await.expect("sent");
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let to_provider = started.headers()["location"].to_str().expect("location").to_owned();
+    assert!(to_provider.starts_with(&issuer) && to_provider.contains("code_challenge_method=S256"), "{to_provider}");
+    let flow = started.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let forged = http
+        .get(app.url("/oidc/acme/callback?code=anything&state=not-the-state"))
+        .header("cookie", &flow)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.text().await.expect("html").contains("does not belong to this sign-in"));
+
     // A member provisioned by SCIM signs in through the provider.
     let (conn, token) = app.scim_connection("acme").await;
     let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "dana@acme.io",
