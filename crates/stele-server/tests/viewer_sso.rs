@@ -265,3 +265,22 @@ async fn the_callback_refuses_a_sign_in_it_did_not_start() {
     let problem: Value = resp.json().await.expect("problem");
     assert!(problem["detail"].as_str().unwrap_or("").contains("https"), "{problem}");
 }
+
+#[tokio::test]
+async fn sign_in_starts_and_callbacks_spend_the_address_budget() {
+    let app = spawn_app_with(|c| c.viewer.login_attempts_per_ip_per_minute = 2).await;
+    app.tenant_with_key("acme").await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let status = |path: &'static str| {
+        let (http, url) = (http.clone(), app.url(path));
+        async move { http.get(url).send().await.expect("sent") }
+    };
+    // Within the budget, the answers are the usual ones (no provider: 404; no flow: 403).
+    assert_eq!(status("/oidc/acme/start").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(status("/oidc/acme/callback?code=x&state=y").await.status(), StatusCode::FORBIDDEN);
+    for path in ["/oidc/acme/start", "/oidc/acme/callback?code=x&state=y"] {
+        let resp = status(path).await;
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(resp.headers().contains_key("retry-after"), "{path}");
+    }
+}

@@ -8,14 +8,15 @@
 
 use axum::extract::Request;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use stele_core::{KeyId, SecretHash, Status, Target, TenantId, Timestamp};
 use stele_store::directory::RecordChange;
 use stele_store::StoreError;
 
 use super::session::{
-    client_ip, event, is_token, link_actor, new_token, secure, see_other, set_cookie, with_cookie, LINK_COOKIE,
+    client_ip, event, is_token, link_actor, new_token, over_ip_budget, secure, see_other, set_cookie, with_cookie,
+    LINK_COOKIE,
 };
 use super::{error_page, PageError};
 use crate::state::AppState;
@@ -37,18 +38,8 @@ pub(crate) async fn open(
 ) -> Result<Response, PageError> {
     let ip = client_ip(&request);
     let headers = request.headers();
-    if let (Some(ip), Some(limiter)) = (ip, state.viewer.per_ip()) {
-        if let Err(wait) = limiter.take(&ip, std::time::Instant::now()) {
-            let seconds = crate::rate::retry_after(wait);
-            let mut page = error_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                &format!("Too many sign-in attempts from your address. Try again in {seconds} seconds."),
-                "/login",
-            );
-            page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            return Ok(page);
-        }
+    if let Some(page) = over_ip_budget(&state, ip) {
+        return Ok(page);
     }
     let (Ok(tenant), Ok(key)) = (TenantId::parse(&tenant), key.parse::<KeyId>()) else { return Ok(gone()) };
     if !is_token(&token) || state.store.get_tenant(&tenant).await?.is_none() {

@@ -36,7 +36,8 @@ use stele_store::sessions::OidcProvider;
 use subtle::ConstantTimeEq;
 
 use super::session::{
-    client_ip, find_member, record_failure, secure, see_other, set_cookie, start_session, with_cookie, Refusal,
+    client_ip, find_member, over_ip_budget, record_failure, secure, see_other, set_cookie, start_session, with_cookie,
+    Refusal,
 };
 use super::{error_page, PageError};
 use crate::error::ApiError;
@@ -184,8 +185,13 @@ async fn client_of(
 pub(crate) async fn start(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, PageError> {
+    // Each start asks the provider for its discovery document: a sign-in attempt.
+    if let Some(page) = over_ip_budget(&state, client_ip(&request)) {
+        return Ok(page);
+    }
+    let headers = request.headers().clone();
     let Ok(tenant) = TenantId::parse(&tenant) else {
         return Ok(error_page(StatusCode::NOT_FOUND, "No such tenant", "There is no such tenant.", "/login"));
     };
@@ -238,6 +244,9 @@ pub(crate) async fn callback(
     request: Request,
 ) -> Result<Response, PageError> {
     let ip = client_ip(&request);
+    if let Some(page) = over_ip_budget(&state, ip) {
+        return Ok(page);
+    }
     let headers = request.headers().clone();
     let Ok(tenant) = TenantId::parse(&tenant) else {
         return Ok(error_page(StatusCode::NOT_FOUND, "No such tenant", "There is no such tenant.", "/login"));

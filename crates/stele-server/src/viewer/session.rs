@@ -74,11 +74,21 @@ impl ViewerState {
     }
 }
 
-impl ViewerState {
-    /// The per-client-address sign-in budget (also spent by embed links being opened).
-    pub(super) fn per_ip(&self) -> Option<&Limiter<IpAddr>> {
-        self.per_ip.as_ref()
-    }
+/// Spends one of the client address's sign-in attempts (`[viewer]
+/// login_attempts_per_ip_per_minute`) for a way in other than the login form (an embed link,
+/// a single sign-on start or callback); the 429 page when none is left.
+pub(super) fn over_ip_budget(state: &AppState, ip: Option<IpAddr>) -> Option<Response> {
+    let (ip, limiter) = (ip?, state.viewer.per_ip.as_ref()?);
+    let wait = limiter.take(&ip, Instant::now()).err()?;
+    let seconds = crate::rate::retry_after(wait);
+    let mut page = error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        &format!("Too many sign-in attempts from your address. Try again in {seconds} seconds."),
+        "/login",
+    );
+    page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    Some(page)
 }
 
 /// 256 random bits, base64url.
