@@ -5,7 +5,11 @@
 use axum::http::{header, HeaderMap};
 
 /// `proto://host` of the request, or the configured public URL (without a trailing `/`).
-pub fn base(configured: Option<&str>, headers: &HeaderMap) -> String {
+pub fn base(state: &crate::state::AppState, headers: &HeaderMap) -> String {
+    base_of(state.viewer.settings.public_url.as_deref(), headers)
+}
+
+fn base_of(configured: Option<&str>, headers: &HeaderMap) -> String {
     if let Some(url) = configured.map(|u| u.trim_end_matches('/')).filter(|u| !u.is_empty()) {
         return url.to_owned();
     }

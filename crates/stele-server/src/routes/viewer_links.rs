@@ -108,7 +108,7 @@ pub async fn create_viewer_link(
         ),
         other => other.into(),
     })?;
-    let base = crate::public_url::base(state.viewer.settings.public_url.as_deref(), &headers);
+    let base = crate::public_url::base(&state, &headers);
     let url = format!("{base}/viewer-link/{}/{}/{token}", key.tenant, key.id);
     Ok((StatusCode::CREATED, Json(ViewerLinkDto { url, expires_at: link.expires_at, view_filter: shown })))
 }

@@ -320,7 +320,7 @@ fn authorized(headers: &HeaderMap, conn: &ScimConnection) -> bool {
 
 /// The connection's SCIM base URL as the caller reached this server (or `[viewer] public_url`).
 pub(crate) fn base_url(state: &AppState, headers: &HeaderMap, id: &ScimConnectionId) -> String {
-    format!("{}/scim/v2/{id}", crate::public_url::base(state.viewer.settings.public_url.as_deref(), headers))
+    format!("{}/scim/v2/{id}", crate::public_url::base(state, headers))
 }
 
 fn if_match(headers: &HeaderMap) -> Option<stele_scim::IfMatch> {

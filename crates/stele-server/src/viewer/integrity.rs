@@ -68,7 +68,7 @@ pub(crate) async fn integrity_page(
     let me = signed_in(&state, &tenant, &headers).await?;
     let t = me.tenant.id.to_string();
     let key = PublicKey::of(&state);
-    let server = crate::public_url::base(state.viewer.settings.public_url.as_deref(), &headers);
+    let server = crate::public_url::base(&state, &headers);
     let heads = newest_heads(&state, &me.tenant.id).await?;
     let log_size = state.store.tree(&me.tenant.id).await?.size;
     let commands = vec![

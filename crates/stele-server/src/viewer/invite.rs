@@ -30,7 +30,7 @@ pub(crate) fn invite_url(
     member: &MemberId,
     token: &str,
 ) -> String {
-    let base = crate::public_url::base(state.viewer.settings.public_url.as_deref(), headers);
+    let base = crate::public_url::base(state, headers);
     format!("{base}/invite/{tenant}/{member}/{token}")
 }
 

@@ -119,7 +119,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Where the provider sends the browser back.
 pub(crate) fn redirect_uri(state: &AppState, headers: &HeaderMap, tenant: &TenantId) -> String {
-    let base = crate::public_url::base(state.viewer.settings.public_url.as_deref(), headers);
+    let base = crate::public_url::base(state, headers);
     format!("{base}/oidc/{tenant}/callback")
 }
 
