@@ -20,6 +20,9 @@ try {
   await page.goto(`${config.base}/login?tenant=${encodeURIComponent(config.tenant)}`);
   if (config.login_screenshot) {
     await page.screenshot({ path: config.login_screenshot, fullPage: true });
+    await page.setViewportSize({ width: 360, height: 780 });
+    await page.screenshot({ path: config.login_screenshot.replace(/\.png$/, "-360.png"), fullPage: true });
+    await page.setViewportSize({ width: 1200, height: 800 });
   }
   await page.evaluate(axeSource);
   const loginAxe = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));

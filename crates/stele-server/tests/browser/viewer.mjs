@@ -396,6 +396,10 @@ try {
   check("the refusal tells nothing of the server's network", !/tcp|os error|127\.0\.0\.1:9/i.test(refusal), refusal);
   await axe(page, "admin sso");
   await shot(page, "admin-sso");
+  await page.setViewportSize({ width: 360, height: 780 });
+  await axe(page, "admin sso at 360 px");
+  await shot(page, "admin-sso-360");
+  await page.setViewportSize({ width: 1366, height: 860 });
 
   // Deactivating the member ends the session.
   const members = await api(`/v1/tenants/${config.tenant}/members`);
@@ -420,6 +424,9 @@ try {
   check("embed session is read-only", (await guest.getByRole("link", { name: "Admin" }).count()) === 0);
   await axe(guest, "embed view");
   await shot(guest, "embed-events");
+  await guest.setViewportSize({ width: 360, height: 780 });
+  await axe(guest, "embed view at 360 px");
+  await shot(guest, "embed-events-360");
   const again = await (await browser.newContext()).newPage();
   const reopened = await again.goto(config.embed_url);
   check("an embed link works once", reopened.status() === 404, String(reopened.status()));
