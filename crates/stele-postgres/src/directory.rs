@@ -172,6 +172,19 @@ pub(crate) async fn apply(tx: &Transaction<'_>, no: i64, tenant: &TenantId, chan
         RecordChange::PutOidcProvider { provider, previous } => {
             crate::sessions::put_oidc(tx, no, provider.as_ref(), *previous).await?
         }
+        RecordChange::PutStream { stream, previous, start } => {
+            crate::delivery::put(tx, no, stream, *previous, *start).await?
+        }
+        RecordChange::DeleteStream { id, previous } => crate::delivery::delete(tx, no, id, *previous).await?,
+        RecordChange::ClaimStream { id, node, until, now } => {
+            crate::delivery::claim(tx, no, id, node, *until, *now).await?
+        }
+        RecordChange::StreamDelivered { id, node, cursor, delivered, at } => {
+            crate::delivery::delivered(tx, no, id, node, *cursor, *delivered, *at).await?
+        }
+        RecordChange::StreamFailed { id, node, error, at } => {
+            crate::delivery::failed(tx, no, id, node, error, *at).await?
+        }
     }
     Ok(())
 }

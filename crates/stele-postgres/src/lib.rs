@@ -7,6 +7,7 @@
 //! conformance suite (`tests/conformance.rs`).
 
 pub mod compile;
+mod delivery;
 mod directory;
 pub mod provision;
 mod read;
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use stele_core::integrity::{Hash, NodeRead, SignedTreeHead};
 use stele_core::{EventId, KeyId, NewEvent, Query, SecretHash, StoredEvent, TenantId, Timestamp};
+use stele_store::delivery::{ActiveStream, Stream, StreamId};
 use stele_store::directory::{
     Group, GroupId, GroupLookup, GroupOrder, Listing, Member, MemberGroup, MemberId, MemberLookup, MemberOrder,
     RecordChange, ScimConnection, ScimConnectionId,
@@ -36,7 +38,7 @@ use stele_store::{
     AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store,
     StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
-use stele_store::{SessionStore, StatsStore};
+use stele_store::{DeliveryStore, SessionStore, StatsStore};
 use tokio::task::JoinHandle;
 
 use stele_store::write::{FromWritten, Write, WriteQueue};
@@ -296,6 +298,23 @@ impl DirectoryStore for PostgresStore {
 
     async fn list_scim_connections(&self, tenant: &TenantId) -> Result<Vec<ScimConnection>, StoreError> {
         tenant_read!(self, tenant, |c, no| directory::list_scim_connections(c, no))
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for PostgresStore {
+    async fn streams(&self, tenant: &TenantId) -> Result<Vec<Stream>, StoreError> {
+        tenant_read!(self, tenant, |c, no| delivery::streams(c, no))
+    }
+
+    async fn stream(&self, tenant: &TenantId, id: &StreamId) -> Result<Option<Stream>, StoreError> {
+        tenant_read!(self, tenant, |c, no| delivery::stream(c, no, id))
+    }
+
+    async fn active_streams(&self) -> Result<Vec<ActiveStream>, StoreError> {
+        let client = self.reader().await?;
+        let result = async { delivery::active(&**client).await }.await;
+        client.finish(result)
     }
 }
 

@@ -280,6 +280,39 @@ const MIGRATIONS: &[&str] = &[
         updated_at    bigint NOT NULL
     );
     "#,
+    // 10: streams (record and delivery progress in one row) and retention policies.
+    r#"
+    CREATE TABLE streams (
+        tenant_no     bigint NOT NULL REFERENCES tenants (no),
+        id            text NOT NULL,
+        name          text NOT NULL,
+        kind          text NOT NULL,
+        destination   text NOT NULL,
+        secrets       bytea NOT NULL,
+        filter        text,
+        paused        boolean NOT NULL,
+        version       bigint NOT NULL,
+        created_at    bigint NOT NULL,
+        updated_at    bigint NOT NULL,
+        cursor        bigint NOT NULL,
+        delivered     bigint NOT NULL DEFAULT 0,
+        last_success  bigint,
+        last_error    text,
+        last_error_at bigint,
+        failures      integer NOT NULL DEFAULT 0,
+        lease_node    text,
+        lease_until   bigint,
+        PRIMARY KEY (tenant_no, id)
+    );
+    CREATE TABLE retention (
+        tenant_no     bigint PRIMARY KEY REFERENCES tenants (no),
+        days          integer,
+        legal_hold    boolean NOT NULL,
+        hold_reason   text,
+        version       bigint NOT NULL,
+        updated_at    bigint NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

@@ -167,6 +167,15 @@ pub(crate) fn apply(conn: &Connection, no: i64, tenant: &TenantId, change: &Reco
         RecordChange::PutOidcProvider { provider, previous } => {
             crate::sessions::put_oidc(conn, no, provider.as_ref(), *previous)?
         }
+        RecordChange::PutStream { stream, previous, start } => {
+            crate::delivery::put(conn, no, stream, *previous, *start)?
+        }
+        RecordChange::DeleteStream { id, previous } => crate::delivery::delete(conn, no, id, *previous)?,
+        RecordChange::ClaimStream { id, node, until, now } => crate::delivery::claim(conn, no, id, node, *until, *now)?,
+        RecordChange::StreamDelivered { id, node, cursor, delivered, at } => {
+            crate::delivery::delivered(conn, no, id, node, *cursor, *delivered, *at)?
+        }
+        RecordChange::StreamFailed { id, node, error, at } => crate::delivery::failed(conn, no, id, node, error, *at)?,
     }
     Ok(())
 }

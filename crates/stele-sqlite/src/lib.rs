@@ -10,6 +10,7 @@
 pub mod backup;
 mod checkpoint;
 pub mod compile;
+mod delivery;
 mod directory;
 pub mod index;
 mod read;
@@ -41,10 +42,11 @@ use stele_store::{
     StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
 
+use stele_store::delivery::{ActiveStream, Stream, StreamId};
 use stele_store::sessions::{Credential, OidcProvider, Session, ViewerLink};
 use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::write::{FromWritten, Write, WriteQueue};
-use stele_store::{SessionStore, StatsStore};
+use stele_store::{DeliveryStore, SessionStore, StatsStore};
 
 use index::Indexer;
 pub use index::{index_files, index_path, IndexMode};
@@ -453,6 +455,22 @@ impl SessionStore for SqliteStore {
 
     async fn oidc_provider(&self, tenant: &TenantId) -> Result<Option<OidcProvider>, StoreError> {
         self.read_tenant(tenant, sessions::oidc_provider).await
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn streams(&self, tenant: &TenantId) -> Result<Vec<Stream>, StoreError> {
+        self.read_tenant(tenant, delivery::streams).await
+    }
+
+    async fn stream(&self, tenant: &TenantId, id: &StreamId) -> Result<Option<Stream>, StoreError> {
+        let id = id.clone();
+        self.read_tenant(tenant, move |c, no| delivery::stream(c, no, &id)).await
+    }
+
+    async fn active_streams(&self) -> Result<Vec<ActiveStream>, StoreError> {
+        self.read(delivery::active).await
     }
 }
 

@@ -254,6 +254,39 @@ const MIGRATIONS: &[&str] = &[
         updated_at    INTEGER NOT NULL
     );
     "#,
+    // 10: streams (record and delivery progress in one row) and retention policies.
+    r#"
+    CREATE TABLE streams (
+        tenant_no     INTEGER NOT NULL REFERENCES tenants(no),
+        id            TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        destination   TEXT NOT NULL,
+        secrets       BLOB NOT NULL,
+        filter        TEXT,
+        paused        INTEGER NOT NULL,
+        version       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        cursor        INTEGER NOT NULL,
+        delivered     INTEGER NOT NULL DEFAULT 0,
+        last_success  INTEGER,
+        last_error    TEXT,
+        last_error_at INTEGER,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        lease_node    TEXT,
+        lease_until   INTEGER,
+        PRIMARY KEY (tenant_no, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE retention (
+        tenant_no     INTEGER PRIMARY KEY REFERENCES tenants(no),
+        days          INTEGER,
+        legal_hold    INTEGER NOT NULL,
+        hold_reason   TEXT,
+        version       INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema version.

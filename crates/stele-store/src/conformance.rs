@@ -2,12 +2,14 @@
 //! instantiate it with [`conformance_tests!`](crate::conformance_tests), giving a function
 //! that makes a fresh, empty store (and a guard that keeps its resources alive).
 
+mod delivery;
 mod directory;
 mod filters;
 mod integrity;
 mod sessions;
 mod stats;
 mod tenant_update;
+pub use delivery::streams_and_delivery_progress;
 pub use directory::{
     directory_groups, directory_listings, directory_members, failing_writes_leave_their_group_intact, member,
     scim_connections,
@@ -44,7 +46,7 @@ macro_rules! conformance_tests {
             merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, redaction_keeps_the_leaf,
             tenant_updates, ids_and_aliases_share_one_namespace, directory_members, directory_listings,
             directory_groups, scim_connections, failing_writes_leave_their_group_intact, credentials_and_sessions,
-            viewer_links_and_oidc, histogram_and_facets);
+            viewer_links_and_oidc, histogram_and_facets, streams_and_delivery_progress);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

@@ -241,6 +241,47 @@ pub enum RecordChange {
         provider: Option<crate::sessions::OidcProvider>,
         previous: Option<u64>,
     },
+    /// Creates (`previous: None`, starting at `start`) or replaces a stream's record; its
+    /// progress is kept. A tenant with
+    /// [`MAX_STREAMS_PER_TENANT`](crate::delivery::MAX_STREAMS_PER_TENANT) streams refuses
+    /// another (`Conflict("streams")`).
+    PutStream {
+        stream: crate::delivery::StreamRecord,
+        previous: Option<u64>,
+        start: crate::delivery::StreamStart,
+    },
+    /// Deletes a stream and its progress.
+    DeleteStream {
+        id: crate::delivery::StreamId,
+        previous: u64,
+    },
+    /// Takes the stream's delivery lease for `node` until `until`, if it is free, expired at
+    /// `now`, or already `node`'s (`Conflict("lease")` otherwise; `RecordNotFound` without
+    /// the stream).
+    ClaimStream {
+        id: crate::delivery::StreamId,
+        node: String,
+        until: Timestamp,
+        now: Timestamp,
+    },
+    /// Records an acknowledged batch: moves the cursor forward to `cursor` (never back),
+    /// adds `delivered`, clears the failure count. Only the lease holder `node` may
+    /// (`Conflict("lease")`).
+    StreamDelivered {
+        id: crate::delivery::StreamId,
+        node: String,
+        cursor: u64,
+        delivered: u64,
+        at: Timestamp,
+    },
+    /// Records a failed attempt (`error` is shown to the tenant's admins). Only the lease
+    /// holder `node` may (`Conflict("lease")`).
+    StreamFailed {
+        id: crate::delivery::StreamId,
+        node: String,
+        error: String,
+        at: Timestamp,
+    },
 }
 
 impl RecordChange {
@@ -258,6 +299,11 @@ impl RecordChange {
             RecordChange::PutViewerLink { link } => ("viewer link", link.key.to_string()),
             RecordChange::OpenViewerLink { .. } => ("viewer link", String::new()),
             RecordChange::PutOidcProvider { .. } => ("oidc provider", String::new()),
+            RecordChange::PutStream { stream, .. } => ("stream", stream.id.to_string()),
+            RecordChange::DeleteStream { id, .. }
+            | RecordChange::ClaimStream { id, .. }
+            | RecordChange::StreamDelivered { id, .. }
+            | RecordChange::StreamFailed { id, .. } => ("stream", id.to_string()),
         }
     }
 }

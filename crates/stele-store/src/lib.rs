@@ -3,6 +3,7 @@
 //! records it stores and nothing of SQL or HTTP.
 
 pub mod conformance;
+pub mod delivery;
 pub mod derived;
 pub mod directory;
 pub mod layout;
@@ -13,6 +14,7 @@ pub mod stats;
 mod tenant_update;
 pub mod write;
 
+pub use delivery::DeliveryStore;
 pub use directory::DirectoryStore;
 pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
@@ -93,7 +95,7 @@ pub fn count_cancelled_query() {
 /// A storage backend. Appends to one tenant are serialised by the backend, so each tenant's
 /// `seq` is gapless; a successful append is durable (committed and synced) on return.
 #[async_trait]
-pub trait Store: DirectoryStore + SessionStore + StatsStore + Send + Sync + 'static {
+pub trait Store: DirectoryStore + SessionStore + StatsStore + DeliveryStore + Send + Sync + 'static {
     /// Creates a tenant and appends `audit` (its `stele.tenant.created` event) to its log,
     /// atomically. Ids and aliases share one namespace: an id or alias that is already
     /// another tenant's id or alias is `AliasTaken` (an existing id: `TenantExists`).
