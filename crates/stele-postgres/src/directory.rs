@@ -185,6 +185,7 @@ pub(crate) async fn apply(tx: &Transaction<'_>, no: i64, tenant: &TenantId, chan
         RecordChange::StreamFailed { id, node, error, at } => {
             crate::delivery::failed(tx, no, id, node, error, *at).await?
         }
+        RecordChange::PutRetention { policy, previous } => crate::retention::put(tx, no, policy, *previous).await?,
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod delivery;
 mod directory;
 pub mod provision;
 mod read;
+mod retention;
 pub mod rows;
 pub mod schema;
 mod sessions;
@@ -32,13 +33,14 @@ use stele_store::directory::{
     Group, GroupId, GroupLookup, GroupOrder, Listing, Member, MemberGroup, MemberId, MemberLookup, MemberOrder,
     RecordChange, ScimConnection, ScimConnectionId,
 };
+use stele_store::retention::RetentionPolicy;
 use stele_store::sessions::{Credential, OidcProvider, Session, ViewerLink};
 use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::{
     AppendOutcome, DirectoryStore, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Redaction, Store,
     StoreError, Tenant, TenantJwt, TenantUpdate, TreeState,
 };
-use stele_store::{DeliveryStore, SessionStore, StatsStore};
+use stele_store::{DeliveryStore, RetentionStore, SessionStore, StatsStore};
 use tokio::task::JoinHandle;
 
 use stele_store::write::{FromWritten, Write, WriteQueue};
@@ -302,6 +304,23 @@ impl DirectoryStore for PostgresStore {
 }
 
 #[async_trait]
+impl RetentionStore for PostgresStore {
+    async fn retention(&self, tenant: &TenantId) -> Result<Option<RetentionPolicy>, StoreError> {
+        tenant_read!(self, tenant, |c, no| retention::policy(c, no))
+    }
+
+    async fn expirable(
+        &self,
+        tenant: &TenantId,
+        before: Timestamp,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventId)>, StoreError> {
+        tenant_read!(self, tenant, |c, no| retention::expirable(c, no, before, up_to, limit))
+    }
+}
+
+#[async_trait]
 impl DeliveryStore for PostgresStore {
     async fn streams(&self, tenant: &TenantId) -> Result<Vec<Stream>, StoreError> {
         tenant_read!(self, tenant, |c, no| delivery::streams(c, no))
@@ -459,6 +478,18 @@ impl Store for PostgresStore {
     ) -> Result<StoredEvent, StoreError> {
         let (tenant, id) = (tenant.clone(), *id);
         self.write(Write::Redact { tenant, id, redaction, audit }).await
+    }
+
+    async fn expire(
+        &self,
+        tenant: &TenantId,
+        ids: Vec<EventId>,
+        redaction: Redaction,
+        audit: NewEvent,
+    ) -> Result<(), StoreError> {
+        let tenant = tenant.clone();
+        let _: StoredEvent = self.write(Write::Expire { tenant, ids, redaction, audit }).await?;
+        Ok(())
     }
 
     async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError> {

@@ -312,6 +312,9 @@ const MIGRATIONS: &[&str] = &[
         version       bigint NOT NULL,
         updated_at    bigint NOT NULL
     );
+    -- Tombstones (redaction, retention) are marked, so retention's scan skips them.
+    ALTER TABLE events ADD COLUMN redacted boolean NOT NULL DEFAULT false;
+    UPDATE events SET redacted = true WHERE (json::jsonb) ? 'redacted';
     "#,
 ];
 

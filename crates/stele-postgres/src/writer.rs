@@ -253,6 +253,15 @@ async fn apply_one(tx: &Transaction<'_>, inserts: &Inserts, trees: &mut Trees, w
             append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
             Ok(Written::Event(tombstone))
         }
+        Write::Expire { tenant, ids, redaction, audit } => {
+            let (no, head) = lock_head(tx, tenant).await?;
+            let mut last = None;
+            for id in ids {
+                last = Some(redact(tx, no, id, redaction).await?);
+            }
+            append_rows(tx, w, no, head, std::slice::from_ref(audit)).await?;
+            Ok(Written::Event(last.ok_or_else(|| StoreError::Backend("an expiry of no events".into()))?))
+        }
         Write::UpdateTenant { tenant, update, audit } => {
             let (no, head) = lock_head(tx, tenant).await?;
             crate::tenant_update::apply(tx, no, update).await?;
@@ -452,7 +461,7 @@ async fn redact(tx: &Transaction<'_>, no: i64, id: &EventId, r: &Redaction) -> R
         "UPDATE events SET json = $4, origin = NULL, actor_type = NULL, actor_id = NULL, actor_name = NULL,
             actor_email = NULL, actor_ip = NULL, message = NULL, reason = NULL, correlation_id = NULL,
             request_id = NULL, request_method = NULL, request_path = NULL, request_status = NULL,
-            metadata = NULL, doc = ''::tsvector
+            metadata = NULL, doc = ''::tsvector, redacted = true
          WHERE tenant_no = $1 AND seq = $2 AND time = $3",
         &[&no, &seq, &time, &stone],
     )

@@ -188,7 +188,8 @@ async fn migration_eight_splits_old_documents() {
     client
         .batch_execute(
             "UPDATE events SET doc = to_tsvector('simple', 'zzt' || tenant_no || ' ' || action);
-             DROP TABLE viewer_links, oidc_providers;
+             DROP TABLE viewer_links, oidc_providers, streams, retention;
+             ALTER TABLE events DROP COLUMN redacted;
              DELETE FROM stele_migrations WHERE version >= 8;",
         )
         .await

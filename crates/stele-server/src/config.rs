@@ -44,6 +44,48 @@ pub struct Config {
     pub rate_limits: crate::rate::RateLimits,
     /// The web viewer: sessions and sign-in limits (`[viewer]` table).
     pub viewer: Viewer,
+    /// Stream delivery (`[streams]` table).
+    pub streams: Streams,
+}
+
+/// Stream delivery (`crate::delivery`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Streams {
+    /// Whether this node delivers streams (default true; with several nodes, each stream is
+    /// delivered by one node at a time whichever nodes have it on).
+    pub enabled: bool,
+    /// Whether destinations may be plain `http://` URLs (default false: a tenant admin must
+    /// not aim the server at plain-HTTP internal services; a lab or a test may allow it).
+    pub allow_http: bool,
+    /// How long a node's claim on a stream lasts before another node may take it over
+    /// (default 30 s; renewed at half-time while the node delivers).
+    pub lease_seconds: u64,
+    /// How often a caught-up stream looks for new events, in milliseconds (default 250).
+    pub poll_ms: u64,
+    /// How often new, changed and removed streams are noticed, in milliseconds (default 1000).
+    pub scan_ms: u64,
+    /// Timeout of one request to a destination, in milliseconds (default 10 000).
+    pub request_timeout_ms: u64,
+    /// First retry delay after a failure, in milliseconds (default 1000); it doubles per
+    /// failure up to `retry_cap_ms` (default 300 000), with full jitter.
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+}
+
+impl Default for Streams {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_http: false,
+            lease_seconds: 30,
+            poll_ms: 250,
+            scan_ms: 1000,
+            request_timeout_ms: 10_000,
+            retry_base_ms: 1000,
+            retry_cap_ms: 300_000,
+        }
+    }
 }
 
 /// The web viewer's settings.
@@ -216,6 +258,7 @@ impl Default for Config {
             scim: Scim::default(),
             rate_limits: crate::rate::RateLimits::default(),
             viewer: Viewer::default(),
+            streams: Streams::default(),
         }
     }
 }
@@ -255,6 +298,12 @@ impl Config {
             ("store.query_timeout_ms", self.store.query_timeout_ms == 0),
             ("viewer.session_ttl_seconds", self.viewer.session_ttl_seconds == 0),
             ("viewer.link_session_ttl_seconds", self.viewer.link_session_ttl_seconds == 0),
+            ("streams.lease_seconds", self.streams.lease_seconds == 0),
+            ("streams.poll_ms", self.streams.poll_ms == 0),
+            ("streams.scan_ms", self.streams.scan_ms == 0),
+            ("streams.request_timeout_ms", self.streams.request_timeout_ms == 0),
+            ("streams.retry_base_ms", self.streams.retry_base_ms == 0),
+            ("streams.retry_cap_ms", self.streams.retry_cap_ms == 0),
         ];
         if let Some((name, _)) = checks.into_iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero(name));

@@ -7,6 +7,7 @@ mod auth;
 mod body;
 pub mod config;
 pub mod csv_out;
+mod delivery;
 mod dto;
 pub mod error;
 mod integrity;

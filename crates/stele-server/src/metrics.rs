@@ -183,6 +183,17 @@ pub fn events_ingested(count: u64) {
     metrics::counter!("stele_events_ingested_total").increment(count);
 }
 
+/// Counts events a stream's destination acknowledged, and the acknowledged batch.
+pub fn stream_delivered(events: u64) {
+    metrics::counter!("stele_stream_events_delivered_total").increment(events);
+    metrics::counter!("stele_stream_batches_total", "outcome" => "delivered").increment(1);
+}
+
+/// Counts a failed delivery attempt (retried).
+pub fn stream_failed() {
+    metrics::counter!("stele_stream_batches_total", "outcome" => "failed").increment(1);
+}
+
 /// Counts signed tree heads.
 pub fn head_signed() {
     metrics::counter!("stele_tree_heads_signed_total").increment(1);

@@ -6,8 +6,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    events, export, health, integrity, keys, members, oidc_provider, query, scim_connections, scim_log, stats, tail,
-    tenant_update, tenants, viewer_links,
+    events, export, health, integrity, keys, members, oidc_provider, query, scim_connections, scim_log, stats, streams,
+    tail, tenant_update, tenants, viewer_links,
 };
 use crate::state::AppState;
 
@@ -15,7 +15,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Stele", description = "Tamper-evident, multi-tenant audit log service"),
     modifiers(&BearerAuth),
-    tags((name = "events", description = "Ingest and read audit events"), (name = "integrity", description = "Signed tree heads, proofs, export, redaction"), (name = "admin", description = "Tenants and keys"), (name = "directory", description = "Members, groups and SCIM connections of a tenant"), (name = "operations", description = "Health and metrics"))
+    tags((name = "events", description = "Ingest and read audit events"), (name = "integrity", description = "Signed tree heads, proofs, export, redaction"), (name = "admin", description = "Tenants and keys"), (name = "directory", description = "Members, groups and SCIM connections of a tenant"), (name = "streams", description = "Streams of the log to SIEMs and archives"), (name = "operations", description = "Health and metrics"))
 )]
 struct ApiDoc;
 
@@ -75,5 +75,9 @@ pub fn router() -> OpenApiRouter<AppState> {
             oidc_provider::get_oidc_provider,
             oidc_provider::delete_oidc_provider
         ))
+        .routes(routes!(streams::create_stream, streams::list_streams))
+        .routes(routes!(streams::get_stream, streams::update_stream, streams::delete_stream))
+        .routes(routes!(streams::pause_stream))
+        .routes(routes!(streams::resume_stream))
         .merge(crate::profiles::router())
 }

@@ -166,6 +166,7 @@ pub struct Running {
     pub admin_key: AdminKey,
     store: Arc<dyn Store>,
     signer: Option<crate::integrity::SignerHandle>,
+    delivery: Option<crate::delivery::DeliveryHandle>,
     stop: Option<oneshot::Sender<()>>,
     state: AppState,
     task: JoinHandle<std::io::Result<()>>,
@@ -186,6 +187,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let interval = std::time::Duration::from_millis(config.integrity.head_interval_ms);
     let signed = state.heads_signed.clone();
     let signer = enabled.then(|| crate::integrity::spawn_signer(store.clone(), key, interval, signed));
+    let delivery = config
+        .streams
+        .enabled
+        .then(|| crate::delivery::spawn(state.clone(), crate::delivery::Settings::from_config(&config.streams)));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -200,7 +205,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .await
     });
     tracing::info!(%addr, "listening");
-    Ok(Running { addr, admin_key, store, signer, stop: Some(stop), state, task })
+    Ok(Running { addr, admin_key, store, signer, delivery, stop: Some(stop), state, task })
 }
 
 impl Running {
@@ -213,6 +218,9 @@ impl Running {
         // Live tails never end by themselves: tell them, so the connections can close.
         self.state.stopping.send_replace(true);
         let served = (&mut self.task).await;
+        if let Some(delivery) = self.delivery.take() {
+            delivery.stop().await;
+        }
         if let Some(signer) = self.signer.take() {
             signer.stop().await;
         }

@@ -39,6 +39,8 @@ pub struct Inner {
     pub viewer: crate::viewer::ViewerState,
     /// Live tails admitted at once (`server.max_tail_streams`).
     pub tails: crate::routes::tail::TailSlots,
+    /// Stream settings handlers read (`[streams]`).
+    pub streams: crate::config::Streams,
     /// Raised when the server starts shutting down: long-lived responses (live tails) end.
     pub stopping: tokio::sync::watch::Sender<bool>,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
@@ -76,6 +78,7 @@ impl AppState {
             ),
             viewer: crate::viewer::ViewerState::new(&crate::config::Viewer::default()),
             tails: crate::routes::tail::TailSlots::new(&crate::config::Server::default()),
+            streams: crate::config::Streams::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             keys: Mutex::new(HashMap::new()),
         }))
@@ -91,6 +94,7 @@ impl AppState {
             inner.scim_log = config.scim.log_requests;
             inner.viewer = crate::viewer::ViewerState::new(&config.viewer);
             inner.tails = crate::routes::tail::TailSlots::new(&config.server);
+            inner.streams = config.streams.clone();
         }
         self
     }

@@ -176,6 +176,7 @@ pub(crate) fn apply(conn: &Connection, no: i64, tenant: &TenantId, change: &Reco
             crate::delivery::delivered(conn, no, id, node, *cursor, *delivered, *at)?
         }
         RecordChange::StreamFailed { id, node, error, at } => crate::delivery::failed(conn, no, id, node, error, *at)?,
+        RecordChange::PutRetention { policy, previous } => crate::retention::put(conn, no, policy, *previous)?,
     }
     Ok(())
 }

@@ -646,20 +646,33 @@ pub(crate) fn plan_purge(conn: &Connection, tenant: &str, id: &str) -> rusqlite:
 /// bytes (`secure_delete`, a full-text `optimize`, a WAL truncation) and clears its
 /// `index_purges` row in the log.
 pub(crate) fn purge(conn: &Connection, plan: &PurgePlan) -> rusqlite::Result<()> {
+    purge_all(conn, std::slice::from_ref(plan))
+}
+
+/// [`purge`] for many events (retention) in one transaction, with one `optimize` and one
+/// WAL truncation.
+pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN")?;
     let result = (|| {
-        if plan.seq as u64 <= mark(conn, plan.no)? {
-            let mut del = conn
-                .prepare_cached("DELETE FROM postings WHERE tenant_no = ?1 AND term = ?2 AND time = ?3 AND seq = ?4")?;
-            for term in &plan.terms {
-                del.execute(params![plan.no, term, plan.time, plan.seq])?;
+        let mut merge = false;
+        for plan in plans {
+            if plan.seq as u64 <= mark(conn, plan.no)? {
+                let mut del = conn.prepare_cached(
+                    "DELETE FROM postings WHERE tenant_no = ?1 AND term = ?2 AND time = ?3 AND seq = ?4",
+                )?;
+                for term in &plan.terms {
+                    del.execute(params![plan.no, term, plan.time, plan.seq])?;
+                }
+                if plan.has_doc {
+                    conn.execute("DELETE FROM events_fts WHERE rowid = ?1", [pos(plan.no, plan.seq as u64)])?;
+                    merge = true;
+                }
             }
-            if plan.has_doc {
-                conn.execute("DELETE FROM events_fts WHERE rowid = ?1", [pos(plan.no, plan.seq as u64)])?;
-                // A contentless delete only records a tombstone; the words stay in the
-                // segments until they are merged.
-                conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", [])?;
-            }
+        }
+        if merge {
+            // A contentless delete only records a tombstone; the words stay in the
+            // segments until they are merged.
+            conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", [])?;
         }
         Ok::<_, rusqlite::Error>(())
     })();
@@ -669,7 +682,10 @@ pub(crate) fn purge(conn: &Connection, plan: &PurgePlan) -> rusqlite::Result<()>
     }
     conn.execute_batch("COMMIT")?;
     conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    conn.execute("DELETE FROM log.index_purges WHERE pos = ?1", [pos(plan.no, plan.seq as u64)])?;
+    let mut done = conn.prepare_cached("DELETE FROM log.index_purges WHERE pos = ?1")?;
+    for plan in plans {
+        done.execute([pos(plan.no, plan.seq as u64)])?;
+    }
     Ok(())
 }
 

@@ -15,6 +15,7 @@ mod directory;
 pub mod index;
 mod read;
 mod redact;
+mod retention;
 pub mod rows;
 pub mod schema;
 mod sessions;
@@ -43,10 +44,11 @@ use stele_store::{
 };
 
 use stele_store::delivery::{ActiveStream, Stream, StreamId};
+use stele_store::retention::RetentionPolicy;
 use stele_store::sessions::{Credential, OidcProvider, Session, ViewerLink};
 use stele_store::stats::{Buckets, Facet, FacetValue};
 use stele_store::write::{FromWritten, Write, WriteQueue};
-use stele_store::{DeliveryStore, SessionStore, StatsStore};
+use stele_store::{DeliveryStore, RetentionStore, SessionStore, StatsStore};
 
 use index::Indexer;
 pub use index::{index_files, index_path, IndexMode};
@@ -459,6 +461,23 @@ impl SessionStore for SqliteStore {
 }
 
 #[async_trait]
+impl RetentionStore for SqliteStore {
+    async fn retention(&self, tenant: &TenantId) -> Result<Option<RetentionPolicy>, StoreError> {
+        self.read_tenant(tenant, retention::policy).await
+    }
+
+    async fn expirable(
+        &self,
+        tenant: &TenantId,
+        before: Timestamp,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventId)>, StoreError> {
+        self.read_tenant(tenant, move |c, no| retention::expirable(c, no, before, up_to, limit)).await
+    }
+}
+
+#[async_trait]
 impl DeliveryStore for SqliteStore {
     async fn streams(&self, tenant: &TenantId) -> Result<Vec<Stream>, StoreError> {
         self.read_tenant(tenant, delivery::streams).await
@@ -605,6 +624,34 @@ impl Store for SqliteStore {
         }
         self.settle_index().await?;
         Ok(tombstone)
+    }
+
+    async fn expire(
+        &self,
+        tenant: &TenantId,
+        ids: Vec<EventId>,
+        redaction: Redaction,
+        audit: NewEvent,
+    ) -> Result<(), StoreError> {
+        // As `redact`, for many events: under the indexer's lock from before the tombstones
+        // until the purge, with one purge transaction for all of them.
+        let conn = self.indexer.conn.clone().lock_owned().await;
+        let (t, wanted) = (tenant.to_string(), ids.clone());
+        let (conn, plans) = tokio::task::spawn_blocking(move || {
+            let plans: Result<Vec<_>, _> =
+                wanted.iter().map(|id| index::plan_purge(&conn, &t, &id.to_string()).map_err(backend)).collect();
+            (conn, plans)
+        })
+        .await
+        .map_err(backend)?;
+        let plans: Vec<_> = plans?.into_iter().flatten().collect();
+        let tenant = tenant.clone();
+        let _: StoredEvent = self.write_only(Write::Expire { tenant, ids, redaction, audit }).await?;
+        tokio::task::spawn_blocking(move || index::purge_all(&conn, &plans).map_err(backend))
+            .await
+            .map_err(backend)??;
+        self.settle_index().await?;
+        Ok(())
     }
 
     async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError> {

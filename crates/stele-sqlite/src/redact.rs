@@ -49,6 +49,22 @@ pub(crate) fn redact(conn: &Connection, no: i64, id: &EventId, r: &Redaction) ->
     Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
 }
 
+/// Returns the free pages to the file system (`PRAGMA incremental_vacuum`; the file is
+/// made with `auto_vacuum = INCREMENTAL`). A failure is logged: the pages stay free and are
+/// reused.
+pub(crate) fn reclaim(conn: &Connection) {
+    let freed = conn.query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+    let result = conn.prepare("PRAGMA incremental_vacuum").and_then(|mut s| {
+        let mut rows = s.query([])?;
+        while rows.next()?.is_some() {}
+        Ok(())
+    });
+    match result {
+        Ok(()) => tracing::info!(pages = freed, "retention: free pages returned to the file system"),
+        Err(e) => tracing::warn!(error = %e, "retention: incremental vacuum failed; the free pages stay for reuse"),
+    }
+}
+
 /// Checkpoints the whole WAL into the database file and truncates the WAL to zero bytes, so
 /// no page image from before a redaction survives in it. False when readers still used the
 /// WAL after the busy timeout (the writer retries when it is next idle).

@@ -153,6 +153,11 @@ fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Group, grown: &G
     }
     // A committed redaction is answered only once the WAL no longer holds the erased words.
     let redacted = commit_error.is_none() && results.iter().any(|r| matches!(r, Ok(Written::Event(_))));
+    // Retention freed pages: give them back to the file system (a no-op on files made
+    // before incremental auto-vacuum was turned on; new events reuse the pages there).
+    if commit_error.is_none() && group.writes().any(|w| matches!(w, Write::Expire { .. })) {
+        redact::reclaim(conn);
+    }
     let erased = !redacted || redact::truncate_wal(conn);
     let failure = commit_error.map(|e| match e.full {
         true => StoreError::StorageFull(format!("commit failed: {}", e.message)),
@@ -277,6 +282,15 @@ fn apply(sp: &Connection, heads: &mut Heads, write: &Write) -> Result<Written, S
             let tombstone = redact::redact(sp, no, id, redaction)?;
             audit(sp, heads, tenant, std::slice::from_ref(event))?;
             Ok(Written::Event(tombstone))
+        }
+        Write::Expire { tenant, ids, redaction, audit: event } => {
+            let (no, _) = heads.get(sp, tenant)?;
+            let mut last = None;
+            for id in ids {
+                last = Some(redact::redact(sp, no, id, redaction)?);
+            }
+            audit(sp, heads, tenant, std::slice::from_ref(event))?;
+            last.map(Written::Event).ok_or_else(|| StoreError::Backend("an expiry of no events".into()))
         }
         Write::PutHead { head } => {
             let (no, _) = heads.get(sp, &head.head.tenant)?;

@@ -6,6 +6,7 @@ mod delivery;
 mod directory;
 mod filters;
 mod integrity;
+mod retention;
 mod sessions;
 mod stats;
 mod tenant_update;
@@ -18,6 +19,7 @@ pub use filters::filter_table;
 pub use integrity::{
     appends_report_grown_trees, merkle_tree_matches_the_leaves, redaction_keeps_the_leaf, signed_heads_are_kept,
 };
+pub use retention::retention_expires_into_tombstones;
 pub use sessions::{credentials_and_sessions, viewer_links_and_oidc};
 pub use stats::histogram_and_facets;
 pub use tenant_update::{ids_and_aliases_share_one_namespace, tenant_updates};
@@ -46,7 +48,8 @@ macro_rules! conformance_tests {
             merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, redaction_keeps_the_leaf,
             tenant_updates, ids_and_aliases_share_one_namespace, directory_members, directory_listings,
             directory_groups, scim_connections, failing_writes_leave_their_group_intact, credentials_and_sessions,
-            viewer_links_and_oidc, histogram_and_facets, streams_and_delivery_progress);
+            viewer_links_and_oidc, histogram_and_facets, streams_and_delivery_progress,
+            retention_expires_into_tombstones);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

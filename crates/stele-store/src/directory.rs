@@ -282,6 +282,12 @@ pub enum RecordChange {
         error: String,
         at: Timestamp,
     },
+    /// Sets the tenant's retention policy (`previous`: the stored version, `None` when
+    /// there is none yet).
+    PutRetention {
+        policy: crate::retention::RetentionPolicy,
+        previous: Option<u64>,
+    },
 }
 
 impl RecordChange {
@@ -304,6 +310,7 @@ impl RecordChange {
             | RecordChange::ClaimStream { id, .. }
             | RecordChange::StreamDelivered { id, .. }
             | RecordChange::StreamFailed { id, .. } => ("stream", id.to_string()),
+            RecordChange::PutRetention { .. } => ("retention policy", String::new()),
         }
     }
 }

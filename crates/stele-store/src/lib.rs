@@ -9,6 +9,7 @@ pub mod directory;
 pub mod layout;
 pub mod proofs;
 mod records;
+pub mod retention;
 pub mod sessions;
 pub mod stats;
 mod tenant_update;
@@ -20,6 +21,7 @@ pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
 };
+pub use retention::RetentionStore;
 pub use sessions::SessionStore;
 pub use stats::StatsStore;
 pub use tenant_update::{JwtAlg, TenantJwt, TenantUpdate};
@@ -95,7 +97,9 @@ pub fn count_cancelled_query() {
 /// A storage backend. Appends to one tenant are serialised by the backend, so each tenant's
 /// `seq` is gapless; a successful append is durable (committed and synced) on return.
 #[async_trait]
-pub trait Store: DirectoryStore + SessionStore + StatsStore + DeliveryStore + Send + Sync + 'static {
+pub trait Store:
+    DirectoryStore + SessionStore + StatsStore + DeliveryStore + RetentionStore + Send + Sync + 'static
+{
     /// Creates a tenant and appends `audit` (its `stele.tenant.created` event) to its log,
     /// atomically. Ids and aliases share one namespace: an id or alias that is already
     /// another tenant's id or alias is `AliasTaken` (an existing id: `TenantExists`).
@@ -148,6 +152,17 @@ pub trait Store: DirectoryStore + SessionStore + StatsStore + DeliveryStore + Se
         redaction: Redaction,
         audit: NewEvent,
     ) -> Result<StoredEvent, StoreError>;
+
+    /// Turns each of `ids` into a tombstone as [`Store::redact`] does (retention), and
+    /// appends `audit` (the run's `stele.retention.applied` event), atomically: one that is
+    /// already a tombstone or missing fails the whole call and changes nothing.
+    async fn expire(
+        &self,
+        tenant: &TenantId,
+        ids: Vec<EventId>,
+        redaction: Redaction,
+        audit: NewEvent,
+    ) -> Result<(), StoreError>;
 
     /// The tenant's Merkle tree as of now (size = last `seq`).
     async fn tree(&self, tenant: &TenantId) -> Result<TreeState, StoreError>;

@@ -55,6 +55,13 @@ pub enum Write {
         redaction: Redaction,
         audit: NewEvent,
     },
+    /// Tombstones for many events at once (retention), answered as the last tombstone.
+    Expire {
+        tenant: TenantId,
+        ids: Vec<EventId>,
+        redaction: Redaction,
+        audit: NewEvent,
+    },
     PutHead {
         head: SignedTreeHead,
     },
@@ -74,6 +81,7 @@ impl Write {
             | Write::UpdateTenant { tenant, .. }
             | Write::RevokeKey { tenant, .. }
             | Write::Redact { tenant, .. }
+            | Write::Expire { tenant, .. }
             | Write::Record { tenant, .. } => tenant,
             Write::CreateTenant { tenant, .. } => &tenant.id,
             Write::CreateKey { key, .. } => &key.tenant,
@@ -86,6 +94,7 @@ impl Write {
         match self {
             Write::Append { events, .. } => events.len(),
             Write::Record { audit, .. } => audit.len().max(1),
+            Write::Expire { ids, .. } => ids.len().max(1),
             _ => 1,
         }
     }

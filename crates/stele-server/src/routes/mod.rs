@@ -11,6 +11,7 @@ pub mod query;
 pub mod scim_connections;
 pub mod scim_log;
 pub mod stats;
+pub mod streams;
 pub mod tail;
 pub mod tenant_update;
 pub mod tenants;

@@ -122,7 +122,7 @@ pub(crate) async fn stream(
 ) -> Result<Response, ApiError> {
     // The windows the stream reads add two bounds to the filter: refuse a filter they would
     // push past its limits now, rather than end the stream later.
-    window(&query, 0, 0).map_err(|e| ApiError::invalid_parameter("filter", e))?;
+    window(&query, 0, 0, PAGE).map_err(|e| ApiError::invalid_parameter("filter", e))?;
     let Ok(slot) = state.tails.slots.clone().try_acquire_owned() else {
         crate::metrics::rejected(crate::metrics::Rejection::TailBusy);
         return Err(ApiError::new(
@@ -208,7 +208,7 @@ async fn follow(
             return send(error("too-slow", detail)).await;
         }
         if head > last {
-            let mut query = window(&base, last, head)?;
+            let mut query = window(&base, last, head, PAGE).map_err(Stop::Query)?;
             loop {
                 let page = store.query(tenant, &query).await?;
                 for e in &page.events {
@@ -229,8 +229,9 @@ async fn follow(
     }
 }
 
-/// The query for the events of `(after, upto]` that `base` matches, oldest first.
-fn window(base: &Query, after: u64, upto: u64) -> Result<Query, Stop> {
+/// The query for the events of `(after, upto]` that `base` matches, oldest first, `page`
+/// at a time (tails and stream delivery read their windows so).
+pub(crate) fn window(base: &Query, after: u64, upto: u64, page: u32) -> Result<Query, String> {
     let int = |n: u64| FilterValue::Int(n.min(i64::MAX as u64) as i64);
     let bounds = Expr::and(
         Expr::compare(Attr::Seq, CompareOp::Gt, int(after)),
@@ -241,9 +242,9 @@ fn window(base: &Query, after: u64, upto: u64) -> Result<Query, Stop> {
         None => bounds,
     };
     let mut query = base.clone();
-    query.filter = Some(Filter::new(expr).map_err(|e| Stop::Query(e.to_string()))?);
-    query.sort = Sort::parse("seq").map_err(|e| Stop::Query(e.to_string()))?;
-    query.limit = Limit::new(PAGE).map_err(|e| Stop::Query(e.to_string()))?;
+    query.filter = Some(Filter::new(expr).map_err(|e| e.to_string())?);
+    query.sort = Sort::parse("seq").map_err(|e| e.to_string())?;
+    query.limit = Limit::new(page).map_err(|e| e.to_string())?;
     query.page = PageRequest::First;
     Ok(query)
 }
