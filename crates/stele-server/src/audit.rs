@@ -73,6 +73,16 @@ pub struct What<'a> {
 
 /// One of Stele's own events, now, by `actor` through `origin` (the API, the viewer).
 pub fn event(actor: Actor, origin: Origin, what: What<'_>) -> NewEvent {
+    event_with(actor, origin, what, None)
+}
+
+/// [`event`] with `metadata` (what a background job did: ranges, counts).
+pub fn event_with(
+    actor: Actor,
+    origin: Origin,
+    what: What<'_>,
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+) -> NewEvent {
     let now = Timestamp::now();
     NewEvent::new(Event {
         id: EventId::new_v7(),
@@ -89,7 +99,7 @@ pub fn event(actor: Actor, origin: Origin, what: What<'_>) -> NewEvent {
         request: None,
         changes: None,
         correlation_id: None,
-        metadata: None,
+        metadata,
         truncated: false,
     })
 }

@@ -46,6 +46,29 @@ pub struct Config {
     pub viewer: Viewer,
     /// Stream delivery (`[streams]` table).
     pub streams: Streams,
+    /// Retention (`[retention]` table).
+    pub retention: Retention,
+}
+
+/// Retention (`crate::retention`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// Days a tenant without a policy of its own keeps its events (default: none, forever).
+    pub default_days: Option<u32>,
+    /// Whether this node runs the retention job (default true).
+    pub enabled: bool,
+    /// Seconds between runs over every tenant (default 3600).
+    pub interval_seconds: u64,
+    /// Most events one run expires per tenant in one transaction (default 10 000); a tenant
+    /// with more gets further runs at once.
+    pub max_events_per_run: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { default_days: None, enabled: true, interval_seconds: 3600, max_events_per_run: 10_000 }
+    }
 }
 
 /// Stream delivery (`crate::delivery`).
@@ -259,6 +282,7 @@ impl Default for Config {
             rate_limits: crate::rate::RateLimits::default(),
             viewer: Viewer::default(),
             streams: Streams::default(),
+            retention: Retention::default(),
         }
     }
 }
@@ -304,6 +328,9 @@ impl Config {
             ("streams.request_timeout_ms", self.streams.request_timeout_ms == 0),
             ("streams.retry_base_ms", self.streams.retry_base_ms == 0),
             ("streams.retry_cap_ms", self.streams.retry_cap_ms == 0),
+            ("retention.interval_seconds", self.retention.interval_seconds == 0),
+            ("retention.max_events_per_run", self.retention.max_events_per_run == 0),
+            ("retention.default_days", self.retention.default_days == Some(0)),
         ];
         if let Some((name, _)) = checks.into_iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero(name));

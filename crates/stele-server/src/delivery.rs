@@ -61,14 +61,17 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_config(c: &crate::config::Streams) -> Self {
+    pub fn from_config(c: &crate::config::Streams, node: String) -> Self {
         Settings {
-            node: format!("node-{}", uuid::Uuid::now_v7().simple()),
+            node,
             lease: Duration::from_secs(c.lease_seconds),
             poll: Duration::from_millis(c.poll_ms),
             scan: Duration::from_millis(c.scan_ms),
             timeout: Duration::from_millis(c.request_timeout_ms),
-            backoff: Backoff::new(Duration::from_millis(c.retry_base_ms), Duration::from_millis(c.retry_cap_ms)),
+            backoff: Backoff {
+                base: Duration::from_millis(c.retry_base_ms),
+                cap: Duration::from_millis(c.retry_cap_ms),
+            },
         }
     }
 }
@@ -182,7 +185,10 @@ async fn run(
 ) {
     loop {
         let wait = match deliver(&state, &settings, &tenant, &id, &mut stopped).await {
-            Stop::Done => return,
+            Stop::Done => {
+                release(&*state.store, &settings, &tenant, &id).await;
+                return;
+            }
             Stop::Lease => settings.lease / 2,
             Stop::Store(e) => {
                 tracing::warn!(%tenant, stream = %id, error = %e, "stream delivery paused on a store error");
@@ -222,7 +228,7 @@ async fn deliver(
             if let Err(e) = failed(store, settings, tenant, id, &detail).await {
                 return e.into();
             }
-            return match pause(settings.backoff.cap(), stopped).await {
+            return match pause(settings.backoff.cap, stopped).await {
                 true => Stop::Done,
                 false => Stop::Lease,
             };
@@ -231,7 +237,7 @@ async fn deliver(
     let base = match crate::routes::streams::stream_query(stream.record.filter.clone()) {
         Ok(q) => q,
         Err(e) => {
-            let _ = failed(store, settings, tenant, id, &format!("the stream's filter is refused: {e}")).await;
+            let _ = failed(store, settings, tenant, id, &format!("the stream's filter is refused: {}", e.detail)).await;
             return Stop::Done;
         }
     };
@@ -282,7 +288,7 @@ async fn deliver(
                 continue;
             }
         }
-        let last = items.last().map_or(window_end, |i| i.seq);
+        let last = items.last().map_or(window_end, |i| i.seq.get());
         let batch = match batch_of(state, tenant, items, policy.needs_proofs).await {
             Ok(b) => b,
             Err(e) => return e.into(),
@@ -317,6 +323,17 @@ async fn deliver(
                 }
             }
         }
+    }
+}
+
+/// Gives the lease up (it expires now), so another node — or this one after a restart — can
+/// take the stream at once. Only the holder's claim changes anything.
+async fn release(store: &dyn Store, settings: &Settings, tenant: &TenantId, id: &StreamId) {
+    let now = Timestamp::now();
+    let change = RecordChange::ClaimStream { id: id.clone(), node: settings.node.clone(), until: now, now };
+    match store.change(tenant, change, vec![]).await {
+        Ok(()) | Err(StoreError::Conflict(_)) | Err(StoreError::RecordNotFound(..)) => {}
+        Err(e) => tracing::debug!(%tenant, stream = %id, error = %e, "could not release a stream's lease"),
     }
 }
 

@@ -16,6 +16,7 @@ mod openapi;
 mod profiles;
 mod public_url;
 pub mod rate;
+mod retention;
 mod routes;
 mod scim;
 pub mod secret_key;

@@ -189,6 +189,11 @@ pub fn stream_delivered(events: u64) {
     metrics::counter!("stele_stream_batches_total", "outcome" => "delivered").increment(1);
 }
 
+/// Counts events retention turned into tombstones.
+pub fn retention_expired(events: u64) {
+    metrics::counter!("stele_retention_expired_events_total").increment(events);
+}
+
 /// Counts a failed delivery attempt (retried).
 pub fn stream_failed() {
     metrics::counter!("stele_stream_batches_total", "outcome" => "failed").increment(1);

@@ -6,8 +6,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    events, export, health, integrity, keys, members, oidc_provider, query, scim_connections, scim_log, stats, streams,
-    tail, tenant_update, tenants, viewer_links,
+    events, export, health, integrity, keys, members, oidc_provider, query, retention, scim_connections, scim_log,
+    stats, streams, tail, tenant_update, tenants, viewer_links,
 };
 use crate::state::AppState;
 
@@ -15,7 +15,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Stele", description = "Tamper-evident, multi-tenant audit log service"),
     modifiers(&BearerAuth),
-    tags((name = "events", description = "Ingest and read audit events"), (name = "integrity", description = "Signed tree heads, proofs, export, redaction"), (name = "admin", description = "Tenants and keys"), (name = "directory", description = "Members, groups and SCIM connections of a tenant"), (name = "streams", description = "Streams of the log to SIEMs and archives"), (name = "operations", description = "Health and metrics"))
+    tags((name = "events", description = "Ingest and read audit events"), (name = "integrity", description = "Signed tree heads, proofs, export, redaction"), (name = "admin", description = "Tenants and keys"), (name = "directory", description = "Members, groups and SCIM connections of a tenant"), (name = "streams", description = "Streams of the log to SIEMs and archives"), (name = "retention", description = "Retention periods and legal holds"), (name = "operations", description = "Health and metrics"))
 )]
 struct ApiDoc;
 
@@ -79,5 +79,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(streams::get_stream, streams::update_stream, streams::delete_stream))
         .routes(routes!(streams::pause_stream))
         .routes(routes!(streams::resume_stream))
+        .routes(routes!(retention::put_retention, retention::get_retention))
+        .routes(routes!(retention::run_retention))
+        .routes(routes!(retention::put_legal_hold, retention::delete_legal_hold))
         .merge(crate::profiles::router())
 }

@@ -104,6 +104,24 @@ fn create_private_dir(path: &Path) -> Result<(), StartError> {
         .map_err(|source| StartError::DataDir { path: path.to_owned(), source })
 }
 
+/// This node's name in stream leases: kept in `<data_dir>/node.id`, so a node restarted after
+/// a crash takes its own streams back at once instead of waiting for its old leases to run
+/// out. (Nodes sharing a PostgreSQL database have data directories of their own.)
+fn settle_node_id(config: &Config) -> String {
+    let path = config.data_dir.join("node.id");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let id = text.trim();
+        if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return id.to_owned();
+        }
+    }
+    let id = format!("node-{}", uuid::Uuid::now_v7().simple());
+    if let Err(e) = std::fs::write(&path, format!("{id}\n")) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot keep this node's id; streams wait for their leases after a restart");
+    }
+    id
+}
+
 /// The operator key's hash, and where the key came from.
 fn settle_admin_key(config: &Config) -> Result<(SecretHash, AdminKey), StartError> {
     if let Some(key) = config.admin_key.as_deref().filter(|k| !k.trim().is_empty()) {
@@ -167,6 +185,7 @@ pub struct Running {
     store: Arc<dyn Store>,
     signer: Option<crate::integrity::SignerHandle>,
     delivery: Option<crate::delivery::DeliveryHandle>,
+    retention: Option<crate::retention::RetentionHandle>,
     stop: Option<oneshot::Sender<()>>,
     state: AppState,
     task: JoinHandle<std::io::Result<()>>,
@@ -187,10 +206,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let interval = std::time::Duration::from_millis(config.integrity.head_interval_ms);
     let signed = state.heads_signed.clone();
     let signer = enabled.then(|| crate::integrity::spawn_signer(store.clone(), key, interval, signed));
-    let delivery = config
-        .streams
-        .enabled
-        .then(|| crate::delivery::spawn(state.clone(), crate::delivery::Settings::from_config(&config.streams)));
+    let delivery = config.streams.enabled.then(|| {
+        crate::delivery::spawn(
+            state.clone(),
+            crate::delivery::Settings::from_config(&config.streams, settle_node_id(&config)),
+        )
+    });
+    let retention = config.retention.enabled.then(|| {
+        crate::retention::spawn(state.clone(), std::time::Duration::from_secs(config.retention.interval_seconds))
+    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -205,7 +229,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .await
     });
     tracing::info!(%addr, "listening");
-    Ok(Running { addr, admin_key, store, signer, delivery, stop: Some(stop), state, task })
+    Ok(Running { addr, admin_key, store, signer, delivery, retention, stop: Some(stop), state, task })
 }
 
 impl Running {
@@ -220,6 +244,9 @@ impl Running {
         let served = (&mut self.task).await;
         if let Some(delivery) = self.delivery.take() {
             delivery.stop().await;
+        }
+        if let Some(retention) = self.retention.take() {
+            retention.stop().await;
         }
         if let Some(signer) = self.signer.take() {
             signer.stop().await;

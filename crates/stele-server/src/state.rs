@@ -41,6 +41,8 @@ pub struct Inner {
     pub tails: crate::routes::tail::TailSlots,
     /// Stream settings handlers read (`[streams]`).
     pub streams: crate::config::Streams,
+    /// Retention settings (`[retention]`).
+    pub retention: crate::config::Retention,
     /// Raised when the server starts shutting down: long-lived responses (live tails) end.
     pub stopping: tokio::sync::watch::Sender<bool>,
     keys: Mutex<HashMap<KeyId, (KeyRecord, Instant)>>,
@@ -79,6 +81,7 @@ impl AppState {
             viewer: crate::viewer::ViewerState::new(&crate::config::Viewer::default()),
             tails: crate::routes::tail::TailSlots::new(&crate::config::Server::default()),
             streams: crate::config::Streams::default(),
+            retention: crate::config::Retention::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             keys: Mutex::new(HashMap::new()),
         }))
@@ -95,6 +98,7 @@ impl AppState {
             inner.viewer = crate::viewer::ViewerState::new(&config.viewer);
             inner.tails = crate::routes::tail::TailSlots::new(&config.server);
             inner.streams = config.streams.clone();
+            inner.retention = config.retention.clone();
         }
         self
     }

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod members;
 pub mod oidc_provider;
 pub mod query;
+pub mod retention;
 pub mod scim_connections;
 pub mod scim_log;
 pub mod stats;

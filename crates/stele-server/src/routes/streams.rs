@@ -96,6 +96,9 @@ pub struct StreamStatus {
     pub last_error_at: Option<Timestamp>,
     /// Failed attempts since the last success.
     pub failures: u32,
+    /// Events past the tenant's retention period wait for this stream to deliver them
+    /// (retention never removes an undelivered event).
+    pub holds_retention: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,8 +106,11 @@ pub struct StreamList {
     pub streams: Vec<StreamDto>,
 }
 
-/// The body of `POST /v1/streams`: these members and the kind's own settings (README).
+/// The body of `POST /v1/streams`: these members and the kind's own settings (README). The
+/// handler reads the body as one JSON object (the settings sit beside these members, flat);
+/// this type only documents it.
 #[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
 pub struct NewStreamDoc {
     pub name: String,
     /// `webhook`, `splunk_hec`, `datadog`, `syslog` or `s3`.
@@ -231,6 +237,7 @@ pub(crate) async fn dto(state: &AppState, tenant: &TenantId, stream: &Stream) ->
             last_error: progress.last_error.clone(),
             last_error_at: progress.last_error_at,
             failures: progress.failures,
+            holds_retention: lag_events > 0 && crate::retention::holds(state, tenant, progress.cursor).await?,
         },
     })
 }

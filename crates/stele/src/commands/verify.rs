@@ -98,6 +98,8 @@ fn verify_export(path: &Path, key: &HeadKey) -> anyhow::Result<()> {
     let mut frontier = Frontier::new();
     let (mut count, mut redacted) = (0u64, Vec::new());
     let mut redaction_targets: HashSet<String> = HashSet::new();
+    // Seq ranges that `stele.retention.applied` events say retention turned into tombstones.
+    let mut expired: Vec<(u64, u64)> = Vec::new();
     for (i, line) in lines.enumerate() {
         let line = line?;
         let event: Value = match serde_json::from_str(&line) {
@@ -111,6 +113,13 @@ fn verify_export(path: &Path, key: &HeadKey) -> anyhow::Result<()> {
         let seq = event["seq"].as_u64().unwrap_or(0);
         if complete && seq != count {
             failures.push(format!("seq {seq}: expected seq {count} (an event is missing or out of place)"));
+        }
+        if event["action"] == "stele.retention.applied" {
+            for r in event["metadata"]["seqs"].as_array().into_iter().flatten() {
+                if let (Some(a), Some(b)) = (r[0].as_u64(), r[1].as_u64()) {
+                    expired.push((a, b));
+                }
+            }
         }
         if event["action"] == "stele.event.redacted" {
             if let Some(id) = event["targets"][0]["id"].as_str() {
@@ -145,8 +154,11 @@ fn verify_export(path: &Path, key: &HeadKey) -> anyhow::Result<()> {
                 .push("the events do not rebuild the signed root: events were changed, removed or reordered".into());
         }
         for (seq, id) in &redacted {
-            if !redaction_targets.contains(id) {
-                failures.push(format!("seq {seq}: a tombstone without a stele.event.redacted event"));
+            let by_retention = expired.iter().any(|(a, b)| a <= seq && seq <= b);
+            if !redaction_targets.contains(id) && !by_retention {
+                failures.push(format!(
+                    "seq {seq}: a tombstone without a stele.event.redacted or stele.retention.applied event"
+                ));
             }
         }
     }
