@@ -97,6 +97,21 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Manage streams of the log to SIEMs and archives (webhook, Splunk HEC, Datadog,
+    /// syslog, S3).
+    Streams {
+        #[command(subcommand)]
+        command: commands::streams::StreamCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// A tenant's retention period and legal hold.
+    Retention {
+        #[command(subcommand)]
+        command: commands::streams::RetentionCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Send events from a JSON or NDJSON file (or - for stdin).
     Send {
         #[command(flatten)]
@@ -241,6 +256,8 @@ fn main() -> anyhow::Result<()> {
             Command::ScimConnections { command, remote } => {
                 commands::directory::scim_connections(command, &remote).await
             }
+            Command::Streams { command, remote } => commands::streams::streams(command, &remote).await,
+            Command::Retention { command, remote } => commands::streams::retention(command, &remote).await,
             Command::Send { args, remote } => commands::send::run(args, &remote).await,
             Command::Get { id, remote } => commands::list::get(&id, &remote).await,
             Command::List { args, remote } => commands::list::run(args, &remote).await,

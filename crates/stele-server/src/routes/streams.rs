@@ -96,6 +96,8 @@ pub struct StreamStatus {
     pub last_error_at: Option<Timestamp>,
     /// Failed attempts since the last success.
     pub failures: u32,
+    /// The node delivering the stream while its lease runs (its `<data-dir>/node.id`).
+    pub node: Option<String>,
     /// Events past the tenant's retention period wait for this stream to deliver them
     /// (retention never removes an undelivered event).
     pub holds_retention: bool,
@@ -237,6 +239,7 @@ pub(crate) async fn dto(state: &AppState, tenant: &TenantId, stream: &Stream) ->
             last_error: progress.last_error.clone(),
             last_error_at: progress.last_error_at,
             failures: progress.failures,
+            node: progress.lease.as_ref().filter(|l| l.until.as_micros() > now).map(|l| l.node.clone()),
             holds_retention: lag_events > 0 && crate::retention::holds(state, tenant, progress.cursor).await?,
         },
     })

@@ -5,5 +5,6 @@ pub mod directory;
 pub mod list;
 pub mod query;
 pub mod send;
+pub mod streams;
 pub mod tail;
 pub mod verify;

@@ -28,6 +28,16 @@ impl Server {
 
     /// [`Server::start`] on the database at `database` (`--database`) when given.
     pub fn start_with(data_dir: &Path, operator: Option<&str>, database: Option<&str>) -> Server {
+        Self::start_configured(data_dir, operator, database, None)
+    }
+
+    /// [`Server::start_with`] reading the TOML file `config` (`--config`) when given.
+    pub fn start_configured(
+        data_dir: &Path,
+        operator: Option<&str>,
+        database: Option<&str>,
+        config: Option<&Path>,
+    ) -> Server {
         let mut cmd = stele();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -42,6 +52,9 @@ impl Server {
         }
         if let Some(url) = database {
             cmd.arg("--database").arg(url);
+        }
+        if let Some(path) = config {
+            cmd.arg("--config").arg(path);
         }
         let mut child = cmd.spawn().expect("stele serve starts");
         let stdout = child.stdout.take().expect("stdout piped");
