@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
@@ -35,7 +35,7 @@ pub(crate) const MAX_BYTES: usize = 5_000_000;
 pub(crate) struct DatadogSink {
     client: reqwest::Client,
     endpoint: Url,
-    api_key: Secret,
+    api_key: HeaderValue,
     settings: config::Datadog,
     timeout: Duration,
 }
@@ -46,7 +46,7 @@ impl DatadogSink {
         Ok(DatadogSink {
             client: crate::http::client(ctx)?,
             endpoint: config::endpoint(&base, PATH),
-            api_key: api_key.clone(),
+            api_key: crate::http::secret_header(api_key.expose(), "api_key")?,
             settings: d.clone(),
             timeout: ctx.timeout,
         })
@@ -64,7 +64,7 @@ impl Sink for DatadogSink {
             let request = self
                 .client
                 .post(self.endpoint.clone())
-                .header("DD-API-KEY", self.api_key.expose())
+                .header("DD-API-KEY", self.api_key.clone())
                 .header(CONTENT_TYPE, "application/json")
                 .body(body);
             let status = crate::http::send(request, self.timeout).await?;

@@ -10,6 +10,7 @@ use std::error::Error as StdError;
 use std::io;
 use std::time::Duration;
 
+use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, StatusCode};
 
 use crate::config::ConfigError;
@@ -35,10 +36,19 @@ pub(crate) async fn send(request: RequestBuilder, timeout: Duration) -> Result<S
         Ok(response) => Ok(response.status()),
         Err(e) => {
             let kind = classify(&e);
+            // Without the URL: a presigned S3 URL is a credential for a while.
+            let e = e.without_url();
             tracing::debug!(error = %Chain(&e), ?kind, "stream delivery failed");
             Err(DeliveryError::new(kind, timeout))
         }
     }
+}
+
+/// A header value holding a secret, marked sensitive (hidden from `Debug` output).
+pub(crate) fn secret_header(value: &str, field: &str) -> Result<HeaderValue, ConfigError> {
+    let mut value = HeaderValue::from_str(value).map_err(|_| ConfigError::new(field, "is not a valid header value"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// The answer `status` as a delivery result: any 2xx acknowledges.

@@ -167,6 +167,31 @@ mod tests {
     }
 
     #[test]
+    fn the_url_style_follows_the_settings() {
+        let d = config::S3 {
+            endpoint: "https://s3.example.com/".into(),
+            bucket: "bkt".into(),
+            prefix: String::new(),
+            region: "eu-west-1".into(),
+            path_style: false,
+            max_events: 1,
+            max_seconds: 1,
+        };
+        let url = |d: &config::S3| {
+            let s =
+                S3Sink::new(d, &Secret::new("AKID"), &Secret::new("s3-secret"), &SinkContext::default()).expect("sink");
+            s.bucket.put_object(Some(&s.credentials), "acme/k.ndjson.gz").sign(PRESIGN)
+        };
+        let virtual_host = url(&d);
+        assert_eq!((virtual_host.host_str(), virtual_host.path()), (Some("bkt.s3.example.com"), "/acme/k.ndjson.gz"));
+        let path = url(&config::S3 { path_style: true, ..d });
+        assert_eq!((path.host_str(), path.path()), (Some("s3.example.com"), "/bkt/acme/k.ndjson.gz"));
+        // SigV4 query signing; the secret key itself is never in the URL.
+        assert!(path.query().is_some_and(|q| q.contains("X-Amz-Signature=") && q.contains("eu-west-1")));
+        assert!(!path.as_str().contains("s3-secret"));
+    }
+
+    #[test]
     fn the_object_is_a_gzipped_filtered_export() {
         let mut text = String::new();
         flate2::read::GzDecoder::new(&object(&batch()).expect("object")[..]).read_to_string(&mut text).expect("gunzip");

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
@@ -28,7 +28,7 @@ pub(crate) const PATH: &str = "/services/collector/event";
 pub(crate) struct HecSink {
     client: reqwest::Client,
     endpoint: Url,
-    authorization: String,
+    authorization: HeaderValue,
     settings: config::SplunkHec,
     timeout: Duration,
 }
@@ -39,7 +39,7 @@ impl HecSink {
         Ok(HecSink {
             client: crate::http::client(ctx)?,
             endpoint: config::endpoint(&base, PATH),
-            authorization: format!("Splunk {}", token.expose()),
+            authorization: crate::http::secret_header(&format!("Splunk {}", token.expose()), "token")?,
             settings: d.clone(),
             timeout: ctx.timeout,
         })
@@ -60,7 +60,7 @@ impl Sink for HecSink {
         let request = self
             .client
             .post(self.endpoint.clone())
-            .header(AUTHORIZATION, &self.authorization)
+            .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body);
         let status = crate::http::send(request, self.timeout).await?;

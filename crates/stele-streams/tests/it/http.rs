@@ -220,3 +220,18 @@ async fn transport_failures_name_their_kind_only() {
         assert_eq!(err.detail, "DNS lookup failed");
     }
 }
+
+#[tokio::test]
+async fn an_empty_batch_sends_nothing() {
+    let (r, base) = receiver(500, LEAK).await;
+    let ctx = SinkContext::default();
+    for s in [
+        build(Kind::Webhook, json!({"url": base, "secret": SECRET}), &ctx),
+        build(Kind::SplunkHec, json!({"url": base, "token": "t"}), &ctx),
+        build(Kind::Datadog, json!({"url": base, "api_key": "k"}), &ctx),
+    ] {
+        let empty = stele_streams::Batch { tenant: "acme".into(), items: Vec::new(), head: None };
+        s.deliver(&empty).await.expect("nothing to deliver");
+    }
+    assert!(r.requests.lock().expect("lock").is_empty());
+}
