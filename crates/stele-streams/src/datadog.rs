@@ -7,8 +7,13 @@
 //! ```
 //! `ddsource`, `service`, `hostname`, `ddtags` and `message` are Datadog's reserved
 //! attributes; `date` (epoch milliseconds) is one of the attributes its log pipeline takes
-//! as the official timestamp by default, so the log is dated by the event's own time. The
-//! stored event goes under `stele`, so facets read `@stele.action`, `@stele.actor.email`.
+//! as the official timestamp by default
+//! (<https://docs.datadoghq.com/logs/log_configuration/processors/log_date_remapper/>), so
+//! the log is dated by the event's own time. Datadog accepts logs dated at most 18 hours in
+//! the past (and 2 hours ahead); an older event — a new stream catching up on last month —
+//! is sent without `date` and so dated at its arrival (its own time stays in
+//! `@stele.time`), rather than dropped. The stored event goes under `stele`, so facets read
+//! `@stele.action`, `@stele.actor.email`.
 //!
 //! Limits per request: at most 1000 logs and 5 MB uncompressed. The policy asks for at most
 //! 1000 events, and a batch whose logs exceed 5 MB is sent in several requests (a failure
@@ -31,6 +36,10 @@ pub(crate) const PATH: &str = "/api/v2/logs";
 /// Datadog's limits per request.
 pub(crate) const MAX_LOGS: usize = 1000;
 pub(crate) const MAX_BYTES: usize = 5_000_000;
+/// `date` is sent only for events this recent (Datadog's 18 hours, less a margin for a
+/// slow retry) and at most this far ahead (its 2 hours, less a margin).
+const DATE_PAST: time::Duration = time::Duration::hours(17);
+const DATE_FUTURE: time::Duration = time::Duration::hours(1);
 
 pub(crate) struct DatadogSink {
     client: reqwest::Client,
@@ -60,7 +69,7 @@ impl Sink for DatadogSink {
     }
 
     async fn deliver(&self, batch: &Batch) -> Result<(), DeliveryError> {
-        for body in bodies(&self.settings, batch, MAX_BYTES)? {
+        for body in bodies(&self.settings, batch, MAX_BYTES, OffsetDateTime::now_utc())? {
             let request = self
                 .client
                 .post(self.endpoint.clone())
@@ -88,7 +97,12 @@ struct Log<'a> {
 
 /// The request bodies of a batch: JSON arrays of at most [`MAX_LOGS`] logs and at most
 /// `max_bytes` (a single larger log goes alone; Datadog truncates it).
-pub(crate) fn bodies(s: &config::Datadog, batch: &Batch, max_bytes: usize) -> Result<Vec<String>, DeliveryError> {
+pub(crate) fn bodies(
+    s: &config::Datadog,
+    batch: &Batch,
+    max_bytes: usize,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, DeliveryError> {
     let tenant_tag = format!("tenant:{}", batch.tenant);
     let ddtags = match &s.ddtags {
         Some(tags) => format!("{tags},{tenant_tag}"),
@@ -106,6 +120,7 @@ pub(crate) fn bodies(s: &config::Datadog, batch: &Batch, max_bytes: usize) -> Re
             message: Summary::of(item).line(),
             date: OffsetDateTime::parse(&item.time, &Rfc3339)
                 .ok()
+                .filter(|t| *t >= now - DATE_PAST && *t <= now + DATE_FUTURE)
                 .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()),
             stele: event_json(item)?,
         };
@@ -150,10 +165,15 @@ mod tests {
         }
     }
 
+    /// A minute after the test events' time.
+    fn soon() -> OffsetDateTime {
+        time::macros::datetime!(2024-05-01 12:01 UTC)
+    }
+
     #[test]
     fn one_log_per_event_with_reserved_attributes() {
         let batch = Batch { tenant: "acme".into(), items: vec![item(1)], head: None };
-        let bodies = bodies(&settings(), &batch, MAX_BYTES).expect("bodies");
+        let bodies = bodies(&settings(), &batch, MAX_BYTES, soon()).expect("bodies");
         assert_eq!(
             bodies,
             [concat!(
@@ -165,18 +185,33 @@ mod tests {
     }
 
     #[test]
+    fn events_too_old_or_too_new_for_datadog_go_without_date() {
+        let batch = Batch { tenant: "acme".into(), items: vec![item(1)], head: None };
+        let date = |now: OffsetDateTime| {
+            let body = bodies(&settings(), &batch, MAX_BYTES, now).expect("bodies").remove(0);
+            serde_json::from_str::<serde_json::Value>(&body).expect("json")[0].get("date").cloned()
+        };
+        assert_eq!(date(soon()), Some(serde_json::json!(1_714_564_800_250i64)));
+        assert_eq!(date(soon() + time::Duration::hours(16)), Some(serde_json::json!(1_714_564_800_250i64)));
+        assert_eq!(date(soon() + time::Duration::days(30)), None);
+        assert_eq!(date(soon() - time::Duration::hours(3)), None);
+    }
+
+    #[test]
     fn large_batches_are_split_by_count_and_size() {
         let batch = Batch { tenant: "acme".into(), items: (1..=2500).map(item).collect(), head: None };
-        let counts: Vec<usize> = bodies(&settings(), &batch, MAX_BYTES)
+        let counts: Vec<usize> = bodies(&settings(), &batch, MAX_BYTES, soon())
             .expect("bodies")
             .iter()
             .map(|b| serde_json::from_str::<Vec<serde_json::Value>>(b).expect("array").len())
             .collect();
         assert_eq!(counts, [1000, 1000, 500]);
 
-        let one = bodies(&settings(), &Batch { items: vec![item(1)], ..batch.clone() }, MAX_BYTES).expect("one");
+        let one =
+            bodies(&settings(), &Batch { items: vec![item(1)], ..batch.clone() }, MAX_BYTES, soon()).expect("one");
         let limit = one[0].len() * 3; // room for three logs, not four
-        let split = bodies(&settings(), &Batch { items: (1..=10).map(item).collect(), ..batch }, limit).expect("split");
+        let split =
+            bodies(&settings(), &Batch { items: (1..=10).map(item).collect(), ..batch }, limit, soon()).expect("split");
         assert!(split.iter().all(|b| b.len() <= limit), "{split:?}");
         let seqs: Vec<u64> = split
             .iter()

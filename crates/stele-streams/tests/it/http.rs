@@ -156,7 +156,8 @@ async fn datadog_gets_one_log_per_event() {
     assert_eq!(logs[0]["ddtags"], "env:test,tenant:acme");
     assert_eq!(logs[0]["message"], "user.login by u-1 (success)");
     assert_eq!(logs[1]["message"], "user.login by u-2 (failure)");
-    assert_eq!(logs[0]["date"], 1_714_564_801_250i64);
+    // The test events are from 2024, older than Datadog's 18 hours: dated on arrival.
+    assert_eq!(logs[0].get("date"), None);
     assert_eq!(logs[1]["stele"], serde_json::from_str::<Value>(&b.items[1].json).expect("event"));
 }
 
