@@ -12,7 +12,7 @@
 //! - [`config`]: the POST body of a stream → [`Destination`] (stored as JSON, shown by GET)
 //!   and [`Secrets`] (sealed by the server; their `Debug` prints no secret). Every error
 //!   names its field.
-//! - [`sink`]: the [`Sink`] trait, [`Batch`]/[`Item`], [`Policy`] (how big and how old a
+//! - [`sink`](mod@sink): the [`Sink`] trait, [`Batch`]/[`Item`], [`Policy`] (how big and how old a
 //!   batch may get), [`DeliveryError`] with a [`FailureKind`] and a detail that is safe to
 //!   show a tenant admin, and [`sink()`](sink::sink) which builds a sink from the stored
 //!   settings. One module per destination kind, each of which only formats a batch and

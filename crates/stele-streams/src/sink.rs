@@ -123,13 +123,13 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// Whether sending the same batch again may succeed: `false` for an item Stele cannot
-    /// encode and for 4xx answers other than 408 (timeout), 425 and 429 (too many requests),
-    /// i.e. a wrong token or URL that needs the admin. The caller may keep retrying anyway,
-    /// more slowly; this only says what to show.
+    /// encode, for redirects (not followed) and for 4xx answers other than 408 (timeout),
+    /// 425 and 429 (too many requests), i.e. a wrong token or URL that needs the admin. The
+    /// caller may keep retrying anyway, more slowly; this only says what to show.
     pub fn retryable(self) -> bool {
         match self {
             FailureKind::Encode => false,
-            FailureKind::Status(s) => !(400..500).contains(&s) || matches!(s, 408 | 425 | 429),
+            FailureKind::Status(s) => s >= 500 || matches!(s, 408 | 425 | 429),
             _ => true,
         }
     }
@@ -271,6 +271,7 @@ mod tests {
         assert!(!FailureKind::Status(404).retryable());
         assert!(FailureKind::Status(429).retryable());
         assert!(FailureKind::Status(503).retryable());
+        assert!(!FailureKind::Status(302).retryable());
         assert!(FailureKind::Timeout.retryable());
         assert!(!FailureKind::Encode.retryable());
     }

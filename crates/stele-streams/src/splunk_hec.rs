@@ -10,6 +10,10 @@
 //! defaults to the tenant id. `index` is sent only when configured (the token's default
 //! index applies otherwise). Any 2xx acknowledges (HEC answers `{"text":"Success","code":0}`);
 //! see <https://help.splunk.com/splunk-enterprise/get-data-in/collect-http-event-data/format-events-for-http-event-collector>.
+//!
+//! Not supported: tokens with indexer acknowledgement (`useACK`). HEC refuses their requests
+//! without a channel (400, shown as "answered HTTP 400"), and a 200 there would only mean
+//! "received"; acknowledging after indexing would need polling `/services/collector/ack`.
 
 use std::time::Duration;
 

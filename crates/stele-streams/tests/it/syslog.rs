@@ -90,6 +90,23 @@ async fn nothing_listening_is_connection_refused() {
     assert_eq!((err.kind, err.detail.as_str()), (FailureKind::ConnectionRefused, "connection refused"));
 }
 
+#[tokio::test]
+async fn a_tls_server_that_never_answers_times_out() {
+    // Accepts the connection and never says a word: the handshake waits.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let held = tokio::spawn(async move { listener.accept().await.map(|(conn, _)| conn) });
+    let Value::Object(fields) = json!({"host": "127.0.0.1", "port": port, "tls": true}) else { panic!("object") };
+    let (destination, secrets) = parse(Kind::Syslog, &fields, ParseOptions::default()).expect("parse");
+    let ctx = SinkContext { timeout: Duration::from_millis(300), ..SinkContext::default() };
+    let s = sink(&destination, &secrets, &ctx).expect("sink");
+    let started = std::time::Instant::now();
+    let err = s.deliver(&batch("acme", 1..=1)).await.expect_err("times out");
+    assert_eq!((err.kind, err.detail.as_str()), (FailureKind::Timeout, "timed out after 300 ms"));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    drop(held);
+}
+
 /// A CA and a certificate for `localhost` signed by it: (CA PEM, server chain, server key).
 fn ca_and_server() -> (String, Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
     let ca_key = KeyPair::generate().expect("key");
