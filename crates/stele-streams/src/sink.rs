@@ -266,6 +266,36 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_builds_a_sink_and_mismatched_secrets_are_refused() {
+        use crate::config::{parse, Kind, ParseOptions};
+        use serde_json::json;
+        let bodies = [
+            (Kind::Webhook, json!({"url": "https://h/x", "secret": "whsec-0123456789abcdef"})),
+            (Kind::SplunkHec, json!({"url": "https://splunk:8088", "token": "t"})),
+            (Kind::Datadog, json!({"api_key": "k"})),
+            (Kind::Syslog, json!({"host": "logs.example.com", "tls": true})),
+            (
+                Kind::S3,
+                json!({"endpoint": "https://s3.example.com", "bucket": "bkt", "access_key_id": "a",
+                              "secret_access_key": "s", "max_events": 42, "max_seconds": 7}),
+            ),
+        ];
+        let ctx = SinkContext::default();
+        let mut policies = Vec::new();
+        for (kind, body) in bodies {
+            let serde_json::Value::Object(fields) = body else { panic!("object") };
+            let (d, s) = parse(kind, &fields, ParseOptions::default()).expect("parse");
+            let p = sink(&d, &s, &ctx).map_err(|e| e.to_string()).expect("sink").policy();
+            policies.push((p.max_events, p.max_wait.as_secs(), p.needs_proofs));
+            if kind != Kind::Syslog {
+                let err = sink(&d, &Secrets::Syslog, &ctx).err().expect("secrets of another kind");
+                assert_eq!(err.field, "kind");
+            }
+        }
+        assert_eq!(policies, [(500, 1, false), (500, 1, false), (1000, 1, false), (500, 1, false), (42, 7, true)]);
+    }
+
+    #[test]
     fn client_errors_other_than_throttling_are_not_retryable() {
         assert!(!FailureKind::Status(401).retryable());
         assert!(!FailureKind::Status(404).retryable());
