@@ -26,7 +26,8 @@ impl<'a> Fields<'a> {
         let mut unknown: Vec<&str> = map.keys().map(String::as_str).filter(|k| !known.contains(k)).collect();
         unknown.sort_unstable();
         if let Some(first) = unknown.first() {
-            let name: String = first.chars().take(64).collect();
+            // The caller's own text, echoed back: bounded, without control characters.
+            let name: String = first.chars().filter(|c| !c.is_control()).take(64).collect();
             return Err(ConfigError::new(name, format!("unknown field; expected one of: {}", known.join(", "))));
         }
         Ok(Fields { map })
