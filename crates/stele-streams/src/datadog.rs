@@ -65,7 +65,7 @@ impl DatadogSink {
 #[async_trait::async_trait]
 impl Sink for DatadogSink {
     fn policy(&self) -> Policy {
-        Policy { max_events: MAX_LOGS, max_wait: Duration::from_secs(1), needs_proofs: false }
+        Policy { max_events: MAX_LOGS, max_wait: Duration::ZERO, needs_proofs: false }
     }
 
     async fn deliver(&self, batch: &Batch) -> Result<(), DeliveryError> {

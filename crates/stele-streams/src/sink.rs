@@ -48,6 +48,8 @@ pub struct Policy {
     /// At most this many items per batch.
     pub max_events: usize,
     /// Deliver a non-empty batch at the latest this long after its first event was read.
+    /// Zero (the push destinations): deliver whatever is there at once — under load a
+    /// batch fills by itself, since each read takes every event waiting up to `max_events`.
     pub max_wait: Duration,
     /// Fill [`Item::proof`] and [`Batch::head`].
     pub needs_proofs: bool,
@@ -292,7 +294,7 @@ mod tests {
                 assert_eq!(err.field, "kind");
             }
         }
-        assert_eq!(policies, [(500, 1, false), (500, 1, false), (1000, 1, false), (500, 1, false), (42, 7, true)]);
+        assert_eq!(policies, [(500, 0, false), (500, 0, false), (1000, 0, false), (500, 0, false), (42, 7, true)]);
     }
 
     #[test]

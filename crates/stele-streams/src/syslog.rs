@@ -149,7 +149,7 @@ async fn closed(stream: &mut Box<dyn Stream>) -> bool {
 #[async_trait::async_trait]
 impl Sink for SyslogSink {
     fn policy(&self) -> Policy {
-        Policy { max_events: 500, max_wait: Duration::from_secs(1), needs_proofs: false }
+        Policy { max_events: 500, max_wait: Duration::ZERO, needs_proofs: false }
     }
 
     async fn deliver(&self, batch: &Batch) -> Result<(), DeliveryError> {
