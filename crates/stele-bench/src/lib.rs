@@ -10,6 +10,7 @@ pub mod query;
 pub mod query_corpus;
 pub mod scim;
 mod stats;
+pub mod streams;
 pub mod viewer;
 
 pub use ingest::IngestOptions;

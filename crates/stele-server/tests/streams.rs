@@ -398,3 +398,36 @@ async fn stream_requests_are_checked_and_a_refused_one_changes_nothing() {
     assert_problem(resp, StatusCode::NOT_FOUND, "not-found").await;
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_dead_destination_holds_back_neither_ingest_nor_another_stream() {
+    let app = spawn_app_with(fast_streams).await;
+    let key = admin_key(&app, "acme").await;
+    let hanging: Shared = Arc::new(Mutex::new(Received { script: vec![Answer::Hang; 1000], ..Received::default() }));
+    let healthy: Shared = Arc::new(Mutex::new(Received::default()));
+    let (dead_addr, _dead) = receiver(hanging.clone(), 0).await;
+    let (ok_addr, _ok) = receiver(healthy.clone(), 0).await;
+    let dead = make_stream(
+        &app,
+        &key,
+        json!({"name": "dead", "kind": "webhook", "url": format!("http://{dead_addr}/hook"), "secret": SECRET}),
+    )
+    .await;
+    make_stream(
+        &app,
+        &key,
+        json!({"name": "ok", "kind": "webhook", "url": format!("http://{ok_addr}/hook"), "secret": SECRET}),
+    )
+    .await;
+    let mut expected = Vec::new();
+    for round in 0..5 {
+        let actions: Vec<String> = (0..20).map(|i| format!("user.{round}.{i}")).collect();
+        expected.extend(ingest_actions(&app, &key, &actions).await);
+    }
+    until(&healthy, "every event at the healthy destination", |r| expected.iter().all(|s| r.events.contains_key(s)))
+        .await;
+    let status = stream_status(&app, &key, dead["id"].as_str().expect("id")).await;
+    assert!(hanging.lock().expect("lock").events.is_empty(), "positive control: the dead one acknowledged nothing");
+    assert!(status["status"]["lag_events"].as_u64() >= Some(100), "the dead stream is behind: {status}");
+    app.shutdown().await;
+}

@@ -15,6 +15,8 @@ pub enum BenchCommand {
     Scim(stele_bench::scim::ScimOptions),
     /// The viewer's Events page (complete HTML) on a large tenant, against the JSON page.
     Viewer(stele_bench::viewer::ViewerOptions),
+    /// Ingest with no and with three active streams, in one run, and the streams' delivery lag.
+    Streams(stele_bench::streams::StreamsOptions),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -36,6 +38,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Viewer(options) => {
             let report = stele_bench::viewer::run(options).await?;
+            println!("{report}");
+            Ok(())
+        }
+        BenchCommand::Streams(options) => {
+            let report = stele_bench::streams::run(options).await?;
             println!("{report}");
             Ok(())
         }
