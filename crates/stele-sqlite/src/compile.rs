@@ -165,6 +165,10 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
 fn drives(e: &Expr, dense: &DenseTerms) -> bool {
     match e {
         Expr::And(items) => items.iter().any(|i| drives(i, dense)),
+        // A lower seq bound: the rowid range after it is the place to start.
+        Expr::Compare { attr: Attr::Seq, op: CompareOp::Gt | CompareOp::Ge | CompareOp::Eq, value: Value::Int(_) } => {
+            true
+        }
         Expr::Compare { .. } => equality_term(e).is_some_and(|t| !dense.contains(&t)),
         _ => false,
     }
@@ -227,6 +231,15 @@ fn prefix_end(prefix: &str) -> String {
 }
 
 fn compare(sql: &mut Sql, s: &Split, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
+    // A seq is a position in the tenant's rowid range (`pos = base + seq`): comparing `pos`
+    // lets a window of seqs (live tails, stream delivery) read one rowid range instead of
+    // testing the tenant's every row — there is no index on `seq`.
+    if let (Attr::Seq, Value::Int(n)) = (attr, value) {
+        if (0..1i64 << 40).contains(n) && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+            let at = Value::Int(pos(s.no, *n as u64));
+            return scalar(sql, "pos", op, &at, negate);
+        }
+    }
     match place(attr) {
         Place::Column(col, _) => scalar(sql, col, op, value, negate),
         Place::Json(path) => json_compare(sql, &json_path(&path), op, value, negate),
@@ -436,7 +449,7 @@ pub fn sort_column(sort: &Sort) -> &'static str {
     }
 }
 
-fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
+fn keyset(sql: &mut Sql, s: &Split, sort: &Sort, cursor: &Cursor) {
     let col = sort_column(sort);
     let seq = SqlValue::Integer(cursor.seq as i64);
     let (after, tie) = if sort.descending { ("<", "<") } else { (">", ">") };
@@ -450,7 +463,7 @@ fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
             sql.push(&format!(" AND ({col}, seq) {after} (")).bind(k).push(", ").bind(seq).push(")");
         }
         (Some(_), _) if sort.attr == Attr::Seq => {
-            sql.push(&format!(" AND seq {after} ")).bind(seq);
+            sql.push(&format!(" AND pos {after} ")).bind(SqlValue::Integer(pos(s.no, cursor.seq)));
         }
         (Some(k), false) => {
             sql.push(&format!(" AND ({col} > ")).bind(k.clone());
@@ -504,7 +517,7 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
         sql.push(" AND rowid > ").bind(s.tail()).push(" AND rowid < ").bind(s.end()).push(")");
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
-        keyset(&mut sql, &query.sort, cursor);
+        keyset(&mut sql, s, &query.sort, cursor);
     }
     sql
 }

@@ -178,8 +178,12 @@ pub(crate) fn page_sql(split: &Split, query: &Query, dense: &DenseTerms) -> Sql 
     let col = sort_column(&query.sort);
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
     let filter = std::mem::take(&mut sql.text);
-    sql.text =
-        format!("SELECT seq, {col}, json FROM events WHERE {filter} ORDER BY {col} {dir}, seq {dir} LIMIT ? OFFSET ?");
+    // Within a tenant, seq order is rowid order.
+    let order = match query.sort.attr {
+        stele_core::Attr::Seq => format!("pos {dir}"),
+        _ => format!("{col} {dir}, seq {dir}"),
+    };
+    sql.text = format!("SELECT seq, {col}, json FROM events WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?");
     sql.params.push(SqlValue::Integer(i64::from(query.limit.get()) + 1));
     let offset = match query.page {
         PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),

@@ -66,6 +66,15 @@ fn create_stream(url: &str, tenant: &str, args: &[&str]) -> String {
     made["id"].as_str().expect("id").to_owned()
 }
 
+/// A webhook stream named `siem` of tenant `acme` to `hook`, made with `stele streams create`.
+fn webhook_stream(url: &str, hook: &str, extra: &[&str]) -> String {
+    let target = format!("url={hook}");
+    let mut args =
+        vec!["--name", "siem", "--kind", "webhook", "--set", &target, "--set", "secret=whsec_0123456789abcdef"];
+    args.extend_from_slice(extra);
+    create_stream(url, "acme", &args)
+}
+
 fn stream_status(url: &str, tenant: &str, id: &str) -> Value {
     let out = stele()
         .args(["streams", "status", id, "--server", url, "--key", OPERATOR, "--tenant", tenant])
@@ -102,22 +111,7 @@ async fn sigkill_during_delivery(database: Option<String>) {
     let server = Server::start_configured(dir.path(), Some(OPERATOR), database.as_deref(), Some(&conf));
     let key = common::tenant_with_key(&server.url, "acme").await;
     let (hook, seen) = receiver(Duration::from_millis(150)).await;
-    let id = create_stream(
-        &server.url,
-        "acme",
-        &[
-            "--name",
-            "siem",
-            "--kind",
-            "webhook",
-            "--set",
-            &format!("url={hook}"),
-            "--set",
-            "secret=whsec_0123456789abcdef",
-            "--start",
-            "beginning",
-        ],
-    );
+    let id = webhook_stream(&server.url, &hook, &["--start", "beginning"]);
     for b in 0..10 {
         let events: Vec<Value> =
             (0..500).map(|i| json!({"action": "user.seen", "actor": {"id": format!("u{b}-{i}")}})).collect();
@@ -316,20 +310,7 @@ async fn another_node_takes_a_stream_over_when_its_node_dies() {
     let a = Server::start_configured(dir_a.path(), Some(OPERATOR), Some(&db), Some(&conf_a));
     let key = common::tenant_with_key(&a.url, "acme").await;
     let (hook, seen) = receiver(Duration::from_millis(0)).await;
-    let id = create_stream(
-        &a.url,
-        "acme",
-        &[
-            "--name",
-            "siem",
-            "--kind",
-            "webhook",
-            "--set",
-            &format!("url={hook}"),
-            "--set",
-            "secret=whsec_0123456789abcdef",
-        ],
-    );
+    let id = webhook_stream(&a.url, &hook, &[]);
     // Node B starts once node A delivers the stream, so A holds its lease.
     until("node A to deliver", || stream_status(&a.url, "acme", &id)["status"]["node"].is_string()).await;
     let node_a = std::fs::read_to_string(dir_a.path().join("node.id")).expect("node A's id");
