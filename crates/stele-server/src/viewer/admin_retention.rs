@@ -36,7 +36,7 @@ fn notice(uri: &Uri) -> Option<String> {
     let p: DoneParams = query_params(uri).unwrap_or_default();
     let text = match p.done.as_str() {
         "period" => "The retention period is saved.",
-        "held" => "The log is under legal hold: retention removes nothing until the hold is lifted.",
+        "held" => "The legal hold is set.",
         "lifted" => "The legal hold is lifted: retention applies again at its next run.",
         _ => return None,
     };

@@ -62,7 +62,7 @@ const fn with(s: Setting, hint: &'static str, placeholder: &'static str) -> Sett
 }
 
 const WEBHOOK: &[Setting] = &[
-    with(setting("url", "URL", Input::Url, true), "", "https://siem.example.com/stele"),
+    with(setting("url", "URL", Input::Url, true), "", "e.g. https://siem.example.com/stele"),
     with(
         setting("secret", "Signing secret", Input::Secret, true),
         "At least 16 characters; each request carries its HMAC-SHA256 in Stele-Signature.",
@@ -74,12 +74,12 @@ const SPLUNK: &[Setting] = &[
     with(
         setting("url", "HEC URL", Input::Url, true),
         "The HTTP Event Collector's base URL.",
-        "https://splunk.example.com:8088",
+        "e.g. https://splunk.example.com:8088",
     ),
     setting("token", "HEC token", Input::Secret, true),
     setting("index", "Index", Input::Text, false),
-    with(setting("source", "Source", Input::Text, false), "", "stele"),
-    with(setting("sourcetype", "Source type", Input::Text, false), "", "stele:audit"),
+    with(setting("source", "Source", Input::Text, false), "Empty: stele.", ""),
+    with(setting("sourcetype", "Source type", Input::Text, false), "Empty: stele:audit.", ""),
     with(setting("host", "Host", Input::Text, false), "Empty: the tenant's id.", ""),
 ];
 
@@ -87,16 +87,16 @@ const DATADOG: &[Setting] = &[
     with(
         setting("url", "Logs intake URL", Input::Url, false),
         "Empty: Datadog's US1 site.",
-        "https://http-intake.logs.datadoghq.eu",
+        "e.g. https://http-intake.logs.datadoghq.eu",
     ),
     setting("api_key", "API key", Input::Secret, true),
-    with(setting("service", "Service", Input::Text, false), "", "stele"),
-    with(setting("ddsource", "Source", Input::Text, false), "", "stele"),
-    with(setting("ddtags", "Tags", Input::Text, false), "", "env:prod,team:security"),
+    with(setting("service", "Service", Input::Text, false), "Empty: stele.", ""),
+    with(setting("ddsource", "Source", Input::Text, false), "Empty: stele.", ""),
+    with(setting("ddtags", "Tags", Input::Text, false), "", "e.g. env:prod,team:security"),
 ];
 
 const SYSLOG: &[Setting] = &[
-    with(setting("host", "Host", Input::Text, true), "", "syslog.example.com"),
+    with(setting("host", "Host", Input::Text, true), "", "e.g. syslog.example.com"),
     with(setting("port", "Port", Input::Number, false), "Empty: 514, or 6514 with TLS.", ""),
     with(setting("tls", "TLS", Input::Flag, false), "RFC 5425 syslog over TLS", ""),
     with(
@@ -104,15 +104,15 @@ const SYSLOG: &[Setting] = &[
         "Only with TLS: the one CA trusted for the server's certificate. Empty: the web's CAs.",
         "",
     ),
-    with(setting("app_name", "App name", Input::Text, false), "", "stele"),
+    with(setting("app_name", "App name", Input::Text, false), "Empty: stele.", ""),
     with(setting("facility", "Facility", Input::Number, false), "0–23; empty: 13 (log audit).", ""),
 ];
 
 const S3: &[Setting] = &[
-    with(setting("endpoint", "Endpoint", Input::Url, true), "", "https://s3.eu-west-1.amazonaws.com"),
-    with(setting("bucket", "Bucket", Input::Text, true), "", "acme-audit-archive"),
-    with(setting("prefix", "Prefix", Input::Text, false), "", "stele/"),
-    with(setting("region", "Region", Input::Text, false), "", "us-east-1"),
+    with(setting("endpoint", "Endpoint", Input::Url, true), "", "e.g. https://s3.eu-west-1.amazonaws.com"),
+    with(setting("bucket", "Bucket", Input::Text, true), "", "e.g. acme-audit-archive"),
+    with(setting("prefix", "Prefix", Input::Text, false), "Empty: the bucket's root.", "e.g. stele/"),
+    with(setting("region", "Region", Input::Text, false), "Empty: us-east-1.", ""),
     with(setting("path_style", "Path-style URLs", Input::Flag, false), "for MinIO and other S3-compatible stores", ""),
     setting("access_key_id", "Access key ID", Input::Secret, true),
     setting("secret_access_key", "Secret access key", Input::Secret, true),
