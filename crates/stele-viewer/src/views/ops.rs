@@ -108,7 +108,7 @@ pub struct AdminRetentionView {
     pub in_force: String,
     /// Where it comes from (`this tenant's setting`, `the deployment default`).
     pub source: String,
-    /// Events received before this are past the period (absent: kept forever).
+    /// Events whose time is before this are past the period (absent: kept forever).
     pub cutoff: Option<String>,
     /// The legal hold's reason, if the log is under one.
     pub hold: Option<String>,
