@@ -198,30 +198,6 @@ fn within_ranges(
     (found, out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::within_ranges;
-    use stele_core::EventId;
-
-    fn ids(seqs: &[u64]) -> Vec<(u64, EventId)> {
-        seqs.iter().map(|s| (*s, EventId::new_v7())).collect()
-    }
-
-    #[test]
-    fn ranges_join_neighbours_and_bound_the_run() {
-        let (kept, ranges) = within_ranges(ids(&[5, 3, 4, 9, 1]), 10);
-        assert_eq!(kept.len(), 5);
-        assert_eq!(ranges, [[1, 1], [3, 5], [9, 9]]);
-        // At most two ranges: 9 would make a third; 1 after it is not taken either (a prefix).
-        let (kept, ranges) = within_ranges(ids(&[5, 3, 4, 9, 1]), 2);
-        assert_eq!(kept.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [5, 3, 4]);
-        assert_eq!(ranges, [[3, 5]]);
-        // A seq that joins two ranges makes one.
-        let (_, ranges) = within_ranges(ids(&[1, 3, 2]), 2);
-        assert_eq!(ranges, [[1, 3]]);
-    }
-}
-
 /// Runs retention for `tenant` until nothing more is due now (or a store error).
 pub async fn apply_all(state: &AppState, tenant: &TenantId, now: Timestamp) -> Result<Vec<Outcome>, StoreError> {
     let mut runs = Vec::new();
@@ -275,4 +251,28 @@ pub fn spawn(state: AppState, interval: Duration) -> RetentionHandle {
         }
     });
     RetentionHandle { stop, task }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_ranges;
+    use stele_core::EventId;
+
+    fn ids(seqs: &[u64]) -> Vec<(u64, EventId)> {
+        seqs.iter().map(|s| (*s, EventId::new_v7())).collect()
+    }
+
+    #[test]
+    fn ranges_join_neighbours_and_bound_the_run() {
+        let (kept, ranges) = within_ranges(ids(&[5, 3, 4, 9, 1]), 10);
+        assert_eq!(kept.len(), 5);
+        assert_eq!(ranges, [[1, 1], [3, 5], [9, 9]]);
+        // At most two ranges: 9 would make a third; 1 after it is not taken either (a prefix).
+        let (kept, ranges) = within_ranges(ids(&[5, 3, 4, 9, 1]), 2);
+        assert_eq!(kept.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [5, 3, 4]);
+        assert_eq!(ranges, [[3, 5]]);
+        // A seq that joins two ranges makes one.
+        let (_, ranges) = within_ranges(ids(&[1, 3, 2]), 2);
+        assert_eq!(ranges, [[1, 3]]);
+    }
 }

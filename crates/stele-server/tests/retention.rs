@@ -108,7 +108,7 @@ async fn old_events_become_verifiable_tombstones_unless_held() {
         app.http.delete(app.url("/v1/tenants/acme/legal-hold")).bearer_auth(&key.secret).send().await.expect("sent");
     assert_eq!(resp.status(), StatusCode::OK);
     let done = run(&app, &key).await;
-    assert_eq!(done["expired"], old.len() as u64 + 0, "exactly the old events: {done}");
+    assert_eq!(done["expired"], old.len() as u64, "exactly the old events: {done}");
     assert_eq!((done["first_seq"].as_u64(), done["last_seq"].as_u64()), (old.first().copied(), old.last().copied()));
 
     let (header, events) = export(&app, &key).await;

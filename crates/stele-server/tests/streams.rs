@@ -75,7 +75,7 @@ fn signature_ok(headers: &HeaderMap, body: &[u8]) -> bool {
     signed.push(b'.');
     signed.extend_from_slice(body);
     let expected = hex(ring::hmac::sign(&key, &signed).as_ref());
-    v1.iter().any(|s| *s == expected)
+    v1.contains(&expected)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -218,21 +218,26 @@ async fn a_webhook_gets_every_matching_event_in_order_through_failures_timeouts_
     expected.extend(more);
     until(&shared, "every matching event", |r| expected.iter().all(|s| r.events.contains_key(s))).await;
 
-    let r = shared.lock().expect("lock");
-    assert_eq!(r.bad_signatures, 0, "every request is signed with the stream's secret");
-    let got: Vec<u64> = r.events.keys().copied().collect();
-    let mut want = expected.clone();
-    want.sort_unstable();
-    assert_eq!(got, want, "exactly the matching events (the billing ones are filtered out)");
-    assert!(r.events.values().all(|e| e["hash"].as_str().is_some_and(|h| h.len() == 64)), "stored events, with hashes");
-    // In seq order: the acknowledged requests, concatenated, never go backwards.
-    let acked: Vec<u64> = r.requests.iter().filter(|(a, _)| *a == Answer::Ok).flat_map(|(_, s)| s.clone()).collect();
-    assert!(acked.windows(2).all(|w| w[0] < w[1]), "acknowledged batches in seq order, no repeats: {acked:?}");
-    // Duplicates only across failures: a seq sent more than once was in an unacknowledged request.
-    let failed: HashSet<u64> =
-        r.requests.iter().filter(|(a, _)| *a != Answer::Ok).flat_map(|(_, s)| s.clone()).collect();
-    assert!(!failed.is_empty(), "positive control: the failures were seen");
-    drop(r);
+    {
+        let r = shared.lock().expect("lock");
+        assert_eq!(r.bad_signatures, 0, "every request is signed with the stream's secret");
+        let got: Vec<u64> = r.events.keys().copied().collect();
+        let mut want = expected.clone();
+        want.sort_unstable();
+        assert_eq!(got, want, "exactly the matching events (the billing ones are filtered out)");
+        assert!(
+            r.events.values().all(|e| e["hash"].as_str().is_some_and(|h| h.len() == 64)),
+            "stored events, with hashes"
+        );
+        // In seq order: the acknowledged requests, concatenated, never go backwards.
+        let acked: Vec<u64> =
+            r.requests.iter().filter(|(a, _)| *a == Answer::Ok).flat_map(|(_, s)| s.clone()).collect();
+        assert!(acked.windows(2).all(|w| w[0] < w[1]), "acknowledged batches in seq order, no repeats: {acked:?}");
+        // Duplicates only across failures: a seq sent more than once was in an unacknowledged request.
+        let failed: HashSet<u64> =
+            r.requests.iter().filter(|(a, _)| *a != Answer::Ok).flat_map(|(_, s)| s.clone()).collect();
+        assert!(!failed.is_empty(), "positive control: the failures were seen");
+    }
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let s = stream_status(&app, &key, &id).await;
@@ -280,10 +285,11 @@ async fn a_stream_resumes_after_a_restart_and_pause_holds_delivery() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         ticks += 1;
     }
-    let r = shared.lock().expect("lock");
-    assert!(!held.iter().any(|s| r.events.contains_key(s)), "nothing is delivered while paused");
-    assert!(r.requests.len() <= before + 1, "at most a batch that was in flight when pausing");
-    drop(r);
+    {
+        let r = shared.lock().expect("lock");
+        assert!(!held.iter().any(|s| r.events.contains_key(s)), "nothing is delivered while paused");
+        assert!(r.requests.len() <= before + 1, "at most a batch that was in flight when pausing");
+    }
 
     // Restarted (same database): the stream resumes from its cursor once resumed.
     let app = app.restart_with(|_| {}).await;

@@ -13,7 +13,7 @@ mod common;
 use std::path::Path;
 
 use common::browser::{tools_or_skip, workspace};
-use common::{spawn_app, TestApp, OPERATOR};
+use common::{spawn_app_with, TestApp, OPERATOR};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -53,7 +53,8 @@ async fn set_password(invite_url: &str, password: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_viewer_works_in_chromium_and_passes_axe() {
     let Some((chromium, modules)) = tools_or_skip() else { return };
-    let app = spawn_app().await;
+    // Plain http for the stream made on the page (to a closed local port).
+    let app = spawn_app_with(|c| c.streams.allow_http = true).await;
     let key = app.tenant_with_key("acme").await;
     let other = app.tenant_with_key("globex").await;
     let theirs = app.ingest_ok(&other.secret, &json!({"action": "doc.secret"})).await;
@@ -141,6 +142,7 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
         "embed_url": embed_url,
         "embed_visible": "user.login",
         "embed_hidden": "doc.read",
+        "stream_url": "http://127.0.0.1:9/hook",
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/viewer.mjs");
     let out = tokio::process::Command::new("node")
@@ -169,6 +171,9 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
         "stele.member.created",
         "stele.key.created",
         "stele.scim_connection.created",
+        "stele.stream.created",
+        "stele.retention.set",
+        "stele.legal_hold.set",
     ] {
         assert!(actions.iter().any(|x| x == a), "{a}");
     }

@@ -50,6 +50,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_keys.html", include_str!("../templates/admin_keys.html")),
     ("admin_scim.html", include_str!("../templates/admin_scim.html")),
     ("admin_sso.html", include_str!("../templates/admin_sso.html")),
+    ("admin_streams.html", include_str!("../templates/admin_streams.html")),
+    ("admin_retention.html", include_str!("../templates/admin_retention.html")),
     ("events_summary.html", include_str!("../templates/events_summary.html")),
 ];
 

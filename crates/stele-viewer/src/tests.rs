@@ -83,6 +83,28 @@ fn pages() -> Vec<String> {
             ..Default::default()
         })
         .expect("admin scim"),
+        v.render(&AdminStreamsView {
+            chrome: chrome(),
+            tab: "streams",
+            streams: vec![StreamRow { name: evil.into(), last_error: Some(evil.into()), ..Default::default() }],
+            fields: vec![StreamField {
+                name: "url".into(),
+                input: "url".into(),
+                value: evil.into(),
+                ..Default::default()
+            }],
+            form_error: Some(evil.into()),
+            ..Default::default()
+        })
+        .expect("admin streams"),
+        v.render(&AdminRetentionView {
+            chrome: chrome(),
+            tab: "retention",
+            hold: Some(evil.into()),
+            waiting: vec![WaitingStream { name: evil.into(), href: "/t/acme/admin/streams".into() }],
+            ..Default::default()
+        })
+        .expect("admin retention"),
         v.render(&ErrorView { status: 404, title: "Not found".into(), detail: evil.into(), home: "/".into() })
             .expect("error"),
     ]

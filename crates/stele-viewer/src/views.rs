@@ -5,6 +5,9 @@ use serde::Serialize;
 
 use crate::Page;
 
+mod ops;
+pub use ops::*;
+
 /// What every signed-in page shows around its content.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Chrome {

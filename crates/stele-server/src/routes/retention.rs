@@ -82,7 +82,7 @@ fn target(tenant: &TenantId) -> Target {
     Target { kind: Some("tenant".into()), id: Some(tenant.to_string()), name: None, email: None }
 }
 
-async fn dto(state: &AppState, tenant: &TenantId) -> Result<RetentionDto, ApiError> {
+pub(crate) async fn dto(state: &AppState, tenant: &TenantId) -> Result<RetentionDto, ApiError> {
     let store = &*state.store;
     let policy = store.retention(tenant).await?;
     let effective = crate::retention::effective(store, state.retention.default_days, tenant).await?;

@@ -257,7 +257,7 @@ async fn event_at(state: &AppState, tenant: &TenantId, seq: u64) -> Result<Optio
     struct Received {
         received_at: Timestamp,
     }
-    let r: Received = serde_json::from_str(&event.json).map_err(|e| internal(e))?;
+    let r: Received = serde_json::from_str(&event.json).map_err(internal)?;
     Ok(Some(r.received_at))
 }
 
@@ -312,7 +312,7 @@ pub(crate) async fn create_stream_in(
         id,
         name,
         kind,
-        destination: serde_json::to_string(&destination).map_err(|e| internal(e))?,
+        destination: serde_json::to_string(&destination).map_err(internal)?,
         filter,
         paused: false,
         version: 1,
@@ -336,7 +336,7 @@ fn seal(
     id: &StreamId,
     secrets: &stele_streams::Secrets,
 ) -> Result<Vec<u8>, ApiError> {
-    let clear = serde_json::to_vec(secrets).map_err(|e| internal(e))?;
+    let clear = serde_json::to_vec(secrets).map_err(internal)?;
     Ok(state.secrets.seal(&secret_context(tenant, id), &clear))
 }
 
@@ -430,7 +430,7 @@ pub(crate) async fn update_stream_in(
             }
             if let Some(settings) = patch.settings {
                 let (destination, secrets) = parse_settings(state, &record.kind, &settings)?;
-                record.destination = serde_json::to_string(&destination).map_err(|e| internal(e))?;
+                record.destination = serde_json::to_string(&destination).map_err(internal)?;
                 record.secrets_sealed = seal(state, tenant, &record.id, &secrets)?;
             }
             ("stele.stream.updated", format!("Changed the stream {}", record.name))

@@ -11,7 +11,9 @@
 //! status and the detail of the one `ApiError`.
 
 mod admin;
+mod admin_retention;
 mod admin_sso;
+mod admin_streams;
 mod export;
 mod format;
 mod integrity;
@@ -74,6 +76,12 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/admin/scim/{id}/revoke", post(admin::revoke_connection))
         .route("/t/{tenant}/admin/sso", get(admin_sso::sso_page).post(admin_sso::save_sso))
         .route("/t/{tenant}/admin/sso/remove", post(admin_sso::remove_sso))
+        .route("/t/{tenant}/admin/streams", get(admin_streams::streams_page).post(admin_streams::create_stream))
+        .route("/t/{tenant}/admin/streams/{id}/{op}", post(admin_streams::change_stream))
+        .route("/t/{tenant}/admin/retention", get(admin_retention::retention_page).post(admin_retention::save_period))
+        .route("/t/{tenant}/admin/retention/hold", post(admin_retention::set_hold))
+        .route("/t/{tenant}/admin/retention/lift", post(admin_retention::lift_hold))
+        .route("/t/{tenant}/admin/retention/apply", post(admin_retention::apply_now))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::map_response(secure_headers))
 }

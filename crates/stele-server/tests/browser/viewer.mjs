@@ -5,7 +5,7 @@
 //
 // Config (JSON in STELE_BROWSER_CONFIG): base, chromium, operator, tenant, other_tenant,
 // email, password, invite_path, invite_email, other_event_id, screenshots, embed_url,
-// embed_visible, embed_hidden.
+// embed_visible, embed_hidden, stream_url.
 
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -399,6 +399,57 @@ try {
   await page.setViewportSize({ width: 360, height: 780 });
   await axe(page, "admin sso at 360 px");
   await shot(page, "admin-sso-360");
+  await page.setViewportSize({ width: 1366, height: 860 });
+
+  // Streams: a webhook made on the page (to a closed local port: it fails, visibly), the
+  // S3 kind's form, and the no-script delete confirmation; then Retention.
+  await page.getByRole("link", { name: "Streams", exact: true }).click();
+  await page.waitForURL(/\/admin\/streams$/);
+  await page.getByLabel("Name", { exact: true }).fill("SIEM webhook");
+  await page.getByLabel("URL", { exact: true }).fill(config.stream_url);
+  await page.getByLabel("Signing secret", { exact: true }).fill("whsec_browser_0123456789");
+  await page.getByLabel("Filter", { exact: false }).fill('action sw "user."');
+  await page.getByLabel("From the beginning of the log").check();
+  await page.getByRole("button", { name: "Create stream", exact: true }).click();
+  await page.waitForURL(/\/admin\/streams\?done=created$/);
+  const made = await api("/v1/streams");
+  check("the stream is the API's", made.streams.length === 1 && made.streams[0].name === "SIEM webhook", JSON.stringify(made));
+  // Wait (bounded) for the first failed delivery, so the row shows its error.
+  for (let i = 0; i < 40 && (await api("/v1/streams")).streams[0].state !== "failing"; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await page.reload();
+  check("the row shows the stream", (await page.locator("table.streams tbody").innerText()).includes("SIEM webhook"));
+  check("no secret on the page", !(await page.content()).includes("whsec_browser"));
+  await axe(page, "admin streams");
+  await shot(page, "admin-streams");
+  await page.getByRole("link", { name: "S3", exact: true }).click();
+  await page.waitForURL(/kind=s3/);
+  await page.locator("details.confirm summary").first().click();
+  check("delete asks first", await page.getByRole("button", { name: /Delete for good/ }).isVisible());
+  await axe(page, "admin streams s3 form");
+  await shot(page, "admin-streams-s3");
+  await page.setViewportSize({ width: 360, height: 780 });
+  await axe(page, "admin streams at 360 px");
+  await shot(page, "admin-streams-360");
+  await page.setViewportSize({ width: 1366, height: 860 });
+
+  await page.getByRole("link", { name: "Retention", exact: true }).click();
+  await page.waitForURL(/\/admin\/retention$/);
+  await page.getByLabel("For the number of days below").check();
+  await page.getByLabel("Days", { exact: true }).fill("3650");
+  await page.getByRole("button", { name: "Save period", exact: true }).click();
+  await page.waitForURL(/done=period/);
+  await page.getByLabel("Reason", { exact: true }).fill("Matter 2026-114, litigation hold");
+  await page.getByRole("button", { name: "Put under legal hold", exact: true }).click();
+  await page.waitForURL(/done=held/);
+  const kept = await api(`/v1/tenants/${config.tenant}/retention`);
+  check("retention set on the page", kept.days === 3650 && kept.legal_hold?.reason?.startsWith("Matter"), JSON.stringify(kept));
+  await axe(page, "admin retention");
+  await shot(page, "admin-retention");
+  await page.setViewportSize({ width: 360, height: 780 });
+  await axe(page, "admin retention at 360 px");
+  await shot(page, "admin-retention-360");
   await page.setViewportSize({ width: 1366, height: 860 });
 
   // Deactivating the member ends the session.

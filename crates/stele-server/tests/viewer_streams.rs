@@ -1,0 +1,301 @@
+//! The Admin page's Streams and Retention tabs over HTTP: both are for admins and owners
+//! only (403 for auditors and members, with an admin as the positive control), every form
+//! without its CSRF token changes nothing, a stream made on the page is the one
+//! `GET /v1/streams` shows and its event names the member, pause/resume/delete work, a
+//! refused form shows the API's message and changes nothing, secrets never reach the HTML,
+//! and the retention forms (period, hold, lift, apply now) do what the API does, as events.
+
+mod common;
+
+use common::viewer_client::{location, signed_in_as, unescape};
+use common::{spawn_app_with, TestApp, OPERATOR};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use stele_core::Timestamp;
+
+const SECRET: &str = "whsec_page_0123456789abcdef";
+const DAY_MICROS: i64 = 86_400_000_000;
+
+async fn app() -> TestApp {
+    spawn_app_with(|c| c.streams.allow_http = true).await
+}
+
+async fn streams(app: &TestApp) -> Vec<Value> {
+    let resp = app.op_get("/v1/streams", "acme").send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json::<Value>().await.expect("json")["streams"].as_array().expect("streams").clone()
+}
+
+/// What a change would alter: each stream's id, name, version and whether it is paused
+/// (its delivery status moves by itself: a closed port fails).
+async fn records(app: &TestApp) -> Vec<Value> {
+    streams(app).await.iter().map(|s| json!([s["id"], s["name"], s["version"], s["state"] == "paused"])).collect()
+}
+
+async fn retention(app: &TestApp) -> Value {
+    let resp = app.get("/v1/tenants/acme/retention", OPERATOR).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.expect("json")
+}
+
+fn by(events: &[Value], action: &str) -> Vec<Value> {
+    events.iter().filter(|e| e["action"] == action).cloned().collect()
+}
+
+/// The webhook form as a browser posts it (a closed local port: delivery fails, visibly).
+fn webhook_form<'a>(csrf: &'a str, name: &'a str, url: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("kind", "webhook"),
+        ("name", name),
+        ("url", url),
+        ("secret", SECRET),
+        ("filter", r#"action sw "user.""#),
+        ("start", "beginning"),
+    ]
+}
+
+/// A stream made through the API, for the forms that change one.
+async fn api_stream(app: &TestApp, name: &str) -> String {
+    let body = json!({"name": name, "kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": SECRET});
+    let resp =
+        app.post_json("/v1/streams", OPERATOR, &body).header("x-stele-tenant", "acme").send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    resp.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn the_tabs_are_for_admins_only() {
+    let app = app().await;
+    app.tenant_with_key("acme").await;
+    app.create_tenant("globex").await;
+    let id = api_stream(&app, "Splunk").await;
+    let mut admin = signed_in_as(&app, "acme", "ada@acme.io", "admin").await;
+    let mut auditor = signed_in_as(&app, "acme", "aud@acme.io", "auditor").await;
+    let mut member = signed_in_as(&app, "acme", "mel@acme.io", "member").await;
+
+    for page in ["/t/acme/admin/streams", "/t/acme/admin/retention", "/t/acme/admin/streams?kind=s3"] {
+        let (status, html, _) = admin.page(page).await;
+        assert_eq!(status, StatusCode::OK, "{page} for an admin");
+        assert!(html.contains(">Streams</a>") && html.contains(">Retention</a>"), "both tabs in the tab bar");
+        for who in [&mut auditor, &mut member] {
+            let (status, html, _) = who.page(page).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+            assert!(!html.contains("Splunk"), "a refused page shows nothing of the tenant's streams");
+        }
+        assert_eq!(admin.get(&page.replace("acme", "globex")).await.status(), StatusCode::NOT_FOUND);
+    }
+    // A non-admin's forms are refused too, even with its own valid CSRF token.
+    let (_, _, csrf) = member.page("/t/acme/events").await;
+    let pause = format!("/t/acme/admin/streams/{id}/pause");
+    for (path, form) in [
+        ("/t/acme/admin/streams", webhook_form(&csrf, "Mine", "http://127.0.0.1:9/x")),
+        (pause.as_str(), vec![("csrf", csrf.as_str())]),
+        ("/t/acme/admin/retention", vec![("csrf", csrf.as_str()), ("mode", "days"), ("days", "1")]),
+        ("/t/acme/admin/retention/apply", vec![("csrf", csrf.as_str())]),
+    ] {
+        assert_eq!(member.post(path, &form).await.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(streams(&app).await.len(), 1, "no stream made");
+    assert_ne!(streams(&app).await[0]["state"], "paused", "not paused");
+    assert_eq!(retention(&app).await["days"], Value::Null, "no period set");
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_changes_nothing() {
+    let app = app().await;
+    app.tenant_with_key("acme").await;
+    let id = api_stream(&app, "Splunk").await;
+    let mut admin = signed_in_as(&app, "acme", "ada@acme.io", "admin").await;
+    let (_, _, csrf) = admin.page("/t/acme/admin/streams").await;
+    let (before_streams, before_retention, before_count) =
+        (records(&app).await, retention(&app).await, app.count("acme").await);
+    let pause = format!("/t/acme/admin/streams/{id}/pause");
+    let delete = format!("/t/acme/admin/streams/{id}/delete");
+    for token in [None, Some("tampered")] {
+        let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
+            ("/t/acme/admin/streams", webhook_form("", "Other", "http://127.0.0.1:9/x")[1..].to_vec()),
+            (pause.as_str(), vec![]),
+            (delete.as_str(), vec![]),
+            ("/t/acme/admin/retention", vec![("mode", "days"), ("days", "30")]),
+            ("/t/acme/admin/retention/hold", vec![("reason", "Matter 7")]),
+            ("/t/acme/admin/retention/apply", vec![]),
+        ];
+        for (path, mut form) in forms {
+            if let Some(t) = token {
+                form.push(("csrf", t));
+            }
+            let resp = admin.post(path, &form).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");
+            assert!(resp.text().await.expect("html").contains("Form expired"), "{path}");
+        }
+    }
+    assert_eq!(records(&app).await, before_streams, "streams unchanged");
+    assert_eq!(retention(&app).await, before_retention, "retention unchanged");
+    assert_eq!(app.count("acme").await, before_count, "no event at all");
+
+    // Positive control: the same pause with the token works.
+    let resp = admin.post(&pause, &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(streams(&app).await[0]["state"], "paused");
+    // And the lift form, once a hold is set through the API.
+    let put = app.http.put(app.url("/v1/tenants/acme/legal-hold")).bearer_auth(OPERATOR);
+    assert_eq!(put.json(&json!({"reason": "Matter 7"})).send().await.expect("sent").status(), StatusCode::OK);
+    assert_eq!(admin.post("/t/acme/admin/retention/lift", &[]).await.status(), StatusCode::FORBIDDEN);
+    assert!(retention(&app).await["legal_hold"].is_object(), "still held");
+    assert_eq!(admin.post("/t/acme/admin/retention/lift", &[("csrf", &csrf)]).await.status(), StatusCode::SEE_OTHER);
+    assert!(retention(&app).await["legal_hold"].is_null(), "lifted");
+}
+
+#[tokio::test]
+async fn a_stream_made_on_the_page_is_the_apis_and_pause_resume_delete_work() {
+    let app = app().await;
+    app.tenant_with_key("acme").await;
+    let mut admin = signed_in_as(&app, "acme", "ada@acme.io", "admin").await;
+    let (_, html, csrf) = admin.page("/t/acme/admin/streams?kind=webhook").await;
+    assert!(html.contains("No streams yet"));
+
+    let resp = admin.post("/t/acme/admin/streams", &webhook_form(&csrf, "SIEM hook", "http://127.0.0.1:9/hook")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/t/acme/admin/streams?done=created");
+    let listed = streams(&app).await;
+    assert_eq!(listed.len(), 1);
+    let s = &listed[0];
+    assert_eq!((s["name"].as_str(), s["kind"].as_str()), (Some("SIEM hook"), Some("webhook")));
+    assert_eq!(s["destination"]["url"], "http://127.0.0.1:9/hook");
+    assert_eq!(s["filter"], r#"action sw "user.""#);
+    let id = s["id"].as_str().expect("id").to_owned();
+
+    let (_, html, _) = admin.page("/t/acme/admin/streams?done=created").await;
+    let text = unescape(&html);
+    assert!(text.contains("The stream is created"), "the notice");
+    for shown in ["SIEM hook", "http://127.0.0.1:9/hook", r#"action sw "user.""#, &format!("stream-{id}")] {
+        assert!(text.contains(shown), "the row shows {shown}");
+    }
+    assert!(!html.contains(SECRET) && !html.contains("whsec_"), "the secret never reaches the page");
+
+    let events = app.all_events("acme").await;
+    let created = by(&events, "stele.stream.created");
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["actor"]["email"], "ada@acme.io", "the member made it");
+    assert_eq!(created[0]["targets"][0]["id"], id.as_str());
+
+    for (op, state, action) in
+        [("pause", "paused", "stele.stream.paused"), ("resume", "active", "stele.stream.resumed")]
+    {
+        let resp = admin.post(&format!("/t/acme/admin/streams/{id}/{op}"), &[("csrf", &csrf)]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{op}");
+        let now = &streams(&app).await[0]["state"];
+        assert!(now == state || (op == "resume" && now == "failing"), "{op}: {now}");
+        let events = app.all_events("acme").await;
+        assert_eq!(by(&events, action)[0]["actor"]["email"], "ada@acme.io", "{action}");
+    }
+    let (_, html, _) = admin.page("/t/acme/admin/streams").await;
+    assert!(html.contains(">Pause<span class=\"sr-only\"> SIEM hook</span>"), "a running stream offers Pause");
+
+    let resp = admin.post(&format!("/t/acme/admin/streams/{id}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(streams(&app).await.is_empty(), "deleted");
+    assert_eq!(by(&app.all_events("acme").await, "stele.stream.deleted")[0]["actor"]["email"], "ada@acme.io");
+    let resp = admin.post(&format!("/t/acme/admin/streams/{id}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "a second delete is the API's 404, on the page");
+}
+
+#[tokio::test]
+async fn a_refused_stream_shows_the_apis_message_keeps_the_form_and_changes_nothing() {
+    let app = app().await;
+    app.tenant_with_key("acme").await;
+    let mut admin = signed_in_as(&app, "acme", "ada@acme.io", "admin").await;
+    let (_, _, csrf) = admin.page("/t/acme/admin/streams").await;
+    let count = app.count("acme").await;
+
+    let resp = admin.post("/t/acme/admin/streams", &webhook_form(&csrf, "Bad", "not a url")).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let html = resp.text().await.expect("html");
+    assert!(html.contains(r#"role="alert" id="new-error">url: "#), "the API's message, next to the form: {html}");
+    assert!(html.contains(r#"value="Bad""#) && html.contains(r#"value="not a url""#), "what was typed is kept");
+    assert!(!html.contains(SECRET), "except the secret");
+    assert!(streams(&app).await.is_empty() && app.count("acme").await == count, "nothing changed");
+
+    // Another kind's refusal keeps that kind's form; a bad number is the API's message too.
+    let form =
+        [("csrf", csrf.as_str()), ("kind", "syslog"), ("name", "Rsyslog"), ("host", "logs.acme.io"), ("port", "99999")];
+    let resp = admin.post("/t/acme/admin/streams", &form).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let html = resp.text().await.expect("html");
+    assert!(html.contains("id=\"new-error\">port: "), "{html}");
+    assert!(html.contains("Syslog settings") && html.contains(r#"value="logs.acme.io""#));
+
+    // An S3 stream with a secret key: made, listed without either secret.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("kind", "s3"),
+        ("name", "Archive"),
+        ("endpoint", "http://127.0.0.1:9"),
+        ("bucket", "acme-audit"),
+        ("path_style", "on"),
+        ("access_key_id", "AKIAPAGETEST"),
+        ("secret_access_key", "s3-secret-never-shown"),
+        ("max_events", "500"),
+    ];
+    assert_eq!(admin.post("/t/acme/admin/streams", &form).await.status(), StatusCode::SEE_OTHER);
+    let s = &streams(&app).await[0];
+    assert_eq!(s["destination"]["path_style"], true);
+    assert_eq!(s["destination"]["max_events"], 500);
+    let (_, html, _) = admin.page("/t/acme/admin/streams").await;
+    assert!(unescape(&html).contains("s3://acme-audit/ at http://127.0.0.1:9"), "the destination summary");
+    assert!(!html.contains("AKIAPAGETEST") && !html.contains("s3-secret-never-shown"), "no secret in the HTML");
+}
+
+#[tokio::test]
+async fn retention_set_hold_lift_and_apply_work_and_are_events() {
+    let app = app().await;
+    let key = app.tenant_with_key("acme").await;
+    let old = Timestamp::from_micros(Timestamp::now().as_micros() - 40 * DAY_MICROS).to_string();
+    let events: Vec<Value> =
+        (0..3).map(|i| json!({"action": "doc.read", "time": old, "actor": {"id": format!("u{i}")}})).collect();
+    app.ingest_ok(&key.secret, &json!({ "events": events })).await;
+    app.ingest_ok(&key.secret, &json!({"action": "doc.read"})).await;
+    let mut admin = signed_in_as(&app, "acme", "ada@acme.io", "admin").await;
+    let (_, html, csrf) = admin.page("/t/acme/admin/retention").await;
+    assert!(html.contains("<strong>Forever</strong>"), "no period anywhere: kept forever");
+
+    let resp = admin.post("/t/acme/admin/retention", &[("csrf", &csrf), ("mode", "days"), ("days", "0")]).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.expect("html").contains("days: must be 1"), "the API's bound");
+    assert_eq!(retention(&app).await["days"], Value::Null, "nothing set");
+
+    let resp = admin.post("/t/acme/admin/retention", &[("csrf", &csrf), ("mode", "days"), ("days", "30")]).await;
+    assert_eq!(location(&resp), "/t/acme/admin/retention?done=period");
+    assert_eq!(retention(&app).await["days"], 30);
+    let (_, html, _) = admin.page("/t/acme/admin/retention").await;
+    assert!(html.contains("<strong>30 days</strong>") && html.contains("this tenant&#x27;s setting"), "{html}");
+
+    let resp = admin.post("/t/acme/admin/retention/hold", &[("csrf", &csrf), ("reason", "Matter 2026-114")]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(retention(&app).await["legal_hold"]["reason"], "Matter 2026-114");
+    let resp = admin.post("/t/acme/admin/retention/apply", &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.expect("html").contains("the log is under legal hold"), "held: nothing removed");
+
+    let resp = admin.post("/t/acme/admin/retention/lift", &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(retention(&app).await["legal_hold"].is_null());
+    let resp = admin.post("/t/acme/admin/retention/apply", &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.expect("html").contains("Applied: 3 events past the period are tombstones now."));
+
+    let resp = admin.post("/t/acme/admin/retention", &[("csrf", &csrf), ("mode", "default"), ("days", "30")]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(retention(&app).await["days"], Value::Null, "back to the deployment default");
+
+    let events = app.all_events("acme").await;
+    for action in ["stele.retention.set", "stele.legal_hold.set", "stele.legal_hold.lifted"] {
+        let made = by(&events, action);
+        assert!(!made.is_empty(), "{action}");
+        assert!(made.iter().all(|e| e["actor"]["email"] == "ada@acme.io"), "{action} names the member");
+    }
+    assert_eq!(by(&events, "stele.retention.set").len(), 2);
+    let applied = by(&events, "stele.retention.applied");
+    assert_eq!(applied.len(), 1, "one run removed something");
+}
