@@ -267,10 +267,15 @@ mod tests {
         let (kept, ranges) = within_ranges(ids(&[5, 3, 4, 9, 1]), 10);
         assert_eq!(kept.len(), 5);
         assert_eq!(ranges, [[1, 1], [3, 5], [9, 9]]);
-        // At most two ranges: 9 would make a third; 1 after it is not taken either (a prefix).
+        // At most two ranges: 4 joins 3 and 5 into one, 9 is the second, 1 would be a third
+        // (a prefix is kept, in the order found).
         let (kept, ranges) = within_ranges(ids(&[5, 3, 4, 9, 1]), 2);
-        assert_eq!(kept.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [5, 3, 4]);
-        assert_eq!(ranges, [[3, 5]]);
+        assert_eq!(kept.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [5, 3, 4, 9]);
+        assert_eq!(ranges, [[3, 5], [9, 9]]);
+        // At most one: 3 would be a second range before 4 joins them, so the run stops there.
+        let (kept, ranges) = within_ranges(ids(&[5, 3, 4, 9, 1]), 1);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(ranges, [[5, 5]]);
         // A seq that joins two ranges makes one.
         let (_, ranges) = within_ranges(ids(&[1, 3, 2]), 2);
         assert_eq!(ranges, [[1, 3]]);
