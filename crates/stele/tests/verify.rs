@@ -152,3 +152,55 @@ async fn deleting_the_newest_events_fails_the_monitor() {
     assert!(!grown.status.success());
     assert!(text(&grown).contains("not consistent with the saved head"), "{}", text(&grown));
 }
+
+/// A tombstone keeps its leaf, so replacing an event's content with one leaves the root
+/// intact: `stele verify` then needs the event that removed it — a `stele.retention.applied`
+/// covering its seq (retention's own tombstones pass) or a `stele.event.redacted`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tombstone_needs_the_event_that_removed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some(OPERATOR));
+    let key = tenant_with_key(&server.url, "acme").await;
+    let old = stele_core::Timestamp::from_micros(stele_core::Timestamp::now().as_micros() - 40 * 86_400_000_000);
+    let events: Vec<Value> = (0..3).map(|i| json!({"action": "doc.old", "time": old.to_string(), "actor": {"id": format!("u{i}")}})).collect();
+    post_events(&server.url, &key, events).await;
+    ingest(&server.url, &key, 3).await;
+    let http = reqwest::Client::new();
+    let put = http.put(format!("{}/v1/tenants/acme/retention", server.url)).bearer_auth(OPERATOR).json(&json!({"days": 30}));
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    let run: Value = http
+        .post(format!("{}/v1/tenants/acme/retention/run", server.url))
+        .bearer_auth(OPERATOR)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["expired"], 3, "{run}");
+    let size = common::count(&server.url, &key).await;
+    wait_for_head(&server.url, &key, size).await;
+    let file = dir.path().join("export.ndjson");
+    export(&server.url, &key, &file).await;
+    let public = public_key(&server.url, &key).await;
+    let ok = verify_export(&file, &public);
+    assert!(ok.status.success(), "retention's tombstones are accounted for: {}", text(&ok));
+    assert!(text(&ok).contains("(3 redacted)"), "{}", text(&ok));
+
+    // A live event's content replaced by a tombstone with its leaf: the root still matches,
+    // but nothing accounts for the tombstone.
+    let original = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = original.lines().map(str::to_owned).collect();
+    let at = lines.iter().position(|l| l.contains("\"doc.edit\"")).unwrap();
+    let live: Value = serde_json::from_str(&lines[at]).unwrap();
+    let forged = json!({"seq": live["seq"], "id": live["id"], "time": live["time"], "received_at": live["received_at"],
+        "action": live["action"], "status": live["status"], "truncated": false,
+        "redacted": {"at": live["time"], "by": "stele.retention", "reason": "retention: older than 30 days"},
+        "hash": live["hash"]});
+    lines[at] = forged.to_string();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let bad = verify_export(&file, &public);
+    assert!(!bad.status.success(), "an unaccounted tombstone must fail");
+    assert!(text(&bad).contains("a tombstone without"), "{}", text(&bad));
+    drop(server);
+}
