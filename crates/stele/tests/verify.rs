@@ -162,11 +162,14 @@ async fn a_tombstone_needs_the_event_that_removed_it() {
     let server = Server::start(dir.path(), Some(OPERATOR));
     let key = tenant_with_key(&server.url, "acme").await;
     let old = stele_core::Timestamp::from_micros(stele_core::Timestamp::now().as_micros() - 40 * 86_400_000_000);
-    let events: Vec<Value> = (0..3).map(|i| json!({"action": "doc.old", "time": old.to_string(), "actor": {"id": format!("u{i}")}})).collect();
+    let events: Vec<Value> = (0..3)
+        .map(|i| json!({"action": "doc.old", "time": old.to_string(), "actor": {"id": format!("u{i}")}}))
+        .collect();
     post_events(&server.url, &key, events).await;
     ingest(&server.url, &key, 3).await;
     let http = reqwest::Client::new();
-    let put = http.put(format!("{}/v1/tenants/acme/retention", server.url)).bearer_auth(OPERATOR).json(&json!({"days": 30}));
+    let put =
+        http.put(format!("{}/v1/tenants/acme/retention", server.url)).bearer_auth(OPERATOR).json(&json!({"days": 30}));
     assert_eq!(put.send().await.unwrap().status(), 200);
     let run: Value = http
         .post(format!("{}/v1/tenants/acme/retention/run", server.url))
