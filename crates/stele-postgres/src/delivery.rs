@@ -33,39 +33,25 @@ pub(crate) async fn put(
 ) -> Result<(), Fail> {
     let stored = stored_version(tx, no, &s.id).await?;
     crate::directory::check_version(stored, previous, "stream", s.id.as_str())?;
-    if stored.is_some() {
-        tx.execute(
-            "UPDATE streams SET name = $3, kind = $4, destination = $5, secrets = $6, filter = $7, paused = $8,
-                 version = $9, updated_at = $10
-             WHERE tenant_no = $1 AND id = $2",
-            &[
-                &no,
-                &s.id.as_str(),
-                &s.name,
-                &s.kind,
-                &s.destination,
-                &s.secrets_sealed,
-                &s.filter,
-                &s.paused,
-                &(s.version as i64),
-                &s.updated_at.as_micros(),
-            ],
-        )
-        .await?;
-        return Ok(());
+    // A new stream: the bound, and where its cursor starts. A replaced one keeps its progress
+    // (the upsert below sets only the record's columns on conflict).
+    let mut cursor = 0i64;
+    if stored.is_none() {
+        let count: i64 = tx.query_one("SELECT COUNT(*) FROM streams WHERE tenant_no = $1", &[&no]).await?.get(0);
+        if count as u64 >= MAX_STREAMS_PER_TENANT {
+            return Err(StoreError::Conflict("streams".into()).into());
+        }
+        if start == StreamStart::Now {
+            cursor = tx.query_one("SELECT head_seq FROM tenants WHERE no = $1", &[&no]).await?.get(0);
+        }
     }
-    let count: i64 = tx.query_one("SELECT COUNT(*) FROM streams WHERE tenant_no = $1", &[&no]).await?.get(0);
-    if count as u64 >= MAX_STREAMS_PER_TENANT {
-        return Err(StoreError::Conflict("streams".into()).into());
-    }
-    let cursor: i64 = match start {
-        StreamStart::Beginning => 0,
-        StreamStart::Now => tx.query_one("SELECT head_seq FROM tenants WHERE no = $1", &[&no]).await?.get(0),
-    };
     tx.execute(
         "INSERT INTO streams (tenant_no, id, name, kind, destination, secrets, filter, paused, version, created_at,
              updated_at, cursor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (tenant_no, id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
+             destination = EXCLUDED.destination, secrets = EXCLUDED.secrets, filter = EXCLUDED.filter,
+             paused = EXCLUDED.paused, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at",
         &[
             &no,
             &s.id.as_str(),

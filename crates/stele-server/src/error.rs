@@ -33,6 +33,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, kind, "Bad request", detail)
     }
 
+    /// A JSON body that parsed but says something refused (its detail names the member).
+    pub fn invalid_body(detail: impl Into<String>) -> Self {
+        Self::bad_request("invalid-body", detail)
+    }
+
     pub fn invalid_parameter(name: &str, detail: impl std::fmt::Display) -> Self {
         let mut e = Self::new(
             StatusCode::BAD_REQUEST,

@@ -38,17 +38,31 @@ pub struct Effective {
     pub legal_hold: Option<String>,
 }
 
+impl Effective {
+    /// What is in force under `policy` (else the deployment's `default_days`).
+    pub fn of(policy: Option<&stele_store::retention::RetentionPolicy>, default_days: Option<u32>) -> Self {
+        Effective {
+            days: policy.and_then(|p| p.days).or(default_days),
+            legal_hold: policy.and_then(|p| p.legal_hold.as_ref()).map(|h| h.reason.clone()),
+        }
+    }
+
+    /// The cut-off at `now` while retention runs (a period and no hold).
+    pub fn cutoff(&self, now: Timestamp) -> Option<Timestamp> {
+        match (self.days, &self.legal_hold) {
+            (Some(days), None) => Some(cutoff(now, days)),
+            _ => None,
+        }
+    }
+}
+
 /// The period and hold in force for `tenant` (its policy, else the deployment default).
 pub async fn effective(
     store: &dyn Store,
     default_days: Option<u32>,
     tenant: &TenantId,
 ) -> Result<Effective, StoreError> {
-    let policy = store.retention(tenant).await?;
-    Ok(Effective {
-        days: policy.as_ref().and_then(|p| p.days).or(default_days),
-        legal_hold: policy.and_then(|p| p.legal_hold).map(|h| h.reason),
-    })
+    Ok(Effective::of(store.retention(tenant).await?.as_ref(), default_days))
 }
 
 /// The cut-off: events before it are past the period.
@@ -57,31 +71,26 @@ pub fn cutoff(now: Timestamp, days: u32) -> Timestamp {
 }
 
 /// The highest seq retention may expire: the lowest cursor of the tenant's streams.
-pub async fn stream_floor(store: &dyn Store, tenant: &TenantId) -> Result<(u64, Vec<String>), StoreError> {
+pub async fn stream_floor(store: &dyn Store, tenant: &TenantId) -> Result<u64, StoreError> {
     let streams = store.streams(tenant).await?;
-    let floor = streams.iter().map(|s| s.progress.cursor).min().unwrap_or(u64::MAX);
-    Ok((floor, streams.into_iter().map(|s| s.record.id.to_string()).collect()))
+    Ok(streams.iter().map(|s| s.progress.cursor).min().unwrap_or(u64::MAX))
 }
 
-/// Most events [`due`] looks at (the oldest past the period).
+/// Most events [`due_ceiling`] looks at (the oldest past the period).
 const DUE_SAMPLE: usize = 10_000;
 
-/// Seqs of (up to 10 000 of the oldest) live events past the cut-off: what a stream whose
-/// cursor is below one of them holds back.
-pub async fn due(store: &dyn Store, tenant: &TenantId, before: Timestamp) -> Result<Vec<u64>, StoreError> {
-    Ok(store.expirable(tenant, before, u64::MAX, DUE_SAMPLE).await?.into_iter().map(|(seq, _)| seq).collect())
-}
-
-/// Whether a stream with this cursor holds retention back now.
-pub async fn holds(state: &AppState, tenant: &TenantId, cursor: u64) -> Result<bool, StoreError> {
-    let store = &*state.store;
-    let policy = effective(store, state.retention.default_days, tenant).await?;
-    match (policy.days, policy.legal_hold) {
-        (Some(days), None) => {
-            Ok(due(store, tenant, cutoff(Timestamp::now(), days)).await?.iter().any(|seq| *seq > cursor))
-        }
-        _ => Ok(false),
-    }
+/// The highest seq among (up to 10 000 of the oldest) live events past the cut-off under
+/// `policy` at `now`; `None` while nothing is due or retention does not run. A stream whose
+/// cursor is below it holds retention back. Read once per answer, whatever the number of
+/// streams it describes.
+pub async fn due_ceiling(
+    store: &dyn Store,
+    tenant: &TenantId,
+    policy: &Effective,
+    now: Timestamp,
+) -> Result<Option<u64>, StoreError> {
+    let Some(before) = policy.cutoff(now) else { return Ok(None) };
+    Ok(store.expirable(tenant, before, u64::MAX, DUE_SAMPLE).await?.into_iter().map(|(seq, _)| seq).max())
 }
 
 /// What one run did for one tenant.
@@ -108,7 +117,7 @@ pub async fn apply(state: &AppState, tenant: &TenantId, now: Timestamp) -> Resul
         return Ok(Outcome { held: true, ..Outcome::default() });
     }
     let before = cutoff(now, days);
-    let (floor, _) = stream_floor(store, tenant).await?;
+    let floor = stream_floor(store, tenant).await?;
     let limit = settings.max_events_per_run.max(1);
     let found = store.expirable(tenant, before, floor, limit).await?;
     // Events past the period beyond the streams' floor: only knowable when this run is not

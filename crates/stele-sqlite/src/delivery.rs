@@ -34,47 +34,33 @@ pub(crate) fn put(
 ) -> Result<(), StoreError> {
     let stored = stored_version(conn, no, &s.id)?;
     crate::directory::check_version(stored, previous, "stream", s.id.as_str())?;
-    if stored.is_some() {
-        conn.execute(
-            "UPDATE streams SET name = ?3, kind = ?4, destination = ?5, secrets = ?6, filter = ?7, paused = ?8,
-                 version = ?9, updated_at = ?10
-             WHERE tenant_no = ?1 AND id = ?2",
-            params![
-                no,
-                s.id.as_str(),
-                s.name,
-                s.kind,
-                s.destination,
-                s.secrets_sealed,
-                s.filter,
-                s.paused,
-                s.version as i64,
-                s.updated_at.as_micros()
-            ],
-        )
-        .map_err(backend)?;
-        return Ok(());
+    // A new stream: the bound, and where its cursor starts. A replaced one keeps its progress
+    // (the upsert below sets only the record's columns on conflict).
+    let mut cursor = 0i64;
+    if stored.is_none() {
+        let count: i64 =
+            conn.query_row("SELECT COUNT(*) FROM streams WHERE tenant_no = ?1", [no], |r| r.get(0)).map_err(backend)?;
+        if count as u64 >= MAX_STREAMS_PER_TENANT {
+            return Err(StoreError::Conflict("streams".into()));
+        }
+        if start == StreamStart::Now {
+            // The tenant's log is one rowid range: pos = (tenant_no << 40) | seq.
+            cursor = conn
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE pos BETWEEN ?1 AND ?2",
+                    params![no << 40, (no << 40) | ((1 << 40) - 1)],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+        }
     }
-    let count: i64 =
-        conn.query_row("SELECT COUNT(*) FROM streams WHERE tenant_no = ?1", [no], |r| r.get(0)).map_err(backend)?;
-    if count as u64 >= MAX_STREAMS_PER_TENANT {
-        return Err(StoreError::Conflict("streams".into()));
-    }
-    let cursor: i64 = match start {
-        StreamStart::Beginning => 0,
-        // The tenant's log is one rowid range: pos = (tenant_no << 40) | seq.
-        StreamStart::Now => conn
-            .query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE pos BETWEEN ?1 AND ?2",
-                params![no << 40, (no << 40) | ((1 << 40) - 1)],
-                |r| r.get(0),
-            )
-            .map_err(backend)?,
-    };
     conn.execute(
         "INSERT INTO streams (tenant_no, id, name, kind, destination, secrets, filter, paused, version, created_at,
              updated_at, cursor)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (tenant_no, id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+             destination = excluded.destination, secrets = excluded.secrets, filter = excluded.filter,
+             paused = excluded.paused, version = excluded.version, updated_at = excluded.updated_at",
         params![
             no,
             s.id.as_str(),

@@ -59,7 +59,7 @@ pub(crate) fn directory_admin(principal: &Principal, tenant: &str) -> Result<Ten
 }
 
 fn invalid(detail: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid-body", detail)
+    ApiError::invalid_body(detail)
 }
 
 fn role_of(text: &str, field: &str) -> Result<Role, ApiError> {

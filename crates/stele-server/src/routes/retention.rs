@@ -85,17 +85,14 @@ fn target(tenant: &TenantId) -> Target {
 pub(crate) async fn dto(state: &AppState, tenant: &TenantId) -> Result<RetentionDto, ApiError> {
     let store = &*state.store;
     let policy = store.retention(tenant).await?;
-    let effective = crate::retention::effective(store, state.retention.default_days, tenant).await?;
-    let cutoff = effective.days.map(|d| crate::retention::cutoff(Timestamp::now(), d));
+    let effective = crate::retention::Effective::of(policy.as_ref(), state.retention.default_days);
+    let now = Timestamp::now();
+    let cutoff = effective.days.map(|d| crate::retention::cutoff(now, d));
     let mut waiting = Vec::new();
-    if let (Some(before), None) = (cutoff, &effective.legal_hold) {
-        let due = crate::retention::due(store, tenant, before).await?;
-        for s in store.streams(tenant).await? {
-            // An event past the period after this stream's cursor waits for it.
-            if due.iter().any(|seq| *seq > s.progress.cursor) {
-                waiting.push(s.record.id.to_string());
-            }
-        }
+    if let Some(ceiling) = crate::retention::due_ceiling(store, tenant, &effective, now).await? {
+        // An event past the period after a stream's cursor waits for that stream.
+        let streams = store.streams(tenant).await?;
+        waiting = streams.iter().filter(|s| s.progress.cursor < ceiling).map(|s| s.record.id.to_string()).collect();
     }
     Ok(RetentionDto {
         days: policy.as_ref().and_then(|p| p.days),
@@ -174,7 +171,7 @@ pub(crate) async fn set_days_in(
 ) -> Result<(), ApiError> {
     if let Some(d) = days {
         if d == 0 || d > MAX_DAYS {
-            return Err(ApiError::bad_request("invalid-body", format!("days: must be 1–{MAX_DAYS}, or null")));
+            return Err(ApiError::invalid_body(format!("days: must be 1–{MAX_DAYS}, or null")));
         }
     }
     let message = match days {
@@ -280,10 +277,7 @@ pub(crate) async fn set_hold_in(
                 && reason.chars().count() <= MAX_REASON_CHARS
                 && stele_core::text::check_prose(&reason).is_ok();
             if !ok {
-                return Err(ApiError::bad_request(
-                    "invalid-body",
-                    format!("reason: must be 1–{MAX_REASON_CHARS} characters of text"),
-                ));
+                return Err(ApiError::invalid_body(format!("reason: must be 1–{MAX_REASON_CHARS} characters of text")));
             }
             let message = format!("Put the log under legal hold: {reason}");
             put_policy(state, by, tenant, "stele.legal_hold.set", message, |p| {

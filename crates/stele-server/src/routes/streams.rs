@@ -140,15 +140,11 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal()
 }
 
-fn invalid(detail: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid-body", detail)
-}
-
 fn text_member(body: &mut Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match body.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid(format!("{name}: must be a string"))),
+        Some(_) => Err(ApiError::invalid_body(format!("{name}: must be a string"))),
     }
 }
 
@@ -156,7 +152,7 @@ fn text_member(body: &mut Map<String, Value>, name: &str) -> Result<Option<Strin
 fn check_filter(filter: Option<String>) -> Result<Option<String>, ApiError> {
     let filter = filter.filter(|f| !f.trim().is_empty());
     if let Some(f) = &filter {
-        stream_query(Some(f.clone())).map_err(|e| invalid(format!("filter: {}", e.detail)))?;
+        stream_query(Some(f.clone())).map_err(|e| ApiError::invalid_body(format!("filter: {}", e.detail)))?;
     }
     Ok(filter)
 }
@@ -176,10 +172,11 @@ fn parse_settings(
     kind: &str,
     fields: &Map<String, Value>,
 ) -> Result<(stele_streams::Destination, stele_streams::Secrets), ApiError> {
-    let kind: stele_streams::Kind =
-        kind.parse().map_err(|_| invalid("kind: must be one of webhook, splunk_hec, datadog, syslog, s3"))?;
+    let kind: stele_streams::Kind = kind
+        .parse()
+        .map_err(|_| ApiError::invalid_body("kind: must be one of webhook, splunk_hec, datadog, syslog, s3"))?;
     let options = stele_streams::ParseOptions { allow_http: state.streams.allow_http };
-    stele_streams::parse(kind, fields, options).map_err(|e| invalid(e.to_string()))
+    stele_streams::parse(kind, fields, options).map_err(|e| ApiError::invalid_body(e.to_string()))
 }
 
 fn target(record: &StreamRecord) -> Target {
@@ -205,44 +202,60 @@ fn changed_meanwhile(e: StoreError) -> ApiError {
 
 /// The stream's answer: its record and status now.
 pub(crate) async fn dto(state: &AppState, tenant: &TenantId, stream: &Stream) -> Result<StreamDto, ApiError> {
-    let Stream { record, progress } = stream;
+    let mut one = dtos(state, tenant, std::slice::from_ref(stream)).await?;
+    one.pop().ok_or_else(|| internal("no answer for the stream"))
+}
+
+/// The answers of `streams`: the tenant's head and what retention waits for are read once
+/// for all of them; each stream adds one read (its oldest undelivered event, when behind).
+pub(crate) async fn dtos(state: &AppState, tenant: &TenantId, streams: &[Stream]) -> Result<Vec<StreamDto>, ApiError> {
     let head = state.store.tree(tenant).await?.size;
-    let lag_events = head.saturating_sub(progress.cursor);
-    let oldest = match lag_events {
-        0 => None,
-        _ => event_at(state, tenant, progress.cursor + 1).await?,
+    let now = Timestamp::now();
+    let policy = crate::retention::effective(&*state.store, state.retention.default_days, tenant).await?;
+    let ceiling = match streams.iter().any(|s| s.progress.cursor < head) {
+        true => crate::retention::due_ceiling(&*state.store, tenant, &policy, now).await?,
+        false => None,
     };
-    let now = Timestamp::now().as_micros();
-    let lag_seconds = oldest.map_or(0, |received| (now - received.as_micros()).max(0) as u64 / 1_000_000);
-    let state_name = match (record.paused, progress.failures) {
-        (true, _) => "paused",
-        (false, 0) => "active",
-        (false, _) => "failing",
-    };
-    Ok(StreamDto {
-        id: record.id.to_string(),
-        name: record.name.clone(),
-        kind: record.kind.clone(),
-        destination: serde_json::from_str(&record.destination).unwrap_or(Value::Null),
-        filter: record.filter.clone(),
-        state: state_name,
-        version: record.version,
-        created_at: record.created_at,
-        updated_at: record.updated_at,
-        status: StreamStatus {
-            cursor: progress.cursor,
-            head,
-            lag_events,
-            lag_seconds,
-            delivered: progress.delivered,
-            last_success: progress.last_success,
-            last_error: progress.last_error.clone(),
-            last_error_at: progress.last_error_at,
-            failures: progress.failures,
-            node: progress.lease.as_ref().filter(|l| l.until.as_micros() > now).map(|l| l.node.clone()),
-            holds_retention: lag_events > 0 && crate::retention::holds(state, tenant, progress.cursor).await?,
-        },
-    })
+    let mut out = Vec::with_capacity(streams.len());
+    for Stream { record, progress } in streams {
+        let lag_events = head.saturating_sub(progress.cursor);
+        let oldest = match lag_events {
+            0 => None,
+            _ => event_at(state, tenant, progress.cursor + 1).await?,
+        };
+        let now = now.as_micros();
+        let lag_seconds = oldest.map_or(0, |received| (now - received.as_micros()).max(0) as u64 / 1_000_000);
+        let state_name = match (record.paused, progress.failures) {
+            (true, _) => "paused",
+            (false, 0) => "active",
+            (false, _) => "failing",
+        };
+        out.push(StreamDto {
+            id: record.id.to_string(),
+            name: record.name.clone(),
+            kind: record.kind.clone(),
+            destination: serde_json::from_str(&record.destination).unwrap_or(Value::Null),
+            filter: record.filter.clone(),
+            state: state_name,
+            version: record.version,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            status: StreamStatus {
+                cursor: progress.cursor,
+                head,
+                lag_events,
+                lag_seconds,
+                delivered: progress.delivered,
+                last_success: progress.last_success,
+                last_error: progress.last_error.clone(),
+                last_error_at: progress.last_error_at,
+                failures: progress.failures,
+                node: progress.lease.as_ref().filter(|l| l.until.as_micros() > now).map(|l| l.node.clone()),
+                holds_retention: ceiling.is_some_and(|c| c > progress.cursor),
+            },
+        });
+    }
+    Ok(out)
 }
 
 /// When the event with this seq was received.
@@ -292,14 +305,14 @@ pub(crate) async fn create_stream_in(
     tenant: &TenantId,
     mut body: Map<String, Value>,
 ) -> Result<Stream, ApiError> {
-    let name = text_member(&mut body, "name")?.ok_or_else(|| invalid("name: required"))?;
+    let name = text_member(&mut body, "name")?.ok_or_else(|| ApiError::invalid_body("name: required"))?;
     check_name(&name, "name")?;
-    let kind = text_member(&mut body, "kind")?.ok_or_else(|| invalid("kind: required"))?;
+    let kind = text_member(&mut body, "kind")?.ok_or_else(|| ApiError::invalid_body("kind: required"))?;
     let filter = check_filter(text_member(&mut body, "filter")?)?;
     let start = match text_member(&mut body, "start")?.as_deref() {
         None | Some("now") => StreamStart::Now,
         Some("beginning") => StreamStart::Beginning,
-        Some(_) => return Err(invalid("start: must be now or beginning")),
+        Some(_) => return Err(ApiError::invalid_body("start: must be now or beginning")),
     };
     let (destination, secrets) = parse_settings(state, &kind, &body)?;
     if state.store.get_tenant(tenant).await?.is_none() {
@@ -351,10 +364,7 @@ pub async fn list_streams(
     headers: HeaderMap,
 ) -> Result<Json<StreamList>, ApiError> {
     let tenant = stream_admin(&principal, &headers)?;
-    let mut streams = Vec::new();
-    for s in state.store.streams(&tenant).await? {
-        streams.push(dto(&state, &tenant, &s).await?);
-    }
+    let streams = dtos(&state, &tenant, &state.store.streams(&tenant).await?).await?;
     Ok(Json(StreamList { streams }))
 }
 

@@ -79,7 +79,7 @@ pub struct UpdatedTenant {
 }
 
 fn invalid(detail: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid-body", detail)
+    ApiError::invalid_body(detail)
 }
 
 /// The one alias rule, at creation and at update: at most [`MAX_ALIASES`], each 1-256

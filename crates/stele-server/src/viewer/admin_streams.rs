@@ -28,7 +28,7 @@ use super::session::{see_other, SessionForm, SignedIn};
 use super::{render, PageError};
 use crate::error::ApiError;
 use crate::routes::query_params;
-use crate::routes::streams::{create_stream_in, delete_stream_in, dto, update_stream_in, Change, StreamDto};
+use crate::routes::streams::{create_stream_in, delete_stream_in, dtos, update_stream_in, Change, StreamDto};
 use crate::state::AppState;
 
 /// How a setting is typed in.
@@ -239,10 +239,8 @@ async fn streams_view(
 ) -> Result<AdminStreamsView, PageError> {
     let tenant = &me.tenant.id;
     let t = tenant.to_string();
-    let mut streams = Vec::new();
-    for s in state.store.streams(tenant).await? {
-        streams.push(stream_row(&t, dto(state, tenant, &s).await?));
-    }
+    let records = state.store.streams(tenant).await?;
+    let streams = dtos(state, tenant, &records).await?.into_iter().map(|d| stream_row(&t, d)).collect();
     let value = |name: &str| typed.map(|f| f.field(name)).unwrap_or_default();
     let fields = settings(kind)
         .iter()
