@@ -318,6 +318,12 @@ impl RetentionStore for PostgresStore {
     ) -> Result<Vec<(u64, EventId)>, StoreError> {
         tenant_read!(self, tenant, |c, no| retention::expirable(c, no, before, up_to, limit))
     }
+
+    async fn reclaim(&self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        let mut client = self.pool.get().await.map_err(backend)?;
+        let now = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now.as_micros()) * 1000).map_err(backend)?;
+        schema::fold_expired_partitions(&mut client, now).await.map_err(backend)
+    }
 }
 
 #[async_trait]

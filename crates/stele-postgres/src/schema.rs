@@ -434,6 +434,111 @@ pub async fn create_partition(
     Ok(moved as i64)
 }
 
+/// The suffix of a month partition that was replaced by the compact copy of its tombstones.
+pub const EXPIRED_SUFFIX: &str = "_expired";
+
+/// Gives the space of expired months back: every month partition that ended before the
+/// current month and holds only tombstones (every tenant's events of that month were expired
+/// or redacted) is replaced by a compact copy of its tombstones ([`fold_partition`]), and the
+/// old partition, with its dead rows and bloated indexes, is dropped. Partitions are shared by
+/// tenants, so a month with one live event of any tenant stays as it is (`VACUUM` reuses its
+/// free space). Returns the names of the partitions dropped. A partition that cannot be
+/// folded now (a lock not granted in time) is logged and left for the next run.
+pub async fn fold_expired_partitions(
+    client: &mut Client,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let this_month = month_start_micros(now.year(), u8::from(now.month())).unwrap_or(i64::MIN);
+    let names: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_[0-9]{6}$'
+             ORDER BY c.relname",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut folded = Vec::new();
+    for name in names {
+        let Some((from, to)) = name_bounds(&name) else { continue };
+        if to > this_month {
+            break;
+        }
+        match fold_partition(client, &name, from, to).await {
+            Ok(true) => folded.push(name),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(partition = %name, error = %e, "could not fold an expired events partition"),
+        }
+    }
+    Ok(folded)
+}
+
+/// The bounds of a partition named `events_YYYYMM`.
+fn name_bounds(name: &str) -> Option<(i64, i64)> {
+    let digits = name.strip_prefix("events_")?;
+    let year: i32 = digits.get(..4)?.parse().ok()?;
+    let month: u8 = digits.get(4..6)?.parse().ok()?;
+    month_bounds(year, month)
+}
+
+/// Replaces the month partition `name` (bounds `[from, to)`) by `{name}_expired`, a copy of
+/// its rows, if every row is a tombstone; false (nothing changed) if one is not or there are
+/// none.
+///
+/// Why a copy and not only `DROP`: a tombstone keeps the event's place in the log (its `seq`,
+/// id, time and leaf hash, and why and when it was removed), which every export, page and
+/// `stele verify` shows; it is a few hundred bytes where the event and its index entries were
+/// kilobytes. The Merkle tree keeps its own leaves, so no proof reads the partition.
+///
+/// Locks, in this order (inserters take `events` then the partition, so a deadlock is
+/// possible only with an insert into this past month, and PostgreSQL then cancels one side):
+/// the partition in SHARE mode while copying (readers go on; only writers of this month
+/// wait), then `events` ACCESS EXCLUSIVE just for detach, attach and drop — the copy already
+/// has its indexes (`LIKE … INCLUDING INDEXES`) and a CHECK constraint of its bounds, so the
+/// attach neither builds nor scans. `lock_timeout` keeps a long-running reader from making
+/// everyone queue behind the fold: it gives up and tries on the next run.
+pub async fn fold_partition(client: &mut Client, name: &str, from: i64, to: i64) -> Result<bool, tokio_postgres::Error> {
+    let copy = format!("{name}{EXPIRED_SUFFIX}");
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = 0").await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await?;
+    let exists: bool = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).await?.get(0);
+    if !exists {
+        return Ok(false);
+    }
+    // The names and bounds are computed from the catalogue and numbers, never input.
+    tx.batch_execute(&format!("LOCK TABLE {name} IN SHARE MODE")).await?;
+    // An empty month has nothing to give back; a month with a live event is not expired.
+    let keep: bool = tx
+        .query_one(
+            &format!("SELECT NOT EXISTS (SELECT 1 FROM {name}) OR EXISTS (SELECT 1 FROM {name} WHERE NOT redacted)"),
+            &[],
+        )
+        .await?
+        .get(0);
+    if keep {
+        return Ok(false);
+    }
+    tx.batch_execute(&format!(
+        "CREATE TABLE {copy} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+         ALTER TABLE {copy} ADD CONSTRAINT {copy}_bounds CHECK (time >= {from} AND time < {to});"
+    ))
+    .await?;
+    let copied = tx.execute(&format!("INSERT INTO {copy} SELECT * FROM {name}"), &[]).await?;
+    tx.batch_execute(&format!(
+        "ALTER TABLE events DETACH PARTITION {name};
+         ALTER TABLE events ATTACH PARTITION {copy} FOR VALUES FROM ({from}) TO ({to});
+         ALTER TABLE {copy} DROP CONSTRAINT {copy}_bounds;
+         DROP TABLE {name};"
+    ))
+    .await?;
+    tx.commit().await?;
+    tracing::info!(partition = %name, kept_in = %copy, tombstones = copied, "dropped an expired events partition");
+    Ok(true)
+}
+
 /// The first microsecond of the month `(year, month)` and of the next one: a partition's bounds.
 pub fn month_bounds(year: i32, month: u8) -> Option<(i64, i64)> {
     let (ny, nm) = add_months(year, month, 1);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use stele_core::{Limit, PageRequest, Query, TextQuery, Timestamp};
 use stele_postgres::PostgresStore;
 use stele_store::conformance::event;
-use stele_store::{NewTenant, Store};
+use stele_store::{NewTenant, RetentionStore, Store};
 use tokio_postgres::NoTls;
 
 fn tenant(id: &str) -> stele_core::TenantId {
@@ -289,4 +289,112 @@ async fn creating_a_partition_moves_that_months_rows_out_of_default() {
     drop(client);
     let _ = driver.await;
     store.close().await;
+}
+
+/// Retention's space on PostgreSQL: a past month whose every event (of every tenant) is a
+/// tombstone has its partition replaced by a compact copy of the tombstones and dropped; a
+/// month with one live event stays. Every read answers the same before and after, the tree
+/// is untouched, the space went down, later events of the month still land, and a second
+/// reclaim does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reclaim_drops_a_month_of_tombstones_and_reads_do_not_change() {
+    let Some(url) = common::server_url("reclaim_drops_a_month_of_tombstones_and_reads_do_not_change") else { return };
+    let db = common::fresh_database(&url).await;
+    let store = PostgresStore::connect(&db).await.expect("connect");
+    let (mut client, connection) = tokio_postgres::connect(&db, NoTls).await.expect("connect");
+    let driver = tokio::spawn(connection);
+    for (y, m) in [(2030, 1), (2030, 2)] {
+        let (from, to) = stele_postgres::schema::month_bounds(y, m).expect("bounds");
+        let name = stele_postgres::schema::partition_name(y, m);
+        stele_postgres::schema::create_partition(&mut client, &name, from, to).await.expect("partition");
+    }
+    let at = |s: &str| Timestamp::parse(s).expect("time").as_micros();
+    let (jan, feb) = (at("2030-01-10T00:00:00Z"), at("2030-02-10T00:00:00Z"));
+    let padded = |action: &str, time: i64| {
+        let body = serde_json::json!({
+            "action": action,
+            "time": Timestamp::from_micros(time).to_string(),
+            "actor": {"id": "u_1", "email": "ana@acme.io"},
+            "message": "x".repeat(1500),
+            "context": {"env": "prod"}
+        });
+        let any_time = stele_core::Limits { max_future_skew_seconds: u64::MAX, ..stele_core::Limits::default() };
+        stele_core::parse_ingest_body(body.to_string().as_bytes(), &any_time, Timestamp::now())
+            .expect("event")
+            .events
+            .remove(0)
+    };
+    make_tenant(&store, "acme").await;
+    make_tenant(&store, "globex").await;
+    for chunk in 0..3 {
+        let batch = (0..300).map(|i| padded("jan", jan + chunk * 1000 + i)).collect();
+        store.append(&tenant("acme"), batch, None).await.expect("append");
+    }
+    store.append(&tenant("acme"), vec![padded("feb", feb)], None).await.expect("append");
+    store.append(&tenant("globex"), vec![padded("jan", jan), padded("feb", feb)], None).await.expect("append");
+
+    // Expire all of January (both tenants) and acme's February; globex's February stays.
+    let now = Timestamp::parse("2030-04-01T00:00:00Z").expect("now");
+    let expire_before = |t: &'static str, before: &'static str| {
+        let store = &store;
+        async move {
+            let ids: Vec<_> = store
+                .expirable(&tenant(t), Timestamp::parse(before).expect("before"), u64::MAX, 10_000)
+                .await
+                .expect("expirable")
+                .into_iter()
+                .map(|(_, id)| id)
+                .collect();
+            let redaction = stele_store::Redaction { reason: "retention".into(), by: "test".into(), at: now };
+            store.expire(&tenant(t), ids, redaction, event("stele.retention.applied", 2)).await.expect("expire");
+        }
+    };
+    let size = |name: &'static str| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one("SELECT pg_total_relation_size(to_regclass($1))", &[&name])
+                .await
+                .expect("size");
+            row.get::<_, Option<i64>>(0)
+        }
+    };
+    // Nothing expired yet: nothing to drop (the positive control comes next).
+    assert_eq!(store.reclaim(now).await.expect("reclaim"), Vec::<String>::new());
+    expire_before("acme", "2030-03-01T00:00:00Z").await;
+    expire_before("globex", "2030-02-01T00:00:00Z").await;
+
+    async fn everything(store: &PostgresStore, t: &str) -> Vec<(u64, String)> {
+        let query = Query { limit: Limit::new(1000).expect("limit"), ..Query::default() };
+        let page = store.query(&tenant(t), &query).await.expect("query");
+        page.events.iter().map(|e| (e.seq.get(), e.json.clone())).collect()
+    }
+    let before: Vec<_> = [everything(&store, "acme").await, everything(&store, "globex").await].concat();
+    let trees = (store.tree(&tenant("acme")).await.expect("tree"), store.tree(&tenant("globex")).await.expect("tree"));
+    let jan_size = size("events_203001").await.expect("january's partition exists");
+    assert!(before.iter().filter(|(_, j)| j.contains("\"redacted\"")).count() >= 902, "January and acme's February are tombstones");
+
+    let dropped = store.reclaim(now).await.expect("reclaim");
+    assert_eq!(dropped, vec!["events_203001".to_owned()], "January only: February still holds a live event of globex");
+    assert_eq!(size("events_203001").await, None, "the old partition is gone");
+    assert!(size("events_203002").await.is_some(), "February is kept as it was");
+    let kept = size("events_203001_expired").await.expect("the compact copy is attached");
+    assert!(kept < jan_size, "space given back: {kept} bytes of tombstones < {jan_size} bytes before");
+    let after: Vec<_> = [everything(&store, "acme").await, everything(&store, "globex").await].concat();
+    assert_eq!(after, before, "every event and tombstone answers the same");
+    assert_eq!(
+        (store.tree(&tenant("acme")).await.expect("tree"), store.tree(&tenant("globex")).await.expect("tree")),
+        trees
+    );
+    // A late event of January still has a place, and a second reclaim has nothing to do.
+    store.append(&tenant("globex"), vec![padded("jan.late", jan + 1)], None).await.expect("append");
+    let home: String = client
+        .query_one("SELECT tableoid::regclass::text FROM events WHERE action = 'jan.late'", &[])
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(home, "events_203001_expired");
+    assert_eq!(store.reclaim(now).await.expect("reclaim again"), Vec::<String>::new());
+    drop(client);
+    let _ = driver.await;
 }

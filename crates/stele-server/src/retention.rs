@@ -15,6 +15,10 @@
 //! not lose an event on its way to the SIEM. Such events wait, and both the retention status
 //! (`waiting_for_streams`) and the stream's status (`holds_retention`) say so.
 //!
+//! After each periodic run over all tenants the job asks the store to reclaim space
+//! ([`stele_store::RetentionStore::reclaim`]): on PostgreSQL, a past month whose every event
+//! is a tombstone has its partition replaced by a compact copy of the tombstones and dropped.
+//!
 //! `now` is a parameter of every function here: the job passes the clock, tests pass the
 //! instant they want.
 
@@ -256,6 +260,12 @@ pub fn spawn(state: AppState, interval: Duration) -> RetentionHandle {
                 if let Err(e) = apply_all(&state, &t.id, Timestamp::now()).await {
                     tracing::warn!(tenant = %t.id, error = %e, "retention run failed; retried next time");
                 }
+            }
+            // Months whose every event is now a tombstone give their space back (PostgreSQL).
+            match state.store.reclaim(Timestamp::now()).await {
+                Ok(dropped) if !dropped.is_empty() => tracing::info!(?dropped, "retention: expired partitions dropped"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention: reclaiming space failed; retried next time"),
             }
         }
     });

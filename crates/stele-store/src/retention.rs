@@ -44,4 +44,11 @@ pub trait RetentionStore: Send + Sync {
         up_to: u64,
         limit: usize,
     ) -> Result<Vec<(u64, EventId)>, StoreError>;
+
+    /// Gives the space of expired events back where the backend can do more than at the
+    /// expiry's commit, and returns what it dropped (names, for the log). PostgreSQL replaces
+    /// each past month's partition that holds only tombstones by a compact copy of them and
+    /// drops it; SQLite has nothing to do here (its writer returns the free pages to the file
+    /// system when the expiry commits). Every read answers the same before and after.
+    async fn reclaim(&self, now: Timestamp) -> Result<Vec<String>, StoreError>;
 }
