@@ -321,7 +321,8 @@ impl RetentionStore for PostgresStore {
 
     async fn reclaim(&self, now: Timestamp) -> Result<Vec<String>, StoreError> {
         let mut client = self.pool.get().await.map_err(backend)?;
-        let now = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now.as_micros()) * 1000).map_err(backend)?;
+        let now =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now.as_micros()) * 1000).map_err(backend)?;
         schema::fold_expired_partitions(&mut client, now).await.map_err(backend)
     }
 }

@@ -499,7 +499,12 @@ fn name_bounds(name: &str) -> Option<(i64, i64)> {
 /// has its indexes (`LIKE … INCLUDING INDEXES`) and a CHECK constraint of its bounds, so the
 /// attach neither builds nor scans. `lock_timeout` keeps a long-running reader from making
 /// everyone queue behind the fold: it gives up and tries on the next run.
-pub async fn fold_partition(client: &mut Client, name: &str, from: i64, to: i64) -> Result<bool, tokio_postgres::Error> {
+pub async fn fold_partition(
+    client: &mut Client,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<bool, tokio_postgres::Error> {
     let copy = format!("{name}{EXPIRED_SUFFIX}");
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = 0").await?;

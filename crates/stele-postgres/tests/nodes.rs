@@ -352,10 +352,7 @@ async fn reclaim_drops_a_month_of_tombstones_and_reads_do_not_change() {
     let size = |name: &'static str| {
         let client = &client;
         async move {
-            let row = client
-                .query_one("SELECT pg_total_relation_size(to_regclass($1))", &[&name])
-                .await
-                .expect("size");
+            let row = client.query_one("SELECT pg_total_relation_size(to_regclass($1))", &[&name]).await.expect("size");
             row.get::<_, Option<i64>>(0)
         }
     };
@@ -372,7 +369,10 @@ async fn reclaim_drops_a_month_of_tombstones_and_reads_do_not_change() {
     let before: Vec<_> = [everything(&store, "acme").await, everything(&store, "globex").await].concat();
     let trees = (store.tree(&tenant("acme")).await.expect("tree"), store.tree(&tenant("globex")).await.expect("tree"));
     let jan_size = size("events_203001").await.expect("january's partition exists");
-    assert!(before.iter().filter(|(_, j)| j.contains("\"redacted\"")).count() >= 902, "January and acme's February are tombstones");
+    assert!(
+        before.iter().filter(|(_, j)| j.contains("\"redacted\"")).count() >= 902,
+        "January and acme's February are tombstones"
+    );
 
     let dropped = store.reclaim(now).await.expect("reclaim");
     assert_eq!(dropped, vec!["events_203001".to_owned()], "January only: February still holds a live event of globex");

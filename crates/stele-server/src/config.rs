@@ -88,6 +88,10 @@ pub struct Streams {
     pub poll_ms: u64,
     /// How often new, changed and removed streams are noticed, in milliseconds (default 1000).
     pub scan_ms: u64,
+    /// How often a delivering stream saves its cursor, in milliseconds (default 1000): the
+    /// acknowledged batches in between are saved together. A crash re-sends at most this
+    /// long's deliveries (at least once); a stream saves at once when it stops or fails.
+    pub cursor_save_ms: u64,
     /// Timeout of one request to a destination, in milliseconds (default 10 000).
     pub request_timeout_ms: u64,
     /// First retry delay after a failure, in milliseconds (default 1000); it doubles per
@@ -104,6 +108,7 @@ impl Default for Streams {
             lease_seconds: 30,
             poll_ms: 250,
             scan_ms: 1000,
+            cursor_save_ms: 1000,
             request_timeout_ms: 10_000,
             retry_base_ms: 1000,
             retry_cap_ms: 300_000,
@@ -325,6 +330,7 @@ impl Config {
             ("streams.lease_seconds", self.streams.lease_seconds == 0),
             ("streams.poll_ms", self.streams.poll_ms == 0),
             ("streams.scan_ms", self.streams.scan_ms == 0),
+            ("streams.cursor_save_ms", self.streams.cursor_save_ms == 0),
             ("streams.request_timeout_ms", self.streams.request_timeout_ms == 0),
             ("streams.retry_base_ms", self.streams.retry_base_ms == 0),
             ("streams.retry_cap_ms", self.streams.retry_cap_ms == 0),

@@ -20,10 +20,12 @@
 //!    the batch's last seq when the batch was cut by its size, else to the window's end
 //!    (the events in between did not match the filter). A failure is recorded
 //!    (`StreamFailed`: the kind of failure, shown in the stream's status) and retried after
-//!    a capped exponential backoff with full jitter (`stele_streams::Backoff`).
+//!    a capped exponential backoff with full jitter (`stele_streams::Backoff`). The moved
+//!    cursor is saved every [`Settings::save`] for all batches acknowledged since (and at
+//!    once on a stop or a failure), in one write.
 //!
-//! So a crash or SIGKILL between the acknowledgement and the cursor's commit re-sends that
-//! batch (at least once: receivers dedupe by event id or seq), and never skips one.
+//! So a crash or SIGKILL before the cursor's save re-sends what was acknowledged since the
+//! last save (at least once: receivers dedupe by event id or seq), and never skips an event.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,6 +57,8 @@ pub struct Settings {
     pub poll: Duration,
     /// How often the supervisor looks for new, changed or removed streams.
     pub scan: Duration,
+    /// How often a delivering worker saves its cursor.
+    pub save: Duration,
     /// Per-request timeout of a destination.
     pub timeout: Duration,
     pub backoff: Backoff,
@@ -67,6 +71,7 @@ impl Settings {
             lease: Duration::from_secs(c.lease_seconds),
             poll: Duration::from_millis(c.poll_ms),
             scan: Duration::from_millis(c.scan_ms),
+            save: Duration::from_millis(c.cursor_save_ms),
             timeout: Duration::from_millis(c.request_timeout_ms),
             backoff: Backoff {
                 base: Duration::from_millis(c.retry_base_ms),
@@ -250,8 +255,14 @@ async fn deliver(
     // costs no round of its own. A failed write (a lost lease) ends the round one batch
     // later, which at worst sends that batch twice — still at least once, never a skip.
     let mut pending: Option<JoinHandle<Result<(), StoreError>>> = None;
+    // Acknowledged progress not written yet: saved every `settings.save` (one write for
+    // many batches: under load a caught-up stream delivers every poll, and a write per
+    // batch made the writer commit more often for the streams than for the ingest), and at
+    // once on a stop or a failure.
+    let mut unsaved = Unsaved::default();
     loop {
         if *stopped.borrow() {
+            let _ = unsaved.save(state, settings, tenant, id, &mut pending).await;
             let _ = settle(&mut pending).await;
             return Stop::Done;
         }
@@ -266,7 +277,14 @@ async fn deliver(
             Err(e) => return e.into(),
         };
         if head <= cursor {
+            if unsaved.due(settings) {
+                if let Err(e) = unsaved.save(state, settings, tenant, id, &mut pending).await {
+                    return e.into();
+                }
+            }
             if pause(settings.poll, stopped).await {
+                let _ = unsaved.save(state, settings, tenant, id, &mut pending).await;
+                let _ = settle(&mut pending).await;
                 return Stop::Done;
             }
             continue;
@@ -277,10 +295,7 @@ async fn deliver(
         };
         if items.is_empty() {
             // Nothing in (cursor, head] matches: move past it.
-            if let Err(e) = settle(&mut pending).await {
-                return e.into();
-            }
-            pending = Some(spawn_delivered(state, settings, tenant, id, window_end, 0));
+            unsaved.acknowledged(window_end, 0);
             cursor = window_end;
             continue;
         }
@@ -300,25 +315,47 @@ async fn deliver(
             Ok(b) => b,
             Err(e) => return e.into(),
         };
+        // The record as committed now: a pause or a change that was answered before this
+        // batch was read (it holds an event appended after that answer) must stop delivery
+        // here, not when the supervisor next looks; a changed stream restarts with its new
+        // settings.
+        match store.stream(tenant, id).await {
+            Ok(Some(now)) if !now.record.paused && now.record.version == stream.record.version => {}
+            Ok(_) => {
+                let _ = unsaved.save(state, settings, tenant, id, &mut pending).await;
+                let _ = settle(&mut pending).await;
+                return Stop::Done;
+            }
+            Err(e) => return e.into(),
+        }
         let count = batch.items.len() as u64;
         let outcome = tokio::select! {
             r = sink.deliver(&batch) => Some(r),
             _ = stopped.changed() => None,
         };
         match outcome {
-            None => return Stop::Done,
+            None => {
+                let _ = unsaved.save(state, settings, tenant, id, &mut pending).await;
+                let _ = settle(&mut pending).await;
+                return Stop::Done;
+            }
             Some(Ok(())) => {
                 let to = if full { last } else { window_end };
-                if let Err(e) = settle(&mut pending).await {
-                    return e.into();
+                unsaved.acknowledged(to, count);
+                if unsaved.due(settings) {
+                    if let Err(e) = unsaved.save(state, settings, tenant, id, &mut pending).await {
+                        return e.into();
+                    }
                 }
-                pending = Some(spawn_delivered(state, settings, tenant, id, to, count));
                 crate::metrics::stream_delivered(count);
                 cursor = to;
                 failures = 0;
                 waiting_since = None;
             }
             Some(Err(e)) => {
+                if let Err(e) = unsaved.save(state, settings, tenant, id, &mut pending).await {
+                    return e.into();
+                }
                 if let Err(e) = settle(&mut pending).await {
                     return e.into();
                 }
@@ -375,6 +412,48 @@ fn spawn_delivered(
         at: Timestamp::now(),
     };
     tokio::spawn(async move { store.change(&tenant, change, vec![]).await })
+}
+
+/// Acknowledged deliveries whose cursor is not written yet.
+struct Unsaved {
+    /// The cursor to write and the events delivered since the last write.
+    progress: Option<(u64, u64)>,
+    saved_at: Instant,
+}
+
+impl Default for Unsaved {
+    fn default() -> Self {
+        Unsaved { progress: None, saved_at: Instant::now() }
+    }
+}
+
+impl Unsaved {
+    fn acknowledged(&mut self, cursor: u64, count: u64) {
+        let before = self.progress.map_or(0, |(_, n)| n);
+        self.progress = Some((cursor, before + count));
+    }
+
+    /// Whether there is progress to write and the last write is `settings.save` old.
+    fn due(&self, settings: &Settings) -> bool {
+        self.progress.is_some() && self.saved_at.elapsed() >= settings.save
+    }
+
+    /// Starts writing the progress (after the write in flight, if any, ended).
+    async fn save(
+        &mut self,
+        state: &AppState,
+        settings: &Settings,
+        tenant: &TenantId,
+        id: &StreamId,
+        pending: &mut Option<JoinHandle<Result<(), StoreError>>>,
+    ) -> Result<(), StoreError> {
+        let Some((cursor, count)) = self.progress else { return Ok(()) };
+        settle(pending).await?;
+        *pending = Some(spawn_delivered(state, settings, tenant, id, cursor, count));
+        self.progress = None;
+        self.saved_at = Instant::now();
+        Ok(())
+    }
 }
 
 /// Waits for the cursor write in flight, if any.
