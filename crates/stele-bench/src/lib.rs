@@ -9,6 +9,7 @@ pub mod process;
 pub mod query;
 pub mod query_corpus;
 pub mod scim;
+pub mod soak;
 mod stats;
 pub mod streams;
 pub mod viewer;

@@ -17,6 +17,9 @@ pub enum BenchCommand {
     Viewer(stele_bench::viewer::ViewerOptions),
     /// Ingest with no and with three active streams, in one run, and the streams' delivery lag.
     Streams(stele_bench::streams::StreamsOptions),
+    /// A long mixed load (ingest, searches, proofs, exports): memory, open files, WAL size
+    /// and p50/p99 per operation, a row per minute.
+    Soak(stele_bench::soak::SoakOptions),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -43,6 +46,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Streams(options) => {
             let report = stele_bench::streams::run(options).await?;
+            println!("{report}");
+            Ok(())
+        }
+        BenchCommand::Soak(options) => {
+            let report = stele_bench::soak::run(options).await?;
             println!("{report}");
             Ok(())
         }
