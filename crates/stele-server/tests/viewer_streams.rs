@@ -6,7 +6,7 @@
 //! an edit on the page is the API's PATCH (its event, a blank secret kept: the webhook
 //! receiver here checks deliveries against the old secret), a refused or stale edit changes
 //! nothing, and the retention forms (period, hold, lift, apply now) do what the API does, as
-//! events.
+//! events, Apply now as a redirect whose reload runs nothing.
 
 mod common;
 
@@ -296,15 +296,32 @@ async fn retention_set_hold_lift_and_apply_work_and_are_events() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(retention(&app).await["legal_hold"]["reason"], "Matter 2026-114");
     let resp = admin.post("/t/acme/admin/retention/apply", &[("csrf", &csrf)]).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.text().await.expect("html").contains("the log is under legal hold"), "held: nothing removed");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "Apply now redirects");
+    let held = location(&resp);
+    assert_eq!(held, "/t/acme/admin/retention?done=applied&expired=0&held=true");
+    let (status, html, _) = admin.page(&held).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Nothing was removed: the log is under legal hold."), "held: nothing removed");
 
     let resp = admin.post("/t/acme/admin/retention/lift", &[("csrf", &csrf)]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(retention(&app).await["legal_hold"].is_null());
     let resp = admin.post("/t/acme/admin/retention/apply", &[("csrf", &csrf)]).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.text().await.expect("html").contains("Applied: 3 events past the period are tombstones now."));
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let applied = location(&resp);
+    assert_eq!(applied, "/t/acme/admin/retention?done=applied&expired=3");
+    let runs = |events: &[Value]| by(events, "stele.retention.applied").len();
+    let (events_after_run, count_after_run) = (app.all_events("acme").await, app.count("acme").await);
+    assert_eq!(runs(&events_after_run), 1, "the run removed the 3 old events, as one event");
+    // The tab the browser lands on says what the run did; reloading it says so again and
+    // runs nothing.
+    for load in ["first", "reload"] {
+        let (status, html, _) = admin.page(&applied).await;
+        assert_eq!(status, StatusCode::OK, "{load}");
+        assert!(html.contains("Applied: 3 events past the period are tombstones now."), "{load}");
+        assert_eq!(runs(&app.all_events("acme").await), 1, "{load}: no second stele.retention.applied");
+        assert_eq!(app.count("acme").await, count_after_run, "{load}: no event at all");
+    }
 
     let resp = admin.post("/t/acme/admin/retention", &[("csrf", &csrf), ("mode", "default"), ("days", "30")]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
