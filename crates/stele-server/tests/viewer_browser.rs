@@ -172,6 +172,7 @@ async fn the_viewer_works_in_chromium_and_passes_axe() {
         "stele.key.created",
         "stele.scim_connection.created",
         "stele.stream.created",
+        "stele.stream.updated",
         "stele.retention.set",
         "stele.legal_hold.set",
     ] {

@@ -51,6 +51,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_scim.html", include_str!("../templates/admin_scim.html")),
     ("admin_sso.html", include_str!("../templates/admin_sso.html")),
     ("admin_streams.html", include_str!("../templates/admin_streams.html")),
+    ("admin_stream_edit.html", include_str!("../templates/admin_stream_edit.html")),
+    ("stream_settings.html", include_str!("../templates/stream_settings.html")),
     ("admin_retention.html", include_str!("../templates/admin_retention.html")),
     ("events_summary.html", include_str!("../templates/events_summary.html")),
 ];

@@ -97,6 +97,32 @@ fn pages() -> Vec<String> {
             ..Default::default()
         })
         .expect("admin streams"),
+        v.render(&AdminStreamEditView {
+            chrome: chrome(),
+            tab: "streams",
+            stream_name: evil.into(),
+            name: evil.into(),
+            filter: evil.into(),
+            fields: vec![
+                StreamField {
+                    name: "url".into(),
+                    input: "url".into(),
+                    value: evil.into(),
+                    invalid: true,
+                    ..Default::default()
+                },
+                StreamField {
+                    name: "ca_pem".into(),
+                    input: "textarea".into(),
+                    value: evil.into(),
+                    ..Default::default()
+                },
+            ],
+            form_error: Some(evil.into()),
+            name_invalid: true,
+            ..Default::default()
+        })
+        .expect("admin stream edit"),
         v.render(&AdminRetentionView {
             chrome: chrome(),
             tab: "retention",
@@ -191,4 +217,32 @@ fn assets_are_embedded_and_unknown_names_are_none() {
     assert!(asset("verify.js").is_some_and(|a| a.content_type.starts_with("text/javascript")));
     assert!(asset("../Cargo.toml").is_none());
     assert!(asset("nope.js").is_none());
+}
+
+#[test]
+fn the_edit_form_marks_the_refused_field_and_carries_its_version() {
+    let v = Viewer::new().expect("templates compile");
+    let html = v
+        .render(&AdminStreamEditView {
+            chrome: chrome(),
+            tab: "streams",
+            stream_name: "Hook".into(),
+            action: "/t/acme/admin/streams/s1/edit".into(),
+            version: "7".into(),
+            fields: vec![
+                StreamField { name: "url".into(), input: "url".into(), invalid: true, ..Default::default() },
+                StreamField { name: "secret".into(), input: "password".into(), ..Default::default() },
+            ],
+            form_error: Some("url: must be an absolute URL".into()),
+            ..Default::default()
+        })
+        .expect("render");
+    assert!(html.contains(r#"name="version" value="7""#), "the version the form was filled from");
+    assert!(
+        html.contains(r#"id="f-url" name="url" type="url" value="" class="invalid" aria-invalid="true""#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"id="f-secret" name="secret" type="password" value="" class="invalid""#));
+    assert!(html.contains(r#"role="alert" id="edit-error">url: must be an absolute URL"#));
+    assert!(html.contains(">Save changes</button>") && html.contains(">Cancel</a>"));
 }

@@ -3,8 +3,9 @@
 //! `POST` makes one from `{"name", "kind", "filter"?, "start"?, …the kind's settings}` (the
 //! settings and their checks are `stele_streams::parse`'s); `GET` lists them or shows one
 //! with its delivery status (cursor, lag in events and seconds, last success, last error);
-//! `PATCH` renames, refilters or replaces the settings; `POST …/pause` and `…/resume`;
-//! `DELETE`. The destination's secrets are sealed with the deployment secret key, bound to
+//! `PATCH` renames, refilters or replaces the settings (the viewer's Edit form is the same
+//! change, `Change::Edit`, except that the secrets it leaves out are kept and it names the
+//! version it was filled from); `POST …/pause` and `…/resume`; `DELETE`. The destination's secrets are sealed with the deployment secret key, bound to
 //! the tenant and the stream, and never answered. Each change is a `stele.stream.*` event of
 //! the tenant's log, in the same transaction.
 //!
@@ -152,7 +153,11 @@ fn text_member(body: &mut Map<String, Value>, name: &str) -> Result<Option<Strin
 fn check_filter(filter: Option<String>) -> Result<Option<String>, ApiError> {
     let filter = filter.filter(|f| !f.trim().is_empty());
     if let Some(f) = &filter {
-        stream_query(Some(f.clone())).map_err(|e| ApiError::invalid_body(format!("filter: {}", e.detail)))?;
+        // The read's own refusal already names `filter` (`filter: expected a value at 10`).
+        stream_query(Some(f.clone())).map_err(|e| match e.detail.starts_with("filter: ") {
+            true => ApiError::invalid_body(e.detail),
+            false => ApiError::invalid_body(format!("filter: {}", e.detail)),
+        })?;
     }
     Ok(filter)
 }
@@ -274,7 +279,8 @@ async fn event_at(state: &AppState, tenant: &TenantId, seq: u64) -> Result<Optio
     Ok(Some(r.received_at))
 }
 
-async fn find(state: &AppState, tenant: &TenantId, id: &str) -> Result<Stream, ApiError> {
+/// Stream `id` of `tenant`, else 404 (an id that does not parse is one that does not exist).
+pub(crate) async fn find(state: &AppState, tenant: &TenantId, id: &str) -> Result<Stream, ApiError> {
     let missing = || ApiError::not_found(format!("stream {id} does not exist"));
     let id: StreamId = id.parse().map_err(|_| missing())?;
     state.store.stream(tenant, &id).await?.ok_or_else(missing)
@@ -408,8 +414,64 @@ pub async fn update_stream(
 
 /// What an update does.
 pub(crate) enum Change {
+    /// `PATCH /v1/streams/{id}`: its settings are complete, secrets included.
     Patch(StreamPatch),
+    /// The viewer's Edit form: a patch whose settings may leave secrets out (the stored ones
+    /// are kept: a page never holds them), made from the stream at `version` (an older one
+    /// is refused rather than overwritten).
+    Edit {
+        patch: StreamPatch,
+        version: u64,
+    },
     Pause(bool),
+}
+
+/// `settings` with each secret of `kind` they leave out taken from the stream's sealed
+/// secrets, so `stele_streams::parse` checks and re-seals the complete settings as for a
+/// `PATCH`. Opened only when one is left out.
+fn keep_secrets(
+    state: &AppState,
+    tenant: &TenantId,
+    record: &StreamRecord,
+    settings: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
+    let Ok(kind) = record.kind.parse::<stele_streams::Kind>() else { return Ok(()) };
+    let missing: Vec<&str> = kind.secret_names().iter().copied().filter(|n| !settings.contains_key(*n)).collect();
+    let Some(first) = missing.first() else { return Ok(()) };
+    let clear = state.secrets.open(&secret_context(tenant, &record.id), &record.secrets_sealed).map_err(|_| {
+        ApiError::invalid_body(format!(
+            "{first}: the stored secret cannot be opened with this deployment's secret key; enter it again"
+        ))
+    })?;
+    let mut stored: Map<String, Value> = serde_json::from_slice(&clear).map_err(internal)?;
+    for name in missing {
+        if let Some(value) = stored.remove(name) {
+            settings.insert(name.to_owned(), value);
+        }
+    }
+    Ok(())
+}
+
+/// `patch` applied to `record` (nothing stored yet): the same checks whichever way it came.
+fn apply_patch(
+    state: &AppState,
+    tenant: &TenantId,
+    record: &mut StreamRecord,
+    patch: StreamPatch,
+) -> Result<(), ApiError> {
+    if let Some(name) = patch.name {
+        check_name(&name, "name")?;
+        record.name = name;
+    }
+    if let Some(filter) = patch.filter {
+        record.filter = check_filter(Some(filter))?;
+    }
+    if let Some(settings) = patch.settings {
+        let (destination, secrets) = parse_settings(state, &record.kind, &settings)?;
+        record.destination = serde_json::to_string(&destination).map_err(internal)?;
+        record.secrets_sealed = seal(state, tenant, &record.id, &secrets)?;
+    }
+    Ok(())
 }
 
 /// Applies `change` to stream `id` for `by` (the API and the viewer's Admin page).
@@ -431,18 +493,21 @@ pub(crate) async fn update_stream_in(
             }
         }
         Change::Patch(patch) => {
-            if let Some(name) = patch.name {
-                check_name(&name, "name")?;
-                record.name = name;
+            apply_patch(state, tenant, &mut record, patch)?;
+            ("stele.stream.updated", format!("Changed the stream {}", record.name))
+        }
+        Change::Edit { mut patch, version } => {
+            if version != current.record.version {
+                return Err(ApiError::conflict(format!(
+                    "the stream changed since this form was opened (version {version}, now {}); \
+                     open it again to see the change",
+                    current.record.version
+                )));
             }
-            if let Some(filter) = patch.filter {
-                record.filter = check_filter(Some(filter))?;
+            if let Some(settings) = patch.settings.as_mut() {
+                keep_secrets(state, tenant, &record, settings)?;
             }
-            if let Some(settings) = patch.settings {
-                let (destination, secrets) = parse_settings(state, &record.kind, &settings)?;
-                record.destination = serde_json::to_string(&destination).map_err(internal)?;
-                record.secrets_sealed = seal(state, tenant, &record.id, &secrets)?;
-            }
+            apply_patch(state, tenant, &mut record, patch)?;
             ("stele.stream.updated", format!("Changed the stream {}", record.name))
         }
     };

@@ -5,9 +5,13 @@
 //! The page shows the retention API's own answer (`routes::retention::dto`), and each form
 //! runs that API's function (`set_days_in`, `set_hold_in`) with the member as the maker, so
 //! the bounds and the `stele.retention.set` / `stele.legal_hold.*` events are the API's.
-//! "Apply now" is `POST …/retention/run`'s `crate::retention::apply_all`; its answer is the
-//! page itself with how many events became tombstones (nothing secret, but a count only
-//! this run knows, so no redirect).
+//! "Apply now" is `POST …/retention/run`'s `crate::retention::apply_all`, then a redirect
+//! (303) to the tab with what that run did in its query (`?done=applied&expired=3`, plus
+//! `held=true` or `waiting=true`): a count and two flags, nothing secret and nothing
+//! unbounded. The tab reads only those, so reloading it shows the same words and runs
+//! nothing. The URL carries the run's own outcome rather than the tab reading the latest
+//! `stele.retention.applied` event because a run that removes nothing (held, nothing due,
+//! everything waiting for streams) writes no event.
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -30,6 +34,13 @@ use crate::state::AppState;
 struct DoneParams {
     #[serde(default)]
     done: String,
+    /// After `done=applied`: what the run did.
+    #[serde(default)]
+    expired: u64,
+    #[serde(default)]
+    held: bool,
+    #[serde(default)]
+    waiting: bool,
 }
 
 fn notice(uri: &Uri) -> Option<String> {
@@ -38,9 +49,38 @@ fn notice(uri: &Uri) -> Option<String> {
         "period" => "The retention period is saved.",
         "held" => "The legal hold is set.",
         "lifted" => "The legal hold is lifted: retention applies again at its next run.",
+        "applied" => return Some(applied_notice(&p)),
         _ => return None,
     };
     Some(text.to_owned())
+}
+
+/// What an Apply now run did, in words.
+fn applied_notice(p: &DoneParams) -> String {
+    let mut said = vec![match (p.held, p.expired) {
+        (true, _) => "Nothing was removed: the log is under legal hold.".to_owned(),
+        (false, 0) => "Applied: no event was past the period.".to_owned(),
+        (false, 1) => "Applied: 1 event past the period is a tombstone now.".to_owned(),
+        (false, n) => format!("Applied: {n} events past the period are tombstones now."),
+    }];
+    if p.waiting {
+        said.push("Some events past the period wait for streams to deliver them.".to_owned());
+    }
+    said.join(" ")
+}
+
+/// Where Apply now sends the browser: the tab, with what `runs` did.
+fn applied_href(t: &str, runs: &[crate::retention::Outcome]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("done", "applied");
+    q.append_pair("expired", &runs.iter().map(|r| r.expired).sum::<u64>().to_string());
+    if runs.iter().any(|r| r.held) {
+        q.append_pair("held", "true");
+    }
+    if runs.iter().any(|r| r.waiting_for_streams) {
+        q.append_pair("waiting", "true");
+    }
+    format!("/t/{t}/admin/retention?{}", q.finish())
 }
 
 fn days_text(days: Option<u32>) -> String {
@@ -177,27 +217,50 @@ pub(crate) async fn lift_hold(
     }
 }
 
-/// `POST /t/{tenant}/admin/retention/apply`: runs retention now and says what it did.
+/// `POST /t/{tenant}/admin/retention/apply`: runs retention now, then back to the tab,
+/// which says what the run did.
 pub(crate) async fn apply_now(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     request: Request,
 ) -> Result<Response, PageError> {
     let (form, _, _) = admin_form(&state, &tenant, request).await?;
-    let me = &form.me;
-    let runs = crate::retention::apply_all(&state, &me.tenant.id, Timestamp::now()).await?;
-    let expired: u64 = runs.iter().map(|r| r.expired).sum();
-    let mut said = vec![match expired {
-        0 => "Applied: no event was past the period.".to_owned(),
-        1 => "Applied: 1 event past the period is a tombstone now.".to_owned(),
-        n => format!("Applied: {n} events past the period are tombstones now."),
-    }];
-    if runs.iter().any(|r| r.held) {
-        said = vec!["Nothing was removed: the log is under legal hold.".to_owned()];
+    let t = &form.me.tenant.id;
+    let runs = crate::retention::apply_all(&state, t, Timestamp::now()).await?;
+    Ok(see_other(&applied_href(t.as_str(), &runs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retention::Outcome;
+
+    fn said(href: &str) -> Option<String> {
+        notice(&href.parse().expect("uri"))
     }
-    if runs.iter().any(|r| r.waiting_for_streams) {
-        said.push("Some events past the period wait for streams to deliver them.".to_owned());
+
+    #[test]
+    fn the_tab_says_what_the_run_in_its_url_did() {
+        let run =
+            |expired, held, waiting| Outcome { expired, held, waiting_for_streams: waiting, ..Outcome::default() };
+        let cases = [
+            (vec![run(3, false, false)], "Applied: 3 events past the period are tombstones now."),
+            (vec![run(1, false, false)], "Applied: 1 event past the period is a tombstone now."),
+            (vec![run(0, false, false)], "Applied: no event was past the period."),
+            (vec![run(0, true, false)], "Nothing was removed: the log is under legal hold."),
+            (
+                vec![run(1000, false, false), run(2, false, true)],
+                "Applied: 1002 events past the period are tombstones now. \
+                 Some events past the period wait for streams to deliver them.",
+            ),
+        ];
+        for (runs, words) in cases {
+            let href = applied_href("acme", &runs);
+            assert!(href.starts_with("/t/acme/admin/retention?done=applied&expired="), "{href}");
+            assert_eq!(said(&href).as_deref(), Some(words), "{href}");
+        }
+        // Anything else in the query is no notice at all (never an error page).
+        assert_eq!(said("/t/acme/admin/retention?done=applied&expired=many"), None);
+        assert_eq!(said("/t/acme/admin/retention?done=applied&secret=x"), None);
     }
-    let view = AdminRetentionView { notice: Some(said.join(" ")), ..retention_view(&state, me).await? };
-    Ok(render(StatusCode::OK, &view))
 }

@@ -1,11 +1,18 @@
 //! The Admin pages' Streams tab (`/t/{tenant}/admin/streams`): the tenant's streams with
-//! their delivery status, Pause/Resume and Delete, and a New stream form.
+//! their delivery status, Edit, Pause/Resume and Delete, and a New stream form.
 //!
 //! Every change runs the `/v1/streams` API's own function (`routes::streams::create_stream_in`,
 //! `update_stream_in`, `delete_stream_in`) with the member as the maker (`audit::By::Member`),
 //! so the settings' checks, the sealing of secrets and the `stele.stream.*` events are the
-//! API's; rows are built from the API's own answer (`routes::streams::dto`), which carries
-//! no secret, so no secret can reach the page.
+//! API's; rows and the Edit form are built from the API's own answer (`routes::streams::dto`),
+//! which carries no secret, so no secret can reach the page.
+//!
+//! Edit (`…/streams/{id}/edit`) is `PATCH /v1/streams/{id}` with the name, the filter and
+//! the kind's complete settings (`Change::Edit`): its secret fields are always blank, and a
+//! secret left blank is kept (the API fills it from the sealed one before
+//! `stele_streams::parse` checks the whole). The form carries the version it was filled
+//! from; an edit of an older version is refused (409) instead of overwriting a change made
+//! meanwhile. A success redirects to the tab (303), so a reload posts nothing.
 //!
 //! The form has no script: the kind is chosen with links that reload the page with
 //! `?kind=`, and the form then holds only that kind's fields (`SETTINGS`). The server builds
@@ -20,7 +27,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use stele_streams::Kind;
-use stele_viewer::views::{AdminStreamsView, KindChoice, StreamField, StreamRow};
+use stele_viewer::views::{AdminStreamEditView, AdminStreamsView, KindChoice, StreamField, StreamRow};
 
 use super::admin::{admin_form, admin_session};
 use super::format::short_time;
@@ -28,7 +35,9 @@ use super::session::{see_other, SessionForm, SignedIn};
 use super::{render, PageError};
 use crate::error::ApiError;
 use crate::routes::query_params;
-use crate::routes::streams::{create_stream_in, delete_stream_in, dtos, update_stream_in, Change, StreamDto};
+use crate::routes::streams::{
+    create_stream_in, delete_stream_in, dto, dtos, find, update_stream_in, Change, StreamDto, StreamPatch,
+};
 use crate::state::AppState;
 
 /// How a setting is typed in.
@@ -153,6 +162,7 @@ struct StreamsParams {
 fn notice(done: &str) -> Option<String> {
     let text = match done {
         "created" => "The stream is created; it starts delivering within seconds.",
+        "updated" => "The stream is changed; it goes on from its cursor with the new settings.",
         "paused" => "The stream is paused; its cursor stays where it is.",
         "resumed" => "The stream is resumed where it stopped.",
         "deleted" => "The stream is deleted.",
@@ -230,6 +240,85 @@ fn stream_row(t: &str, s: StreamDto) -> StreamRow {
     }
 }
 
+/// Where a form's values come from.
+enum FormValues<'a> {
+    /// What was posted (a refused form), or nothing (a fresh New stream form).
+    Typed(Option<&'a SessionForm>),
+    /// The stream's stored, secret-free settings (a fresh Edit form).
+    Stored(&'a Value),
+}
+
+impl FormValues<'_> {
+    /// The text of setting `name`, and whether its checkbox is on.
+    fn value(&self, name: &str) -> (String, bool) {
+        match self {
+            FormValues::Typed(None) => (String::new(), false),
+            FormValues::Typed(Some(form)) => (form.field(name), form.fields.contains_key(name)),
+            FormValues::Stored(destination) => match destination.get(name) {
+                Some(Value::String(s)) => (s.clone(), false),
+                Some(Value::Number(n)) => (n.to_string(), false),
+                Some(Value::Bool(b)) => (String::new(), *b),
+                _ => (String::new(), false),
+            },
+        }
+    }
+}
+
+/// The form fields of `kind`'s settings. A secret's value is never sent back, not even the
+/// one just typed; on the Edit form (`editing`) a secret may stay blank, which keeps it.
+fn form_fields(kind: Kind, shown: FormValues<'_>, editing: bool) -> Vec<StreamField> {
+    settings(kind)
+        .iter()
+        .map(|s| {
+            let (value, checked) = shown.value(s.name);
+            let secret = s.input == Input::Secret;
+            let hint = match (secret && editing, s.hint) {
+                (true, "") => KEEP_SECRET.to_owned(),
+                (true, hint) => format!("{KEEP_SECRET} {hint}"),
+                (false, hint) => hint.to_owned(),
+            };
+            StreamField {
+                name: s.name.into(),
+                label: s.label.into(),
+                input: match s.input {
+                    Input::Text => "text",
+                    Input::Url => "url",
+                    Input::Secret => "password",
+                    Input::Number => "number",
+                    Input::Flag => "checkbox",
+                    Input::Pem => "textarea",
+                }
+                .into(),
+                value: if secret || s.input == Input::Flag { String::new() } else { value },
+                checked: s.input == Input::Flag && checked,
+                required: s.required && !(secret && editing),
+                hint,
+                placeholder: s.placeholder.into(),
+                invalid: false,
+            }
+        })
+        .collect()
+}
+
+/// The hint of every secret field on the Edit form.
+const KEEP_SECRET: &str = "Leave blank to keep the current secret.";
+
+/// The field a refusal names (`url: must be …` names `url`), if it is one of the form's.
+fn named_field(e: &ApiError) -> Option<&str> {
+    let (field, _) = e.detail.split_once(": ")?;
+    field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_').then_some(field)
+}
+
+/// Marks the field `e` names as invalid (of the settings, `name` or `filter`), only it.
+fn mark_invalid(e: &ApiError, fields: &mut [StreamField], name: &mut bool, filter: &mut bool) {
+    let named = named_field(e).unwrap_or_default();
+    for f in fields.iter_mut() {
+        f.invalid = f.name == named;
+    }
+    *name = named == "name";
+    *filter = named == "filter";
+}
+
 /// The page for `kind`'s form, with the form's values from `typed` (a refused post).
 async fn streams_view(
     state: &AppState,
@@ -242,28 +331,7 @@ async fn streams_view(
     let records = state.store.streams(tenant).await?;
     let streams = dtos(state, tenant, &records).await?.into_iter().map(|d| stream_row(&t, d)).collect();
     let value = |name: &str| typed.map(|f| f.field(name)).unwrap_or_default();
-    let fields = settings(kind)
-        .iter()
-        .map(|s| StreamField {
-            name: s.name.into(),
-            label: s.label.into(),
-            input: match s.input {
-                Input::Text => "text",
-                Input::Url => "url",
-                Input::Secret => "password",
-                Input::Number => "number",
-                Input::Flag => "checkbox",
-                Input::Pem => "textarea",
-            }
-            .into(),
-            // A secret is never sent back, not even the one just typed.
-            value: if s.input == Input::Secret || s.input == Input::Flag { String::new() } else { value(s.name) },
-            checked: s.input == Input::Flag && typed.is_some_and(|f| f.fields.contains_key(s.name)),
-            required: s.required,
-            hint: s.hint.into(),
-            placeholder: s.placeholder.into(),
-        })
-        .collect();
+    let fields = form_fields(kind, FormValues::Typed(typed), false);
     Ok(AdminStreamsView {
         chrome: me.chrome("admin"),
         tab: "streams",
@@ -313,7 +381,18 @@ fn stream_body(form: &SessionForm, kind: Option<Kind>) -> Map<String, Value> {
             body.insert(common.into(), Value::String(v));
         }
     }
-    for s in kind.map(settings).unwrap_or_default() {
+    if let Some(kind) = kind {
+        body.extend(settings_body(form, kind));
+    }
+    body
+}
+
+/// The kind's settings from the form: empty fields are left out (the API's defaults apply;
+/// a secret left out on the Edit form is kept), checkboxes are `true`/`false`, numbers are
+/// JSON numbers when they parse.
+fn settings_body(form: &SessionForm, kind: Kind) -> Map<String, Value> {
+    let mut body = Map::new();
+    for s in settings(kind) {
         let v = form.field(s.name);
         let value = match s.input {
             Input::Flag => Value::Bool(form.fields.contains_key(s.name)),
@@ -339,6 +418,7 @@ pub(crate) async fn create_stream(
         Ok(_) => Ok(see_other(&format!("/t/{}/admin/streams?done=created", me.tenant.id))),
         Err(e) => {
             let mut view = streams_view(&state, me, kind.unwrap_or(Kind::Webhook), Some(&form)).await?;
+            mark_invalid(&e, &mut view.fields, &mut view.name_invalid, &mut view.filter_invalid);
             Ok(super::pages::refused(e, &mut view, |v| &mut v.form_error))
         }
     }
@@ -368,6 +448,83 @@ pub(crate) async fn change_stream(
     }
 }
 
+/// The Edit form of stream `s`, filled from its stored settings or from `typed`.
+fn edit_view(me: &SignedIn, s: &StreamDto, typed: Option<&SessionForm>) -> Result<AdminStreamEditView, ApiError> {
+    let t = &me.tenant.id;
+    let kind: Kind = s.kind.parse().map_err(|_| {
+        tracing::error!(stream = %s.id, kind = %s.kind, "a stored stream of an unknown kind");
+        ApiError::internal()
+    })?;
+    let shown = match typed {
+        Some(form) => FormValues::Typed(Some(form)),
+        None => FormValues::Stored(&s.destination),
+    };
+    let (name, filter, version) = match typed {
+        Some(form) => (form.field("name"), form.field("filter"), form.field("version")),
+        None => (s.name.clone(), s.filter.clone().unwrap_or_default(), s.version.to_string()),
+    };
+    Ok(AdminStreamEditView {
+        chrome: me.chrome("admin"),
+        tab: "streams",
+        stream_name: s.name.clone(),
+        kind_label: kind_label(&s.kind).into(),
+        action: format!("/t/{t}/admin/streams/{}/edit", s.id),
+        cancel_href: format!("/t/{t}/admin/streams#stream-{}", s.id),
+        version,
+        fields: form_fields(kind, shown, true),
+        name,
+        filter,
+        ..AdminStreamEditView::default()
+    })
+}
+
+/// `GET /t/{tenant}/admin/streams/{id}/edit`.
+pub(crate) async fn edit_page(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let me = admin_session(&state, &tenant, &headers).await?;
+    let t = &me.tenant.id;
+    let stream = find(&state, t, &id).await?;
+    let view = edit_view(&me, &dto(&state, t, &stream).await?, None)?;
+    Ok(render(StatusCode::OK, &view))
+}
+
+/// `POST /t/{tenant}/admin/streams/{id}/edit`: the API's PATCH, then back to the list; a
+/// refusal shows the form again with the API's message, naming the field, and what was
+/// typed (never a secret).
+pub(crate) async fn edit_stream(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, PageError> {
+    let (form, by, _) = admin_form(&state, &tenant, request).await?;
+    let me = &form.me;
+    let t = &me.tenant.id;
+    let stream = find(&state, t, &id).await?;
+    let kind: Option<Kind> = stream.record.kind.parse().ok();
+    let edited = match form.field("version").parse::<u64>() {
+        Ok(version) => {
+            let patch = StreamPatch {
+                name: Some(form.field("name")),
+                filter: Some(form.field("filter")),
+                settings: kind.map(|k| settings_body(&form, k)),
+            };
+            update_stream_in(&state, &by, t, &id, Change::Edit { patch, version }).await
+        }
+        Err(_) => Err(ApiError::invalid_body("version: the form's version is missing; open the form again")),
+    };
+    match edited {
+        Ok(_) => Ok(see_other(&format!("/t/{t}/admin/streams?done=updated"))),
+        Err(e) => {
+            let mut view = edit_view(me, &dto(&state, t, &stream).await?, Some(&form))?;
+            mark_invalid(&e, &mut view.fields, &mut view.name_invalid, &mut view.filter_invalid);
+            Ok(super::pages::refused(e, &mut view, |v| &mut v.form_error))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +538,47 @@ mod tests {
         assert_eq!(human_duration(600), "10 min");
         assert_eq!(human_duration(3_600 + 300), "1 h 5 min");
         assert_eq!(human_duration(2 * 86_400 + 4 * 3_600), "2 d 4 h");
+    }
+
+    #[test]
+    fn the_forms_secret_fields_are_the_kinds_secrets() {
+        for kind in Kind::ALL {
+            let ours: Vec<&str> = settings(kind).iter().filter(|s| s.input == Input::Secret).map(|s| s.name).collect();
+            assert_eq!(ours, kind.secret_names(), "{kind}");
+        }
+    }
+
+    #[test]
+    fn the_edit_form_shows_the_stored_settings_but_never_a_secret() {
+        // Even if a secret were in what it is filled from, the form would not show it.
+        let stored = serde_json::json!({"kind": "s3", "endpoint": "https://s3.example", "bucket": "b-1",
+            "prefix": "", "region": "eu-west-1", "path_style": true, "max_events": 500, "max_seconds": 60,
+            "access_key_id": "AKIA-NEVER", "secret_access_key": "NEVER"});
+        let fields = form_fields(Kind::S3, FormValues::Stored(&stored), true);
+        let field = |name: &str| fields.iter().find(|f| f.name == name).expect(name);
+        assert_eq!(field("endpoint").value, "https://s3.example");
+        assert_eq!(field("max_events").value, "500");
+        assert!(field("path_style").checked);
+        for secret in ["access_key_id", "secret_access_key"] {
+            let f = field(secret);
+            assert!(f.value.is_empty() && !f.required, "{secret}: blank and optional");
+            assert!(f.hint.starts_with(KEEP_SECRET), "{secret}: {}", f.hint);
+        }
+        // The New stream form requires them and says nothing of keeping.
+        let fresh = form_fields(Kind::S3, FormValues::Typed(None), false);
+        assert!(fresh.iter().filter(|f| f.input == "password").all(|f| f.required && !f.hint.contains("keep")));
+    }
+
+    #[test]
+    fn a_refusal_marks_the_field_it_names() {
+        let mut fields = form_fields(Kind::Webhook, FormValues::Typed(None), false);
+        let (mut name, mut filter) = (false, false);
+        mark_invalid(&ApiError::invalid_body("url: must be an absolute URL"), &mut fields, &mut name, &mut filter);
+        assert_eq!(fields.iter().filter(|f| f.invalid).map(|f| f.name.as_str()).collect::<Vec<_>>(), ["url"]);
+        mark_invalid(&ApiError::invalid_body("filter: unexpected end"), &mut fields, &mut name, &mut filter);
+        assert!(filter && !name && fields.iter().all(|f| !f.invalid));
+        mark_invalid(&ApiError::conflict("the stream changed meanwhile; retry"), &mut fields, &mut name, &mut filter);
+        assert!(!filter && !name && fields.iter().all(|f| !f.invalid), "a refusal naming no field marks none");
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/admin/sso", get(admin_sso::sso_page).post(admin_sso::save_sso))
         .route("/t/{tenant}/admin/sso/remove", post(admin_sso::remove_sso))
         .route("/t/{tenant}/admin/streams", get(admin_streams::streams_page).post(admin_streams::create_stream))
+        .route("/t/{tenant}/admin/streams/{id}/edit", get(admin_streams::edit_page).post(admin_streams::edit_stream))
         .route("/t/{tenant}/admin/streams/{id}/{op}", post(admin_streams::change_stream))
         .route("/t/{tenant}/admin/retention", get(admin_retention::retention_page).post(admin_retention::save_period))
         .route("/t/{tenant}/admin/retention/hold", post(admin_retention::set_hold))

@@ -423,6 +423,39 @@ try {
   check("no secret on the page", !(await page.content()).includes("whsec_browser"));
   await axe(page, "admin streams");
   await shot(page, "admin-streams");
+
+  // Edit: the form is filled from the stream (its secret blank), a refused filter names
+  // its field, and a good edit that leaves the secret blank keeps it.
+  await page.getByRole("link", { name: "Edit SIEM webhook", exact: true }).click();
+  await page.waitForURL(/\/admin\/streams\/[^/]+\/edit$/);
+  check("edit: the name is filled in", (await page.getByLabel("Name", { exact: true }).inputValue()) === "SIEM webhook");
+  check("edit: the URL is filled in", (await page.getByLabel("URL", { exact: true }).inputValue()) === config.stream_url);
+  check("edit: the secret is blank", (await page.getByLabel("Signing secret", { exact: true }).inputValue()) === "");
+  check("edit: no secret on the page", !(await page.content()).includes("whsec_browser"));
+  await axe(page, "admin stream edit");
+  await shot(page, "admin-stream-edit");
+  await page.setViewportSize({ width: 360, height: 780 });
+  await axe(page, "admin stream edit at 360 px");
+  await shot(page, "admin-stream-edit-360");
+  await page.setViewportSize({ width: 1366, height: 860 });
+  await page.getByLabel("Name", { exact: true }).fill("SIEM webhook (prod)");
+  await page.getByLabel("Filter", { exact: false }).fill("action eq");
+  await page.getByRole("button", { name: "Save changes", exact: true }).click();
+  await page.getByRole("alert").waitFor();
+  check("edit: the refusal names the field", (await page.getByRole("alert").innerText()).startsWith("filter: "));
+  check("edit: the field is marked", (await page.getByLabel("Filter", { exact: false }).getAttribute("aria-invalid")) === "true");
+  check("edit: what was typed is kept", (await page.getByLabel("Name", { exact: true }).inputValue()) === "SIEM webhook (prod)");
+  check("edit: refused, nothing changed", (await api("/v1/streams")).streams[0].version === 1);
+  await axe(page, "admin stream edit refused");
+  await shot(page, "admin-stream-edit-error");
+  await page.getByLabel("Filter", { exact: false }).fill('action sw "user."');
+  await page.getByRole("button", { name: "Save changes", exact: true }).click();
+  await page.waitForURL(/\/admin\/streams\?done=updated$/);
+  check("edit: the tab says so", (await page.getByRole("status").innerText()).includes("The stream is changed"));
+  const edited = (await api("/v1/streams")).streams[0];
+  check("edit: the API's record changed", edited.name === "SIEM webhook (prod)" && edited.version === 2, JSON.stringify(edited));
+  await page.reload();
+  check("edit: a reload posts nothing", (await api("/v1/streams")).streams[0].version === 2);
   await page.getByRole("link", { name: "S3", exact: true }).click();
   await page.waitForURL(/kind=s3/);
   await page.locator("details.confirm summary").first().click();
@@ -445,6 +478,10 @@ try {
   await page.waitForURL(/done=held/);
   const kept = await api(`/v1/tenants/${config.tenant}/retention`);
   check("retention set on the page", kept.days === 3650 && kept.legal_hold?.reason?.startsWith("Matter"), JSON.stringify(kept));
+  // Apply now answers with a redirect to the tab, which says what the run did.
+  await page.getByRole("button", { name: "Apply now", exact: true }).click();
+  await page.waitForURL(/\/admin\/retention\?done=applied&expired=0&held=true$/);
+  check("apply now says what it did", (await page.getByRole("status").innerText()).includes("under legal hold"));
   await axe(page, "admin retention");
   await shot(page, "admin-retention");
   await page.setViewportSize({ width: 360, height: 780 });

@@ -48,6 +48,18 @@ impl Kind {
             Kind::S3 => "s3",
         }
     }
+
+    /// The settings of this kind that are secrets: parsed into [`Secrets`], sealed by the
+    /// server, never answered or shown back.
+    pub fn secret_names(self) -> &'static [&'static str] {
+        match self {
+            Kind::Webhook => &["secret"],
+            Kind::SplunkHec => &["token"],
+            Kind::Datadog => &["api_key"],
+            Kind::Syslog => &[],
+            Kind::S3 => &["access_key_id", "secret_access_key"],
+        }
+    }
 }
 
 impl fmt::Display for Kind {

@@ -167,7 +167,23 @@ fn stored_forms_round_trip() {
         let sealed = serde_json::to_string(&s).expect("json");
         assert_eq!(serde_json::from_str::<Secrets>(&sealed).expect("back"), s);
         assert_eq!(d.kind(), kind);
+        // The named secrets are exactly what is sealed, and none of it is in the destination.
+        let mut sealed_names: Vec<String> = match serde_json::to_value(&s).expect("json") {
+            Value::Object(m) => m.keys().filter(|k| *k != "kind").cloned().collect(),
+            other => panic!("sealed secrets are an object: {other}"),
+        };
+        sealed_names.sort();
+        let mut named: Vec<&str> = kind.secret_names().to_vec();
+        named.sort();
+        assert_eq!(sealed_names, named, "{kind}");
+        for name in named {
+            assert!(stored_has_no(&d, name), "{kind}: {name} in the destination");
+        }
     }
+}
+
+fn stored_has_no(d: &Destination, name: &str) -> bool {
+    serde_json::to_value(d).expect("json").get(name).is_none()
 }
 
 #[test]

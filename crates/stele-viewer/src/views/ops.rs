@@ -35,7 +35,8 @@ pub struct StreamRow {
     /// Retention waits for this stream.
     pub holds_retention: bool,
     pub paused: bool,
-    /// Where the row's forms post (`…/pause`, `…/resume`, `…/delete` are appended).
+    /// Where the row's forms post (`…/pause`, `…/resume`, `…/delete` are appended) and its
+    /// Edit link goes (`…/edit`).
     pub action: String,
 }
 
@@ -62,6 +63,8 @@ pub struct StreamField {
     pub required: bool,
     pub hint: String,
     pub placeholder: String,
+    /// The refusal shown with the form names this field.
+    pub invalid: bool,
 }
 
 /// `/t/{tenant}/admin/streams`.
@@ -83,6 +86,9 @@ pub struct AdminStreamsView {
     pub retention_href: String,
     /// The API's refusal of the New stream form, shown next to it.
     pub form_error: Option<String>,
+    /// The refusal names the name or the filter field.
+    pub name_invalid: bool,
+    pub filter_invalid: bool,
     pub shown: Option<Shown>,
     pub notice: Option<String>,
     pub error: Option<String>,
@@ -90,6 +96,38 @@ pub struct AdminStreamsView {
 
 impl Page for AdminStreamsView {
     const TEMPLATE: &'static str = "admin_streams.html";
+}
+
+/// `/t/{tenant}/admin/streams/{id}/edit`: one stream's name, filter and its kind's settings,
+/// filled from the stored record, secrets always blank (left blank, they are kept).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AdminStreamEditView {
+    pub chrome: Chrome,
+    pub tab: &'static str,
+    /// The stream's stored name (the heading), whatever was typed.
+    pub stream_name: String,
+    /// The kind's label (`Splunk HEC`): a stream keeps its kind.
+    pub kind_label: String,
+    /// Where the form posts, and where Cancel goes back to.
+    pub action: String,
+    pub cancel_href: String,
+    /// The record's version the form was filled from (an edit of an older one is refused).
+    pub version: String,
+    pub fields: Vec<StreamField>,
+    /// The form's common values.
+    pub name: String,
+    pub filter: String,
+    /// The API's refusal, shown above the form.
+    pub form_error: Option<String>,
+    pub name_invalid: bool,
+    pub filter_invalid: bool,
+    pub shown: Option<Shown>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Page for AdminStreamEditView {
+    const TEMPLATE: &'static str = "admin_stream_edit.html";
 }
 
 /// A stream retention waits for.
