@@ -527,7 +527,11 @@ impl Indexer {
             }
             let conn = self.conn.blocking_lock();
             match self.index(&conn, work.clone()) {
-                Ok((left, _)) => self.progress.put_back(left),
+                Ok((left, _)) => {
+                    self.progress.put_back(left);
+                    // The index file's WAL, bounded the same way as the log's.
+                    crate::checkpoint::bound_wal(&conn);
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "indexing failed; retrying");
                     self.progress.put_back(work);
