@@ -242,6 +242,7 @@ async fn run_once(options: &StreamsOptions, streams: Option<(&str, &Shared)>) ->
     }
     let elapsed = started.elapsed().as_secs_f64();
     let total = acked.load(Ordering::Relaxed);
+    let user_events = users.load(Ordering::Relaxed);
     let rate = total as f64 / elapsed;
     // Let the streams drain (bounded), so every event's lag is counted.
     if let Some((_, shared)) = streams {
@@ -250,9 +251,8 @@ async fn run_once(options: &StreamsOptions, streams: Option<(&str, &Shared)>) ->
             let done = shared
                 .lock()
                 .map(|r| {
-                    ["all-1", "all-2"]
-                        .iter()
-                        .all(|p| r.seqs.get(*p).map_or(0, |s| s.iter().filter(|seq| **seq > 5).count()) as u64 >= total)
+                    let count = |p: &str| r.seqs.get(p).map_or(0, |s| s.iter().filter(|seq| **seq > 5).count()) as u64;
+                    count("all-1") >= total && count("all-2") >= total && count("users") >= user_events
                 })
                 .unwrap_or(false);
             if done {
@@ -264,7 +264,7 @@ async fn run_once(options: &StreamsOptions, streams: Option<(&str, &Shared)>) ->
     let after = server.usage().context("reading the server's CPU time")?;
     let cpu = crate::process::Cost::between(before, after, total as usize).cpu_us_per_event;
     server.stop()?;
-    Ok((rate, total, users.load(Ordering::Relaxed), cpu))
+    Ok((rate, total, user_events, cpu))
 }
 
 pub async fn run(options: StreamsOptions) -> anyhow::Result<StreamsReport> {
