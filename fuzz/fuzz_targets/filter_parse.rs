@@ -3,7 +3,7 @@
 //! length bound: escaping can make canonical text longer than the input, which is why stored
 //! filters are kept as their JSON AST, not as text).
 //!
-//! Run with `cargo +nightly fuzz run filter_parse corpus/filter` from `fuzz/`.
+//! Run with `cargo +nightly fuzz run filter_parse corpus/filter_parse` from `fuzz/`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -111,7 +111,9 @@ fn redact_pairs(text: &str) -> Option<String> {
     let mut from = 0;
     while let Some(found) = text[from..].find('=') {
         let eq = from + found;
-        let key_start = text[..eq].rfind(|c: char| !is_key_char(c)).map_or(0, |i| i + 1);
+        // After the last character that is not a key's, whatever its width in bytes.
+        let key_start =
+            text[..eq].char_indices().rev().find(|(_, c)| !is_key_char(*c)).map_or(0, |(i, c)| i + c.len_utf8());
         let value_start = eq + 1;
         let value_end = text[value_start..].find(ends_value).map_or(text.len(), |i| value_start + i);
         let key = &text[key_start..eq];
@@ -186,6 +188,11 @@ mod tests {
             ("/plain/path?x=1&y==2", "/plain/path?x=1&y==2"),
             ("no pairs here", "no pairs here"),
             ("a=b=c&password=x", "a=b=c&password=[REDACTED]"),
+            // A key right after a character of several bytes (found by the `ingest` fuzz
+            // target: the key's start was taken one byte after that character's first byte).
+            ("日本password=hunter2", "日本password=[REDACTED]"),
+            ("é=x&ü token=t", "é=x&ü token=[REDACTED]"),
+            ("本=x", "本=x"),
         ];
         for (input, want) in cases {
             let mut s = input.to_owned();

@@ -10,6 +10,8 @@ pub mod csv_out;
 mod delivery;
 mod dto;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod integrity;
 mod metrics;
 mod openapi;

@@ -4,7 +4,7 @@
 //! `X-Correlation-Id` is echoed (one is made when absent) in the answer's header and in error
 //! bodies, which are CloudCockpit's `ErrorResponse` naming the bad parameter.
 
-mod auth;
+pub(crate) mod auth;
 mod item;
 
 use axum::extract::{Query as QueryString, State};
@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stele_core::filter::Value;
-use stele_core::{Attr, CompareOp, Expr, Filter, PageRequest, Query, Sort, TimeRange, Timestamp, ViewFilter};
+use stele_core::{Attr, CompareOp, Cursor, Expr, Filter, PageRequest, Query, Sort, TimeRange, Timestamp, ViewFilter};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -43,6 +43,16 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The answer's status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The parameter a 400 names.
+    pub fn property(&self) -> Option<&'static str> {
+        self.property
+    }
+
     fn new(status: StatusCode, kind: &'static str, description: impl Into<String>) -> Self {
         Self { status, kind, description: description.into(), property: None }
     }
@@ -123,10 +133,12 @@ struct Params {
     continuation_token: Option<String>,
 }
 
-struct Pairs(Vec<(String, String)>);
+/// The query string's `name=value` pairs.
+pub struct Pairs(pub Vec<(String, String)>);
 
 impl Pairs {
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The first value of `name` (in any case), trimmed, unless empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
     }
 
@@ -228,8 +240,48 @@ fn view(caller: &auth::Caller, reseller: Option<String>) -> Result<Option<ViewFi
     })
 }
 
+/// The documented parameters, read and checked before the store is asked.
+pub struct Parsed {
+    pub page_size: u64,
+    pub page_number: u64,
+    pub range: TimeRange,
+    pub filter: Option<Filter>,
+    /// The reseller whose events alone may be read (see [`filter`]).
+    pub reseller: Option<String>,
+}
+
+/// Reads the paging, interval and filter parameters for a caller of `role`; `now` is the
+/// default end of the interval.
+pub fn parse(pairs: &Pairs, role: &Role, now: Timestamp) -> Result<Parsed, Failure> {
+    let page_size = pairs.number("PageSize", MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
+    let page_number = pairs.number("PageNumber", i32::MAX as u64, 1)?;
+    let end = pairs.time("EndDate")?.unwrap_or(now);
+    let start = pairs.time("StartDate")?.unwrap_or_else(|| common::months_before(now, 1));
+    let range =
+        TimeRange::new(Some(start), Some(end)).map_err(|_| Failure::invalid("StartDate", "must be before EndDate"))?;
+    let (parts, reseller) = filter(pairs, role)?;
+    let filter = parts.into_iter().reduce(Expr::and).map(Filter::new).transpose();
+    let filter = filter.map_err(|e| Failure::invalid("Operations", e.to_string()))?;
+    Ok(Parsed { page_size, page_number, range, filter, reseller })
+}
+
+/// A `ContinuationToken`: its cursor, and `filter` narrowed to the rows up to the cursor's
+/// row (whose count is the page's offset).
+pub fn continuation(filter: Option<&Filter>, token: &str) -> Result<(Cursor, Filter), Failure> {
+    let cursor = Sort::default()
+        .decode_cursor(token)
+        .map_err(|_| Failure::invalid("ContinuationToken", "not a token this server issued"))?;
+    let before =
+        up_to_cursor(&cursor).ok_or_else(|| Failure::invalid("ContinuationToken", "not a token this server issued"))?;
+    let filter = match filter.cloned() {
+        Some(f) => Filter::new(Expr::and(f.into_expr(), before)),
+        None => Filter::new(before),
+    };
+    Ok((cursor, filter.map_err(|e| Failure::invalid("ContinuationToken", e.to_string()))?))
+}
+
 /// Rows before the cursor's row (inclusive) in newest-first order: how deep the token is.
-fn up_to_cursor(cursor: &stele_core::Cursor) -> Option<Expr> {
+fn up_to_cursor(cursor: &Cursor) -> Option<Expr> {
     let micros = cursor.values.first()?.as_i64()?;
     let time = Value::Time(Timestamp::from_unix_micros(micros).ok()?);
     let seq = Value::Int(i64::try_from(cursor.seq).ok()?);
@@ -244,32 +296,14 @@ async fn answer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Resp
         .map(|q| Pairs(q.0))
         .map_err(|_| Failure::new(StatusCode::BAD_REQUEST, "ValidationError", "the query string is not URL-encoded"))?;
     let caller = auth::caller(state, headers).await?;
-    let page_size = pairs.number("PageSize", MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
-    let page_number = pairs.number("PageNumber", i32::MAX as u64, 1)?;
-    let now = Timestamp::now();
-    let end = pairs.time("EndDate")?.unwrap_or(now);
-    let start = pairs.time("StartDate")?.unwrap_or_else(|| common::months_before(now, 1));
-    let range =
-        TimeRange::new(Some(start), Some(end)).map_err(|_| Failure::invalid("StartDate", "must be before EndDate"))?;
-    let (parts, reseller) = filter(&pairs, &caller.role)?;
-    let filter = parts.into_iter().reduce(Expr::and).map(Filter::new).transpose();
-    let filter = filter.map_err(|e| Failure::invalid("Operations", e.to_string()))?;
+    let Parsed { page_size, page_number, range, filter, reseller } = parse(&pairs, &caller.role, Timestamp::now())?;
     let base = Query { range, filter, view: view(&caller, reseller)?, ..Query::default() };
     let total = common::count(state, &caller.tenant, &base).await?;
 
     let (page, offset) = match pairs.get("ContinuationToken") {
         Some(token) => {
-            let cursor = Sort::default()
-                .decode_cursor(token)
-                .map_err(|_| Failure::invalid("ContinuationToken", "not a token this server issued"))?;
-            let before = up_to_cursor(&cursor)
-                .ok_or_else(|| Failure::invalid("ContinuationToken", "not a token this server issued"))?;
-            let filter = match base.filter.clone() {
-                Some(f) => Filter::new(Expr::and(f.into_expr(), before)),
-                None => Filter::new(before),
-            };
-            let filter = Some(filter.map_err(|e| Failure::invalid("ContinuationToken", e.to_string()))?);
-            let offset = common::count(state, &caller.tenant, &Query { filter, ..base.clone() }).await?;
+            let (cursor, filter) = continuation(base.filter.as_ref(), token)?;
+            let offset = common::count(state, &caller.tenant, &Query { filter: Some(filter), ..base.clone() }).await?;
             (PageRequest::After(cursor), offset)
         }
         None => {
@@ -286,7 +320,7 @@ async fn answer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Resp
     // Streamed: pages of up to 2,000 events of up to 64 KiB (see `profiles::stream`). The
     // fields after `items` depend on how many rows were sent and where they ended.
     let n = if offset >= total { 0 } else { page_size };
-    let rest = move |sent: u64, next: Option<stele_core::Cursor>| {
+    let rest = move |sent: u64, next: Option<Cursor>| {
         let has_next = offset + sent < total;
         let page = AuditLogPage {
             items: Vec::new(),

@@ -3,7 +3,7 @@
 //! `Authorization: Bearer <Stele key>`. `instanceId` is a 24-hex alias of the tenant; an
 //! entry's id is its `seq` as 24 lowercase hex digits. Errors are Losant's `{type, message}`.
 
-mod filter;
+pub(crate) mod filter;
 
 use axum::extract::{Path, Query as QueryString, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -175,13 +175,13 @@ async fn instance(state: &AppState, principal: &Principal, instance_id: &str) ->
 }
 
 /// The parsed list parameters.
-struct ListParams {
-    sort_field: &'static str,
-    sort_direction: String,
-    page: u64,
-    per_page: u32,
-    range: TimeRange,
-    filter: Option<Expr>,
+pub struct ListParams {
+    pub sort_field: &'static str,
+    pub sort_direction: String,
+    pub page: u64,
+    pub per_page: u32,
+    pub range: TimeRange,
+    pub filter: Option<Expr>,
 }
 
 fn millis_param(name: &str, value: &str) -> Result<stele_core::Timestamp, Failure> {
@@ -193,7 +193,8 @@ fn millis_param(name: &str, value: &str) -> Result<stele_core::Timestamp, Failur
         .map_err(|_| Failure::validation(format!("{name} must be a time in epoch milliseconds")))
 }
 
-fn parse_list(pairs: &[(String, String)]) -> Result<ListParams, Failure> {
+/// The list parameters of a request (Losant's own and `auditLogFilter`).
+pub fn parse_list(pairs: &[(String, String)]) -> Result<ListParams, Failure> {
     let mut p = ListParams {
         sort_field: "creationDate",
         sort_direction: "desc".into(),

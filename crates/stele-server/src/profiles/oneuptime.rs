@@ -6,7 +6,7 @@
 //! Errors are OneUptime's `{"error": "..."}`.
 
 mod columns;
-mod request;
+pub(crate) mod request;
 mod row;
 
 use std::collections::HashMap;

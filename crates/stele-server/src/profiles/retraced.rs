@@ -6,8 +6,8 @@
 //! before 201). The answer is `{id, hash}` per event with Retraced's hash, which the official
 //! clients recompute.
 
-mod hash;
-mod input;
+pub(crate) mod hash;
+pub(crate) mod input;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};

@@ -18,7 +18,7 @@ use crate::routes::query_params;
 use crate::state::AppState;
 
 /// Deepest offset a page may start at (offset pages cost O(offset); cursors do not).
-pub(crate) const MAX_OFFSET: u64 = 1_000_000;
+pub const MAX_OFFSET: u64 = 1_000_000;
 
 /// Parameters of a read, from a query string or a JSON body.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
