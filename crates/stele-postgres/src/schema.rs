@@ -498,7 +498,8 @@ fn name_bounds(name: &str) -> Option<(i64, i64)> {
 /// wait), then `events` ACCESS EXCLUSIVE just for detach, attach and drop — the copy already
 /// has its indexes (`LIKE … INCLUDING INDEXES`) and a CHECK constraint of its bounds, so the
 /// attach neither builds nor scans. `lock_timeout` keeps a long-running reader from making
-/// everyone queue behind the fold: it gives up and tries on the next run.
+/// everyone queue behind the fold: it gives up and tries on the next run. The copy itself is
+/// bounded by a 15-minute `statement_timeout` (a month of tombstones copies in far less).
 pub async fn fold_partition(
     client: &mut Client,
     name: &str,
@@ -507,7 +508,7 @@ pub async fn fold_partition(
 ) -> Result<bool, tokio_postgres::Error> {
     let copy = format!("{name}{EXPIRED_SUFFIX}");
     let tx = client.transaction().await?;
-    tx.batch_execute("SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = 0").await?;
+    tx.batch_execute("SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '15min'").await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await?;
     let exists: bool = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).await?.get(0);
     if !exists {
