@@ -32,6 +32,26 @@ pub async fn create_database(url: &str, prefix: &str) -> Result<String, crate::t
     Ok(with_database(url, &name))
 }
 
+/// Drops the database named by `url`, ending its open sessions first (`WITH (FORCE)`), from
+/// a connection to the server's `postgres` database. What a test does with its database when
+/// it is done, so that a run of hundreds of tests does not fill the disk. The name must be a
+/// plain identifier, as [`create_database`] makes them.
+pub async fn drop_database(url: &str) -> Result<(), crate::tls::TlsError> {
+    let base = url.split_once('?').map_or(url, |(b, _)| b);
+    let name = base.rsplit_once('/').map_or("", |(_, n)| n).to_owned();
+    if name.is_empty() || name == "postgres" || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Ok(());
+    }
+    let (config, tls) = crate::tls::parse(&with_database(url, "postgres"))?;
+    let (client, connection) = config.connect(tls).await?;
+    let driver = tokio::spawn(connection);
+    // Checked above to be a plain identifier; an identifier cannot be a bind parameter.
+    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

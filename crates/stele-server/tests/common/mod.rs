@@ -28,6 +28,26 @@ pub struct TestApp {
     config: Config,
     // Dropped (deleted) only after the server is shut down.
     _dir: TempDir,
+    _database: Option<ScratchDatabase>,
+}
+
+/// A test's PostgreSQL database, dropped when the test is done with it (a run of the suite
+/// on PostgreSQL makes a few hundred; kept, they filled CI's disk). `Drop` cannot await, so
+/// the drop runs on a thread of its own with its own runtime.
+pub struct ScratchDatabase(String);
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let url = std::mem::take(&mut self.0);
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(stele_postgres::provision::drop_database(&url))
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("the test database was not dropped: {e}");
+        }
+    }
 }
 
 /// The backend chosen by `STELE_TEST_BACKEND`.
@@ -68,6 +88,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         Backend::Sqlite => None,
         Backend::Postgres => Some(fresh_postgres_database().await),
     };
+    let _database = database.clone().map(ScratchDatabase);
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("socket address"),
         data_dir: dir.path().into(),
@@ -79,7 +100,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let running = stele_server::start(config.clone()).await.expect("server starts");
     let base = format!("http://{}", running.addr);
-    TestApp { base, http: Client::new(), running, config, _dir: dir }
+    TestApp { base, http: Client::new(), running, config, _dir: dir, _database }
 }
 
 /// A tenant key: its id and secret.
@@ -102,12 +123,12 @@ impl TestApp {
     /// Stops the server and starts it again on the same database with settings changed by
     /// `adjust` (it listens on a new port).
     pub async fn restart_with(self, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let TestApp { running, mut config, _dir, .. } = self;
+        let TestApp { running, mut config, _dir, _database, .. } = self;
         running.shutdown().await.expect("clean shutdown");
         adjust(&mut config);
         let running = stele_server::start(config.clone()).await.expect("server restarts");
         let base = format!("http://{}", running.addr);
-        TestApp { base, http: Client::new(), running, config, _dir }
+        TestApp { base, http: Client::new(), running, config, _dir, _database }
     }
 
     /// Stops the server gracefully; fails the test if shutdown reports an error.
