@@ -37,20 +37,33 @@ pub struct SoakOptions {
 
 const OPS: [&str; 4] = ["ingest", "search", "proof", "export"];
 
-/// Latencies (ms) and errors of one interval, per operation.
+/// Latencies (ms), errors and "not yet" answers of one interval, per operation.
 #[derive(Default)]
 struct Window {
     latencies: HashMap<&'static str, Vec<f64>>,
     errors: HashMap<&'static str, u64>,
+    not_yet: HashMap<&'static str, u64>,
 }
 
 type Shared = Arc<Mutex<Window>>;
 
-fn record(window: &Shared, op: &'static str, started: Instant, ok: bool) {
+/// How an operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    /// 409 `not-yet-covered`: a proof asked for before the signer's next head covers the
+    /// event. The API's documented answer, not a failure; counted apart as a measure of the
+    /// signer's lag.
+    NotYet,
+    Error,
+}
+
+fn record(window: &Shared, op: &'static str, started: Instant, outcome: Outcome) {
     if let Ok(mut w) = window.lock() {
-        match ok {
-            true => w.latencies.entry(op).or_default().push(started.elapsed().as_secs_f64() * 1000.0),
-            false => *w.errors.entry(op).or_default() += 1,
+        match outcome {
+            Outcome::Ok => w.latencies.entry(op).or_default().push(started.elapsed().as_secs_f64() * 1000.0),
+            Outcome::NotYet => *w.not_yet.entry(op).or_default() += 1,
+            Outcome::Error => *w.errors.entry(op).or_default() += 1,
         }
     }
 }
@@ -61,8 +74,8 @@ pub struct Row {
     open_files: usize,
     wal_mib: f64,
     cpu_percent: f64,
-    /// Per operation: count, p50, p99 (ms), errors.
-    ops: Vec<(usize, f64, f64, u64)>,
+    /// Per operation: count, p50, p99 (ms), errors, "not yet" answers.
+    ops: Vec<(usize, f64, f64, u64, u64)>,
 }
 
 pub struct SoakReport {
@@ -81,6 +94,9 @@ impl fmt::Display for SoakReport {
         write!(f, "{:>6} {:>8} {:>6} {:>8} {:>5}", "min", "RSS MiB", "files", "WAL MiB", "CPU%")?;
         for op in OPS {
             write!(f, " | {op:>7} n  p50  p99 err")?;
+            if op == "proof" {
+                write!(f, " 409")?;
+            }
         }
         writeln!(f)?;
         for r in &self.rows {
@@ -89,8 +105,11 @@ impl fmt::Display for SoakReport {
                 "{:>6.1} {:>8.1} {:>6} {:>8.1} {:>5.0}",
                 r.minute, r.rss_mib, r.open_files, r.wal_mib, r.cpu_percent
             )?;
-            for (n, p50, p99, err) in &r.ops {
+            for (op, (n, p50, p99, err, not_yet)) in OPS.iter().zip(&r.ops) {
                 write!(f, " | {n:>9} {p50:>4.0} {p99:>4.0} {err:>3}")?;
+                if *op == "proof" {
+                    write!(f, " {not_yet:>3}")?;
+                }
             }
             writeln!(f)?;
         }
@@ -106,11 +125,19 @@ impl fmt::Display for SoakReport {
     }
 }
 
-/// Whether a read answered 2xx and its whole body arrived.
-async fn read_ok(sent: reqwest::Result<reqwest::Response>) -> bool {
+/// Ok when a read answered 2xx and its whole body arrived; `NotYet` for a 409
+/// `not-yet-covered` problem.
+async fn read_ok(sent: reqwest::Result<reqwest::Response>) -> Outcome {
     match sent {
-        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-        _ => false,
+        Ok(r) if r.status().is_success() => match r.bytes().await {
+            Ok(_) => Outcome::Ok,
+            Err(_) => Outcome::Error,
+        },
+        Ok(r) if r.status() == reqwest::StatusCode::CONFLICT => match r.json::<Value>().await {
+            Ok(p) if p["type"].as_str().is_some_and(|t| t.ends_with(":not-yet-covered")) => Outcome::NotYet,
+            _ => Outcome::Error,
+        },
+        _ => Outcome::Error,
     }
 }
 
@@ -209,7 +236,7 @@ pub async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
                     Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
                     _ => None,
                 };
-                record(&window, "ingest", started, body.is_some());
+                record(&window, "ingest", started, if body.is_some() { Outcome::Ok } else { Outcome::Error });
                 if let (Some(body), Ok(mut ids)) = (body, recent.lock()) {
                     for r in body["events"].as_array().into_iter().flatten() {
                         if let Some(id) = r["id"].as_str() {
@@ -236,9 +263,9 @@ pub async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
                     _ => vec![("q", (n * 5 + 10).to_string()), ("limit", "50".into())],
                 };
                 let started = Instant::now();
-                let ok =
+                let outcome =
                     read_ok(http.get(format!("{base}/v1/events")).query(&query).bearer_auth(&key).send().await).await;
-                record(&window, "search", started, ok);
+                record(&window, "search", started, outcome);
             }
         }));
     }
@@ -251,8 +278,9 @@ pub async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
             async move {
                 let Some(id) = id else { return };
                 let started = Instant::now();
-                let ok = read_ok(http.get(format!("{base}/v1/events/{id}/proof")).bearer_auth(&key).send().await).await;
-                record(&window, "proof", started, ok);
+                let outcome =
+                    read_ok(http.get(format!("{base}/v1/events/{id}/proof")).bearer_auth(&key).send().await).await;
+                record(&window, "proof", started, outcome);
             }
         }));
     }
@@ -263,7 +291,7 @@ pub async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
             async move {
                 let from = stele_core::Timestamp::from_micros(stele_core::Timestamp::now().as_micros() - 60_000_000);
                 let started = Instant::now();
-                let ok = read_ok(
+                let outcome = read_ok(
                     http.get(format!("{base}/v1/events/export"))
                         .query(&[("from", from.to_string())])
                         .bearer_auth(&key)
@@ -271,7 +299,7 @@ pub async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
                         .await,
                 )
                 .await;
-                record(&window, "export", started, ok);
+                record(&window, "export", started, outcome);
             }
         }));
     }
@@ -295,7 +323,8 @@ pub async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
             .map(|op| {
                 let mut l = taken.latencies.get(op).cloned().unwrap_or_default();
                 l.sort_by(f64::total_cmp);
-                (l.len(), percentile(&l, 0.5), percentile(&l, 0.99), taken.errors.get(op).copied().unwrap_or(0))
+                let count = |m: &HashMap<&'static str, u64>| m.get(op).copied().unwrap_or(0);
+                (l.len(), percentile(&l, 0.5), percentile(&l, 0.99), count(&taken.errors), count(&taken.not_yet))
             })
             .collect();
         let row = Row {

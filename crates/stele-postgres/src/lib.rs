@@ -62,14 +62,18 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 /// [`StoreError::StorageFull`], anything else `Backend`.
 pub(crate) fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
     use tokio_postgres::error::SqlState;
-    let code = (&e as &dyn std::any::Any).downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code());
-    match code {
+    let pg = (&e as &dyn std::any::Any).downcast_ref::<tokio_postgres::Error>();
+    // The server's own message ("could not extend file …: No space left on device") is the
+    // error's source; its `Display` alone says only "db error". It goes to the log, never to
+    // a client.
+    let text = pg.map_or_else(|| e.to_string(), |pg| with_causes(pg));
+    match pg.and_then(|e| e.code()) {
         Some(c) if *c == SqlState::QUERY_CANCELED => {
             stele_store::count_cancelled_query();
             StoreError::QueryTimeout
         }
-        Some(c) if *c == SqlState::DISK_FULL => StoreError::StorageFull(e.to_string()),
-        _ => StoreError::Backend(e.to_string()),
+        Some(c) if *c == SqlState::DISK_FULL => StoreError::StorageFull(text),
+        _ => StoreError::Backend(text),
     }
 }
 

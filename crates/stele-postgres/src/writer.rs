@@ -200,8 +200,9 @@ async fn try_group(conn: &mut Conn, group: &Group) -> Result<GroupDone, GroupErr
             Err(Fail::Pg(e)) => {
                 restore(trees);
                 sp.rollback().await.map_err(GroupError::BeforeCommit)?;
+                let e = backend(e);
                 tracing::warn!(error = %e, "write command failed");
-                results.push(Err(backend(e)));
+                results.push(Err(e));
             }
         }
     }

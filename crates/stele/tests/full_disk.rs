@@ -4,7 +4,12 @@
 //! visible; when the filler is removed the server recovers by itself (no restart), and the
 //! log still verifies offline against the signed head.
 //!
-//! Mounting needs root. Without it the test says so and names the variant that ran instead:
+//! Two variants: SQLite with its data directory on the tmpfs, and PostgreSQL with a cluster of
+//! its own whose data directory is on the tmpfs and whose WAL is not (`initdb --waldir`). A
+//! full WAL volume is not something a client can survive: PostgreSQL itself stops (PANIC) and
+//! comes back only with space; Stele then answers 503 until it does. The README says so.
+//!
+//! Mounting needs root. Without it the tests say so and name the variant that runs instead:
 //! `hardening.rs::a_full_store_answers_503_storage_full_and_readyz_follows` (SQLite's
 //! `max_page_count` cap, the same code path from the writer up).
 
@@ -25,13 +30,13 @@ const WAIT: Duration = Duration::from_secs(60);
 struct Mount(PathBuf);
 
 impl Mount {
-    fn new(dir: &Path, size: &str) -> Option<Mount> {
-        let root = Command::new("id").arg("-u").output().ok().is_some_and(|o| o.stdout.starts_with(b"0\n"));
-        if !root {
+    /// `options` are added to the size (e.g. the owner of the file system's root).
+    fn new(dir: &Path, size: &str, options: &str) -> Option<Mount> {
+        if !is_root() {
             return None;
         }
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &format!("size={size}{options}"), "tmpfs"])
             .arg(dir)
             .status()
             .is_ok_and(|s| s.success());
@@ -48,6 +53,76 @@ impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().ok().is_some_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// A PostgreSQL cluster of the test's own, run as the `postgres` user; stopped when dropped.
+struct Cluster {
+    bindir: PathBuf,
+    data: PathBuf,
+    url: String,
+}
+
+impl Cluster {
+    /// `initdb` into `data` with the WAL in `wal`, then `pg_ctl start` on a free port.
+    fn start(bindir: &Path, data: &Path, wal: &Path) -> Cluster {
+        let status = Command::new("chown").arg("postgres").arg(wal).status().expect("chown runs");
+        assert!(status.success(), "chown the WAL directory to postgres");
+        let initdb = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bindir.join("initdb"))
+            .arg("-D")
+            .arg(data)
+            .arg("--waldir")
+            .arg(wal)
+            .args(["-U", "stele", "--auth=trust", "-E", "UTF8"])
+            .output()
+            .expect("initdb runs");
+        assert!(initdb.status.success(), "initdb: {}", String::from_utf8_lossy(&initdb.stderr));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let cluster = Cluster {
+            bindir: bindir.to_owned(),
+            data: data.to_owned(),
+            url: format!("postgres://stele@127.0.0.1:{port}/postgres"),
+        };
+        let log = wal.join("postgres.log");
+        let started = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bindir.join("pg_ctl"))
+            .arg("-D")
+            .arg(data)
+            .arg("-l")
+            .arg(&log)
+            .arg("-o")
+            .arg(format!("-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=on"))
+            .args(["-w", "-t", "120", "start"])
+            .output()
+            .expect("pg_ctl runs");
+        assert!(started.status.success(), "pg_ctl start: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        cluster
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bindir.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+/// PostgreSQL's programs (`pg_config --bindir`), if installed.
+fn postgres_bindir() -> Option<PathBuf> {
+    let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    (out.status.success() && dir.join("initdb").exists() && dir.join("pg_ctl").exists()).then_some(dir)
 }
 
 /// Fills the file system but `leave` bytes (the filler is written, not sparse).
@@ -70,7 +145,7 @@ fn batch(round: usize) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_file_system_answers_503_and_recovers_when_space_returns() {
     let dir = tempfile::tempdir().expect("dir");
-    let Some(mount) = Mount::new(dir.path(), "48m") else {
+    let Some(mount) = Mount::new(dir.path(), "48m", "") else {
         println!(
             "a_full_file_system_answers_503_and_recovers_when_space_returns: skipped: not root, cannot mount a \
              tmpfs; the full-disk variant that runs is hardening.rs::a_full_store_answers_503_storage_full_and_readyz_follows \
@@ -78,11 +153,60 @@ async fn a_full_file_system_answers_503_and_recovers_when_space_returns() {
         );
         return;
     };
-    println!("full disk: running the tmpfs variant (48 MiB tmpfs mounted at {})", dir.path().display());
+    println!("full disk: running the SQLite tmpfs variant (48 MiB tmpfs mounted at {})", dir.path().display());
     let data = dir.path().join("data");
     std::fs::create_dir(&data).expect("data dir");
     let server = Server::start(&data, Some(OPERATOR));
-    let url = server.url.clone();
+    fill_refuse_recover(&server.url, &mount, &dir.path().join("filler"), dir.path()).await;
+    drop(server);
+    drop(mount);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_postgresql_volume_answers_503_and_recovers_when_space_returns() {
+    let test = "a_full_postgresql_volume_answers_503_and_recovers_when_space_returns";
+    if !is_root() {
+        println!("{test}: skipped: not root, cannot mount a tmpfs or run PostgreSQL as the postgres user");
+        return;
+    }
+    let Some(bindir) = postgres_bindir() else {
+        // scripts/test installs PostgreSQL and says so by setting this variable.
+        assert!(
+            std::env::var("STELE_TEST_POSTGRES_URL").map_or(true, |u| u.trim().is_empty()),
+            "{test}: STELE_TEST_POSTGRES_URL is set but PostgreSQL's initdb/pg_ctl were not found (pg_config --bindir)"
+        );
+        println!("{test}: skipped: PostgreSQL is not installed (no pg_config --bindir with initdb and pg_ctl)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    // The postgres user reaches the WAL directory inside it.
+    let status = Command::new("chmod").arg("0711").arg(dir.path()).status().expect("chmod runs");
+    assert!(status.success());
+    let volume = tempfile::tempdir().expect("volume mount point");
+    let uid = Command::new("id").args(["-u", "postgres"]).output().expect("id runs");
+    let uid = String::from_utf8_lossy(&uid.stdout).trim().to_owned();
+    let mount = Mount::new(volume.path(), "96m", &format!(",mode=0700,uid={uid}")).expect("tmpfs mounted as root");
+    println!(
+        "full disk: running the PostgreSQL variant (cluster data on a 96 MiB tmpfs at {}, WAL off it)",
+        volume.path().display()
+    );
+    let wal = dir.path().join("wal");
+    std::fs::create_dir(&wal).expect("wal dir");
+    let cluster = Cluster::start(&bindir, &volume.path().join("pg"), &wal);
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    let server = Server::start_with(&data, Some(OPERATOR), Some(&cluster.url));
+    fill_refuse_recover(&server.url, &mount, &volume.path().join("filler"), dir.path()).await;
+    drop(server);
+    drop(cluster);
+    drop(mount);
+}
+
+/// Fills `mount` with `filler` under ingest until a batch is refused, checks the refusal and
+/// that reads work while full, removes the filler and checks the recovery, then that nothing
+/// acknowledged is lost and the log verifies offline (`scratch` holds the export).
+async fn fill_refuse_recover(url: &str, mount: &Mount, filler: &Path, scratch: &Path) {
+    let url = url.to_owned();
     let key = tenant_with_key(&url, "acme").await;
     let http = reqwest::Client::new();
     let post = |events: Vec<Value>| {
@@ -93,7 +217,7 @@ async fn a_full_file_system_answers_503_and_recovers_when_space_returns() {
     };
 
     // Room for a few hundred events, then the disk is full.
-    fill(&mount, &dir.path().join("filler"), 2 << 20);
+    fill(mount, filler, 2 << 20);
     let mut acked: Vec<(String, String)> = Vec::new();
     let mut refused = None;
     for round in 0..2000 {
@@ -119,7 +243,9 @@ async fn a_full_file_system_answers_503_and_recovers_when_space_returns() {
     let (problem, retry_after) = refused.expect("the disk filled up within 2000 batches");
     assert_eq!(problem["type"], "urn:stele:problem:storage-full", "{problem}");
     assert!(retry_after, "a 503 says when to retry");
-    assert!(!problem.to_string().contains("os error"), "no internal detail: {problem}");
+    for internal in ["os error", "No space left", "could not", "disk is full", "db error"] {
+        assert!(!problem.to_string().contains(internal), "no internal detail ({internal}): {problem}");
+    }
     assert!(!acked.is_empty(), "some batches were acknowledged before the disk filled");
     println!("full disk: {} events acknowledged, then 503 storage-full", acked.len());
 
@@ -147,7 +273,7 @@ async fn a_full_file_system_answers_503_and_recovers_when_space_returns() {
     );
 
     // Space returns: the server recovers by itself.
-    std::fs::remove_file(dir.path().join("filler")).expect("filler removed");
+    std::fs::remove_file(filler).expect("filler removed");
     let deadline = tokio::time::Instant::now() + WAIT;
     let recovered = loop {
         let resp = post(vec![json!({"action": "disk.back", "message": "space returned"})]).await.expect("sent");
@@ -182,7 +308,5 @@ async fn a_full_file_system_answers_503_and_recovers_when_space_returns() {
         let got = stored.iter().find(|e| e["id"] == *id).unwrap_or_else(|| panic!("acknowledged {id} lost"));
         assert_eq!(got["message"], *message);
     }
-    export_verifies_offline(&url, &key, dir.path()).await;
-    drop(server);
-    drop(mount);
+    export_verifies_offline(&url, &key, scratch).await;
 }
