@@ -493,12 +493,43 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
     let view = query.view.as_ref().map(|v| v.expr());
     let driven = query.text.is_some()
         || query.filter.as_ref().map(|f| f.expr()).into_iter().chain(view).any(|e| drives(e, dense));
-    sql.push(if driven { "+tenant_no = " } else { "tenant_no = " }).bind(SqlValue::Integer(s.no));
+    // A page in seq order over a time range (exports, streams, tails): walking the time
+    // index and sorting made every page read and sort the whole range's rows, JSON and all,
+    // so exporting the last minute slowed down as the log grew. Instead the page walks the
+    // rowids (seq order, nothing to sort) between the least and the greatest rowid in the
+    // range — found on the covering time index — testing each row's time, and stops at the
+    // page's end. `+` keeps the planner off the time index for the outer query.
+    let seq_range = with_keyset
+        && query.sort.attr == Attr::Seq
+        && (query.range.from.is_some() || query.range.to.is_some());
+    sql.push(if driven || seq_range { "+tenant_no = " } else { "tenant_no = " }).bind(SqlValue::Integer(s.no));
+    let time = if seq_range { "+time" } else { "time" };
     if let Some(from) = query.range.from {
-        sql.push(" AND time >= ").bind(SqlValue::Integer(from.as_micros()));
+        sql.push(&format!(" AND {time} >= ")).bind(SqlValue::Integer(from.as_micros()));
     }
     if let Some(to) = query.range.to {
-        sql.push(" AND time < ").bind(SqlValue::Integer(to.as_micros()));
+        sql.push(&format!(" AND {time} < ")).bind(SqlValue::Integer(to.as_micros()));
+    }
+    if seq_range {
+        for (bound, edge, end) in [(" AND pos >= ", "MIN", s.base()), (" AND pos <= ", "MAX", s.end())] {
+            sql.push(bound);
+            match (edge, query.range.from, query.range.to) {
+                // An open end: the tenant's own rowids bound the walk.
+                ("MIN", None, _) | ("MAX", _, None) => {
+                    sql.bind(end);
+                }
+                _ => {
+                    sql.push(&format!("(SELECT {edge}(pos) FROM events WHERE tenant_no = ")).bind(SqlValue::Integer(s.no));
+                    if let Some(from) = query.range.from {
+                        sql.push(" AND time >= ").bind(SqlValue::Integer(from.as_micros()));
+                    }
+                    if let Some(to) = query.range.to {
+                        sql.push(" AND time < ").bind(SqlValue::Integer(to.as_micros()));
+                    }
+                    sql.push(")");
+                }
+            }
+        }
     }
     if let Some(view) = &query.view {
         sql.push(" AND ");
