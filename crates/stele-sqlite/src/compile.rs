@@ -499,9 +499,8 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
     // rowids (seq order, nothing to sort) between the least and the greatest rowid in the
     // range — found on the covering time index — testing each row's time, and stops at the
     // page's end. `+` keeps the planner off the time index for the outer query.
-    let seq_range = with_keyset
-        && query.sort.attr == Attr::Seq
-        && (query.range.from.is_some() || query.range.to.is_some());
+    let seq_range =
+        with_keyset && query.sort.attr == Attr::Seq && (query.range.from.is_some() || query.range.to.is_some());
     sql.push(if driven || seq_range { "+tenant_no = " } else { "tenant_no = " }).bind(SqlValue::Integer(s.no));
     let time = if seq_range { "+time" } else { "time" };
     if let Some(from) = query.range.from {
@@ -519,7 +518,8 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
                     sql.bind(end);
                 }
                 _ => {
-                    sql.push(&format!("(SELECT {edge}(pos) FROM events WHERE tenant_no = ")).bind(SqlValue::Integer(s.no));
+                    sql.push(&format!("(SELECT {edge}(pos) FROM events WHERE tenant_no = "))
+                        .bind(SqlValue::Integer(s.no));
                     if let Some(from) = query.range.from {
                         sql.push(" AND time >= ").bind(SqlValue::Integer(from.as_micros()));
                     }
