@@ -224,6 +224,9 @@ pub struct StoreSettings {
     /// Past it, ingest answers 503 `index-behind` with `Retry-After: 1`, so that the
     /// un-indexed tail every read scans stays bounded. Ignored on PostgreSQL.
     pub sqlite_max_index_lag: u64,
+    /// Memory all SQLite connections' page caches may hold together, in MiB (SQLite's soft
+    /// heap limit; default 96). Ignored on PostgreSQL.
+    pub sqlite_memory_mib: u64,
 }
 
 impl Default for StoreSettings {
@@ -232,6 +235,7 @@ impl Default for StoreSettings {
             query_timeout_ms: 10_000,
             sqlite_max_bytes: None,
             sqlite_max_index_lag: stele_sqlite::DEFAULT_MAX_INDEX_LAG,
+            sqlite_memory_mib: stele_sqlite::DEFAULT_MEMORY_BYTES / (1024 * 1024),
         }
     }
 }

@@ -69,6 +69,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             let options = SqliteOptions {
                 max_bytes: config.store.sqlite_max_bytes,
                 max_index_lag: config.store.sqlite_max_index_lag,
+                memory_bytes: config.store.sqlite_memory_mib.saturating_mul(1024 * 1024),
                 ..SqliteOptions::default()
             };
             Ok(Arc::new(SqliteStore::open_with(&path, options)?.with_query_timeout(timeout)))

@@ -14,6 +14,7 @@ mod delivery;
 mod directory;
 pub mod index;
 mod read;
+mod read_threads;
 mod redact;
 mod retention;
 pub mod rows;
@@ -114,7 +115,17 @@ pub struct SqliteOptions {
     pub index: IndexMode,
     /// Committed but unindexed events past which appends answer [`StoreError::IndexBehind`].
     pub max_index_lag: u64,
+    /// SQLite's soft heap limit, in bytes: past it, SQLite recycles page-cache pages instead
+    /// of allocating more, so that the caches of the writer, the indexer and every reader
+    /// together stay near this bound. It is process-wide (the last store opened sets it).
+    pub memory_bytes: u64,
 }
+
+/// The default [`SqliteOptions::memory_bytes`]: the writer's (32 MB) and the indexer's
+/// (64 MB) caches are larger than this together, but they are upper bounds that only fill
+/// under long, varied load; this keeps the sum of all connections' caches flat (issue #15's
+/// soak showed resident memory still climbing after 12 minutes without it).
+pub const DEFAULT_MEMORY_BYTES: u64 = 96 * 1024 * 1024;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -123,6 +134,7 @@ impl Default for SqliteOptions {
             max_bytes: None,
             index: IndexMode::Background,
             max_index_lag: DEFAULT_MAX_INDEX_LAG,
+            memory_bytes: DEFAULT_MEMORY_BYTES,
         }
     }
 }
@@ -136,6 +148,8 @@ pub struct SqliteStore {
     indexer_thread: Mutex<Option<JoinHandle<()>>>,
     max_index_lag: u64,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// The threads reads run on, one per connection.
+    read_threads: read_threads::ReadThreads,
     /// Tenant ids to row numbers, as reads found them.
     tenant_nos: Mutex<std::collections::HashMap<TenantId, i64>>,
     /// One permit per read connection: reads past [`MAX_READERS`] wait for a free one.
@@ -166,6 +180,8 @@ impl SqliteStore {
     pub fn open_with(path: &Path, options: SqliteOptions) -> Result<Self, OpenError> {
         let sqlite = |source| OpenError::Sqlite { path: path.to_owned(), source };
         let conn = rows::open_writer(path).map_err(sqlite)?;
+        let limit = i64::try_from(options.memory_bytes).unwrap_or(i64::MAX);
+        conn.pragma_update_and_check(None, "soft_heap_limit", limit, |_| Ok(())).map_err(sqlite)?;
         if let Some(bytes) = options.max_bytes {
             let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(sqlite)?;
             conn.pragma_update(None, "max_page_count", (bytes / page.max(1)).max(1)).map_err(sqlite)?;
@@ -211,6 +227,7 @@ impl SqliteStore {
             indexer_thread: Mutex::new(indexer_thread),
             max_index_lag: options.max_index_lag,
             readers: Arc::new(Mutex::new(Vec::new())),
+            read_threads: read_threads::ReadThreads::start(MAX_READERS).map_err(OpenError::Thread)?,
             tenant_nos: Mutex::new(std::collections::HashMap::new()),
             reading: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             grown,
@@ -309,7 +326,7 @@ impl SqliteStore {
         self.read(move |c| f(c, no)).await
     }
 
-    /// Runs a read on a pooled read-only connection, off the async threads.
+    /// Runs a read on a pooled read-only connection, on one of the read threads.
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -320,42 +337,42 @@ impl SqliteStore {
         let abandoned = Arc::new(AtomicBool::new(false));
         let _abandon = Abandon(abandoned.clone());
         let permit = self.reading.clone().acquire_owned().await.map_err(|_| StoreError::Closed)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            if abandoned.load(Ordering::Relaxed) {
-                stele_store::count_cancelled_query();
-                return Err(StoreError::QueryTimeout);
-            }
-            let pooled = readers.lock().map_err(poisoned)?.pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => rows::open_reader(&path).map_err(backend)?,
-            };
-            let stopped = Arc::new(AtomicBool::new(false));
-            let handler = {
-                let stopped = stopped.clone();
-                move || {
-                    let stop = abandoned.load(Ordering::Relaxed) || Instant::now() >= deadline;
-                    if stop {
-                        stopped.store(true, Ordering::Relaxed);
-                    }
-                    stop
+        self.read_threads
+            .run(move || {
+                let _permit = permit;
+                if abandoned.load(Ordering::Relaxed) {
+                    stele_store::count_cancelled_query();
+                    return Err(StoreError::QueryTimeout);
                 }
-            };
-            conn.progress_handler(PROGRESS_OPS, Some(handler));
-            let result = f(&conn);
-            conn.progress_handler(0, None::<fn() -> bool>);
-            let mut idle = readers.lock().map_err(poisoned)?;
-            // At most MAX_READERS connections exist (one per permit), so all are kept.
-            idle.push(conn);
-            if stopped.load(Ordering::Relaxed) {
-                stele_store::count_cancelled_query();
-                return Err(StoreError::QueryTimeout);
-            }
-            result
-        })
-        .await
-        .map_err(backend)?
+                let pooled = readers.lock().map_err(poisoned)?.pop();
+                let conn = match pooled {
+                    Some(c) => c,
+                    None => rows::open_reader(&path).map_err(backend)?,
+                };
+                let stopped = Arc::new(AtomicBool::new(false));
+                let handler = {
+                    let stopped = stopped.clone();
+                    move || {
+                        let stop = abandoned.load(Ordering::Relaxed) || Instant::now() >= deadline;
+                        if stop {
+                            stopped.store(true, Ordering::Relaxed);
+                        }
+                        stop
+                    }
+                };
+                conn.progress_handler(PROGRESS_OPS, Some(handler));
+                let result = f(&conn);
+                conn.progress_handler(0, None::<fn() -> bool>);
+                let mut idle = readers.lock().map_err(poisoned)?;
+                // At most MAX_READERS connections exist (one per permit), so all are kept.
+                idle.push(conn);
+                if stopped.load(Ordering::Relaxed) {
+                    stele_store::count_cancelled_query();
+                    return Err(StoreError::QueryTimeout);
+                }
+                result
+            })
+            .await
     }
 }
 

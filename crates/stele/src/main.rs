@@ -227,7 +227,10 @@ fn init_logging(json: bool) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Blocking work left on tokio's pool (parsing large ingest bodies, password hashing,
+    // joins at shutdown) is bounded: past this many threads it queues instead of growing
+    // the pool (the default cap is 512). Store reads have threads of their own.
+    let runtime = tokio::runtime::Builder::new_multi_thread().max_blocking_threads(32).enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
