@@ -541,14 +541,19 @@ async fn batch_of(
         true => crate::integrity::head_covering_now(store, &state.signer, &state.heads_signed, tenant).await?,
         false => None,
     };
+    let mut proofs = match &head {
+        Some(h) => {
+            let indexes: Vec<u64> = events.iter().map(|e| e.seq.get() - 1).collect();
+            proofs::inclusions(store, tenant, &indexes, h.head.size).await?.into_iter().map(Some).collect()
+        }
+        None => Vec::new(),
+    }
+    .into_iter();
     let mut items = Vec::with_capacity(events.len());
     for e in events {
         let json = e.to_json();
         let time = event_time(&json);
-        let proof = match &head {
-            Some(h) => Some(serde_json::json!(proofs::inclusion(store, tenant, e.seq.get() - 1, h.head.size).await?)),
-            None => None,
-        };
+        let proof = proofs.next().flatten().map(|p| serde_json::json!(p));
         items.push(Item { seq: e.seq.get(), time, json, proof });
     }
     let head = head.map(|h| serde_json::to_value(h).unwrap_or_default());

@@ -18,7 +18,7 @@ pub fn is_stored_level(level: u32) -> bool {
 }
 
 /// One read a store performs to get a perfect subtree's hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeRead {
     /// Leaf hashes of leaves `[begin, end)` (leaf `i` is the event with seq `i + 1`).
     Leaves { begin: u64, end: u64 },

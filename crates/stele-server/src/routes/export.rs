@@ -165,6 +165,13 @@ async fn stream_pages(
     loop {
         let page = store.query(tenant, &query).await.map_err(|e| e.to_string())?;
         let mut chunk = Vec::with_capacity(page.events.len() * 1200);
+        let mut proofs = match format {
+            Format::Ndjson if !complete => {
+                let indexes: Vec<u64> = page.events.iter().map(|e| e.seq.get() - 1).collect();
+                proofs::inclusions(store, tenant, &indexes, size).await.map_err(|e| e.to_string())?.into_iter()
+            }
+            _ => Vec::new().into_iter(),
+        };
         for event in &page.events {
             match format {
                 Format::Ndjson if complete => {
@@ -172,8 +179,7 @@ async fn stream_pages(
                     chunk.push(b'\n');
                 }
                 Format::Ndjson => {
-                    let proof =
-                        proofs::inclusion(store, tenant, event.seq.get() - 1, size).await.map_err(|e| e.to_string())?;
+                    let proof = proofs.next().ok_or("a proof is missing")?;
                     let mut value: Value = serde_json::from_str(&event.to_json()).map_err(|e| e.to_string())?;
                     if let Some(obj) = value.as_object_mut() {
                         obj.insert("proof".into(), json!(proof));

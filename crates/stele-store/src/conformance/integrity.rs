@@ -71,8 +71,18 @@ pub async fn merkle_tree_matches_the_leaves(store: Arc<dyn Store>) {
         verify_inclusion(index.min(299), 300, &leaves[index.min(299) as usize], &at_300, &root_300)
             .expect("older size");
     }
+    // Many proofs with one read are the proofs one by one.
+    let indexes: Vec<u64> = (0..n).step_by(7).chain([0, 255, 256, n - 1]).collect();
+    let together = proofs::inclusions(&*store, &tenant("acme"), &indexes, n).await.expect("inclusions");
+    assert_eq!(together.len(), indexes.len());
+    for (index, proof) in indexes.iter().zip(&together) {
+        assert_eq!(proof, &proofs::inclusion(&*store, &tenant("acme"), *index, n).await.expect("inclusion"));
+        verify_inclusion(*index, n, &leaves[*index as usize], proof, &tree.root).expect("inclusion verifies");
+    }
+    assert!(proofs::inclusions(&*store, &tenant("acme"), &[], n).await.expect("none").is_empty());
     // Past the end of the log is an error, not a proof.
     assert!(matches!(proofs::inclusion(&*store, &tenant("acme"), 0, n + 1).await, Err(StoreError::Tree(_))));
+    assert!(matches!(proofs::inclusions(&*store, &tenant("acme"), &[0], n + 1).await, Err(StoreError::Tree(_))));
 }
 
 pub async fn appends_report_grown_trees(store: Arc<dyn Store>) {
