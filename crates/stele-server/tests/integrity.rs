@@ -282,3 +282,21 @@ async fn appends_are_covered_by_a_signed_head_within_a_second_under_load() {
     assert!(sent >= 100, "the load ran ({sent} events)");
     app.shutdown().await;
 }
+
+/// A wait longer than the server waits is refused, naming `wait_ms`, rather than silently
+/// cut to 10 s (found by schemathesis: the document said 10000 at most, the server took any).
+#[tokio::test]
+async fn a_head_wait_beyond_ten_seconds_is_refused() {
+    let app = spawn_app().await;
+    let key = app.tenant_with_key("acme").await;
+    let head = head_of_at_least(&app, &key.secret, 2).await;
+    let resp = app.get("/v1/integrity/head?min_size=1&wait_ms=10001", &key.secret).send().await.unwrap();
+    let problem = common::assert_problem(resp, StatusCode::BAD_REQUEST, "invalid-parameter").await;
+    assert_eq!(problem["parameter"], "wait_ms");
+    // The longest wait allowed is accepted (and answers at once: the head covers 1).
+    let resp = app.get("/v1/integrity/head?min_size=1&wait_ms=10000", &key.secret).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let again: SignedTreeHead = resp.json().await.unwrap();
+    assert!(again.head.size >= head.head.size);
+    app.shutdown().await;
+}

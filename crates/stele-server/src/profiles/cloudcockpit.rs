@@ -40,6 +40,8 @@ pub struct Failure {
     kind: &'static str,
     description: String,
     property: Option<&'static str>,
+    /// Seconds for `Retry-After` (a rate-limited key).
+    retry_after: Option<u32>,
 }
 
 impl Failure {
@@ -54,7 +56,7 @@ impl Failure {
     }
 
     fn new(status: StatusCode, kind: &'static str, description: impl Into<String>) -> Self {
-        Self { status, kind, description: description.into(), property: None }
+        Self { status, kind, description: description.into(), property: None, retry_after: None }
     }
 
     /// 400 naming the bad parameter.
@@ -64,6 +66,13 @@ impl Failure {
 
     fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "the request could not be completed")
+    }
+
+    fn rate_limited(retry_after: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", super::common::RATE_LIMITED)
+        }
     }
 
     fn unavailable() -> Self {
@@ -89,6 +98,7 @@ impl From<ProfileError> for Failure {
     fn from(e: ProfileError) -> Self {
         match e {
             ProfileError::Unavailable => Failure::unavailable(),
+            ProfileError::RateLimited { retry_after } => Failure::rate_limited(retry_after),
             ProfileError::OutOfBounds { parameter, reason } => Failure::invalid(parameter, reason.to_string()),
             _ => Failure::internal(),
         }
@@ -367,9 +377,9 @@ async fn list_audit_logs(State(state): State<AppState>, headers: HeaderMap, uri:
     let mut response = match answer(&state, &headers, &uri).await {
         Ok(response) => response,
         Err(failure) => {
-            let status = failure.status;
+            let (status, retry_after) = (failure.status, failure.retry_after);
             let (status_code, body) = failure.body(&correlation);
-            let mut r = (status_code, Json(body)).into_response();
+            let mut r = common::retry_after((status_code, Json(body)).into_response(), retry_after);
             if status == StatusCode::UNAUTHORIZED {
                 r.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }

@@ -50,23 +50,36 @@ pub struct RetracedError {
 }
 
 /// A Retraced error answer.
-pub struct Failure(StatusCode, String);
+pub struct Failure {
+    status: StatusCode,
+    message: String,
+    /// Seconds for `Retry-After` (a rate-limited key).
+    retry_after: Option<u32>,
+}
 
 impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Failure { status, message: message.into(), retry_after: None }
+    }
+
+    fn rate_limited(retry_after: u32) -> Self {
+        Failure { retry_after: Some(retry_after), ..Failure::new(StatusCode::TOO_MANY_REQUESTS, common::RATE_LIMITED) }
+    }
+
     fn bad(message: impl Into<String>) -> Self {
-        Failure(StatusCode::BAD_REQUEST, message.into())
+        Failure::new(StatusCode::BAD_REQUEST, message)
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.0, Json(RetracedError { error: self.1 })).into_response()
+        common::retry_after((self.status, Json(RetracedError { error: self.message })).into_response(), self.retry_after)
     }
 }
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
-        Failure(e.status, e.detail)
+        Failure { status: e.status, message: e.detail, retry_after: e.retry_after }
     }
 }
 
@@ -82,11 +95,12 @@ fn token(headers: &HeaderMap) -> Option<&str> {
 
 /// The right to write to the tenant `projectId` names, if the presented key has it.
 async fn project(state: &AppState, headers: &HeaderMap, project_id: &str) -> Result<Writer, Failure> {
-    let unauthorized = || Failure(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    let unauthorized = || Failure::new(StatusCode::UNAUTHORIZED, "Unauthorized");
     let map = |e: ProfileError| match e {
-        ProfileError::Unavailable => Failure(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable".into()),
-        ProfileError::Internal => Failure(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error".into()),
-        ProfileError::MissingScope(s) => Failure(StatusCode::FORBIDDEN, format!("The key lacks the {s} scope")),
+        ProfileError::Unavailable => Failure::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        ProfileError::RateLimited { retry_after } => Failure::rate_limited(retry_after),
+        ProfileError::Internal => Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        ProfileError::MissingScope(s) => Failure::new(StatusCode::FORBIDDEN, format!("The key lacks the {s} scope")),
         _ => unauthorized(),
     };
     let secret = token(headers).ok_or_else(unauthorized)?;

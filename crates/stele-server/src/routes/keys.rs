@@ -99,6 +99,7 @@ pub(crate) async fn create_key_in(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListKeysParams {
     /// Only this tenant's keys (operator); a tenant key always sees its own tenant's.
     pub tenant: Option<String>,

@@ -281,6 +281,7 @@ fn user_name_taken(e: StoreError) -> ApiError {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1-1000 (default 100).
     pub limit: Option<u32>,

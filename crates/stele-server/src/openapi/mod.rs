@@ -1,4 +1,12 @@
-//! The OpenAPI document, collected from the handlers' annotations by `utoipa-axum`.
+//! The OpenAPI document, collected from the handlers' annotations by `utoipa-axum`, then
+//! completed by rule (`complete.rs`: the statuses the layers in front of the handlers answer,
+//! each family's error shape and credentials) and given its stateful links (`links.rs`).
+//! `tests/contract.rs` checks the document's properties and runs schemathesis against it.
+
+mod complete;
+mod links;
+
+use complete::TENANT_HEADER;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -35,6 +43,14 @@ impl Modify for BearerAuth {
             );
         }
     }
+}
+
+/// The served document: what the handlers documented, completed by rule, with links.
+pub fn document(api: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| serde_json::json!({}));
+    complete::complete(&mut doc);
+    links::add(&mut doc);
+    doc
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
