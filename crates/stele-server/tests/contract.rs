@@ -90,7 +90,7 @@ async fn every_operation_documents_the_statuses_of_the_layers() {
 async fn every_error_has_a_body_schema_in_its_family_shape() {
     let app = spawn_app().await;
     let doc = document(&app).await;
-    let profile_errors = ["OneUptimeError", "ErrorResponse", "LosantError", "RetracedError"];
+    let profile_errors = ["OneUptimeError", "CloudCockpitErrorResponse", "LosantError", "RetracedError"];
     for (path, method, op) in operations(&doc) {
         for (status, response) in op["responses"].as_object().expect("responses") {
             assert!(response["description"].is_string(), "{method} {path} {status}: a description");
@@ -174,11 +174,13 @@ async fn tenant_scoped_operations_take_the_tenant_header() {
             // With the header the tenant is found (a required parameter may still be missing).
             let with = app.op_get(&path, "acme").send().await.expect("sent");
             let status = with.status();
-            let answer: Value = with.json().await.expect("JSON");
-            assert!(
-                status.is_success() || (status == StatusCode::BAD_REQUEST && answer["type"] != "urn:stele:problem:missing-tenant"),
-                "GET {path} with the header: {status} {answer}"
-            );
+            if !status.is_success() {
+                let answer: Value = with.json().await.expect("a problem");
+                assert!(
+                    status == StatusCode::BAD_REQUEST && answer["type"] != "urn:stele:problem:missing-tenant",
+                    "GET {path} with the header: {status} {answer}"
+                );
+            }
             checked += 1;
         }
     }
@@ -289,6 +291,7 @@ async fn schemathesis_finds_no_failures() {
         .env("STELE_SCHEMATHESIS_OPERATOR", OPERATOR)
         .env("STELE_SCHEMATHESIS_KEY_ID", &key.id)
         .env("STELE_SCHEMATHESIS_KEY_SECRET", &key.secret)
+        .current_dir(report.path())
         .env("NO_COLOR", "1")
         .env("TERM", "dumb")
         .output()

@@ -41,6 +41,8 @@ struct Profile {
     credential_headers: &'static [&'static str],
     /// Whether its 401 carries `WWW-Authenticate`.
     challenges: bool,
+    /// Whether an absent body is read as `{}` (OneUptime's routes).
+    optional_body: bool,
 }
 
 const PROFILES: [Profile; 5] = [
@@ -50,13 +52,15 @@ const PROFILES: [Profile; 5] = [
         scheme: "oneuptime_api_key",
         credential_headers: &["ApiKey"],
         challenges: false,
+        optional_body: true,
     },
     Profile {
         prefixes: &["/v1/AuditLogs"],
-        error: Some("ErrorResponse"),
+        error: Some("CloudCockpitErrorResponse"),
         scheme: "bearer",
         credential_headers: &["Authorization"],
         challenges: true,
+        optional_body: false,
     },
     Profile {
         prefixes: &["/v1/products/", "/v1/organizations/", "/v2/products/", "/v2/organizations/"],
@@ -64,6 +68,7 @@ const PROFILES: [Profile; 5] = [
         scheme: "basic",
         credential_headers: &[],
         challenges: true,
+        optional_body: false,
     },
     Profile {
         prefixes: &["/instance/"],
@@ -71,6 +76,7 @@ const PROFILES: [Profile; 5] = [
         scheme: "bearer",
         credential_headers: &[],
         challenges: false,
+        optional_body: false,
     },
     Profile {
         prefixes: &["/auditlog/publisher/"],
@@ -78,6 +84,7 @@ const PROFILES: [Profile; 5] = [
         scheme: "retraced_token",
         credential_headers: &["Authorization"],
         challenges: false,
+        optional_body: false,
     },
 ];
 
@@ -155,6 +162,9 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
             });
         }
         op.insert("security".into(), json!([{ profile.scheme: [] }]));
+        if let (true, Some(body)) = (profile.optional_body, op.get_mut("requestBody")) {
+            body["required"] = json!(false);
+        }
     }
     let responses = op.entry("responses").or_insert_with(|| json!({}));
     let Some(responses) = responses.as_object_mut() else { return };
@@ -279,8 +289,8 @@ fn add_tenant_header(op: &mut Map<String, Value>) {
     parameters.push(json!({
         "name": TENANT_HEADER,
         "in": "header",
-        "required": false,
-        "description": "the tenant the operator key acts on (required with the operator key; a tenant key's own tenant otherwise)",
+        "required": true,
+        "description": "the tenant the operator key acts on (it must name one); a tenant key acts on its own tenant whatever this names",
         "schema": { "type": "string", "pattern": TENANT_ID_PATTERN, "minLength": 1, "maxLength": 64 },
         "example": "acme"
     }));

@@ -53,8 +53,15 @@ const RULES: [Rule; 8] = [
 ];
 
 /// The links a new tenant opens: its own directory, retention and SSO routes.
-const TENANT_TARGETS: [&str; 6] =
-    ["create_member", "create_group", "create_scim_connection", "put_retention", "put_oidc_provider", "put_legal_hold"];
+const TENANT_TARGETS: [&str; 7] = [
+    "create_member",
+    "create_group",
+    "create_scim_connection",
+    "put_retention",
+    "put_oidc_provider",
+    "put_legal_hold",
+    "delete_legal_hold",
+];
 
 pub fn add(doc: &mut Value) {
     for (path, method, status, targets, id, tenant) in RULES {

@@ -3,10 +3,11 @@
 //! each family's error shape and credentials) and given its stateful links (`links.rs`).
 //! `tests/contract.rs` checks the document's properties and runs schemathesis against it.
 
+mod bounds;
 mod complete;
 mod links;
 
-use complete::TENANT_HEADER;
+use complete::{TENANT_HEADER, TENANT_ID_PATTERN};
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -49,6 +50,7 @@ impl Modify for BearerAuth {
 pub fn document(api: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut doc = serde_json::to_value(api).unwrap_or_else(|_| serde_json::json!({}));
     complete::complete(&mut doc);
+    bounds::add(&mut doc);
     links::add(&mut doc);
     doc
 }

@@ -112,31 +112,31 @@ impl From<ProfileError> for Failure {
 #[allow(dead_code)] // documentation shape; parsed by name
 struct Params {
     /// 1-based page (default 1).
-    #[param(rename = "PageNumber")]
+    #[param(rename = "PageNumber", minimum = 1, example = 1)]
     page_number: Option<i32>,
     /// Items per page, 1-2000 (default 25).
-    #[param(rename = "PageSize")]
+    #[param(rename = "PageSize", minimum = 1, maximum = 2000, example = 25)]
     page_size: Option<i32>,
     /// Start of the interval (default: one month ago).
-    #[param(rename = "StartDate")]
+    #[param(rename = "StartDate", format = DateTime)]
     start_date: Option<String>,
     /// End of the interval, exclusive (default: now).
-    #[param(rename = "EndDate")]
+    #[param(rename = "EndDate", format = DateTime)]
     end_date: Option<String>,
     /// Operations (`action`), separated by `|`: `CreateOrder|CreateCustomer`.
     #[param(rename = "Operations")]
     operations: Option<String>,
-    /// `Processing`, `Succeded` or `Failed`.
-    #[param(rename = "Status")]
+    /// `Processing`, `Succeded` or `Failed` (any case).
+    #[param(rename = "Status", pattern = "^([Pp][Rr][Oo][Cc][Ee][Ss][Ss][Ii][Nn][Gg]|[Ss][Uu][Cc][Cc][Ee][Dd][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])?$", example = "Failed")]
     status: Option<String>,
-    /// Part of the reseller's name (`context.reseller`).
-    #[param(rename = "Reseller")]
+    /// Part of the reseller's name (`context.reseller`), at most 1024 characters.
+    #[param(rename = "Reseller", max_length = 1024)]
     reseller: Option<String>,
-    /// Part of the customer's name (`context.customer`).
-    #[param(rename = "Customer")]
+    /// Part of the customer's name (`context.customer`), at most 1024 characters.
+    #[param(rename = "Customer", max_length = 1024)]
     customer: Option<String>,
     /// View as this reseller (`context.reseller_id`; csp only), a UUID.
-    #[param(rename = "resellerId")]
+    #[param(rename = "resellerId", format = "uuid")]
     reseller_id: Option<String>,
     /// The `continuationToken` of the previous page.
     #[param(rename = "ContinuationToken")]
@@ -365,7 +365,7 @@ fn correlation_id(headers: &HeaderMap) -> String {
 /// List the tenant's audit logs, newest first.
 #[utoipa::path(get, path = "/v1/AuditLogs", tag = "profile: CloudCockpit",
     params(
-        ("X-Tenant" = String, Header, description = "a domain alias of the tenant"),
+        ("X-Tenant" = String, Header, description = "a domain alias of the tenant", min_length = 1, example = "acme.example.com"),
         ("Authorization" = String, Header, description = "Bearer <JWT signed with the tenant's key> (or a Stele key of the tenant)"),
         ("X-Correlation-Id" = Option<String>, Header, description = "echoed in the answer's header and error bodies"),
         Params),

@@ -147,7 +147,7 @@ async fn append(
 
 /// Report one event (Retraced publisher API `createEvent`).
 #[utoipa::path(post, path = "/auditlog/publisher/v1/project/{projectId}/event", tag = "profile: Retraced",
-    params(("projectId" = String, Path, description = "an alias of the key's tenant"),
+    params(("projectId" = String, Path, description = "an alias of the key's tenant", example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"),
         ("Authorization" = String, Header, description = "token=<Stele key with events:write>")),
     request_body(content = Object, description = "a Retraced event: action, crud, actor, target, group, created, source_ip, description, is_failure, is_anonymous, fields, component, version, external_id, metadata"),
     responses((status = 201, body = Created), (status = 400, body = RetracedError), (status = 401, body = RetracedError),
@@ -168,7 +168,7 @@ pub async fn create_event(
 
 /// Report several events at once, all or none (Retraced publisher API `createEventBulk`).
 #[utoipa::path(post, path = "/auditlog/publisher/v1/project/{projectId}/event/bulk", tag = "profile: Retraced",
-    params(("projectId" = String, Path, description = "an alias of the key's tenant"),
+    params(("projectId" = String, Path, description = "an alias of the key's tenant", example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"),
         ("Authorization" = String, Header, description = "token=<Stele key with events:write>")),
     request_body(content = Object, description = "{\"events\": [Retraced event, ...]}"),
     responses((status = 201, body = Vec<Created>), (status = 400, body = RetracedError), (status = 401, body = RetracedError),

@@ -337,8 +337,9 @@ pub async fn redact(
     let tenant = principal.tenant(&headers)?;
     let request: RedactRequest = json_body(&headers, body).await?;
     let reason = request.reason.trim().to_owned();
-    if reason.is_empty() || reason.len() > 1000 {
-        return Err(ApiError::invalid_parameter("reason", "must be 1-1000 characters"));
+    // Characters, as the detail says (it had counted bytes), and prose like every reason.
+    if reason.is_empty() || reason.chars().count() > 1000 || stele_core::text::check_prose(&reason).is_err() {
+        return Err(ApiError::invalid_parameter("reason", "must be 1-1000 characters of text"));
     }
     let event = visible_event(&state, &principal, &tenant, &id).await?;
     let event_id = stele_core::EventId::parse(&id).map_err(|_| ApiError::not_found("no such event"))?;

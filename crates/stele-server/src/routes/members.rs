@@ -284,6 +284,7 @@ fn user_name_taken(e: StoreError) -> ApiError {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1-1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
     /// `next` of the previous page.
     pub cursor: Option<String>,
