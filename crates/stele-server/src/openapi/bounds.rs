@@ -32,13 +32,23 @@ fn email() -> String {
 
 const ROLES: [&str; 4] = ["owner", "admin", "auditor", "member"];
 
+/// `tenant_update::check_aliases`: at most 100, each 1-256 characters of a label without
+/// spaces, none repeated.
+fn aliases() -> Value {
+    let item = json!({ "type": "string", "pattern": format!("^[^\\s{LABEL_CHARS}]+$"), "minLength": 1, "maxLength": 256 });
+    json!({ "maxItems": 100, "uniqueItems": true, "items": item })
+}
+
+/// Update bodies that must name at least one change.
+const UPDATES: [&str; 4] = ["UpdateTenant", "UpdateMember", "UpdateGroup", "StreamPatch"];
+
 pub fn add(doc: &mut Value) {
     let text = |pattern: String, max: u32| json!({ "pattern": pattern, "minLength": 1, "maxLength": max });
     let rows: Vec<(&str, &str, Value)> = vec![
         // tenants::create_tenant
         ("CreateTenant", "id", json!({ "pattern": super::TENANT_ID_PATTERN, "example": "acme" })),
         ("CreateTenant", "name", text(name(), 256)),
-        ("CreateTenant", "aliases", json!({ "maxItems": 100 })),
+        ("CreateTenant", "aliases", aliases()),
         // keys::create_key_in
         ("CreateKey", "name", text(name(), 256)),
         ("CreateKey", "scopes", json!({ "minItems": 1 })),
@@ -64,7 +74,7 @@ pub fn add(doc: &mut Value) {
         ("PutOidcProvider", "client_secret", json!({ "pattern": plain(), "minLength": 1 })),
         ("PutOidcProvider", "name", json!({ "pattern": plain(), "minLength": 1 })),
         // tenant_update::update_tenant
-        ("UpdateTenant", "aliases", json!({ "maxItems": 100 })),
+        ("UpdateTenant", "aliases", aliases()),
         ("JwtInput", "alg", json!({ "enum": ["HS256", "EdDSA", "RS256"] })),
         ("JwtInput", "issuer", json!({ "minLength": 1, "maxLength": 1024 })),
         ("JwtInput", "audience", json!({ "minLength": 1, "maxLength": 1024 })),
@@ -73,6 +83,12 @@ pub fn add(doc: &mut Value) {
         // events::ingest: a batch holds 1-1000 events
         ("IngestBatch", "events", json!({ "minItems": 1, "maxItems": 1000 })),
     ];
+    for schema in UPDATES {
+        if let Some(s) = doc.get_mut("components").and_then(|c| c.get_mut("schemas")).and_then(|s| s.get_mut(schema)) {
+            s["minProperties"] = json!(1);
+        }
+    }
+    unsigned(doc);
     for (schema, property, bounds) in rows {
         let target = doc
             .get_mut("components")
@@ -100,5 +116,22 @@ pub fn add(doc: &mut Value) {
                 slot.extend(bounds);
             }
         }
+    }
+}
+
+/// `utoipa` documents a `u64` as `int64` from 0: the server reads the whole `u64` range, so a
+/// value past `i64::MAX` is valid too (and one past `u64::MAX` is refused).
+fn unsigned(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let integer = map.get("type").is_some_and(|t| t == "integer" || t.as_array().is_some_and(|a| a.iter().any(|t| t == "integer")));
+            if integer && map.get("format").is_some_and(|f| f == "int64") && map.get("minimum").is_some_and(|m| m == 0) {
+                map.remove("format");
+                map.entry("maximum").or_insert(json!(u64::MAX));
+            }
+            map.values_mut().for_each(unsigned);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned),
+        _ => {}
     }
 }

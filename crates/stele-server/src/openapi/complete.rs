@@ -43,6 +43,8 @@ struct Profile {
     challenges: bool,
     /// Whether an absent body is read as `{}` (OneUptime's routes).
     optional_body: bool,
+    /// Whether its body must be declared `application/json` (else 415).
+    json_body: bool,
 }
 
 const PROFILES: [Profile; 5] = [
@@ -53,6 +55,7 @@ const PROFILES: [Profile; 5] = [
         credential_headers: &["ApiKey"],
         challenges: false,
         optional_body: true,
+        json_body: false,
     },
     Profile {
         prefixes: &["/v1/AuditLogs"],
@@ -61,6 +64,7 @@ const PROFILES: [Profile; 5] = [
         credential_headers: &["Authorization"],
         challenges: true,
         optional_body: false,
+        json_body: false,
     },
     Profile {
         prefixes: &["/v1/products/", "/v1/organizations/", "/v2/products/", "/v2/organizations/"],
@@ -69,6 +73,7 @@ const PROFILES: [Profile; 5] = [
         credential_headers: &[],
         challenges: true,
         optional_body: false,
+        json_body: false,
     },
     Profile {
         prefixes: &["/instance/"],
@@ -77,6 +82,7 @@ const PROFILES: [Profile; 5] = [
         credential_headers: &[],
         challenges: false,
         optional_body: false,
+        json_body: false,
     },
     Profile {
         prefixes: &["/auditlog/publisher/"],
@@ -85,6 +91,7 @@ const PROFILES: [Profile; 5] = [
         credential_headers: &["Authorization"],
         challenges: false,
         optional_body: false,
+        json_body: true,
     },
 ];
 
@@ -214,6 +221,7 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
             if profile.error.is_none() {
                 native_problems(responses);
             }
+            own(responses, "400", "a parameter, header or body the profile refuses (OneUptime: also a wrong ApiKey)");
             own(responses, "401", "the credential is missing, unknown, wrong or revoked");
             if profile.challenges {
                 challenge(responses);
@@ -228,6 +236,9 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
             if has_body {
                 problem(responses, "408", "the request body stalled");
                 own(responses, "413", "the request body is too large");
+                if profile.json_body {
+                    own(responses, "415", "the body is not application/json");
+                }
             }
         }
     }

@@ -117,11 +117,12 @@ struct Params {
     /// Items per page, 1-2000 (default 25).
     #[param(rename = "PageSize", minimum = 1, maximum = 2000, example = 25)]
     page_size: Option<i32>,
-    /// Start of the interval (default: one month ago).
-    #[param(rename = "StartDate", format = DateTime)]
+    /// Start of the interval, a date-time read leniently as ASP.NET does (blank: absent;
+    /// default: one month ago).
+    #[param(rename = "StartDate", example = "2026-11-01T00:00:00Z")]
     start_date: Option<String>,
     /// End of the interval, exclusive (default: now).
-    #[param(rename = "EndDate", format = DateTime)]
+    #[param(rename = "EndDate")]
     end_date: Option<String>,
     /// Operations (`action`), separated by `|`: `CreateOrder|CreateCustomer`.
     #[param(rename = "Operations")]

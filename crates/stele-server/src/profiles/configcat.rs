@@ -73,11 +73,12 @@ struct V1Params {
     /// One of the 77 `AuditLogType` names (`action` equality).
     #[param(rename = "auditLogType")]
     audit_log_type: Option<String>,
-    /// Items at or after this UTC date-time (V1 without bounds: the last 7 days).
-    #[param(rename = "fromUtcDateTime", format = DateTime)]
+    /// Items at or after this UTC date-time, read leniently as ConfigCat does (a blank value
+    /// is absent; V1 without bounds: the last 7 days).
+    #[param(rename = "fromUtcDateTime", example = "2026-11-01T00:00:00Z")]
     from_utc_date_time: Option<String>,
     /// Items before this UTC date-time (V1: at most 30 days after `fromUtcDateTime`).
-    #[param(rename = "toUtcDateTime", format = DateTime)]
+    #[param(rename = "toUtcDateTime")]
     to_utc_date_time: Option<String>,
 }
 

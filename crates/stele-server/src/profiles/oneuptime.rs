@@ -194,8 +194,8 @@ fn param<'a>(call: &'a Call, name: &str) -> Option<std::borrow::Cow<'a, Json_>> 
 #[utoipa::path(method(get, post), path = "/api/status-page-scim-log/get-list", tag = "profile: OneUptime",
     params(
         ("ApiKey" = String, Header, description = "a Stele key secret"),
-        ("skip" = Option<u64>, Query, description = "rows to skip, at most 1 000 000 (default 0)", maximum = 1000000),
-        ("limit" = Option<u64>, Query, description = "rows per page, at most 100 (default 10; 0: the default)", maximum = 100, example = 10),
+        ("skip" = Option<String>, Query, description = "rows to skip, a number of at most 1 000 000 (default 0); like OneUptime, a value that is not a number is read as the default", example = "0"),
+        ("limit" = Option<String>, Query, description = "rows per page, a number of at most 100 (default 10; 0: the default); like OneUptime, a value that is not a number is read as the default", example = "10"),
     ),
     request_body(content = Object, description = "{\"query\": {...}, \"select\": {...}, \"sort\": {...}}"),
     responses((status = 200, body = ListAnswer), (status = 400, body = OneUptimeError),

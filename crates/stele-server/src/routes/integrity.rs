@@ -86,13 +86,13 @@ pub async fn head(
     principal.require(Scope::EventsRead)?;
     let tenant = principal.tenant(&headers)?;
     let p: HeadParams = query_params(&uri)?;
-    let Some(min) = p.min_size else {
-        return Ok(Json(latest(&state, &tenant).await?));
-    };
     let wait_ms = p.wait_ms.unwrap_or(MAX_WAIT_MS);
     if wait_ms > MAX_WAIT_MS {
         return Err(ApiError::invalid_parameter("wait_ms", format!("must be at most {MAX_WAIT_MS}")));
     }
+    let Some(min) = p.min_size else {
+        return Ok(Json(latest(&state, &tenant).await?));
+    };
     let wait = std::time::Duration::from_millis(wait_ms);
     let deadline = tokio::time::Instant::now() + wait;
     let mut signed = state.heads_signed.subscribe();
