@@ -72,6 +72,7 @@ pub async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> 
             ApiError::bad_request("invalid-body", format!("{path}: {message}"))
         }
     })?;
-    de.end().map_err(|_| ApiError::bad_request("malformed-json", "malformed JSON: trailing characters after the value"))?;
+    de.end()
+        .map_err(|_| ApiError::bad_request("malformed-json", "malformed JSON: trailing characters after the value"))?;
     Ok(value)
 }

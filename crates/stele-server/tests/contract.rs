@@ -40,7 +40,10 @@ fn operations(doc: &Value) -> Vec<(String, &'static str, &Value)> {
 }
 
 fn is_native(path: &str) -> bool {
-    (path.starts_with("/v1/") && path != "/v1/AuditLogs" && !path.starts_with("/v1/products/") && !path.starts_with("/v1/organizations/"))
+    (path.starts_with("/v1/")
+        && path != "/v1/AuditLogs"
+        && !path.starts_with("/v1/products/")
+        && !path.starts_with("/v1/organizations/"))
         || path == "/healthz"
         || path == "/readyz"
         || path == "/metrics"
@@ -97,12 +100,15 @@ async fn every_error_has_a_body_schema_in_its_family_shape() {
             if status.as_str() < "400" {
                 continue;
             }
-            let content = response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {status}: no body"));
+            let content =
+                response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {status}: no body"));
             assert!(!content.is_empty(), "{method} {path} {status}: no body");
             for (media, body) in content {
                 let schema = body["schema"]["$ref"].as_str().unwrap_or_default();
                 match media.as_str() {
-                    "application/problem+json" => assert!(schema.ends_with("/Problem"), "{method} {path} {status}: {schema}"),
+                    "application/problem+json" => {
+                        assert!(schema.ends_with("/Problem"), "{method} {path} {status}: {schema}")
+                    }
                     "application/json" => {
                         assert!(!is_native(&path), "{method} {path} {status}: native errors are problem+json");
                         assert!(
@@ -198,7 +204,9 @@ async fn parameters_are_where_the_handlers_read_them_with_their_bounds() {
             .and_then(|ps| ps.iter().find(|p| p["name"] == name).cloned())
             .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
     };
-    for (path, name) in [("/v1/events/count", "filter"), ("/v1/tenants/{tenant}/members", "limit"), ("/v1/keys", "tenant")] {
+    for (path, name) in
+        [("/v1/events/count", "filter"), ("/v1/tenants/{tenant}/members", "limit"), ("/v1/keys", "tenant")]
+    {
         assert_eq!(param(path, "get", name)["in"], "query", "{path} {name}");
     }
     assert_eq!(param("/v1/integrity/head", "get", "wait_ms")["schema"]["maximum"], 10000);
@@ -267,7 +275,9 @@ async fn schemathesis_finds_no_failures() {
             std::env::var("STELE_TEST_REQUIRE_CLIENTS").is_err(),
             "STELE_TEST_SCHEMATHESIS is not set but STELE_TEST_REQUIRE_CLIENTS is: scripts/test must install schemathesis"
         );
-        eprintln!("skipped: STELE_TEST_SCHEMATHESIS is not set, so schemathesis is not installed (scripts/test installs it)");
+        eprintln!(
+            "skipped: STELE_TEST_SCHEMATHESIS is not set, so schemathesis is not installed (scripts/test installs it)"
+        );
         return;
     };
     // schemathesis sends wrong credentials on purpose (negative cases, the auth checks): with
@@ -277,7 +287,8 @@ async fn schemathesis_finds_no_failures() {
     app.create_tenant_with_aliases("acme", &ALIASES).await;
     let key = app.create_key("acme", &["events:read", "events:write", "events:export", "admin"]).await;
     for i in 0..3 {
-        let event = json!({"action": "user.login", "actor": {"id": format!("u{i}")}, "context": {"product_id": ALIASES[0]}});
+        let event =
+            json!({"action": "user.login", "actor": {"id": format!("u{i}")}, "context": {"product_id": ALIASES[0]}});
         app.ingest_ok(&key.secret, &event).await;
     }
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/schemathesis.toml");

@@ -129,7 +129,8 @@ async fn a_key_past_its_rate_gets_429_in_each_profiles_shape() {
     // as refilling one takes a second.
     let exhaust = || async {
         for _ in 0..10 {
-            if app.get("/v1/events", &key.secret).send().await.expect("sent").status() == StatusCode::TOO_MANY_REQUESTS {
+            if app.get("/v1/events", &key.secret).send().await.expect("sent").status() == StatusCode::TOO_MANY_REQUESTS
+            {
                 return;
             }
         }
@@ -137,8 +138,14 @@ async fn a_key_past_its_rate_gets_429_in_each_profiles_shape() {
     };
     let requests = [
         ("Losant", app.get(&format!("/instance/{HEX}/audit-logs"), &key.secret)),
-        ("OneUptime", app.http.post(app.url("/api/status-page-scim-log/count")).header("ApiKey", &key.secret).json(&json!({}))),
-        ("ConfigCat", app.http.get(app.url(&format!("/v2/products/{UUID}/auditlogs"))).basic_auth(&key.id, Some(&key.secret))),
+        (
+            "OneUptime",
+            app.http.post(app.url("/api/status-page-scim-log/count")).header("ApiKey", &key.secret).json(&json!({})),
+        ),
+        (
+            "ConfigCat",
+            app.http.get(app.url(&format!("/v2/products/{UUID}/auditlogs"))).basic_auth(&key.id, Some(&key.secret)),
+        ),
         (
             "Retraced",
             app.http
@@ -157,12 +164,18 @@ async fn a_key_past_its_rate_gets_429_in_each_profiles_shape() {
         let body: serde_json::Value = resp.json().await.expect("JSON");
         match profile {
             "Losant" => assert_eq!(body["type"], "TooManyRequests", "{body}"),
-            "OneUptime" | "Retraced" => assert!(body["error"].as_str().is_some_and(|e| e.contains("Too many")), "{body}"),
+            "OneUptime" | "Retraced" => {
+                assert!(body["error"].as_str().is_some_and(|e| e.contains("Too many")), "{body}")
+            }
             "ConfigCat" => {
                 assert_eq!(content_type, "application/problem+json");
                 assert_eq!(body["type"], "urn:stele:problem:rate-limited", "{body}");
             }
-            _ => assert_eq!((body["statusCode"].as_u64(), body["type"].as_str()), (Some(429), Some("TooManyRequests")), "{body}"),
+            _ => assert_eq!(
+                (body["statusCode"].as_u64(), body["type"].as_str()),
+                (Some(429), Some("TooManyRequests")),
+                "{body}"
+            ),
         }
     }
 }

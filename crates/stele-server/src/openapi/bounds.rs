@@ -35,7 +35,8 @@ const ROLES: [&str; 4] = ["owner", "admin", "auditor", "member"];
 /// `tenant_update::check_aliases`: at most 100, each 1-256 characters of a label without
 /// spaces, none repeated.
 fn aliases() -> Value {
-    let item = json!({ "type": "string", "pattern": format!("^[^\\s{LABEL_CHARS}]+$"), "minLength": 1, "maxLength": 256 });
+    let item =
+        json!({ "type": "string", "pattern": format!("^[^\\s{LABEL_CHARS}]+$"), "minLength": 1, "maxLength": 256 });
     json!({ "maxItems": 100, "uniqueItems": true, "items": item })
 }
 
@@ -124,8 +125,11 @@ pub fn add(doc: &mut Value) {
 fn unsigned(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let integer = map.get("type").is_some_and(|t| t == "integer" || t.as_array().is_some_and(|a| a.iter().any(|t| t == "integer")));
-            if integer && map.get("format").is_some_and(|f| f == "int64") && map.get("minimum").is_some_and(|m| m == 0) {
+            let integer = map
+                .get("type")
+                .is_some_and(|t| t == "integer" || t.as_array().is_some_and(|a| a.iter().any(|t| t == "integer")));
+            if integer && map.get("format").is_some_and(|f| f == "int64") && map.get("minimum").is_some_and(|m| m == 0)
+            {
                 map.remove("format");
                 map.entry("maximum").or_insert(json!(u64::MAX));
             }

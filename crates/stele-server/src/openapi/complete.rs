@@ -154,9 +154,7 @@ fn add_security_schemes(doc: &mut Value) {
 fn complete_operation(path: &str, op: &mut Map<String, Value>) {
     let has_body = op.contains_key("requestBody");
     let params = |location: &str| {
-        op.get("parameters")
-            .and_then(Value::as_array)
-            .is_some_and(|ps| ps.iter().any(|p| p["in"] == location))
+        op.get("parameters").and_then(Value::as_array).is_some_and(|ps| ps.iter().any(|p| p["in"] == location))
     };
     let (has_query, has_path) = (params("query"), params("path"));
     let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
@@ -165,7 +163,10 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
         if let Some(ps) = op.get_mut("parameters").and_then(Value::as_array_mut) {
             ps.retain(|p| {
                 !(p["in"] == "header"
-                    && profile.credential_headers.iter().any(|h| p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(h))))
+                    && profile
+                        .credential_headers
+                        .iter()
+                        .any(|h| p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(h))))
             });
         }
         op.insert("security".into(), json!([{ profile.scheme: [] }]));
@@ -185,7 +186,11 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
             native_problems(responses);
             problem(responses, "500", "internal error (details only in the server log)");
             problem(responses, "503", "unavailable, a request or query past its deadline, storage full or the index behind; `Retry-After` when retrying can help");
-            problem(responses, "429", "too many requests from this key, or too many failed authentications from this address");
+            problem(
+                responses,
+                "429",
+                "too many requests from this key, or too many failed authentications from this address",
+            );
             retry_after(responses, "429");
             retry_after(responses, "503");
             if has_body {

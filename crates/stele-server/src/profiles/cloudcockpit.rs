@@ -128,7 +128,11 @@ struct Params {
     #[param(rename = "Operations")]
     operations: Option<String>,
     /// `Processing`, `Succeded` or `Failed` (any case).
-    #[param(rename = "Status", pattern = "^([Pp][Rr][Oo][Cc][Ee][Ss][Ss][Ii][Nn][Gg]|[Ss][Uu][Cc][Cc][Ee][Dd][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])?$", example = "Failed")]
+    #[param(
+        rename = "Status",
+        pattern = "^([Pp][Rr][Oo][Cc][Ee][Ss][Ss][Ii][Nn][Gg]|[Ss][Uu][Cc][Cc][Ee][Dd][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])?$",
+        example = "Failed"
+    )]
     status: Option<String>,
     /// Part of the reseller's name (`context.reseller`), at most 1024 characters.
     #[param(rename = "Reseller", max_length = 1024)]

@@ -63,7 +63,11 @@ impl From<ProfileError> for Failure {
             }
             ProfileError::RateLimited { retry_after } => {
                 let message = common::RATE_LIMITED.to_owned();
-                return Failure(StatusCode::TOO_MANY_REQUESTS, LosantError { kind: "TooManyRequests", message }, Some(retry_after));
+                return Failure(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    LosantError { kind: "TooManyRequests", message },
+                    Some(retry_after),
+                );
             }
             ProfileError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is unavailable".to_owned())

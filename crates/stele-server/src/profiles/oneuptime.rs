@@ -73,7 +73,10 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        common::retry_after((self.status, Json(OneUptimeError { error: self.message })).into_response(), self.retry_after)
+        common::retry_after(
+            (self.status, Json(OneUptimeError { error: self.message })).into_response(),
+            self.retry_after,
+        )
     }
 }
 

@@ -33,10 +33,16 @@ pub struct ScimLogParams {
     #[param(format = DateTime)]
     pub to: Option<String>,
     /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case; empty: any).
-    #[param(pattern = "^([Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee])?$", example = "POST")]
+    #[param(
+        pattern = "^([Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee])?$",
+        example = "POST"
+    )]
     pub method: Option<String>,
     /// `Users`, `Groups`, `Me` or `Bulk` (from the request path, any case); `all` or empty for any.
-    #[param(pattern = "^(all|[Uu][Ss][Ee][Rr][Ss]|[Gg][Rr][Oo][Uu][Pp][Ss]|[Mm][Ee]|[Bb][Uu][Ll][Kk])?$", example = "Users")]
+    #[param(
+        pattern = "^(all|[Uu][Ss][Ee][Rr][Ss]|[Gg][Rr][Oo][Uu][Pp][Ss]|[Mm][Ee]|[Bb][Uu][Ll][Kk])?$",
+        example = "Users"
+    )]
     pub resource_type: Option<String>,
     /// Text the request path contains (`/Users/2819c223`), at most 1024 characters.
     #[param(max_length = 1024)]
