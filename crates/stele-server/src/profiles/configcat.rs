@@ -65,10 +65,10 @@ enum Version {
 #[allow(dead_code)] // documentation shape; parsed by name
 struct V1Params {
     /// Only this config's items (`context.config_id`), a UUID.
-    #[param(rename = "configId", format = "uuid")]
+    #[param(rename = "configId", pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$")]
     config_id: Option<String>,
     /// Only this environment's items (`context.environment_id`), a UUID.
-    #[param(rename = "environmentId", format = "uuid")]
+    #[param(rename = "environmentId", pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$")]
     environment_id: Option<String>,
     /// One of the 77 `AuditLogType` names (`action` equality).
     #[param(rename = "auditLogType")]
@@ -337,7 +337,7 @@ async fn product_v1(
 /// List an organization's audit log items (V1: the whole range as one array).
 #[utoipa::path(get, path = "/v1/organizations/{organizationId}/auditlogs", tag = "profile: ConfigCat",
     params(("organizationId" = String, Path, description = "an alias of the key's tenant", max_length = 256, example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"),
-        ("productId" = Option<String>, Query, format = "uuid", description = "only this product's items (UUID)"), V1Params),
+        ("productId" = Option<String>, Query, pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$", description = "only this product's items (a UUID; blank: all)"), V1Params),
     responses((status = 200, body = Vec<AuditLogItem>), (status = 400, body = crate::dto::Problem),
         (status = 401, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem)),
     security(("basic" = [])))]
@@ -368,7 +368,7 @@ async fn product_v2(
 /// List an organization's audit log items, one page at a time.
 #[utoipa::path(get, path = "/v2/organizations/{organizationId}/auditlogs", tag = "profile: ConfigCat",
     params(("organizationId" = String, Path, description = "an alias of the key's tenant", max_length = 256, example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"),
-        ("productId" = Option<String>, Query, format = "uuid", description = "only this product's items (UUID)"), V1Params, PageParams),
+        ("productId" = Option<String>, Query, pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$", description = "only this product's items (a UUID; blank: all)"), V1Params, PageParams),
     responses((status = 200, body = PagedList), (status = 400, body = crate::dto::Problem),
         (status = 401, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem)),
     security(("basic" = [])))]

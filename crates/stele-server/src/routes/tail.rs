@@ -80,7 +80,7 @@ impl TailSlots {
 /// Follow the log live (Server-Sent Events; resume with `Last-Event-ID`).
 #[utoipa::path(get, path = "/v1/events/tail", tag = "events", params(TailParams,
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq (sent by EventSource on reconnect).")),
-    responses((status = 200, description = "text/event-stream: `event: ready` (its id: the seq the stream starts after), then `event: event` messages whose `id` is the seq and whose `data` is the stored event; `event: error` before the server ends a stream"),
+    responses((status = 200, description = "`event: ready` (its id: the seq the stream starts after), then `event: event` messages whose `id` is the seq and whose `data` is the stored event; `event: error` before the server ends a stream", content_type = "text/event-stream", body = String),
         (status = 400, body = crate::dto::Problem), (status = 401, body = crate::dto::Problem),
         (status = 403, body = crate::dto::Problem), (status = 503, body = crate::dto::Problem)),
     security(("bearer" = [])))]
