@@ -313,6 +313,8 @@ async fn schemathesis_finds_no_failures() {
     println!("{stdout}\n{stderr}");
     println!("schemathesis took {:.0} s on {:?}", started.elapsed().as_secs_f64(), common::backend());
     assert!(out.status.success(), "schemathesis exited with {}:\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains("No issues found"), "schemathesis found issues:\n{stdout}");
+    // The summary lists a "Failures:" section only when a check failed (warnings, such as
+    // operations that answered only 404 to generated ids, are reported but are not failures).
+    assert!(stdout.contains("Test cases:") && !stdout.contains("Failures:"), "schemathesis found issues:\n{stdout}");
     app.shutdown().await;
 }
