@@ -1,6 +1,8 @@
 //! The OpenAPI document, collected from the handlers' annotations by `utoipa-axum`, then
 //! completed by rule (`complete.rs`: the statuses the layers in front of the handlers answer,
-//! each family's error shape and credentials) and given its stateful links (`links.rs`).
+//! each family's error shape and credentials), given the request-member bounds the attributes
+//! cannot spell (`bounds.rs`) and its stateful links (`links.rs`). Serving the completed
+//! document rather than the collected one costs nothing per request: it is built once, at start.
 //! `tests/contract.rs` checks the document's properties and runs schemathesis against it.
 
 mod bounds;

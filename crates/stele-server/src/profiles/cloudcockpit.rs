@@ -140,8 +140,11 @@ struct Params {
     /// Part of the customer's name (`context.customer`), at most 1024 characters.
     #[param(rename = "Customer", max_length = 1024)]
     customer: Option<String>,
-    /// View as this reseller (`context.reseller_id`; csp only), a UUID.
-    #[param(rename = "resellerId", format = "uuid")]
+    /// View as this reseller (`context.reseller_id`; csp only), a UUID (blank: absent).
+    #[param(
+        rename = "resellerId",
+        pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$"
+    )]
     reseller_id: Option<String>,
     /// The `continuationToken` of the previous page.
     #[param(rename = "ContinuationToken")]

@@ -65,10 +65,16 @@ enum Version {
 #[allow(dead_code)] // documentation shape; parsed by name
 struct V1Params {
     /// Only this config's items (`context.config_id`), a UUID.
-    #[param(rename = "configId", pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$")]
+    #[param(
+        rename = "configId",
+        pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$"
+    )]
     config_id: Option<String>,
     /// Only this environment's items (`context.environment_id`), a UUID.
-    #[param(rename = "environmentId", pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$")]
+    #[param(
+        rename = "environmentId",
+        pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$"
+    )]
     environment_id: Option<String>,
     /// One of the 77 `AuditLogType` names (`action` equality).
     #[param(rename = "auditLogType")]
