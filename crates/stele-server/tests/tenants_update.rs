@@ -324,3 +324,13 @@ async fn a_json_array_is_not_a_body_and_changes_nothing() {
         .expect("sent");
     assert_problem(resp, StatusCode::BAD_REQUEST, "malformed-json").await;
 }
+
+/// An alias is 1-256 characters, as the detail says: it had counted bytes.
+#[tokio::test]
+async fn an_alias_is_counted_in_characters() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let body = ok(&app, "acme", &json!({"aliases": ["é".repeat(256)]})).await;
+    assert_eq!(body["aliases"][0].as_str().map(|a| a.chars().count()), Some(256));
+    refused(&app, "acme", &json!({"aliases": ["é".repeat(257)]}), StatusCode::BAD_REQUEST, "invalid-body").await;
+}
