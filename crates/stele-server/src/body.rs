@@ -51,8 +51,15 @@ pub async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> 
     require_json(headers)?;
     let bytes = read_limited(headers, body, ADMIN_BODY_LIMIT).await?;
     reject_duplicate_keys(&bytes)?;
+    // Every admin body is an object. serde reads a struct from an array too (its fields by
+    // position), so `[null, null]` would have been a PATCH setting both fields to null.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()
+    {
+        return Err(ApiError::bad_request("invalid-body", "the body must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner();
         let message = inner.to_string();
@@ -64,5 +71,8 @@ pub async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> 
         } else {
             ApiError::bad_request("invalid-body", format!("{path}: {message}"))
         }
-    })
+    })?;
+    de.end()
+        .map_err(|_| ApiError::bad_request("malformed-json", "malformed JSON: trailing characters after the value"))?;
+    Ok(value)
 }

@@ -124,7 +124,16 @@ pub struct IngestBatch {
     pub events: Vec<stele_core::event::EventInput>,
 }
 
+/// An RFC 9457 problem: every native error. Some kinds add members (`errors` for ingest,
+/// `parameter` for a refused query parameter).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:stele:problem:invalid-parameter",
+    "title": "Invalid query parameter",
+    "status": 400,
+    "detail": "limit: must be 1-1000",
+    "parameter": "limit"
+}))]
 pub struct Problem {
     /// `urn:stele:problem:<kind>`
     #[serde(rename = "type")]

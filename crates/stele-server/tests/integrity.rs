@@ -282,3 +282,45 @@ async fn appends_are_covered_by_a_signed_head_within_a_second_under_load() {
     assert!(sent >= 100, "the load ran ({sent} events)");
     app.shutdown().await;
 }
+
+/// A wait longer than the server waits is refused, naming `wait_ms`, rather than silently
+/// cut to 10 s (found by schemathesis: the document said 10000 at most, the server took any).
+#[tokio::test]
+async fn a_head_wait_beyond_ten_seconds_is_refused() {
+    let app = spawn_app().await;
+    let key = app.tenant_with_key("acme").await;
+    let head = head_of_at_least(&app, &key.secret, 2).await;
+    for query in ["min_size=1&wait_ms=10001", "wait_ms=10001"] {
+        let resp = app.get(&format!("/v1/integrity/head?{query}"), &key.secret).send().await.unwrap();
+        let problem = common::assert_problem(resp, StatusCode::BAD_REQUEST, "invalid-parameter").await;
+        assert_eq!(problem["parameter"], "wait_ms", "{query}");
+    }
+    // The longest wait allowed is accepted (and answers at once: the head covers 1).
+    let resp = app.get("/v1/integrity/head?min_size=1&wait_ms=10000", &key.secret).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let again: SignedTreeHead = resp.json().await.unwrap();
+    assert!(again.head.size >= head.head.size);
+    app.shutdown().await;
+}
+
+/// A redaction reason is 1-1000 characters of prose, as its detail says: it had counted bytes
+/// (refusing 600 two-byte letters) and let control characters through (found checking the
+/// document's bounds against the server).
+#[tokio::test]
+async fn a_redaction_reason_is_counted_in_characters_and_must_be_prose() {
+    let app = spawn_app().await;
+    let key = app.tenant_with_key("acme").await;
+    let redact = |id: String, reason: String| {
+        app.post_json(&format!("/v1/events/{id}/redact"), OPERATOR, &json!({ "reason": reason }))
+            .header(stele_server::TENANT_HEADER, "acme")
+    };
+    let first = app.ingest_ok(&key.secret, &json!({"action": "a"})).await["id"].as_str().unwrap().to_owned();
+    for reason in ["bad\u{1}reason".to_owned(), "é".repeat(1001), "  ".to_owned()] {
+        let resp = redact(first.clone(), reason).send().await.unwrap();
+        let problem = common::assert_problem(resp, StatusCode::BAD_REQUEST, "invalid-parameter").await;
+        assert_eq!(problem["parameter"], "reason");
+    }
+    let resp = redact(first, "é".repeat(1000)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    app.shutdown().await;
+}

@@ -115,3 +115,67 @@ async fn ingest_beyond_the_in_flight_budget_is_turned_away_until_it_frees() {
     let metrics = app.http.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
     assert!(metrics.contains("stele_rate_limited_total{reason=\"ingest_busy\"}"), "{metrics}");
 }
+
+/// A key past its rate on a profile's route is answered 429 with `Retry-After` in that
+/// profile's own error shape; it had been a 500 (found by schemathesis).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_past_its_rate_gets_429_in_each_profiles_shape() {
+    const UUID: &str = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10";
+    const HEX: &str = "5f1a2b3c4d5e6f7a8b9c0d1e";
+    let app = spawn_app_with(|c| c.rate_limits.key_requests_per_second = 1).await;
+    app.create_tenant_with_aliases("acme", &[UUID, HEX, "acme.example.com"]).await;
+    let key = app.create_key("acme", &["events:read", "events:write"]).await;
+    // Spends the key's tokens (a burst of 2 at 1 per second): the next request finds none,
+    // as refilling one takes a second.
+    let exhaust = || async {
+        for _ in 0..10 {
+            if app.get("/v1/events", &key.secret).send().await.expect("sent").status() == StatusCode::TOO_MANY_REQUESTS
+            {
+                return;
+            }
+        }
+        panic!("the key was never limited");
+    };
+    let requests = [
+        ("Losant", app.get(&format!("/instance/{HEX}/audit-logs"), &key.secret)),
+        (
+            "OneUptime",
+            app.http.post(app.url("/api/status-page-scim-log/count")).header("ApiKey", &key.secret).json(&json!({})),
+        ),
+        (
+            "ConfigCat",
+            app.http.get(app.url(&format!("/v2/products/{UUID}/auditlogs"))).basic_auth(&key.id, Some(&key.secret)),
+        ),
+        (
+            "Retraced",
+            app.http
+                .post(app.url(&format!("/auditlog/publisher/v1/project/{UUID}/event")))
+                .header("Authorization", format!("token={}", key.secret))
+                .json(&json!({"action": "a", "crud": "c", "created": "2024-01-01T00:00:00Z"})),
+        ),
+        ("CloudCockpit", app.get("/v1/AuditLogs", &key.secret).header("X-Tenant", "acme.example.com")),
+    ];
+    for (profile, request) in requests {
+        exhaust().await;
+        let resp = request.send().await.expect("sent");
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{profile}");
+        assert!(resp.headers().get("retry-after").is_some(), "{profile}: Retry-After");
+        let content_type = resp.headers()["content-type"].to_str().expect("text").to_owned();
+        let body: serde_json::Value = resp.json().await.expect("JSON");
+        match profile {
+            "Losant" => assert_eq!(body["type"], "TooManyRequests", "{body}"),
+            "OneUptime" | "Retraced" => {
+                assert!(body["error"].as_str().is_some_and(|e| e.contains("Too many")), "{body}")
+            }
+            "ConfigCat" => {
+                assert_eq!(content_type, "application/problem+json");
+                assert_eq!(body["type"], "urn:stele:problem:rate-limited", "{body}");
+            }
+            _ => assert_eq!(
+                (body["statusCode"].as_u64(), body["type"].as_str()),
+                (Some(429), Some("TooManyRequests")),
+                "{body}"
+            ),
+        }
+    }
+}

@@ -296,3 +296,41 @@ async fn the_secret_key_persists_and_decides_what_opens() {
         }
     }
 }
+
+/// serde reads a struct from an array (its fields by position): `[null, null]` had been a
+/// PATCH setting `aliases` and `jwt` to null, removing the tenant's JWT key (found by
+/// schemathesis). Every admin body must be an object.
+#[tokio::test]
+async fn a_json_array_is_not_a_body_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    ok(&app, "acme", &json!({"jwt": {"alg": "HS256", "secret": jwt_keys::HS_SECRET}})).await;
+    for body in [json!([null, null]), json!([["x.example"], null]), json!("text"), json!(1), json!(null)] {
+        let detail = refused(&app, "acme", &body, StatusCode::BAD_REQUEST, "invalid-body").await;
+        assert!(detail.contains("object"), "{body}: {detail}");
+    }
+    let tenants: Value = app.get("/v1/tenants", OPERATOR).send().await.expect("sent").json().await.expect("JSON");
+    let acme = tenants.as_array().expect("tenants").iter().find(|t| t["id"] == "acme").cloned().expect("acme");
+    assert_eq!(acme["aliases"], json!([]), "{acme}");
+    assert_eq!(tenant_updates(&app, "acme").await.len(), 1, "only the JWT key's update");
+    // The key is still there: an empty update answers it.
+    assert_eq!(ok(&app, "acme", &json!({"aliases": []})).await["jwt"]["configured"], true);
+    // Trailing text after the object is malformed, not ignored.
+    let resp = patch(&app, "acme", OPERATOR, &json!({}))
+        .body("{\"aliases\": []} {\"jwt\": null}")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(resp, StatusCode::BAD_REQUEST, "malformed-json").await;
+}
+
+/// An alias is 1-256 characters, as the detail says: it had counted bytes.
+#[tokio::test]
+async fn an_alias_is_counted_in_characters() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let body = ok(&app, "acme", &json!({"aliases": ["é".repeat(256)]})).await;
+    assert_eq!(body["aliases"][0].as_str().map(|a| a.chars().count()), Some(256));
+    refused(&app, "acme", &json!({"aliases": ["é".repeat(257)]}), StatusCode::BAD_REQUEST, "invalid-body").await;
+}

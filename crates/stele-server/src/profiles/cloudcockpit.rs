@@ -40,6 +40,8 @@ pub struct Failure {
     kind: &'static str,
     description: String,
     property: Option<&'static str>,
+    /// Seconds for `Retry-After` (a rate-limited key).
+    retry_after: Option<u32>,
 }
 
 impl Failure {
@@ -54,7 +56,7 @@ impl Failure {
     }
 
     fn new(status: StatusCode, kind: &'static str, description: impl Into<String>) -> Self {
-        Self { status, kind, description: description.into(), property: None }
+        Self { status, kind, description: description.into(), property: None, retry_after: None }
     }
 
     /// 400 naming the bad parameter.
@@ -64,6 +66,13 @@ impl Failure {
 
     fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "the request could not be completed")
+    }
+
+    fn rate_limited(retry_after: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", super::common::RATE_LIMITED)
+        }
     }
 
     fn unavailable() -> Self {
@@ -89,6 +98,7 @@ impl From<ProfileError> for Failure {
     fn from(e: ProfileError) -> Self {
         match e {
             ProfileError::Unavailable => Failure::unavailable(),
+            ProfileError::RateLimited { retry_after } => Failure::rate_limited(retry_after),
             ProfileError::OutOfBounds { parameter, reason } => Failure::invalid(parameter, reason.to_string()),
             _ => Failure::internal(),
         }
@@ -102,13 +112,14 @@ impl From<ProfileError> for Failure {
 #[allow(dead_code)] // documentation shape; parsed by name
 struct Params {
     /// 1-based page (default 1).
-    #[param(rename = "PageNumber")]
+    #[param(rename = "PageNumber", minimum = 1, example = 1)]
     page_number: Option<i32>,
     /// Items per page, 1-2000 (default 25).
-    #[param(rename = "PageSize")]
+    #[param(rename = "PageSize", minimum = 1, maximum = 2000, example = 25)]
     page_size: Option<i32>,
-    /// Start of the interval (default: one month ago).
-    #[param(rename = "StartDate")]
+    /// Start of the interval, a date-time read leniently as ASP.NET does (blank: absent;
+    /// default: one month ago).
+    #[param(rename = "StartDate", example = "2026-11-01T00:00:00Z")]
     start_date: Option<String>,
     /// End of the interval, exclusive (default: now).
     #[param(rename = "EndDate")]
@@ -116,17 +127,24 @@ struct Params {
     /// Operations (`action`), separated by `|`: `CreateOrder|CreateCustomer`.
     #[param(rename = "Operations")]
     operations: Option<String>,
-    /// `Processing`, `Succeded` or `Failed`.
-    #[param(rename = "Status")]
+    /// `Processing`, `Succeded` or `Failed` (any case).
+    #[param(
+        rename = "Status",
+        pattern = "^([Pp][Rr][Oo][Cc][Ee][Ss][Ss][Ii][Nn][Gg]|[Ss][Uu][Cc][Cc][Ee][Dd][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])?$",
+        example = "Failed"
+    )]
     status: Option<String>,
-    /// Part of the reseller's name (`context.reseller`).
-    #[param(rename = "Reseller")]
+    /// Part of the reseller's name (`context.reseller`), at most 1024 characters.
+    #[param(rename = "Reseller", max_length = 1024)]
     reseller: Option<String>,
-    /// Part of the customer's name (`context.customer`).
-    #[param(rename = "Customer")]
+    /// Part of the customer's name (`context.customer`), at most 1024 characters.
+    #[param(rename = "Customer", max_length = 1024)]
     customer: Option<String>,
-    /// View as this reseller (`context.reseller_id`; csp only), a UUID.
-    #[param(rename = "resellerId")]
+    /// View as this reseller (`context.reseller_id`; csp only), a UUID (blank: absent).
+    #[param(
+        rename = "resellerId",
+        pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$"
+    )]
     reseller_id: Option<String>,
     /// The `continuationToken` of the previous page.
     #[param(rename = "ContinuationToken")]
@@ -355,7 +373,7 @@ fn correlation_id(headers: &HeaderMap) -> String {
 /// List the tenant's audit logs, newest first.
 #[utoipa::path(get, path = "/v1/AuditLogs", tag = "profile: CloudCockpit",
     params(
-        ("X-Tenant" = String, Header, description = "a domain alias of the tenant"),
+        ("X-Tenant" = String, Header, description = "a domain alias of the tenant", min_length = 1, example = "acme.example.com"),
         ("Authorization" = String, Header, description = "Bearer <JWT signed with the tenant's key> (or a Stele key of the tenant)"),
         ("X-Correlation-Id" = Option<String>, Header, description = "echoed in the answer's header and error bodies"),
         Params),
@@ -367,9 +385,9 @@ async fn list_audit_logs(State(state): State<AppState>, headers: HeaderMap, uri:
     let mut response = match answer(&state, &headers, &uri).await {
         Ok(response) => response,
         Err(failure) => {
-            let status = failure.status;
+            let (status, retry_after) = (failure.status, failure.retry_after);
             let (status_code, body) = failure.body(&correlation);
-            let mut r = (status_code, Json(body)).into_response();
+            let mut r = common::retry_after((status_code, Json(body)).into_response(), retry_after);
             if status == StatusCode::UNAUTHORIZED {
                 r.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }

@@ -30,6 +30,10 @@ pub enum ProfileError {
     /// A filter built from the profile's parameters is out of the query model's bounds.
     #[error("{parameter}: {reason}")]
     OutOfBounds { parameter: &'static str, reason: BoundsError },
+    /// The key made more requests than its rate limit allows: 429 with `Retry-After` (these
+    /// seconds) in the profile's own error shape.
+    #[error("the key made more requests than its rate limit allows")]
+    RateLimited { retry_after: u32 },
     /// The store cannot serve now: shutting down, a read past its deadline, no space left.
     #[error("the store cannot serve now")]
     Unavailable,
@@ -61,10 +65,22 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, P
     }
     auth::authenticate(state, secret).await.map_err(|e| match e.status.as_u16() {
         401 => ProfileError::Unauthenticated,
+        429 => ProfileError::RateLimited { retry_after: e.retry_after.unwrap_or(1) },
         503 => ProfileError::Unavailable,
         _ => ProfileError::Internal,
     })
 }
+
+/// `response` with the `Retry-After` header a rate-limited answer carries.
+pub fn retry_after(mut response: axum::response::Response, seconds: Option<u32>) -> axum::response::Response {
+    if let Some(seconds) = seconds {
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// The text of a profile's 429.
+pub const RATE_LIMITED: &str = "Too many requests: the key made more requests than its rate limit allows; retry later";
 
 /// Fails unless the caller holds `scope`.
 pub fn require(principal: &Principal, scope: Scope) -> Result<(), ProfileError> {

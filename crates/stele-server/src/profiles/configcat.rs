@@ -65,16 +65,23 @@ enum Version {
 #[allow(dead_code)] // documentation shape; parsed by name
 struct V1Params {
     /// Only this config's items (`context.config_id`), a UUID.
-    #[param(rename = "configId")]
+    #[param(
+        rename = "configId",
+        pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$"
+    )]
     config_id: Option<String>,
     /// Only this environment's items (`context.environment_id`), a UUID.
-    #[param(rename = "environmentId")]
+    #[param(
+        rename = "environmentId",
+        pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$"
+    )]
     environment_id: Option<String>,
     /// One of the 77 `AuditLogType` names (`action` equality).
     #[param(rename = "auditLogType")]
     audit_log_type: Option<String>,
-    /// Items at or after this UTC date-time (V1 without bounds: the last 7 days).
-    #[param(rename = "fromUtcDateTime")]
+    /// Items at or after this UTC date-time, read leniently as ConfigCat does (a blank value
+    /// is absent; V1 without bounds: the last 7 days).
+    #[param(rename = "fromUtcDateTime", example = "2026-11-01T00:00:00Z")]
     from_utc_date_time: Option<String>,
     /// Items before this UTC date-time (V1: at most 30 days after `fromUtcDateTime`).
     #[param(rename = "toUtcDateTime")]
@@ -87,10 +94,10 @@ struct V1Params {
 #[allow(dead_code)] // documentation shape; parsed by name
 struct PageParams {
     /// 1-based page (default 1).
-    #[param(rename = "pageNumber")]
+    #[param(rename = "pageNumber", minimum = 1, maximum = 2147483647, example = 1)]
     page_number: Option<u32>,
     /// Items per page, 1-100 (default 100).
-    #[param(rename = "pageSize")]
+    #[param(rename = "pageSize", minimum = 1, maximum = 100, example = 100)]
     page_size: Option<u32>,
 }
 
@@ -127,6 +134,13 @@ impl From<ProfileError> for Failure {
                 "Service unavailable",
                 "the server cannot answer now; retry later",
             ),
+            ProfileError::RateLimited { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                "the key made more requests than its rate limit allows; retry later",
+            )
+            .with_retry_after(retry_after),
             ProfileError::Internal => ApiError::internal(),
         })
     }
@@ -313,7 +327,7 @@ async fn answer(
 
 /// List a product's audit log items (V1: the whole range as one array).
 #[utoipa::path(get, path = "/v1/products/{productId}/auditlogs", tag = "profile: ConfigCat",
-    params(("productId" = String, Path, description = "the product (UUID): `context.product_id`"), V1Params),
+    params(("productId" = String, Path, format = "uuid", description = "the product (UUID): `context.product_id`", example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"), V1Params),
     responses((status = 200, body = Vec<AuditLogItem>), (status = 400, body = crate::dto::Problem),
         (status = 401, body = crate::dto::Problem), (status = 403, body = crate::dto::Problem)),
     security(("basic" = [])))]
@@ -328,8 +342,8 @@ async fn product_v1(
 
 /// List an organization's audit log items (V1: the whole range as one array).
 #[utoipa::path(get, path = "/v1/organizations/{organizationId}/auditlogs", tag = "profile: ConfigCat",
-    params(("organizationId" = String, Path, description = "an alias of the key's tenant"),
-        ("productId" = Option<String>, Query, description = "only this product's items (UUID)"), V1Params),
+    params(("organizationId" = String, Path, description = "an alias of the key's tenant", max_length = 256, example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"),
+        ("productId" = Option<String>, Query, pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$", description = "only this product's items (a UUID; blank: all)"), V1Params),
     responses((status = 200, body = Vec<AuditLogItem>), (status = 400, body = crate::dto::Problem),
         (status = 401, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem)),
     security(("basic" = [])))]
@@ -344,7 +358,7 @@ async fn organization_v1(
 
 /// List a product's audit log items, one page at a time.
 #[utoipa::path(get, path = "/v2/products/{productId}/auditlogs", tag = "profile: ConfigCat",
-    params(("productId" = String, Path, description = "the product (UUID): `context.product_id`"), V1Params, PageParams),
+    params(("productId" = String, Path, format = "uuid", description = "the product (UUID): `context.product_id`", example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"), V1Params, PageParams),
     responses((status = 200, body = PagedList), (status = 400, body = crate::dto::Problem),
         (status = 401, body = crate::dto::Problem), (status = 403, body = crate::dto::Problem)),
     security(("basic" = [])))]
@@ -359,8 +373,8 @@ async fn product_v2(
 
 /// List an organization's audit log items, one page at a time.
 #[utoipa::path(get, path = "/v2/organizations/{organizationId}/auditlogs", tag = "profile: ConfigCat",
-    params(("organizationId" = String, Path, description = "an alias of the key's tenant"),
-        ("productId" = Option<String>, Query, description = "only this product's items (UUID)"), V1Params, PageParams),
+    params(("organizationId" = String, Path, description = "an alias of the key's tenant", max_length = 256, example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"),
+        ("productId" = Option<String>, Query, pattern = "^\\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$", description = "only this product's items (a UUID; blank: all)"), V1Params, PageParams),
     responses((status = 200, body = PagedList), (status = 400, body = crate::dto::Problem),
         (status = 401, body = crate::dto::Problem), (status = 404, body = crate::dto::Problem)),
     security(("basic" = [])))]

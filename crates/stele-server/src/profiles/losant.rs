@@ -38,15 +38,15 @@ pub struct LosantError {
 }
 
 /// A Losant error answer.
-pub struct Failure(StatusCode, LosantError);
+pub struct Failure(StatusCode, LosantError, Option<u32>);
 
 impl Failure {
     fn validation(message: impl Into<String>) -> Self {
-        Failure(StatusCode::BAD_REQUEST, LosantError { kind: "Validation", message: message.into() })
+        Failure(StatusCode::BAD_REQUEST, LosantError { kind: "Validation", message: message.into() }, None)
     }
 
     fn not_found(what: &str) -> Self {
-        Failure(StatusCode::NOT_FOUND, LosantError { kind: "NotFound", message: format!("{what} was not found") })
+        Failure(StatusCode::NOT_FOUND, LosantError { kind: "NotFound", message: format!("{what} was not found") }, None)
     }
 }
 
@@ -61,6 +61,14 @@ impl From<ProfileError> for Failure {
             ProfileError::UnknownTenant(_) | ProfileError::OtherTenant(_) | ProfileError::NoTenant => {
                 return Failure::not_found("Instance")
             }
+            ProfileError::RateLimited { retry_after } => {
+                let message = common::RATE_LIMITED.to_owned();
+                return Failure(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    LosantError { kind: "TooManyRequests", message },
+                    Some(retry_after),
+                );
+            }
             ProfileError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is unavailable".to_owned())
             }
@@ -71,13 +79,13 @@ impl From<ProfileError> for Failure {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "An internal error occurred".to_owned())
             }
         };
-        Failure(status, LosantError { kind, message })
+        Failure(status, LosantError { kind, message }, None)
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
+        common::retry_after((self.0, Json(self.1)).into_response(), self.2)
     }
 }
 
@@ -287,13 +295,13 @@ fn render(seq: Seq, event: Event, instance_id: &str) -> InstanceAuditLog {
 /// Returns the audit logs for the instance (Losant "Instance Audit Logs: Get").
 #[utoipa::path(get, path = "/instance/{instanceId}/audit-logs", tag = "profile: Losant",
     params(
-        ("instanceId" = String, Path, description = "24-hex alias of the tenant"),
-        ("sortField" = Option<String>, Query, description = "creationDate (default), responseStatus or actorName"),
-        ("sortDirection" = Option<String>, Query, description = "asc or desc (default)"),
-        ("page" = Option<u64>, Query, description = "0-based page (default 0)"),
-        ("perPage" = Option<u32>, Query, description = "1-1000 (default 100)"),
-        ("start" = Option<i64>, Query, description = "earliest time, epoch milliseconds"),
-        ("end" = Option<i64>, Query, description = "latest time (inclusive), epoch milliseconds"),
+        ("instanceId" = String, Path, description = "24-hex alias of the tenant", pattern = "^[0-9a-fA-F]{24}$", example = "5f1a2b3c4d5e6f7a8b9c0d1e"),
+        ("sortField" = Option<String>, Query, description = "creationDate (default), responseStatus or actorName", pattern = "^(creationDate|responseStatus|actorName)$"),
+        ("sortDirection" = Option<String>, Query, description = "asc or desc (default)", pattern = "^(asc|desc|ASC|DESC)?$"),
+        ("page" = Option<u64>, Query, description = "0-based page (default 0); page × perPage at most 1 000 000", maximum = 1000000),
+        ("perPage" = Option<u32>, Query, description = "1-1000 (default 100)", minimum = 1, maximum = 1000, example = 100),
+        ("start" = Option<i64>, Query, description = "earliest time, epoch milliseconds (years 0000-9999)", minimum = -62167219200000i64, maximum = 253402300799999i64),
+        ("end" = Option<i64>, Query, description = "latest time (inclusive), epoch milliseconds (years 0000-9999), not before start", minimum = -62167219200000i64, maximum = 253402300798999i64),
         ("auditLogFilter" = Option<String>, Query, description = "bracket notation: auditLogFilter[actor][0][id]=...; OR within a key, AND across keys"),
     ),
     responses((status = 200, body = InstanceAuditLogs), (status = 400, body = LosantError),
@@ -345,8 +353,8 @@ pub async fn list_audit_logs(
 /// Returns one audit log entry of the instance (Losant "Instance Audit Log: Get").
 #[utoipa::path(get, path = "/instance/{instanceId}/audit-logs/{instanceAuditLogId}", tag = "profile: Losant",
     params(
-        ("instanceId" = String, Path, description = "24-hex alias of the tenant"),
-        ("instanceAuditLogId" = String, Path, description = "the event's seq as 24 hex digits"),
+        ("instanceId" = String, Path, description = "24-hex alias of the tenant", pattern = "^[0-9a-fA-F]{24}$", example = "5f1a2b3c4d5e6f7a8b9c0d1e"),
+        ("instanceAuditLogId" = String, Path, description = "the event's seq as 24 hex digits", pattern = "^[0-9a-fA-F]{24}$", example = "000000000000000000000001"),
     ),
     responses((status = 200, body = InstanceAuditLog), (status = 400, body = LosantError),
         (status = 401, body = LosantError), (status = 404, body = LosantError)),

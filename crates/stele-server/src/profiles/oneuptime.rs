@@ -50,25 +50,42 @@ pub struct OneUptimeError {
 }
 
 /// A OneUptime error answer.
-pub struct Failure(StatusCode, String);
+pub struct Failure {
+    status: StatusCode,
+    message: String,
+    /// Seconds for `Retry-After` (a rate-limited key).
+    retry_after: Option<u32>,
+}
 
 impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Failure { status, message: message.into(), retry_after: None }
+    }
+
+    fn rate_limited(retry_after: u32) -> Self {
+        Failure { retry_after: Some(retry_after), ..Failure::new(StatusCode::TOO_MANY_REQUESTS, common::RATE_LIMITED) }
+    }
+
     fn bad(message: impl Into<String>) -> Self {
-        Failure(StatusCode::BAD_REQUEST, message.into())
+        Failure::new(StatusCode::BAD_REQUEST, message)
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.0, Json(OneUptimeError { error: self.1 })).into_response()
+        common::retry_after(
+            (self.status, Json(OneUptimeError { error: self.message })).into_response(),
+            self.retry_after,
+        )
     }
 }
 
 fn internal(e: ProfileError) -> Failure {
     match e {
-        ProfileError::Unavailable => Failure(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable".into()),
+        ProfileError::Unavailable => Failure::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        ProfileError::RateLimited { retry_after } => Failure::rate_limited(retry_after),
         ProfileError::OutOfBounds { parameter, reason } => Failure::bad(format!("{parameter}: has {reason}")),
-        _ => Failure(StatusCode::INTERNAL_SERVER_ERROR, "Server Error".into()),
+        _ => Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"),
     }
 }
 
@@ -102,14 +119,14 @@ async fn call(state: &AppState, headers: &HeaderMap, uri: &Uri, body: Body, verb
         .map(|q: QueryString<HashMap<String, String>>| q.0)
         .map_err(|_| Failure::bad("The query string is malformed"))?;
     let bytes = read_limited(headers, body, ADMIN_BODY_LIMIT).await.map_err(|_| {
-        Failure(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body exceeds {ADMIN_BODY_LIMIT} bytes"))
+        Failure::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body exceeds {ADMIN_BODY_LIMIT} bytes"))
     })?;
     let body = request::body(&bytes).map_err(Failure::bad)?;
     let invalid_key = || Failure::bad("Invalid API Key");
     let keys: Vec<_> = headers.get_all("apikey").iter().collect();
     let secret = match keys.as_slice() {
         [] => {
-            return Err(Failure(
+            return Err(Failure::new(
                 StatusCode::UNAUTHORIZED,
                 format!("Authenticated user or a valid API key is needed to {verb} record of {MODEL}."),
             ))
@@ -145,7 +162,7 @@ impl Call {
     /// Fails with OneUptime's 422 unless the key may read events.
     fn require_read(&self) -> Result<(), Failure> {
         common::require(&self.principal, Scope::EventsRead).map_err(|_| {
-            Failure(
+            Failure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!(
                     "You do not have permissions to read {MODEL}. You need one of these permissions: Project Owner, \
@@ -180,8 +197,8 @@ fn param<'a>(call: &'a Call, name: &str) -> Option<std::borrow::Cow<'a, Json_>> 
 #[utoipa::path(method(get, post), path = "/api/status-page-scim-log/get-list", tag = "profile: OneUptime",
     params(
         ("ApiKey" = String, Header, description = "a Stele key secret"),
-        ("skip" = Option<u64>, Query, description = "rows to skip (default 0)"),
-        ("limit" = Option<u64>, Query, description = "rows per page, at most 100 (default 10)"),
+        ("skip" = Option<String>, Query, description = "rows to skip, a number of at most 1 000 000 (default 0); like OneUptime, a value that is not a number is read as the default", example = "0"),
+        ("limit" = Option<String>, Query, description = "rows per page, a number of at most 100 (default 10; 0: the default); like OneUptime, a value that is not a number is read as the default", example = "10"),
     ),
     request_body(content = Object, description = "{\"query\": {...}, \"select\": {...}, \"sort\": {...}}"),
     responses((status = 200, body = ListAnswer), (status = 400, body = OneUptimeError),
@@ -236,7 +253,7 @@ pub async fn count(
 /// One Status Page SCIM Log by id (OneUptime `get-item`): the bare object, or `{}` when there
 /// is none the key may read.
 #[utoipa::path(method(get, post), path = "/api/status-page-scim-log/{id}/get-item", tag = "profile: OneUptime",
-    params(("id" = String, Path, description = "the event id (UUID)"), ("ApiKey" = String, Header, description = "a Stele key secret")),
+    params(("id" = String, Path, format = "uuid", description = "the event id (UUID)"), ("ApiKey" = String, Header, description = "a Stele key secret")),
     request_body(content = Object, description = "{\"select\": {...}}"),
     responses((status = 200, body = Object), (status = 400, body = OneUptimeError),
         (status = 401, body = OneUptimeError), (status = 422, body = OneUptimeError)))]
@@ -266,7 +283,7 @@ pub async fn get_item(
 async fn refuse(state: &AppState, headers: &HeaderMap, uri: &Uri, body: Body, verb: &str) -> Failure {
     match call(state, headers, uri, body, verb).await {
         Err(f) => f,
-        Ok(_) => Failure(StatusCode::UNPROCESSABLE_ENTITY, format!("{verb} on {MODEL} is not allowed.")),
+        Ok(_) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{verb} on {MODEL} is not allowed.")),
     }
 }
 

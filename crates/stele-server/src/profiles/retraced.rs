@@ -50,23 +50,39 @@ pub struct RetracedError {
 }
 
 /// A Retraced error answer.
-pub struct Failure(StatusCode, String);
+pub struct Failure {
+    status: StatusCode,
+    message: String,
+    /// Seconds for `Retry-After` (a rate-limited key).
+    retry_after: Option<u32>,
+}
 
 impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Failure { status, message: message.into(), retry_after: None }
+    }
+
+    fn rate_limited(retry_after: u32) -> Self {
+        Failure { retry_after: Some(retry_after), ..Failure::new(StatusCode::TOO_MANY_REQUESTS, common::RATE_LIMITED) }
+    }
+
     fn bad(message: impl Into<String>) -> Self {
-        Failure(StatusCode::BAD_REQUEST, message.into())
+        Failure::new(StatusCode::BAD_REQUEST, message)
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.0, Json(RetracedError { error: self.1 })).into_response()
+        common::retry_after(
+            (self.status, Json(RetracedError { error: self.message })).into_response(),
+            self.retry_after,
+        )
     }
 }
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
-        Failure(e.status, e.detail)
+        Failure { status: e.status, message: e.detail, retry_after: e.retry_after }
     }
 }
 
@@ -82,11 +98,12 @@ fn token(headers: &HeaderMap) -> Option<&str> {
 
 /// The right to write to the tenant `projectId` names, if the presented key has it.
 async fn project(state: &AppState, headers: &HeaderMap, project_id: &str) -> Result<Writer, Failure> {
-    let unauthorized = || Failure(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    let unauthorized = || Failure::new(StatusCode::UNAUTHORIZED, "Unauthorized");
     let map = |e: ProfileError| match e {
-        ProfileError::Unavailable => Failure(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable".into()),
-        ProfileError::Internal => Failure(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error".into()),
-        ProfileError::MissingScope(s) => Failure(StatusCode::FORBIDDEN, format!("The key lacks the {s} scope")),
+        ProfileError::Unavailable => Failure::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        ProfileError::RateLimited { retry_after } => Failure::rate_limited(retry_after),
+        ProfileError::Internal => Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        ProfileError::MissingScope(s) => Failure::new(StatusCode::FORBIDDEN, format!("The key lacks the {s} scope")),
         _ => unauthorized(),
     };
     let secret = token(headers).ok_or_else(unauthorized)?;
@@ -133,7 +150,7 @@ async fn append(
 
 /// Report one event (Retraced publisher API `createEvent`).
 #[utoipa::path(post, path = "/auditlog/publisher/v1/project/{projectId}/event", tag = "profile: Retraced",
-    params(("projectId" = String, Path, description = "an alias of the key's tenant"),
+    params(("projectId" = String, Path, description = "an alias of the key's tenant", example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"),
         ("Authorization" = String, Header, description = "token=<Stele key with events:write>")),
     request_body(content = Object, description = "a Retraced event: action, crud, actor, target, group, created, source_ip, description, is_failure, is_anonymous, fields, component, version, external_id, metadata"),
     responses((status = 201, body = Created), (status = 400, body = RetracedError), (status = 401, body = RetracedError),
@@ -154,7 +171,7 @@ pub async fn create_event(
 
 /// Report several events at once, all or none (Retraced publisher API `createEventBulk`).
 #[utoipa::path(post, path = "/auditlog/publisher/v1/project/{projectId}/event/bulk", tag = "profile: Retraced",
-    params(("projectId" = String, Path, description = "an alias of the key's tenant"),
+    params(("projectId" = String, Path, description = "an alias of the key's tenant", example = "8c1f1b5e-3a43-4a51-9d6b-0f3c2f4d9a10"),
         ("Authorization" = String, Header, description = "token=<Stele key with events:write>")),
     request_body(content = Object, description = "{\"events\": [Retraced event, ...]}"),
     responses((status = 201, body = Vec<Created>), (status = 400, body = RetracedError), (status = 401, body = RetracedError),

@@ -35,15 +35,18 @@ const PAGE: u32 = 1000;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// `ndjson` (default; verifiable) or `csv`.
+    /// `ndjson` (default; verifiable; also `jsonl`) or `csv`.
+    #[param(pattern = "^(ndjson|jsonl|csv)$", example = "ndjson")]
     pub format: Option<String>,
     /// SCIM filter.
     pub filter: Option<String>,
     /// Words to find.
     pub q: Option<String>,
-    /// Earliest event time, inclusive.
+    /// Earliest event time, inclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
-    /// Latest event time, exclusive.
+    /// Latest event time, exclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 

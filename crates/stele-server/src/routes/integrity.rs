@@ -67,7 +67,8 @@ const MAX_WAIT_MS: u64 = 10_000;
 pub struct HeadParams {
     /// Wait (long poll) until a head of at least this size is signed.
     pub min_size: Option<u64>,
-    /// How long to wait for `min_size`, in milliseconds (default and at most 10000).
+    /// How long to wait for `min_size`, in milliseconds (0-10000, default 10000).
+    #[param(maximum = 10000)]
     pub wait_ms: Option<u64>,
 }
 
@@ -85,10 +86,14 @@ pub async fn head(
     principal.require(Scope::EventsRead)?;
     let tenant = principal.tenant(&headers)?;
     let p: HeadParams = query_params(&uri)?;
+    let wait_ms = p.wait_ms.unwrap_or(MAX_WAIT_MS);
+    if wait_ms > MAX_WAIT_MS {
+        return Err(ApiError::invalid_parameter("wait_ms", format!("must be at most {MAX_WAIT_MS}")));
+    }
     let Some(min) = p.min_size else {
         return Ok(Json(latest(&state, &tenant).await?));
     };
-    let wait = std::time::Duration::from_millis(p.wait_ms.unwrap_or(MAX_WAIT_MS).min(MAX_WAIT_MS));
+    let wait = std::time::Duration::from_millis(wait_ms);
     let deadline = tokio::time::Instant::now() + wait;
     let mut signed = state.heads_signed.subscribe();
     loop {
@@ -118,6 +123,7 @@ pub struct HeadsParams {
     /// Largest tree size (default: no bound).
     pub to: Option<u64>,
     /// At most this many heads, 1-1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
 }
 
@@ -331,8 +337,9 @@ pub async fn redact(
     let tenant = principal.tenant(&headers)?;
     let request: RedactRequest = json_body(&headers, body).await?;
     let reason = request.reason.trim().to_owned();
-    if reason.is_empty() || reason.len() > 1000 {
-        return Err(ApiError::invalid_parameter("reason", "must be 1-1000 characters"));
+    // Characters, as the detail says (it had counted bytes), and prose like every reason.
+    if reason.is_empty() || reason.chars().count() > 1000 || stele_core::text::check_prose(&reason).is_err() {
+        return Err(ApiError::invalid_parameter("reason", "must be 1-1000 characters of text"));
     }
     let event = visible_event(&state, &principal, &tenant, &id).await?;
     let event_id = stele_core::EventId::parse(&id).map_err(|_| ApiError::not_found("no such event"))?;

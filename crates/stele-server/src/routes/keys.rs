@@ -99,8 +99,10 @@ pub(crate) async fn create_key_in(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListKeysParams {
     /// Only this tenant's keys (operator); a tenant key always sees its own tenant's.
+    #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", example = "acme")]
     pub tenant: Option<String>,
 }
 

@@ -281,8 +281,10 @@ fn user_name_taken(e: StoreError) -> ApiError {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1-1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
     /// `next` of the previous page.
     pub cursor: Option<String>,

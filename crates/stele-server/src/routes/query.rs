@@ -30,16 +30,24 @@ pub struct SearchParams {
     /// Words that must all appear in message, action, actor, targets or reason (`word*` = prefix).
     pub q: Option<String>,
     /// Earliest event time, inclusive (RFC 3339).
+    #[param(format = DateTime, example = "2026-11-01T00:00:00Z")]
+    #[schema(format = DateTime, example = "2026-11-01T00:00:00Z")]
     pub from: Option<String>,
     /// Latest event time, exclusive (RFC 3339).
+    #[param(format = DateTime)]
+    #[schema(format = DateTime)]
     pub to: Option<String>,
     /// One attribute, `-` for descending: `-time` (default), `action`, `actor.name`, `request.status_code`…
     pub sort: Option<String>,
     /// Page size, 1-1000 (default 50).
+    #[param(minimum = 1, maximum = 1000, example = 50)]
+    #[schema(minimum = 1, maximum = 1000, example = 50)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (keyset: same cost at any depth).
     pub cursor: Option<String>,
     /// Rows to skip (for page numbers; at most 1 000 000). Not with `cursor`.
+    #[param(maximum = 1000000)]
+    #[schema(maximum = 1000000)]
     pub offset: Option<u64>,
     /// Only these fields of each event: `id,time,action,actor.email`.
     pub fields: Option<String>,
@@ -169,14 +177,17 @@ pub async fn search_events(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CountParams {
     /// SCIM filter.
     pub filter: Option<String>,
     /// Words to find.
     pub q: Option<String>,
-    /// Earliest event time, inclusive.
+    /// Earliest event time, inclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
-    /// Latest event time, exclusive.
+    /// Latest event time, exclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 

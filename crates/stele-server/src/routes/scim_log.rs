@@ -27,22 +27,36 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct ScimLogParams {
     /// Earliest event time, inclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Latest event time, exclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
-    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case; empty: any).
+    #[param(
+        pattern = "^([Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee])?$",
+        example = "POST"
+    )]
     pub method: Option<String>,
-    /// `Users`, `Groups`, `Me` or `Bulk` (from the request path); `all` for any.
+    /// `Users`, `Groups`, `Me` or `Bulk` (from the request path, any case); `all` or empty for any.
+    #[param(
+        pattern = "^(all|[Uu][Ss][Ee][Rr][Ss]|[Gg][Rr][Oo][Uu][Pp][Ss]|[Mm][Ee]|[Bb][Uu][Ll][Kk])?$",
+        example = "Users"
+    )]
     pub resource_type: Option<String>,
-    /// Text the request path contains (`/Users/2819c223`).
+    /// Text the request path contains (`/Users/2819c223`), at most 1024 characters.
+    #[param(max_length = 1024)]
     pub endpoint: Option<String>,
-    /// `success`, `failed` or `all`.
+    /// `success`, `failed` or `all` (empty: all).
+    #[param(pattern = "^(all|success|failed)?$", example = "failed")]
     pub status: Option<String>,
     /// Page size, 1-1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Rows to skip (page numbers). Not with `cursor`.
+    /// Rows to skip (page numbers; at most 1 000 000). Not with `cursor`.
+    #[param(maximum = 1000000)]
     pub offset: Option<u64>,
     /// Also answer `total`.
     pub total: Option<bool>,

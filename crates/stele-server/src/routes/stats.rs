@@ -53,10 +53,13 @@ pub struct HistogramParams {
     /// Words that must all appear.
     pub q: Option<String>,
     /// Start of the window, inclusive (RFC 3339); default: the oldest matching event.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// End of the window, exclusive; default: just after the newest matching event.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// At most this many buckets, 1-200 (default 48).
+    #[param(minimum = 1, maximum = 200, example = 48)]
     pub buckets: Option<u32>,
 }
 
@@ -176,12 +179,15 @@ pub struct FacetParams {
     /// Words that must all appear.
     pub q: Option<String>,
     /// Earliest event time, inclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
-    /// Latest event time, exclusive.
+    /// Latest event time, exclusive (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Comma-separated: `action`, `status`, `actor.email`, `target.type` (default: all four).
     pub facets: Option<String>,
     /// Values per facet, 1-50 (default 8).
+    #[param(minimum = 1, maximum = 50, example = 8)]
     pub limit: Option<u32>,
 }
 

@@ -64,6 +64,21 @@ pub struct TailParams {
     pub after: Option<u64>,
 }
 
+/// One Server-Sent Events message of a tail (documentation shape; `stream` writes them).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TailMessage {
+    /// `ready` (first), `event` (one per matching event) or `error` (before the server ends
+    /// the stream).
+    #[schema(pattern = "^(ready|event|error)$")]
+    event: String,
+    /// The seq: of the event, or the one the stream starts after (`ready`).
+    #[schema(pattern = "^[0-9]+$")]
+    id: Option<String>,
+    /// JSON: the stored event, `{"after": seq}` (`ready`) or the reason (`error`).
+    data: String,
+}
+
 /// The live tails' bounds (`server.max_tail_streams`, `server.tail_max_behind`).
 pub struct TailSlots {
     slots: std::sync::Arc<tokio::sync::Semaphore>,
@@ -80,7 +95,7 @@ impl TailSlots {
 /// Follow the log live (Server-Sent Events; resume with `Last-Event-ID`).
 #[utoipa::path(get, path = "/v1/events/tail", tag = "events", params(TailParams,
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq (sent by EventSource on reconnect).")),
-    responses((status = 200, description = "text/event-stream: `event: ready` (its id: the seq the stream starts after), then `event: event` messages whose `id` is the seq and whose `data` is the stored event; `event: error` before the server ends a stream"),
+    responses((status = 200, description = "`event: ready` (its id: the seq the stream starts after), then `event: event` messages whose `id` is the seq and whose `data` is the stored event; `event: error` before the server ends a stream", content_type = "text/event-stream", body = TailMessage),
         (status = 400, body = crate::dto::Problem), (status = 401, body = crate::dto::Problem),
         (status = 403, body = crate::dto::Problem), (status = 503, body = crate::dto::Problem)),
     security(("bearer" = [])))]

@@ -89,7 +89,7 @@ pub(crate) fn check_aliases(aliases: &[String]) -> Result<(), ApiError> {
         return Err(invalid(format!("aliases: at most {MAX_ALIASES}")));
     }
     for (i, alias) in aliases.iter().enumerate() {
-        if alias.is_empty() || alias.len() > 256 || alias.chars().any(char::is_whitespace) {
+        if alias.is_empty() || alias.chars().count() > 256 || alias.chars().any(char::is_whitespace) {
             return Err(invalid(format!("aliases[{i}]: must be 1-256 characters without spaces")));
         }
         stele_core::text::check_label(alias).map_err(|e| invalid(format!("aliases[{i}]: {e}")))?;

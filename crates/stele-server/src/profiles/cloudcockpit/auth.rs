@@ -56,6 +56,7 @@ fn from_profile(e: ProfileError) -> Failure {
     match e {
         ProfileError::MissingScope(scope) => forbidden(format!("the key lacks the {scope} scope")),
         ProfileError::Unavailable => Failure::unavailable(),
+        ProfileError::RateLimited { retry_after } => Failure::rate_limited(retry_after),
         ProfileError::Internal => Failure::internal(),
         _ => unauthorized("the credential is not valid for the tenant named by X-Tenant"),
     }

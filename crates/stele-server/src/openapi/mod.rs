@@ -1,4 +1,15 @@
-//! The OpenAPI document, collected from the handlers' annotations by `utoipa-axum`.
+//! The OpenAPI document, collected from the handlers' annotations by `utoipa-axum`, then
+//! completed by rule (`complete.rs`: the statuses the layers in front of the handlers answer,
+//! each family's error shape and credentials), given the request-member bounds the attributes
+//! cannot spell (`bounds.rs`) and its stateful links (`links.rs`). Serving the completed
+//! document rather than the collected one costs nothing per request: it is built once, at start.
+//! `tests/contract.rs` checks the document's properties and runs schemathesis against it.
+
+mod bounds;
+mod complete;
+mod links;
+
+use complete::{TENANT_HEADER, TENANT_ID_PATTERN};
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -35,6 +46,15 @@ impl Modify for BearerAuth {
             );
         }
     }
+}
+
+/// The served document: what the handlers documented, completed by rule, with links.
+pub fn document(api: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| serde_json::json!({}));
+    complete::complete(&mut doc);
+    bounds::add(&mut doc);
+    links::add(&mut doc);
+    doc
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
