@@ -175,6 +175,13 @@ mod tests {
     }
 
     #[test]
+    fn text_without_a_secret_pair_is_not_rewritten() {
+        assert_eq!(redact_pairs("/users?filter=userName&count=2"), None);
+        assert_eq!(redact_pairs("token=[REDACTED]"), None, "already redacted");
+        assert_eq!(redact_pairs("token=x").as_deref(), Some("token=[REDACTED]"), "positive control");
+    }
+
+    #[test]
     fn redacts_pairs_in_paths_form_bodies_and_json_text() {
         let cases = [
             ("/login?token=abc&x=1", "/login?token=[REDACTED]&x=1"),

@@ -162,10 +162,9 @@ fn text_matches(have: &str, op: CompareOp, want: &str) -> bool {
         CompareOp::Co => have.contains(want),
         CompareOp::Sw => have.starts_with(want),
         CompareOp::Ew => have.ends_with(want),
-        CompareOp::Gt => have > want,
-        CompareOp::Ge => have >= want,
-        CompareOp::Lt => have < want,
-        CompareOp::Le => have <= want,
+        // `check_view_rules` refuses ordering text in a view filter, so these are never
+        // reached; if they were, the event would not be in the view (fail closed).
+        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => false,
     }
 }
 
@@ -351,6 +350,17 @@ mod tests {
         assert!(stored.starts_with('{'), "{stored}");
         assert_eq!(ViewFilter::from_stored(&stored).expect("stored"), view);
         assert_eq!(view.to_string(), r#"context.reseller_id eq "r1" and not actor.email ew "@x.io""#);
+    }
+
+    #[test]
+    fn a_view_cannot_order_text_or_use_seq() {
+        for op in ["gt", "ge", "lt", "le"] {
+            let err = ViewFilter::parse(&format!(r#"actor.email {op} "ana""#)).expect_err(op);
+            assert!(err.message.contains("cannot order"), "{op}: {err:?}");
+            // Positive control: numbers and instants are ordered.
+            ViewFilter::parse(&format!("metadata.n {op} 5")).expect(op);
+        }
+        assert!(ViewFilter::parse("seq gt 5").expect_err("seq").message.contains("seq"));
     }
 
     #[test]
