@@ -353,6 +353,22 @@ mod tests {
     }
 
     #[test]
+    fn a_view_matches_the_event_id_and_a_missing_status_code() {
+        let e = event();
+        let id = e.id.to_string();
+        assert!(ViewFilter::parse(&format!(r#"id eq "{id}""#)).expect("view").matches(&e));
+        assert!(!ViewFilter::parse(&format!(r#"id ne "{id}""#)).expect("view").matches(&e));
+        assert!(ViewFilter::parse(&format!(r#"id sw "{}""#, &id[..8])).expect("view").matches(&e));
+        let other = EventId::new_v7().to_string();
+        assert!(!ViewFilter::parse(&format!(r#"id eq "{other}""#)).expect("view").matches(&e));
+        // Without a request, a status code equals nothing and differs from everything.
+        let bare = Event { request: None, ..event() };
+        assert!(ViewFilter::parse("request.status_code ne 200").expect("view").matches(&bare));
+        assert!(!ViewFilter::parse("request.status_code eq 200").expect("view").matches(&bare));
+        assert!(!ViewFilter::parse("request.status_code lt 900").expect("view").matches(&bare));
+    }
+
+    #[test]
     fn a_view_cannot_order_text_or_use_seq() {
         for op in ["gt", "ge", "lt", "le"] {
             let err = ViewFilter::parse(&format!(r#"actor.email {op} "ana""#)).expect_err(op);
