@@ -14,7 +14,6 @@ mod delivery;
 mod directory;
 pub mod index;
 mod read;
-mod read_threads;
 mod redact;
 mod retention;
 pub mod rows;
@@ -148,8 +147,6 @@ pub struct SqliteStore {
     indexer_thread: Mutex<Option<JoinHandle<()>>>,
     max_index_lag: u64,
     readers: Arc<Mutex<Vec<Connection>>>,
-    /// The threads reads run on, one per connection.
-    read_threads: read_threads::ReadThreads,
     /// Tenant ids to row numbers, as reads found them.
     tenant_nos: Mutex<std::collections::HashMap<TenantId, i64>>,
     /// One permit per read connection: reads past [`MAX_READERS`] wait for a free one.
@@ -227,7 +224,6 @@ impl SqliteStore {
             indexer_thread: Mutex::new(indexer_thread),
             max_index_lag: options.max_index_lag,
             readers: Arc::new(Mutex::new(Vec::new())),
-            read_threads: read_threads::ReadThreads::start(MAX_READERS).map_err(OpenError::Thread)?,
             tenant_nos: Mutex::new(std::collections::HashMap::new()),
             reading: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             grown,
@@ -326,7 +322,7 @@ impl SqliteStore {
         self.read(move |c| f(c, no)).await
     }
 
-    /// Runs a read on a pooled read-only connection, on one of the read threads.
+    /// Runs a read on a pooled read-only connection, off the async threads.
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -337,42 +333,42 @@ impl SqliteStore {
         let abandoned = Arc::new(AtomicBool::new(false));
         let _abandon = Abandon(abandoned.clone());
         let permit = self.reading.clone().acquire_owned().await.map_err(|_| StoreError::Closed)?;
-        self.read_threads
-            .run(move || {
-                let _permit = permit;
-                if abandoned.load(Ordering::Relaxed) {
-                    stele_store::count_cancelled_query();
-                    return Err(StoreError::QueryTimeout);
-                }
-                let pooled = readers.lock().map_err(poisoned)?.pop();
-                let conn = match pooled {
-                    Some(c) => c,
-                    None => rows::open_reader(&path).map_err(backend)?,
-                };
-                let stopped = Arc::new(AtomicBool::new(false));
-                let handler = {
-                    let stopped = stopped.clone();
-                    move || {
-                        let stop = abandoned.load(Ordering::Relaxed) || Instant::now() >= deadline;
-                        if stop {
-                            stopped.store(true, Ordering::Relaxed);
-                        }
-                        stop
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            if abandoned.load(Ordering::Relaxed) {
+                stele_store::count_cancelled_query();
+                return Err(StoreError::QueryTimeout);
+            }
+            let pooled = readers.lock().map_err(poisoned)?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => rows::open_reader(&path).map_err(backend)?,
+            };
+            let stopped = Arc::new(AtomicBool::new(false));
+            let handler = {
+                let stopped = stopped.clone();
+                move || {
+                    let stop = abandoned.load(Ordering::Relaxed) || Instant::now() >= deadline;
+                    if stop {
+                        stopped.store(true, Ordering::Relaxed);
                     }
-                };
-                conn.progress_handler(PROGRESS_OPS, Some(handler));
-                let result = f(&conn);
-                conn.progress_handler(0, None::<fn() -> bool>);
-                let mut idle = readers.lock().map_err(poisoned)?;
-                // At most MAX_READERS connections exist (one per permit), so all are kept.
-                idle.push(conn);
-                if stopped.load(Ordering::Relaxed) {
-                    stele_store::count_cancelled_query();
-                    return Err(StoreError::QueryTimeout);
+                    stop
                 }
-                result
-            })
-            .await
+            };
+            conn.progress_handler(PROGRESS_OPS, Some(handler));
+            let result = f(&conn);
+            conn.progress_handler(0, None::<fn() -> bool>);
+            let mut idle = readers.lock().map_err(poisoned)?;
+            // At most MAX_READERS connections exist (one per permit), so all are kept.
+            idle.push(conn);
+            if stopped.load(Ordering::Relaxed) {
+                stele_store::count_cancelled_query();
+                return Err(StoreError::QueryTimeout);
+            }
+            result
+        })
+        .await
+        .map_err(backend)?
     }
 }
 
