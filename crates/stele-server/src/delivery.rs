@@ -544,7 +544,7 @@ async fn batch_of(
     let mut proofs = match &head {
         Some(h) => {
             let indexes: Vec<u64> = events.iter().map(|e| e.seq.get() - 1).collect();
-            proofs::inclusions(store, tenant, &indexes, h.head.size).await?.into_iter().map(Some).collect()
+            proofs::inclusions(store, tenant, &indexes, h.head.size).await?
         }
         None => Vec::new(),
     }
@@ -553,7 +553,7 @@ async fn batch_of(
     for e in events {
         let json = e.to_json();
         let time = event_time(&json);
-        let proof = proofs.next().flatten().map(|p| serde_json::json!(p));
+        let proof = proofs.next().map(|p| serde_json::json!(p));
         items.push(Item { seq: e.seq.get(), time, json, proof });
     }
     let head = head.map(|h| serde_json::to_value(h).unwrap_or_default());
