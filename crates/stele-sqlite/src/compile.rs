@@ -92,9 +92,40 @@ fn like_pattern(op: CompareOp, value: &str) -> String {
     }
 }
 
-/// Term values common enough that the query should walk the time index and probe each
-/// event's terms (`EXISTS`) rather than collect every matching event first (`IN`).
-pub type DenseTerms = HashSet<String>;
+/// What is common enough that the query should walk the time index and probe each event
+/// (`EXISTS`) rather than collect every matching event first (`IN`): term values, and the
+/// full-text words (`q`) as a whole.
+#[derive(Debug, Default, Clone)]
+pub struct DenseTerms {
+    terms: HashSet<String>,
+    text: bool,
+}
+
+impl DenseTerms {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn contains(&self, term: &str) -> bool {
+        self.terms.contains(term)
+    }
+
+    pub fn insert(&mut self, term: String) {
+        self.terms.insert(term);
+    }
+
+    /// The query's words match so many events that a page is found sooner by probing.
+    pub fn with_dense_text(mut self) -> Self {
+        self.text = true;
+        self
+    }
+}
+
+impl<const N: usize> From<[String; N]> for DenseTerms {
+    fn from(terms: [String; N]) -> Self {
+        Self { terms: HashSet::from(terms), text: false }
+    }
+}
 
 /// The folded term an equality looks up in `postings`, if `e` is one: `target.*` /
 /// `context.*` equalities, and string equalities on the columns with postings.
@@ -491,7 +522,7 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
     // lookups) and sort what it finds, rather than walk the tenant's time index and test
     // every event: `+tenant_no` keeps the planner off that index.
     let view = query.view.as_ref().map(|v| v.expr());
-    let driven = query.text.is_some()
+    let driven = (query.text.is_some() && !dense.text)
         || query.filter.as_ref().map(|f| f.expr()).into_iter().chain(view).any(|e| drives(e, dense));
     // A page in seq order over a time range (exports, streams, tails): walking the time
     // index and sorting made every page read and sort the whole range's rows, JSON and all,
@@ -543,9 +574,19 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
         // The index's documents up to the mark, the reader's tail documents after it
         // (`index::fill_tail` made them for this read).
         let words = SqlValue::Text(fts_query(s.no, text));
-        sql.push(" AND redacted IS NULL AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ");
-        sql.bind(words.clone()).push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
-        sql.push(" AND rowid > ").bind(s.tail()).push(" AND rowid < ").bind(s.end()).push(")");
+        if dense.text {
+            // Common words: each event walked in the page's order is looked up in the index
+            // (FTS5 seeks its doclists to one rowid), so a page reads about its own rows
+            // rather than every match, sorted.
+            sql.push(" AND redacted IS NULL AND (EXISTS (SELECT 1 FROM events_fts WHERE events_fts MATCH ");
+            sql.bind(words.clone()).push(" AND rowid = events.pos) OR (pos > ").bind(s.tail());
+            sql.push(" AND EXISTS (SELECT 1 FROM tail_fts WHERE tail_fts MATCH ").bind(words);
+            sql.push(" AND rowid = events.pos)))");
+        } else {
+            sql.push(" AND redacted IS NULL AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ");
+            sql.bind(words.clone()).push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
+            sql.push(" AND rowid > ").bind(s.tail()).push(" AND rowid < ").bind(s.end()).push(")");
+        }
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
         keyset(&mut sql, s, &query.sort, cursor);
@@ -589,6 +630,22 @@ mod tests {
     fn negation_keeps_missing_values() {
         let sql = compiled(r#"not (actor.email eq "a" and status eq "failure")"#);
         assert_eq!(sql.text, "tenant_no = ? AND ((actor_email IS NULL OR NOT (actor_email = ?)) OR (status IS NULL OR NOT (status = ?)))");
+    }
+
+    #[test]
+    fn common_words_probe_per_event() {
+        let query = Query { text: TextQuery::parse("login").expect("words"), ..Query::default() };
+        let split = Split { no: 7, mark: 10 };
+        let dense = where_clause(&split, &query, false, &DenseTerms::new().with_dense_text());
+        assert!(dense.text.starts_with("tenant_no = ?"), "walks the time index: {}", dense.text);
+        assert!(dense
+            .text
+            .contains("EXISTS (SELECT 1 FROM events_fts WHERE events_fts MATCH ? AND rowid = events.pos)"));
+        assert!(dense.text.contains("EXISTS (SELECT 1 FROM tail_fts WHERE tail_fts MATCH ? AND rowid = events.pos)"));
+        assert_eq!(dense.text.matches('?').count(), dense.params.len());
+        let sparse = where_clause(&split, &query, false, &DenseTerms::new());
+        assert!(sparse.text.starts_with("+tenant_no = ?"), "starts from the matches: {}", sparse.text);
+        assert!(sparse.text.contains("pos IN (SELECT rowid FROM events_fts"), "{}", sparse.text);
     }
 
     #[test]

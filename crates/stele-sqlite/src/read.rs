@@ -145,9 +145,20 @@ fn cursor_value(v: SqlValue) -> Value {
 /// near sqrt(page size x tenant size), a few thousand for tenants of millions of events).
 const DENSE_TERM_ROWS: i64 = 4000;
 
-/// Which of the filter's term equalities are dense, by a bounded count of each.
+/// Which of the filter's term equalities are dense, by a bounded count of each, and whether
+/// the words are (a bounded count of the indexed documents they match; a walk probes the
+/// un-indexed tail's documents too, so only the index decides).
 fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, StoreError> {
     let mut dense = DenseTerms::new();
+    if let Some(text) = &query.text {
+        let n: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH ?1 LIMIT ?2)")
+            .and_then(|mut s| s.query_row(params![crate::compile::fts_query(no, text), DENSE_TERM_ROWS], |r| r.get(0)))
+            .map_err(backend)?;
+        if n >= DENSE_TERM_ROWS {
+            dense = dense.with_dense_text();
+        }
+    }
     let view = query.view.iter().map(|v| v.expr());
     let mut stack: Vec<&stele_core::Expr> = query.filter.iter().map(|f| f.expr()).chain(view).collect();
     while let Some(e) = stack.pop() {
