@@ -152,6 +152,9 @@ async fn keys_show_their_secret_once_and_are_logged() {
     .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
     assert_eq!(summary, expected);
     assert!(log.iter().all(|e| e["actor"]["type"] == "key" && e["targets"][0]["type"].is_string()));
+    // The actor's name: the operator's, then the key's own.
+    let names: Vec<&str> = log.iter().map(|e| e["actor"]["name"].as_str().expect("actor name")).collect();
+    assert_eq!(names, ["operator", "operator", "ci", "ci"]);
     assert_eq!(log.iter().map(|e| e["seq"].as_u64().expect("seq")).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert!(!serde_json::to_string(&log).expect("json").contains(&secret), "a secret in the log");
     // beta's log holds only its own changes.

@@ -99,6 +99,13 @@ async fn credentials_are_checked() {
         let resp = app.http.get(&url).header(AUTHORIZATION, value).send().await.expect("sent");
         unauthorized(resp).await;
     }
+    // A valid key under another scheme is refused (and is accepted as a bearer token).
+    for scheme in ["Basic", "Token", "Key"] {
+        let resp = app.http.get(&url).header(AUTHORIZATION, format!("{scheme} {}", key.secret)).send().await;
+        unauthorized(resp.expect("sent")).await;
+    }
+    let resp = app.http.get(&url).header(AUTHORIZATION, format!("bEaReR {}", key.secret)).send().await;
+    assert_eq!(resp.expect("sent").status(), StatusCode::OK, "the scheme is case-insensitive");
     // Wrong secrets: unknown key id, right id with the wrong secret, the operator key altered.
     let wrong_tail =
         format!("{}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", key.secret.split('.').next().expect("prefix"));
