@@ -121,12 +121,6 @@ impl DenseTerms {
     }
 }
 
-impl<const N: usize> From<[String; N]> for DenseTerms {
-    fn from(terms: [String; N]) -> Self {
-        Self { terms: HashSet::from(terms), text: false }
-    }
-}
-
 /// The folded term an equality looks up in `postings`, if `e` is one: `target.*` /
 /// `context.*` equalities, and string equalities on the columns with postings.
 pub fn equality_term(e: &Expr) -> Option<String> {
@@ -618,7 +612,8 @@ mod tests {
     fn dense_terms_probe_per_event() {
         let query =
             Query { filter: Some(Filter::parse(r#"not context.Env eq "Prod""#).expect("filter")), ..Query::default() };
-        let dense = DenseTerms::from(["context.env=prod".to_owned()]);
+        let mut dense = DenseTerms::new();
+        dense.insert("context.env=prod".to_owned());
         let split = Split { no: 7, mark: 0 };
         let sql = where_clause(&split, &query, false, &dense);
         assert!(sql.text.contains("NOT (redacted IS NULL AND (EXISTS (SELECT 1 FROM postings p"), "{}", sql.text);
