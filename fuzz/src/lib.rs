@@ -39,7 +39,10 @@ pub fn check_filter(filter: &Filter) {
 /// Both compilers bind every value: SQLite's `?` and PostgreSQL's `$n` are the parameters.
 pub fn check_sql(query: &Query) {
     use stele_sqlite::compile::{equality_term, where_clause, DenseTerms, Split};
-    let dense: DenseTerms = query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(equality_term).collect();
+    // Every equality term and the full-text words dense: the other shape of each.
+    let mut dense = DenseTerms::new();
+    query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(equality_term).for_each(|t| dense.insert(t));
+    let dense = dense.with_dense_text();
     for (split, dense) in [(Split { no: 3, mark: 0 }, DenseTerms::new()), (Split { no: 3, mark: 17 }, dense)] {
         let sql = where_clause(&split, query, false, &dense);
         assert_eq!(sql.text.matches('?').count(), sql.params.len(), "SQLite: {}", sql.text);
