@@ -5,6 +5,7 @@
 //! 1000 events is one round trip for `events` and one for `event_terms` (a multi-row INSERT
 //! with a fixed number of parameters, which PostgreSQL plans once per connection).
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use stele_core::NewEvent;
@@ -50,11 +51,17 @@ pub fn document(tenant_no: i64, new: &NewEvent) -> String {
     format!("{} {words}", tenant_token(tenant_no))
 }
 
-/// The prepared inserts of a connection.
+/// The writer connection's prepared statements: a run's inserts, and the head's lock and move.
 pub(crate) struct Inserts {
     pub events: Statement,
     pub terms: Statement,
     pub nodes: Statement,
+    /// Moves a tenant's head: `(no, head_seq)`.
+    pub move_head: Statement,
+    /// A tenant's number and head, its row locked: `(id)`.
+    pub lock_head: Statement,
+    /// Locks a group's tenants in one order: `(ids)`.
+    pub lock_group: Statement,
 }
 
 impl Inserts {
@@ -63,6 +70,9 @@ impl Inserts {
             events: client.prepare(INSERT_EVENTS).await?,
             terms: client.prepare(INSERT_TERMS).await?,
             nodes: client.prepare(INSERT_NODES).await?,
+            move_head: client.prepare("UPDATE tenants SET head_seq = $2 WHERE no = $1").await?,
+            lock_head: client.prepare("SELECT no, head_seq FROM tenants WHERE id = $1 FOR UPDATE").await?,
+            lock_group: client.prepare("SELECT no, id FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE").await?,
         })
     }
 }
@@ -97,12 +107,12 @@ pub(crate) async fn insert_nodes(
 }
 
 /// Inserts `events` as seqs `first_seq, first_seq + 1, …` of a tenant's log.
-pub(crate) async fn insert_events(
+pub(crate) async fn insert_events<E: Borrow<NewEvent>>(
     client: &impl GenericClient,
     stmts: &Inserts,
     tenant_no: i64,
     first_seq: i64,
-    events: &[NewEvent],
+    events: &[E],
 ) -> Result<(), tokio_postgres::Error> {
     let n = events.len();
     let mut seq = Vec::with_capacity(n);
@@ -130,6 +140,7 @@ pub(crate) async fn insert_events(
     let mut term_text = Vec::new();
     let mut term_seq = Vec::new();
     for (i, new) in events.iter().enumerate() {
+        let new = new.borrow();
         let e = &new.event;
         let s = first_seq + i as i64;
         let actor = e.actor.as_ref();
@@ -161,38 +172,38 @@ pub(crate) async fn insert_events(
             term_seq.push(s);
         }
     }
-    client
-        .execute(
-            &stmts.events,
-            &[
-                &tenant_no,
-                &seq,
-                &id,
-                &time,
-                &received_at,
-                &action,
-                &status,
-                &origin,
-                &actor_type,
-                &actor_id,
-                &actor_name,
-                &actor_email,
-                &actor_ip,
-                &message,
-                &reason,
-                &correlation_id,
-                &request_id,
-                &request_method,
-                &request_path,
-                &request_status,
-                &metadata,
-                &doc,
-                &json,
-            ],
-        )
-        .await?;
-    if !term_text.is_empty() {
-        client.execute(&stmts.terms, &[&tenant_no, &term_text, &term_seq]).await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 23] = [
+        &tenant_no,
+        &seq,
+        &id,
+        &time,
+        &received_at,
+        &action,
+        &status,
+        &origin,
+        &actor_type,
+        &actor_id,
+        &actor_name,
+        &actor_email,
+        &actor_ip,
+        &message,
+        &reason,
+        &correlation_id,
+        &request_id,
+        &request_method,
+        &request_path,
+        &request_status,
+        &metadata,
+        &doc,
+        &json,
+    ];
+    let rows = client.execute(&stmts.events, &params);
+    // Both statements sent at once (pipelined): rows, then their terms.
+    if term_text.is_empty() {
+        rows.await?;
+    } else {
+        let term_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant_no, &term_text, &term_seq];
+        tokio::try_join!(rows, client.execute(&stmts.terms, &term_params))?;
     }
     Ok(())
 }

@@ -216,8 +216,16 @@ pub async fn concurrent_appends_are_gapless(store: Arc<dyn Store>) {
             let t = if task % 2 == 0 { "acme" } else { "globex" };
             let mut seqs = Vec::new();
             for round in 0..10 {
-                let batch = (0..3).map(|i| event("c", task * 100 + round * 10 + i)).collect();
+                let batch: Vec<NewEvent> = (0..3).map(|i| event("c", task * 100 + round * 10 + i)).collect();
+                let sent: Vec<EventId> = batch.iter().map(|e| e.event.id).collect();
                 let out = store.append(&tenant(t), batch, None).await.expect("append");
+                // Concurrent appends may share a commit: each caller still gets its own receipts.
+                let ids: Vec<EventId> = out.receipts().iter().map(|r| r.id).collect();
+                assert_eq!(ids, sent, "the receipts are of the events this caller sent, in its order");
+                for r in out.receipts() {
+                    let stored = store.get_event(&tenant(t), &r.id).await.expect("get").expect("stored");
+                    assert_eq!(stored.seq, r.seq, "the receipt's seq is where the event is stored");
+                }
                 seqs.extend(out.receipts().iter().map(|r| r.seq.get()));
             }
             (t, seqs)
