@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension};
-use stele_core::Event;
+use stele_store::derived::Indexed;
 
 use crate::rows::{pos, tenant_token, SEQ_BITS};
 
@@ -261,13 +261,10 @@ pub(crate) fn prepare_reader(conn: &Connection, db: &Path) -> rusqlite::Result<(
     Ok(())
 }
 
-/// The event of a stored row, or `None` for a tombstone (or JSON that is not an event).
-fn live_event(json: &str) -> Option<Event> {
-    let value: serde_json::Value = serde_json::from_str(json).ok()?;
-    if value.get("redacted").is_some() {
-        return None;
-    }
-    serde_json::from_value(value).ok()
+/// The indexed parts of a stored row's event, or `None` for a tombstone (or JSON that is not
+/// an event).
+fn live_event(json: &str) -> Option<Indexed> {
+    Indexed::parse(json)
 }
 
 /// Whether some term of the stored event `json` under `prefix` satisfies `op` against the
@@ -275,7 +272,7 @@ fn live_event(json: &str) -> Option<Event> {
 /// evaluated on the row, for the tail. `op` is `eq ne co sw ew gt ge lt le pr`.
 pub fn stele_term(json: &str, prefix: &str, op: &str, value: &str) -> bool {
     let Some(event) = live_event(json) else { return false };
-    stele_store::derived::terms(&event).iter().filter_map(|t| t.strip_prefix(prefix)).any(|v| match op {
+    event.terms().iter().filter_map(|t| t.strip_prefix(prefix)).any(|v| match op {
         "eq" => v == value,
         "ne" => v != value,
         "co" => v.contains(value),
@@ -325,8 +322,8 @@ fn entries(no: i64, row: &Row) -> (Vec<String>, Option<String>) {
         return (terms, None);
     }
     let Some(event) = live_event(&row.json) else { return (terms, None) };
-    terms.extend(stele_store::derived::terms(&event));
-    let doc = format!("{} {}", tenant_token(no), stele_store::derived::search_text(&event));
+    terms.extend(event.terms());
+    let doc = format!("{} {}", tenant_token(no), event.search_text());
     (terms, Some(doc))
 }
 
@@ -760,7 +757,7 @@ pub(crate) fn fill_tail(conn: &Connection, no: i64, mark: u64, head: u64) -> rus
         for row in rows {
             let (seq, json) = row?;
             if let Some(event) = live_event(&json) {
-                let doc = format!("{} {}", tenant_token(no), stele_store::derived::search_text(&event));
+                let doc = format!("{} {}", tenant_token(no), event.search_text());
                 insert.execute(params![pos(no, seq as u64), doc])?;
             }
         }
