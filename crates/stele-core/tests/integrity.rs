@@ -410,3 +410,113 @@ fn canonical_json_matches_rfc8785_examples() {
     let positions: Vec<usize> = order.iter().map(|w| text.find(w).unwrap()).collect();
     assert!(positions.windows(2).all(|p| p[0] < p[1]), "{text}");
 }
+
+fn any_event() -> impl Strategy<Value = stele_core::Event> {
+    use std::collections::BTreeMap;
+
+    use stele_core::{Actor, Changes, Event, EventId, Origin, RequestInfo, Status, Target, Timestamp};
+    // Strings as in `json_value`: the characters where escaping and UTF-16 order matter.
+    let text = || {
+        prop::collection::vec(
+            prop_oneof![
+                prop::char::range('a', 'c'),
+                Just('\u{1}'),
+                Just('"'),
+                Just('\\'),
+                Just('\u{e9}'),
+                Just('\u{e001}'),
+                Just('\u{1f600}'),
+            ],
+            0..5,
+        )
+        .prop_map(|cs| cs.into_iter().collect::<String>())
+    };
+    let opt = move || prop::option::of(text());
+    let object = || {
+        json_value().prop_map(|v| match v {
+            serde_json::Value::Object(m) => m,
+            other => [("v".to_owned(), other)].into_iter().collect(),
+        })
+    };
+    let actor = (opt(), opt(), opt(), opt(), opt(), opt()).prop_map(|(kind, id, name, email, ip, user_agent)| Actor {
+        kind,
+        id,
+        name,
+        email,
+        ip,
+        user_agent,
+    });
+    let target = (opt(), opt(), opt(), opt()).prop_map(|(kind, id, name, email)| Target { kind, id, name, email });
+    let request = (
+        opt(),
+        opt(),
+        opt(),
+        prop::option::of(object()),
+        prop::option::of(any::<u16>()),
+        prop::option::of(json_value()),
+        prop::option::of(json_value()),
+    )
+        .prop_map(|(id, method, path, query, status_code, body, response_body)| RequestInfo {
+            id,
+            method,
+            path,
+            query,
+            status_code,
+            body,
+            response_body,
+        });
+    let changes = (prop::option::of(json_value()), prop::option::of(json_value()))
+        .prop_map(|(before, after)| Changes { before, after });
+    let status =
+        prop_oneof![Just(Status::Success), Just(Status::Failure), Just(Status::Warning), Just(Status::Pending)];
+    let origin = prop::option::of(prop_oneof![Just(Origin::User), Just(Origin::Api), Just(Origin::System)]);
+    let time = || (0i64..4_000_000_000_000_000).prop_map(Timestamp::from_micros);
+    (
+        (time(), time(), text(), status, opt(), opt(), prop::option::of(actor), origin),
+        (
+            prop::collection::vec(target, 0..3),
+            prop::collection::vec((text(), text()), 0..4),
+            prop::option::of(request),
+            prop::option::of(changes),
+            opt(),
+            prop::option::of(object()),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (time, received_at, action, status, message, reason, actor, origin),
+                (targets, context, request, changes, correlation_id, metadata, truncated),
+            )| Event {
+                id: EventId::new_v7(),
+                time,
+                received_at,
+                action,
+                status,
+                message,
+                reason,
+                actor,
+                origin,
+                targets,
+                context: context.into_iter().collect::<BTreeMap<_, _>>(),
+                request,
+                changes,
+                correlation_id,
+                metadata,
+                truncated,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// The leaf's writer for typed events gives the bytes of the generic path (the event as
+    /// a JSON value, written canonically).
+    #[test]
+    fn canonical_event_equals_the_generic_path(event in any_event()) {
+        let generic = canonical::canonical(&serde_json::to_value(&event).unwrap());
+        let direct = canonical_event(&event);
+        prop_assert_eq!(String::from_utf8(direct).unwrap(), String::from_utf8(generic).unwrap());
+    }
+}

@@ -15,7 +15,7 @@ pub mod verify;
 pub use frontier::{combine_perfect, is_stored_level, Frontier, NodeRead, STRIDE};
 pub use hash::{leaf_hash, node_hash, Hash, HashError};
 pub use head::{HeadKey, HeadSigner, SignatureError, SignedTreeHead, TreeHead};
-pub use leaf::{event_leaf, served_leaf, LeafError, NOT_HASHED};
+pub use leaf::{canonical_event, event_leaf, served_leaf, LeafError, NOT_HASHED};
 pub use plan::{PlanError, ProofPlan};
 pub use tree::{consistency_spans, fold, inclusion_spans, perfect_subtrees, NodeId, Span};
 pub use verify::{root_from_inclusion, verify_consistency, verify_inclusion, ProofError};
