@@ -122,19 +122,45 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        let mut seen = Seen::default();
         while let Some(key) = map.next_key_seed(Key)? {
-            if seen.contains(&key) {
+            if !seen.insert(&key) {
                 self.0.found = Some(DuplicateKey { path: render(&self.0.path), key: key.into_owned() });
                 return Err(A::Error::custom("duplicate key"));
             }
-            seen.insert(key.clone());
             self.0.path.push(Segment::Key(key));
             let walked = map.next_value_seed(Walk(&mut *self.0));
             self.0.path.pop();
             walked?;
         }
         Ok(())
+    }
+}
+
+/// The keys of one object so far: a list while it is short (most objects have a handful of
+/// keys, for which a scan is cheaper than hashing each), a hash set once it is long.
+#[derive(Default)]
+struct Seen<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: HashSet<Cow<'de, str>>,
+}
+
+impl<'de> Seen<'de> {
+    const FEW: usize = 16;
+
+    /// False when `key` was already seen.
+    fn insert(&mut self, key: &Cow<'de, str>) -> bool {
+        if self.few.len() < Self::FEW {
+            if self.few.contains(key) {
+                return false;
+            }
+            self.few.push(key.clone());
+            return true;
+        }
+        if self.many.is_empty() {
+            self.many.extend(self.few.iter().cloned());
+        }
+        self.many.insert(key.clone())
     }
 }
 
@@ -184,6 +210,22 @@ mod tests {
         // An escaped spelling of the same key is the same key.
         let d = dup(r#"{"role": "r", "\u0072ole": "admin"}"#).expect("escaped");
         assert_eq!(d.key, "role");
+    }
+
+    #[test]
+    fn long_objects_are_checked_as_short_ones() {
+        let object = |keys: &[usize]| {
+            let members: Vec<String> = keys.iter().map(|k| format!("\"k{k}\": {k}")).collect();
+            format!("{{{}}}", members.join(", "))
+        };
+        let distinct: Vec<usize> = (0..40).collect();
+        assert_eq!(dup(&object(&distinct)), None);
+        for (first, again) in [(3, 10), (3, 30), (20, 35), (15, 16)] {
+            let mut keys = distinct.clone();
+            keys.insert(again, first);
+            let d = dup(&object(&keys)).unwrap_or_else(|| panic!("k{first} again at {again}"));
+            assert_eq!(d.key, format!("k{first}"));
+        }
     }
 
     #[test]
