@@ -102,8 +102,11 @@ const BATCH_EVENTS: usize = 50_000;
 /// Below this many unindexed events, the indexer waits for more commits to join its group…
 const GATHER_EVENTS: u64 = 5_000;
 
-/// …for at most this long after the oldest of them was committed.
-const GATHER: Duration = Duration::from_millis(200);
+/// …for at most this long after the oldest of them was committed. Postings land at scattered
+/// keys, so a transaction's page writes grow with its distinct pages, not its events: with
+/// single-event requests, 500 ms instead of 200 ms halved the bytes written per event
+/// (95 → 53 KB) and gave 30% more events/s (`stele bench ingest`, session 13).
+const GATHER: Duration = Duration::from_millis(500);
 
 /// Most tail documents a read connection keeps in its temporary full-text table.
 const MAX_TAIL_DOCS: i64 = 400_000;
