@@ -124,7 +124,7 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = Seen::default();
         while let Some(key) = map.next_key_seed(Key)? {
-            if !seen.insert(&key) {
+            if !seen.insert(key.clone()) {
                 self.0.found = Some(DuplicateKey { path: render(&self.0.path), key: key.into_owned() });
                 return Err(A::Error::custom("duplicate key"));
             }
@@ -149,18 +149,18 @@ impl<'de> Seen<'de> {
     const FEW: usize = 16;
 
     /// False when `key` was already seen.
-    fn insert(&mut self, key: &Cow<'de, str>) -> bool {
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
         if self.few.len() < Self::FEW {
-            if self.few.contains(key) {
+            if self.few.contains(&key) {
                 return false;
             }
-            self.few.push(key.clone());
+            self.few.push(key);
             return true;
         }
         if self.many.is_empty() {
             self.many.extend(self.few.iter().cloned());
         }
-        self.many.insert(key.clone())
+        self.many.insert(key)
     }
 }
 

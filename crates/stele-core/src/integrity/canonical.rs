@@ -25,18 +25,21 @@ pub(crate) fn write(value: &Value, out: &mut Vec<u8>) {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => number(n, out),
         Value::String(s) => string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write(item, out);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => array(items, out, write),
         Value::Object(map) => object(map, out),
     }
+}
+
+/// A JSON array of `items`, each written by `each`.
+pub(crate) fn array<T>(items: &[T], out: &mut Vec<u8>, each: impl Fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        each(item, out);
+    }
+    out.push(b']');
 }
 
 /// RFC 8785 numbers are IEEE 754 doubles: integers beyond 2^53 lose precision, as in

@@ -71,15 +71,7 @@ pub fn canonical_event(event: &Event) -> Vec<u8> {
     }
     o.str("status", status.as_str());
     if !targets.is_empty() {
-        let out = o.key("targets");
-        out.push(b'[');
-        for (i, t) in targets.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            target_json(t, out);
-        }
-        out.push(b']');
+        canonical::array(targets, o.key("targets"), target_json);
     }
     o.str("time", &time.to_string());
     o.key("truncated").extend_from_slice(if *truncated { b"true" } else { b"false" });
