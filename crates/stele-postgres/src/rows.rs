@@ -198,12 +198,15 @@ pub(crate) async fn insert_events<E: Borrow<NewEvent>>(
         &json,
     ];
     let rows = client.execute(&stmts.events, &params);
-    // Both statements sent at once (pipelined): rows, then their terms.
+    // Both statements sent at once (pipelined): rows, then their terms. Both awaited, then
+    // the rows' failure first: it is the cause when the terms fail as "transaction aborted".
     if term_text.is_empty() {
         rows.await?;
     } else {
         let term_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant_no, &term_text, &term_seq];
-        tokio::try_join!(rows, client.execute(&stmts.terms, &term_params))?;
+        let (rows, terms) = tokio::join!(rows, client.execute(&stmts.terms, &term_params));
+        rows?;
+        terms?;
     }
     Ok(())
 }

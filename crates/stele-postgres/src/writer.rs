@@ -415,11 +415,17 @@ async fn append_rows<E: Borrow<NewEvent>>(
     }
     let last = head + events.len() as i64;
     let head_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&no, &last];
-    tokio::try_join!(
+    // All awaited, then the first failure in statement order: once one statement fails,
+    // the ones sent after it fail as "transaction aborted", and `try_join!` (which polls in
+    // a rotating order) could report that instead of the cause (a full disk is a 503).
+    let (rows, nodes, moved) = tokio::join!(
         insert_events(tx, w.inserts, no, head + 1, events),
         insert_nodes(tx, w.inserts, no, &nodes),
         tx.execute(&w.inserts.move_head, &head_params),
-    )?;
+    );
+    rows?;
+    nodes?;
+    moved?;
     events
         .iter()
         .enumerate()
