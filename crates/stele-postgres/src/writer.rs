@@ -230,12 +230,14 @@ async fn all_at_once(conn: &mut Conn, group: &Group) -> Result<Option<GroupDone>
 /// The end of the run of plain appends (one tenant, no idempotency key) starting at `start`;
 /// `start + 1` when that write is not one.
 fn plain_append_run(writes: &[&Write], start: usize) -> usize {
-    let plain = |w: &Write| match w {
-        Write::Append { tenant, idempotency: None, .. } => Some(tenant.clone()),
-        _ => None,
-    };
+    fn plain(w: &Write) -> Option<&TenantId> {
+        match w {
+            Write::Append { tenant, idempotency: None, .. } => Some(tenant),
+            _ => None,
+        }
+    }
     let Some(tenant) = plain(writes[start]) else { return start + 1 };
-    let more = writes[start + 1..].iter().take_while(|w| plain(w).as_ref() == Some(&tenant)).count();
+    let more = writes[start + 1..].iter().take_while(|w| plain(w) == Some(tenant)).count();
     start + 1 + more
 }
 

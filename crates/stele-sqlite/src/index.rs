@@ -264,17 +264,11 @@ pub(crate) fn prepare_reader(conn: &Connection, db: &Path) -> rusqlite::Result<(
     Ok(())
 }
 
-/// The indexed parts of a stored row's event, or `None` for a tombstone (or JSON that is not
-/// an event).
-fn live_event(json: &str) -> Option<Indexed> {
-    Indexed::parse(json)
-}
-
 /// Whether some term of the stored event `json` under `prefix` satisfies `op` against the
 /// (ASCII-folded) `value`: exactly what `compile.rs`'s conditions on `postings.term` mean,
 /// evaluated on the row, for the tail. `op` is `eq ne co sw ew gt ge lt le pr`.
 pub fn stele_term(json: &str, prefix: &str, op: &str, value: &str) -> bool {
-    let Some(event) = live_event(json) else { return false };
+    let Some(event) = Indexed::parse(json) else { return false };
     event.terms().iter().filter_map(|t| t.strip_prefix(prefix)).any(|v| match op {
         "eq" => v == value,
         "ne" => v != value,
@@ -324,7 +318,7 @@ fn entries(no: i64, row: &Row) -> (Vec<String>, Option<String>) {
     if row.redacted {
         return (terms, None);
     }
-    let Some(event) = live_event(&row.json) else { return (terms, None) };
+    let Some(event) = Indexed::parse(&row.json) else { return (terms, None) };
     terms.extend(event.terms());
     let doc = format!("{} {}", tenant_token(no), event.search_text());
     (terms, Some(doc))
@@ -759,7 +753,7 @@ pub(crate) fn fill_tail(conn: &Connection, no: i64, mark: u64, head: u64) -> rus
         let mut insert = conn.prepare_cached("INSERT INTO temp.tail_fts (rowid, doc) VALUES (?1, ?2)")?;
         for row in rows {
             let (seq, json) = row?;
-            if let Some(event) = live_event(&json) {
+            if let Some(event) = Indexed::parse(&json) {
                 let doc = format!("{} {}", tenant_token(no), event.search_text());
                 insert.execute(params![pos(no, seq as u64), doc])?;
             }
