@@ -19,7 +19,7 @@ use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
 use stele_store::layout::{exact_plan, like_escape, place, text_of, ExactPlan, Place};
 
-use crate::index::column_term;
+use crate::index::{column_term, trigram_query};
 use crate::rows::{pos, tenant_token};
 
 /// Where a read's index ends: the tenant and its high-water mark, as seen by the read's
@@ -94,11 +94,15 @@ fn like_pattern(op: CompareOp, value: &str) -> String {
 
 /// What is common enough that the query should walk the time index and probe each event
 /// (`EXISTS`) rather than collect every matching event first (`IN`): term values, and the
-/// full-text words (`q`) as a whole.
+/// full-text words (`q`) as a whole. And the other way round for `message co "…"`, which
+/// walks the time index unless its trigram candidates are known to be few.
 #[derive(Debug, Default, Clone)]
 pub struct DenseTerms {
     terms: HashSet<String>,
     text: bool,
+    /// Substrings of `message co` whose trigram candidates are few: collected from
+    /// `message_tri` first.
+    rare_substrings: HashSet<String>,
 }
 
 impl DenseTerms {
@@ -118,6 +122,32 @@ impl DenseTerms {
     pub fn with_dense_text(mut self) -> Self {
         self.text = true;
         self
+    }
+
+    /// `message co <needle>` has few candidates in the trigram index.
+    pub fn insert_rare_substring(&mut self, needle: String) {
+        self.rare_substrings.insert(needle);
+    }
+
+    /// [`insert_rare_substring`](Self::insert_rare_substring) for `e`'s needle, if it has one.
+    pub fn insert_rare_substring_of(&mut self, e: &Expr) {
+        self.rare_substrings.extend(substring_needle(e));
+    }
+
+    fn rare_substring(&self, e: &Expr) -> Option<String> {
+        substring_needle(e).filter(|n| self.rare_substrings.contains(n))
+    }
+}
+
+/// The needle of a `message co "…"` comparison long enough for the trigram index.
+pub fn substring_needle(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Compare { attr: Attr::Message, op: CompareOp::Co, value: Value::String(v) }
+            if v.chars().nth(crate::index::TRIGRAM - 1).is_some() =>
+        {
+            Some(v.clone())
+        }
+        _ => None,
     }
 }
 
@@ -165,6 +195,17 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
             exact_compare(sql, s, attr, *op, v, negate, dense);
         }
         Expr::Compare { attr, op, value } => {
+            if let Some(query) = dense.rare_substring(e).filter(|_| !negate).and_then(|n| trigram_query(&n)) {
+                // Exact on the column; the trigram index's candidates (and the tail) are the
+                // way in.
+                sql.push("(");
+                scalar(sql, "message", *op, value, false);
+                sql.push(" AND pos IN (SELECT rowid FROM message_tri WHERE message_tri MATCH ");
+                sql.bind(SqlValue::Text(query)).push(" AND rowid > ").bind(s.base());
+                sql.push(" AND rowid <= ").bind(s.tail()).push(" UNION ALL SELECT pos FROM events WHERE pos > ");
+                sql.bind(s.tail()).push(" AND pos < ").bind(s.end()).push("))");
+                return;
+            }
             let term = equality_term(e);
             let is_dense = term.as_ref().is_some_and(|t| dense.contains(t));
             match (place(attr), term) {
@@ -194,7 +235,9 @@ fn drives(e: &Expr, dense: &DenseTerms) -> bool {
         Expr::Compare { attr: Attr::Seq, op: CompareOp::Gt | CompareOp::Ge | CompareOp::Eq, value: Value::Int(_) } => {
             true
         }
-        Expr::Compare { .. } => equality_term(e).is_some_and(|t| !dense.contains(&t)),
+        Expr::Compare { .. } => {
+            equality_term(e).is_some_and(|t| !dense.contains(&t)) || dense.rare_substring(e).is_some()
+        }
         _ => false,
     }
 }

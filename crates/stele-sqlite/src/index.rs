@@ -7,8 +7,9 @@
 //! - **The index** (`<db>-index`): `postings (tenant_no, term, time, seq)` (one row per
 //!   searchable value: `action=…`, `status=…`, `actor.id=…`, `actor.email=…`, and the
 //!   `target.*=` / `context.<key>=` terms of [`stele_store::derived::terms`], all ASCII
-//!   case-folded), the full-text index `events_fts` (rowid = `pos`), and `marks`: per tenant,
-//!   the last `seq` whose entries are in the index (the high-water mark).
+//!   case-folded), the full-text index `events_fts` (rowid = `pos`), the trigram index of
+//!   messages `message_tri` (rowid = `pos`; `message co "…"` finds its candidates there), and
+//!   `marks`: per tenant, the last `seq` whose entries are in the index (the high-water mark).
 //!
 //! The index is derivable: deleting the file loses nothing (`stele reindex` rebuilds it).
 //! It is written with `synchronous = NORMAL`: a power cut may lose its last transactions,
@@ -62,7 +63,7 @@ pub fn index_files(db: &Path) -> Vec<PathBuf> {
 }
 
 /// Bumped when the index layout changes: an index of another version is rebuilt.
-const INDEX_VERSION: i64 = 1;
+const INDEX_VERSION: i64 = 2;
 
 const INDEX_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS postings (
@@ -77,6 +78,14 @@ const INDEX_SCHEMA: &str = "
     CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
         doc, content = '', contentless_delete = 1, detail = none,
         tokenize = 'unicode61 remove_diacritics 2'
+    );
+    -- Every three characters of each message (case-folded): the candidates of a substring
+    -- search (`message co`), re-checked on the row. detail=none: a candidate has each of the
+    -- substring's trigrams somewhere, not necessarily in a row, which is all a re-checked
+    -- candidate set needs.
+    CREATE VIRTUAL TABLE IF NOT EXISTS message_tri USING fts5 (
+        doc, content = '', contentless_delete = 1, detail = none,
+        tokenize = 'trigram case_sensitive 0 remove_diacritics 0'
     );
     CREATE TABLE IF NOT EXISTS marks (
         tenant_no INTEGER PRIMARY KEY,
@@ -230,7 +239,8 @@ pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
             tracing::warn!(found = version, want = INDEX_VERSION, "the index has another layout; rebuilding it");
         }
         conn.execute_batch(
-            "DROP TABLE IF EXISTS postings; DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS marks;",
+            "DROP TABLE IF EXISTS postings; DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS message_tri;
+             DROP TABLE IF EXISTS marks;",
         )?;
         conn.execute_batch(INDEX_SCHEMA)?;
         conn.pragma_update(None, "user_version", INDEX_VERSION)?;
@@ -308,21 +318,71 @@ struct Row {
     redacted: bool,
 }
 
-/// A row's postings and full-text document (none of the event's own values for a tombstone).
-fn entries(no: i64, row: &Row) -> (Vec<String>, Option<String>) {
-    let mut terms: Vec<String> = [("action", Some(&row.action)), ("status", Some(&row.status))]
+/// What the index holds of one event.
+struct Entries {
+    terms: Vec<String>,
+    /// The full-text document.
+    doc: Option<String>,
+    /// The message, for the trigram index (only one that a substring search can use: at least
+    /// [`TRIGRAM`] characters).
+    message: Option<String>,
+}
+
+/// A row's postings, full-text document and message (none of the event's own values for a
+/// tombstone).
+fn entries(no: i64, row: &Row) -> Entries {
+    let terms: Vec<String> = [("action", Some(&row.action)), ("status", Some(&row.status))]
         .into_iter()
         .chain([("actor_id", row.actor_id.as_ref()), ("actor_email", row.actor_email.as_ref())])
         .filter_map(|(col, v)| v.and_then(|v| column_term(col, v)))
         .collect();
+    let mut out = Entries { terms, doc: None, message: None };
     if row.redacted {
-        return (terms, None);
+        return out;
     }
-    let Some(event) = Indexed::parse(&row.json) else { return (terms, None) };
-    terms.extend(event.terms());
-    let doc = format!("{} {}", tenant_token(no), event.search_text());
-    (terms, Some(doc))
+    let Some(event) = Indexed::parse(&row.json) else { return out };
+    out.terms.extend(event.terms());
+    out.doc = Some(format!("{} {}", tenant_token(no), event.search_text()));
+    out.message = event.message().filter(|m| m.chars().nth(TRIGRAM - 1).is_some()).map(str::to_owned);
+    out
 }
+
+/// Characters in a trigram: a substring search shorter than this cannot use `message_tri`.
+pub const TRIGRAM: usize = 3;
+
+/// The `message_tri` MATCH expression for a substring: some of its trigrams, each quoted (so
+/// no FTS syntax gets through), AND-ed. Every event whose message contains `needle` (ASCII
+/// case-insensitively, as `LIKE` compares) is among its matches: the index folds case
+/// itself, and a contained string's trigrams are all in the message. At most
+/// [`MAX_TRIGRAMS`] trigrams, spread over the needle: enough to be selective, while a long
+/// needle does not make one lookup per character. `None` when the needle is too short.
+pub fn trigram_query(needle: &str) -> Option<String> {
+    let chars: Vec<char> = needle.chars().collect();
+    let n = chars.len().checked_sub(TRIGRAM - 1).filter(|&n| n > 0)?;
+    let picks: Vec<usize> = if n <= MAX_TRIGRAMS {
+        (0..n).collect()
+    } else {
+        (0..MAX_TRIGRAMS).map(|i| i * (n - 1) / (MAX_TRIGRAMS - 1)).collect()
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut q = String::new();
+    for start in picks {
+        let gram: String = chars[start..start + TRIGRAM].iter().collect();
+        if !seen.insert(gram.to_lowercase()) {
+            continue;
+        }
+        if !q.is_empty() {
+            q.push_str(" AND ");
+        }
+        q.push('"');
+        q.push_str(&gram.replace('"', "\"\""));
+        q.push('"');
+    }
+    Some(q)
+}
+
+/// Most trigrams one substring search looks up.
+const MAX_TRIGRAMS: usize = 8;
 
 fn read_rows(conn: &Connection, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<Row>> {
     let mut stmt = conn.prepare_cached(
@@ -378,11 +438,15 @@ fn index_tenant(conn: &Connection, no: i64, upto: u64, budget: usize) -> rusqlit
     let Some(last) = rows.last().map(|r| r.seq as u64) else { return Ok((from, 0)) };
     let mut postings: Vec<(String, i64, i64)> = Vec::with_capacity(rows.len() * 8);
     let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
+    let mut tri = conn.prepare_cached("INSERT INTO message_tri (rowid, doc) VALUES (?1, ?2)")?;
     for row in &rows {
-        let (terms, doc) = entries(no, row);
+        let Entries { terms, doc, message } = entries(no, row);
         postings.extend(terms.into_iter().map(|t| (t, row.time, row.seq)));
         if let Some(doc) = doc {
             fts.execute(params![pos(no, row.seq as u64), doc])?;
+        }
+        if let Some(message) = message {
+            tri.execute(params![pos(no, row.seq as u64), message])?;
         }
     }
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
@@ -619,6 +683,7 @@ pub(crate) struct PurgePlan {
     time: i64,
     terms: Vec<String>,
     has_doc: bool,
+    has_message: bool,
 }
 
 /// Reads the entries an event has in the index now (`None` when the event is unknown).
@@ -634,10 +699,10 @@ pub(crate) fn plan_purge(conn: &Connection, tenant: &str, id: &str) -> rusqlite:
     let p = pos(no, seq as u64);
     let rows = read_rows(conn, p - 1, p, 1)?;
     let Some(row) = rows.first() else { return Ok(None) };
-    let (mut terms, doc) = entries(no, row);
+    let Entries { mut terms, doc, message } = entries(no, row);
     // The tombstone keeps its action and status (and their postings).
     terms.retain(|t| !t.starts_with("action=") && !t.starts_with("status="));
-    Ok(Some(PurgePlan { no, seq, time: row.time, terms, has_doc: doc.is_some() }))
+    Ok(Some(PurgePlan { no, seq, time: row.time, terms, has_doc: doc.is_some(), has_message: message.is_some() }))
 }
 
 /// Removes a redacted event's entries from the index file (if it was indexed), wipes their
@@ -665,12 +730,16 @@ pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Res
                     conn.execute("DELETE FROM events_fts WHERE rowid = ?1", [pos(plan.no, plan.seq as u64)])?;
                     merge = true;
                 }
+                if plan.has_message {
+                    conn.execute("DELETE FROM message_tri WHERE rowid = ?1", [pos(plan.no, plan.seq as u64)])?;
+                    merge = true;
+                }
             }
         }
         if merge {
             // A contentless delete only records a tombstone; the words stay in the
             // segments until they are merged.
-            conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", [])?;
+            optimize(conn)?;
         }
         Ok::<_, rusqlite::Error>(())
     })();
@@ -687,6 +756,13 @@ pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Res
     Ok(())
 }
 
+/// Merges both full-text indexes' segments, so deleted documents' tokens are gone from them.
+fn optimize(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", [])?;
+    conn.execute("INSERT INTO message_tri (message_tri) VALUES ('optimize')", [])?;
+    Ok(())
+}
+
 /// Positions in `index_purges` are redactions whose index entries may not have been purged
 /// (a crash between the tombstone's commit and the purge). Their old values are gone from
 /// the log, so the entries cannot be named: each such tenant's index is rebuilt.
@@ -699,8 +775,14 @@ fn recover_purges(conn: &Connection) -> rusqlite::Result<()> {
         tracing::warn!(tenant_no = no, "a redaction's index purge was interrupted; rebuilding the tenant's index");
         conn.execute_batch("BEGIN")?;
         conn.execute("DELETE FROM postings WHERE tenant_no = ?1", [no])?;
-        conn.execute("DELETE FROM events_fts WHERE rowid > ?1 AND rowid < ?2", params![pos(no, 0), pos(no + 1, 0)])?;
-        conn.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", [])?;
+        for table in ["events_fts", "message_tri"] {
+            // The table names are constants.
+            conn.execute(
+                &format!("DELETE FROM {table} WHERE rowid > ?1 AND rowid < ?2"),
+                params![pos(no, 0), pos(no + 1, 0)],
+            )?;
+        }
+        optimize(conn)?;
         conn.execute("DELETE FROM marks WHERE tenant_no = ?1", [no])?;
         conn.execute_batch("COMMIT")?;
         conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -766,4 +848,23 @@ pub(crate) fn fill_tail(conn: &Connection, no: i64, mark: u64, head: u64) -> rus
     )?
     .execute(params![no, mark.max(floor), upto])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigram_queries_quote_and_bound_their_trigrams() {
+        assert_eq!(trigram_query("ab"), None, "shorter than a trigram");
+        assert_eq!(trigram_query("").as_deref(), None);
+        assert_eq!(trigram_query("abc").as_deref(), Some(r#""abc""#));
+        assert_eq!(trigram_query(r#"a"bc"#).as_deref(), Some(r#""a""b" AND """bc""#), "quotes doubled");
+        assert_eq!(trigram_query("zoë!").as_deref(), Some(r#""zoë" AND "oë!""#), "characters, not bytes");
+        assert_eq!(trigram_query("abcABC").as_deref(), Some(r#""abc" AND "bcA" AND "cAB""#), "case-folded duplicates once");
+        let long = "abcdefghijklmnopqrstuvwxyz";
+        let q = trigram_query(long).expect("long");
+        assert_eq!(q.matches(" AND ").count() + 1, MAX_TRIGRAMS, "{q}");
+        assert!(q.starts_with(r#""abc""#) && q.ends_with(r#""xyz""#), "first and last trigrams kept: {q}");
+    }
 }

@@ -11,8 +11,9 @@ use stele_core::{
 };
 use stele_store::{KeyRecord, Page, StoreError, Tenant};
 
-use crate::compile::{equality_term, sort_column, where_clause, DenseTerms, Split, Sql};
+use crate::compile::{equality_term, sort_column, substring_needle, where_clause, DenseTerms, Split, Sql};
 use crate::index;
+use crate::rows::pos;
 
 use crate::backend;
 
@@ -159,28 +160,62 @@ fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, 
             dense = dense.with_dense_text();
         }
     }
-    let view = query.view.iter().map(|v| v.expr());
-    let mut stack: Vec<&stele_core::Expr> = query.filter.iter().map(|f| f.expr()).chain(view).collect();
-    while let Some(e) = stack.pop() {
-        match e {
-            stele_core::Expr::And(items) | stele_core::Expr::Or(items) => stack.extend(items),
-            stele_core::Expr::Not(inner) => stack.push(inner),
-            _ => {
-                if let Some(term) = equality_term(e) {
-                    let n: i64 = conn
-                        .prepare_cached(
-                            "SELECT COUNT(*) FROM (SELECT 1 FROM postings WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
-                        )
-                        .and_then(|mut s| s.query_row(params![no, term, DENSE_TERM_ROWS], |r| r.get(0)))
-                        .map_err(backend)?;
-                    if n >= DENSE_TERM_ROWS {
-                        dense.insert(term);
-                    }
-                }
+    for e in leaves(query) {
+        if let Some((needle, words)) = substring_needle(e).and_then(|n| index::trigram_query(&n).map(|q| (n, q))) {
+            // The mark is not read here: candidates after it only make the count smaller
+            // than it would be, and the tail they are in is bounded.
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM message_tri WHERE message_tri MATCH ?1
+                     AND rowid > ?2 AND rowid < ?3 LIMIT ?4)",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![words, pos(no, 0), pos(no + 1, 0), DENSE_TERM_ROWS], |r| r.get(0))
+                })
+                .map_err(backend)?;
+            if n < DENSE_TERM_ROWS {
+                dense.insert_rare_substring(needle);
+            }
+        }
+        if let Some(term) = equality_term(e) {
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM postings WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
+                )
+                .and_then(|mut s| s.query_row(params![no, term, DENSE_TERM_ROWS], |r| r.get(0)))
+                .map_err(backend)?;
+            if n >= DENSE_TERM_ROWS {
+                dense.insert(term);
             }
         }
     }
     Ok(dense)
+}
+
+/// What a count plans with: every term collected, and every `message co` long enough for
+/// the trigram index collected from it (a count reads each candidate's row at most once,
+/// where walking the time index reads every row).
+fn collect_everything(query: &Query) -> DenseTerms {
+    let mut plan = DenseTerms::new();
+    for e in leaves(query) {
+        plan.insert_rare_substring_of(e);
+    }
+    plan
+}
+
+/// The comparisons of the query's filter and view (below every `and`, `or` and `not`).
+fn leaves(query: &Query) -> Vec<&stele_core::Expr> {
+    let view = query.view.iter().map(|v| v.expr());
+    let mut stack: Vec<&stele_core::Expr> = query.filter.iter().map(|f| f.expr()).chain(view).collect();
+    let mut out = Vec::new();
+    while let Some(e) = stack.pop() {
+        match e {
+            stele_core::Expr::And(items) | stele_core::Expr::Or(items) => stack.extend(items),
+            stele_core::Expr::Not(inner) => stack.push(inner),
+            leaf => out.push(leaf),
+        }
+    }
+    out
 }
 
 /// The SELECT for one page (exposed to tests through `SqliteStore::explain`).
@@ -267,8 +302,9 @@ pub(crate) fn count(conn: &Connection, tenant: &TenantId, query: &Query) -> Resu
         if let Some(n) = count_from_postings(conn, &split, query)? {
             return Ok(n);
         }
-        // A count visits every match anyway: collecting term matches first is always right.
-        let sql = where_clause(&split, query, false, &DenseTerms::new());
+        // A count visits every match anyway: collecting term matches (and substring
+        // candidates) first is always right.
+        let sql = where_clause(&split, query, false, &collect_everything(query));
         let n: i64 = conn
             .prepare_cached(&format!("SELECT COUNT(*) FROM events WHERE {}", sql.text))
             .and_then(|mut s| s.query_row(params_from_iter(sql.params), |r| r.get(0)))

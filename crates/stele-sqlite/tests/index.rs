@@ -90,6 +90,14 @@ fn queries() -> Vec<Query> {
         r#"action eq "user.login" and target.id eq "zoë""#,
         r#"status eq "failure" or context.env eq "dev""#,
         r#"not (actor.id eq "u_1") and target.type eq "doc""#,
+        // Substrings: from the trigram index (three characters or more) or the rows.
+        r#"message co "LOGIN FROM""#,
+        r#"message co "ë sig""#,
+        r#"message co "café""#,
+        r#"message co "CAFÉ""#,
+        r#"message co "la""#,
+        r#"not (message co "quokka")"#,
+        r#"message co "quokka" or message co "order""#,
     ];
     let limit = Limit::new(4).expect("limit");
     let mut out: Vec<Query> = filters
@@ -99,6 +107,7 @@ fn queries() -> Vec<Query> {
     for words in ["login", "zoe", "CAFE", "caf*", "quokka lab", "signed zoë"] {
         out.push(Query { text: TextQuery::parse(words).expect("words"), limit, ..Query::default() });
     }
+    out.push(Query { view: Some(ViewFilter::parse(r#"message co "Zoë""#).expect("view")), limit, ..Query::default() });
     out.push(Query {
         view: Some(ViewFilter::parse(r#"target.id eq "u_1""#).expect("view")),
         text: TextQuery::parse("login").expect("words"),
@@ -278,6 +287,13 @@ fn index_holds(db: &std::path::Path, word: &str) -> bool {
         .any(|bytes| bytes.windows(word.len()).any(|w| w == word.as_bytes()))
 }
 
+/// Documents of the trigram index holding `trigram` (three characters), read from the file.
+fn trigram_documents(db: &std::path::Path, trigram: &str) -> i64 {
+    let conn = rusqlite::Connection::open(stele_sqlite::index_path(db)).expect("open the index");
+    let query = format!("\"{trigram}\"");
+    conn.query_row("SELECT COUNT(*) FROM message_tri WHERE message_tri MATCH ?1", [query], |r| r.get(0)).expect("count")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redaction_purges_the_events_entries_from_the_index_file() {
     let dir = tempfile::tempdir().expect("dir");
@@ -296,6 +312,8 @@ async fn a_redaction_purges_the_events_entries_from_the_index_file() {
     for w in words {
         assert!(index_holds(&path, w), "{w} is in the index before the redaction");
     }
+    // The trigram index holds tokens, not the message's bytes: asked directly.
+    assert_eq!(trigram_documents(&path, "kaw"), 1, "the message is in the trigram index");
     let r = Redaction { reason: "erasure".into(), by: "test".into(), at: Timestamp::now() };
     store
         .redact(&tenant(), &victim.event.id, r, parsed(json!({"action": "stele.event.redacted"})))
@@ -304,6 +322,7 @@ async fn a_redaction_purges_the_events_entries_from_the_index_file() {
     for w in words {
         assert!(!index_holds(&path, w), "{w} is still in the index file after the redaction");
     }
+    assert_eq!(trigram_documents(&path, "kaw"), 0, "the message's trigrams are purged");
     // The rest of the index is intact: the other events are still found by their words.
     let words = Query { text: TextQuery::parse("other").expect("q"), ..Query::default() };
     assert_eq!(store.count(&tenant(), &words).await.expect("count"), 5);

@@ -184,6 +184,77 @@ async fn common_words_walk_the_time_index_and_stay_exact() {
     store.close().await;
 }
 
+/// `message co "…"`: a substring with few candidates in the trigram index starts from them
+/// (rowid lookups, then the exact `LIKE` on each row), the un-indexed tail included; a common
+/// one, and one too short for trigrams, walk the time index as before. Pages and counts
+/// agree with the number of matching events, whichever way they were found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rare_substrings_start_from_the_trigram_index_and_stay_exact() {
+    let (store, _dir) = store_with_data_in(IndexMode::Never).await;
+    let tenant = TenantId::parse("acme").expect("id");
+    let append = |from: i64, n: i64| {
+        let events: Vec<serde_json::Value> = (from..from + n)
+            .map(|i| {
+                serde_json::json!({"action": "bulk.load", "message": format!("Loaded item K{i}x from the queue"),
+                    "time": Timestamp::from_micros(1_750_000_000_000_000 + i * 1_000).to_string()})
+            })
+            .collect();
+        let body = serde_json::json!({ "events": events }).to_string();
+        parse_ingest_body(body.as_bytes(), &Limits::default(), Timestamp::now()).expect("valid").events
+    };
+    for chunk in 0..5 {
+        store.append(&tenant, append(chunk * 1000, 1000), None).await.expect("append");
+    }
+    store.catch_up_index().await.expect("indexed");
+    // After the mark: found on the rows themselves.
+    store.append(&tenant, append(5000, 37), None).await.expect("append");
+    assert_eq!(store.index_lag(), 37, "the last 37 events are in the tail");
+    let co = |needle: &str| Query {
+        limit: stele_core::Limit::new(700).expect("limit"),
+        ..filtered(&format!("message co \"{needle}\""))
+    };
+    let cases: [(&str, u64, bool); 8] = [
+        // (needle, matching events, from the trigram index)
+        ("item k4999x", 1, true),
+        ("K5036X FROM", 1, true),
+        ("k12x", 1, true),
+        ("K1X ", 1, true),
+        ("nowhere", 0, true),
+        // In every event: more than 4000 candidates, walk the time index.
+        ("from the queue", 5037, false),
+        // "number" is in the 600 events of the fixture's messages ("message number i").
+        ("number 59", 11, true),
+        // Too short for a trigram: the rows decide.
+        ("k7", 111, false),
+    ];
+    for (needle, expected, indexed) in cases {
+        let query = co(needle);
+        let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
+        assert_eq!(plan.contains("message_tri"), indexed, "{needle}: trigram candidates only when few: {plan}");
+        let mut q = query.clone();
+        let (mut walked, mut last) = (0u64, None);
+        loop {
+            let page = store.query(&tenant, &q).await.expect("page");
+            for e in &page.events {
+                let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+                let message = v["message"].as_str().expect("message").to_ascii_lowercase();
+                assert!(message.contains(&needle.to_ascii_lowercase()), "{needle}: {message} does not match");
+                let key = (v["time"].as_str().expect("time").to_owned(), e.seq.get());
+                assert!(last.as_ref().is_none_or(|l| *l > key), "{needle}: newest first, no repeats");
+                last = Some(key);
+            }
+            walked += page.events.len() as u64;
+            match page.next {
+                Some(c) => q.page = stele_core::PageRequest::After(c),
+                None => break,
+            }
+        }
+        assert_eq!(walked, expected, "{needle}: every match, once");
+        assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{needle}: the count agrees");
+    }
+    store.close().await;
+}
+
 /// A window of seqs (a live tail's or a stream's read: `seq > a and seq <= b`, by seq) reads
 /// one rowid range, in order, with no sort step — before, with no index on `seq`, it tested
 /// every row of the tenant.

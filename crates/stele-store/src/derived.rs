@@ -54,6 +54,11 @@ impl Indexed {
         Self::terms_of(&self.targets, &self.context)
     }
 
+    /// The event's message (what `message co` looks up in a trigram index).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
     /// [`search_text`] of the event.
     pub fn search_text(&self) -> String {
         Self::search_text_of(

@@ -335,6 +335,13 @@ const TABLE: &[(&str, &str)] = &[
     (r#"message co "\"beta\"""#, "e10"),
     (r#"message co "C:\\Users\\""#, "e13"),
     (r#"message co "created""#, "- e01 e02 e11 e17"),
+    // Substrings across words, in another case, missing, negated (trigram candidates on
+    // SQLite, re-checked on the row).
+    (r#"message co "ED USER""#, "e01 e02 e17"),
+    (r#"message co "ser v""#, "e02"),
+    (r#"message co "created" and message co "api""#, "e02"),
+    (r#"message co "zzz""#, ""),
+    (r#"not (message co "created")"#, "all but - e01 e02 e11 e17"),
     (r#"message eq "login OK""#, "e04"),
     (r#"not message pr"#, "e14 e15 e16 e19 e20"),
     (r#"reason pr"#, "e03 e05 e10 e15 e18"),
