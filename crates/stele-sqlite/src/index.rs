@@ -861,7 +861,11 @@ mod tests {
         assert_eq!(trigram_query("abc").as_deref(), Some(r#""abc""#));
         assert_eq!(trigram_query(r#"a"bc"#).as_deref(), Some(r#""a""b" AND """bc""#), "quotes doubled");
         assert_eq!(trigram_query("zoë!").as_deref(), Some(r#""zoë" AND "oë!""#), "characters, not bytes");
-        assert_eq!(trigram_query("abcABC").as_deref(), Some(r#""abc" AND "bcA" AND "cAB""#), "case-folded duplicates once");
+        assert_eq!(
+            trigram_query("abcABC").as_deref(),
+            Some(r#""abc" AND "bcA" AND "cAB""#),
+            "case-folded duplicates once"
+        );
         let long = "abcdefghijklmnopqrstuvwxyz";
         let q = trigram_query(long).expect("long");
         assert_eq!(q.matches(" AND ").count() + 1, MAX_TRIGRAMS, "{q}");
