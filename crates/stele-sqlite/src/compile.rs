@@ -19,7 +19,7 @@ use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
 use stele_store::layout::{exact_plan, like_escape, place, text_of, ExactPlan, Place};
 
-use crate::index::{column_term, trigram_query};
+use crate::index::{column_term, substring_query};
 use crate::rows::{pos, tenant_token};
 
 /// Where a read's index ends: the tenant and its high-water mark, as seen by the read's
@@ -143,7 +143,7 @@ impl DenseTerms {
 pub fn substring_needle(e: &Expr) -> Option<String> {
     match e {
         Expr::Compare { attr: Attr::Message, op: CompareOp::Co, value: Value::String(v) }
-            if v.chars().nth(crate::index::TRIGRAM - 1).is_some() =>
+            if v.chars().nth(crate::index::MIN_NEEDLE - 1).is_some() =>
         {
             Some(v.clone())
         }
@@ -195,7 +195,7 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
             exact_compare(sql, s, attr, *op, v, negate, dense);
         }
         Expr::Compare { attr, op, value } => {
-            if let Some(query) = dense.rare_substring(e).filter(|_| !negate).and_then(|n| trigram_query(&n)) {
+            if let Some(query) = dense.rare_substring(e).filter(|_| !negate).and_then(|n| substring_query(&n)) {
                 // Exact on the column; the trigram index's candidates (and the tail) are the
                 // way in.
                 sql.push("(");

@@ -7,8 +7,9 @@
 //! - **The index** (`<db>-index`): `postings (tenant_no, term, time, seq)` (one row per
 //!   searchable value: `action=…`, `status=…`, `actor.id=…`, `actor.email=…`, and the
 //!   `target.*=` / `context.<key>=` terms of [`stele_store::derived::terms`], all ASCII
-//!   case-folded), the full-text index `events_fts` (rowid = `pos`), the trigram index of
-//!   messages `message_tri` (rowid = `pos`; `message co "…"` finds its candidates there), and
+//!   case-folded), the full-text index `events_fts` (rowid = `pos`), the aligned-trigram
+//!   index of messages `message_tri` (rowid = `pos`; `message co "…"` finds its candidates
+//!   there, see [`message_doc`]), and
 //!   `marks`: per tenant, the last `seq` whose entries are in the index (the high-water mark).
 //!
 //! The index is derivable: deleting the file loses nothing (`stele reindex` rebuilds it).
@@ -79,13 +80,10 @@ const INDEX_SCHEMA: &str = "
         doc, content = '', contentless_delete = 1, detail = none,
         tokenize = 'unicode61 remove_diacritics 2'
     );
-    -- Every three characters of each message (case-folded): the candidates of a substring
-    -- search (`message co`), re-checked on the row. detail=none: a candidate has each of the
-    -- substring's trigrams somewhere, not necessarily in a row, which is all a re-checked
-    -- candidate set needs.
+    -- Each message's aligned trigrams, one token each (`message_doc`): the candidates of a
+    -- substring search (`message co`), re-checked on the row.
     CREATE VIRTUAL TABLE IF NOT EXISTS message_tri USING fts5 (
-        doc, content = '', contentless_delete = 1, detail = none,
-        tokenize = 'trigram case_sensitive 0 remove_diacritics 0'
+        doc, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
     );
     CREATE TABLE IF NOT EXISTS marks (
         tenant_no INTEGER PRIMARY KEY,
@@ -323,8 +321,7 @@ struct Entries {
     terms: Vec<String>,
     /// The full-text document.
     doc: Option<String>,
-    /// The message, for the trigram index (only one that a substring search can use: at least
-    /// [`TRIGRAM`] characters).
+    /// The message's document in the trigram index ([`message_doc`]).
     message: Option<String>,
 }
 
@@ -343,46 +340,90 @@ fn entries(no: i64, row: &Row) -> Entries {
     let Some(event) = Indexed::parse(&row.json) else { return out };
     out.terms.extend(event.terms());
     out.doc = Some(format!("{} {}", tenant_token(no), event.search_text()));
-    out.message = event.message().filter(|m| m.chars().nth(TRIGRAM - 1).is_some()).map(str::to_owned);
+    out.message = event.message().and_then(message_doc);
     out
 }
 
-/// Characters in a trigram: a substring search shorter than this cannot use `message_tri`.
-pub const TRIGRAM: usize = 3;
+// Substring search (`message co "…"`) on an index of *aligned* trigrams, Stele's own scheme
+// (FTS5's `trigram` tokenizer indexes a token per character, which made the indexer a third
+// more expensive per event; this makes a third as many tokens, and a substring search asks
+// for three alternatives instead of one):
+//
+// - a message is indexed as its trigrams starting at characters 0, 3, 6, … (ASCII
+//   case-folded, as `LIKE` compares), each written as one token that the `ascii` tokenizer
+//   keeps whole: letters `a`–`y` and digits as themselves, any other character as `z`, its
+//   code point in hex, `z` (so `n b` is `nz20zb`);
+// - wherever a needle occurs in a message, the message's aligned trigrams that fall inside
+//   the occurrence are the needle's trigrams at offsets `o, o + 3, …` for one `o` in
+//   `0..3` (which one depends on where the occurrence starts). A needle of at least
+//   [`MIN_NEEDLE`] characters has a whole trigram at every offset, so "the trigrams at
+//   offset 0, or those at 1, or those at 2" finds every message that contains it — and some
+//   that do not, which the exact `LIKE` on the row then drops.
 
-/// The `message_tri` MATCH expression for a substring: some of its trigrams, each quoted (so
-/// no FTS syntax gets through), AND-ed. Every event whose message contains `needle` (ASCII
-/// case-insensitively, as `LIKE` compares) is among its matches: the index folds case
-/// itself, and a contained string's trigrams are all in the message. At most
-/// [`MAX_TRIGRAMS`] trigrams, spread over the needle: enough to be selective, while a long
-/// needle does not make one lookup per character. `None` when the needle is too short.
-pub fn trigram_query(needle: &str) -> Option<String> {
-    let chars: Vec<char> = needle.chars().collect();
-    let n = chars.len().checked_sub(TRIGRAM - 1).filter(|&n| n > 0)?;
-    let picks: Vec<usize> = if n <= MAX_TRIGRAMS {
-        (0..n).collect()
-    } else {
-        (0..MAX_TRIGRAMS).map(|i| i * (n - 1) / (MAX_TRIGRAMS - 1)).collect()
-    };
-    let mut seen = std::collections::HashSet::new();
-    let mut q = String::new();
-    for start in picks {
-        let gram: String = chars[start..start + TRIGRAM].iter().collect();
-        if !seen.insert(gram.to_lowercase()) {
-            continue;
+/// The shortest needle the index can answer (every offset `0..3` has a whole trigram).
+pub const MIN_NEEDLE: usize = 5;
+
+/// Appends one aligned trigram as a token.
+fn push_gram(out: &mut String, chars: &[char]) {
+    use std::fmt::Write as _;
+    for c in chars.iter().map(char::to_ascii_lowercase) {
+        if matches!(c, 'a'..='y' | '0'..='9') {
+            out.push(c);
+        } else {
+            let _ = write!(out, "z{:x}z", u32::from(c));
         }
-        if !q.is_empty() {
-            q.push_str(" AND ");
-        }
-        q.push('"');
-        q.push_str(&gram.replace('"', "\"\""));
-        q.push('"');
     }
-    Some(q)
 }
 
-/// Most trigrams one substring search looks up.
-const MAX_TRIGRAMS: usize = 8;
+fn gram_token(chars: &[char]) -> String {
+    let mut out = String::with_capacity(3);
+    push_gram(&mut out, chars);
+    out
+}
+
+/// A message's document in `message_tri`: its aligned trigrams. `None` when it has none.
+pub fn message_doc(message: &str) -> Option<String> {
+    let mut doc = String::with_capacity(message.len() + message.len() / 3);
+    let mut grams = 0usize;
+    let mut chars = message.chars();
+    loop {
+        let gram = [chars.next(), chars.next(), chars.next()];
+        let [Some(a), Some(b), Some(c)] = gram else { break };
+        if grams > 0 {
+            doc.push(' ');
+        }
+        push_gram(&mut doc, &[a, b, c]);
+        grams += 1;
+    }
+    (grams > 0).then_some(doc)
+}
+
+/// The `message_tri` MATCH expression for a needle: for each offset `0..3`, its trigrams at
+/// that offset (at most [`MAX_GRAMS`], spread over the needle) AND-ed; the three OR-ed. Every
+/// event whose message contains `needle` (ASCII case-insensitively) is among its matches.
+/// `None` when the needle is shorter than [`MIN_NEEDLE`] characters.
+pub fn substring_query(needle: &str) -> Option<String> {
+    let chars: Vec<char> = needle.chars().collect();
+    if chars.len() < MIN_NEEDLE {
+        return None;
+    }
+    let alternatives: Vec<String> = (0..3)
+        .map(|offset| {
+            let starts: Vec<usize> = (offset..=chars.len() - 3).step_by(3).collect();
+            let picks: Vec<usize> = if starts.len() <= MAX_GRAMS {
+                starts
+            } else {
+                (0..MAX_GRAMS).map(|i| starts[i * (starts.len() - 1) / (MAX_GRAMS - 1)]).collect()
+            };
+            let grams: Vec<String> = picks.iter().map(|&i| gram_token(&chars[i..i + 3])).collect();
+            format!("({})", grams.join(" AND "))
+        })
+        .collect();
+    Some(alternatives.join(" OR "))
+}
+
+/// Most trigrams one offset of a substring search looks up.
+const MAX_GRAMS: usize = 4;
 
 fn read_rows(conn: &Connection, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<Row>> {
     let mut stmt = conn.prepare_cached(
@@ -855,20 +896,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trigram_queries_quote_and_bound_their_trigrams() {
-        assert_eq!(trigram_query("ab"), None, "shorter than a trigram");
-        assert_eq!(trigram_query("").as_deref(), None);
-        assert_eq!(trigram_query("abc").as_deref(), Some(r#""abc""#));
-        assert_eq!(trigram_query(r#"a"bc"#).as_deref(), Some(r#""a""b" AND """bc""#), "quotes doubled");
-        assert_eq!(trigram_query("zoë!").as_deref(), Some(r#""zoë" AND "oë!""#), "characters, not bytes");
+    fn messages_are_indexed_by_aligned_trigrams() {
+        assert_eq!(message_doc("ab"), None, "shorter than a trigram");
+        assert_eq!(message_doc("Abcd").as_deref(), Some("abc"), "folded; a partial trigram is left out");
+        assert_eq!(message_doc("abcdef").as_deref(), Some("abc def"));
+        assert_eq!(message_doc("zoë \"x").as_deref(), Some("z7azozebz z20zz22zx"), "other characters as code points");
+        assert_eq!(message_doc("Z9_").as_deref(), Some("z7az9z5fz"), "z itself is escaped");
+    }
+
+    #[test]
+    fn substring_queries_ask_every_offset() {
+        assert_eq!(substring_query("abcd"), None, "one offset would have no whole trigram");
         assert_eq!(
-            trigram_query("abcABC").as_deref(),
-            Some(r#""abc" AND "bcA" AND "cAB""#),
-            "case-folded duplicates once"
+            substring_query("ABCDE").as_deref(),
+            Some("(abc) OR (bcd) OR (cde)"),
+            "one trigram per offset, folded"
         );
-        let long = "abcdefghijklmnopqrstuvwxyz";
-        let q = trigram_query(long).expect("long");
-        assert_eq!(q.matches(" AND ").count() + 1, MAX_TRIGRAMS, "{q}");
-        assert!(q.starts_with(r#""abc""#) && q.ends_with(r#""xyz""#), "first and last trigrams kept: {q}");
+        assert_eq!(substring_query("abcdefg").as_deref(), Some("(abc AND def) OR (bcd AND efg) OR (cde)"));
+        let long = substring_query(&"x".repeat(100)).expect("long");
+        assert_eq!(long.matches("xxx").count(), 3 * MAX_GRAMS, "bounded: {long}");
+    }
+
+    /// Whatever the needle and wherever it is in the message, the message's tokens hold every
+    /// token of one of the query's alternatives (so the index finds it).
+    #[test]
+    fn every_occurrence_is_found_by_one_alternative() {
+        let needles = ["hello", "ED USER", "zoë says", "a\"b%c_d", "0123456789abcdef"];
+        for needle in needles {
+            let query = substring_query(needle).expect("long enough");
+            for prefix in ["", "x", "xy", "xyz", "Wxyz!"] {
+                for suffix in ["", "1", "12", "123"] {
+                    let message = format!("{prefix}{}{suffix}", needle.to_ascii_uppercase());
+                    let doc = message_doc(&message).unwrap_or_default();
+                    let tokens: Vec<&str> = doc.split(' ').collect();
+                    let found = query.split(" OR ").any(|alt| {
+                        alt.trim_matches(|c| c == '(' || c == ')').split(" AND ").all(|t| tokens.contains(&t))
+                    });
+                    assert!(found, "{needle:?} in {message:?}: {query} vs {tokens:?}");
+                }
+            }
+        }
+        // Positive control: a message without the needle misses every alternative.
+        let tokens: Vec<String> =
+            message_doc("nothing like it").unwrap_or_default().split(' ').map(str::to_owned).collect();
+        let query = substring_query("hello").expect("query");
+        assert!(!query.split(" OR ").any(|alt| alt
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(" AND ")
+            .all(|t| tokens.iter().any(|x| x == t))));
     }
 }

@@ -161,7 +161,7 @@ fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, 
         }
     }
     for e in leaves(query) {
-        if let Some((needle, words)) = substring_needle(e).and_then(|n| index::trigram_query(&n).map(|q| (n, q))) {
+        if let Some((needle, words)) = substring_needle(e).and_then(|n| index::substring_query(&n).map(|q| (n, q))) {
             // The mark is not read here: candidates after it only make the count smaller
             // than it would be, and the tail they are in is bounded.
             let n: i64 = conn

@@ -287,7 +287,8 @@ fn index_holds(db: &std::path::Path, word: &str) -> bool {
         .any(|bytes| bytes.windows(word.len()).any(|w| w == word.as_bytes()))
 }
 
-/// Documents of the trigram index holding `trigram` (three characters), read from the file.
+/// Documents of the trigram index holding `trigram` (three lowercase letters, aligned in the
+/// message), read from the file.
 fn trigram_documents(db: &std::path::Path, trigram: &str) -> i64 {
     let conn = rusqlite::Connection::open(stele_sqlite::index_path(db)).expect("open the index");
     let query = format!("\"{trigram}\"");
