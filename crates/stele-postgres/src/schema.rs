@@ -316,14 +316,6 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN redacted boolean NOT NULL DEFAULT false;
     UPDATE events SET redacted = true WHERE (json::jsonb) ? 'redacted';
     "#,
-    // 11: substring search on messages (`message co "…"`, issue #13): a trigram index of the
-    // folded message, which `stele_fold(message) LIKE '%…%'` uses when its trigrams are rare.
-    // `pg_trgm` ships with PostgreSQL and is a trusted extension: the database's owner may
-    // create it.
-    r#"
-    CREATE EXTENSION IF NOT EXISTS pg_trgm;
-    CREATE INDEX IF NOT EXISTS events_message_trgm ON events USING gin (stele_fold(message) gin_trgm_ops);
-    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take
