@@ -131,17 +131,15 @@ async fn dense_terms_walk_the_time_index_and_stay_exact() {
     store.close().await;
 }
 
-/// Words in most events (`q=bulk`) walk the time index and look each event up in the
-/// full-text index, the un-indexed tail included; every page and the count (which collects
-/// the matches) agree, and rare words still start from their matches.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn common_words_walk_the_time_index_and_stay_exact() {
-    let (store, _dir) = store_with_data_in(IndexMode::Never).await;
+/// The fixture plus 5 037 `bulk.load` events whose messages `message(i)` makes: 5 000
+/// indexed, the last 37 left in the tail (the index never runs by itself).
+async fn bulk_with_tail(message: fn(i64) -> String) -> (Arc<SqliteStore>, tempfile::TempDir, TenantId) {
+    let (store, dir) = store_with_data_in(IndexMode::Never).await;
     let tenant = TenantId::parse("acme").expect("id");
     let append = |from: i64, n: i64| {
         let events: Vec<serde_json::Value> = (from..from + n)
             .map(|i| {
-                serde_json::json!({"action": "bulk.load", "message": format!("bulk item k{i}"),
+                serde_json::json!({"action": "bulk.load", "message": message(i),
                     "time": Timestamp::from_micros(1_750_000_000_000_000 + i * 1_000).to_string()})
             })
             .collect();
@@ -152,9 +150,41 @@ async fn common_words_walk_the_time_index_and_stay_exact() {
         store.append(&tenant, append(chunk * 1000, 1000), None).await.expect("append");
     }
     store.catch_up_index().await.expect("indexed");
-    // After the mark: found by probing the reader's tail documents.
     store.append(&tenant, append(5000, 37), None).await.expect("append");
     assert_eq!(store.index_lag(), 37, "the last 37 events are in the tail");
+    (store, dir, tenant)
+}
+
+/// Every page of `query`, following cursors: checks newest-first order without repeats and
+/// `each` on every event; returns how many events it saw.
+async fn walk_pages(store: &SqliteStore, tenant: &TenantId, query: &Query, each: impl Fn(&serde_json::Value)) -> u64 {
+    let mut q = query.clone();
+    let (mut walked, mut last) = (0u64, None);
+    loop {
+        let page = store.query(tenant, &q).await.expect("page");
+        for e in &page.events {
+            let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+            each(&v);
+            let key = (v["time"].as_str().expect("time").to_owned(), e.seq.get());
+            assert!(last.as_ref().is_none_or(|l| *l > key), "newest first, no repeats: {query:?}");
+            last = Some(key);
+        }
+        walked += page.events.len() as u64;
+        match page.next {
+            Some(c) => q.page = stele_core::PageRequest::After(c),
+            None => break,
+        }
+    }
+    walked
+}
+
+/// Words in most events (`q=bulk`) walk the time index and look each event up in the
+/// full-text index, the un-indexed tail included; every page and the count (which collects
+/// the matches) agree, and rare words still start from their matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn common_words_walk_the_time_index_and_stay_exact() {
+    // After the mark: found by probing the reader's tail documents.
+    let (store, _dir, tenant) = bulk_with_tail(|i| format!("bulk item k{i}")).await;
     let words = |q: &str| Query {
         text: TextQuery::parse(q).expect("words"),
         limit: stele_core::Limit::new(700).expect("limit"),
@@ -165,22 +195,7 @@ async fn common_words_walk_the_time_index_and_stay_exact() {
         let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
         let dense = expected > 4000;
         assert_eq!(plan.contains("CORRELATED"), dense, "{q}: a per-event probe only for common words: {plan}");
-        let mut q2 = query.clone();
-        let (mut walked, mut last) = (0u64, None);
-        loop {
-            let page = store.query(&tenant, &q2).await.expect("page");
-            for e in &page.events {
-                let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
-                let key = (v["time"].as_str().expect("time").to_owned(), e.seq.get());
-                assert!(last.as_ref().is_none_or(|l| *l > key), "{q}: newest first, no repeats");
-                last = Some(key);
-            }
-            walked += page.events.len() as u64;
-            match page.next {
-                Some(c) => q2.page = stele_core::PageRequest::After(c),
-                None => break,
-            }
-        }
+        let walked = walk_pages(&store, &tenant, &query, |_| {}).await;
         assert_eq!(walked, expected, "{q}: every match, once");
         assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{q}: the count agrees");
     }
@@ -193,25 +208,8 @@ async fn common_words_walk_the_time_index_and_stay_exact() {
 /// agree with the number of matching events, whichever way they were found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rare_substrings_start_from_the_trigram_index_and_stay_exact() {
-    let (store, _dir) = store_with_data_in(IndexMode::Never).await;
-    let tenant = TenantId::parse("acme").expect("id");
-    let append = |from: i64, n: i64| {
-        let events: Vec<serde_json::Value> = (from..from + n)
-            .map(|i| {
-                serde_json::json!({"action": "bulk.load", "message": format!("Loaded item K{i}x from the queue"),
-                    "time": Timestamp::from_micros(1_750_000_000_000_000 + i * 1_000).to_string()})
-            })
-            .collect();
-        let body = serde_json::json!({ "events": events }).to_string();
-        parse_ingest_body(body.as_bytes(), &Limits::default(), Timestamp::now()).expect("valid").events
-    };
-    for chunk in 0..5 {
-        store.append(&tenant, append(chunk * 1000, 1000), None).await.expect("append");
-    }
-    store.catch_up_index().await.expect("indexed");
     // After the mark: found on the rows themselves.
-    store.append(&tenant, append(5000, 37), None).await.expect("append");
-    assert_eq!(store.index_lag(), 37, "the last 37 events are in the tail");
+    let (store, _dir, tenant) = bulk_with_tail(|i| format!("Loaded item K{i}x from the queue")).await;
     let co = |needle: &str| Query {
         limit: stele_core::Limit::new(700).expect("limit"),
         ..filtered(&format!("message co \"{needle}\""))
@@ -235,24 +233,11 @@ async fn rare_substrings_start_from_the_trigram_index_and_stay_exact() {
         let query = co(needle);
         let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
         assert_eq!(plan.contains("message_tri"), indexed, "{needle}: trigram candidates only when few: {plan}");
-        let mut q = query.clone();
-        let (mut walked, mut last) = (0u64, None);
-        loop {
-            let page = store.query(&tenant, &q).await.expect("page");
-            for e in &page.events {
-                let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
-                let message = v["message"].as_str().expect("message").to_ascii_lowercase();
-                assert!(message.contains(&needle.to_ascii_lowercase()), "{needle}: {message} does not match");
-                let key = (v["time"].as_str().expect("time").to_owned(), e.seq.get());
-                assert!(last.as_ref().is_none_or(|l| *l > key), "{needle}: newest first, no repeats");
-                last = Some(key);
-            }
-            walked += page.events.len() as u64;
-            match page.next {
-                Some(c) => q.page = stele_core::PageRequest::After(c),
-                None => break,
-            }
-        }
+        let walked = walk_pages(&store, &tenant, &query, |v| {
+            let message = v["message"].as_str().expect("message").to_ascii_lowercase();
+            assert!(message.contains(&needle.to_ascii_lowercase()), "{needle}: {message} does not match");
+        })
+        .await;
         assert_eq!(walked, expected, "{needle}: every match, once");
         assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{needle}: the count agrees");
     }
