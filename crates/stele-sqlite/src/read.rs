@@ -162,8 +162,8 @@ fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, 
     }
     for e in leaves(query) {
         if let Some((needle, words)) = substring_needle(e).and_then(|n| index::substring_query(&n).map(|q| (n, q))) {
-            // The mark is not read here: candidates after it only make the count smaller
-            // than it would be, and the tail they are in is bounded.
+            // Indexed candidates only: the tail's rows are read either way (both plans union
+            // them), and the tail is bounded by the lag limit.
             let n: i64 = conn
                 .prepare_cached(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM message_tri WHERE message_tri MATCH ?1
