@@ -913,6 +913,10 @@ mod tests {
             "one trigram per offset, folded"
         );
         assert_eq!(substring_query("abcdefg").as_deref(), Some("(abc AND def) OR (bcd AND efg) OR (cde)"));
+        // 36 characters: 12 trigrams at offset 0, of which the first, the last and two spread
+        // between them.
+        let spread = substring_query("abcdefghijklmnopqrstuvwxyz0123456789").expect("long");
+        assert!(spread.starts_with("(abc AND jkl AND vwx AND 789) OR (bcd AND "), "{spread}");
         let long = substring_query(&"x".repeat(100)).expect("long");
         assert_eq!(long.matches("xxx").count(), 3 * MAX_GRAMS, "bounded: {long}");
     }
