@@ -11,7 +11,7 @@
 //! `tail_fts`). Column comparisons are exact on every row; their postings only give the
 //! planner a way in ("sparse" values). Redacted rows match no term and no words.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value as JsonValue;
@@ -100,9 +100,9 @@ fn like_pattern(op: CompareOp, value: &str) -> String {
 pub struct DenseTerms {
     terms: HashSet<String>,
     text: bool,
-    /// Substrings of `message co` whose trigram candidates are few: collected from
-    /// `message_tri` first.
-    rare_substrings: HashSet<String>,
+    /// Needles of `message co` whose trigram candidates are few, with their `message_tri`
+    /// MATCH expression: collected from the trigram index first.
+    rare_substrings: HashMap<String, String>,
 }
 
 impl DenseTerms {
@@ -124,28 +124,23 @@ impl DenseTerms {
         self
     }
 
-    /// `message co <needle>` has few candidates in the trigram index.
-    pub fn insert_rare_substring(&mut self, needle: String) {
-        self.rare_substrings.insert(needle);
+    /// `message co <needle>` has few candidates in the trigram index (found by `query`).
+    pub fn insert_rare_substring(&mut self, needle: String, query: String) {
+        self.rare_substrings.insert(needle, query);
     }
 
-    /// [`insert_rare_substring`](Self::insert_rare_substring) for `e`'s needle, if it has one.
-    pub fn insert_rare_substring_of(&mut self, e: &Expr) {
-        self.rare_substrings.extend(substring_needle(e));
-    }
-
-    fn rare_substring(&self, e: &Expr) -> Option<String> {
-        substring_needle(e).filter(|n| self.rare_substrings.contains(n))
+    /// The trigram query of `e` if it is a `message co` with few candidates.
+    fn rare_substring(&self, e: &Expr) -> Option<&str> {
+        substring_needle(e).and_then(|(needle, _)| self.rare_substrings.get(needle)).map(String::as_str)
     }
 }
 
-/// The needle of a `message co "…"` comparison long enough for the trigram index.
-pub fn substring_needle(e: &Expr) -> Option<String> {
+/// The needle of a `message co "…"` comparison long enough for the trigram index, and its
+/// `message_tri` MATCH expression.
+pub fn substring_needle(e: &Expr) -> Option<(&str, String)> {
     match e {
-        Expr::Compare { attr: Attr::Message, op: CompareOp::Co, value: Value::String(v) }
-            if v.chars().nth(crate::index::MIN_NEEDLE - 1).is_some() =>
-        {
-            Some(v.clone())
+        Expr::Compare { attr: Attr::Message, op: CompareOp::Co, value: Value::String(v) } => {
+            substring_query(v).map(|query| (v.as_str(), query))
         }
         _ => None,
     }
@@ -195,13 +190,13 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
             exact_compare(sql, s, attr, *op, v, negate, dense);
         }
         Expr::Compare { attr, op, value } => {
-            if let Some(query) = dense.rare_substring(e).filter(|_| !negate).and_then(|n| substring_query(&n)) {
+            if let Some(query) = dense.rare_substring(e).filter(|_| !negate) {
                 // Exact on the column; the trigram index's candidates (and the tail) are the
                 // way in.
                 sql.push("(");
                 scalar(sql, "message", *op, value, false);
                 sql.push(" AND pos IN (SELECT rowid FROM message_tri WHERE message_tri MATCH ");
-                sql.bind(SqlValue::Text(query)).push(" AND rowid > ").bind(s.base());
+                sql.bind(SqlValue::Text(query.to_owned())).push(" AND rowid > ").bind(s.base());
                 sql.push(" AND rowid <= ").bind(s.tail()).push(" UNION ALL SELECT pos FROM events WHERE pos > ");
                 sql.bind(s.tail()).push(" AND pos < ").bind(s.end()).push("))");
                 return;

@@ -9,8 +9,8 @@
 //!   `target.*=` / `context.<key>=` terms of [`stele_store::derived::terms`], all ASCII
 //!   case-folded), the full-text index `events_fts` (rowid = `pos`), the aligned-trigram
 //!   index of messages `message_tri` (rowid = `pos`; `message co "…"` finds its candidates
-//!   there, see [`message_doc`]), and
-//!   `marks`: per tenant, the last `seq` whose entries are in the index (the high-water mark).
+//!   there, see [`message_doc`]), and `marks`: per tenant, the last `seq` whose entries are
+//!   in the index (the high-water mark).
 //!
 //! The index is derivable: deleting the file loses nothing (`stele reindex` rebuilds it).
 //! It is written with `synchronous = NORMAL`: a power cut may lose its last transactions,
@@ -322,7 +322,7 @@ struct Entries {
     /// The full-text document.
     doc: Option<String>,
     /// The message's document in the trigram index ([`message_doc`]).
-    message: Option<String>,
+    grams: Option<String>,
 }
 
 /// A row's postings, full-text document and message (none of the event's own values for a
@@ -333,14 +333,14 @@ fn entries(no: i64, row: &Row) -> Entries {
         .chain([("actor_id", row.actor_id.as_ref()), ("actor_email", row.actor_email.as_ref())])
         .filter_map(|(col, v)| v.and_then(|v| column_term(col, v)))
         .collect();
-    let mut out = Entries { terms, doc: None, message: None };
+    let mut out = Entries { terms, doc: None, grams: None };
     if row.redacted {
         return out;
     }
     let Some(event) = Indexed::parse(&row.json) else { return out };
     out.terms.extend(event.terms());
     out.doc = Some(format!("{} {}", tenant_token(no), event.search_text()));
-    out.message = event.message().and_then(message_doc);
+    out.grams = event.message().and_then(message_doc);
     out
 }
 
@@ -361,7 +361,7 @@ fn entries(no: i64, row: &Row) -> Entries {
 //   that do not, which the exact `LIKE` on the row then drops.
 
 /// The shortest needle the index can answer (every offset `0..3` has a whole trigram).
-pub const MIN_NEEDLE: usize = 5;
+const MIN_NEEDLE: usize = 5;
 
 /// Appends one aligned trigram as a token.
 fn push_gram(out: &mut String, chars: &[char]) {
@@ -481,13 +481,13 @@ fn index_tenant(conn: &Connection, no: i64, upto: u64, budget: usize) -> rusqlit
     let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
     let mut tri = conn.prepare_cached("INSERT INTO message_tri (rowid, doc) VALUES (?1, ?2)")?;
     for row in &rows {
-        let Entries { terms, doc, message } = entries(no, row);
+        let Entries { terms, doc, grams } = entries(no, row);
         postings.extend(terms.into_iter().map(|t| (t, row.time, row.seq)));
         if let Some(doc) = doc {
             fts.execute(params![pos(no, row.seq as u64), doc])?;
         }
-        if let Some(message) = message {
-            tri.execute(params![pos(no, row.seq as u64), message])?;
+        if let Some(grams) = grams {
+            tri.execute(params![pos(no, row.seq as u64), grams])?;
         }
     }
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
@@ -740,10 +740,10 @@ pub(crate) fn plan_purge(conn: &Connection, tenant: &str, id: &str) -> rusqlite:
     let p = pos(no, seq as u64);
     let rows = read_rows(conn, p - 1, p, 1)?;
     let Some(row) = rows.first() else { return Ok(None) };
-    let Entries { mut terms, doc, message } = entries(no, row);
+    let Entries { mut terms, doc, grams } = entries(no, row);
     // The tombstone keeps its action and status (and their postings).
     terms.retain(|t| !t.starts_with("action=") && !t.starts_with("status="));
-    Ok(Some(PurgePlan { no, seq, time: row.time, terms, has_doc: doc.is_some(), has_message: message.is_some() }))
+    Ok(Some(PurgePlan { no, seq, time: row.time, terms, has_doc: doc.is_some(), has_message: grams.is_some() }))
 }
 
 /// Removes a redacted event's entries from the index file (if it was indexed), wipes their

@@ -161,7 +161,7 @@ fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, 
         }
     }
     for e in leaves(query) {
-        if let Some((needle, words)) = substring_needle(e).and_then(|n| index::substring_query(&n).map(|q| (n, q))) {
+        if let Some((needle, words)) = substring_needle(e) {
             // Indexed candidates only: the tail's rows are read either way (both plans union
             // them), and the tail is bounded by the lag limit.
             let n: i64 = conn
@@ -170,11 +170,11 @@ fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, 
                      AND rowid > ?2 AND rowid < ?3 LIMIT ?4)",
                 )
                 .and_then(|mut s| {
-                    s.query_row(params![words, pos(no, 0), pos(no + 1, 0), DENSE_TERM_ROWS], |r| r.get(0))
+                    s.query_row(params![&words, pos(no, 0), pos(no + 1, 0), DENSE_TERM_ROWS], |r| r.get(0))
                 })
                 .map_err(backend)?;
             if n < DENSE_TERM_ROWS {
-                dense.insert_rare_substring(needle);
+                dense.insert_rare_substring(needle.to_owned(), words);
             }
         }
         if let Some(term) = equality_term(e) {
@@ -197,8 +197,8 @@ fn dense_terms(conn: &Connection, no: i64, query: &Query) -> Result<DenseTerms, 
 /// where walking the time index reads every row).
 fn collect_everything(query: &Query) -> DenseTerms {
     let mut plan = DenseTerms::new();
-    for e in leaves(query) {
-        plan.insert_rare_substring_of(e);
+    for (needle, query) in leaves(query).into_iter().filter_map(substring_needle) {
+        plan.insert_rare_substring(needle.to_owned(), query);
     }
     plan
 }
