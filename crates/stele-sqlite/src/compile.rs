@@ -54,14 +54,21 @@ pub struct Sql {
 }
 
 impl Sql {
-    fn push(&mut self, text: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
     }
 
-    fn bind(&mut self, value: SqlValue) -> &mut Self {
+    pub(crate) fn bind(&mut self, value: SqlValue) -> &mut Self {
         self.text.push('?');
         self.params.push(value);
+        self
+    }
+
+    /// Appends another fragment and its parameters (which follow this one's).
+    pub(crate) fn append(&mut self, other: Sql) -> &mut Self {
+        self.text.push_str(&other.text);
+        self.params.extend(other.params);
         self
     }
 }

@@ -122,6 +122,29 @@ fn queries() -> Vec<Query> {
     for f in [r#"action eq "USER.login""#, r#"status eq "failure""#] {
         out.push(Query { filter: Some(Filter::parse(f).expect("filter")), range, limit, ..Query::default() });
     }
+    // Pages in time order walk a term's postings: ascending, two terms (the rarer walked,
+    // the other looked up in the postings), a view's term, offsets.
+    for (f, sort, page, range) in [
+        (r#"action eq "user.login" and context.env eq "prod""#, "time", PageRequest::First, range),
+        (r#"status eq "failure" and target.id eq "u_1""#, "-time", PageRequest::Offset(2), Default::default()),
+        (r#"actor.id eq "U_1""#, "time", PageRequest::Offset(1), Default::default()),
+    ] {
+        let sort = Sort::parse(sort).expect("sort");
+        out.push(Query {
+            filter: Some(Filter::parse(f).expect("filter")),
+            sort,
+            page,
+            range,
+            limit,
+            ..Query::default()
+        });
+    }
+    out.push(Query {
+        view: Some(ViewFilter::parse(r#"context.env eq "prod""#).expect("view")),
+        filter: Some(Filter::parse(r#"status eq "success""#).expect("filter")),
+        limit,
+        ..Query::default()
+    });
     out.push(Query {
         filter: Some(Filter::parse(r#"target.id pr"#).expect("filter")),
         sort: Sort::parse("actor.email").expect("sort"),

@@ -88,13 +88,19 @@ async fn common_shapes_use_an_index() {
     store.close().await;
 }
 
+/// A page in time order with a term equality walks that term's postings (in `(time, seq)`
+/// order, so nothing is sorted before the page is cut), the rarest of several, with the others
+/// looked up in the postings before an event's row is read; with no term among the
+/// conjuncts, common terms are probed per event along the time index. Every page and the
+/// count agree, the un-indexed tail included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dense_terms_walk_the_time_index_and_stay_exact() {
-    let (store, _dir) = store_with_data().await;
+async fn term_pages_walk_their_postings_and_stay_exact() {
+    let (store, _dir) = store_with_data_in(IndexMode::Never).await;
     let tenant = TenantId::parse("acme").expect("id");
-    // 6000 more events, 4 in 5 with env_hot: dense enough to be probed per event.
-    for chunk in 0..6 {
-        let events: Vec<serde_json::Value> = (0..1000)
+    // 6000 more events, 4 in 5 with env_hot (dense: more than 4000); the last 300 stay in
+    // the un-indexed tail.
+    let append = |chunk: i64, n: i64| {
+        let events: Vec<serde_json::Value> = (0..n)
             .map(|i| {
                 let env = if i % 5 == 0 { "env_cold" } else { "env_hot" };
                 serde_json::json!({"action": "bulk", "context": {"env": env}, "targets": [{"id": format!("b_{chunk}")}],
@@ -102,31 +108,87 @@ async fn dense_terms_walk_the_time_index_and_stay_exact() {
             })
             .collect();
         let body = serde_json::json!({ "events": events }).to_string();
-        let parsed = parse_ingest_body(body.as_bytes(), &Limits::default(), Timestamp::now()).expect("valid");
-        store.append(&tenant, parsed.events, None).await.expect("append");
+        parse_ingest_body(body.as_bytes(), &Limits::default(), Timestamp::now()).expect("valid").events
+    };
+    for chunk in 0..6 {
+        store.append(&tenant, append(chunk, 950), None).await.expect("append");
     }
     store.catch_up_index().await.expect("indexed");
-    for filter in [
-        r#"context.env eq "ENV_HOT""#,
-        r#"not (context.env eq "env_hot")"#,
-        r#"context.env eq "env_hot" and target.id eq "b_3""#,
-    ] {
-        let query = Query { limit: stele_core::Limit::new(1000).expect("limit"), ..filtered(filter) };
-        let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
-        assert!(plan.contains("CORRELATED"), "{filter}: expected a per-event probe: {plan}");
+    for chunk in 0..6 {
+        store.append(&tenant, append(chunk, 50), None).await.expect("append");
+    }
+    assert_eq!(store.index_lag(), 300, "the last 300 events are in the tail");
+    let env = |v: &serde_json::Value| v["context"]["env"].as_str().unwrap_or_default().to_owned();
+    let target = |v: &serde_json::Value| v["targets"][0]["id"].as_str().unwrap_or_default().to_owned();
+    type Check = fn(&str, &str) -> bool;
+    let cases: [(&str, &str, Option<&str>, u64, Check); 6] = [
+        // (filter, sort, walked term, matches, what each match satisfies)
+        (r#"context.env eq "ENV_HOT""#, "-time", Some("context.env=env_hot"), 4800, |e, _| e == "env_hot"),
+        (r#"context.env eq "env_hot" and target.id eq "b_3""#, "-time", Some("target.id=b_3"), 800, |e, t| {
+            e == "env_hot" && t == "b_3"
+        }),
+        (r#"target.id eq "b_3" and context.env eq "env_cold""#, "time", Some("target.id=b_3"), 200, |e, t| {
+            e == "env_cold" && t == "b_3"
+        }),
+        (r#"action eq "bulk""#, "time", Some("action=bulk"), 6000, |_, _| true),
+        // Both common: the one whose postings reach farther back from the page's start.
+        (r#"action eq "bulk" and context.env eq "env_hot""#, "-time", Some("context.env=env_hot"), 4800, |e, _| {
+            e == "env_hot"
+        }),
+        // No term among the conjuncts: the time index, each event probed.
+        // The fixture's 600 events and its tenant's creation, and 1200 of env_cold.
+        (r#"not (context.env eq "env_hot")"#, "-time", None, 601 + 1200, |e, _| e != "env_hot"),
+    ];
+    for (filter, sort, walked_term, expected, check) in cases {
+        let query = Query {
+            limit: stele_core::Limit::new(700).expect("limit"),
+            sort: stele_core::Sort::parse(sort).expect("sort"),
+            ..filtered(filter)
+        };
+        let plan = store.explain(&tenant, &query).await.expect("plan");
+        let text = plan.join(" | ");
+        let walk =
+            plan.iter().position(|s| s.starts_with("SEARCH postings USING PRIMARY KEY (tenant_no=? AND term=?)"));
+        match walked_term {
+            Some(term) => {
+                assert_eq!(plan.last(), Some(&format!("WALK {term}")), "{filter}: walks the rarest term");
+                let start = walk.unwrap_or_else(|| panic!("{filter}: walks the postings: {text}"));
+                // The walk's own steps, up to where its rows are scanned: no sort among them.
+                let steps: Vec<&String> =
+                    plan[start..].iter().take_while(|s| !s.starts_with("SCAN (subquery")).collect();
+                assert!(
+                    steps.iter().any(|s| s.contains("SEARCH events USING INTEGER PRIMARY KEY (rowid=?)")),
+                    "{text}"
+                );
+                assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "{filter}: the walk sorts: {text}");
+                let checked = filter.contains(" and ");
+                assert_eq!(steps.iter().any(|s| s.starts_with("SEARCH c USING")), checked, "{filter}: {text}");
+            }
+            None => {
+                assert!(walk.is_none(), "{filter}: {text}");
+                assert!(text.contains("CORRELATED"), "{filter}: expected a per-event probe: {text}");
+            }
+        }
+        let ascending = !sort.starts_with('-');
         let mut q = query.clone();
-        let mut walked = 0u64;
+        let (mut walked, mut last): (u64, Option<(String, u64)>) = (0, None);
         loop {
             let page = store.query(&tenant, &q).await.expect("page");
+            for e in &page.events {
+                let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+                assert!(check(&env(&v), &target(&v)), "{filter}: {v} does not match");
+                let key = (v["time"].as_str().expect("time").to_owned(), e.seq.get());
+                assert!(last.as_ref().is_none_or(|l| (*l < key) == ascending), "{filter}: in order, no repeats");
+                last = Some(key);
+            }
             walked += page.events.len() as u64;
             match page.next {
                 Some(c) => q.page = stele_core::PageRequest::After(c),
                 None => break,
             }
         }
-        let count = store.count(&tenant, &query).await.expect("count");
-        assert_eq!(walked, count, "{filter}: the probe path and the count agree");
-        assert!(count > 0, "{filter}");
+        assert_eq!(walked, expected, "{filter}: every match, once");
+        assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{filter}: the count agrees");
     }
     store.close().await;
 }
