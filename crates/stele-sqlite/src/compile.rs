@@ -107,6 +107,9 @@ fn like_pattern(op: CompareOp, value: &str) -> String {
 pub struct DenseTerms {
     terms: HashSet<String>,
     text: bool,
+    /// The words' matches looked up only between these rowids (inclusive): one window of a
+    /// windowed walk (`read.rs::windowed_page`).
+    text_window: Option<(i64, i64)>,
     /// Needles of `message co` whose trigram candidates are few, with their `message_tri`
     /// MATCH expression: collected from the trigram index first.
     rare_substrings: HashMap<String, String>,
@@ -128,6 +131,18 @@ impl DenseTerms {
     /// The query's words match so many events that a page is found sooner by probing.
     pub fn with_dense_text(mut self) -> Self {
         self.text = true;
+        self
+    }
+
+    /// Whether the words are probed per event (common words).
+    pub fn dense_text(&self) -> bool {
+        self.text
+    }
+
+    /// The words' matches are collected between rowids `lo` and `hi` only.
+    pub fn with_text_window(mut self, lo: i64, hi: i64) -> Self {
+        self.text = false;
+        self.text_window = Some((lo, hi));
         self
     }
 
@@ -622,9 +637,21 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
             sql.push(" AND EXISTS (SELECT 1 FROM tail_fts WHERE tail_fts MATCH ").bind(words);
             sql.push(" AND rowid = events.pos)))");
         } else {
+            // FTS5 seeks its doclists to a rowid range: a window's matches cost about the
+            // window's share of them.
+            let window = |sql: &mut Sql| {
+                if let Some((lo, hi)) = dense.text_window {
+                    sql.push(" AND rowid >= ").bind(SqlValue::Integer(lo));
+                    sql.push(" AND rowid <= ").bind(SqlValue::Integer(hi));
+                }
+            };
             sql.push(" AND redacted IS NULL AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ");
-            sql.bind(words.clone()).push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
-            sql.push(" AND rowid > ").bind(s.tail()).push(" AND rowid < ").bind(s.end()).push(")");
+            sql.bind(words.clone());
+            window(&mut sql);
+            sql.push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
+            sql.push(" AND rowid > ").bind(s.tail()).push(" AND rowid < ").bind(s.end());
+            window(&mut sql);
+            sql.push(")");
         }
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {

@@ -240,11 +240,12 @@ async fn walk_pages(store: &SqliteStore, tenant: &TenantId, query: &Query, each:
     walked
 }
 
-/// Words in most events (`q=bulk`) walk the time index and look each event up in the
-/// full-text index, the un-indexed tail included; every page and the count (which collects
-/// the matches) agree, and rare words still start from their matches.
+/// Words in most events (`q=bulk`) are read in windows along the time index, each window's
+/// matches found by one ranged full-text query, the un-indexed tail included; every page
+/// (limits above and below a window's size) and the count (which collects the matches)
+/// agree, and rare words still start from their matches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn common_words_walk_the_time_index_and_stay_exact() {
+async fn common_words_are_read_in_windows_and_stay_exact() {
     // After the mark: found by probing the reader's tail documents.
     let (store, _dir, tenant) = bulk_with_tail(|i| format!("bulk item k{i}")).await;
     let words = |q: &str| Query {
@@ -256,11 +257,50 @@ async fn common_words_walk_the_time_index_and_stay_exact() {
         let query = words(q);
         let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
         let dense = expected > 4000;
-        assert_eq!(plan.contains("CORRELATED"), dense, "{q}: a per-event probe only for common words: {plan}");
+        assert_eq!(plan.ends_with("WINDOWS from 2048 events"), dense, "{q}: windows only for common words: {plan}");
+        // Either way the words' matches drive: collected, or between a window's rowids.
+        assert!(plan.contains("SCAN events_fts VIRTUAL TABLE"), "{q}: {plan}");
+        assert!(!plan.contains("CORRELATED"), "{q}: no per-event lookup: {plan}");
         let walked = walk_pages(&store, &tenant, &query, |_| {}).await;
         assert_eq!(walked, expected, "{q}: every match, once");
         assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{q}: the count agrees");
     }
+    // The windows in the other direction, from an offset (past the first window), within a
+    // time range: the same events as the newest-first walk, in order.
+    let seqs = |q: Query| {
+        let store = &store;
+        let tenant = &tenant;
+        async move {
+            let mut q = q;
+            let mut out = Vec::new();
+            loop {
+                let page = store.query(tenant, &q).await.expect("page");
+                out.extend(page.events.iter().map(|e| e.seq.get()));
+                match page.next {
+                    Some(c) => q.page = stele_core::PageRequest::After(c),
+                    None => break,
+                }
+            }
+            out
+        }
+    };
+    let newest = seqs(words("bulk")).await;
+    assert_eq!(newest.len(), 5037);
+    let oldest = seqs(Query { sort: stele_core::Sort::parse("time").expect("sort"), ..words("bulk") }).await;
+    assert_eq!(oldest, newest.iter().rev().copied().collect::<Vec<_>>(), "ascending windows");
+    let offset = Query { page: stele_core::PageRequest::Offset(2500), ..words("bulk") };
+    let page = store.query(&tenant, &offset).await.expect("page");
+    let got: Vec<u64> = page.events.iter().map(|e| e.seq.get()).collect();
+    assert_eq!(got, newest[2500..3200].to_vec(), "an offset page");
+    // bulk_with_tail's event i is at 1_750_000_000_000_000 + i ms: events 1000..3000.
+    let range = stele_core::TimeRange {
+        from: Some(Timestamp::from_micros(1_750_000_001_000_000)),
+        to: Some(Timestamp::from_micros(1_750_000_003_000_000)),
+    };
+    let ranged = seqs(Query { range, ..words("bulk") }).await;
+    assert_eq!(ranged.len(), 2000, "the range's events");
+    let first = newest.iter().position(|s| Some(s) == ranged.first()).expect("in the walk");
+    assert_eq!(ranged, newest[first..first + 2000].to_vec(), "a time range");
     store.close().await;
 }
 
