@@ -477,16 +477,16 @@ fn windowed_page(
     };
     let need = usize::try_from(limit.saturating_add(offset)).unwrap_or(usize::MAX);
     // The window's exclusive start: the cursor, then each window's last event.
-    let mut start: Option<(i64, i64)> = match &query.page {
+    let mut start: Option<TimeKey> = match &query.page {
         PageRequest::After(cursor) => cursor.values.first().and_then(Value::as_i64).map(|t| (t, cursor.seq as i64)),
         _ => None,
     };
-    let bounds = |start: Option<(i64, i64)>, last: Option<(i64, i64)>| window_bounds(split, query, start, last);
+    let bounds = |start: Option<TimeKey>, last: Option<TimeKey>| window_bounds(split, query, start, last);
     let mut rows = Vec::new();
     let mut size = WINDOW_EVENTS;
     loop {
         let b = bounds(start, None);
-        let last: Option<(i64, i64)> = conn
+        let last: Option<TimeKey> = conn
             .prepare_cached(&format!(
                 "SELECT time, seq FROM events WHERE {} ORDER BY time {dir}, seq {dir} LIMIT 1 OFFSET ?",
                 b.text
@@ -525,9 +525,12 @@ fn windowed_page(
     Ok(rows)
 }
 
+/// A `(time, seq)` key of the time index.
+type TimeKey = (i64, i64);
+
 /// `tenant_no = ? [AND <range>] [AND (time, seq) after start] [AND (time, seq) up to last]`:
 /// the events of a window (from after `start` through `last`, in the page's order).
-fn window_bounds(split: &Split, query: &Query, start: Option<(i64, i64)>, last: Option<(i64, i64)>) -> Sql {
+fn window_bounds(split: &Split, query: &Query, start: Option<TimeKey>, last: Option<TimeKey>) -> Sql {
     let (before, from_last) = if query.sort.descending { ("<", ">=") } else { (">", "<=") };
     let mut sql = Sql::default();
     sql.push("tenant_no = ").bind(SqlValue::Integer(split.no));
@@ -555,7 +558,7 @@ fn window_sql(
     split: &Split,
     query: &Query,
     dense: &DenseTerms,
-    (start, last): (Option<(i64, i64)>, Option<(i64, i64)>),
+    (start, last): (Option<TimeKey>, Option<TimeKey>),
     (lo, hi): (i64, i64),
     take: i64,
 ) -> Sql {
