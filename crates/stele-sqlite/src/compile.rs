@@ -107,8 +107,8 @@ fn like_pattern(op: CompareOp, value: &str) -> String {
 pub struct DenseTerms {
     terms: HashSet<String>,
     text: bool,
-    /// The words' matches looked up only between these rowids (inclusive): one window of a
-    /// windowed walk (`read.rs::windowed_page`).
+    /// The words' matches, and the trigram candidates of `message co`, looked up only between
+    /// these rowids (inclusive): one window of a windowed walk (`read.rs::windowed_page`).
     text_window: Option<(i64, i64)>,
     /// Needles of `message co` whose trigram candidates are few, with their `message_tri`
     /// MATCH expression: collected from the trigram index first.
@@ -149,6 +149,11 @@ impl DenseTerms {
     /// `message co <needle>` has few candidates in the trigram index (found by `query`).
     pub fn insert_rare_substring(&mut self, needle: String, query: String) {
         self.rare_substrings.insert(needle, query);
+    }
+
+    /// Whether `needle`'s candidates are collected from the trigram index.
+    pub fn has_rare_substring(&self, needle: &str) -> bool {
+        self.rare_substrings.contains_key(needle)
     }
 
     /// The trigram query of `e` if it is a `message co` with few candidates.
@@ -219,8 +224,18 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
                 scalar(sql, "message", *op, value, false);
                 sql.push(" AND pos IN (SELECT rowid FROM message_tri WHERE message_tri MATCH ");
                 sql.bind(SqlValue::Text(query.to_owned())).push(" AND rowid > ").bind(s.base());
-                sql.push(" AND rowid <= ").bind(s.tail()).push(" UNION ALL SELECT pos FROM events WHERE pos > ");
-                sql.bind(s.tail()).push(" AND pos < ").bind(s.end()).push("))");
+                sql.push(" AND rowid <= ").bind(s.tail());
+                if let Some((lo, hi)) = dense.text_window {
+                    sql.push(" AND rowid >= ").bind(SqlValue::Integer(lo));
+                    sql.push(" AND rowid <= ").bind(SqlValue::Integer(hi));
+                }
+                sql.push(" UNION ALL SELECT pos FROM events WHERE pos > ");
+                sql.bind(s.tail()).push(" AND pos < ").bind(s.end());
+                if let Some((lo, hi)) = dense.text_window {
+                    sql.push(" AND pos >= ").bind(SqlValue::Integer(lo));
+                    sql.push(" AND pos <= ").bind(SqlValue::Integer(hi));
+                }
+                sql.push("))");
                 return;
             }
             let term = equality_term(e);

@@ -451,7 +451,32 @@ fn windowed(query: &Query, plan: &Plan) -> bool {
         PageRequest::After(cursor) => cursor.values.first().and_then(Value::as_i64).is_some(),
         _ => true,
     };
-    plan.walk.is_none() && plan.dense.dense_text() && query.sort.attr == stele_core::Attr::Time && cursor_ok
+    let common_substring = !common_substrings(query, &plan.dense).is_empty();
+    plan.walk.is_none()
+        && (plan.dense.dense_text() || common_substring)
+        && query.sort.attr == stele_core::Attr::Time
+        && cursor_ok
+}
+
+/// The plan of a window: every substring's candidates collected from the trigram index too
+/// (between the window's rowids).
+fn window_dense(query: &Query, dense: &DenseTerms) -> DenseTerms {
+    let mut dense = dense.clone();
+    for (needle, q) in common_substrings(query, &dense) {
+        dense.insert_rare_substring(needle, q);
+    }
+    dense
+}
+
+/// The `message co` needles long enough for the trigram index whose candidates are too many
+/// to collect from the whole tenant (a window collects them between its rowids).
+fn common_substrings(query: &Query, dense: &DenseTerms) -> Vec<(String, String)> {
+    leaves(query)
+        .into_iter()
+        .filter_map(substring_needle)
+        .filter(|(needle, _)| !dense.has_rare_substring(needle))
+        .map(|(needle, q)| (needle.to_owned(), q))
+        .collect()
 }
 
 /// A page of common words read window by window along the time index: each window is the
@@ -482,6 +507,7 @@ fn windowed_page(
         _ => None,
     };
     let bounds = |start: Option<TimeKey>, last: Option<TimeKey>| window_bounds(split, query, start, last);
+    let dense = &window_dense(query, dense);
     let mut rows = Vec::new();
     let mut size = WINDOW_EVENTS;
     loop {
@@ -704,7 +730,8 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
         let sql = if windowed(query, &plan) {
             // A window over the tenant's whole rowid range stands for every window.
             let span = (pos(split.no, 0), pos(split.no + 1, 0) - 1);
-            window_sql(&split, query, &plan.dense, (None, None), span, i64::from(query.limit.get()) + 1)
+            let dense = window_dense(query, &plan.dense);
+            window_sql(&split, query, &dense, (None, None), span, i64::from(query.limit.get()) + 1)
         } else {
             page_sql(&split, query, &plan)
         };
