@@ -240,6 +240,45 @@ async fn walk_pages(store: &SqliteStore, tenant: &TenantId, query: &Query, each:
     walked
 }
 
+/// Pages of `query` (which matches every `bulk.load` event of [`bulk_with_tail`], `n` of
+/// them, so it is read in windows) in the other direction, from an offset past the first
+/// window, and within a time range: the same events as the newest-first pages, in order.
+async fn windows_agree(store: &SqliteStore, tenant: &TenantId, query: &Query, n: usize) {
+    let seqs = |q: Query| async move {
+        let mut q = q;
+        let mut out = Vec::new();
+        loop {
+            let page = store.query(tenant, &q).await.expect("page");
+            out.extend(page.events.iter().map(|e| e.seq.get()));
+            match page.next {
+                Some(c) => q.page = stele_core::PageRequest::After(c),
+                None => break,
+            }
+        }
+        out
+    };
+    let plan = store.explain(tenant, query).await.expect("plan").join(" | ");
+    assert!(plan.ends_with("WINDOWS from 2048 events"), "read in windows: {plan}");
+    let newest = seqs(query.clone()).await;
+    assert_eq!(newest.len(), n);
+    let oldest = seqs(Query { sort: stele_core::Sort::parse("time").expect("sort"), ..query.clone() }).await;
+    assert_eq!(oldest, newest.iter().rev().copied().collect::<Vec<_>>(), "ascending windows");
+    let offset = Query { page: stele_core::PageRequest::Offset(2500), ..query.clone() };
+    let page = store.query(tenant, &offset).await.expect("page");
+    let got: Vec<u64> = page.events.iter().map(|e| e.seq.get()).collect();
+    let limit = query.limit.get() as usize;
+    assert_eq!(got, newest[2500..2500 + limit].to_vec(), "an offset page");
+    // bulk_with_tail's event i is at 1_750_000_000_000_000 + i ms: events 1000..3000.
+    let range = stele_core::TimeRange {
+        from: Some(Timestamp::from_micros(1_750_000_001_000_000)),
+        to: Some(Timestamp::from_micros(1_750_000_003_000_000)),
+    };
+    let ranged = seqs(Query { range, ..query.clone() }).await;
+    assert_eq!(ranged.len(), 2000, "the range's events");
+    let first = newest.iter().position(|s| Some(s) == ranged.first()).expect("in the walk");
+    assert_eq!(ranged, newest[first..first + 2000].to_vec(), "a time range");
+}
+
 /// Words in most events (`q=bulk`) are read in windows along the time index, each window's
 /// matches found by one ranged full-text query, the un-indexed tail included; every page
 /// (limits above and below a window's size) and the count (which collects the matches)
@@ -265,48 +304,14 @@ async fn common_words_are_read_in_windows_and_stay_exact() {
         assert_eq!(walked, expected, "{q}: every match, once");
         assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{q}: the count agrees");
     }
-    // The windows in the other direction, from an offset (past the first window), within a
-    // time range: the same events as the newest-first walk, in order.
-    let seqs = |q: Query| {
-        let store = &store;
-        let tenant = &tenant;
-        async move {
-            let mut q = q;
-            let mut out = Vec::new();
-            loop {
-                let page = store.query(tenant, &q).await.expect("page");
-                out.extend(page.events.iter().map(|e| e.seq.get()));
-                match page.next {
-                    Some(c) => q.page = stele_core::PageRequest::After(c),
-                    None => break,
-                }
-            }
-            out
-        }
-    };
-    let newest = seqs(words("bulk")).await;
-    assert_eq!(newest.len(), 5037);
-    let oldest = seqs(Query { sort: stele_core::Sort::parse("time").expect("sort"), ..words("bulk") }).await;
-    assert_eq!(oldest, newest.iter().rev().copied().collect::<Vec<_>>(), "ascending windows");
-    let offset = Query { page: stele_core::PageRequest::Offset(2500), ..words("bulk") };
-    let page = store.query(&tenant, &offset).await.expect("page");
-    let got: Vec<u64> = page.events.iter().map(|e| e.seq.get()).collect();
-    assert_eq!(got, newest[2500..3200].to_vec(), "an offset page");
-    // bulk_with_tail's event i is at 1_750_000_000_000_000 + i ms: events 1000..3000.
-    let range = stele_core::TimeRange {
-        from: Some(Timestamp::from_micros(1_750_000_001_000_000)),
-        to: Some(Timestamp::from_micros(1_750_000_003_000_000)),
-    };
-    let ranged = seqs(Query { range, ..words("bulk") }).await;
-    assert_eq!(ranged.len(), 2000, "the range's events");
-    let first = newest.iter().position(|s| Some(s) == ranged.first()).expect("in the walk");
-    assert_eq!(ranged, newest[first..first + 2000].to_vec(), "a time range");
+    windows_agree(&store, &tenant, &words("bulk"), 5037).await;
     store.close().await;
 }
 
 /// `message co "…"`: a substring with few candidates in the trigram index starts from them
 /// (rowid lookups, then the exact `LIKE` on each row), the un-indexed tail included; a common
-/// one, and one too short for trigrams, walk the time index as before. Pages and counts
+/// one is read in windows (its candidates between each window's rowids); one too short for
+/// trigrams walks the time index. Pages and counts
 /// agree with the number of matching events, whichever way they were found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rare_substrings_start_from_the_trigram_index_and_stay_exact() {
@@ -344,6 +349,7 @@ async fn rare_substrings_start_from_the_trigram_index_and_stay_exact() {
         assert_eq!(walked, expected, "{needle}: every match, once");
         assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{needle}: the count agrees");
     }
+    windows_agree(&store, &tenant, &co("FROM THE QUEUE"), 5037).await;
     store.close().await;
 }
 
