@@ -222,19 +222,12 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
                 // way in.
                 sql.push("(");
                 scalar(sql, "message", *op, value, false);
+                let (base, tail, end) = (pos(s.no, 0), pos(s.no, s.mark), pos(s.no + 1, 0));
                 sql.push(" AND pos IN (SELECT rowid FROM message_tri WHERE message_tri MATCH ");
-                sql.bind(SqlValue::Text(query.to_owned())).push(" AND rowid > ").bind(s.base());
-                sql.push(" AND rowid <= ").bind(s.tail());
-                if let Some((lo, hi)) = dense.text_window {
-                    sql.push(" AND rowid >= ").bind(SqlValue::Integer(lo));
-                    sql.push(" AND rowid <= ").bind(SqlValue::Integer(hi));
-                }
-                sql.push(" UNION ALL SELECT pos FROM events WHERE pos > ");
-                sql.bind(s.tail()).push(" AND pos < ").bind(s.end());
-                if let Some((lo, hi)) = dense.text_window {
-                    sql.push(" AND pos >= ").bind(SqlValue::Integer(lo));
-                    sql.push(" AND pos <= ").bind(SqlValue::Integer(hi));
-                }
+                sql.bind(SqlValue::Text(query.to_owned()));
+                rowid_range(sql, "rowid", base, tail + 1, dense.text_window);
+                sql.push(" UNION ALL SELECT pos FROM events WHERE TRUE");
+                rowid_range(sql, "pos", tail, end, dense.text_window);
                 sql.push("))");
                 return;
             }
@@ -257,6 +250,16 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
             }
         }
     }
+}
+
+/// ` AND col >= ? AND col <= ?`: the rowids strictly between `after` and `before`, within
+/// `window` if there is one. One bound on each side, the tighter: FTS5 seeks to one lower and
+/// one upper rowid bound and only filters on any further one (a window's bounds next to the
+/// tenant's had made every window read the tenant's whole doclist).
+fn rowid_range(sql: &mut Sql, col: &str, after: i64, before: i64, window: Option<(i64, i64)>) {
+    let (lo, hi) = window.unwrap_or((i64::MIN, i64::MAX));
+    sql.push(&format!(" AND {col} >= ")).bind(SqlValue::Integer(lo.max(after.saturating_add(1))));
+    sql.push(&format!(" AND {col} <= ")).bind(SqlValue::Integer(hi.min(before.saturating_sub(1))));
 }
 
 /// Whether a top-level conjunct of `e` is an equality with a sparse term (see `where_clause`).
@@ -664,8 +667,7 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
             sql.bind(words.clone());
             window(&mut sql);
             sql.push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
-            sql.push(" AND rowid > ").bind(s.tail()).push(" AND rowid < ").bind(s.end());
-            window(&mut sql);
+            rowid_range(&mut sql, "rowid", pos(s.no, s.mark), pos(s.no + 1, 0), dense.text_window);
             sql.push(")");
         }
     }
