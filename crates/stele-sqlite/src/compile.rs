@@ -151,11 +151,6 @@ impl DenseTerms {
         self.rare_substrings.insert(needle, query);
     }
 
-    /// Whether `needle`'s candidates are collected from the trigram index.
-    pub fn has_rare_substring(&self, needle: &str) -> bool {
-        self.rare_substrings.contains_key(needle)
-    }
-
     /// The trigram query of `e` if it is a `message co` with few candidates.
     fn rare_substring(&self, e: &Expr) -> Option<&str> {
         substring_needle(e).and_then(|(needle, _)| self.rare_substrings.get(needle)).map(String::as_str)
