@@ -261,35 +261,28 @@ fn walk(
     if fewest > rarest_other {
         return Ok(None);
     }
-    let term = if fewest < DENSE_TERM_ROWS {
-        terms.iter().find(|t| count(t) == fewest).cloned()
-    } else {
-        // All common: the rarest near the page's start walks the least.
-        let mut best: Option<(Option<i64>, &String)> = None;
-        for t in &terms {
-            let reach = reach(conn, split, query, t)?;
-            let better = match (&best, reach) {
-                (None, _) => true,
-                (Some((Some(_), _)), None) => true,
-                (Some((Some(b), _)), Some(r)) => {
-                    if query.sort.descending {
-                        r < *b
-                    } else {
-                        r > *b
-                    }
-                }
-                (Some((None, _)), _) => false,
-            };
-            if better {
-                best = Some((reach, t));
+    // Rarest first: by the bounded counts, and among terms above the bound by how far back
+    // their postings reach from the page's start. The first is walked; the others are looked
+    // up in that order, so the most selective rejects a posting first.
+    let several = terms.len() > 1;
+    let mut ranked: Vec<((i64, i64), String)> = Vec::with_capacity(terms.len());
+    for t in terms {
+        let n = count(&t);
+        let reach = if n >= DENSE_TERM_ROWS && several {
+            match reach(conn, split, query, &t)? {
+                None => i64::MIN,
+                // Farther back in the page's direction is rarer (a smaller key).
+                Some(time) if query.sort.descending => time,
+                Some(time) => time.saturating_neg(),
             }
-        }
-        best.map(|(_, t)| t.clone())
-    };
-    Ok(term.map(|term| {
-        let checks = terms.iter().filter(|t| **t != term).cloned().collect();
-        Walk { term, checks }
-    }))
+        } else {
+            0
+        };
+        ranked.push(((n, reach), t));
+    }
+    ranked.sort_by_key(|(key, _)| *key);
+    let mut order = ranked.into_iter().map(|(_, t)| t);
+    Ok(order.next().map(|term| Walk { term, checks: order.collect() }))
 }
 
 /// The time of the term's [`REACH_POSTINGS`]-th indexed posting from the page's start in its
@@ -698,8 +691,9 @@ fn count_from_postings(conn: &Connection, split: &Split, query: &Query) -> Resul
     Ok(Some((indexed + tail) as u64))
 }
 
-/// `EXPLAIN QUERY PLAN` of a page query, one line per plan step (and `WALK <term>` last
-/// when the page walks a term's postings, `WINDOWS …` when it is read in windows).
+/// `EXPLAIN QUERY PLAN` of a page query, one line per plan step (and `WALK <term> [CHECK
+/// <term>, …]` last when the page walks a term's postings, `WINDOWS …` when it is read in
+/// windows).
 pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
     snapshot(conn, || {
         let split = split(conn, tenant, query)?;
@@ -718,7 +712,9 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
             .map_err(backend)?;
         // The walked term is a bound value, so the plan cannot show it: a last line does.
         if let Some(walk) = &plan.walk {
-            rows.push(format!("WALK {}", walk.term));
+            let checks =
+                if walk.checks.is_empty() { String::new() } else { format!(" CHECK {}", walk.checks.join(", ")) };
+            rows.push(format!("WALK {}{checks}", walk.term));
         }
         if windowed(query, &plan) {
             rows.push(format!("WINDOWS from {WINDOW_EVENTS} events"));

@@ -121,20 +121,48 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
     let env = |v: &serde_json::Value| v["context"]["env"].as_str().unwrap_or_default().to_owned();
     let target = |v: &serde_json::Value| v["targets"][0]["id"].as_str().unwrap_or_default().to_owned();
     type Check = fn(&str, &str) -> bool;
-    let cases: [(&str, &str, Option<&str>, u64, Check); 6] = [
+    let cases: [(&str, &str, Option<&str>, u64, Check); 8] = [
         // (filter, sort, walked term, matches, what each match satisfies)
         (r#"context.env eq "ENV_HOT""#, "-time", Some("context.env=env_hot"), 4800, |e, _| e == "env_hot"),
-        (r#"context.env eq "env_hot" and target.id eq "b_3""#, "-time", Some("target.id=b_3"), 800, |e, t| {
-            e == "env_hot" && t == "b_3"
-        }),
-        (r#"target.id eq "b_3" and context.env eq "env_cold""#, "time", Some("target.id=b_3"), 200, |e, t| {
-            e == "env_cold" && t == "b_3"
-        }),
+        (
+            r#"context.env eq "env_hot" and target.id eq "b_3""#,
+            "-time",
+            Some("target.id=b_3 CHECK context.env=env_hot"),
+            800,
+            |e, t| e == "env_hot" && t == "b_3",
+        ),
+        (
+            r#"target.id eq "b_3" and context.env eq "env_cold""#,
+            "time",
+            Some("target.id=b_3 CHECK context.env=env_cold"),
+            200,
+            |e, t| e == "env_cold" && t == "b_3",
+        ),
+        // The rarest walked, then the next rarest looked up first.
+        (
+            r#"action eq "bulk" and context.env eq "env_cold" and target.id eq "b_3""#,
+            "-time",
+            Some("target.id=b_3 CHECK context.env=env_cold, action=bulk"),
+            200,
+            |e, t| e == "env_cold" && t == "b_3",
+        ),
         (r#"action eq "bulk""#, "time", Some("action=bulk"), 6000, |_, _| true),
         // Both common: the one whose postings reach farther back from the page's start.
-        (r#"action eq "bulk" and context.env eq "env_hot""#, "-time", Some("context.env=env_hot"), 4800, |e, _| {
-            e == "env_hot"
-        }),
+        (
+            r#"action eq "bulk" and context.env eq "env_hot""#,
+            "-time",
+            Some("context.env=env_hot CHECK action=bulk"),
+            4800,
+            |e, _| e == "env_hot",
+        ),
+        // From the oldest: farther is later.
+        (
+            r#"action eq "bulk" and context.env eq "env_hot""#,
+            "time",
+            Some("context.env=env_hot CHECK action=bulk"),
+            4800,
+            |e, _| e == "env_hot",
+        ),
         // No term among the conjuncts: the time index, each event probed.
         // The fixture's 600 events and its tenant's creation, and 1200 of env_cold.
         (r#"not (context.env eq "env_hot")"#, "-time", None, 601 + 1200, |e, _| e != "env_hot"),
