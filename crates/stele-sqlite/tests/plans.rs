@@ -155,9 +155,10 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
             4800,
             |e, _| e == "env_hot",
         ),
-        // From the oldest: farther is later.
+        // From the oldest: farther is later. (The other order of the conjuncts: a tie
+        // would keep it and walk `action`.)
         (
-            r#"action eq "bulk" and context.env eq "env_hot""#,
+            r#"context.env eq "env_hot" and action eq "bulk""#,
             "time",
             Some("context.env=env_hot CHECK action=bulk"),
             4800,
