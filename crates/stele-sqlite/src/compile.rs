@@ -650,17 +650,13 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
             sql.push(" AND EXISTS (SELECT 1 FROM tail_fts WHERE tail_fts MATCH ").bind(words);
             sql.push(" AND rowid = events.pos)))");
         } else {
-            // FTS5 seeks its doclists to a rowid range: a window's matches cost about the
-            // window's share of them.
-            let window = |sql: &mut Sql| {
-                if let Some((lo, hi)) = dense.text_window {
-                    sql.push(" AND rowid >= ").bind(SqlValue::Integer(lo));
-                    sql.push(" AND rowid <= ").bind(SqlValue::Integer(hi));
-                }
-            };
             sql.push(" AND redacted IS NULL AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ");
             sql.bind(words.clone());
-            window(&mut sql);
+            // FTS5 seeks its doclists to a rowid range: a window's matches cost about the
+            // window's share of them.
+            if dense.text_window.is_some() {
+                rowid_range(&mut sql, "rowid", i64::MIN, i64::MAX, dense.text_window);
+            }
             sql.push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
             rowid_range(&mut sql, "rowid", pos(s.no, s.mark), pos(s.no + 1, 0), dense.text_window);
             sql.push(")");

@@ -240,15 +240,9 @@ fn walk(
     counts: &HashMap<String, i64>,
     rarest_other: i64,
 ) -> Result<Option<Walk>, StoreError> {
-    if query.sort.attr != stele_core::Attr::Time {
+    // The walk seeks to a cursor's (time, seq) in the postings.
+    if !time_ordered(query) {
         return Ok(None);
-    }
-    // The walk seeks to a cursor's (time, seq) in the postings; a time cursor's key is the
-    // event's time in microseconds (checked when the cursor is parsed).
-    if let PageRequest::After(cursor) = &query.page {
-        if cursor.values.first().and_then(Value::as_i64).is_none() {
-            return Ok(None);
-        }
     }
     let mut terms: Vec<String> = Vec::new();
     for term in conjuncts(query).into_iter().filter_map(equality_term) {
@@ -304,16 +298,7 @@ fn reach(conn: &Connection, split: &Split, query: &Query, term: &str) -> Result<
 /// The top-level conjuncts of the query's filter and view (below `and`s only): each is a
 /// necessary condition of a match.
 fn conjuncts(query: &Query) -> Vec<&stele_core::Expr> {
-    let view = query.view.iter().map(|v| v.expr());
-    let mut stack: Vec<&stele_core::Expr> = query.filter.iter().map(|f| f.expr()).chain(view).collect();
-    let mut out = Vec::new();
-    while let Some(e) = stack.pop() {
-        match e {
-            stele_core::Expr::And(items) => stack.extend(items),
-            leaf => out.push(leaf),
-        }
-    }
-    out
+    below(query, false)
 }
 
 /// What a count plans with: every term collected, and every `message co` long enough for
@@ -329,17 +314,65 @@ fn collect_everything(query: &Query) -> DenseTerms {
 
 /// The comparisons of the query's filter and view (below every `and`, `or` and `not`).
 fn leaves(query: &Query) -> Vec<&stele_core::Expr> {
+    below(query, true)
+}
+
+/// The expressions of the query's filter and view below its `and`s, and also below its `or`s
+/// and `not`s when `through_all`.
+fn below(query: &Query, through_all: bool) -> Vec<&stele_core::Expr> {
+    use stele_core::Expr;
     let view = query.view.iter().map(|v| v.expr());
-    let mut stack: Vec<&stele_core::Expr> = query.filter.iter().map(|f| f.expr()).chain(view).collect();
+    let mut stack: Vec<&Expr> = query.filter.iter().map(|f| f.expr()).chain(view).collect();
     let mut out = Vec::new();
     while let Some(e) = stack.pop() {
         match e {
-            stele_core::Expr::And(items) | stele_core::Expr::Or(items) => stack.extend(items),
-            stele_core::Expr::Not(inner) => stack.push(inner),
+            Expr::And(items) => stack.extend(items),
+            Expr::Or(items) if through_all => stack.extend(items),
+            Expr::Not(inner) if through_all => stack.push(inner),
             leaf => out.push(leaf),
         }
     }
     out
+}
+
+/// The page's offset (`OFFSET`), 0 unless it asks for one.
+fn offset_of(query: &Query) -> i64 {
+    match query.page {
+        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
+        _ => 0,
+    }
+}
+
+/// Whether the page is in time order and starts where a walk or windows can seek to: at
+/// either end, at an offset, or after a cursor whose key is a time (every cursor of a time
+/// sort is; checked when it is parsed).
+fn time_ordered(query: &Query) -> bool {
+    query.sort.attr == stele_core::Attr::Time
+        && (!matches!(query.page, PageRequest::After(_)) || cursor_key(query).is_some())
+}
+
+/// The `(time, seq)` of the page's cursor, if it has one with a time key.
+fn cursor_key(query: &Query) -> Option<TimeKey> {
+    match &query.page {
+        PageRequest::After(cursor) => cursor.values.first().and_then(Value::as_i64).map(|t| (t, cursor.seq as i64)),
+        _ => None,
+    }
+}
+
+/// ` AND time >= ? AND time < ?` for the ends the query's range has.
+fn push_range(sql: &mut Sql, query: &Query) {
+    if let Some(from) = query.range.from {
+        sql.push(" AND time >= ").bind(SqlValue::Integer(from.as_micros()));
+    }
+    if let Some(to) = query.range.to {
+        sql.push(" AND time < ").bind(SqlValue::Integer(to.as_micros()));
+    }
+}
+
+/// ` AND (time, seq) <op> (?, ?)`: a seek on a `(time, seq)` index.
+fn push_key_bound(sql: &mut Sql, op: &str, (time, seq): TimeKey) {
+    sql.push(&format!(" AND (time, seq) {op} (")).bind(SqlValue::Integer(time));
+    sql.push(", ").bind(SqlValue::Integer(seq)).push(")");
 }
 
 /// The SELECT for one page (exposed to tests through `SqliteStore::explain`).
@@ -364,11 +397,7 @@ pub(crate) fn page_sql(split: &Split, query: &Query, plan: &Plan) -> Sql {
          (SELECT pos FROM events WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}"
     );
     sql.params.push(SqlValue::Integer(i64::from(query.limit.get()) + 1));
-    let offset = match query.page {
-        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
-        _ => 0,
-    };
-    sql.params.push(SqlValue::Integer(offset));
+    sql.params.push(SqlValue::Integer(offset_of(query)));
     sql
 }
 
@@ -385,10 +414,7 @@ fn walk_sql(split: &Split, query: &Query, walk: &Walk) -> Sql {
     }
     let (dir, after) = if query.sort.descending { ("DESC", "<") } else { ("ASC", ">") };
     let limit = i64::from(query.limit.get()) + 1;
-    let offset = match query.page {
-        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
-        _ => 0,
-    };
+    let offset = offset_of(query);
     let mut sql = Sql::default();
     sql.push(
         "SELECT seq, time, json FROM events WHERE pos IN (SELECT pos FROM (\
@@ -397,18 +423,9 @@ fn walk_sql(split: &Split, query: &Query, walk: &Walk) -> Sql {
     );
     sql.bind(SqlValue::Integer(split.no)).push(" AND term = ").bind(SqlValue::Text(walk.term.clone()));
     sql.push(" AND seq <= ").bind(SqlValue::Integer(split.mark as i64));
-    if let Some(from) = query.range.from {
-        sql.push(" AND time >= ").bind(SqlValue::Integer(from.as_micros()));
-    }
-    if let Some(to) = query.range.to {
-        sql.push(" AND time < ").bind(SqlValue::Integer(to.as_micros()));
-    }
-    if let PageRequest::After(cursor) = &query.page {
-        // An integer, or there would be no walk (`walk`).
-        if let Some(time) = cursor.values.first().and_then(Value::as_i64) {
-            sql.push(&format!(" AND (time, seq) {after} (")).bind(SqlValue::Integer(time));
-            sql.push(", ").bind(SqlValue::Integer(cursor.seq as i64)).push(")");
-        }
+    push_range(&mut sql, query);
+    if let Some(key) = cursor_key(query) {
+        push_key_bound(&mut sql, after, key);
     }
     for check in &walk.checks {
         sql.push(" AND EXISTS (SELECT 1 FROM postings c WHERE c.tenant_no = ").bind(SqlValue::Integer(split.no));
@@ -443,15 +460,11 @@ const MAX_WINDOW_EVENTS: i64 = 65_536;
 /// Whether a page is read in windows ([`windowed_page`]): common words, no term to walk, in
 /// time order.
 fn windowed(query: &Query, plan: &Plan) -> bool {
-    let cursor_ok = match &query.page {
-        PageRequest::After(cursor) => cursor.values.first().and_then(Value::as_i64).is_some(),
-        _ => true,
-    };
-    plan.walk.is_none() && plan.dense.dense_text() && query.sort.attr == stele_core::Attr::Time && cursor_ok
+    plan.walk.is_none() && plan.dense.dense_text() && time_ordered(query)
 }
 
 /// A page of common words read window by window along the time index: each window is the
-/// next few thousand events in the page's order (their rowids' least and greatest found on
+/// next events in the page's order ([`WINDOW_EVENTS`] at first) (their rowids' least and greatest found on
 /// the covering time index), and its matches are the full-text index's matches between those
 /// rowids (one FTS5 query, which seeks its doclists to the range) that fall in the window,
 /// checked with the whole filter. Looking each walked event up in the full-text index had
@@ -466,22 +479,16 @@ fn windowed_page(
     dense: &DenseTerms,
 ) -> Result<Vec<(i64, SqlValue, String)>, StoreError> {
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
-    let limit = i64::from(query.limit.get()) + 1;
-    let offset = match query.page {
-        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
-        _ => 0,
-    };
-    let need = usize::try_from(limit.saturating_add(offset)).unwrap_or(usize::MAX);
+    let limit = query.limit.get() as usize + 1;
+    // Matches before the offset are counted as they stream past, never kept: the page's rows
+    // are all a read holds, however deep the offset.
+    let mut skip = usize::try_from(offset_of(query)).unwrap_or(usize::MAX);
     // The window's exclusive start: the cursor, then each window's last event.
-    let mut start: Option<TimeKey> = match &query.page {
-        PageRequest::After(cursor) => cursor.values.first().and_then(Value::as_i64).map(|t| (t, cursor.seq as i64)),
-        _ => None,
-    };
-    let bounds = |start: Option<TimeKey>, last: Option<TimeKey>| window_bounds(split, query, start, last);
+    let mut start = cursor_key(query);
     let mut rows = Vec::new();
     let mut size = WINDOW_EVENTS;
     loop {
-        let b = bounds(start, None);
+        let b = window_bounds(split, query, start, None);
         let last: Option<TimeKey> = conn
             .prepare_cached(&format!(
                 "SELECT time, seq FROM events WHERE {} ORDER BY time {dir}, seq {dir} LIMIT 1 OFFSET ?",
@@ -493,31 +500,34 @@ fn windowed_page(
             })
             .map_err(backend)?;
         // The window's rowids (the whole rest of the range when it holds fewer events).
-        let w = bounds(start, last);
+        let w = window_bounds(split, query, start, last);
         let (lo, hi): (Option<i64>, Option<i64>) = conn
             .prepare_cached(&format!("SELECT MIN(pos), MAX(pos) FROM events WHERE {}", w.text))
             .and_then(|mut s| s.query_row(params_from_iter(w.params), |r| Ok((r.get(0)?, r.get(1)?))))
             .map_err(backend)?;
         let (Some(lo), Some(hi)) = (lo, hi) else { break };
-        let window = window_sql(split, query, dense, (start, last), (lo, hi), (need - rows.len()) as i64);
-        let found: Vec<(i64, SqlValue, String)> = conn
-            .prepare_cached(&window.text)
-            .and_then(|mut s| {
-                s.query_map(params_from_iter(window.params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-            })
+        let take = (limit - rows.len()).saturating_add(skip);
+        let window = window_sql(split, query, dense, (start, last), (lo, hi), i64::try_from(take).unwrap_or(i64::MAX));
+        let mut stmt = conn.prepare_cached(&window.text).map_err(backend)?;
+        let found = stmt
+            .query_map(params_from_iter(window.params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(backend)?;
-        rows.extend(found);
+        for row in found {
+            let row = row.map_err(backend)?;
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                rows.push(row);
+            }
+        }
         match last {
-            Some(last) if rows.len() < need => {
+            Some(last) if rows.len() < limit => {
                 start = Some(last);
                 size = (size * 2).min(MAX_WINDOW_EVENTS);
             }
             _ => break,
         }
     }
-    let skip = usize::try_from(offset).unwrap_or(usize::MAX).min(rows.len());
-    rows.drain(..skip);
     Ok(rows)
 }
 
@@ -530,19 +540,12 @@ fn window_bounds(split: &Split, query: &Query, start: Option<TimeKey>, last: Opt
     let (before, from_last) = if query.sort.descending { ("<", ">=") } else { (">", "<=") };
     let mut sql = Sql::default();
     sql.push("tenant_no = ").bind(SqlValue::Integer(split.no));
-    if let Some(from) = query.range.from {
-        sql.push(" AND time >= ").bind(SqlValue::Integer(from.as_micros()));
+    push_range(&mut sql, query);
+    if let Some(key) = start {
+        push_key_bound(&mut sql, before, key);
     }
-    if let Some(to) = query.range.to {
-        sql.push(" AND time < ").bind(SqlValue::Integer(to.as_micros()));
-    }
-    if let Some((time, seq)) = start {
-        sql.push(&format!(" AND (time, seq) {before} (")).bind(SqlValue::Integer(time));
-        sql.push(", ").bind(SqlValue::Integer(seq)).push(")");
-    }
-    if let Some((time, seq)) = last {
-        sql.push(&format!(" AND (time, seq) {from_last} (")).bind(SqlValue::Integer(time));
-        sql.push(", ").bind(SqlValue::Integer(seq)).push(")");
+    if let Some(key) = last {
+        push_key_bound(&mut sql, from_last, key);
     }
     sql
 }
@@ -606,11 +609,9 @@ pub(crate) fn query(conn: &Connection, tenant: &TenantId, query: &Query) -> Resu
         } else {
             let sql = page_sql(&split, query, &plan);
             let mut stmt = conn.prepare_cached(&sql.text).map_err(backend)?;
-            let rows = stmt
-                .query_map(params_from_iter(sql.params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            stmt.query_map(params_from_iter(sql.params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-                .map_err(backend)?;
-            rows
+                .map_err(backend)?
         };
         let more = rows.len() > limit;
         rows.truncate(limit);
@@ -698,7 +699,8 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
     snapshot(conn, || {
         let split = split(conn, tenant, query)?;
         let plan = plan(conn, &split, query)?;
-        let sql = if windowed(query, &plan) {
+        let windows = windowed(query, &plan);
+        let sql = if windows {
             // A window over the tenant's whole rowid range stands for every window.
             let span = (pos(split.no, 0), pos(split.no + 1, 0) - 1);
             window_sql(&split, query, &plan.dense, (None, None), span, i64::from(query.limit.get()) + 1)
@@ -716,7 +718,7 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
                 if walk.checks.is_empty() { String::new() } else { format!(" CHECK {}", walk.checks.join(", ")) };
             rows.push(format!("WALK {}{checks}", walk.term));
         }
-        if windowed(query, &plan) {
+        if windows {
             rows.push(format!("WINDOWS from {WINDOW_EVENTS} events"));
         }
         Ok(rows)
