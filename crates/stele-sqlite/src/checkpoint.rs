@@ -8,6 +8,19 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 /// WAL size (in pages) past which a nudge triggers a checkpoint at once.
+///
+/// The size is the WAL *file's*, which SQLite reuses from its start after a checkpoint and
+/// does not shrink below `journal_size_limit`: once the file has reached 16 MiB, every
+/// commit's nudge runs a checkpoint (two fsyncs, of the WAL and of the database). That was
+/// measured against a true count of unchecked frames (`mxFrame − nBackfill` read from the
+/// wal-index header), which let them wait for the timer or 512 / 4 096 new frames: with 8
+/// clients reading SCIM users with the SCIM log on (`wrk`, three alternating rounds of two
+/// 6 s runs each, session 16), requests per second were the same within the noise
+/// (≈ 2 090 / 2 080 / 2 040) and p99 grew from 18–48 ms to 55–96 ms (512) and 74–184 ms
+/// (4 096): one large fsync of the database file stalls the writer's WAL fsync for up to
+/// 100 ms, small frequent ones do not. With one client the frame count was no faster either
+/// (p50 1.55–1.87 ms per logged read against 1.98–2.24 ms). So the checkpoint per commit in
+/// steady state stays.
 const EAGER_PAGES: i64 = 4096;
 
 /// How long small WALs wait for their checkpoint. The same pages (the right edge of the
