@@ -464,8 +464,8 @@ fn windowed(query: &Query, plan: &Plan) -> bool {
 }
 
 /// A page of common words read window by window along the time index: each window is the
-/// next events in the page's order ([`WINDOW_EVENTS`] at first) (their rowids' least and greatest found on
-/// the covering time index), and its matches are the full-text index's matches between those
+/// next [`WINDOW_EVENTS`] events in the page's order, doubling while windows come up short
+/// (their rowids' least and greatest found on the covering time index), and its matches are the full-text index's matches between those
 /// rowids (one FTS5 query, which seeks its doclists to the range) that fall in the window,
 /// checked with the whole filter. Looking each walked event up in the full-text index had
 /// cost ~130 µs per event on a 10 M-event log (FTS5 sets up its query for every lookup): a

@@ -339,7 +339,7 @@ async fn common_words_are_read_in_windows_and_stay_exact() {
 
 /// `message co "…"`: a substring with few candidates in the trigram index starts from them
 /// (rowid lookups, then the exact `LIKE` on each row), the un-indexed tail included; a common
-/// one, and one too short for trigrams, walk the time index as before. Pages and counts
+/// one, and one too short for trigrams, walk the time index testing `LIKE`. Pages and counts
 /// agree with the number of matching events, whichever way they were found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rare_substrings_start_from_the_trigram_index_and_stay_exact() {
