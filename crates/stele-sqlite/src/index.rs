@@ -227,7 +227,10 @@ pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
-    conn.pragma_update(None, "cache_size", -64_000)?;
+    // 16 MB (it was 64): a group's postings are sorted, so each leaf is written once per
+    // group, and pages not in this cache come from the OS's. With 64 MB the cache filled under
+    // `stele bench ingest` and was a quarter of the peak RSS; 16 MB indexed as fast.
+    conn.pragma_update(None, "cache_size", -16_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // A purged entry's bytes are overwritten, not left in free pages (see `purge`).
     conn.pragma_update(None, "secure_delete", "ON")?;
@@ -468,6 +471,45 @@ pub(crate) fn head(conn: &Connection, schema: &str, no: i64) -> rusqlite::Result
     Ok(max.map_or(0, |p| (p - pos(no, 0)) as u64))
 }
 
+/// Log rows the indexer holds in memory at once: a group of up to [`BATCH_EVENTS`] events is
+/// read in chunks of this many, so its JSON is never all in memory together (reading the
+/// whole group at once held ~50 MB of JSON per group; issue #13's RSS target).
+const READ_CHUNK: usize = 1_000;
+
+/// A group's postings, compact: each distinct term once, each posting as (term number, time,
+/// seq) — a third of the memory of a `String` per posting — sorted by term text at the end.
+#[derive(Default)]
+struct Postings {
+    terms: HashMap<String, u32>,
+    rows: Vec<(u32, i64, i64)>,
+}
+
+impl Postings {
+    fn add(&mut self, term: String, time: i64, seq: i64) {
+        let next = self.terms.len() as u32;
+        let id = *self.terms.entry(term).or_insert(next);
+        self.rows.push((id, time, seq));
+    }
+
+    /// The terms in text order and the postings as (index into them, time, seq), sorted and
+    /// without duplicates: the key order of the `postings` table.
+    fn sorted(self) -> (Vec<String>, Vec<(u32, i64, i64)>) {
+        let mut by_text: Vec<(String, u32)> = self.terms.into_iter().collect();
+        by_text.sort_unstable();
+        let mut rank = vec![0u32; by_text.len()];
+        for (r, (_, id)) in by_text.iter().enumerate() {
+            rank[*id as usize] = r as u32;
+        }
+        let mut rows = self.rows;
+        for row in &mut rows {
+            row.0 = rank[row.0 as usize];
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        (by_text.into_iter().map(|(t, _)| t).collect(), rows)
+    }
+}
+
 /// Indexes the tenant's events after its mark up to `upto` (at most `budget` events) inside
 /// the caller's transaction. Returns the new mark and how many events it indexed.
 fn index_tenant(conn: &Connection, no: i64, upto: u64, budget: usize) -> rusqlite::Result<(u64, usize)> {
@@ -475,42 +517,50 @@ fn index_tenant(conn: &Connection, no: i64, upto: u64, budget: usize) -> rusqlit
     if upto <= from || budget == 0 {
         return Ok((from, 0));
     }
-    let rows = read_rows(conn, pos(no, from), pos(no, upto), budget)?;
-    let Some(last) = rows.last().map(|r| r.seq as u64) else { return Ok((from, 0)) };
-    let mut postings: Vec<(String, i64, i64)> = Vec::with_capacity(rows.len() * 8);
+    let mut postings = Postings::default();
     let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
     let mut tri = conn.prepare_cached("INSERT INTO message_tri (rowid, doc) VALUES (?1, ?2)")?;
-    for row in &rows {
-        let Entries { terms, doc, grams } = entries(no, row);
-        postings.extend(terms.into_iter().map(|t| (t, row.time, row.seq)));
-        if let Some(doc) = doc {
-            fts.execute(params![pos(no, row.seq as u64), doc])?;
+    let (mut last, mut count) = (from, 0usize);
+    while count < budget && last < upto {
+        let rows = read_rows(conn, pos(no, last), pos(no, upto), READ_CHUNK.min(budget - count))?;
+        let Some(end) = rows.last().map(|r| r.seq as u64) else { break };
+        for row in &rows {
+            let Entries { terms, doc, grams } = entries(no, row);
+            for term in terms {
+                postings.add(term, row.time, row.seq);
+            }
+            if let Some(doc) = doc {
+                fts.execute(params![pos(no, row.seq as u64), doc])?;
+            }
+            if let Some(grams) = grams {
+                tri.execute(params![pos(no, row.seq as u64), grams])?;
+            }
         }
-        if let Some(grams) = grams {
-            tri.execute(params![pos(no, row.seq as u64), grams])?;
-        }
+        (last, count) = (end, count + rows.len());
+    }
+    if count == 0 {
+        return Ok((from, 0));
     }
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
-    postings.sort_unstable();
-    postings.dedup();
+    let (terms, postings) = postings.sorted();
     // Many rows per statement: a statement's setup and bindings cost as much as a row.
     let mut chunks = postings.chunks_exact(ROWS_PER_INSERT);
     let mut many = conn.prepare_cached(&insert_postings_sql(ROWS_PER_INSERT))?;
     for chunk in chunks.by_ref() {
-        bind_postings(&mut many, no, chunk)?;
+        bind_postings(&mut many, no, &terms, chunk)?;
         many.raw_execute()?;
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut stmt = conn.prepare_cached(&insert_postings_sql(rest.len()))?;
-        bind_postings(&mut stmt, no, rest)?;
+        bind_postings(&mut stmt, no, &terms, rest)?;
         stmt.raw_execute()?;
     }
     conn.prepare_cached(
         "INSERT INTO marks (tenant_no, seq) VALUES (?1, ?2) ON CONFLICT (tenant_no) DO UPDATE SET seq = excluded.seq",
     )?
     .execute(params![no, last as i64])?;
-    Ok((last, rows.len()))
+    Ok((last, count))
 }
 
 /// Postings inserted by one statement.
@@ -524,11 +574,12 @@ fn insert_postings_sql(rows: usize) -> String {
 fn bind_postings(
     stmt: &mut rusqlite::CachedStatement<'_>,
     no: i64,
-    rows: &[(String, i64, i64)],
+    terms: &[String],
+    rows: &[(u32, i64, i64)],
 ) -> rusqlite::Result<()> {
     for (i, (term, time, seq)) in rows.iter().enumerate() {
         stmt.raw_bind_parameter(4 * i + 1, no)?;
-        stmt.raw_bind_parameter(4 * i + 2, term)?;
+        stmt.raw_bind_parameter(4 * i + 2, &terms[*term as usize])?;
         stmt.raw_bind_parameter(4 * i + 3, time)?;
         stmt.raw_bind_parameter(4 * i + 4, seq)?;
     }

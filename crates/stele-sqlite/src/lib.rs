@@ -120,10 +120,10 @@ pub struct SqliteOptions {
     pub memory_bytes: u64,
 }
 
-/// The default [`SqliteOptions::memory_bytes`]: the writer's (32 MB) and the indexer's
-/// (64 MB) caches are larger than this together, but they are upper bounds that only fill
-/// under long, varied load; this keeps the sum of all connections' caches flat (issue #15's
-/// soak showed resident memory still climbing after 12 minutes without it).
+/// The default [`SqliteOptions::memory_bytes`]: the writer's (8 MB), the indexer's (16 MB)
+/// and eight readers' (8 MB each) caches are upper bounds that only fill under long, varied
+/// load; this keeps the sum of all connections' caches flat (issue #15's soak showed
+/// resident memory still climbing after 12 minutes without it).
 pub const DEFAULT_MEMORY_BYTES: u64 = 96 * 1024 * 1024;
 
 impl Default for SqliteOptions {
