@@ -465,9 +465,9 @@ fn windowed(query: &Query, plan: &Plan) -> bool {
 
 /// A page of common words read window by window along the time index: each window is the
 /// next [`WINDOW_EVENTS`] events in the page's order, doubling while windows come up short
-/// (their rowids' least and greatest found on the covering time index), and its matches are the full-text index's matches between those
-/// rowids (one FTS5 query, which seeks its doclists to the range) that fall in the window,
-/// checked with the whole filter. Looking each walked event up in the full-text index had
+/// (their rowids' least and greatest found on the covering time index), and its matches are
+/// the full-text index's matches between those rowids (one FTS5 query, which seeks its
+/// doclists to the range) that fall in the window, checked with the whole filter. Looking each walked event up in the full-text index had
 /// cost ~130 µs per event on a 10 M-event log (FTS5 sets up its query for every lookup): a
 /// window of 2 048 events took 230–280 ms that way and 0.1 ms as one ranged query. Events
 /// appended roughly in time order make each window's rowids a narrow range; out-of-order

@@ -251,23 +251,9 @@ async fn a_group_larger_than_a_read_chunk_is_indexed_whole() {
     let dir = tempfile::tempdir().expect("dir");
     let store = open(&dir.path().join("stele.db"), IndexMode::Never, u64::MAX);
     make_tenant(&store).await;
-    let events: Vec<NewEvent> = (0..2_300)
-        .map(|i| {
-            parsed(event_body(
-                i,
-                &[
-                    (i % 251) as u8,
-                    (i % 7) as u8,
-                    0,
-                    (i % 5) as u8,
-                    (i % 3) as u8,
-                    (i % 11) as u8,
-                    (i % 13) as u8,
-                    (i % 17) as u8,
-                ],
-            ))
-        })
-        .collect();
+    // Each attribute cycles with its own period, so the values mix across the chunks.
+    const PERIODS: [usize; 8] = [251, 7, 1, 5, 3, 11, 13, 17];
+    let events: Vec<NewEvent> = (0..2_300).map(|i| parsed(event_body(i, &PERIODS.map(|p| (i % p) as u8)))).collect();
     for batch in events.chunks(500) {
         store.append(&tenant(), batch.to_vec(), None).await.expect("append");
     }
