@@ -16,7 +16,7 @@ use tokio_postgres::NoTls;
 /// columns Stele's own insert fills).
 pub const EVENT_COLUMNS: &str = "tenant_no, seq, id, time, received_at, action, status, origin, actor_type, \
      actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id, request_id, request_method, \
-     request_path, request_status, metadata, doc, json";
+     request_path, request_status, metadata, search, terms, json";
 
 pub use stele_postgres::provision::with_database;
 
@@ -26,6 +26,13 @@ pub async fn fresh_database(url: &str, what: &str) -> anyhow::Result<String> {
     stele_postgres::provision::create_database(url, &format!("stele_bench_{what}"))
         .await
         .with_context(|| format!("creating a database on {}", stele_server::redact_url(url)))
+}
+
+/// A PostgreSQL array literal of text: `{"a","b"}`, each element's `"` and `\` escaped.
+fn array_literal(items: impl IntoIterator<Item = String>) -> String {
+    let quoted: Vec<String> =
+        items.into_iter().map(|t| format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    format!("{{{}}}", quoted.join(","))
 }
 
 /// One CSV field: NULL is an unquoted empty field, every value is quoted.
@@ -38,10 +45,10 @@ fn field(out: &mut String, value: Option<&str>) {
 }
 
 /// The `psql \copy` baseline: the same validated rows, written as CSV with the columns of
-/// `events` and `event_terms` (documents turned into `tsvector` text by the server before
-/// the clock starts), then loaded by one `psql` session into a fresh database migrated by
-/// `PostgresStore::connect`, one transaction per batch (a `\copy` into `events` and one
-/// into `event_terms`, then COMMIT: `synchronous_commit` on, so each commit is flushed).
+/// `events` that Stele's commit fills (the terms and the document text in the row; the
+/// indexer makes postings of them later), then loaded by one `psql` session into a fresh
+/// database migrated by `PostgresStore::connect`, one transaction per batch (a `\copy`
+/// into `events`, then COMMIT: `synchronous_commit` on, so each commit is flushed).
 /// Returns the seconds `psql` took.
 pub async fn copy_baseline(server_url: &str, batches: &[Vec<NewEvent>], dir: &Path) -> anyhow::Result<f64> {
     let url = fresh_database(server_url, "copy").await?;
@@ -58,22 +65,8 @@ pub async fn copy_baseline(server_url: &str, batches: &[Vec<NewEvent>], dir: &Pa
     let mut script = String::from("\\set ON_ERROR_STOP on\n");
     let mut seq = 0i64;
     for (b, batch) in batches.iter().enumerate() {
-        let docs: Vec<String> = batch.iter().map(|e| document(no, e)).collect();
-        let vectors: Vec<String> = client
-            .query(
-                "SELECT to_tsvector('simple', d)::text FROM unnest($1::text[]) WITH ORDINALITY AS u(d, i) ORDER BY i",
-                &[&docs],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        if vectors.len() != batch.len() {
-            bail!("to_tsvector returned {} rows for {}", vectors.len(), batch.len());
-        }
         let mut events_csv = String::new();
-        let mut terms_csv = String::new();
-        for (new, vector) in batch.iter().zip(&vectors) {
+        for new in batch {
             seq += 1;
             let e = &new.event;
             let actor = e.actor.as_ref();
@@ -108,33 +101,21 @@ pub async fn copy_baseline(server_url: &str, batches: &[Vec<NewEvent>], dir: &Pa
             events_csv.push(',');
             field(&mut events_csv, metadata.as_deref());
             events_csv.push(',');
-            field(&mut events_csv, Some(vector));
+            field(&mut events_csv, Some(&document(no, new)));
+            events_csv.push(',');
+            field(&mut events_csv, Some(&array_literal(terms(new))));
             events_csv.push(',');
             field(&mut events_csv, Some(&new.json));
             events_csv.push('\n');
-            for term in terms(new) {
-                let _ = write!(terms_csv, "{no},");
-                field(&mut terms_csv, Some(&term));
-                let _ = writeln!(terms_csv, ",{seq}");
-            }
         }
         let events_file = dir.join(format!("events_{b}.csv"));
-        let terms_file = dir.join(format!("terms_{b}.csv"));
         std::fs::write(&events_file, events_csv)?;
-        std::fs::write(&terms_file, &terms_csv)?;
         script.push_str("BEGIN;\n");
         let _ = writeln!(
             script,
             "\\copy events ({EVENT_COLUMNS}) FROM '{}' (FORMAT csv)",
             events_file.display().to_string().replace('\'', "''")
         );
-        if !terms_csv.is_empty() {
-            let _ = writeln!(
-                script,
-                "\\copy event_terms (tenant_no, term, seq) FROM '{}' (FORMAT csv)",
-                terms_file.display().to_string().replace('\'', "''")
-            );
-        }
         script.push_str("COMMIT;\n");
     }
     drop(client);
@@ -182,6 +163,7 @@ mod tests {
         s.push(',');
         field(&mut s, Some(""));
         assert_eq!(s, "\"a\"\"b,c\",,\"\"");
+        assert_eq!(array_literal(["a\"b".to_owned(), "c\\".to_owned()]), r#"{"a\"b","c\\"}"#);
         assert_eq!(with_database("postgres://u@h:1/postgres?x=y", "d"), "postgres://u@h:1/d?x=y");
     }
 }

@@ -217,11 +217,35 @@ fn prefix_end(prefix: &str) -> String {
     end
 }
 
-fn term_subquery(sql: &mut Sql, tenant_no: i64, negate: bool, cond: impl FnOnce(&mut Sql)) {
+/// The tenant's index mark, read in the statement's own snapshot (`index.rs`).
+fn mark(sql: &mut Sql, tenant_no: i64) {
+    sql.push("(SELECT COALESCE(max(seq), 0) FROM index_marks WHERE tenant_no = ").bind(tenant_no).push(")");
+}
+
+/// The seqs whose terms satisfy `cond` (on a column named `term`): the postings up to the
+/// mark, and after it the rows' own `terms`, so a read cannot tell where the mark is.
+fn term_subquery(sql: &mut Sql, tenant_no: i64, negate: bool, cond: impl Fn(&mut Sql)) {
     sql.push(if negate { "seq NOT IN " } else { "seq IN " });
-    sql.push("(SELECT seq FROM event_terms WHERE tenant_no = ").bind(tenant_no).push(" AND ");
+    sql.push("(SELECT seq FROM event_terms WHERE tenant_no = ").bind(tenant_no).push(" AND seq <= ");
+    mark(sql, tenant_no);
+    sql.push(" AND ");
     cond(sql);
-    sql.push(")");
+    sql.push(" UNION ALL SELECT seq FROM events WHERE tenant_no = ").bind(tenant_no).push(" AND seq > ");
+    mark(sql, tenant_no);
+    sql.push(" AND EXISTS (SELECT 1 FROM unnest(terms) AS tail(term) WHERE ");
+    cond(sql);
+    sql.push("))");
+}
+
+/// The seqs whose full-text document matches `query` (a `to_tsquery` text), from the
+/// postings up to the mark and from the rows' `search` text after it.
+fn text_subquery(sql: &mut Sql, tenant_no: i64, query: String) {
+    sql.push("seq IN (SELECT seq FROM event_docs WHERE tenant_no = ").bind(tenant_no).push(" AND seq <= ");
+    mark(sql, tenant_no);
+    sql.push(" AND doc @@ to_tsquery('simple', ").bind(query.clone()).push(")");
+    sql.push(" UNION ALL SELECT seq FROM events WHERE tenant_no = ").bind(tenant_no).push(" AND seq > ");
+    mark(sql, tenant_no);
+    sql.push(" AND to_tsvector('simple', search) @@ to_tsquery('simple', ").bind(query).push("))");
 }
 
 fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
@@ -491,7 +515,8 @@ pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool) -> Sql {
         expr(&mut sql, tenant_no, filter.expr(), false, false);
     }
     if let Some(text) = &query.text {
-        sql.push(" AND doc @@ to_tsquery('simple', ").bind(ts_query(tenant_no, text)).push(")");
+        sql.push(" AND ");
+        text_subquery(&mut sql, tenant_no, ts_query(tenant_no, text));
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
         keyset(&mut sql, &query.sort, cursor);

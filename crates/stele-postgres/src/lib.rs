@@ -9,6 +9,7 @@
 pub mod compile;
 mod delivery;
 mod directory;
+mod index;
 pub mod provision;
 mod read;
 mod retention;
@@ -146,6 +147,54 @@ impl Drop for Reader {
 /// Default size of the read pool.
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
+pub use index::IndexMode;
+
+/// Un-indexed events (over all tenants) past which appends are refused (`IndexBehind`, 503)
+/// until the indexer catches up: reads scan the un-indexed tail, so it is kept bounded.
+pub const DEFAULT_MAX_INDEX_LAG: u64 = 100_000;
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Read pool connections.
+    pub pool_size: usize,
+    /// Reads stop after this long (`statement_timeout` on the read pool's connections).
+    pub query_timeout: std::time::Duration,
+    /// Who moves the index marks ([`IndexMode::Background`] but in tests).
+    pub index: IndexMode,
+    /// See [`DEFAULT_MAX_INDEX_LAG`].
+    pub max_index_lag: u64,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: DEFAULT_POOL_SIZE,
+            query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
+            index: IndexMode::Background,
+            max_index_lag: DEFAULT_MAX_INDEX_LAG,
+        }
+    }
+}
+
+/// The test modes' and `reindex`'s own connection, and the generator state (see [`IndexMode`]).
+struct Stepper {
+    config: tokio_postgres::Config,
+    client: Option<tokio_postgres::Client>,
+    random: u64,
+}
+
+impl Stepper {
+    async fn client(&mut self, tls: &tls::Tls) -> Result<&mut tokio_postgres::Client, StoreError> {
+        if self.client.as_ref().is_none_or(tokio_postgres::Client::is_closed) {
+            let (client, connection) = self.config.connect(tls.clone()).await.map_err(backend)?;
+            tokio::spawn(connection);
+            self.client = Some(client);
+        }
+        self.client.as_mut().ok_or_else(|| StoreError::Backend("no indexing connection".into()))
+    }
+}
+
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -168,6 +217,13 @@ pub struct PostgresStore {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Tenant ids to row numbers (tenants are never renumbered or deleted).
     tenant_nos: Mutex<HashMap<TenantId, i64>>,
+    index_mode: IndexMode,
+    lag: Arc<index::Lag>,
+    max_index_lag: u64,
+    /// Stops the background indexer (dropped or sent to).
+    stop_indexer: Mutex<Option<flume::Sender<()>>>,
+    indexer: Mutex<Option<JoinHandle<()>>>,
+    stepper: tokio::sync::Mutex<Stepper>,
     grown: Arc<GrownLog>,
 }
 
@@ -192,6 +248,13 @@ impl PostgresStore {
         pool_size: usize,
         query_timeout: std::time::Duration,
     ) -> Result<Self, ConnectError> {
+        Self::connect_with_options(url, PostgresOptions { pool_size, query_timeout, ..PostgresOptions::default() })
+            .await
+    }
+
+    /// Connects with every option (see [`PostgresOptions`]).
+    pub async fn connect_with_options(url: &str, options: PostgresOptions) -> Result<Self, ConnectError> {
+        let PostgresOptions { pool_size, query_timeout, index: index_mode, max_index_lag } = options;
         let (config, tls) = match tls::parse(url) {
             Ok(parsed) => parsed,
             Err(tls::TlsError::Url(e)) => return Err(ConnectError::Url(e)),
@@ -218,13 +281,70 @@ impl PostgresStore {
         }
         let (queue, rx) = WriteQueue::new();
         let grown = Arc::new(GrownLog::default());
-        let writer = tokio::spawn(writer::run(config, tls.clone(), rx, grown.clone()));
-        Ok(Self { pool, tls, queue, writer: Mutex::new(Some(writer)), tenant_nos: Mutex::new(HashMap::new()), grown })
+        let writer = tokio::spawn(writer::run(config.clone(), tls.clone(), rx, grown.clone()));
+        let lag = Arc::new(index::Lag::default());
+        let (stop_tx, stop_rx) = flume::bounded(1);
+        let indexer = (index_mode == IndexMode::Background)
+            .then(|| tokio::spawn(index::run(config.clone(), tls.clone(), lag.clone(), stop_rx)));
+        let random = match index_mode {
+            IndexMode::Random(seed) => seed | 1,
+            _ => 1,
+        };
+        Ok(Self {
+            pool,
+            tls,
+            queue,
+            writer: Mutex::new(Some(writer)),
+            tenant_nos: Mutex::new(HashMap::new()),
+            grown,
+            index_mode,
+            lag,
+            max_index_lag,
+            stop_indexer: Mutex::new(Some(stop_tx)),
+            indexer: Mutex::new(indexer),
+            stepper: tokio::sync::Mutex::new(Stepper { config, client: None, random }),
+        })
+    }
+
+    /// Events committed and not yet indexed, as this node last measured (0 but with the
+    /// background indexer).
+    pub fn index_lag(&self) -> u64 {
+        self.lag.get()
+    }
+
+    /// Rebuilds the postings from the rows: empties `event_terms` and `event_docs`, puts
+    /// every mark at 0 and indexes every tenant to its head (`stele reindex`).
+    pub async fn reindex(&self) -> Result<(), StoreError> {
+        let mut stepper = self.stepper.lock().await;
+        let client = stepper.client(&self.tls).await?;
+        client
+            .batch_execute("TRUNCATE event_terms, event_docs; UPDATE index_marks SET seq = 0")
+            .await
+            .map_err(backend)?;
+        index::catch_up(client).await.map_err(backend)
+    }
+
+    /// After a write, the test modes move the marks ([`IndexMode::Eager`], [`IndexMode::Random`]).
+    async fn after_write(&self) -> Result<(), StoreError> {
+        if matches!(self.index_mode, IndexMode::Background | IndexMode::Never) {
+            return Ok(());
+        }
+        let mut stepper = self.stepper.lock().await;
+        let mut random = stepper.random;
+        let client = stepper.client(&self.tls).await?;
+        let done = match self.index_mode {
+            IndexMode::Random(_) => index::random_step(client, &mut random).await,
+            _ => index::catch_up(client).await,
+        };
+        stepper.random = random;
+        done.map_err(backend)
     }
 
     /// Sends a write to the writer and waits for its answer (after the commit).
     async fn write<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
-        self.queue.submit(write).await
+        let written = self.queue.submit(write).await;
+        self.after_write().await?;
+        written
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -460,6 +580,10 @@ impl Store for PostgresStore {
         events: Vec<NewEvent>,
         idempotency: Option<Idempotency>,
     ) -> Result<AppendOutcome, StoreError> {
+        let lag = self.lag.get();
+        if lag > self.max_index_lag {
+            return Err(StoreError::IndexBehind(lag));
+        }
         let tenant = tenant.clone();
         self.write(Write::Append { tenant, events, idempotency }).await
     }
@@ -563,6 +687,14 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
+        let stop = self.stop_indexer.lock().ok().and_then(|mut s| s.take());
+        drop(stop);
+        let indexer = self.indexer.lock().ok().and_then(|mut i| i.take());
+        if let Some(handle) = indexer {
+            if handle.await.is_err() {
+                tracing::error!("the PostgreSQL indexer task ended abnormally");
+            }
+        }
         // Dropping the last sender lets the writer drain its queue and stop.
         self.queue.close();
         let handle = self.writer.lock().ok().and_then(|mut w| w.take());

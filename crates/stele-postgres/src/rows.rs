@@ -1,9 +1,10 @@
-//! Row-level SQL: the one insert of a run of events (rows, terms, full-text documents).
+//! Row-level SQL: the one insert of a run of events.
 //!
-//! A run of events is inserted with two statements whatever its length: every column is
-//! sent as one array parameter and `unnest` turns the arrays back into rows, so a batch of
-//! 1000 events is one round trip for `events` and one for `event_terms` (a multi-row INSERT
-//! with a fixed number of parameters, which PostgreSQL plans once per connection).
+//! A run of events is inserted with one statement whatever its length: every column is sent
+//! as one array parameter and `unnest` turns the arrays back into rows, so a batch of 1000
+//! events is one round trip (a multi-row INSERT with a fixed number of parameters, which
+//! PostgreSQL plans once per connection). Each row carries its terms and its full-text
+//! document text; the indexer (`index.rs`) makes them postings later (issue #13).
 
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
@@ -13,23 +14,20 @@ use tokio_postgres::{GenericClient, Statement};
 
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (tenant_no, seq, id, time, received_at, action, status,
         origin, actor_type, actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id,
-        request_id, request_method, request_path, request_status, metadata, doc, json)
+        request_id, request_method, request_path, request_status, metadata, search, terms, json)
     SELECT $1, u.seq, u.id, u.time, u.received_at, u.action, u.status, u.origin, u.actor_type, u.actor_id,
         u.actor_name, u.actor_email, u.actor_ip, u.message, u.reason, u.correlation_id, u.request_id,
-        u.request_method, u.request_path, u.request_status, u.metadata::jsonb, to_tsvector('simple', u.doc), u.json
+        u.request_method, u.request_path, u.request_status, u.metadata::jsonb, u.search,
+        ARRAY(SELECT jsonb_array_elements_text(u.terms::jsonb)), u.json
     FROM unnest($2::int8[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::text[],
         $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
-        $18::text[], $19::text[], $20::int8[], $21::text[], $22::text[], $23::text[])
+        $18::text[], $19::text[], $20::int8[], $21::text[], $22::text[], $23::text[], $24::text[])
       AS u(seq, id, time, received_at, action, status, origin, actor_type, actor_id, actor_name, actor_email,
         actor_ip, message, reason, correlation_id, request_id, request_method, request_path, request_status,
-        metadata, doc, json)";
+        metadata, search, terms, json)";
 
 pub(crate) const INSERT_NODES: &str = "INSERT INTO merkle_nodes (tenant_no, level, idx, hash)
     SELECT $1, u.level, u.idx, u.hash FROM unnest($2::int4[], $3::int8[], $4::bytea[]) AS u(level, idx, hash)";
-
-pub(crate) const INSERT_TERMS: &str = "INSERT INTO event_terms (tenant_no, term, seq)
-    SELECT $1, u.term, u.seq FROM unnest($2::text[], $3::int8[]) AS u(term, seq)
-    ON CONFLICT DO NOTHING";
 
 /// The token that marks a tenant's documents in the full-text index.
 pub fn tenant_token(tenant_no: i64) -> String {
@@ -54,7 +52,6 @@ pub fn document(tenant_no: i64, new: &NewEvent) -> String {
 /// The writer connection's prepared statements: a run's inserts, and the head's lock and move.
 pub(crate) struct Inserts {
     pub events: Statement,
-    pub terms: Statement,
     pub nodes: Statement,
     /// Moves a tenant's head: `(no, head_seq)`.
     pub move_head: Statement,
@@ -68,7 +65,6 @@ impl Inserts {
     pub(crate) async fn prepare(client: &impl GenericClient) -> Result<Self, tokio_postgres::Error> {
         Ok(Self {
             events: client.prepare(INSERT_EVENTS).await?,
-            terms: client.prepare(INSERT_TERMS).await?,
             nodes: client.prepare(INSERT_NODES).await?,
             move_head: client.prepare("UPDATE tenants SET head_seq = $2 WHERE no = $1").await?,
             lock_head: client.prepare("SELECT no, head_seq FROM tenants WHERE id = $1 FOR UPDATE").await?,
@@ -135,10 +131,9 @@ pub(crate) async fn insert_events<E: Borrow<NewEvent>>(
     let mut request_path = Vec::with_capacity(n);
     let mut request_status = Vec::with_capacity(n);
     let mut metadata = Vec::with_capacity(n);
-    let mut doc = Vec::with_capacity(n);
+    let mut search = Vec::with_capacity(n);
+    let mut term_lists = Vec::with_capacity(n);
     let mut json = Vec::with_capacity(n);
-    let mut term_text = Vec::new();
-    let mut term_seq = Vec::new();
     for (i, new) in events.iter().enumerate() {
         let new = new.borrow();
         let e = &new.event;
@@ -165,14 +160,12 @@ pub(crate) async fn insert_events<E: Borrow<NewEvent>>(
         request_path.push(req.and_then(|r| r.path.as_deref()));
         request_status.push(req.and_then(|r| r.status_code).map(i64::from));
         metadata.push(e.metadata.as_ref().and_then(|m| serde_json::to_string(m).ok()));
-        doc.push(document(tenant_no, new));
+        search.push(document(tenant_no, new));
+        // A JSON array of strings cannot fail to serialise.
+        term_lists.push(serde_json::to_string(&terms(new)).unwrap_or_else(|_| String::from("[]")));
         json.push(new.json.as_str());
-        for term in terms(new) {
-            term_text.push(term);
-            term_seq.push(s);
-        }
     }
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 23] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 24] = [
         &tenant_no,
         &seq,
         &id,
@@ -194,19 +187,10 @@ pub(crate) async fn insert_events<E: Borrow<NewEvent>>(
         &request_path,
         &request_status,
         &metadata,
-        &doc,
+        &search,
+        &term_lists,
         &json,
     ];
-    let rows = client.execute(&stmts.events, &params);
-    // Both statements sent at once (pipelined): rows, then their terms. Both awaited, then
-    // the rows' failure first: it is the cause when the terms fail as "transaction aborted".
-    if term_text.is_empty() {
-        rows.await?;
-    } else {
-        let term_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant_no, &term_text, &term_seq];
-        let (rows, terms) = tokio::join!(rows, client.execute(&stmts.terms, &term_params));
-        rows?;
-        terms?;
-    }
+    client.execute(&stmts.events, &params).await?;
     Ok(())
 }

@@ -316,6 +316,30 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN redacted boolean NOT NULL DEFAULT false;
     UPDATE events SET redacted = true WHERE (json::jsonb) ? 'redacted';
     "#,
+    // 11: deferred indexing (issue #13). A commit writes each event's terms and full-text
+    // document text into its own row; the indexer (`index.rs`) copies them into `event_terms`
+    // and `event_docs` (GIN) for `seq <= index_marks.seq`, and reads take the rows after the
+    // mark from the rows themselves. Every event stored so far is indexed already.
+    r#"
+    ALTER TABLE events ADD COLUMN terms text[] NOT NULL DEFAULT '{}';
+    ALTER TABLE events ADD COLUMN search text NOT NULL DEFAULT '';
+    CREATE TABLE event_docs (
+        tenant_no bigint NOT NULL,
+        seq       bigint NOT NULL,
+        doc       tsvector NOT NULL,
+        PRIMARY KEY (tenant_no, seq)
+    );
+    INSERT INTO event_docs (tenant_no, seq, doc) SELECT tenant_no, seq, doc FROM events WHERE doc <> ''::tsvector;
+    CREATE INDEX event_docs_doc ON event_docs USING gin (doc);
+    DROP INDEX events_doc;
+    ALTER TABLE events DROP COLUMN doc;
+    -- No foreign key: the indexer must not wait for a writer's lock on the tenant's row.
+    CREATE TABLE index_marks (
+        tenant_no bigint PRIMARY KEY,
+        seq       bigint NOT NULL
+    );
+    INSERT INTO index_marks (tenant_no, seq) SELECT no, head_seq FROM tenants;
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

@@ -44,10 +44,16 @@ pub(crate) async fn facet(
             sql.bind(no);
             let tenant = std::mem::take(&mut sql.text);
             // Terms are `target.type=<lowercased value>`; `>` sorts right after `=` ("C").
+            // The postings up to the index mark, the rows' own terms after it.
+            let mark = format!("(SELECT COALESCE(max(seq), 0) FROM index_marks WHERE tenant_no = {tenant})");
             format!(
-                "SELECT substr(t.term, 13), COUNT(*) FROM event_terms t
-                 WHERE t.tenant_no = {tenant} AND t.term >= 'target.type=' AND t.term < 'target.type>'
-                   AND t.seq IN (SELECT seq FROM events WHERE {filter})
+                "SELECT substr(t.term, 13), COUNT(*) FROM (
+                     SELECT term, seq FROM event_terms WHERE tenant_no = {tenant} AND seq <= {mark}
+                       AND term >= 'target.type=' AND term < 'target.type>'
+                     UNION ALL SELECT x.term, e.seq FROM events e, unnest(e.terms) AS x(term)
+                     WHERE e.tenant_no = {tenant} AND e.seq > {mark}
+                       AND x.term >= 'target.type=' AND x.term < 'target.type>') AS t
+                 WHERE t.seq IN (SELECT seq FROM events WHERE {filter})
                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
             )
         }

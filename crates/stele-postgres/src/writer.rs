@@ -543,8 +543,11 @@ async fn revoke_key(tx: &Transaction<'_>, no: i64, id: &KeyId) -> Result<bool, F
     Ok(changed == 1)
 }
 
-/// Replaces an event by its tombstone (see the SQLite backend's `redact`).
+/// Replaces an event by its tombstone (see the SQLite backend's `redact`), with its postings
+/// if the indexer has made them. The tenant's index lock keeps the indexer from copying the
+/// row's terms while this runs (`index.rs`).
 async fn redact(tx: &Transaction<'_>, no: i64, id: &EventId, r: &Redaction) -> Result<StoredEvent, Fail> {
+    crate::index::lock_tenant(tx, no).await?;
     let row = tx
         .query_opt("SELECT seq, time, json FROM events WHERE tenant_no = $1 AND id = $2", &[&no, &id.to_string()])
         .await?
@@ -561,7 +564,7 @@ async fn redact(tx: &Transaction<'_>, no: i64, id: &EventId, r: &Redaction) -> R
         "UPDATE events SET json = $4, origin = NULL, actor_type = NULL, actor_id = NULL, actor_name = NULL,
             actor_email = NULL, actor_ip = NULL, message = NULL, reason = NULL, correlation_id = NULL,
             request_id = NULL, request_method = NULL, request_path = NULL, request_status = NULL,
-            metadata = NULL, doc = ''::tsvector, redacted = true
+            metadata = NULL, search = '', terms = '{}', redacted = true
          WHERE tenant_no = $1 AND seq = $2 AND time = $3",
         &[&no, &seq, &time, &stone],
     )
@@ -569,6 +572,7 @@ async fn redact(tx: &Transaction<'_>, no: i64, id: &EventId, r: &Redaction) -> R
     let terms: Vec<String> = stele_store::derived::terms(&event).into_iter().collect();
     tx.execute("DELETE FROM event_terms WHERE tenant_no = $1 AND seq = $2 AND term = ANY($3)", &[&no, &seq, &terms])
         .await?;
+    tx.execute("DELETE FROM event_docs WHERE tenant_no = $1 AND seq = $2", &[&no, &seq]).await?;
     Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
 }
 

@@ -1,19 +1,59 @@
 //! The store conformance suite against PostgreSQL, each case on a fresh database of the
-//! server named by `STELE_TEST_POSTGRES_URL` (skipped, saying so, when it is not set).
+//! server named by `STELE_TEST_POSTGRES_URL` (skipped, saying so, when it is not set) —
+//! four times, with the index marks in each place they can be (issue #13): following the
+//! log in the background (production), never moved (every read takes the rows after the
+//! mark), always at the head (every read from the postings), and at pseudo-random points
+//! between. Reads must not be able to tell where the marks are.
 
 mod common;
 
 use std::sync::Arc;
 
-use stele_postgres::PostgresStore;
+use stele_postgres::{IndexMode, PostgresOptions, PostgresStore};
 use stele_store::conformance::Fixture;
 
 /// A fresh store on its own database, or `None` when there is no test server.
-async fn fresh(case: &str) -> Option<Fixture> {
+async fn open(case: &str, index: IndexMode) -> Option<Fixture> {
     let url = common::server_url(case)?;
     let db = common::fresh_database(&url).await;
-    let store = PostgresStore::connect(&db).await.expect("connect and migrate");
+    let options = PostgresOptions { index, ..PostgresOptions::default() };
+    let store = PostgresStore::connect_with_options(&db, options).await.expect("connect and migrate");
     Some((Arc::new(store), Box::new(())))
 }
 
-stele_store::conformance_tests!(fresh);
+/// A seed per case, so each case splits differently but reproducibly.
+fn seed(case: &str) -> u64 {
+    case.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+mod background {
+    use super::*;
+    async fn fresh(case: &str) -> Option<Fixture> {
+        open(case, IndexMode::Background).await
+    }
+    stele_store::conformance_tests!(fresh);
+}
+
+mod mark_at_zero {
+    use super::*;
+    async fn fresh(case: &str) -> Option<Fixture> {
+        open(case, IndexMode::Never).await
+    }
+    stele_store::conformance_tests!(fresh);
+}
+
+mod mark_at_head {
+    use super::*;
+    async fn fresh(case: &str) -> Option<Fixture> {
+        open(case, IndexMode::Eager).await
+    }
+    stele_store::conformance_tests!(fresh);
+}
+
+mod mark_at_random_splits {
+    use super::*;
+    async fn fresh(case: &str) -> Option<Fixture> {
+        open(case, IndexMode::Random(seed(case))).await
+    }
+    stele_store::conformance_tests!(fresh);
+}

@@ -220,9 +220,10 @@ pub struct StoreSettings {
     /// unbounded). A write past it is refused like one on a full disk: 503 `storage-full`,
     /// and `/readyz` answers 503 until a write succeeds again. Ignored on PostgreSQL.
     pub sqlite_max_bytes: Option<u64>,
-    /// Committed events the SQLite index file may lag behind the log (default 100 000).
+    /// Committed events the index may lag behind the log (default 100 000; SQLite's index
+    /// file, and on PostgreSQL the postings, whose lag each node measures every 200 ms).
     /// Past it, ingest answers 503 `index-behind` with `Retry-After: 1`, so that the
-    /// un-indexed tail every read scans stays bounded. Ignored on PostgreSQL.
+    /// un-indexed tail every read scans stays bounded.
     pub sqlite_max_index_lag: u64,
     /// Memory all SQLite connections' page caches may hold together, in MiB (SQLite's soft
     /// heap limit; default 96). Ignored on PostgreSQL.

@@ -75,7 +75,12 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             Ok(Arc::new(SqliteStore::open_with(&path, options)?.with_query_timeout(timeout)))
         }
         Database::Postgres(url) => {
-            match PostgresStore::connect_with_timeout(&url, stele_postgres::DEFAULT_POOL_SIZE, timeout).await {
+            let options = stele_postgres::PostgresOptions {
+                query_timeout: timeout,
+                max_index_lag: config.store.sqlite_max_index_lag,
+                ..stele_postgres::PostgresOptions::default()
+            };
+            match PostgresStore::connect_with_options(&url, options).await {
                 Ok(store) => Ok(Arc::new(store)),
                 Err(source) => Err(StartError::Postgres { database: redact_url(&url), source }),
             }

@@ -48,10 +48,30 @@ pub fn restore(database: &Database, from: &Path, force: bool) -> anyhow::Result<
 }
 
 /// Rebuilds the SQLite index file from the log (`stele reindex`; the server must be stopped).
+/// Rebuilds PostgreSQL's postings from the rows (with no background indexer of this process
+/// running; other nodes' indexers wait for the tenants' index locks).
+fn reindex_postgres(url: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let options = stele_postgres::PostgresOptions { index: stele_postgres::IndexMode::Never, ..Default::default() };
+        let store = stele_postgres::PostgresStore::connect_with_options(url, options)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let spinner = indicatif::ProgressBar::new_spinner().with_message("reindexing the PostgreSQL database");
+        spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+        let done = store.reindex().await;
+        spinner.finish_and_clear();
+        stele_store::Store::close(&store).await;
+        done?;
+        println!("reindexed the PostgreSQL database");
+        anyhow::Ok(())
+    })
+}
+
 pub fn reindex(database: &Database) -> anyhow::Result<()> {
     let db = match database {
         Database::Sqlite(path) => path.clone(),
-        Database::Postgres(_) => bail!("the database is PostgreSQL: its indexes are maintained by PostgreSQL itself"),
+        Database::Postgres(url) => return reindex_postgres(url),
     };
     if !db.exists() {
         bail!("{} does not exist", db.display());
