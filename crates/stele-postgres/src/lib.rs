@@ -312,15 +312,13 @@ impl PostgresStore {
         self.lag.get()
     }
 
-    /// Rebuilds the postings from the rows: empties `event_terms` and `event_docs`, puts
-    /// every mark at 0 and indexes every tenant to its head (`stele reindex`).
+    /// Rebuilds the postings from the rows: forgets each tenant's postings and mark, then
+    /// indexes every tenant to its head (`stele reindex`). Reads stay exact throughout (the
+    /// rows after a mark at 0 are all of them).
     pub async fn reindex(&self) -> Result<(), StoreError> {
         let mut stepper = self.stepper.lock().await;
         let client = stepper.client(&self.tls).await?;
-        client
-            .batch_execute("TRUNCATE event_terms, event_docs; UPDATE index_marks SET seq = 0")
-            .await
-            .map_err(backend)?;
+        index::reset(client).await.map_err(backend)?;
         index::catch_up(client).await.map_err(backend)
     }
 

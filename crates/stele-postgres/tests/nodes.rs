@@ -187,9 +187,11 @@ async fn migration_eight_splits_old_documents() {
     // tables dropped, so they are made again).
     client
         .batch_execute(
-            "UPDATE events SET doc = to_tsvector('simple', 'zzt' || tenant_no || ' ' || action);
-             DROP TABLE viewer_links, oidc_providers, streams, retention;
-             ALTER TABLE events DROP COLUMN redacted;
+            "ALTER TABLE events ADD COLUMN doc tsvector NOT NULL DEFAULT ''::tsvector;
+             UPDATE events SET doc = to_tsvector('simple', 'zzt' || tenant_no || ' ' || action);
+             CREATE INDEX events_doc ON events USING gin (doc);
+             DROP TABLE viewer_links, oidc_providers, streams, retention, event_docs, index_marks;
+             ALTER TABLE events DROP COLUMN redacted, DROP COLUMN terms, DROP COLUMN search;
              DELETE FROM stele_migrations WHERE version >= 8;",
         )
         .await
@@ -199,6 +201,8 @@ async fn migration_eight_splits_old_documents() {
     assert_eq!(found, 0, "the old documents hide the word");
     let search = |text: &str| Query { text: TextQuery::parse(text).expect("words"), ..Query::default() };
     let store = PostgresStore::connect(&db).await.expect("connect and migrate");
+    // Migration 11 moved the (rebuilt) documents into the postings.
+    let sql = "SELECT count(*) FROM event_docs WHERE doc @@ to_tsquery('simple', 'login')";
     let found = client.query_one(sql, &[]).await.expect("count").get::<_, i64>(0);
     assert_eq!(found, 1, "the migration split them");
     for (word, expected) in [("login", 1), ("bucket", 1), ("s3", 1), ("user.login", 1), ("emptied", 1)] {
@@ -234,9 +238,12 @@ async fn creating_a_partition_moves_that_months_rows_out_of_default() {
     // And one row written straight into DEFAULT, as an old deployment would have left it.
     client
         .execute(
-            "INSERT INTO events_default SELECT tenant_no, 99, id || '-raw', time + 1, received_at, 'march.raw', status,
+            "INSERT INTO events_default (tenant_no, seq, id, time, received_at, action, status, origin, actor_type,
+                actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id, request_id,
+                request_method, request_path, request_status, metadata, search, terms, json)
+             SELECT tenant_no, 99, id || '-raw', time + 1, received_at, 'march.raw', status,
                 origin, actor_type, actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id,
-                request_id, request_method, request_path, request_status, metadata, doc, json
+                request_id, request_method, request_path, request_status, metadata, search, terms, json
              FROM events WHERE action = 'march.first'",
             &[],
         )

@@ -47,8 +47,9 @@ enum Command {
     Backup(BackupArgs),
     /// Put a backup in place of the database (stop the server first).
     Restore(RestoreArgs),
-    /// Rebuild a SQLite deployment's index file from its log (with the server stopped). The
-    /// index is derived data: `serve` also rebuilds a missing one in the background.
+    /// Rebuild the index from the log: a SQLite deployment's index file (with the server
+    /// stopped; `serve` also rebuilds a missing one in the background), or PostgreSQL's
+    /// postings (servers may keep running; ingest may answer `index-behind` meanwhile).
     Reindex(MigrateArgs),
     /// Manage tenants.
     Tenants {
@@ -247,7 +248,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Reindex(l) => {
                 let config = base_config(l.config.as_deref(), l.data_dir, l.database)?;
-                commands::backup::reindex(&config.database()?)
+                commands::backup::reindex(&config.database()?).await
             }
             Command::Tenants { command, remote } => commands::admin::tenants(command, &remote).await,
             Command::Keys { command, remote } => commands::admin::keys(command, &remote).await,

@@ -1,5 +1,6 @@
 //! `stele backup`, `stele restore` and `stele reindex` for a SQLite deployment (PostgreSQL
-//! has its own tools: the README gives the procedure; its indexes are its own).
+//! has its own backup tools: the README gives the procedure), and `stele reindex` for
+//! PostgreSQL's postings.
 
 use std::path::{Path, PathBuf};
 
@@ -47,31 +48,28 @@ pub fn restore(database: &Database, from: &Path, force: bool) -> anyhow::Result<
     Ok(())
 }
 
-/// Rebuilds the SQLite index file from the log (`stele reindex`; the server must be stopped).
 /// Rebuilds PostgreSQL's postings from the rows (with no background indexer of this process
 /// running; other nodes' indexers wait for the tenants' index locks).
-fn reindex_postgres(url: &str) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let options = stele_postgres::PostgresOptions { index: stele_postgres::IndexMode::Never, ..Default::default() };
-        let store = stele_postgres::PostgresStore::connect_with_options(url, options)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let spinner = indicatif::ProgressBar::new_spinner().with_message("reindexing the PostgreSQL database");
-        spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-        let done = store.reindex().await;
-        spinner.finish_and_clear();
-        stele_store::Store::close(&store).await;
-        done?;
-        println!("reindexed the PostgreSQL database");
-        anyhow::Ok(())
-    })
+async fn reindex_postgres(url: &str) -> anyhow::Result<()> {
+    let options = stele_postgres::PostgresOptions { index: stele_postgres::IndexMode::Never, ..Default::default() };
+    let store =
+        stele_postgres::PostgresStore::connect_with_options(url, options).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spinner = indicatif::ProgressBar::new_spinner().with_message("reindexing the PostgreSQL database");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let done = store.reindex().await;
+    spinner.finish_and_clear();
+    stele_store::Store::close(&store).await;
+    done?;
+    println!("reindexed the PostgreSQL database");
+    Ok(())
 }
 
-pub fn reindex(database: &Database) -> anyhow::Result<()> {
+/// Rebuilds the SQLite index file from the log (the server must be stopped), or PostgreSQL's
+/// postings (`stele reindex`).
+pub async fn reindex(database: &Database) -> anyhow::Result<()> {
     let db = match database {
         Database::Sqlite(path) => path.clone(),
-        Database::Postgres(url) => return reindex_postgres(url),
+        Database::Postgres(url) => return reindex_postgres(url).await,
     };
     if !db.exists() {
         bail!("{} does not exist", db.display());
