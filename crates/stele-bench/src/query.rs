@@ -228,7 +228,9 @@ impl Shape {
             Shape::Text => {
                 let quote = |w: &str| format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''"));
                 let q = format!("{} & {}", quote(&stele_postgres::rows::tenant_token(no)), quote(&s.q_word));
-                (page(" AND doc @@ to_tsquery('simple', $2)"), vec![PgParam::Text(q)])
+                let words =
+                    " AND seq IN (SELECT seq FROM event_docs WHERE tenant_no = $1 AND doc @@ to_tsquery('simple', $2))";
+                (page(words), vec![PgParam::Text(q)])
             }
             Shape::Cursor => {
                 let time = cursor.values.first().and_then(Value::as_i64).unwrap_or(i64::MAX);
@@ -615,7 +617,14 @@ async fn build_pg(server_url: &str, name: &str, events: u64, rebuild: bool) -> a
     admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
 
     let start = Instant::now();
-    let store = PostgresStore::connect(&url).await?;
+    // Loaded without the background indexer (which would fall behind and refuse appends),
+    // then indexed whole before it is measured.
+    let options = stele_postgres::PostgresOptions {
+        index: stele_postgres::IndexMode::Never,
+        max_index_lag: u64::MAX,
+        ..stele_postgres::PostgresOptions::default()
+    };
+    let store = PostgresStore::connect_with_options(&url, options).await?;
     let (client, driver) = pg_connect(&url).await?;
     for (part, from, to) in PG_PARTITIONS {
         client
@@ -653,8 +662,10 @@ async fn build_pg(server_url: &str, name: &str, events: u64, rebuild: bool) -> a
         progress.inc(n as u64);
     }
     generator.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))??;
-    store.close().await;
     progress.finish_and_clear();
+    eprintln!("indexing PostgreSQL {name}");
+    store.reindex().await?;
+    store.close().await;
     if loaded != events {
         bail!("loaded {loaded} events, expected {events}");
     }
