@@ -82,9 +82,9 @@ fn operator(op: CompareOp) -> (bool, &'static str) {
 
 /// Appends the condition for `expr` (or its negation); `exact` for a view (an access
 /// boundary), whose string comparisons are exact.
-fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, exact: bool) {
+fn expr(sql: &mut Sql, arm: Arm, e: &Expr, negate: bool, exact: bool) {
     match e {
-        Expr::Not(inner) => expr(sql, tenant_no, inner, !negate, exact),
+        Expr::Not(inner) => expr(sql, arm, inner, !negate, exact),
         Expr::And(items) | Expr::Or(items) => {
             let is_and = matches!(e, Expr::And(_)) != negate;
             if items.is_empty() {
@@ -97,19 +97,19 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, exact: bool) {
                 if i > 0 {
                     sql.push(if is_and { " AND " } else { " OR " });
                 }
-                expr(sql, tenant_no, item, negate, exact);
+                expr(sql, arm, item, negate, exact);
             }
             sql.push(")");
         }
-        Expr::Present(attr) => present(sql, tenant_no, attr, negate),
+        Expr::Present(attr) => present(sql, arm, attr, negate),
         Expr::Compare { attr, op, value: Value::Null } => {
             // eq null: the attribute is absent; ne null: it is present.
-            present(sql, tenant_no, attr, negate != (*op == CompareOp::Eq));
+            present(sql, arm, attr, negate != (*op == CompareOp::Eq));
         }
         Expr::Compare { attr, op, value: Value::String(v) } if exact && !op.is_ordering() => {
-            exact_compare(sql, tenant_no, attr, *op, v, negate);
+            exact_compare(sql, arm, attr, *op, v, negate);
         }
-        Expr::Compare { attr, op, value } => compare(sql, tenant_no, attr, *op, value, negate),
+        Expr::Compare { attr, op, value } => compare(sql, arm, attr, *op, value, negate),
     }
 }
 
@@ -117,7 +117,7 @@ fn expr(sql: &mut Sql, tenant_no: i64, e: &Expr, negate: bool, exact: bool) {
 /// `stele-sqlite`: the case-insensitive comparison stays in front of the exact check where the
 /// exact match is a subset of it, so the indexes still narrow the rows; single-valued `ne` is
 /// `not eq`.
-fn exact_compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &str, negate: bool) {
+fn exact_compare(sql: &mut Sql, arm: Arm, attr: &Attr, op: CompareOp, value: &str, negate: bool) {
     let ExactPlan { op, negate, prefilter } = exact_plan(attr, op, negate);
     if negate {
         sql.push("NOT COALESCE(");
@@ -128,7 +128,7 @@ fn exact_compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, valu
     sql.push("(");
     if prefilter {
         let folded = Expr::compare(attr.clone(), op, Value::String(value.to_owned()));
-        expr(sql, tenant_no, &folded, false, false);
+        expr(sql, arm, &folded, false, false);
         sql.push(" AND ");
     }
     sql.push("COALESCE(");
@@ -184,7 +184,7 @@ fn exact_check(sql: &mut Sql, attr: &Attr, op: CompareOp, value: &str) {
     }
 }
 
-fn present(sql: &mut Sql, tenant_no: i64, attr: &Attr, negate: bool) {
+fn present(sql: &mut Sql, arm: Arm, attr: &Attr, negate: bool) {
     match place(attr) {
         Place::Column(col, true) => {
             sql.push(col).push(if negate { " IS NULL" } else { " IS NOT NULL" });
@@ -197,7 +197,7 @@ fn present(sql: &mut Sql, tenant_no: i64, attr: &Attr, negate: bool) {
             }
         }
         Place::Term(prefix) => {
-            term_subquery(sql, tenant_no, negate, |sql| {
+            term_subquery(sql, arm, negate, |sql| {
                 sql.push("term > ").bind(prefix.clone());
                 sql.push(" AND term < ").bind(prefix_end(&prefix));
             });
@@ -217,50 +217,60 @@ fn prefix_end(prefix: &str) -> String {
     end
 }
 
+/// Which rows a condition is compiled for: the indexed ones (`seq <= mark`, through the
+/// postings) or the tail after the mark (through the rows' own terms and document text).
+/// A query is the union of its two arms (`index.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arm {
+    no: i64,
+    tail: bool,
+}
+
 /// The tenant's index mark, read in the statement's own snapshot (`index.rs`).
 fn mark(sql: &mut Sql, tenant_no: i64) {
     sql.push("(SELECT COALESCE(max(seq), 0) FROM index_marks WHERE tenant_no = ").bind(tenant_no).push(")");
 }
 
-/// The seqs whose terms satisfy `cond` (on a column named `term`): the postings up to the
-/// mark, and after it the rows' own `terms`, so a read cannot tell where the mark is.
-fn term_subquery(sql: &mut Sql, tenant_no: i64, negate: bool, cond: impl Fn(&mut Sql)) {
+/// The rows whose terms satisfy `cond` (on a column named `term`): the postings in the
+/// indexed arm, the row's own `terms` in the tail.
+fn term_subquery(sql: &mut Sql, arm: Arm, negate: bool, cond: impl Fn(&mut Sql)) {
+    if arm.tail {
+        sql.push(if negate { "NOT " } else { "" });
+        sql.push("EXISTS (SELECT 1 FROM unnest(terms) AS tail(term) WHERE ");
+        cond(sql);
+        sql.push(")");
+        return;
+    }
     sql.push(if negate { "seq NOT IN " } else { "seq IN " });
-    sql.push("(SELECT seq FROM event_terms WHERE tenant_no = ").bind(tenant_no).push(" AND seq <= ");
-    mark(sql, tenant_no);
-    sql.push(" AND ");
+    sql.push("(SELECT seq FROM event_terms WHERE tenant_no = ").bind(arm.no).push(" AND ");
     cond(sql);
-    sql.push(" UNION ALL SELECT seq FROM events WHERE tenant_no = ").bind(tenant_no).push(" AND seq > ");
-    mark(sql, tenant_no);
-    sql.push(" AND EXISTS (SELECT 1 FROM unnest(terms) AS tail(term) WHERE ");
-    cond(sql);
-    sql.push("))");
+    sql.push(")");
 }
 
-/// The seqs whose full-text document matches `query` (a `to_tsquery` text), from the
-/// postings up to the mark and from the rows' `search` text after it.
-fn text_subquery(sql: &mut Sql, tenant_no: i64, query: String) {
-    sql.push("seq IN (SELECT seq FROM event_docs WHERE tenant_no = ").bind(tenant_no).push(" AND seq <= ");
-    mark(sql, tenant_no);
-    sql.push(" AND doc @@ to_tsquery('simple', ").bind(query.clone()).push(")");
-    sql.push(" UNION ALL SELECT seq FROM events WHERE tenant_no = ").bind(tenant_no).push(" AND seq > ");
-    mark(sql, tenant_no);
-    sql.push(" AND to_tsvector('simple', search) @@ to_tsquery('simple', ").bind(query).push("))");
+/// The rows whose full-text document matches `query` (a `to_tsquery` text): the postings in
+/// the indexed arm, the row's own `search` text in the tail.
+fn text_subquery(sql: &mut Sql, arm: Arm, query: String) {
+    if arm.tail {
+        sql.push("to_tsvector('simple', search) @@ to_tsquery('simple', ").bind(query).push(")");
+        return;
+    }
+    sql.push("seq IN (SELECT seq FROM event_docs WHERE tenant_no = ").bind(arm.no);
+    sql.push(" AND doc @@ to_tsquery('simple', ").bind(query).push("))");
 }
 
-fn compare(sql: &mut Sql, tenant_no: i64, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
+fn compare(sql: &mut Sql, arm: Arm, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
     match place(attr) {
         Place::Column(col, true) => integer(sql, col, op, value, negate),
         Place::Column(col, false) => text(sql, col, op, value, negate),
         Place::Json(path) => json_compare(sql, path, op, value, negate),
         // A context key holds one value: `ne` is "not equal", counting a missing key.
         Place::Term(_) if op == CompareOp::Ne && matches!(attr, Attr::Context(_)) => {
-            compare(sql, tenant_no, attr, CompareOp::Eq, value, !negate);
+            compare(sql, arm, attr, CompareOp::Eq, value, !negate);
         }
         Place::Term(prefix) => {
             let v = fold(&text_of(value));
             // Within one attribute's terms, "any target matches" is membership.
-            term_subquery(sql, tenant_no, negate, |sql| match op {
+            term_subquery(sql, arm, negate, |sql| match op {
                 CompareOp::Eq => {
                     sql.push("term = ").bind(format!("{prefix}{v}"));
                 }
@@ -496,10 +506,12 @@ fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
     }
 }
 
-/// `tenant_no = $1 AND <range> AND <filter> AND <text> [AND <keyset>]`.
-pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool) -> Sql {
-    let mut sql = Sql::default();
-    sql.push("tenant_no = ").bind(tenant_no);
+/// One arm's condition: `tenant_no = $1 AND seq <=|> <mark> AND <range> AND <filter> AND
+/// <text> [AND <keyset>]`.
+fn arm_clause(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool) {
+    sql.push("tenant_no = ").bind(arm.no);
+    sql.push(if arm.tail { " AND seq > " } else { " AND seq <= " });
+    mark(sql, arm.no);
     if let Some(from) = query.range.from {
         sql.push(" AND time >= ").bind(from.as_micros());
     }
@@ -508,26 +520,39 @@ pub fn where_clause(tenant_no: i64, query: &Query, with_keyset: bool) -> Sql {
     }
     if let Some(view) = &query.view {
         sql.push(" AND ");
-        expr(&mut sql, tenant_no, view.expr(), false, true);
+        expr(sql, arm, view.expr(), false, true);
     }
     if let Some(filter) = &query.filter {
         sql.push(" AND ");
-        expr(&mut sql, tenant_no, filter.expr(), false, false);
+        expr(sql, arm, filter.expr(), false, false);
     }
     if let Some(text) = &query.text {
         sql.push(" AND ");
-        text_subquery(&mut sql, tenant_no, ts_query(tenant_no, text));
+        text_subquery(sql, arm, ts_query(arm.no, text));
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
-        keyset(&mut sql, &query.sort, cursor);
+        keyset(sql, &query.sort, cursor);
     }
+}
+
+/// The tenant's events that match `query`, as a derived table of `events` rows: the indexed
+/// arm united with the tail (`(SELECT * FROM events WHERE … UNION ALL SELECT * FROM events
+/// WHERE …)`). Counts, histograms and facets read from it.
+pub fn matching(tenant_no: i64, query: &Query) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("(SELECT * FROM events WHERE ");
+    arm_clause(&mut sql, Arm { no: tenant_no, tail: false }, query, false);
+    sql.push(" UNION ALL SELECT * FROM events WHERE ");
+    arm_clause(&mut sql, Arm { no: tenant_no, tail: true }, query, false);
+    sql.push(")");
     sql
 }
 
 /// The SELECT for one page: `seq`, the raw sort key (for the cursor) and the stored JSON,
-/// one row more than the limit.
+/// one row more than the limit. Each arm is ordered and cut on its own (so the indexed arm
+/// keeps the plans of a plain indexed query: a walk along an index that stops at the page's
+/// end), then the two are merged.
 pub fn page_sql(tenant_no: i64, query: &Query) -> Sql {
-    let mut sql = where_clause(tenant_no, query, true);
     let col = sort_column(&query.sort);
     let key = sort_key(&query.sort);
     // NULLs first ascending, last descending, as in SQLite; columns that are never NULL
@@ -541,13 +566,21 @@ pub fn page_sql(tenant_no: i64, query: &Query) -> Sql {
         (false, false) => "ASC",
     };
     let seq_dir = if query.sort.descending { "DESC" } else { "ASC" };
-    let filter = std::mem::take(&mut sql.text);
-    sql.text = format!("SELECT seq, {col}, json FROM events WHERE {filter} ORDER BY {key} {dir}, seq {seq_dir} LIMIT ");
-    sql.bind(i64::from(query.limit.get()) + 1);
     let offset = match query.page {
         PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
         _ => 0,
     };
+    let limit = i64::from(query.limit.get()) + 1;
+    let mut sql = Sql::default();
+    sql.push("SELECT seq, sort_col, json FROM (");
+    for tail in [false, true] {
+        sql.push(if tail { " UNION ALL (" } else { "(" });
+        sql.push(&format!("SELECT seq, {col} AS sort_col, {key} AS sort_key, json FROM events WHERE "));
+        arm_clause(&mut sql, Arm { no: tenant_no, tail }, query, true);
+        sql.push(&format!(" ORDER BY {key} {dir}, seq {seq_dir} LIMIT ")).bind(limit.saturating_add(offset));
+        sql.push(")");
+    }
+    sql.push(&format!(") AS page ORDER BY sort_key {dir}, seq {seq_dir} LIMIT ")).bind(limit);
     sql.push(" OFFSET ").bind(offset);
     sql
 }
@@ -559,7 +592,9 @@ mod tests {
 
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
-        where_clause(7, &query, false)
+        let mut sql = Sql::default();
+        arm_clause(&mut sql, Arm { no: 7, tail: false }, &query, false);
+        sql
     }
 
     #[test]
@@ -578,8 +613,9 @@ mod tests {
         let sql = compiled(r#"not (actor.email eq "a" and status eq "failure")"#);
         assert_eq!(
             sql.text,
-            "tenant_no = $1 AND ((actor_email IS NULL OR NOT (stele_fold(actor_email) = $2)) \
-             OR (status IS NULL OR NOT (stele_fold(status) = $3)))"
+            "tenant_no = $1 AND seq <= (SELECT COALESCE(max(seq), 0) FROM index_marks WHERE tenant_no = $2) \
+             AND ((actor_email IS NULL OR NOT (stele_fold(actor_email) = $3)) \
+             OR (status IS NULL OR NOT (stele_fold(status) = $4)))"
         );
     }
 

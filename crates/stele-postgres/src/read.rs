@@ -9,7 +9,7 @@ use stele_store::{KeyRecord, Page, StoreError, Tenant};
 use tokio_postgres::{GenericClient, Row};
 
 use crate::backend;
-use crate::compile::{page_sql, where_clause};
+use crate::compile::{matching, page_sql};
 
 async fn tenant_from_row(client: &impl GenericClient, row: &Row) -> Result<Tenant, StoreError> {
     let no: i64 = row.get(0);
@@ -163,9 +163,9 @@ pub(crate) async fn count(client: &impl GenericClient, no: i64, query: &Query) -
         // The log size (`head_seq`): one row instead of a scan that grows with the log.
         return crate::tree::size(client, no).await;
     }
-    let sql = where_clause(no, query, false);
+    let sql = matching(no, query);
     let n: i64 = client
-        .query_one(format!("SELECT COUNT(*) FROM events WHERE {}", sql.text).as_str(), &sql.refs())
+        .query_one(format!("SELECT COUNT(*) FROM {} AS events", sql.text).as_str(), &sql.refs())
         .await
         .map_err(backend)?
         .get(0);

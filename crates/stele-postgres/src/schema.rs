@@ -320,7 +320,7 @@ const MIGRATIONS: &[&str] = &[
     // document text into its own row; the indexer (`index.rs`) copies them into `event_terms`
     // and `event_docs` (GIN) for `seq <= index_marks.seq`, and reads take the rows after the
     // mark from the rows themselves. Every event stored so far is indexed already.
-    r#"
+    r##"
     ALTER TABLE events ADD COLUMN terms text[] NOT NULL DEFAULT '{}';
     ALTER TABLE events ADD COLUMN search text NOT NULL DEFAULT '';
     CREATE TABLE event_docs (
@@ -339,7 +339,22 @@ const MIGRATIONS: &[&str] = &[
         seq       bigint NOT NULL
     );
     INSERT INTO index_marks (tenant_no, seq) SELECT no, head_seq FROM tenants;
-    "#,
+    -- The rows stored so far get their terms (from their postings) and their document text
+    -- (as migration 8 built it), so that `stele reindex` can rebuild every posting from rows.
+    UPDATE events SET terms = g.terms
+    FROM (SELECT tenant_no AS g_no, seq AS g_seq, array_agg(term ORDER BY term) AS terms
+          FROM event_terms GROUP BY tenant_no, seq) AS g
+    WHERE events.tenant_no = g.g_no AND events.seq = g.g_seq;
+    UPDATE events SET search = translate(
+        concat_ws(' ', 'zzt' || tenant_no, j->>'action', j->>'message', j->>'reason',
+            j->'actor'->>'name', j->'actor'->>'email',
+            (SELECT string_agg(concat_ws(' ', t->>'name', t->>'email'), ' ')
+             FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j->'targets') = 'array' THEN j->'targets' ELSE '[]'::jsonb END) AS t)),
+        '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~',
+        '                                ')
+    FROM (SELECT tenant_no AS s_no, seq AS s_seq, time AS s_time, json::jsonb AS j FROM events WHERE NOT redacted) AS src
+    WHERE events.tenant_no = src.s_no AND events.seq = src.s_seq AND events.time = src.s_time;
+    "##,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take

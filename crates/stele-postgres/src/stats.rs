@@ -8,7 +8,7 @@ use stele_store::StoreError;
 use tokio_postgres::GenericClient;
 
 use crate::backend;
-use crate::compile::where_clause;
+use crate::compile::matching;
 
 pub(crate) async fn histogram(
     client: &impl GenericClient,
@@ -17,13 +17,13 @@ pub(crate) async fn histogram(
     b: &Buckets,
 ) -> Result<Vec<u64>, StoreError> {
     let narrowed = b.narrow(query);
-    let mut sql = where_clause(no, &narrowed, false);
-    let filter = std::mem::take(&mut sql.text);
+    let mut sql = matching(no, &narrowed);
+    let rows = std::mem::take(&mut sql.text);
     sql.bind(b.start.as_micros());
     let start = std::mem::take(&mut sql.text);
     sql.bind(b.width_micros.max(1));
     let width = std::mem::take(&mut sql.text);
-    sql.text = format!("SELECT (time - {start}) / {width}, COUNT(*) FROM events WHERE {filter} GROUP BY 1");
+    sql.text = format!("SELECT (time - {start}) / {width}, COUNT(*) FROM {rows} AS events GROUP BY 1");
     let rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
     Ok(fill(rows.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))), b.count))
 }
@@ -35,8 +35,8 @@ pub(crate) async fn facet(
     facet: Facet,
     limit: u32,
 ) -> Result<Vec<FacetValue>, StoreError> {
-    let mut sql = where_clause(no, query, false);
-    let filter = std::mem::take(&mut sql.text);
+    let mut sql = matching(no, query);
+    let rows = std::mem::take(&mut sql.text);
     sql.bind(i64::from(limit));
     let limit = std::mem::take(&mut sql.text);
     sql.text = match facet {
@@ -53,7 +53,7 @@ pub(crate) async fn facet(
                      UNION ALL SELECT x.term, e.seq FROM events e, unnest(e.terms) AS x(term)
                      WHERE e.tenant_no = {tenant} AND e.seq > {mark}
                        AND x.term >= 'target.type=' AND x.term < 'target.type>') AS t
-                 WHERE t.seq IN (SELECT seq FROM events WHERE {filter})
+                 WHERE t.seq IN (SELECT seq FROM {rows} AS m)
                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
             )
         }
@@ -64,7 +64,7 @@ pub(crate) async fn facet(
                 _ => "actor_email",
             };
             format!(
-                "SELECT {column}, COUNT(*) FROM events WHERE {filter} AND {column} IS NOT NULL
+                "SELECT {column}, COUNT(*) FROM {rows} AS events WHERE {column} IS NOT NULL
                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
             )
         }
