@@ -255,7 +255,7 @@ async fn creating_a_partition_moves_that_months_rows_out_of_default() {
             "INSERT INTO events_default (tenant_no, seq, id, time, received_at, action, status, origin, actor_type,
                 actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id, request_id,
                 request_method, request_path, request_status, metadata, search, terms, json)
-             SELECT tenant_no, 99, id || '-raw', time + 1, received_at, 'march.raw', status,
+             SELECT tenant_no, seq, id || '-raw', time + 1, received_at, 'march.raw', status,
                 origin, actor_type, actor_id, actor_name, actor_email, actor_ip, message, reason, correlation_id,
                 request_id, request_method, request_path, request_status, metadata, search, terms, json
              FROM events WHERE action = 'march.first'",
