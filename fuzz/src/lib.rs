@@ -47,7 +47,7 @@ pub fn check_sql(query: &Query) {
         let sql = where_clause(&split, query, false, &dense);
         assert_eq!(sql.text.matches('?').count(), sql.params.len(), "SQLite: {}", sql.text);
     }
-    let sql = stele_postgres::compile::where_clause(3, query, false);
+    let sql = stele_postgres::compile::page_sql(3, query);
     let mut numbers = Vec::new();
     let mut rest = sql.text.as_str();
     while let Some(at) = rest.find('$') {
