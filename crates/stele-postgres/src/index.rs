@@ -28,16 +28,7 @@ pub const BATCH_EVENTS: i64 = 50_000;
 /// How often the indexer looks for new events (and every node refreshes its lag).
 const POLL: Duration = Duration::from_millis(200);
 
-/// Who moves the marks: the background indexer (production), or, for the conformance
-/// suite, nobody (every read is a tail scan), every write (reads from the postings) or every
-/// write to a pseudo-random point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexMode {
-    Background,
-    Never,
-    Eager,
-    Random(u64),
-}
+pub use stele_store::IndexMode;
 
 /// Events committed but not yet indexed, over all tenants, as last measured.
 #[derive(Default)]
@@ -202,20 +193,20 @@ async fn step(client: &mut Client, holder: &mut bool, lag: &Lag) -> Result<(), t
     if !*holder {
         *holder = client.query_one("SELECT pg_try_advisory_lock($1)", &[&INDEXER_LOCK]).await?.get(0);
     }
-    if *holder {
-        // Round after round, a batch per tenant each, so one busy tenant does not starve the
-        // others; bounded, so the lag is refreshed under any load.
-        for _ in 0..64 {
-            let mut moved = 0;
-            for (no, _, _) in behind(client).await? {
-                moved += index_tenant(client, no, None).await?;
-            }
-            if moved == 0 {
-                break;
-            }
+    // Round after round, a batch per tenant each, so one busy tenant does not starve the
+    // others; bounded, so the lag is refreshed under any load. The lag is what the last
+    // look found behind.
+    let mut pending = behind(client).await?;
+    for _ in 0..64 {
+        if !*holder || pending.is_empty() {
+            break;
         }
+        for (no, _, _) in &pending {
+            index_tenant(client, *no, None).await?;
+        }
+        pending = behind(client).await?;
     }
-    let total: i64 = behind(client).await?.iter().map(|(_, head, mark)| head - mark).sum();
+    let total: i64 = pending.iter().map(|(_, head, mark)| head - mark).sum();
     let total = total.max(0) as u64;
     lag.0.store(total, Ordering::Relaxed);
     record_lag(total);

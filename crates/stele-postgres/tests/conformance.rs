@@ -26,34 +26,21 @@ fn seed(case: &str) -> u64 {
     case.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-mod background {
-    use super::*;
-    async fn fresh(case: &str) -> Option<Fixture> {
-        open(case, IndexMode::Background).await
-    }
-    stele_store::conformance_tests!(fresh);
+/// The suite in one module per mode; `mode` picks the mode from the case's name.
+macro_rules! in_mode {
+    ($name:ident, $mode:expr) => {
+        mod $name {
+            use super::*;
+            async fn fresh(case: &str) -> Option<Fixture> {
+                let mode: fn(&str) -> IndexMode = $mode;
+                open(case, mode(case)).await
+            }
+            stele_store::conformance_tests!(fresh);
+        }
+    };
 }
 
-mod mark_at_zero {
-    use super::*;
-    async fn fresh(case: &str) -> Option<Fixture> {
-        open(case, IndexMode::Never).await
-    }
-    stele_store::conformance_tests!(fresh);
-}
-
-mod mark_at_head {
-    use super::*;
-    async fn fresh(case: &str) -> Option<Fixture> {
-        open(case, IndexMode::Eager).await
-    }
-    stele_store::conformance_tests!(fresh);
-}
-
-mod mark_at_random_splits {
-    use super::*;
-    async fn fresh(case: &str) -> Option<Fixture> {
-        open(case, IndexMode::Random(seed(case))).await
-    }
-    stele_store::conformance_tests!(fresh);
-}
+in_mode!(background, |_| IndexMode::Background);
+in_mode!(mark_at_zero, |_| IndexMode::Never);
+in_mode!(mark_at_head, |_| IndexMode::Eager);
+in_mode!(mark_at_random_splits, |case| IndexMode::Random(seed(case)));

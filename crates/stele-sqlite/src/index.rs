@@ -118,20 +118,7 @@ const GATHER: Duration = Duration::from_millis(500);
 /// Most tail documents a read connection keeps in its temporary full-text table.
 const MAX_TAIL_DOCS: i64 = 400_000;
 
-/// How the index follows the log. Only `Background` is for production; the others let the
-/// conformance suite put the mark where it wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexMode {
-    /// A background thread indexes committed events in groups (the default).
-    Background,
-    /// Nothing is ever indexed: every read is a tail scan (the mark stays at 0).
-    Never,
-    /// Every write is indexed before it is answered (the mark is always at the head).
-    Eager,
-    /// After every write, each tenant is indexed up to a pseudo-random point between its
-    /// mark and its head (seeded).
-    Random(u64),
-}
+pub use stele_store::IndexMode;
 
 /// `stele_index_lag_events`: committed events not indexed yet. Label-free, so the
 /// closed-label-set rule (clippy.toml, stele-server's `metrics`) has nothing to guard.

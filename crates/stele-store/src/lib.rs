@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod delivery;
 pub mod derived;
 pub mod directory;
+mod index_mode;
 pub mod layout;
 pub mod proofs;
 mod records;
@@ -17,6 +18,7 @@ pub mod write;
 
 pub use delivery::DeliveryStore;
 pub use directory::DirectoryStore;
+pub use index_mode::IndexMode;
 pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
