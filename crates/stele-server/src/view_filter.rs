@@ -5,7 +5,7 @@
 //! text, so reading it back never depends on text bounds or re-parsing.
 //!
 //! Every read path (native API, export, profiles) builds its `Query` from [`query`], which
-//! sets the view; `tests/views.rs` walks every read route with a filtered key.
+//! sets the view; `tests/it/views.rs` walks every read route with a filtered key.
 
 use stele_core::{Event, Filter, Query, ViewFilter};
 

@@ -3,7 +3,7 @@
 //! each family's error shape and credentials), given the request-member bounds the attributes
 //! cannot spell (`bounds.rs`) and its stateful links (`links.rs`). Serving the completed
 //! document rather than the collected one costs nothing per request: it is built once, at start.
-//! `tests/contract.rs` checks the document's properties and runs schemathesis against it.
+//! `tests/it/contract.rs` checks the document's properties and runs schemathesis against it.
 
 mod bounds;
 mod complete;

@@ -1,4 +1,4 @@
-// A real OpenID Provider (npm oidc-provider) for crates/stele-server/tests/viewer_sso.rs.
+// A real OpenID Provider (npm oidc-provider) for crates/stele-server/tests/it/viewer_sso.rs.
 // Any login name signs in (the package's development login form, any password) as an
 // account whose email and preferred_username are that name. Listens on 127.0.0.1 on a free
 // port and prints {"issuer": …} as its first line; runs until killed.

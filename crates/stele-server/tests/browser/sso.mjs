@@ -1,5 +1,5 @@
 // One single sign-on attempt in Debian's Chromium (through playwright-core) for
-// crates/stele-server/tests/viewer_sso.rs: the tenant's sign-in page, "Sign in with <name>",
+// crates/stele-server/tests/it/viewer_sso.rs: the tenant's sign-in page, "Sign in with <name>",
 // the OpenID Provider's login form (login = the identity), back to Stele. Prints
 // {"url", "status", "title", "heading", "axe"} of the page it lands on, and photographs it.
 //

@@ -1,5 +1,5 @@
 // Drives Debian's Chromium (through playwright-core) through the viewer of a real Stele
-// server that crates/stele-server/tests/viewer_browser.rs started and filled. Every page is
+// server that crates/stele-server/tests/it/viewer_browser.rs started and filled. Every page is
 // checked with axe-core (no serious or critical violation) and photographed under
 // config.screenshots. Exits non-zero on the first failed check, saying which.
 //

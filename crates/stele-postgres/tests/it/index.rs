@@ -1,0 +1,125 @@
+//! PostgreSQL's deferred index (issue #13): where the postings and the marks are in each
+//! mode (the positive controls of the conformance suite's four runs), the background
+//! indexer catching up, and ingest refused while the indexer is held off.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use stele_core::{TenantId, Timestamp};
+use stele_postgres::{IndexMode, PostgresOptions, PostgresStore};
+use stele_store::conformance::event;
+use stele_store::{NewTenant, Store, StoreError};
+use tokio_postgres::NoTls;
+
+/// The indexer's session lock (`index.rs`: `INDEXER_LOCK`).
+const INDEXER_LOCK: i64 = 0x7374_656c_6503;
+
+async fn open_at(db: &str, index: IndexMode, max_index_lag: u64) -> (PostgresStore, tokio_postgres::Client) {
+    let options = PostgresOptions { index, max_index_lag, ..PostgresOptions::default() };
+    let store = PostgresStore::connect_with_options(db, options).await.expect("connect");
+    let (client, connection) = tokio_postgres::connect(db, NoTls).await.expect("inspect");
+    tokio::spawn(connection);
+    let tenant = NewTenant {
+        id: TenantId::parse("acme").expect("id"),
+        name: "Acme".into(),
+        aliases: vec![],
+        created_at: Timestamp::now(),
+    };
+    store.create_tenant(tenant, event("stele.tenant.created", 1)).await.expect("tenant");
+    (store, client)
+}
+
+async fn open(case: &str, index: IndexMode, max_index_lag: u64) -> Option<(PostgresStore, tokio_postgres::Client)> {
+    let url = common::server_url(case)?;
+    Some(open_at(&common::fresh_database(&url).await, index, max_index_lag).await)
+}
+
+async fn append(store: &PostgresStore, n: i64) -> Result<(), StoreError> {
+    let tenant = TenantId::parse("acme").expect("id");
+    let events = (0..n).map(|i| event("user.login", 1_700_000_000_000_000 + i)).collect();
+    store.append(&tenant, events, None).await.map(|_| ())
+}
+
+/// (postings, documents, mark, head) of the tenant.
+async fn state(client: &tokio_postgres::Client) -> (i64, i64, i64, i64) {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM event_terms), (SELECT count(*) FROM event_docs),
+                    (SELECT COALESCE(max(seq), 0) FROM index_marks), (SELECT max(head_seq) FROM tenants)",
+            &[],
+        )
+        .await
+        .expect("state");
+    (row.get(0), row.get(1), row.get(2), row.get(3))
+}
+
+/// Waits (bounded) until `check` holds.
+async fn until<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_modes_put_the_marks_where_they_say() {
+    let Some((never, never_db)) = open("modes", IndexMode::Never, u64::MAX).await else { return };
+    let Some((eager, eager_db)) = open("modes", IndexMode::Eager, u64::MAX).await else { return };
+    append(&never, 10).await.expect("append");
+    append(&eager, 10).await.expect("append");
+    let (terms, docs, mark, head) = state(&never_db).await;
+    assert_eq!((terms, docs, mark, head), (0, 0, 0, 11), "never: nothing indexed");
+    let (terms, docs, mark, head) = state(&eager_db).await;
+    assert_eq!((mark, head), (11, 11), "eager: the mark at the head");
+    assert!(terms >= 11 * 3 && docs == 11, "eager: postings made ({terms} terms, {docs} documents)");
+    // `reindex` rebuilds the same postings from the rows.
+    never.reindex().await.expect("reindex");
+    assert_eq!(state(&never_db).await, (terms, docs, 11, 11));
+    never.close().await;
+    eager.close().await;
+}
+
+#[tokio::test]
+async fn ingest_is_refused_while_the_index_lags_and_the_background_indexer_catches_up() {
+    let Some(url) = common::server_url("lag") else { return };
+    let db = common::fresh_database(&url).await;
+    // Another node's indexer that does not index: it holds the indexer lock first.
+    let (holder, connection) = tokio_postgres::connect(&db, NoTls).await.expect("holder");
+    tokio::spawn(connection);
+    holder.execute("SELECT pg_advisory_lock($1)", &[&INDEXER_LOCK]).await.expect("lock");
+    let (store, inspect) = open_at(&db, IndexMode::Background, 50).await;
+
+    // Positive control: under the limit, appends are taken.
+    append(&store, 40).await.expect("append under the limit");
+    append(&store, 20).await.expect("append while the lag is not yet measured past the limit");
+    // Within a refresh of the lag (200 ms), ingest is refused, and a refused append writes nothing.
+    until("ingest to be refused", || async {
+        let before = state(&inspect).await.3;
+        match append(&store, 1).await {
+            Err(StoreError::IndexBehind(lag)) => {
+                assert!(lag > 50, "lag {lag}");
+                assert_eq!(state(&inspect).await.3, before, "a refused append wrote nothing");
+                true
+            }
+            Ok(()) => false,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    })
+    .await;
+    assert_eq!(state(&inspect).await.2, 0, "nothing indexed while another node holds the lock");
+
+    // The other node goes away: this node's indexer takes over and catches up, and ingest resumes.
+    drop(holder);
+    until("the indexer to catch up", || async {
+        let (_, _, mark, head) = state(&inspect).await;
+        mark == head
+    })
+    .await;
+    let (terms, docs, _, head) = state(&inspect).await;
+    assert!(terms > 0 && docs == head, "postings made ({terms} terms, {docs} documents for {head} events)");
+    until("ingest to resume", || async { append(&store, 1).await.is_ok() }).await;
+    store.close().await;
+}
