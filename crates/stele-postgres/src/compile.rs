@@ -259,6 +259,19 @@ fn text_subquery(sql: &mut Sql, arm: Arm, query: String) {
 }
 
 fn compare(sql: &mut Sql, arm: Arm, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
+    if let (false, false, Attr::Message, CompareOp::Co) = (arm.tail, negate, attr, op) {
+        let needle = fold(&text_of(value));
+        if has_trigram(&needle) {
+            // The indexed events' folded messages (`index.rs`), compared with the same LIKE:
+            // their trigram index is the way in when the needle is rare, and their
+            // statistics tell the planner when it is common (then it walks the time index
+            // and looks each event's message up by key). The row's own column has no
+            // statistics, so a condition on it would make every needle look rare.
+            sql.push("seq IN (SELECT seq FROM event_messages WHERE tenant_no = ").bind(arm.no);
+            sql.push(" AND message LIKE ").bind(like_pattern(op, &needle)).push(" ESCAPE '\\')");
+            return;
+        }
+    }
     match place(attr) {
         Place::Column(col, true) => integer(sql, col, op, value, negate),
         Place::Column(col, false) => text(sql, col, op, value, negate),
@@ -296,6 +309,12 @@ fn compare(sql: &mut Sql, arm: Arm, attr: &Attr, op: CompareOp, value: &Value, n
             });
         }
     }
+}
+
+/// Whether pg_trgm takes a trigram from a `LIKE '%needle%'`: a run of three ASCII letters or
+/// digits (it splits words at anything else). Without one its index would be read whole.
+fn has_trigram(needle: &str) -> bool {
+    needle.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word.len() >= 3)
 }
 
 /// Writes `positive` as is, or its negation that also holds where `col` is NULL.
@@ -627,6 +646,20 @@ mod tests {
              AND ((actor_email IS NULL OR NOT (stele_fold(actor_email) = $3)) \
              OR (status IS NULL OR NOT (stele_fold(status) = $4)))"
         );
+    }
+
+    #[test]
+    fn message_co_takes_trigram_candidates_only_where_they_exist() {
+        // Positive control: a needle with a three-letter run, in the indexed arm.
+        assert!(compiled(r#"message co "Logged""#).text.contains("FROM event_messages"));
+        for filter in [r#"message co "a.b-c""#, r#"not message co "logged""#, r#"message sw "logged""#] {
+            assert!(!compiled(filter).text.contains("event_messages"), "{filter}");
+        }
+        let query = Query { filter: Some(Filter::parse(r#"message co "logged""#).expect("valid")), ..Query::default() };
+        let mut tail = Sql::default();
+        arm_rows(&mut tail, Arm { no: 7, tail: true }, &query, false);
+        assert!(!tail.text.contains("event_messages"), "the tail has no candidates: {}", tail.text);
+        assert!(has_trigram("ab 12c") && !has_trigram("ab 12 é.x"));
     }
 
     #[test]

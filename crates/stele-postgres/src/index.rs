@@ -2,7 +2,8 @@
 //!
 //! A commit writes each event's terms (`events.terms`) and full-text document text
 //! (`events.search`) into its own row and nothing else at random key positions. The indexer
-//! copies them, sorted, into `event_terms` and `event_docs` (GIN) in large transactions and
+//! copies them, sorted, into `event_terms` and `event_docs` (GIN), and the folded message
+//! into `event_messages` (a pg_trgm GIN index, for `message co`), in large transactions and
 //! moves the tenant's mark (`index_marks.seq`) in the same transaction. Reads take
 //! `seq <= mark` from the postings and `seq > mark` from the rows' own `terms` and `search`
 //! (`compile.rs`), with the mark read in the statement's snapshot, so no read can tell where
@@ -87,6 +88,13 @@ pub(crate) async fn index_tenant(
     )
     .await?;
     tx.execute(
+        "INSERT INTO event_messages (tenant_no, seq, message)
+         SELECT tenant_no, seq, stele_fold(message) FROM events
+         WHERE tenant_no = $1 AND seq > $2 AND seq <= $3 AND message IS NOT NULL ORDER BY seq ON CONFLICT DO NOTHING",
+        &range,
+    )
+    .await?;
+    tx.execute(
         "INSERT INTO index_marks (tenant_no, seq) VALUES ($1, $2)
          ON CONFLICT (tenant_no) DO UPDATE SET seq = EXCLUDED.seq",
         &[&no, &to],
@@ -106,6 +114,7 @@ pub(crate) async fn reset(client: &mut Client) -> Result<(), tokio_postgres::Err
         lock_tenant(&tx, no).await?;
         tx.execute("DELETE FROM event_terms WHERE tenant_no = $1", &[&no]).await?;
         tx.execute("DELETE FROM event_docs WHERE tenant_no = $1", &[&no]).await?;
+        tx.execute("DELETE FROM event_messages WHERE tenant_no = $1", &[&no]).await?;
         tx.execute("DELETE FROM index_marks WHERE tenant_no = $1", &[&no]).await?;
         tx.commit().await?;
     }

@@ -573,6 +573,7 @@ async fn redact(tx: &Transaction<'_>, no: i64, id: &EventId, r: &Redaction) -> R
     tx.execute("DELETE FROM event_terms WHERE tenant_no = $1 AND seq = $2 AND term = ANY($3)", &[&no, &seq, &terms])
         .await?;
     tx.execute("DELETE FROM event_docs WHERE tenant_no = $1 AND seq = $2", &[&no, &seq]).await?;
+    tx.execute("DELETE FROM event_messages WHERE tenant_no = $1 AND seq = $2", &[&no, &seq]).await?;
     Ok(StoredEvent { seq: Seq::new(seq as u64).map_err(backend)?, json: stone })
 }
 

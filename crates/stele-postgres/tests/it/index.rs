@@ -123,3 +123,61 @@ async fn ingest_is_refused_while_the_index_lags_and_the_background_indexer_catch
     until("ingest to resume", || async { append(&store, 1).await.is_ok() }).await;
     store.close().await;
 }
+
+/// `message co "…"` starts from the indexed messages (their trigram index, or at this size a
+/// scan) when the needle is rare, and still walks the time index for a common one.
+#[tokio::test]
+async fn message_co_starts_from_the_indexed_messages_when_the_needle_is_rare() {
+    let Some((store, inspect)) = open("trigram", IndexMode::Eager, u64::MAX).await else { return };
+    let tenant = TenantId::parse("acme").expect("id");
+    let events: Vec<_> = (0..3000)
+        .map(|i| serde_json::json!({
+            "action": "user.login",
+            "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
+            "actor": {"id": "u_1"},
+            "message": format!("user logged in from office {}{}", i % 7, if i == 1234 { " with a Zeppelin" } else { "" }),
+        }))
+        .collect();
+    let body = serde_json::json!({ "events": events }).to_string();
+    let any_time = stele_core::Limits {
+        max_future_skew_seconds: u64::MAX,
+        max_batch_events: 10_000,
+        max_batch_bytes: 1 << 30,
+        ..stele_core::Limits::default()
+    };
+    let parsed = stele_core::parse_ingest_body(body.as_bytes(), &any_time, Timestamp::now()).expect("events");
+    store.append(&tenant, parsed.events, None).await.expect("append");
+    let messages: i64 = inspect.query_one("SELECT count(*) FROM event_messages", &[]).await.expect("count").get(0);
+    assert_eq!(messages, 3000, "the indexer copied every message");
+    inspect.batch_execute("ANALYZE").await.expect("analyze");
+    let query = |needle: &str| stele_core::Query {
+        filter: Some(stele_core::Filter::parse(&format!("message co {needle:?}")).expect("filter")),
+        ..stele_core::Query::default()
+    };
+    // The indexed arm's plan (the tail arm, after it, compares the rows themselves).
+    let plan = |needle: &'static str| {
+        let store = &store;
+        let tenant = &tenant;
+        async move {
+            let lines = store.explain(tenant, &query(needle)).await.expect("explain").join("\n");
+            lines.split("\"*SELECT* 2\"").next().unwrap_or_default().to_owned()
+        }
+    };
+    let rare = plan("zeppelin").await;
+    assert!(
+        (rare.contains("Bitmap Index Scan on event_messages_trgm") || rare.contains("Seq Scan on event_messages"))
+            && !rare.contains("Backward"),
+        "a rare needle starts from the indexed messages: {rare}"
+    );
+    let page = store.query(&tenant, &query("zeppelin")).await.expect("query");
+    assert_eq!(page.events.len(), 1);
+    assert!(page.events[0].json.contains("Zeppelin"));
+    // Positive control of the other way in: a needle in every message walks the time index.
+    let common = plan("logged").await;
+    assert!(
+        common.contains("Index Scan Backward") && common.contains("event_messages_pkey"),
+        "a common needle walks the time index: {common}"
+    );
+    assert_eq!(store.query(&tenant, &query("logged")).await.expect("query").events.len(), 50);
+    store.close().await;
+}

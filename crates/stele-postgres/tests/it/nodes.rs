@@ -193,7 +193,8 @@ async fn migration_eight_splits_old_documents() {
              ALTER TABLE events ADD COLUMN doc tsvector NOT NULL DEFAULT ''::tsvector;
              UPDATE events SET doc = to_tsvector('simple', 'zzt' || tenant_no || ' ' || action);
              CREATE INDEX events_doc ON events USING gin (doc);
-             DROP TABLE viewer_links, oidc_providers, streams, retention, event_docs, index_marks;
+             UPDATE events SET message = 'Bucket Emptied by Ana' WHERE action = 's3_bucket.emptied';
+             DROP TABLE viewer_links, oidc_providers, streams, retention, event_docs, index_marks, event_messages;
              ALTER TABLE events DROP COLUMN redacted, DROP COLUMN terms, DROP COLUMN search;
              DELETE FROM stele_migrations WHERE version >= 8;",
         )
@@ -217,11 +218,16 @@ async fn migration_eight_splits_old_documents() {
         Query { filter: Some(stele_core::Filter::parse(r#"context.env eq "prod""#).expect("f")), ..Query::default() };
     let before = store.count(&tenant("acme"), &by_term).await.expect("count");
     assert!(before > 0, "the old rows have terms");
+    // Migration 12 gave the indexed rows their messages for `message co`.
+    let co =
+        Query { filter: Some(stele_core::Filter::parse(r#"message co "EMPTIED BY""#).expect("f")), ..Query::default() };
+    assert_eq!(store.count(&tenant("acme"), &co).await.expect("count"), 1);
     store.reindex().await.expect("reindex");
     assert_eq!(store.count(&tenant("acme"), &by_term).await.expect("count"), before);
     for (word, expected) in [("login", 1), ("bucket", 1), ("s3", 1), ("user.login", 1), ("emptied", 1)] {
         assert_eq!(store.count(&tenant("acme"), &search(word)).await.expect("count"), expected, "{word} after reindex");
     }
+    assert_eq!(store.count(&tenant("acme"), &co).await.expect("count"), 1, "message co after reindex");
     store.close().await;
     drop(client);
     let _ = driver.await;
