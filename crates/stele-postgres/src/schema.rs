@@ -371,6 +371,9 @@ const MIGRATIONS: &[&str] = &[
     SELECT e.tenant_no, e.seq, stele_fold(e.message) FROM events e JOIN index_marks m ON m.tenant_no = e.tenant_no
     WHERE e.seq <= m.seq AND e.message IS NOT NULL ORDER BY 1, 2;
     CREATE INDEX event_messages_trgm ON event_messages USING gin (message gin_trgm_ops);
+    -- The planner estimates a needle's share of messages from this column's histogram: 1000
+    -- entries tell a needle in 0.1% of the messages (start from the index) from a common one.
+    ALTER TABLE event_messages ALTER COLUMN message SET STATISTICS 1000;
     "#,
 ];
 
