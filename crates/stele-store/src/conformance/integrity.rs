@@ -124,11 +124,34 @@ pub async fn signed_heads_are_kept(store: Arc<dyn Store>) {
 
 pub async fn redaction_keeps_the_leaf(store: Arc<dyn Store>) {
     make_tenant(&*store, "acme", &[]).await;
-    let batch: Vec<NewEvent> = (0..40).map(|i| event("user.login", 1000 + i)).collect();
+    let mut batch: Vec<NewEvent> = (0..40).map(|i| event("user.login", 1000 + i)).collect();
+    // The victim has a message, which the substring and full-text indexes hold.
+    let body = serde_json::json!({
+        "action": "user.login",
+        "time": Timestamp::from_micros(1009).to_string(),
+        "actor": {"id": "u_1", "email": "ana@acme.io"},
+        "targets": [{"type": "User", "id": "u_7"}],
+        "context": {"env": "prod"},
+        "message": "Ana read the Zeppelin plans",
+    });
+    let any_time = stele_core::Limits { max_future_skew_seconds: u64::MAX, ..stele_core::Limits::default() };
+    batch[9] = stele_core::parse_ingest_body(body.to_string().as_bytes(), &any_time, Timestamp::now())
+        .expect("valid event")
+        .events
+        .remove(0);
     let victim = batch[9].clone();
+    let substring = Query {
+        filter: Some(stele_core::Filter::parse(r#"message co "zeppelin plans""#).expect("filter")),
+        ..Query::default()
+    };
+    let words = Query { text: stele_core::TextQuery::parse("zeppelin").expect("words"), ..Query::default() };
     store.append(&tenant("acme"), batch, None).await.expect("append");
     let before = store.tree(&tenant("acme")).await.expect("tree");
     let count_before = store.count(&tenant("acme"), &Query::default()).await.expect("count");
+    // Positive controls: the message is found by substring and by word before.
+    assert_eq!(store.count(&tenant("acme"), &substring).await.expect("count"), 1);
+    assert_eq!(store.query(&tenant("acme"), &substring).await.expect("query").events.len(), 1);
+    assert_eq!(store.count(&tenant("acme"), &words).await.expect("count"), 1);
     let redaction = Redaction { reason: "erasure".into(), by: "operator".into(), at: Timestamp::now() };
     let stone = store
         .redact(&tenant("acme"), &victim.event.id, redaction.clone(), event("stele.event.redacted", 5))
@@ -158,6 +181,9 @@ pub async fn redaction_keeps_the_leaf(store: Arc<dyn Store>) {
     assert_eq!(count(format!("id eq \"{id}\" and actor.email eq \"ana@acme.io\"")).await, 0);
     assert_eq!(count(format!("id eq \"{id}\" and target.id eq \"u_7\"")).await, 0);
     assert_eq!(count(format!("id eq \"{id}\" and context.env eq \"prod\"")).await, 0);
+    assert_eq!(store.count(&tenant("acme"), &substring).await.expect("count"), 0, "message co");
+    assert!(store.query(&tenant("acme"), &substring).await.expect("query").events.is_empty(), "message co");
+    assert_eq!(store.count(&tenant("acme"), &words).await.expect("count"), 0, "q");
     let again = store.redact(&tenant("acme"), &victim.event.id, redaction.clone(), event("x", 1)).await;
     assert!(matches!(again, Err(StoreError::AlreadyRedacted(_))), "{again:?}");
     let unknown = store.redact(&tenant("acme"), &EventId::new_v7(), redaction, event("x", 1)).await;
