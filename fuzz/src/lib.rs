@@ -47,20 +47,24 @@ pub fn check_sql(query: &Query) {
         let sql = where_clause(&split, query, false, &dense);
         assert_eq!(sql.text.matches('?').count(), sql.params.len(), "SQLite: {}", sql.text);
     }
-    let sql = stele_postgres::compile::page_sql(3, query);
-    let mut numbers = Vec::new();
-    let mut rest = sql.text.as_str();
-    while let Some(at) = rest.find('$') {
-        rest = &rest[at + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 {
-            numbers.push(rest[..digits].parse::<usize>().unwrap_or(0));
+    use stele_postgres::compile::Bounds;
+    // Marks read by the statement, behind the head, and at the head (no tail arm).
+    for bounds in [None, Some(Bounds { mark: 5, head: 9 }), Some(Bounds { mark: 9, head: 9 })] {
+        let sql = stele_postgres::compile::page_sql(3, query, bounds);
+        let mut numbers = Vec::new();
+        let mut rest = sql.text.as_str();
+        while let Some(at) = rest.find('$') {
+            rest = &rest[at + 1..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 {
+                numbers.push(rest[..digits].parse::<usize>().unwrap_or(0));
+            }
         }
+        let expected: Vec<usize> = (1..=sql.params.len()).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers, expected, "PostgreSQL: {}", sql.text);
     }
-    let expected: Vec<usize> = (1..=sql.params.len()).collect();
-    numbers.sort_unstable();
-    numbers.dedup();
-    assert_eq!(numbers, expected, "PostgreSQL: {}", sql.text);
 }
 
 /// The comparisons and presence tests of an expression, and the expression itself (an

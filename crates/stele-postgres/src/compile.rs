@@ -224,11 +224,41 @@ fn prefix_end(prefix: &str) -> String {
 pub(crate) struct Arm {
     no: i64,
     tail: bool,
+    bounds: Option<Bounds>,
 }
 
-/// The tenant's index mark, read in the statement's own snapshot (`index.rs`).
-fn mark(sql: &mut Sql, tenant_no: i64) {
-    sql.push("(SELECT COALESCE(max(seq), 0) FROM index_marks WHERE tenant_no = ").bind(tenant_no).push(")");
+/// The tenant's index mark and head as read earlier in the page's own snapshot (a
+/// repeatable-read transaction, `read.rs::query`): the planner sees the values, and a page
+/// plans no tail arm when the mark is at the head (most of the time without ingest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub mark: i64,
+    pub head: i64,
+}
+
+/// The tenant's index mark: the value read in this snapshot, or a subquery that reads it in
+/// the statement's own snapshot (`index.rs`).
+fn mark(sql: &mut Sql, arm: Arm) {
+    match arm.bounds {
+        Some(b) => {
+            sql.bind(b.mark);
+        }
+        None => {
+            sql.push("(SELECT COALESCE(max(seq), 0) FROM index_marks WHERE tenant_no = ").bind(arm.no).push(")");
+        }
+    }
+}
+
+/// The tenant's head, likewise.
+fn head(sql: &mut Sql, arm: Arm) {
+    match arm.bounds {
+        Some(b) => {
+            sql.bind(b.head);
+        }
+        None => {
+            sql.push("(SELECT head_seq FROM tenants WHERE no = ").bind(arm.no).push(")");
+        }
+    }
 }
 
 /// The rows whose terms satisfy `cond` (on a column named `term`): the postings in the
@@ -527,19 +557,20 @@ fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
 
 /// One arm's rows: `FROM <source> WHERE <range> AND <filter> AND <text> [AND <keyset>]`.
 /// The indexed arm reads `events` up to the mark. The tail reads the primary key's range
-/// after the mark, up to the head (both read in the statement's snapshot), fenced by
+/// after the mark, up to the head (both read in the read's snapshot: [`Bounds`]), fenced by
 /// `OFFSET 0`: otherwise the planner, which cannot know the mark, walks the tenant's whole
 /// time index for an ordered page and filters `seq > mark` (14 ms on a 222 k-event tenant,
 /// where the range is a few rows).
 fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool) {
     if arm.tail {
         sql.push("FROM (SELECT * FROM events WHERE tenant_no = ").bind(arm.no).push(" AND seq > ");
-        mark(sql, arm.no);
-        sql.push(" AND seq <= (SELECT head_seq FROM tenants WHERE no = ").bind(arm.no);
-        sql.push(") OFFSET 0) AS events WHERE TRUE");
+        mark(sql, arm);
+        sql.push(" AND seq <= ");
+        head(sql, arm);
+        sql.push(" OFFSET 0) AS events WHERE TRUE");
     } else {
         sql.push("FROM events WHERE tenant_no = ").bind(arm.no).push(" AND seq <= ");
-        mark(sql, arm.no);
+        mark(sql, arm);
     }
     if let Some(from) = query.range.from {
         sql.push(" AND time >= ").bind(from.as_micros());
@@ -570,9 +601,9 @@ fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool) {
 pub fn matching(tenant_no: i64, query: &Query) -> Sql {
     let mut sql = Sql::default();
     sql.push("(SELECT * ");
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: false }, query, false);
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: None }, query, false);
     sql.push(" UNION ALL SELECT * ");
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: true }, query, false);
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: true, bounds: None }, query, false);
     sql.push(")");
     sql
 }
@@ -580,8 +611,9 @@ pub fn matching(tenant_no: i64, query: &Query) -> Sql {
 /// The SELECT for one page: `seq`, the raw sort key (for the cursor) and the stored JSON,
 /// one row more than the limit. Each arm is ordered and cut on its own (so the indexed arm
 /// keeps the plans of a plain indexed query: a walk along an index that stops at the page's
-/// end), then the two are merged.
-pub fn page_sql(tenant_no: i64, query: &Query) -> Sql {
+/// end), then the two are merged. With `bounds` (read in the same snapshot) whose mark is at
+/// the head, the tail arm, which would hold nothing, is left out.
+pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>) -> Sql {
     let col = sort_column(&query.sort);
     let key = sort_key(&query.sort);
     // NULLs first ascending, last descending, as in SQLite; columns that are never NULL
@@ -602,10 +634,12 @@ pub fn page_sql(tenant_no: i64, query: &Query) -> Sql {
     let limit = i64::from(query.limit.get()) + 1;
     let mut sql = Sql::default();
     sql.push("SELECT seq, sort_col, json FROM (");
-    for tail in [false, true] {
+    let caught_up = bounds.is_some_and(|b| b.mark >= b.head);
+    for tail in if caught_up { &[false][..] } else { &[false, true][..] } {
+        let tail = *tail;
         sql.push(if tail { " UNION ALL (" } else { "(" });
         sql.push(&format!("SELECT seq, {col} AS sort_col, {key} AS sort_key, json "));
-        arm_rows(&mut sql, Arm { no: tenant_no, tail }, query, true);
+        arm_rows(&mut sql, Arm { no: tenant_no, tail, bounds }, query, true);
         sql.push(&format!(" ORDER BY {key} {dir}, seq {seq_dir} LIMIT ")).bind(limit.saturating_add(offset));
         sql.push(")");
     }
@@ -622,7 +656,7 @@ mod tests {
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
         let mut sql = Sql::default();
-        arm_rows(&mut sql, Arm { no: 7, tail: false }, &query, false);
+        arm_rows(&mut sql, Arm { no: 7, tail: false, bounds: None }, &query, false);
         sql
     }
 
@@ -657,9 +691,24 @@ mod tests {
         }
         let query = Query { filter: Some(Filter::parse(r#"message co "logged""#).expect("valid")), ..Query::default() };
         let mut tail = Sql::default();
-        arm_rows(&mut tail, Arm { no: 7, tail: true }, &query, false);
+        arm_rows(&mut tail, Arm { no: 7, tail: true, bounds: None }, &query, false);
         assert!(!tail.text.contains("event_messages"), "the tail has no candidates: {}", tail.text);
         assert!(has_trigram("ab 12c") && !has_trigram("ab 12 é.x"));
+    }
+
+    #[test]
+    fn bounds_are_values_and_a_caught_up_page_has_no_tail_arm() {
+        let query = Query { filter: Some(Filter::parse(r#"action eq "a""#).expect("valid")), ..Query::default() };
+        let subqueries = page_sql(7, &query, None);
+        assert!(subqueries.text.contains("FROM index_marks") && subqueries.text.contains("UNION ALL"));
+        let behind = page_sql(7, &query, Some(Bounds { mark: 5, head: 9 }));
+        assert!(!behind.text.contains("FROM index_marks") && !behind.text.contains("FROM tenants"), "{}", behind.text);
+        assert!(behind.text.contains("UNION ALL"), "{}", behind.text);
+        let params = format!("{:?}", behind.params);
+        assert!(params.contains('5') && params.contains('9'), "{params}");
+        let caught_up = page_sql(7, &query, Some(Bounds { mark: 9, head: 9 }));
+        assert!(!caught_up.text.contains("UNION ALL") && caught_up.text.contains("seq <= $"), "{}", caught_up.text);
+        assert_eq!(caught_up.text.matches('$').count(), caught_up.params.len());
     }
 
     #[test]

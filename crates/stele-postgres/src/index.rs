@@ -6,8 +6,8 @@
 //! into `event_messages` (a pg_trgm GIN index, for `message co`), in large transactions and
 //! moves the tenant's mark (`index_marks.seq`) in the same transaction. Reads take
 //! `seq <= mark` from the postings and `seq > mark` from the rows' own `terms` and `search`
-//! (`compile.rs`), with the mark read in the statement's snapshot, so no read can tell where
-//! the mark is. The postings are derived data: `reindex` rebuilds them from the rows.
+//! (`compile.rs`), with the mark read in the read's snapshot (`read.rs::in_snapshot`), so no
+//! read can tell where the mark is. The postings are derived data: `reindex` rebuilds them from the rows.
 //!
 //! One indexer works per database (a session advisory lock; another node's indexer takes
 //! over when its connection ends). Each tenant's indexing transaction and each redaction

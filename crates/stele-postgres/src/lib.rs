@@ -85,16 +85,23 @@ pub(crate) fn poisoned<T>(e: std::sync::PoisonError<T>) -> StoreError {
 
 /// Runs `$body` (a future) with a cancellable pooled connection `$c` and the tenant's row
 /// number `$no`: the shape of every read of one tenant.
+/// `pooled` gives the pool's wrapper of the connection (for its statement cache) instead.
 macro_rules! tenant_read {
-    ($self:ident, $tenant:expr, |$c:ident, $no:ident| $body:expr) => {{
-        let reader = $self.reader().await?;
+    ($self:ident, $tenant:expr, |$c:ident, $no:ident| $body:expr) => {
+        tenant_read!($self, $tenant, |reader| &**reader, |$c, $no| $body)
+    };
+    ($self:ident, $tenant:expr, pooled |$c:ident, $no:ident| $body:expr) => {
+        tenant_read!($self, $tenant, |reader| &*reader, |$c, $no| $body)
+    };
+    ($self:ident, $tenant:expr, |$r:ident| $client:expr, |$c:ident, $no:ident| $body:expr) => {{
+        let $r = $self.reader().await?;
         let result = async {
-            let $no = $self.tenant_no(&reader, $tenant).await?;
-            let $c = &**reader;
+            let $no = $self.tenant_no(&$r, $tenant).await?;
+            let $c = $client;
             $body.await
         }
         .await;
-        reader.finish(result)
+        $r.finish(result)
     }};
 }
 
@@ -591,7 +598,7 @@ impl Store for PostgresStore {
     }
 
     async fn query(&self, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
-        tenant_read!(self, tenant, |c, no| read::query(c, no, query))
+        tenant_read!(self, tenant, pooled | c, no | read::query(c, no, query))
     }
 
     async fn count(&self, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
@@ -599,7 +606,7 @@ impl Store for PostgresStore {
     }
 
     async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
-        tenant_read!(self, tenant, |c, no| read::explain(c, no, query))
+        tenant_read!(self, tenant, pooled | c, no | read::explain(c, no, query))
     }
 
     async fn redact(

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeSet;
 
+use deadpool_postgres::ClientWrapper;
 use serde_json::Value;
 use stele_core::{Cursor, EventId, KeyId, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp};
 use stele_store::{KeyRecord, Page, StoreError, Tenant};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::backend;
-use crate::compile::{matching, page_sql};
+use crate::compile::{matching, page_sql, Bounds};
 
 async fn tenant_from_row(client: &impl GenericClient, row: &Row) -> Result<Tenant, StoreError> {
     let no: i64 = row.get(0);
@@ -133,8 +134,42 @@ pub(crate) async fn get_event(
     row.map(|r| Ok(StoredEvent { seq: seq_of(r.get(0))?, json: r.get(1) })).transpose()
 }
 
-pub(crate) async fn query(client: &impl GenericClient, no: i64, query: &Query) -> Result<Page, StoreError> {
-    let sql = page_sql(no, query);
+/// The tenant's index mark and head ([`Bounds`]).
+const BOUNDS: &str =
+    "SELECT COALESCE((SELECT seq FROM index_marks WHERE tenant_no = $1), 0), head_seq FROM tenants WHERE no = $1";
+
+/// Runs `read` in a read-only repeatable-read transaction with the tenant's index mark and
+/// head read first in its snapshot ([`Bounds`]). `client` is a pooled connection, never a
+/// transaction: the transaction is ended here, rolled back when `read` failed (a read that is
+/// dropped midway loses its connection instead, `lib.rs::Reader`). The `BEGIN` and the bounds
+/// (a statement prepared once per connection) go out together: one round trip.
+async fn in_snapshot<T, F>(client: &ClientWrapper, no: i64, read: impl FnOnce(Bounds) -> F) -> Result<T, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let result = async {
+        let (_, row) =
+            tokio::try_join!(client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"), async {
+                let bounds = client.prepare_cached(BOUNDS).await?;
+                client.query_one(&bounds, &[&no]).await
+            })
+            .map_err(backend)?;
+        read(Bounds { mark: row.get(0), head: row.get(1) }).await
+    }
+    .await;
+    // Also after a failed `BEGIN`: a `ROLLBACK` outside a transaction only warns.
+    let end = client.batch_execute(if result.is_ok() { "COMMIT" } else { "ROLLBACK" }).await.map_err(backend);
+    let value = result?;
+    end?;
+    Ok(value)
+}
+
+pub(crate) async fn query(client: &ClientWrapper, no: i64, query: &Query) -> Result<Page, StoreError> {
+    in_snapshot(client, no, |bounds| page(client, no, query, bounds)).await
+}
+
+async fn page(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<Page, StoreError> {
+    let sql = page_sql(no, query, Some(bounds));
     let limit = query.limit.get() as usize;
     let mut rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
     let more = rows.len() > limit;
@@ -173,8 +208,11 @@ pub(crate) async fn count(client: &impl GenericClient, no: i64, query: &Query) -
 }
 
 /// `EXPLAIN` of a page query, one line per plan line.
-pub(crate) async fn explain(client: &impl GenericClient, no: i64, query: &Query) -> Result<Vec<String>, StoreError> {
-    let sql = page_sql(no, query);
-    let rows = client.query(format!("EXPLAIN {}", sql.text).as_str(), &sql.refs()).await.map_err(backend)?;
-    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+pub(crate) async fn explain(client: &ClientWrapper, no: i64, query: &Query) -> Result<Vec<String>, StoreError> {
+    in_snapshot(client, no, |bounds| async move {
+        let sql = page_sql(no, query, Some(bounds));
+        let rows = client.query(format!("EXPLAIN {}", sql.text).as_str(), &sql.refs()).await.map_err(backend)?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    })
+    .await
 }

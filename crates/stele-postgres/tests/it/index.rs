@@ -181,3 +181,35 @@ async fn message_co_starts_from_the_indexed_messages_when_the_needle_is_rare() {
     assert_eq!(store.query(&tenant, &query("logged")).await.expect("query").events.len(), 50);
     store.close().await;
 }
+
+/// A page is read in a repeatable-read transaction (the mark and head first): a read that
+/// fails ends it, so the pooled connection (the only one here) serves the next read.
+#[tokio::test]
+async fn a_failed_read_ends_its_snapshot_and_the_connection_reads_again() {
+    let Some(url) = common::server_url("snapshot") else { return };
+    let db = common::fresh_database(&url).await;
+    let options = PostgresOptions { pool_size: 1, index: IndexMode::Eager, ..PostgresOptions::default() };
+    let store = PostgresStore::connect_with_options(&db, options).await.expect("connect");
+    let (inspect, connection) = tokio_postgres::connect(&db, NoTls).await.expect("inspect");
+    tokio::spawn(connection);
+    let tenant = TenantId::parse("acme").expect("id");
+    let new = NewTenant { id: tenant.clone(), name: "Acme".into(), aliases: vec![], created_at: Timestamp::now() };
+    store.create_tenant(new, event("stele.tenant.created", 1)).await.expect("tenant");
+    append(&store, 5).await.expect("append");
+    let co = stele_core::Query {
+        filter: Some(stele_core::Filter::parse(r#"message co "zeppelin""#).expect("filter")),
+        ..stele_core::Query::default()
+    };
+    let all = stele_core::Query::default();
+    // Positive control: both reads work.
+    assert!(store.query(&tenant, &co).await.expect("message co").events.is_empty());
+    assert_eq!(store.query(&tenant, &all).await.expect("page").events.len(), 6);
+    // The substring read fails inside its transaction (its table is gone for a moment)...
+    inspect.batch_execute("ALTER TABLE event_messages RENAME TO event_messages_away").await.expect("rename");
+    assert!(store.query(&tenant, &co).await.is_err(), "the read fails");
+    // ...and the same connection reads again, outside any aborted transaction.
+    assert_eq!(store.query(&tenant, &all).await.expect("page after a failed read").events.len(), 6);
+    inspect.batch_execute("ALTER TABLE event_messages_away RENAME TO event_messages").await.expect("rename");
+    assert!(store.query(&tenant, &co).await.expect("message co again").events.is_empty());
+    store.close().await;
+}
