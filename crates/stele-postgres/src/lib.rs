@@ -85,12 +85,12 @@ pub(crate) fn poisoned<T>(e: std::sync::PoisonError<T>) -> StoreError {
 
 /// Runs `$body` (a future) with a cancellable pooled connection `$c` and the tenant's row
 /// number `$no`: the shape of every read of one tenant.
-/// `pooled` gives the pool's wrapper of the connection (for its statement cache) instead.
+/// With `pooled`, `$c` is the pool's wrapper of the connection (for its statement cache).
 macro_rules! tenant_read {
     ($self:ident, $tenant:expr, |$c:ident, $no:ident| $body:expr) => {
         tenant_read!($self, $tenant, |reader| &**reader, |$c, $no| $body)
     };
-    ($self:ident, $tenant:expr, pooled |$c:ident, $no:ident| $body:expr) => {
+    ($self:ident, $tenant:expr, pooled, |$c:ident, $no:ident| $body:expr) => {
         tenant_read!($self, $tenant, |reader| &*reader, |$c, $no| $body)
     };
     ($self:ident, $tenant:expr, |$r:ident| $client:expr, |$c:ident, $no:ident| $body:expr) => {{
@@ -598,7 +598,7 @@ impl Store for PostgresStore {
     }
 
     async fn query(&self, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
-        tenant_read!(self, tenant, pooled | c, no | read::query(c, no, query))
+        tenant_read!(self, tenant, pooled, |c, no| read::query(c, no, query))
     }
 
     async fn count(&self, tenant: &TenantId, query: &Query) -> Result<u64, StoreError> {
@@ -606,7 +606,7 @@ impl Store for PostgresStore {
     }
 
     async fn explain(&self, tenant: &TenantId, query: &Query) -> Result<Vec<String>, StoreError> {
-        tenant_read!(self, tenant, pooled | c, no | read::explain(c, no, query))
+        tenant_read!(self, tenant, pooled, |c, no| read::explain(c, no, query))
     }
 
     async fn redact(
