@@ -236,26 +236,17 @@ pub struct Bounds {
     pub head: i64,
 }
 
-/// The tenant's index mark: the value read in this snapshot, or a subquery that reads it in
-/// the statement's own snapshot (`index.rs`).
-fn mark(sql: &mut Sql, arm: Arm) {
-    match arm.bounds {
-        Some(b) => {
-            sql.bind(b.mark);
+/// The tenant's index mark (`head` false) or head: the value read in this snapshot, or a
+/// subquery that reads it in the statement's own snapshot (`index.rs`).
+fn bound(sql: &mut Sql, arm: Arm, head: bool) {
+    match (arm.bounds, head) {
+        (Some(b), _) => {
+            sql.bind(if head { b.head } else { b.mark });
         }
-        None => {
+        (None, false) => {
             sql.push("(SELECT COALESCE(max(seq), 0) FROM index_marks WHERE tenant_no = ").bind(arm.no).push(")");
         }
-    }
-}
-
-/// The tenant's head, likewise.
-fn head(sql: &mut Sql, arm: Arm) {
-    match arm.bounds {
-        Some(b) => {
-            sql.bind(b.head);
-        }
-        None => {
+        (None, true) => {
             sql.push("(SELECT head_seq FROM tenants WHERE no = ").bind(arm.no).push(")");
         }
     }
@@ -564,13 +555,13 @@ fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
 fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool) {
     if arm.tail {
         sql.push("FROM (SELECT * FROM events WHERE tenant_no = ").bind(arm.no).push(" AND seq > ");
-        mark(sql, arm);
+        bound(sql, arm, false);
         sql.push(" AND seq <= ");
-        head(sql, arm);
+        bound(sql, arm, true);
         sql.push(" OFFSET 0) AS events WHERE TRUE");
     } else {
         sql.push("FROM events WHERE tenant_no = ").bind(arm.no).push(" AND seq <= ");
-        mark(sql, arm);
+        bound(sql, arm, false);
     }
     if let Some(from) = query.range.from {
         sql.push(" AND time >= ").bind(from.as_micros());

@@ -71,16 +71,26 @@ fn tenant(id: &str) -> TenantId {
 /// ingest's bound on future times: stores must hold whatever an older version accepted).
 pub fn event(action: &str, time_micros: i64) -> NewEvent {
     let time = Timestamp::from_micros(time_micros);
-    let body = serde_json::json!({
+    events_from(serde_json::json!({
         "action": action,
         "time": time.to_string(),
         "actor": {"id": "u_1", "email": "ana@acme.io"},
         "targets": [{"type": "User", "id": "u_7"}],
         "context": {"env": "prod"}
-    });
-    let any_time = Limits { max_future_skew_seconds: u64::MAX, ..Limits::default() };
-    let mut parsed = parse_ingest_body(body.to_string().as_bytes(), &any_time, Timestamp::now()).expect("valid event");
-    parsed.events.remove(0)
+    }))
+    .remove(0)
+}
+
+/// The events of an ingest body (one event, or `{"events": [...]}`), as ingest would build
+/// them, without ingest's bounds on future times and batch sizes.
+pub fn events_from(body: serde_json::Value) -> Vec<NewEvent> {
+    let unbounded = Limits {
+        max_future_skew_seconds: u64::MAX,
+        max_batch_events: usize::MAX,
+        max_batch_bytes: usize::MAX,
+        ..Limits::default()
+    };
+    parse_ingest_body(body.to_string().as_bytes(), &unbounded, Timestamp::now()).expect("valid events").events
 }
 
 async fn make_tenant(store: &dyn Store, id: &str, aliases: &[&str]) {

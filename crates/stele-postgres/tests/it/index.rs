@@ -8,15 +8,14 @@ use std::time::{Duration, Instant};
 
 use stele_core::{TenantId, Timestamp};
 use stele_postgres::{IndexMode, PostgresOptions, PostgresStore};
-use stele_store::conformance::event;
+use stele_store::conformance::{event, events_from};
 use stele_store::{NewTenant, Store, StoreError};
 use tokio_postgres::NoTls;
 
 /// The indexer's session lock (`index.rs`: `INDEXER_LOCK`).
 const INDEXER_LOCK: i64 = 0x7374_656c_6503;
 
-async fn open_at(db: &str, index: IndexMode, max_index_lag: u64) -> (PostgresStore, tokio_postgres::Client) {
-    let options = PostgresOptions { index, max_index_lag, ..PostgresOptions::default() };
+async fn open_at(db: &str, options: PostgresOptions) -> (PostgresStore, tokio_postgres::Client) {
     let store = PostgresStore::connect_with_options(db, options).await.expect("connect");
     let (client, connection) = tokio_postgres::connect(db, NoTls).await.expect("inspect");
     tokio::spawn(connection);
@@ -32,7 +31,8 @@ async fn open_at(db: &str, index: IndexMode, max_index_lag: u64) -> (PostgresSto
 
 async fn open(case: &str, index: IndexMode, max_index_lag: u64) -> Option<(PostgresStore, tokio_postgres::Client)> {
     let url = common::server_url(case)?;
-    Some(open_at(&common::fresh_database(&url).await, index, max_index_lag).await)
+    let options = PostgresOptions { index, max_index_lag, ..PostgresOptions::default() };
+    Some(open_at(&common::fresh_database(&url).await, options).await)
 }
 
 async fn append(store: &PostgresStore, n: i64) -> Result<(), StoreError> {
@@ -90,7 +90,8 @@ async fn ingest_is_refused_while_the_index_lags_and_the_background_indexer_catch
     let (holder, connection) = tokio_postgres::connect(&db, NoTls).await.expect("holder");
     tokio::spawn(connection);
     holder.execute("SELECT pg_advisory_lock($1)", &[&INDEXER_LOCK]).await.expect("lock");
-    let (store, inspect) = open_at(&db, IndexMode::Background, 50).await;
+    let options = PostgresOptions { index: IndexMode::Background, max_index_lag: 50, ..PostgresOptions::default() };
+    let (store, inspect) = open_at(&db, options).await;
 
     // Positive control: under the limit, appends are taken.
     append(&store, 40).await.expect("append under the limit");
@@ -138,15 +139,7 @@ async fn message_co_starts_from_the_indexed_messages_when_the_needle_is_rare() {
             "message": format!("user logged in from office {}{}", i % 7, if i == 1234 { " with a Zeppelin" } else { "" }),
         }))
         .collect();
-    let body = serde_json::json!({ "events": events }).to_string();
-    let any_time = stele_core::Limits {
-        max_future_skew_seconds: u64::MAX,
-        max_batch_events: 10_000,
-        max_batch_bytes: 1 << 30,
-        ..stele_core::Limits::default()
-    };
-    let parsed = stele_core::parse_ingest_body(body.as_bytes(), &any_time, Timestamp::now()).expect("events");
-    store.append(&tenant, parsed.events, None).await.expect("append");
+    store.append(&tenant, events_from(serde_json::json!({ "events": events })), None).await.expect("append");
     let messages: i64 = inspect.query_one("SELECT count(*) FROM event_messages", &[]).await.expect("count").get(0);
     assert_eq!(messages, 3000, "the indexer copied every message");
     inspect.batch_execute("ANALYZE").await.expect("analyze");
@@ -189,12 +182,8 @@ async fn a_failed_read_ends_its_snapshot_and_the_connection_reads_again() {
     let Some(url) = common::server_url("snapshot") else { return };
     let db = common::fresh_database(&url).await;
     let options = PostgresOptions { pool_size: 1, index: IndexMode::Eager, ..PostgresOptions::default() };
-    let store = PostgresStore::connect_with_options(&db, options).await.expect("connect");
-    let (inspect, connection) = tokio_postgres::connect(&db, NoTls).await.expect("inspect");
-    tokio::spawn(connection);
+    let (store, inspect) = open_at(&db, options).await;
     let tenant = TenantId::parse("acme").expect("id");
-    let new = NewTenant { id: tenant.clone(), name: "Acme".into(), aliases: vec![], created_at: Timestamp::now() };
-    store.create_tenant(new, event("stele.tenant.created", 1)).await.expect("tenant");
     append(&store, 5).await.expect("append");
     let co = stele_core::Query {
         filter: Some(stele_core::Filter::parse(r#"message co "zeppelin""#).expect("filter")),

@@ -8,7 +8,7 @@ use stele_core::integrity::{
 };
 use stele_core::{EventId, NewEvent, PageRequest, Query, Sort, Timestamp};
 
-use super::{all_pages, event, make_tenant, tenant};
+use super::{all_pages, event, events_from, make_tenant, tenant};
 use crate::{proofs, Redaction, Store, StoreError};
 
 /// Every leaf of a tenant's log in seq order, from the stored events' `hash`.
@@ -134,11 +134,7 @@ pub async fn redaction_keeps_the_leaf(store: Arc<dyn Store>) {
         "context": {"env": "prod"},
         "message": "Ana read the Zeppelin plans",
     });
-    let any_time = stele_core::Limits { max_future_skew_seconds: u64::MAX, ..stele_core::Limits::default() };
-    batch[9] = stele_core::parse_ingest_body(body.to_string().as_bytes(), &any_time, Timestamp::now())
-        .expect("valid event")
-        .events
-        .remove(0);
+    batch[9] = events_from(body).remove(0);
     let victim = batch[9].clone();
     let substring = Query {
         filter: Some(stele_core::Filter::parse(r#"message co "zeppelin plans""#).expect("filter")),
