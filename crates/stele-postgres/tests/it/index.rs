@@ -14,6 +14,9 @@ use tokio_postgres::NoTls;
 
 /// The indexer's session lock (`index.rs`: `INDEXER_LOCK`).
 const INDEXER_LOCK: i64 = 0x7374_656c_6503;
+/// The class of the per-tenant transaction lock that a redaction and the indexer's copy of
+/// the same tenant's rows take (`index.rs`: `TENANT_LOCK_CLASS`).
+const TENANT_LOCK_CLASS: i32 = 0x5354_4c49;
 
 async fn open_at(db: &str, options: PostgresOptions) -> (PostgresStore, tokio_postgres::Client) {
     let store = PostgresStore::connect_with_options(db, options).await.expect("connect");
@@ -200,5 +203,46 @@ async fn a_failed_read_ends_its_snapshot_and_the_connection_reads_again() {
     assert_eq!(store.query(&tenant, &all).await.expect("page after a failed read").events.len(), 6);
     inspect.batch_execute("ALTER TABLE event_messages_away RENAME TO event_messages").await.expect("rename");
     assert!(store.query(&tenant, &co).await.expect("message co again").events.is_empty());
+    store.close().await;
+}
+
+/// The indexer takes the tenant's lock before it copies rows (a redaction holds it while it
+/// replaces a row and its postings): while another transaction holds that lock — as a
+/// redaction would — the indexer waits for it, indexes nothing, and goes on once it is free.
+#[tokio::test]
+async fn the_indexer_waits_for_the_tenant_lock_a_redaction_holds() {
+    let Some(url) = common::server_url("tenant_lock") else { return };
+    let db = common::fresh_database(&url).await;
+    let options = PostgresOptions { index: IndexMode::Background, ..PostgresOptions::default() };
+    let (store, inspect) = open_at(&db, options).await;
+    let no: i64 = inspect.query_one("SELECT no FROM tenants WHERE id = 'acme'", &[]).await.expect("no").get(0);
+    until("the tenant's first event to be indexed", || async { state(&inspect).await.2 == 1 }).await;
+
+    let (mut holder, connection) = tokio_postgres::connect(&db, NoTls).await.expect("holder");
+    tokio::spawn(connection);
+    let redaction = holder.transaction().await.expect("begin");
+    let key = i32::try_from(no).expect("a small tenant number");
+    redaction.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&TENANT_LOCK_CLASS, &key]).await.expect("lock");
+    append(&store, 5).await.expect("append");
+    // The indexer asks for exactly this lock and waits; it indexes nothing meanwhile.
+    until("the indexer to wait for the tenant lock", || async {
+        let (_, _, mark, head) = state(&inspect).await;
+        assert_eq!((mark, head), (1, 6), "the indexer copied rows while the tenant lock was held");
+        let waiting: i64 = inspect
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                   AND classid::text::bigint = $1 AND objid::text::bigint = $2 AND objsubid = 2",
+                &[&i64::from(TENANT_LOCK_CLASS), &no],
+            )
+            .await
+            .expect("locks")
+            .get(0);
+        waiting == 1
+    })
+    .await;
+    assert_eq!(state(&inspect).await.2, 1, "still nothing indexed while the lock is held");
+    // The redaction ends: the indexer goes on.
+    redaction.commit().await.expect("commit");
+    until("the indexer to catch up", || async { state(&inspect).await.2 == 6 }).await;
     store.close().await;
 }
