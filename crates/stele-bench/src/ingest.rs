@@ -228,12 +228,14 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<Report> {
                 lags.len()
             ));
         }
-        if let Some((drain, p99)) = on.index {
+        if let Some(index) = on.index {
+            let p99 = |d: &Option<DelayP99>| d.as_ref().map_or("n/a".into(), ToString::to_string);
             notes.push(format!(
-                "{}: index caught up {:.0} ms after the last batch was acknowledged; commit -> indexed p99 over the run: {}",
+                "{}: index caught up {:.0} ms after the last batch was acknowledged; commit -> indexed p99 (per indexer group): under the batches {}, under the single events {}",
                 backend.label(),
-                drain.as_secs_f64() * 1000.0,
-                p99.map_or("n/a".into(), |s| format!("{:.0} ms", s * 1000.0))
+                index.drained.as_secs_f64() * 1000.0,
+                p99(&index.batched),
+                p99(&index.single)
             ));
         }
         let batch_label = format!("batches of {} x {} clients", options.batch_size, options.batch_clients);
@@ -256,8 +258,70 @@ struct Scenarios {
     /// Acknowledged append -> covering signed head, sampled during the batched scenario.
     head_lag: Option<Vec<Duration>>,
     /// SQLite's deferred index: how long after the last batch was acknowledged the index
-    /// had caught up, and the p99 delay from commit to indexed over the whole run.
-    index: Option<(Duration, Option<f64>)>,
+    /// had caught up, and the delay from commit to indexed under each load.
+    index: Option<IndexDelays>,
+}
+
+/// The index's delay from commit to indexed under each scenario's load.
+struct IndexDelays {
+    drained: Duration,
+    batched: Option<DelayP99>,
+    single: Option<DelayP99>,
+}
+
+/// The p99 of `stele_index_delay_seconds` over a scenario: the upper bound of the bucket it
+/// falls in, and how many indexer groups were observed.
+struct DelayP99 {
+    at_most_secs: f64,
+    groups: u64,
+}
+
+impl fmt::Display for DelayP99 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.at_most_secs.is_infinite() {
+            write!(f, "over the largest bucket ({} groups)", self.groups)
+        } else {
+            write!(f, "<= {} ms ({} groups)", self.at_most_secs * 1000.0, self.groups)
+        }
+    }
+}
+
+/// The cumulative bucket counts of `stele_index_delay_seconds` in one scrape of `/metrics`
+/// (`le` bound, count), `+Inf` last; empty when the server does not export them.
+struct DelayBuckets(Vec<(f64, u64)>);
+
+impl DelayBuckets {
+    async fn scrape(base: &str) -> anyhow::Result<Self> {
+        let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+        Ok(Self::parse(&text))
+    }
+
+    fn parse(text: &str) -> Self {
+        let mut buckets: Vec<(f64, u64)> = text
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("stele_index_delay_seconds_bucket{le=\"")?;
+                let (le, rest) = rest.split_once("\"}")?;
+                let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+                Some((le, rest.trim().parse().ok()?))
+            })
+            .collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Self(buckets)
+    }
+
+    /// The p99 of what was recorded after `before` up to `self`; `None` when nothing was.
+    fn p99_since(&self, before: &Self) -> Option<DelayP99> {
+        let count_before = |le: f64| before.0.iter().find(|(b, _)| *b == le).map_or(0, |(_, n)| *n);
+        let diff: Vec<(f64, u64)> = self.0.iter().map(|&(le, n)| (le, n.saturating_sub(count_before(le)))).collect();
+        let groups = diff.last().map_or(0, |(_, n)| *n);
+        if groups == 0 {
+            return None;
+        }
+        let wanted = (groups as f64 * 0.99).ceil() as u64;
+        let at_most_secs = diff.iter().find(|(_, n)| *n >= wanted).map_or(f64::INFINITY, |(le, _)| *le);
+        Some(DelayP99 { at_most_secs, groups })
+    }
 }
 
 /// Where the scenarios send their load: a server process of this run, or `--server`.
@@ -314,6 +378,7 @@ async fn run_scenarios(
     let key = setup_tenant(&base, &target.admin).await?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let probe = probe_heads.then(|| tokio::spawn(head_lag_probe(base.clone(), key.clone(), stop.clone())));
+    let delays_start = DelayBuckets::scrape(&base).await?;
     let before = target.usage();
     let mut batched =
         send_all(&base, &key, bodies.to_vec(), options.batch_clients, options.batched_events, "HTTP batched").await?;
@@ -324,15 +389,18 @@ async fn run_scenarios(
         None => None,
     };
     let drained = index_drained(&base).await?;
+    let delays_batched = DelayBuckets::scrape(&base).await?;
     let before = target.usage();
     let mut single =
         send_all(&base, &key, singles.to_vec(), options.single_clients, options.single_events, "HTTP single").await?;
     single.cost = before.zip(target.usage()).map(|(b, a)| crate::process::Cost::between(b, a, options.single_events));
     index_drained(&base).await?;
-    let index = match drained {
-        Some(d) => Some((d, metric(&base, "stele_index_delay_seconds{quantile=\"0.99\"}").await?)),
-        None => None,
-    };
+    let delays_single = DelayBuckets::scrape(&base).await?;
+    let index = drained.map(|drained| IndexDelays {
+        drained,
+        batched: delays_batched.p99_since(&delays_start),
+        single: delays_single.p99_since(&delays_batched),
+    });
     Ok(Scenarios { batched, single, head_lag, index })
 }
 
@@ -601,4 +669,42 @@ async fn send_all(
         cost: None,
         refused,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DelayBuckets;
+
+    fn scrape(counts: [u64; 4]) -> DelayBuckets {
+        let text = format!(
+            "# TYPE stele_index_delay_seconds histogram\n\
+             stele_index_delay_seconds_bucket{{le=\"0.5\"}} {}\n\
+             stele_index_delay_seconds_bucket{{le=\"1\"}} {}\n\
+             stele_index_delay_seconds_bucket{{le=\"2\"}} {}\n\
+             stele_index_delay_seconds_bucket{{le=\"+Inf\"}} {}\n\
+             stele_index_delay_seconds_sum 12.5\nstele_index_lag_events 0\n",
+            counts[0], counts[1], counts[2], counts[3]
+        );
+        DelayBuckets::parse(&text)
+    }
+
+    #[test]
+    fn the_p99_of_a_phase_comes_from_the_difference_of_two_scrapes() {
+        let start = scrape([0, 0, 0, 0]);
+        // The first phase: 100 groups, 2 of them over a second.
+        let first = scrape([90, 98, 100, 100]);
+        let p99 = first.p99_since(&start).expect("groups recorded");
+        assert_eq!((p99.at_most_secs, p99.groups), (2.0, 100));
+        // The second phase alone: 200 more groups, all within half a second, which the
+        // cumulative counts (p99 still in the 1 s bucket) would hide.
+        let second = scrape([290, 298, 300, 300]);
+        let p99 = second.p99_since(&first).expect("groups recorded");
+        assert_eq!((p99.at_most_secs, p99.groups), (0.5, 200));
+        assert_eq!(second.p99_since(&start).map(|p| p.at_most_secs), Some(1.0));
+        // Past the largest bound, and nothing at all.
+        let slow = scrape([0, 0, 0, 100]);
+        assert!(slow.p99_since(&start).expect("groups").at_most_secs.is_infinite());
+        assert!(first.p99_since(&first).is_none(), "nothing recorded between equal scrapes");
+        assert!(DelayBuckets::parse("stele_index_lag_events 0\n").p99_since(&start).is_none());
+    }
 }

@@ -28,13 +28,21 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0, 20000.0];
+/// Buckets of `stele_index_delay_seconds` (commit → indexed). Buckets rather than a summary:
+/// their counts only grow, so the difference of two scrapes is the histogram of what
+/// happened between them (`stele bench ingest` gives the p99 of each load that way), where a
+/// summary's quantiles cover a sliding window.
+const INDEX_DELAY_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0];
 
 /// Installs the recorder once per process (later calls are no-ops).
 pub fn install() {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full("stele_http_request_duration_seconds".into()), LATENCY_BUCKETS)
-            .and_then(|b| b.set_buckets_for_metric(Matcher::Prefix("stele_writer_batch".into()), BATCH_BUCKETS));
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Prefix("stele_writer_batch".into()), BATCH_BUCKETS))
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full("stele_index_delay_seconds".into()), INDEX_DELAY_BUCKETS)
+            });
         match builder.and_then(|b| b.install_recorder()) {
             Ok(handle) => {
                 metrics::describe_counter!(
@@ -44,6 +52,10 @@ pub fn install() {
                 metrics::describe_histogram!("stele_http_request_duration_seconds", "HTTP request latency by route");
                 metrics::describe_histogram!("stele_writer_batch_events", "Events per group commit");
                 metrics::describe_histogram!("stele_writer_batch_requests", "Requests per group commit");
+                metrics::describe_histogram!(
+                    "stele_index_delay_seconds",
+                    "From the commit of the oldest event of an indexer group to the group's index commit"
+                );
                 metrics::describe_counter!(
                     "stele_queries_cancelled_total",
                     "Store reads stopped because their deadline passed or their client went away"

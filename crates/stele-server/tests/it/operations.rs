@@ -42,6 +42,32 @@ async fn metrics_after_ingest() {
     assert!(ingested >= 2.0, "{ingested}");
     // Requests are labelled by route template, not by raw path.
     assert!(text.contains("route=\"/v1/events\""), "{text}");
+    if common::backend() == common::Backend::Sqlite {
+        // The indexer's delay is a histogram (`stele bench ingest` subtracts two scrapes'
+        // bucket counts to get each load's p99): once the events are indexed, its buckets
+        // count the group.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let text = loop {
+            let text = app.http.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("body");
+            if text.lines().any(|l| l.starts_with("stele_index_delay_seconds_count ")) {
+                break text;
+            }
+            assert!(std::time::Instant::now() < deadline, "no indexer group recorded:\n{text}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let sample = |prefix: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{prefix} missing:\n{text}"))
+        };
+        let groups = sample("stele_index_delay_seconds_count ");
+        assert!(groups >= 1.0, "{groups}");
+        assert_eq!(sample("stele_index_delay_seconds_bucket{le=\"+Inf\"} "), groups);
+        assert!(sample("stele_index_delay_seconds_bucket{le=\"60\"} ") <= groups);
+    } else {
+        eprintln!("stele_index_delay_seconds not checked: only the SQLite indexer records it");
+    }
     app.shutdown().await;
 }
 
