@@ -246,3 +246,46 @@ async fn the_indexer_waits_for_the_tenant_lock_a_redaction_holds() {
     until("the indexer to catch up", || async { state(&inspect).await.2 == 6 }).await;
     store.close().await;
 }
+
+/// Reads run without JIT (its compilation costs more than a read should take): with the
+/// JIT's cost thresholds at 0, a plain connection's plan is compiled and the store's is not.
+#[tokio::test]
+async fn reads_are_not_jit_compiled() {
+    let Some(url) = common::server_url("no_jit") else { return };
+    let eager = common::fresh_database(&url).await;
+    let (admin, connection) = tokio_postgres::connect(&eager, NoTls).await.expect("admin");
+    tokio::spawn(connection);
+    admin
+        .batch_execute(
+            "DO $$ BEGIN
+               EXECUTE format('ALTER DATABASE %I SET jit_above_cost = 0', current_database());
+               EXECUTE format('ALTER DATABASE %I SET jit_inline_above_cost = 0', current_database());
+               EXECUTE format('ALTER DATABASE %I SET jit_optimize_above_cost = 0', current_database());
+             END $$",
+        )
+        .await
+        .expect("thresholds");
+    let options = PostgresOptions { index: IndexMode::Eager, ..PostgresOptions::default() };
+    let (store, inspect) = open_at(&eager, options).await;
+    let available: bool = inspect.query_one("SELECT pg_jit_available()", &[]).await.expect("jit").get(0);
+    if !available {
+        eprintln!("skipped: this PostgreSQL server has no JIT provider, so there is nothing to turn off");
+        store.close().await;
+        return;
+    }
+    // Positive control: with these settings a plain connection's plan is compiled.
+    let (plain, connection) = tokio_postgres::connect(&eager, NoTls).await.expect("plain");
+    tokio::spawn(connection);
+    let plan: Vec<String> = plain
+        .query("EXPLAIN (ANALYZE) SELECT count(*) FROM events", &[])
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(plan.iter().any(|l| l.starts_with("JIT:")), "the control compiles: {plan:?}");
+    let tenant = TenantId::parse("acme").expect("id");
+    let lines = store.explain(&tenant, &stele_core::Query::default()).await.expect("explain");
+    assert!(!lines.iter().any(|l| l.contains("JIT")), "a read is not compiled: {lines:?}");
+    store.close().await;
+}
