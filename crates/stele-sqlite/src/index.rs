@@ -112,8 +112,14 @@ const GATHER_EVENTS: u64 = 5_000;
 /// …for at most this long after the oldest of them was committed. Postings land at scattered
 /// keys, so a transaction's page writes grow with its distinct pages, not its events: with
 /// single-event requests, 500 ms instead of 200 ms halved the bytes written per event
-/// (95 → 53 KB) and gave 30% more events/s (`stele bench ingest`, session 13).
-const GATHER: Duration = Duration::from_millis(500);
+/// (95 → 53 KB) and gave 30% more events/s (`stele bench ingest`, session 13). Since the
+/// postings are sorted and the commit only appends, 250 ms costs bytes but not speed, and
+/// keeps the index within a second of single-event load (issue #13's target): `stele bench
+/// ingest --batched-events 100000 --single-events 20000`, 500 / 250 ms alternated twice
+/// (session 20): single events 7 967, 6 786 / 8 211, 9 090 events/s; commit → indexed p99
+/// under them ≤ 1.5 s, ≤ 1 s / ≤ 0.5 s, ≤ 0.5 s; bytes written per single event 18.7, 21.7 /
+/// 33.1, 28.5 KB.
+const GATHER: Duration = Duration::from_millis(250);
 
 /// Most tail documents a read connection keeps in its temporary full-text table.
 const MAX_TAIL_DOCS: i64 = 400_000;
