@@ -292,8 +292,7 @@ struct DelayBuckets(Vec<(f64, u64)>);
 
 impl DelayBuckets {
     async fn scrape(base: &str) -> anyhow::Result<Self> {
-        let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
-        Ok(Self::parse(&text))
+        Ok(Self::parse(&metrics_text(base).await?))
     }
 
     fn parse(text: &str) -> Self {
@@ -406,8 +405,13 @@ async fn run_scenarios(
 
 /// A sample of the server's `/metrics` (`None` when it does not export it).
 async fn metric(base: &str, name: &str) -> anyhow::Result<Option<f64>> {
-    let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+    let text = metrics_text(base).await?;
     Ok(text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()))
+}
+
+/// The server's `/metrics` text.
+async fn metrics_text(base: &str) -> anyhow::Result<String> {
+    Ok(reqwest::get(format!("{base}/metrics")).await?.text().await?)
 }
 
 /// Waits until the server's index has caught up with its log (`stele_index_lag_events` 0)

@@ -18,10 +18,16 @@ const INDEXER_LOCK: i64 = 0x7374_656c_6503;
 /// the same tenant's rows take (`index.rs`: `TENANT_LOCK_CLASS`).
 const TENANT_LOCK_CLASS: i32 = 0x5354_4c49;
 
+/// A plain connection to `db`, beside the store's (to inspect, or to play another node).
+async fn client(db: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(db, NoTls).await.expect("connect a client");
+    tokio::spawn(connection);
+    client
+}
+
 async fn open_at(db: &str, options: PostgresOptions) -> (PostgresStore, tokio_postgres::Client) {
     let store = PostgresStore::connect_with_options(db, options).await.expect("connect");
-    let (client, connection) = tokio_postgres::connect(db, NoTls).await.expect("inspect");
-    tokio::spawn(connection);
+    let client = client(db).await;
     let tenant = NewTenant {
         id: TenantId::parse("acme").expect("id"),
         name: "Acme".into(),
@@ -90,8 +96,7 @@ async fn ingest_is_refused_while_the_index_lags_and_the_background_indexer_catch
     let Some(url) = common::server_url("lag") else { return };
     let db = common::fresh_database(&url).await;
     // Another node's indexer that does not index: it holds the indexer lock first.
-    let (holder, connection) = tokio_postgres::connect(&db, NoTls).await.expect("holder");
-    tokio::spawn(connection);
+    let holder = client(&db).await;
     holder.execute("SELECT pg_advisory_lock($1)", &[&INDEXER_LOCK]).await.expect("lock");
     let options = PostgresOptions { index: IndexMode::Background, max_index_lag: 50, ..PostgresOptions::default() };
     let (store, inspect) = open_at(&db, options).await;
@@ -218,8 +223,7 @@ async fn the_indexer_waits_for_the_tenant_lock_a_redaction_holds() {
     let no: i64 = inspect.query_one("SELECT no FROM tenants WHERE id = 'acme'", &[]).await.expect("no").get(0);
     until("the tenant's first event to be indexed", || async { state(&inspect).await.2 == 1 }).await;
 
-    let (mut holder, connection) = tokio_postgres::connect(&db, NoTls).await.expect("holder");
-    tokio::spawn(connection);
+    let mut holder = client(&db).await;
     let redaction = holder.transaction().await.expect("begin");
     let key = i32::try_from(no).expect("a small tenant number");
     redaction.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&TENANT_LOCK_CLASS, &key]).await.expect("lock");
@@ -253,9 +257,8 @@ async fn the_indexer_waits_for_the_tenant_lock_a_redaction_holds() {
 async fn reads_are_not_jit_compiled() {
     let Some(url) = common::server_url("no_jit") else { return };
     let eager = common::fresh_database(&url).await;
-    let (admin, connection) = tokio_postgres::connect(&eager, NoTls).await.expect("admin");
-    tokio::spawn(connection);
-    admin
+    client(&eager)
+        .await
         .batch_execute(
             "DO $$ BEGIN
                EXECUTE format('ALTER DATABASE %I SET jit_above_cost = 0', current_database());
@@ -274,9 +277,8 @@ async fn reads_are_not_jit_compiled() {
         return;
     }
     // Positive control: with these settings a plain connection's plan is compiled.
-    let (plain, connection) = tokio_postgres::connect(&eager, NoTls).await.expect("plain");
-    tokio::spawn(connection);
-    let plan: Vec<String> = plain
+    let plan: Vec<String> = client(&eager)
+        .await
         .query("EXPLAIN (ANALYZE) SELECT count(*) FROM events", &[])
         .await
         .expect("explain")

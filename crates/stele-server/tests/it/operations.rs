@@ -21,6 +21,14 @@ async fn health_and_readiness() {
     app.shutdown().await;
 }
 
+/// The value of the `/metrics` line that starts with `prefix` (name, labels and a space).
+fn sample(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{prefix} missing from /metrics:\n{text}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_after_ingest() {
     let app = spawn_app().await;
@@ -34,11 +42,7 @@ async fn metrics_after_ingest() {
     for name in ["stele_events_ingested_total", "stele_http_request_duration_seconds", "stele_writer_batch_events"] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from /metrics:\n{text}");
     }
-    let ingested: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("stele_events_ingested_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("a stele_events_ingested_total sample");
+    let ingested = sample(&text, "stele_events_ingested_total ");
     assert!(ingested >= 2.0, "{ingested}");
     // Requests are labelled by route template, not by raw path.
     assert!(text.contains("route=\"/v1/events\""), "{text}");
@@ -55,16 +59,10 @@ async fn metrics_after_ingest() {
             assert!(std::time::Instant::now() < deadline, "no indexer group recorded:\n{text}");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         };
-        let sample = |prefix: &str| -> f64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(prefix))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or_else(|| panic!("{prefix} missing:\n{text}"))
-        };
-        let groups = sample("stele_index_delay_seconds_count ");
+        let groups = sample(&text, "stele_index_delay_seconds_count ");
         assert!(groups >= 1.0, "{groups}");
-        assert_eq!(sample("stele_index_delay_seconds_bucket{le=\"+Inf\"} "), groups);
-        assert!(sample("stele_index_delay_seconds_bucket{le=\"60\"} ") <= groups);
+        assert_eq!(sample(&text, "stele_index_delay_seconds_bucket{le=\"+Inf\"} "), groups);
+        assert!(sample(&text, "stele_index_delay_seconds_bucket{le=\"60\"} ") <= groups);
     } else {
         eprintln!("stele_index_delay_seconds not checked: only the SQLite indexer records it");
     }
