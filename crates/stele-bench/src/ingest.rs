@@ -122,7 +122,7 @@ impl fmt::Display for Report {
         writeln!(f, "vs baseline: against the raw load of the same backend, in this run")?;
         writeln!(
             f,
-            "{:<60} {:>7} {:>7} {:>9} {:>7} {:>8} {:>7} {:>9} {:>9} {:>8}",
+            "{:<60} {:>7} {:>7} {:>9} {:>7} {:>8} {:>7} {:>9} {:>9} {:>12}",
             "scenario",
             "events",
             "secs",
@@ -132,7 +132,7 @@ impl fmt::Display for Report {
             "vs base",
             "CPU us/ev",
             "bytes/ev",
-            "peak MiB"
+            "RSS/peak MiB"
         )?;
         for section in &self.sections {
             let base = section.baseline.rate();
@@ -140,7 +140,7 @@ impl fmt::Display for Report {
                 let cost = row.cost;
                 writeln!(
                     f,
-                    "{:<60} {:>7} {:>7.2} {:>9.0} {:>7} {:>8} {:>6.0}% {:>9} {:>9} {:>8}",
+                    "{:<60} {:>7} {:>7.2} {:>9.0} {:>7} {:>8} {:>6.0}% {:>9} {:>9} {:>12}",
                     match row.refused {
                         0 => format!("{}: {}", section.backend, row.name),
                         n => format!("{}: {} ({n} x 503 retried)", section.backend, row.name),
@@ -153,7 +153,7 @@ impl fmt::Display for Report {
                     100.0 * row.rate() / base,
                     opt(cost.map(|c| c.cpu_us_per_event), 0),
                     opt(cost.and_then(|c| c.bytes_per_event), 0),
-                    opt(cost.map(|c| c.peak_rss_mib), 0),
+                    cost.map_or_else(|| "-".to_owned(), |c| format!("{:.0}/{:.0}", c.rss_mib, c.peak_rss_mib)),
                 )?;
             }
         }
@@ -331,6 +331,11 @@ struct Target {
 }
 
 impl Target {
+    /// The server's resource use at the start of a phase (its peak RSS reset).
+    fn phase_start(&self) -> Option<crate::process::Usage> {
+        self.process.as_ref().and_then(|p| p.phase_start())
+    }
+
     fn usage(&self) -> Option<crate::process::Usage> {
         self.process.as_ref().and_then(|p| p.usage())
     }
@@ -378,7 +383,7 @@ async fn run_scenarios(
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let probe = probe_heads.then(|| tokio::spawn(head_lag_probe(base.clone(), key.clone(), stop.clone())));
     let delays_start = DelayBuckets::scrape(&base).await?;
-    let before = target.usage();
+    let before = target.phase_start();
     let mut batched =
         send_all(&base, &key, bodies.to_vec(), options.batch_clients, options.batched_events, "HTTP batched").await?;
     batched.cost = before.zip(target.usage()).map(|(b, a)| crate::process::Cost::between(b, a, options.batched_events));
@@ -389,7 +394,7 @@ async fn run_scenarios(
     };
     let drained = index_drained(&base).await?;
     let delays_batched = DelayBuckets::scrape(&base).await?;
-    let before = target.usage();
+    let before = target.phase_start();
     let mut single =
         send_all(&base, &key, singles.to_vec(), options.single_clients, options.single_events, "HTTP single").await?;
     single.cost = before.zip(target.usage()).map(|(b, a)| crate::process::Cost::between(b, a, options.single_events));

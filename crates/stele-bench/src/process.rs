@@ -70,6 +70,18 @@ impl ServerProcess {
         Usage::of(self.pid())
     }
 
+    /// The server's resource use so far, with its peak resident memory (`VmHWM`) reset to
+    /// its current size first, so that the next [`Cost::between`] reports the peak of the
+    /// phase that starts now rather than of the whole run (a single-event phase after the
+    /// batches would otherwise inherit the batches' peak). If the kernel refuses the reset,
+    /// says so and reports the peak since the server started.
+    pub fn phase_start(&self) -> Option<Usage> {
+        if let Err(e) = reset_peak_rss(self.pid()) {
+            eprintln!("cannot reset the server's peak RSS ({e}): the peak column is since the server started");
+        }
+        self.usage()
+    }
+
     /// Kills and reaps the server (the benchmark needs no graceful shutdown).
     pub fn stop(mut self) -> anyhow::Result<()> {
         self.child.kill().ok();
@@ -115,6 +127,12 @@ impl Usage {
     }
 }
 
+/// Resets a process's peak resident memory (`VmHWM`) to its current size: `5` written to
+/// `clear_refs` (Linux ≥ 4.0, proc(5)).
+pub fn reset_peak_rss(pid: u32) -> std::io::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+}
+
 /// The number after `name` on its line of a `/proc` file.
 fn field(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok())
@@ -137,6 +155,7 @@ pub struct Cost {
     pub cpu_us_per_event: f64,
     pub bytes_per_event: Option<f64>,
     pub rss_mib: f64,
+    /// Peak resident memory: of the phase when it began with [`ServerProcess::phase_start`].
     pub peak_rss_mib: f64,
 }
 
@@ -152,5 +171,36 @@ impl Cost {
             rss_mib: after.rss_bytes as f64 / (1024.0 * 1024.0),
             peak_rss_mib: after.peak_rss_bytes as f64 / (1024.0 * 1024.0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After 256 MiB were touched and freed, the peak shows them; after the reset it is back
+    /// near the current size.
+    #[test]
+    fn the_peak_rss_resets_to_the_current_size() {
+        let me = std::process::id();
+        let big = vec![1u8; 256 << 20];
+        assert!(big.iter().step_by(4096).all(|b| *b == 1));
+        drop(big);
+        let before = Usage::of(me).expect("reading /proc/self");
+        assert!(
+            before.peak_rss_bytes >= before.rss_bytes + (200 << 20),
+            "the peak shows the freed 256 MiB (peak {} B, now {} B)",
+            before.peak_rss_bytes,
+            before.rss_bytes
+        );
+        reset_peak_rss(me).expect("writing clear_refs");
+        let after = Usage::of(me).expect("reading /proc/self");
+        assert!(
+            after.peak_rss_bytes < before.rss_bytes + (64 << 20),
+            "the peak is back near the current size (peak {} B, was {} B, now {} B)",
+            after.peak_rss_bytes,
+            before.peak_rss_bytes,
+            after.rss_bytes
+        );
     }
 }

@@ -329,3 +329,26 @@ fn members_groups_and_scim_connections() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
 }
+
+/// The server runs without transparent huge pages (`main.rs::without_huge_pages`): its
+/// `/proc/<pid>/status` says `THP_enabled: 0`, where this test process's says 1.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_runs_without_transparent_huge_pages() {
+    let thp = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc/<pid>/status");
+        status.lines().find_map(|l| l.strip_prefix("THP_enabled:")).map(|v| v.trim().to_owned())
+    };
+    let Some(mine) = thp(std::process::id()) else {
+        println!("skipped: this kernel's /proc/<pid>/status has no THP_enabled line (Linux < 5.0)");
+        return;
+    };
+    if mine != "1" {
+        // The control needs a parent with them on: children inherit the setting.
+        println!("skipped: this test process runs with transparent huge pages off already (THP_enabled {mine})");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some(OPERATOR));
+    assert_eq!(thp(server.child.id()).as_deref(), Some("0"), "stele serve turned transparent huge pages off");
+}
