@@ -375,6 +375,18 @@ const MIGRATIONS: &[&str] = &[
     -- entries tell a needle in 0.1% of the messages (start from the index) from a common one.
     ALTER TABLE event_messages ALTER COLUMN message SET STATISTICS 1000;
     "#,
+    // 13: counts (and facets) of `action` and `status` from their indexes alone (issue #13).
+    // The planner offers an index-only scan only when every column a query names is in the
+    // index, and `stele_fold(action) = $1` names `action`, which an expression index does not
+    // hold: PostgreSQL's documented remedy is to INCLUDE the column ("Index-Only Scans and
+    // Covering Indexes"). A count of one action then reads index entries instead of one heap
+    // row per match (107 k of them for the largest tenant's commonest action at 10 M events).
+    r#"
+    DROP INDEX events_action;
+    CREATE INDEX events_action ON events (tenant_no, stele_fold(action), time, seq) INCLUDE (action);
+    DROP INDEX events_status;
+    CREATE INDEX events_status ON events (tenant_no, stele_fold(status), time, seq) INCLUDE (status);
+    "#,
 ];
 
 /// Brings the database to the newest schema version. Several nodes starting at once take
