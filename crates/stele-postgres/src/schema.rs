@@ -375,7 +375,7 @@ const MIGRATIONS: &[&str] = &[
     -- entries tell a needle in 0.1% of the messages (start from the index) from a common one.
     ALTER TABLE event_messages ALTER COLUMN message SET STATISTICS 1000;
     "#,
-    // 13: counts (and facets) of `action` and `status` from their indexes alone (issue #13).
+    // 13: counts of one `action` or `status` from their indexes alone (issue #13).
     // The planner offers an index-only scan only when every column a query names is in the
     // index, and `stele_fold(action) = $1` names `action`, which an expression index does not
     // hold: PostgreSQL's documented remedy is to INCLUDE the column ("Index-Only Scans and
