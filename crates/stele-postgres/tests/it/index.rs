@@ -63,6 +63,17 @@ async fn state(client: &tokio_postgres::Client) -> (i64, i64, i64, i64) {
     (row.get(0), row.get(1), row.get(2), row.get(3))
 }
 
+/// The plan lines of `EXPLAIN <options> <sql>` on `client`.
+async fn plan(
+    client: &tokio_postgres::Client,
+    options: &str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Vec<String> {
+    let rows = client.query(format!("EXPLAIN {options} {sql}").as_str(), params).await.expect("explain");
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
 /// Waits (bounded) until `check` holds.
 async fn until<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -277,14 +288,7 @@ async fn reads_are_not_jit_compiled() {
         return;
     }
     // Positive control: with these settings a plain connection's plan is compiled.
-    let plan: Vec<String> = client(&eager)
-        .await
-        .query("EXPLAIN (ANALYZE) SELECT count(*) FROM events", &[])
-        .await
-        .expect("explain")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan = plan(&client(&eager).await, "(ANALYZE)", "SELECT count(*) FROM events", &[]).await;
     assert!(plan.iter().any(|l| l.starts_with("JIT:")), "the control compiles: {plan:?}");
     let tenant = TenantId::parse("acme").expect("id");
     let lines = store.explain(&tenant, &stele_core::Query::default()).await.expect("explain");
@@ -307,6 +311,9 @@ async fn counts_of_an_action_or_a_status_read_the_index_alone() {
     // What autovacuum does to an insert-only table in time: set the visibility map.
     inspect.batch_execute("VACUUM (ANALYZE) events").await.expect("vacuum");
     let no: i64 = inspect.query_one("SELECT no FROM tenants WHERE id = 'acme'", &[]).await.expect("no").get(0);
+    // Small tables tempt the planner into a sequential scan; what is asked here is whether
+    // the index can answer alone when it is chosen.
+    inspect.batch_execute("SET enable_seqscan = off; SET enable_bitmapscan = off").await.expect("set");
     for filter in [r#"action eq "USER.LOGIN""#, r#"status eq "success""#] {
         let query = stele_core::Query {
             filter: Some(stele_core::Filter::parse(filter).expect("filter")),
@@ -314,16 +321,7 @@ async fn counts_of_an_action_or_a_status_read_the_index_alone() {
         };
         let sql = stele_postgres::compile::matching(no, &query);
         let count = format!("SELECT COUNT(*) FROM {} AS events", sql.text);
-        // Small tables tempt the planner into a sequential scan; what is asked here is
-        // whether the index can answer alone when it is chosen.
-        inspect.batch_execute("SET enable_seqscan = off; SET enable_bitmapscan = off").await.expect("set");
-        let plan: Vec<String> = inspect
-            .query(format!("EXPLAIN (ANALYZE, COSTS OFF) {count}").as_str(), &sql.refs())
-            .await
-            .expect("explain")
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let plan = plan(&inspect, "(ANALYZE, COSTS OFF)", &count, &sql.refs()).await;
         assert!(plan.iter().any(|l| l.contains("Index Only Scan using")), "{filter}: index-only: {plan:#?}");
         assert!(
             plan.iter().all(|l| !l.trim_start().starts_with("Heap Fetches:") || l.trim_end().ends_with(" 0")),
