@@ -268,15 +268,108 @@ fn term_subquery(sql: &mut Sql, arm: Arm, negate: bool, cond: impl Fn(&mut Sql))
     sql.push(")");
 }
 
+/// How a page's indexed arm finds the events whose document matches `q` (the tail always
+/// checks its rows' own text). PostgreSQL's estimate of a tenant's matches multiplies the
+/// words' frequency by the tenant's share of the table although the words include the
+/// tenant's token, so a word in half of a small tenant's events looked rare there and every
+/// match was collected and sorted (t25 at 10 M events: 562 ms for a page), and a word in
+/// 0.1% of a large tenant's looked common and the time index was walked for it (307 ms).
+/// `read.rs` decides from the data instead ([`text_window_sql`], [`text_matches_sql`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TextPlan {
+    /// `seq IN (the matching documents)`, the planner's choice (counts; other sort orders).
+    #[default]
+    Planner,
+    /// Walk the page's order and look up each event's document: the words are common where
+    /// the page starts (the page is found within the window [`text_window_sql`] read).
+    Probe,
+    /// The indexed events whose documents match: all of them, read in the page's snapshot.
+    Matches(Vec<i64>),
+}
+
 /// The rows whose full-text document matches `query` (a `to_tsquery` text): the postings in
-/// the indexed arm, the row's own `search` text in the tail.
-fn text_subquery(sql: &mut Sql, arm: Arm, query: String) {
+/// the indexed arm as `plan` says, the row's own `search` text in the tail.
+fn text_subquery(sql: &mut Sql, arm: Arm, query: String, plan: &TextPlan) {
     if arm.tail {
         sql.push("to_tsvector('simple', search) @@ to_tsquery('simple', ").bind(query).push(")");
         return;
     }
-    sql.push("seq IN (SELECT seq FROM event_docs WHERE tenant_no = ").bind(arm.no);
-    sql.push(" AND doc @@ to_tsquery('simple', ").bind(query).push("))");
+    match plan {
+        TextPlan::Planner => {
+            sql.push("seq IN (SELECT seq FROM event_docs WHERE tenant_no = ").bind(arm.no);
+            sql.push(" AND doc @@ to_tsquery('simple', ").bind(query).push("))");
+        }
+        // A scalar subquery is not turned into a join: it is evaluated per walked event.
+        TextPlan::Probe => doc_probe(sql, arm.no, "events.seq", query),
+        // The arm reads only the listed matches' rows (`arm_rows`).
+        TextPlan::Matches(_) => {
+            sql.push("TRUE");
+        }
+    }
+}
+
+/// `(the document of event <seq>) @@ query`: false when the event has no document.
+fn doc_probe(sql: &mut Sql, no: i64, seq: &str, query: String) {
+    sql.push("COALESCE((SELECT doc FROM event_docs WHERE tenant_no = ").bind(no);
+    sql.push(&format!(" AND seq = {seq}) @@ to_tsquery('simple', ")).bind(query).push("), FALSE)");
+}
+
+/// Whether a page of `query` may choose its [`TextPlan`] from the data: it has words and is
+/// in time order (the walk follows the time index; another order has no index to walk).
+pub fn text_plan_applies(query: &Query) -> bool {
+    query.text.is_some() && query.sort.attr == Attr::Time
+}
+
+/// What reading one listed match costs against walking past one event: a match is a
+/// document read from the full-text index's bitmap, its event looked up in every month's
+/// primary key and read, then sorted; a walked event is the next entry of the time index and
+/// one document looked up, both in nearly the order they were written.
+const LIST_COST_PER_WALKED_EVENT: f64 = 4.0;
+
+/// Whether a page walks ([`TextPlan::Probe`]) rather than lists the words' matches, given
+/// that `found` of the first `window` indexed events in its order match (counted up to the
+/// `need` rows the page reads) and the tenant has `indexed` events up to the mark. If the
+/// page was in the window, walk. Otherwise the window gives the words' density `d`: listing
+/// reads about `d · indexed` matches, each [`LIST_COST_PER_WALKED_EVENT`] times a walked
+/// event, and walking to the page about `need / d` events; walk when `d² · cost · indexed >
+/// need`. A few matches say little of the density (3 in 1 020 came from a word in 0.12% of
+/// a tenant's events, whose walk would have read 42 k events to list 2 725), so `d` is
+/// taken low: `(found − √found) / window`. (Stele's own rule, as SQLite's
+/// `DENSE_TERM_ROWS`: the planner's estimate is what is wrong here.)
+pub fn walks_for_words(found: i64, need: i64, window: i64, indexed: i64) -> bool {
+    let found_low = found as f64 - (found as f64).sqrt();
+    let density = found_low / window.max(1) as f64;
+    found >= need || density * density * LIST_COST_PER_WALKED_EVENT * indexed as f64 > need as f64
+}
+
+/// How many of the first `window` indexed events in the page's order (every condition of
+/// `query` but its words, from the page's cursor) have documents that match the words,
+/// counting up to `need`. When the page's rows are among them, walking finds the page
+/// within the window: [`TextPlan::Probe`].
+pub fn text_window_sql(tenant_no: i64, query: &Query, bounds: Bounds, window: i64, need: i64) -> Sql {
+    let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
+    let others = Query { text: None, ..query.clone() };
+    let key = sort_key(&query.sort);
+    let dir = if query.sort.descending { "DESC" } else { "ASC" };
+    let mut sql = Sql::default();
+    sql.push("SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT seq ");
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds) }, &others, true, &TextPlan::Planner);
+    sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT ")).bind(window);
+    sql.push(") AS window_rows WHERE ");
+    doc_probe(&mut sql, tenant_no, "window_rows.seq", words);
+    sql.push(" LIMIT ").bind(need).push(") AS found");
+    sql
+}
+
+/// The indexed events (up to the mark) whose documents match the words of `query`, at most
+/// `cap + 1` of them (more than `cap`: too many to list, [`TextPlan::Planner`]).
+pub fn text_matches_sql(tenant_no: i64, query: &Query, bounds: Bounds, cap: i64) -> Sql {
+    let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
+    let mut sql = Sql::default();
+    sql.push("SELECT seq FROM event_docs WHERE tenant_no = ").bind(tenant_no);
+    sql.push(" AND seq <= ").bind(bounds.mark);
+    sql.push(" AND doc @@ to_tsquery('simple', ").bind(words).push(") LIMIT ").bind(cap.saturating_add(1));
+    sql
 }
 
 fn compare(sql: &mut Sql, arm: Arm, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
@@ -552,13 +645,21 @@ fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
 /// `OFFSET 0`: otherwise the planner, which cannot know the mark, walks the tenant's whole
 /// time index for an ordered page and filters `seq > mark` (14 ms on a 222 k-event tenant,
 /// where the range is a few rows).
-fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool) {
+fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool, text_plan: &TextPlan) {
     if arm.tail {
         sql.push("FROM (SELECT * FROM events WHERE tenant_no = ").bind(arm.no).push(" AND seq > ");
         bound(sql, arm, false);
         sql.push(" AND seq <= ");
         bound(sql, arm, true);
         sql.push(" OFFSET 0) AS events WHERE TRUE");
+    } else if let (Some(_), TextPlan::Matches(seqs)) = (&query.text, text_plan) {
+        // The listed matches' rows, fenced as the tail is: otherwise the planner, which
+        // counts each listed seq as found in several tenants, still walks the time index
+        // past the matches (1 960 of 2.2 M events: 51 k rows walked, 72 ms, against 18 ms
+        // for reading the 1 960 and sorting them; `explain analyze`, 10 M events).
+        sql.push("FROM (SELECT * FROM events WHERE tenant_no = ").bind(arm.no);
+        sql.push(" AND seq = ANY(").bind(seqs.clone()).push(") OFFSET 0) AS events WHERE seq <= ");
+        bound(sql, arm, false);
     } else {
         sql.push("FROM events WHERE tenant_no = ").bind(arm.no).push(" AND seq <= ");
         bound(sql, arm, false);
@@ -579,7 +680,7 @@ fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool) {
     }
     if let Some(text) = &query.text {
         sql.push(" AND ");
-        text_subquery(sql, arm, ts_query(arm.no, text));
+        text_subquery(sql, arm, ts_query(arm.no, text), text_plan);
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
         keyset(sql, &query.sort, cursor);
@@ -592,9 +693,9 @@ fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool) {
 pub fn matching(tenant_no: i64, query: &Query) -> Sql {
     let mut sql = Sql::default();
     sql.push("(SELECT * ");
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: None }, query, false);
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: None }, query, false, &TextPlan::Planner);
     sql.push(" UNION ALL SELECT * ");
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: true, bounds: None }, query, false);
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: true, bounds: None }, query, false, &TextPlan::Planner);
     sql.push(")");
     sql
 }
@@ -604,7 +705,7 @@ pub fn matching(tenant_no: i64, query: &Query) -> Sql {
 /// keeps the plans of a plain indexed query: a walk along an index that stops at the page's
 /// end), then the two are merged. With `bounds` (read in the same snapshot) whose mark is at
 /// the head, the tail arm, which would hold nothing, is left out.
-pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>) -> Sql {
+pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>, text_plan: &TextPlan) -> Sql {
     let col = sort_column(&query.sort);
     let key = sort_key(&query.sort);
     // NULLs first ascending, last descending, as in SQLite; columns that are never NULL
@@ -630,7 +731,7 @@ pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>) -> Sql {
         let tail = *tail;
         sql.push(if tail { " UNION ALL (" } else { "(" });
         sql.push(&format!("SELECT seq, {col} AS sort_col, {key} AS sort_key, json "));
-        arm_rows(&mut sql, Arm { no: tenant_no, tail, bounds }, query, true);
+        arm_rows(&mut sql, Arm { no: tenant_no, tail, bounds }, query, true, text_plan);
         sql.push(&format!(" ORDER BY {key} {dir}, seq {seq_dir} LIMIT ")).bind(limit.saturating_add(offset));
         sql.push(")");
     }
@@ -647,7 +748,7 @@ mod tests {
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
         let mut sql = Sql::default();
-        arm_rows(&mut sql, Arm { no: 7, tail: false, bounds: None }, &query, false);
+        arm_rows(&mut sql, Arm { no: 7, tail: false, bounds: None }, &query, false, &TextPlan::Planner);
         sql
     }
 
@@ -682,7 +783,7 @@ mod tests {
         }
         let query = Query { filter: Some(Filter::parse(r#"message co "logged""#).expect("valid")), ..Query::default() };
         let mut tail = Sql::default();
-        arm_rows(&mut tail, Arm { no: 7, tail: true, bounds: None }, &query, false);
+        arm_rows(&mut tail, Arm { no: 7, tail: true, bounds: None }, &query, false, &TextPlan::Planner);
         assert!(!tail.text.contains("event_messages"), "the tail has no candidates: {}", tail.text);
         assert!(has_trigram("ab 12c") && !has_trigram("ab 12 é.x"));
     }
@@ -690,16 +791,34 @@ mod tests {
     #[test]
     fn bounds_are_values_and_a_caught_up_page_has_no_tail_arm() {
         let query = Query { filter: Some(Filter::parse(r#"action eq "a""#).expect("valid")), ..Query::default() };
-        let subqueries = page_sql(7, &query, None);
+        let subqueries = page_sql(7, &query, None, &TextPlan::Planner);
         assert!(subqueries.text.contains("FROM index_marks") && subqueries.text.contains("UNION ALL"));
-        let behind = page_sql(7, &query, Some(Bounds { mark: 5, head: 9 }));
+        let behind = page_sql(7, &query, Some(Bounds { mark: 5, head: 9 }), &TextPlan::Planner);
         assert!(!behind.text.contains("FROM index_marks") && !behind.text.contains("FROM tenants"), "{}", behind.text);
         assert!(behind.text.contains("UNION ALL"), "{}", behind.text);
         let params = format!("{:?}", behind.params);
         assert!(params.contains('5') && params.contains('9'), "{params}");
-        let caught_up = page_sql(7, &query, Some(Bounds { mark: 9, head: 9 }));
+        let caught_up = page_sql(7, &query, Some(Bounds { mark: 9, head: 9 }), &TextPlan::Planner);
         assert!(!caught_up.text.contains("UNION ALL") && caught_up.text.contains("seq <= $"), "{}", caught_up.text);
         assert_eq!(caught_up.text.matches('$').count(), caught_up.params.len());
+    }
+
+    #[test]
+    fn words_are_walked_to_when_the_walk_is_shorter_than_their_list() {
+        // (found in the window of 1 020, page needs 51, indexed events, walks?)
+        let cases = [
+            (51, 51, 1020, 100, true),       // the page is in the window
+            (0, 51, 1020, 2_222_640, false), // none nearby: list them
+            (5, 51, 1020, 2_222_640, true),  // 0.5% of 2.2 M: 11 k to list, ~10 k to walk
+            (3, 51, 1020, 2_222_640, false), // as likely 0.1% as 0.3%: list them
+            (2, 51, 1020, 2_222_640, false), // 0.2%: 4.4 k to list, ~26 k to walk
+            (5, 51, 1020, 88_904, false),    // 0.5% of 89 k: 440 to list, ~10 k to walk
+            (20, 51, 1020, 88_904, true),    // 2% of 89 k: 1 800 to list, ~2.6 k to walk
+            (20, 51, 1020, 3_000, false),    // 2% of 3 000: 60 to list
+        ];
+        for (found, need, window, indexed, walks) in cases {
+            assert_eq!(walks_for_words(found, need, window, indexed), walks, "{found} of {window} in {indexed}");
+        }
     }
 
     #[test]

@@ -5,12 +5,16 @@ use std::collections::BTreeSet;
 
 use deadpool_postgres::ClientWrapper;
 use serde_json::Value;
-use stele_core::{Cursor, EventId, KeyId, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp};
+use stele_core::{
+    Cursor, EventId, KeyId, PageRequest, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp,
+};
 use stele_store::{KeyRecord, Page, StoreError, Tenant};
 use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::backend;
-use crate::compile::{matching, page_sql, Bounds};
+use crate::compile::{
+    matching, page_sql, text_matches_sql, text_plan_applies, text_window_sql, walks_for_words, Bounds, TextPlan,
+};
 
 async fn tenant_from_row(client: &impl GenericClient, row: &Row) -> Result<Tenant, StoreError> {
     let no: i64 = row.get(0);
@@ -168,8 +172,59 @@ pub(crate) async fn query(client: &ClientWrapper, no: i64, query: &Query) -> Res
     in_snapshot(client, no, |bounds| page(client, no, query, bounds)).await
 }
 
+/// The rows a page reads to answer: its offset, its limit and one more (is there a next page).
+fn rows_needed(query: &Query) -> i64 {
+    let offset = match query.page {
+        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
+        _ => 0,
+    };
+    offset.saturating_add(i64::from(query.limit.get())).saturating_add(1)
+}
+
+/// Most indexed matches [`text_plan`] lists for a page ([`TextPlan::Matches`]).
+const TEXT_MATCHES_CAP: i64 = 20_000;
+
+/// How the page's indexed arm finds the words' matches ([`TextPlan`]), from the data. The
+/// first `window` indexed events in the page's order are probed (counting up to the rows the
+/// page needs): if the page is among them, walk ([`TextPlan::Probe`]). Otherwise the window
+/// decides between walking further and listing the matches ([`walks_for_words`]); at most
+/// [`TEXT_MATCHES_CAP`] are listed (more, and the planner decides). Both reads run in the page's
+/// snapshot. Listing reads the full-text index's candidates with bitmap scans only (a walk
+/// along the documents' primary key looking for a rare word's first rows is what the
+/// estimate got wrong to begin with).
+async fn text_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<TextPlan, StoreError> {
+    if !text_plan_applies(query) || bounds.mark == 0 {
+        return Ok(TextPlan::Planner);
+    }
+    // Twenty pages' worth, at least 1 000 events, at most 20 000 (what a walk that does not
+    // find the page costs before the matches are listed).
+    let need = rows_needed(query);
+    let window = need.saturating_mul(20).clamp(1_000, 20_000);
+    let sql = text_window_sql(no, query, bounds, window, need);
+    let found: i64 = client.query_one(sql.text.as_str(), &sql.refs()).await.map_err(backend)?.get(0);
+    if walks_for_words(found, need, window, bounds.mark) {
+        return Ok(TextPlan::Probe);
+    }
+    let sql = text_matches_sql(no, query, bounds, TEXT_MATCHES_CAP);
+    // Prepared first, so that the three go out in this order in one round trip (a query of
+    // SQL text is sent only once its statement has been prepared).
+    let statement = client.prepare(sql.text.as_str()).await.map_err(backend)?;
+    let params = sql.refs();
+    let (_, rows, _) = tokio::try_join!(
+        client.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"),
+        client.query(&statement, &params),
+        client.batch_execute("SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT"),
+    )
+    .map_err(backend)?;
+    Ok(match rows.len() as i64 > TEXT_MATCHES_CAP {
+        true => TextPlan::Planner,
+        false => TextPlan::Matches(rows.iter().map(|r| r.get(0)).collect()),
+    })
+}
+
 async fn page(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<Page, StoreError> {
-    let sql = page_sql(no, query, Some(bounds));
+    let plan = text_plan(client, no, query, bounds).await?;
+    let sql = page_sql(no, query, Some(bounds), &plan);
     let limit = query.limit.get() as usize;
     let mut rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
     let more = rows.len() > limit;
@@ -210,7 +265,8 @@ pub(crate) async fn count(client: &impl GenericClient, no: i64, query: &Query) -
 /// `EXPLAIN` of a page query, one line per plan line.
 pub(crate) async fn explain(client: &ClientWrapper, no: i64, query: &Query) -> Result<Vec<String>, StoreError> {
     in_snapshot(client, no, |bounds| async move {
-        let sql = page_sql(no, query, Some(bounds));
+        let plan = text_plan(client, no, query, bounds).await?;
+        let sql = page_sql(no, query, Some(bounds), &plan);
         let rows = client.query(format!("EXPLAIN {}", sql.text).as_str(), &sql.refs()).await.map_err(backend)?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
     })

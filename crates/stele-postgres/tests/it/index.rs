@@ -194,6 +194,102 @@ async fn message_co_starts_from_the_indexed_messages_when_the_needle_is_rare() {
     store.close().await;
 }
 
+/// A page of `q` walks the time index when its words are common where the page starts, and
+/// reads the rows of their listed matches when they are not; either way the page is the
+/// words' matches in time order, the next page continues it, and another tenant's documents
+/// with the same words are never listed.
+#[tokio::test]
+async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when_rare() {
+    let Some((store, inspect)) = open("words", IndexMode::Eager, u64::MAX).await else { return };
+    let tenant = TenantId::parse("acme").expect("id");
+    let other = TenantId::parse("other").expect("id");
+    store
+        .create_tenant(
+            NewTenant { id: other.clone(), name: "Other".into(), aliases: vec![], created_at: Timestamp::now() },
+            event("stele.tenant.created", 1),
+        )
+        .await
+        .expect("tenant");
+    let message = |i: i64| {
+        let rare = if i % 50 == 0 { " quarterly" } else { "" };
+        let once = if i == 1234 { " zeppelin" } else { "" };
+        format!("office report{rare}{once}")
+    };
+    let events: Vec<_> = (0..3000)
+        .map(|i| {
+            serde_json::json!({
+                "action": "report.filed",
+                "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
+                "actor": {"id": "u_1"},
+                "message": message(i),
+            })
+        })
+        .collect();
+    store.append(&tenant, events_from(serde_json::json!({ "events": events.clone() })), None).await.expect("append");
+    store.append(&other, events_from(serde_json::json!({ "events": events })), None).await.expect("append");
+    inspect.batch_execute("ANALYZE").await.expect("analyze");
+    let query = |words: &str| stele_core::Query {
+        text: stele_core::TextQuery::parse(words).expect("words"),
+        ..stele_core::Query::default()
+    };
+    // The indexed arm's plan (the tail arm, after it, checks the rows' own text).
+    let plan = |words: &'static str| {
+        let store = &store;
+        let tenant = &tenant;
+        async move {
+            let lines = store.explain(tenant, &query(words)).await.expect("explain").join("\n");
+            lines.split("\"*SELECT* 2\"").next().unwrap_or_default().to_owned()
+        }
+    };
+    // The micro second of each event of a page (its message's number).
+    let numbers = |page: &stele_store::Page| -> Vec<i64> {
+        page.events
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+                let time = Timestamp::parse(v["time"].as_str().expect("time")).expect("time");
+                time.as_micros() - 1_700_000_000_000_000
+            })
+            .collect()
+    };
+
+    // In every message: the walk, which finds the page in its first 51 events.
+    let common = plan("office").await;
+    assert!(
+        common.contains("SubPlan") && !common.contains("Hashed") && common.contains("Backward"),
+        "a common word walks, looking each document up: {common}"
+    );
+    let first = store.query(&tenant, &query("office")).await.expect("query");
+    assert_eq!(numbers(&first), (2950..3000).rev().collect::<Vec<_>>());
+    let next = stele_core::Query {
+        page: stele_core::PageRequest::After(first.next.clone().expect("a next page")),
+        ..query("office")
+    };
+    let second = store.query(&tenant, &next).await.expect("second page");
+    assert_eq!(numbers(&second), (2900..2950).rev().collect::<Vec<_>>());
+
+    // In one message of fifty (20 in the first 1 020 events, where the page needs 51): the
+    // matches are listed and their rows read.
+    let rare = plan("quarterly").await;
+    assert!(
+        rare.contains("ANY") && !rare.contains("SubPlan") && !rare.contains("Backward"),
+        "a rare word lists its matches and reads (and sorts) their rows alone: {rare}"
+    );
+    let page = store.query(&tenant, &query("quarterly")).await.expect("query");
+    assert_eq!(numbers(&page), (0..3000).rev().filter(|i| i % 50 == 0).take(50).collect::<Vec<_>>());
+    let rest = stele_core::Query {
+        page: stele_core::PageRequest::After(page.next.clone().expect("a next page")),
+        ..query("quarterly")
+    };
+    let rest = store.query(&tenant, &rest).await.expect("second page");
+    assert_eq!(numbers(&rest), (0..3000).rev().filter(|i| i % 50 == 0).skip(50).collect::<Vec<_>>());
+    assert!(rest.next.is_none(), "60 matches, two pages");
+    let once = store.query(&tenant, &query("zeppelin")).await.expect("query");
+    assert_eq!(numbers(&once), vec![1234], "one match, and only this tenant's");
+    assert_eq!(store.count(&tenant, &query("quarterly")).await.expect("count"), 60);
+    store.close().await;
+}
+
 /// A page is read in a repeatable-read transaction (the mark and head first): a read that
 /// fails ends it, so the pooled connection (the only one here) serves the next read.
 #[tokio::test]
