@@ -47,10 +47,20 @@ pub fn check_sql(query: &Query) {
         let sql = where_clause(&split, query, false, &dense);
         assert_eq!(sql.text.matches('?').count(), sql.params.len(), "SQLite: {}", sql.text);
     }
-    use stele_postgres::compile::Bounds;
-    // Marks read by the statement, behind the head, and at the head (no tail arm).
+    use stele_postgres::compile::{page_sql, text_matches_sql, text_window_sql, Bounds, Sql, TextPlan};
+    // Marks read by the statement, behind the head, and at the head (no tail arm); each way
+    // the words' matches can be found, and the two reads that choose between them.
+    let mut statements: Vec<Sql> = Vec::new();
     for bounds in [None, Some(Bounds { mark: 5, head: 9 }), Some(Bounds { mark: 9, head: 9 })] {
-        let sql = stele_postgres::compile::page_sql(3, query, bounds);
+        for plan in [TextPlan::Planner, TextPlan::Probe, TextPlan::Matches(vec![2, 4])] {
+            statements.push(page_sql(3, query, bounds, &plan));
+        }
+        if let Some(bounds) = bounds {
+            statements.push(text_window_sql(3, query, bounds, 1020, 51));
+            statements.push(text_matches_sql(3, query, bounds, 100));
+        }
+    }
+    for sql in statements {
         let mut numbers = Vec::new();
         let mut rest = sql.text.as_str();
         while let Some(at) = rest.find('$') {
