@@ -700,6 +700,19 @@ pub fn matching(tenant_no: i64, query: &Query) -> Sql {
     sql
 }
 
+/// The rows a page skips (an offset page's offset).
+fn page_offset(query: &Query) -> i64 {
+    match query.page {
+        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
+        _ => 0,
+    }
+}
+
+/// The rows a page reads to answer: its offset, its limit and one more (is there a next page).
+pub fn rows_needed(query: &Query) -> i64 {
+    page_offset(query).saturating_add(i64::from(query.limit.get())).saturating_add(1)
+}
+
 /// The SELECT for one page: `seq`, the raw sort key (for the cursor) and the stored JSON,
 /// one row more than the limit. Each arm is ordered and cut on its own (so the indexed arm
 /// keeps the plans of a plain indexed query: a walk along an index that stops at the page's
@@ -719,10 +732,7 @@ pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>, text_plan
         (false, false) => "ASC",
     };
     let seq_dir = if query.sort.descending { "DESC" } else { "ASC" };
-    let offset = match query.page {
-        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
-        _ => 0,
-    };
+    let offset = page_offset(query);
     let limit = i64::from(query.limit.get()) + 1;
     let mut sql = Sql::default();
     sql.push("SELECT seq, sort_col, json FROM (");
@@ -732,7 +742,7 @@ pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>, text_plan
         sql.push(if tail { " UNION ALL (" } else { "(" });
         sql.push(&format!("SELECT seq, {col} AS sort_col, {key} AS sort_key, json "));
         arm_rows(&mut sql, Arm { no: tenant_no, tail, bounds }, query, true, text_plan);
-        sql.push(&format!(" ORDER BY {key} {dir}, seq {seq_dir} LIMIT ")).bind(limit.saturating_add(offset));
+        sql.push(&format!(" ORDER BY {key} {dir}, seq {seq_dir} LIMIT ")).bind(rows_needed(query));
         sql.push(")");
     }
     sql.push(&format!(") AS page ORDER BY sort_key {dir}, seq {seq_dir} LIMIT ")).bind(limit);

@@ -5,15 +5,14 @@ use std::collections::BTreeSet;
 
 use deadpool_postgres::ClientWrapper;
 use serde_json::Value;
-use stele_core::{
-    Cursor, EventId, KeyId, PageRequest, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp,
-};
+use stele_core::{Cursor, EventId, KeyId, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp};
 use stele_store::{KeyRecord, Page, StoreError, Tenant};
 use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::backend;
 use crate::compile::{
-    matching, page_sql, text_matches_sql, text_plan_applies, text_window_sql, walks_for_words, Bounds, TextPlan,
+    matching, page_sql, rows_needed, text_matches_sql, text_plan_applies, text_window_sql, walks_for_words, Bounds,
+    TextPlan,
 };
 
 async fn tenant_from_row(client: &impl GenericClient, row: &Row) -> Result<Tenant, StoreError> {
@@ -170,15 +169,6 @@ where
 
 pub(crate) async fn query(client: &ClientWrapper, no: i64, query: &Query) -> Result<Page, StoreError> {
     in_snapshot(client, no, |bounds| page(client, no, query, bounds)).await
-}
-
-/// The rows a page reads to answer: its offset, its limit and one more (is there a next page).
-fn rows_needed(query: &Query) -> i64 {
-    let offset = match query.page {
-        PageRequest::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
-        _ => 0,
-    };
-    offset.saturating_add(i64::from(query.limit.get())).saturating_add(1)
 }
 
 /// Most indexed matches [`text_plan`] lists for a page ([`TextPlan::Matches`]).

@@ -144,6 +144,12 @@ async fn ingest_is_refused_while_the_index_lags_and_the_background_indexer_catch
     store.close().await;
 }
 
+/// The plan of a page's indexed arm (the tail arm, after it, checks the rows themselves).
+async fn indexed_arm_plan(store: &PostgresStore, tenant: &TenantId, query: stele_core::Query) -> String {
+    let lines = store.explain(tenant, &query).await.expect("explain").join("\n");
+    lines.split("\"*SELECT* 2\"").next().unwrap_or_default().to_owned()
+}
+
 /// `message co "…"` starts from the indexed messages (their trigram index, or at this size a
 /// scan) when the needle is rare, and still walks the time index for a common one.
 #[tokio::test]
@@ -166,15 +172,7 @@ async fn message_co_starts_from_the_indexed_messages_when_the_needle_is_rare() {
         filter: Some(stele_core::Filter::parse(&format!("message co {needle:?}")).expect("filter")),
         ..stele_core::Query::default()
     };
-    // The indexed arm's plan (the tail arm, after it, compares the rows themselves).
-    let plan = |needle: &'static str| {
-        let store = &store;
-        let tenant = &tenant;
-        async move {
-            let lines = store.explain(tenant, &query(needle)).await.expect("explain").join("\n");
-            lines.split("\"*SELECT* 2\"").next().unwrap_or_default().to_owned()
-        }
-    };
+    let plan = |needle: &'static str| indexed_arm_plan(&store, &tenant, query(needle));
     let rare = plan("zeppelin").await;
     assert!(
         (rare.contains("Bitmap Index Scan on event_messages_trgm") || rare.contains("Seq Scan on event_messages"))
@@ -232,15 +230,7 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
         text: stele_core::TextQuery::parse(words).expect("words"),
         ..stele_core::Query::default()
     };
-    // The indexed arm's plan (the tail arm, after it, checks the rows' own text).
-    let plan = |words: &'static str| {
-        let store = &store;
-        let tenant = &tenant;
-        async move {
-            let lines = store.explain(tenant, &query(words)).await.expect("explain").join("\n");
-            lines.split("\"*SELECT* 2\"").next().unwrap_or_default().to_owned()
-        }
-    };
+    let plan = |words: &'static str| indexed_arm_plan(&store, &tenant, query(words));
     // The micro second of each event of a page (its message's number).
     let numbers = |page: &stele_store::Page| -> Vec<i64> {
         page.events
