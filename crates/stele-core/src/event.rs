@@ -98,13 +98,14 @@ pub struct RequestInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::unique_keys::strict::object")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub query: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::unique_keys::strict::value")]
     pub body: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::unique_keys::strict::value")]
     pub response_body: Option<Value>,
 }
 
@@ -113,9 +114,9 @@ pub struct RequestInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Changes {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::unique_keys::strict::value")]
     pub before: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::unique_keys::strict::value")]
     pub after: Option<Value>,
 }
 
@@ -142,7 +143,7 @@ pub struct EventInput {
     pub origin: Option<Origin>,
     #[serde(default)]
     pub targets: Option<Vec<Target>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::unique_keys::strict::string_map")]
     pub context: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub request: Option<RequestInfo>,
@@ -150,7 +151,7 @@ pub struct EventInput {
     pub changes: Option<Changes>,
     #[serde(default)]
     pub correlation_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::unique_keys::strict::object")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<Map<String, Value>>,
 }

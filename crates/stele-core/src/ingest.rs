@@ -93,6 +93,27 @@ pub fn parse_ingest_body_with(
     now: Timestamp,
     leaf_hashes: bool,
 ) -> Result<Ingested, IngestError> {
+    // The bodies that are accepted are read once: one event, or a batch whose events are each
+    // read once more. Parsing refuses a repeated key as it goes (serde in the typed parts,
+    // `unique_keys::strict` in the free-form ones), so an accepted body needs no pass of its
+    // own for that. A body that parses as neither takes the careful path below, which is what
+    // words every error (so the errors do not depend on which read failed first).
+    if let Ok(input) = serde_json::from_slice::<EventInput>(body) {
+        let event = validate_at(input, None, limits, now, leaf_hashes)?;
+        return Ok(Ingested { events: vec![event], batch: false });
+    }
+    if let Ok(Batch { events }) = serde_json::from_slice::<Batch<'_>>(body) {
+        if !events.is_empty() && events.len() <= limits.max_batch_events {
+            let parsed = events
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| parse_event(raw.get().as_bytes(), Some(i), limits, now, leaf_hashes))
+                .collect::<Result<Vec<_>, _>>();
+            if let Ok(events) = parsed {
+                return Ok(Ingested { events, batch: true });
+            }
+        }
+    }
     reject_duplicate_keys(body)?;
     let top: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|e| {
         let message = if e.is_data() {
@@ -136,6 +157,14 @@ pub fn parse_ingest_body_with(
     Ok(Ingested { events, batch: true })
 }
 
+/// A batch as it is read on the way in: its events are parsed one by one.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
 /// Refuses a body in which any object repeats a key (a syntax error is left to the parse
 /// that follows, which words it for a publisher).
 fn reject_duplicate_keys(body: &[u8]) -> Result<(), IngestError> {
@@ -144,7 +173,7 @@ fn reject_duplicate_keys(body: &[u8]) -> Result<(), IngestError> {
             IngestErrorKind::Invalid,
             None,
             if d.path.is_empty() { d.key.clone() } else { d.path },
-            format!("the key {:?} appears twice in this object; each key may appear once", d.key),
+            crate::unique_keys::strict::repeated(&d.key),
         )),
         Ok(()) | Err(UniqueKeysError::Syntax(_)) => Ok(()),
     }
@@ -154,10 +183,7 @@ fn reject_duplicate_keys(body: &[u8]) -> Result<(), IngestError> {
 /// events, such as a SCIM request's — exactly as [`parse_ingest_body`] does a published one,
 /// without a round trip through JSON text.
 pub fn accept_event(input: EventInput, limits: &Limits, now: Timestamp) -> Result<NewEvent, IngestError> {
-    validate(input, limits, now, true).map_err(|(field, message)| {
-        let kind = if field.is_empty() { IngestErrorKind::EventTooLarge } else { IngestErrorKind::Invalid };
-        IngestError::new(kind, None, field, message)
-    })
+    validate_at(input, None, limits, now, true)
 }
 
 fn parse_event(
@@ -183,6 +209,17 @@ fn parse_event(
             return Err(IngestError::new(IngestErrorKind::Invalid, index, field, message));
         }
     };
+    validate_at(input, index, limits, now, leaf_hashes)
+}
+
+/// [`validate`] with its error placed at the event's index.
+fn validate_at(
+    input: EventInput,
+    index: Option<usize>,
+    limits: &Limits,
+    now: Timestamp,
+    leaf_hashes: bool,
+) -> Result<NewEvent, IngestError> {
     validate(input, limits, now, leaf_hashes).map_err(|(field, message)| {
         let kind = if field.is_empty() { IngestErrorKind::EventTooLarge } else { IngestErrorKind::Invalid };
         IngestError::new(kind, index, field, message)
@@ -621,6 +658,101 @@ mod tests {
         assert!(parse(json!({"action": "a", "message": "two\nlines\tand a tab"})).is_ok());
         let e = parse(json!({"action": "a", "message": "nul\u{0}"})).unwrap_err();
         assert_eq!(e.location(), "message");
+    }
+
+    /// An accepted body is parsed without a separate repeated-key pass, so every object an
+    /// event can hold must refuse a repeated key while it is parsed. Each body here is
+    /// accepted as written (the positive control) and refused, naming the same place as
+    /// `check_unique_keys` does, once one of its keys is repeated.
+    #[test]
+    fn a_repeated_key_is_refused_wherever_an_event_holds_an_object() {
+        let event = r#"{"action": "a", "actor": {"id": "u", "name": "n"}, "targets": [{"id": "t", "type": "doc"}],
+            "context": {"product_id": "p", "region": "eu"}, "metadata": {"k": 1, "deep": {"x": [1, {"y": 2, "z": 3}]}},
+            "request": {"method": "GET", "query": {"q": "a", "more": {"page": 2, "size": 3}},
+                        "body": {"list": [{"b": 1, "c": 2}]}, "response_body": {"ok": true, "why": "fine"}},
+            "changes": {"before": {"role": "reader", "team": "x"}, "after": [{"role": "admin", "team": "y"}]}}"#;
+        let cases: [(&str, &str, &str); 14] = [
+            (r#""action": "a""#, r#""action": "a", "action": "b""#, "action"),
+            (r#""name": "n""#, r#""name": "n", "name": "m""#, "actor"),
+            (r#""type": "doc""#, r#""type": "doc", "type": "x""#, "targets[0]"),
+            (r#""region": "eu""#, r#""region": "eu", "region": "us""#, "context"),
+            (r#""k": 1"#, r#""k": 1, "k": 2"#, "metadata"),
+            (r#""z": 3"#, r#""z": 3, "y": 4"#, "metadata.deep.x[1]"),
+            (r#""q": "a""#, r#""q": "a", "q": "b""#, "request.query"),
+            (r#""size": 3"#, r#""size": 3, "page": 4"#, "request.query.more"),
+            (r#""method": "GET""#, r#""method": "GET", "method": "PUT""#, "request"),
+            (r#""c": 2"#, r#""c": 2, "b": 3"#, "request.body.list[0]"),
+            (r#""why": "fine""#, r#""why": "fine", "ok": false"#, "request.response_body"),
+            (r#""team": "x""#, r#""team": "x", "role": "admin""#, "changes.before"),
+            (r#""team": "y""#, r#""team": "y", "\u0072ole": "reader""#, "changes.after[0]"),
+            (r#""before""#, r#""after": null, "before""#, "changes"),
+        ];
+        let now = Timestamp::from_micros(1_700_000_000_000_000);
+        let limits = Limits::default();
+        for (single, body) in
+            [(true, event.to_owned()), (false, format!(r#"{{"events": [{{"action": "z"}}, {event}]}}"#))]
+        {
+            let accepted = parse_ingest_body(body.as_bytes(), &limits, now).expect("the body as written is accepted");
+            assert_eq!(accepted.batch, !single);
+            for (member, repeated, place) in cases {
+                assert_eq!(body.matches(member).count(), 1, "{member} is in the body once");
+                let bad = body.replace(member, repeated);
+                let e = parse_ingest_body(bad.as_bytes(), &limits, now).expect_err(repeated);
+                let place = match (single, place) {
+                    (true, p) => p.to_owned(),
+                    (false, "action") => "events[1]".to_owned(),
+                    (false, p) => format!("events[1].{p}"),
+                };
+                assert_eq!((e.kind, e.location()), (IngestErrorKind::Invalid, place), "{repeated}");
+                assert!(e.message.contains("appears twice"), "{}", e.message);
+                // The one read an accepted body gets refuses it too.
+                let raw = if single {
+                    bad.clone()
+                } else {
+                    bad[bad.find("{\"action\": \"a\"").expect("event 1")..bad.len() - 2].to_owned()
+                };
+                assert!(serde_json::from_slice::<EventInput>(raw.as_bytes()).is_err(), "{raw}");
+            }
+        }
+        let batch = format!(r#"{{"events": [{event}], "events": [{event}]}}"#);
+        let e = parse_ingest_body(batch.as_bytes(), &limits, now).unwrap_err();
+        assert_eq!((e.kind, e.location().as_str()), (IngestErrorKind::Invalid, "events"));
+    }
+
+    proptest::proptest! {
+        /// The free-form parts are built by `unique_keys::strict`: the same values serde_json
+        /// builds, for any JSON without repeated keys.
+        #[test]
+        fn strict_free_form_parts_are_the_values_serde_json_builds(value in json_value()) {
+            let body = serde_json::json!({"action": "a", "metadata": {"v": value.clone()}, "request": {"body": value.clone()},
+                "changes": {"before": value}}).to_string();
+            let strict: EventInput = serde_json::from_str(&body).expect("parses");
+            let plain: Value = serde_json::from_str(&body).expect("parses");
+            proptest::prop_assert_eq!(strict.metadata, plain["metadata"].as_object().cloned());
+            let request = strict.request.expect("request");
+            proptest::prop_assert_eq!(request.body.as_ref(), plain["request"].get("body").filter(|v| !v.is_null()));
+            let changes = strict.changes.expect("changes");
+            proptest::prop_assert_eq!(changes.before.as_ref(), plain["changes"].get("before").filter(|v| !v.is_null()));
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("\\PC{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 
     #[test]
