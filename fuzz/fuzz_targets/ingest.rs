@@ -3,6 +3,8 @@
 //! make truncation and the bounds easy to reach. It must never panic, and every event it
 //! accepts must
 //!
+//! - come from a body in which no object repeats a key (the parser refuses a repeated key
+//!   while it parses, without the separate pass `check_unique_keys` makes);
 //! - fit the event size limit, with its leaf hash being the hash of the typed event;
 //! - read back from its stored JSON as the same typed event (what a store serves);
 //! - verify: the leaf recomputed from the served JSON through canonical JSON (what
@@ -40,6 +42,9 @@ fuzz_target!(|data: &[u8]| {
         let Ok(ingested) = parse_ingest_body(data, &limits, NOW) else { continue };
         assert!(!ingested.events.is_empty() && ingested.events.len() <= limits.max_batch_events);
         assert!(ingested.batch || ingested.events.len() == 1);
+        if let Err(stele_core::UniqueKeysError::Duplicate(d)) = stele_core::check_unique_keys(data) {
+            panic!("accepted a body that repeats a key: {d}");
+        }
         for new in &ingested.events {
             assert!(new.json.len() <= limits.max_event_bytes, "{} bytes: {}", new.json.len(), new.json);
             let leaf = new.leaf.unwrap_or_else(|| panic!("no leaf: {}", new.json));

@@ -90,8 +90,9 @@ pub fn router() -> Router<AppState> {
 /// The trace span of every request (what tower-http's default span holds), with an invite
 /// URL's token hidden: it is a secret, and trace logs must not keep it.
 pub(crate) fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
-    let uri = loggable_uri(request.uri());
-    tracing::debug_span!("request", method = %request.method(), uri = %uri, version = ?request.version())
+    // The span's fields are evaluated only when it is enabled: the URI is not formatted for
+    // every request at the default level.
+    tracing::debug_span!("request", method = %request.method(), uri = %loggable_uri(request.uri()), version = ?request.version())
 }
 
 /// A request's URI as logs may show it: the secret last segment of an invite or embed link
