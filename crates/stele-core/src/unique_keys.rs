@@ -275,17 +275,15 @@ pub mod strict {
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a map")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Map::new();
-            while let Some(key) = map.next_key::<String>()? {
-                match out.entry(key) {
-                    serde_json::map::Entry::Vacant(slot) => {
-                        slot.insert(map.next_value::<Strict>()?.0);
-                    }
-                    serde_json::map::Entry::Occupied(seen) => return Err(A::Error::custom(repeated(seen.key()))),
-                }
-            }
-            Ok(out)
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            unique_entries(
+                map,
+                Map::new(),
+                |m, k| m.contains_key(k),
+                |m, k, v: Strict| {
+                    m.insert(k, v.0);
+                },
+            )
         }
     }
 
@@ -297,20 +295,32 @@ pub mod strict {
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a map")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
-            while let Some(key) = map.next_key::<String>()? {
-                match out.entry(key) {
-                    std::collections::btree_map::Entry::Vacant(slot) => {
-                        slot.insert(map.next_value::<String>()?);
-                    }
-                    std::collections::btree_map::Entry::Occupied(seen) => {
-                        return Err(A::Error::custom(repeated(seen.key())))
-                    }
-                }
-            }
-            Ok(out)
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            unique_entries(
+                map,
+                BTreeMap::new(),
+                |m, k| m.contains_key(k),
+                |m, k, v: String| {
+                    m.insert(k, v);
+                },
+            )
         }
+    }
+
+    /// Reads an object's members into `out`, refusing a key it already holds.
+    fn unique_entries<'de, A: MapAccess<'de>, V: Deserialize<'de>, O>(
+        mut map: A,
+        mut out: O,
+        has: fn(&O, &str) -> bool,
+        put: fn(&mut O, String, V),
+    ) -> Result<O, A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if has(&out, &key) {
+                return Err(A::Error::custom(repeated(&key)));
+            }
+            put(&mut out, key, map.next_value::<V>()?);
+        }
+        Ok(out)
     }
 }
 
