@@ -6,7 +6,9 @@
 //! - come from a body in which no object repeats a key (the parser refuses a repeated key
 //!   while it parses, without the separate pass `check_unique_keys` makes);
 //! - fit the event size limit, with its leaf hash being the hash of the typed event;
-//! - read back from its stored JSON as the same typed event (what a store serves);
+//! - be stored as its canonical JSON with the hash appended, and read back from it as an event
+//!   with the same canonical JSON (numbers are written as RFC 8785 writes them, so `1.0`
+//!   reads back as `1`: the same number, the same leaf);
 //! - verify: the leaf recomputed from the served JSON through canonical JSON (what
 //!   `stele verify` and any client do) is the leaf it was stored with;
 //! - be accepted again when its content is published again (what validation makes of an
@@ -18,7 +20,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use stele_core::integrity::leaf::{event_leaf, served_leaf};
+use stele_core::integrity::leaf::{canonical_event, event_leaf, served_leaf};
 use stele_core::{parse_ingest_body, Event, Limits, Seq, StoredEvent, Timestamp};
 
 /// The server's clock for every run (2026-06-01T00:00:00Z): runs are reproducible.
@@ -53,7 +55,15 @@ fuzz_target!(|data: &[u8]| {
             let stored = StoredEvent { seq: Seq::FIRST, json: new.json.clone() };
             let typed: Event =
                 stored.event().unwrap_or_else(|e| panic!("stored JSON {} does not read back: {e}", new.json));
-            assert_eq!(typed, new.event, "typed round trip of {}", new.json);
+            let canonical = canonical_event(&new.event);
+            let hash_member = format!(",\"hash\":\"{}\"}}", leaf.to_hex());
+            assert_eq!(
+                new.json.strip_suffix(&hash_member).map(str::as_bytes),
+                canonical.strip_suffix(b"}"),
+                "stored JSON {} is not the canonical JSON with the hash appended",
+                new.json
+            );
+            assert_eq!(canonical_event(&typed), canonical, "typed round trip of {}", new.json);
 
             let served: Value = serde_json::from_str(&stored.to_json()).unwrap_or_else(|e| panic!("served JSON: {e}"));
             assert_eq!(served_leaf(&served).ok(), Some(leaf), "leaf recomputed from {}", stored.to_json());

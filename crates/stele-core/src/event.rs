@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::integrity::{event_leaf, Hash};
+use crate::integrity::{canonical_event, leaf_hash, Hash};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -194,8 +194,9 @@ pub struct Event {
 }
 
 /// A validated event ready to append: the typed event (backends index its fields), its
-/// Merkle leaf hash, and its JSON serialisation with that hash as the last member (what is
-/// stored and served), made once on the request path.
+/// Merkle leaf hash, and its JSON (what is stored and served), made once on the request path.
+/// The JSON is the event's canonical JSON — the leaf's own input — with the hash as its last
+/// member, so an event is serialised once: members in canonical (code point) order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub event: Event,
@@ -206,24 +207,24 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn new(event: Event) -> Self {
-        let leaf = event_leaf(&event);
-        let mut json = Self::plain_json(&event);
+        let mut json = canonical_event(&event);
+        let leaf = leaf_hash(&json);
         json.pop();
-        json.push_str(",\"hash\":\"");
-        json.push_str(&leaf.to_hex());
-        json.push_str("\"}");
-        Self { event, leaf: Some(leaf), json }
+        json.extend_from_slice(b",\"hash\":\"");
+        json.extend_from_slice(leaf.to_hex().as_bytes());
+        json.extend_from_slice(b"\"}");
+        Self { event, leaf: Some(leaf), json: Self::text(json) }
     }
 
     /// Without a leaf hash: for measuring what integrity costs (`stele bench ingest`).
     pub fn without_integrity(event: Event) -> Self {
-        let json = Self::plain_json(&event);
+        let json = Self::text(canonical_event(&event));
         Self { event, leaf: None, json }
     }
 
-    fn plain_json(event: &Event) -> String {
-        // Serialising a struct of strings, maps and `Value`s cannot fail.
-        serde_json::to_string(event).unwrap_or_else(|_| String::from("{}"))
+    fn text(json: Vec<u8>) -> String {
+        // The canonical writer copies `&str`s and writes ASCII around them: always UTF-8.
+        String::from_utf8(json).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -264,5 +265,28 @@ mod tests {
         assert_eq!(stored.to_json(), r#"{"seq":1,"action":"a"}"#);
         let v: Value = serde_json::from_str(&stored.to_json()).expect("valid json");
         assert_eq!(v["seq"], 1);
+    }
+
+    #[test]
+    fn an_event_is_stored_as_its_canonical_json_with_the_hash_appended() {
+        let body = br#"{"time":"2026-06-01T00:00:00Z","status":"success","action":"user.created",
+            "actor":{"type":"user","id":"u1"},"metadata":{"b":1.0,"a":[1e2,"\u00e9"]}}"#;
+        let now = crate::Timestamp::from_micros(1_780_272_000_000_000);
+        let ingested = crate::parse_ingest_body(body, &crate::Limits::default(), now).expect("accepted");
+        let new = &ingested.events[0];
+        let leaf = new.leaf.expect("hashed");
+        let canonical = String::from_utf8(canonical_event(&new.event)).expect("UTF-8");
+        assert_eq!(new.json, format!("{},\"hash\":\"{}\"}}", &canonical[..canonical.len() - 1], leaf.to_hex()));
+        assert_eq!(leaf, leaf_hash(canonical.as_bytes()));
+        // Members in code point order; numbers as RFC 8785 writes them.
+        assert!(
+            new.json.starts_with(r#"{"action":"user.created","actor":{"id":"u1","type":"user"},"id":"#),
+            "{}",
+            new.json
+        );
+        assert!(new.json.contains(r#""metadata":{"a":[100,"é"],"b":1}"#), "{}", new.json);
+        // It reads back as an event with the same canonical JSON, so the same leaf.
+        let back = StoredEvent { seq: Seq::FIRST, json: new.json.clone() }.event().expect("reads back");
+        assert_eq!(canonical_event(&back), canonical.into_bytes());
     }
 }
