@@ -12,6 +12,9 @@
 //! `message` and `reason` are free text and are left as written.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 
 use serde_json::{Map, Value};
 
@@ -25,11 +28,33 @@ pub const REDACTED: &str = "[REDACTED]";
 const SECRET_KEY_FRAGMENTS: &[&str] =
     &["password", "passwd", "secret", "token", "authorization", "apikey", "privatekey", "cookie", "credential"];
 
+/// The fragments as one automaton: a key is read once for all of them (ingest checks every
+/// key of every event; nine substring searches per key were 4% of the server's CPU).
+static SECRET_FRAGMENTS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| AhoCorasick::new(SECRET_KEY_FRAGMENTS).ok());
+
 /// Whether a JSON object key names a secret.
 pub fn is_secret_key(key: &str) -> bool {
-    let normalized: String =
-        key.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
-    SECRET_KEY_FRAGMENTS.iter().any(|f| normalized.contains(f))
+    // Non-ASCII characters are removed too: each of their UTF-8 bytes is ≥ 0x80.
+    let normalized = key.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase());
+    let mut short = [0u8; 64];
+    let mut long = Vec::new();
+    let text: &[u8] = if key.len() <= short.len() {
+        let mut n = 0;
+        for b in normalized {
+            short[n] = b;
+            n += 1;
+        }
+        &short[..n]
+    } else {
+        long.extend(normalized);
+        &long
+    };
+    match SECRET_FRAGMENTS.as_ref() {
+        Some(fragments) => fragments.is_match(text),
+        // Building the automaton of these fixed fragments does not fail; were it to, the
+        // answer stays the same, only slower.
+        None => SECRET_KEY_FRAGMENTS.iter().any(|f| text.windows(f.len()).any(|w| w == f.as_bytes())),
+    }
 }
 
 /// Redacts every place of an event where a secret can hide (see the module documentation).
@@ -231,6 +256,34 @@ mod tests {
     fn leaves_ordinary_keys() {
         for k in ["userName", "email", "displayName", "id"] {
             assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    /// The definition `is_secret_key` implements: the key lower-cased, without what is not an
+    /// ASCII letter or digit, contains one of the fragments.
+    fn reference(key: &str) -> bool {
+        let normalized: String =
+            key.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+        SECRET_KEY_FRAGMENTS.iter().any(|f| normalized.contains(f))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_secret_key_is_one_whose_letters_and_digits_hold_a_fragment(
+            key in "[a-zA-Z0-9_. é日-]{0,70}(Pass-Word|api_KEY|toKen|Cookie|credentiaL|x)?[a-z0-9_é-]{0,70}"
+        ) {
+            proptest::prop_assert_eq!(is_secret_key(&key), reference(&key), "{}", key);
+        }
+    }
+
+    #[test]
+    fn secret_keys_are_found_in_any_spelling_and_length() {
+        let long = format!("{}_Refresh-Token", "x".repeat(100));
+        for key in ["password", "API-Key", "apiKey", "x_client_secret", "Set-Cookie", "pass日word", long.as_str()] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in ["", "userName", "pass_wor", "tok", "api", long.trim_end_matches("Token")] {
+            assert!(!is_secret_key(key), "{key}");
         }
     }
 }
