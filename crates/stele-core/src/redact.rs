@@ -49,10 +49,14 @@ pub fn is_secret_key(key: &str) -> bool {
         long.extend(normalized);
         &long
     };
-    match SECRET_FRAGMENTS.as_ref() {
+    holds_fragment(text, SECRET_FRAGMENTS.as_ref())
+}
+
+/// Whether normalised key text holds a fragment. Building the automaton of these fixed
+/// fragments does not fail; were it to, the answer stays the same, only slower.
+fn holds_fragment(text: &[u8], automaton: Option<&AhoCorasick>) -> bool {
+    match automaton {
         Some(fragments) => fragments.is_match(text),
-        // Building the automaton of these fixed fragments does not fail; were it to, the
-        // answer stays the same, only slower.
         None => SECRET_KEY_FRAGMENTS.iter().any(|f| text.windows(f.len()).any(|w| w == f.as_bytes())),
     }
 }
@@ -285,5 +289,8 @@ mod tests {
         for key in ["", "userName", "pass_wor", "tok", "api", long.trim_end_matches("Token")] {
             assert!(!is_secret_key(key), "{key}");
         }
+        // The fallback without the automaton gives the same answers.
+        assert!(holds_fragment(b"xrefreshtokenx", None) && holds_fragment(b"password", None));
+        assert!(!holds_fragment(b"passwor", None) && !holds_fragment(b"", None));
     }
 }
