@@ -206,6 +206,8 @@ impl Progress {
 /// progress it shares with the writer.
 pub(crate) struct Indexer {
     pub(crate) conn: Arc<tokio::sync::Mutex<Connection>>,
+    /// Reads the log's rows for a group ([`open_log_reader`]); used only under `conn`'s lock.
+    log: Mutex<Connection>,
     pub(crate) progress: Arc<Progress>,
     pub(crate) mode: IndexMode,
     /// The state of [`IndexMode::Random`].
@@ -246,13 +248,33 @@ pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A connection that reads the log (attached read-only as `log`, like the index writer's)
+/// for the indexer's groups. Each read of a chunk of rows is its own short read transaction:
+/// read through the index writer's connection, the log stayed in the group's transaction from
+/// its first chunk to its COMMIT (up to seconds), so the checkpointer could never restart the
+/// log's WAL meanwhile — its truncating checkpoint held the writer off for its whole 200 ms
+/// wait and failed, 18 times in 11 s of `stele bench ingest` batches (session 25). Reading
+/// outside the group's transaction is safe because log rows are only ever appended, and
+/// redactions and expiries, which rewrite or delete them, take the indexer's lock for their
+/// whole course, as a group does.
+fn open_log_reader(db: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute("ATTACH DATABASE ?1 AS log", [read_only_uri(db)])?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    Ok(conn)
+}
+
+/// `db` as a read-only URI: `%`, `?` and `#` are escaped.
+fn read_only_uri(db: &Path) -> String {
+    let path = db.to_string_lossy().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+    format!("file:{path}?mode=ro")
+}
+
 /// Prepares a read connection of the log: the index attached read-only as `ix`, the
 /// temporary tail table, and the [`stele_term`] function.
 pub(crate) fn prepare_reader(conn: &Connection, db: &Path) -> rusqlite::Result<()> {
-    // A URI, so that the index opens read-only like the log: `%`, `?` and `#` are escaped.
-    let path = index_path(db).to_string_lossy().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
-    let uri = format!("file:{path}?mode=ro");
-    conn.execute("ATTACH DATABASE ?1 AS ix", [uri])?;
+    // A URI, so that the index opens read-only like the log.
+    conn.execute("ATTACH DATABASE ?1 AS ix", [read_only_uri(&index_path(db))])?;
     conn.execute_batch(TAIL_SCHEMA)?;
     conn.create_scalar_function(
         "stele_term",
@@ -505,8 +527,15 @@ impl Postings {
 }
 
 /// Indexes the tenant's events after its mark up to `upto` (at most `budget` events) inside
-/// the caller's transaction. Returns the new mark and how many events it indexed.
-fn index_tenant(conn: &Connection, no: i64, upto: u64, budget: usize) -> rusqlite::Result<(u64, usize)> {
+/// the caller's transaction on `conn`, reading them through `log`. Returns the new mark and
+/// how many events it indexed.
+fn index_tenant(
+    conn: &Connection,
+    log: &Connection,
+    no: i64,
+    upto: u64,
+    budget: usize,
+) -> rusqlite::Result<(u64, usize)> {
     let from = mark(conn, no)?;
     if upto <= from || budget == 0 {
         return Ok((from, 0));
@@ -516,7 +545,7 @@ fn index_tenant(conn: &Connection, no: i64, upto: u64, budget: usize) -> rusqlit
     let mut tri = conn.prepare_cached("INSERT INTO message_tri (rowid, doc) VALUES (?1, ?2)")?;
     let (mut last, mut count) = (from, 0usize);
     while count < budget && last < upto {
-        let rows = read_rows(conn, pos(no, last), pos(no, upto), READ_CHUNK.min(budget - count))?;
+        let rows = read_rows(log, pos(no, last), pos(no, upto), READ_CHUNK.min(budget - count))?;
         let Some(end) = rows.last().map(|r| r.seq as u64) else { break };
         for row in &rows {
             let Entries { terms, doc, grams } = entries(no, row);
@@ -603,7 +632,13 @@ impl Indexer {
         }
         progress.appended.store(appended, Ordering::Relaxed);
         progress.indexed.store(indexed, Ordering::Relaxed);
-        Ok(Self { conn: Arc::new(tokio::sync::Mutex::new(conn)), progress, mode, rng: Mutex::new(mode_seed(mode)) })
+        Ok(Self {
+            conn: Arc::new(tokio::sync::Mutex::new(conn)),
+            log: Mutex::new(open_log_reader(db)?),
+            progress,
+            mode,
+            rng: Mutex::new(mode_seed(mode)),
+        })
     }
 
     /// Indexes what `work` names (tenant → up to which seq), in one transaction of at most
@@ -614,10 +649,11 @@ impl Indexer {
         let mut left = HashMap::new();
         let mut budget = BATCH_EVENTS;
         let mut oldest: Option<Instant> = None;
+        let log = self.log.lock().map_err(|_| rusqlite::Error::InvalidQuery)?;
         conn.execute_batch("BEGIN")?;
         let done = (|| {
             for (&no, &(upto, since)) in &work {
-                let (mark, n) = index_tenant(conn, no, upto, budget)?;
+                let (mark, n) = index_tenant(conn, &log, no, upto, budget)?;
                 budget -= n;
                 if n > 0 {
                     oldest = Some(oldest.map_or(since, |o| o.min(since)));
@@ -939,6 +975,65 @@ pub(crate) fn fill_tail(conn: &Connection, no: i64, mark: u64, head: u64) -> rus
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether a truncating checkpoint of the log at `db` goes through at once (no reader
+    /// holds frames of its WAL). It empties the WAL when it does.
+    fn log_truncates(db: &Path) -> bool {
+        let conn = Connection::open(db).expect("open");
+        conn.pragma_update(None, "busy_timeout", 0).expect("no waiting");
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).expect("checkpoint");
+        busy == 0
+    }
+
+    /// Puts a frame in the log's WAL that no checkpoint has copied yet.
+    fn touch_log(db: &Path) {
+        let conn = Connection::open(db).expect("open");
+        conn.pragma_update(None, "wal_autocheckpoint", 0).expect("no autocheckpoint");
+        conn.execute("UPDATE tenants SET name = name || 'x'", []).expect("write");
+    }
+
+    /// An indexer group reads the log in short read transactions of its own: with the
+    /// group's transaction still open, the checkpointer can restart the log's WAL (it could
+    /// not while the group read the log inside its transaction, and held the writer off).
+    #[tokio::test]
+    async fn an_open_group_does_not_hold_the_logs_wal() {
+        use stele_core::NewEvent;
+        use stele_store::{NewTenant, Store};
+        let dir = tempfile::tempdir().expect("dir");
+        let db = dir.path().join("stele.db");
+        let options = crate::SqliteOptions { index: IndexMode::Never, ..Default::default() };
+        let store = crate::SqliteStore::open_with(&db, options).expect("store");
+        let tenant = stele_core::TenantId::parse("acme").expect("id");
+        let created = NewTenant {
+            id: tenant.clone(),
+            name: "acme".into(),
+            aliases: vec![],
+            created_at: stele_core::Timestamp::now(),
+        };
+        store.create_tenant(created, stele_store::conformance::event("t", 1)).await.expect("tenant");
+        let events: Vec<NewEvent> = (0..2500).map(|i| stele_store::conformance::event("doc.edit", 10 + i)).collect();
+        store.append(&tenant, events, None).await.expect("append");
+        store.close().await;
+
+        let (conn, log) = (open_index_writer(&db).expect("index"), open_log_reader(&db).expect("log reader"));
+        touch_log(&db);
+        conn.execute_batch("BEGIN").expect("begin");
+        let (mark, n) = index_tenant(&conn, &log, 1, 2501, BATCH_EVENTS).expect("group");
+        assert_eq!(
+            (mark, n),
+            (2501, 2501),
+            "the group read every event, in {} chunks",
+            2501_usize.div_ceil(READ_CHUNK)
+        );
+        assert!(log_truncates(&db), "the open group holds no read transaction of the log");
+        // Positive control: a read of the log inside the group's transaction (how groups
+        // read it before) holds the WAL until the group commits.
+        touch_log(&db);
+        let _: i64 = conn.query_row("SELECT COUNT(*) FROM log.events", [], |r| r.get(0)).expect("read");
+        assert!(!log_truncates(&db), "the control: a read inside the group's transaction holds the WAL");
+        conn.execute_batch("COMMIT").expect("commit");
+        assert!(log_truncates(&db), "and lets go of it at COMMIT");
+    }
 
     #[test]
     fn messages_are_indexed_by_aligned_trigrams() {
