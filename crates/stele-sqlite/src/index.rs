@@ -112,14 +112,31 @@ const GATHER_EVENTS: u64 = 5_000;
 /// …for at most this long after the oldest of them was committed. Postings land at scattered
 /// keys, so a transaction's page writes grow with its distinct pages, not its events: with
 /// single-event requests, 500 ms instead of 200 ms halved the bytes written per event
-/// (95 → 53 KB) and gave 30% more events/s (`stele bench ingest`, session 13). Since the
-/// postings are sorted and the commit only appends, 250 ms costs bytes but not speed, and
-/// keeps the index within a second of single-event load (issue #13's target): `stele bench
-/// ingest --batched-events 100000 --single-events 20000`, 500 / 250 ms alternated twice
-/// (session 20): single events 7 967, 6 786 / 8 211, 9 090 events/s; commit → indexed p99
-/// under them ≤ 1.5 s, ≤ 1 s / ≤ 0.5 s, ≤ 0.5 s; bytes written per single event 18.7, 21.7 /
-/// 33.1, 28.5 KB.
-const GATHER: Duration = Duration::from_millis(250);
+/// (95 → 53 KB) and gave 30% more events/s (`stele bench ingest`, session 13). 250 ms kept
+/// the index within half a second of single-event load (session 20); 400 ms, once the index's
+/// checkpoints were small ([`AUTOCHECKPOINT_PAGES`]), gives 12–18% more single events/s for
+/// 10% less CPU and a fifth fewer bytes per event, with commit → indexed p99 still ≤ 1 s
+/// (issue #13's target; 500 ms reached the 1 s bucket's edge). `wrk` posting single events
+/// from 64 connections, 8 s runs, alternated (session 26), both with 4 MiB checkpoints:
+/// 250 / 400 ms 6 440, 6 309, 6 319, 6 383 / 7 187, 7 592 requests/s; server CPU 202–209 /
+/// 177–188 µs per event; written 16–17 / 13 KB per event; commit → indexed p99 ≤ 0.5–0.75 s
+/// / ≤ 0.75, ≤ 1 s.
+const GATHER: Duration = Duration::from_millis(400);
+
+/// The index file's WAL is checkpointed once it holds this many pages (4 MiB of 16 KiB
+/// pages; SQLite's default is 1 000 pages, 16 MiB here). A checkpoint writes the pages into
+/// the index file in one burst, and the next fsync of the log — every acknowledged write
+/// waits for one — waits behind that burst on this machine's disk (a device flush persists
+/// whatever was written before it): with 16 MiB checkpoints, single events' p99 was 67–82
+/// ms; with 4 MiB, 42–52 ms, for 2–3 KB more written per event (a page changed between two
+/// checkpoints is written twice) and 4–6% fewer events/s at the old gathering window.
+/// Index pages of 4 KiB (bursts of 4 MB at the default) did the same (p99 39–46 ms), but index
+/// reads looked 10–20% slower with them in one run of `stele bench query --sizes 200000` (a
+/// shape that does not read the index moved as much, so not told apart) and 16 KiB stay. The
+/// index on a RAM disk gave p99 19–20 ms, and with `synchronous = OFF` (no fsync of the
+/// index at all) the p99 stayed at 69–76 ms: it is the bursts' size, not the index's fsyncs.
+/// `wrk`, 64 connections posting single events, 8 s runs alternated (session 26).
+const AUTOCHECKPOINT_PAGES: i64 = 256;
 
 /// Most tail documents a read connection keeps in its temporary full-text table.
 const MAX_TAIL_DOCS: i64 = 400_000;
@@ -222,6 +239,7 @@ pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
+    conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
     // 16 MB (it was 64): a group's postings are sorted, so each leaf is written once per
     // group, and pages not in this cache come from the OS's. `stele bench ingest`, two
     // alternated rounds: 64 MB → 16 MB peak RSS 215–233 → 199–219 MiB, the same events/s,
@@ -992,15 +1010,11 @@ mod tests {
         conn.execute("UPDATE tenants SET name = name || 'x'", []).expect("write");
     }
 
-    /// An indexer group reads the log in short read transactions of its own: with the
-    /// group's transaction still open, the checkpointer can restart the log's WAL (it could
-    /// not while the group read the log inside its transaction, and held the writer off).
-    #[tokio::test]
-    async fn an_open_group_does_not_hold_the_logs_wal() {
+    /// A log at `<dir>/stele.db` of tenant `acme` (tenant number 1) with `n` events, none indexed.
+    async fn log_with_events(dir: &Path, n: u64) -> PathBuf {
         use stele_core::NewEvent;
         use stele_store::{NewTenant, Store};
-        let dir = tempfile::tempdir().expect("dir");
-        let db = dir.path().join("stele.db");
+        let db = dir.join("stele.db");
         let options = crate::SqliteOptions { index: IndexMode::Never, ..Default::default() };
         let store = crate::SqliteStore::open_with(&db, options).expect("store");
         let tenant = stele_core::TenantId::parse("acme").expect("id");
@@ -1011,10 +1025,58 @@ mod tests {
             created_at: stele_core::Timestamp::now(),
         };
         store.create_tenant(created, stele_store::conformance::event("t", 1)).await.expect("tenant");
-        let events: Vec<NewEvent> = (0..2500).map(|i| stele_store::conformance::event("doc.edit", 10 + i)).collect();
+        let events: Vec<NewEvent> =
+            (0..n).map(|i| stele_store::conformance::event("doc.edit", 10 + i as i64)).collect();
         store.append(&tenant, events, None).await.expect("append");
         store.close().await;
+        db
+    }
 
+    /// Indexes the whole log at `db` into a new index file in one group (with SQLite's
+    /// default checkpoint threshold of 1 000 pages if `default_checkpoints`); returns the
+    /// sizes of the index file and of its WAL right after the group's COMMIT.
+    fn one_group(db: &Path, default_checkpoints: bool) -> (u64, u64) {
+        let index = index_path(db);
+        let wal = PathBuf::from(format!("{}-wal", index.display()));
+        for f in [&index, &wal] {
+            let _ = std::fs::remove_file(f);
+        }
+        let (conn, log) = (open_index_writer(db).expect("index"), open_log_reader(db).expect("log reader"));
+        if default_checkpoints {
+            conn.pragma_update(None, "wal_autocheckpoint", 1000).expect("autocheckpoint");
+        }
+        conn.execute_batch("BEGIN").expect("begin");
+        let upto: u64 = log.query_row("SELECT MAX(seq) FROM log.events", [], |r| r.get(0)).expect("head");
+        index_tenant(&conn, &log, 1, upto, BATCH_EVENTS).expect("group");
+        conn.execute_batch("COMMIT").expect("commit");
+        let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        (len(&index), len(&wal))
+    }
+
+    /// The index is checkpointed once its WAL holds [`AUTOCHECKPOINT_PAGES`] (4 MiB), not at
+    /// SQLite's 16 MiB: a group that wrote more has its pages in the index file when its
+    /// COMMIT returns, so no checkpoint burst holds up the log's fsync for long.
+    #[tokio::test]
+    async fn a_group_past_four_mib_is_checkpointed_at_its_commit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = log_with_events(dir.path(), 20_000).await;
+        let threshold = AUTOCHECKPOINT_PAGES as u64 * 16_384;
+        let (file, wal) = one_group(&db, false);
+        assert!(wal > threshold, "the group wrote {wal} bytes of WAL, past the threshold ({threshold})");
+        assert!(file >= threshold, "its pages were copied into the index file ({file} bytes) at COMMIT");
+        // Positive control: with SQLite's default threshold the same group stays in the WAL,
+        // for a later, larger burst; the index file holds only its empty schema.
+        let (file, wal) = one_group(&db, true);
+        assert!(wal > threshold && file <= 64 * 1024, "the control: file {file} bytes, WAL {wal}");
+    }
+
+    /// An indexer group reads the log in short read transactions of its own: with the
+    /// group's transaction still open, the checkpointer can restart the log's WAL (it could
+    /// not while the group read the log inside its transaction, and held the writer off).
+    #[tokio::test]
+    async fn an_open_group_does_not_hold_the_logs_wal() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = log_with_events(dir.path(), 2500).await;
         let (conn, log) = (open_index_writer(&db).expect("index"), open_log_reader(&db).expect("log reader"));
         touch_log(&db);
         conn.execute_batch("BEGIN").expect("begin");
