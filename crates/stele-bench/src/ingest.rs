@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use hyper::body::Bytes;
+use hyper::StatusCode;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use stele_core::{parse_ingest_body, Limits, Timestamp};
@@ -443,25 +445,27 @@ async fn head_lag_probe(
     let http = reqwest::Client::new();
     let mut lags = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        let receipt: Value = http
-            .post(format!("{base}/v1/events"))
-            .bearer_auth(&key)
-            .json(&json!({"action": "bench.probe"}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let acked = Instant::now();
-        let seq = receipt["seq"].as_u64().context("no seq in the receipt")?;
-        http.get(format!("{base}/v1/integrity/head?min_size={seq}"))
-            .bearer_auth(&key)
-            .send()
-            .await?
-            .error_for_status()?;
-        lags.push(acked.elapsed());
+        lags.extend(probe_head_once(&http, &base, &key).await?);
     }
     Ok(lags)
+}
+
+/// One probe: appends an event, then waits for a signed head covering it. `None` when the
+/// server asked to come back later (503 + `Retry-After`: the index is too far behind, as it
+/// may be under the batches); the probe waits as asked, and that probe is not counted.
+async fn probe_head_once(http: &reqwest::Client, base: &str, key: &str) -> anyhow::Result<Option<Duration>> {
+    let response =
+        http.post(format!("{base}/v1/events")).bearer_auth(key).json(&json!({"action": "bench.probe"})).send().await?;
+    let wait = crate::poster::retry_after_seconds(response.headers());
+    if let (reqwest::StatusCode::SERVICE_UNAVAILABLE, Some(seconds)) = (response.status(), wait) {
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        return Ok(None);
+    }
+    let receipt: Value = response.error_for_status()?.json().await?;
+    let acked = Instant::now();
+    let seq = receipt["seq"].as_u64().context("no seq in the receipt")?;
+    http.get(format!("{base}/v1/integrity/head?min_size={seq}")).bearer_auth(key).send().await?.error_for_status()?;
+    Ok(Some(acked.elapsed()))
 }
 
 /// The validated rows of the batch bodies, as the server would store them.
@@ -601,26 +605,19 @@ async fn send_all(
     total: usize,
     label: &str,
 ) -> anyhow::Result<Row> {
-    let bodies = Arc::new(bodies);
+    let endpoint = crate::poster::Endpoint::new(base, key)?;
+    let bodies: Arc<Vec<Bytes>> = Arc::new(bodies.into_iter().map(Bytes::from).collect());
     let next = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(bodies.len())));
     let progress = ProgressBar::new(bodies.len() as u64).with_message(label.to_owned());
-    let url = format!("{base}/v1/events");
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients.max(1) {
-        let (bodies, next, latencies, progress, url, key, refused) = (
-            bodies.clone(),
-            next.clone(),
-            latencies.clone(),
-            progress.clone(),
-            url.clone(),
-            key.to_owned(),
-            refused.clone(),
-        );
+        let (bodies, next, latencies, progress, refused) =
+            (bodies.clone(), next.clone(), latencies.clone(), progress.clone(), refused.clone());
+        let mut poster = crate::poster::Poster::new(endpoint.clone());
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
             let mut mine: Vec<Duration> = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -628,30 +625,19 @@ async fn send_all(
                 let t = Instant::now();
                 // A 503 with Retry-After (ingest busy, index behind) is retried as a client
                 // would, after the wait it asks for; its latency counts from the first try.
-                let response = loop {
-                    let response = http
-                        .post(&url)
-                        .bearer_auth(&key)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await?;
-                    let wait = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-                    match (response.status(), wait) {
-                        (reqwest::StatusCode::SERVICE_UNAVAILABLE, Some(seconds)) => {
+                let answer = loop {
+                    let answer = poster.post(body).await?;
+                    match (answer.status, answer.retry_after) {
+                        (StatusCode::SERVICE_UNAVAILABLE, Some(seconds)) => {
                             refused.fetch_add(1, Ordering::Relaxed);
                             tokio::time::sleep(Duration::from_secs(seconds)).await;
                         }
-                        _ => break response,
+                        _ => break answer,
                     }
                 };
-                if response.status() != reqwest::StatusCode::CREATED {
-                    bail!("request {i}: HTTP {}: {}", response.status(), response.text().await.unwrap_or_default());
+                if answer.status != StatusCode::CREATED {
+                    bail!("request {i}: HTTP {}: {}", answer.status, String::from_utf8_lossy(&answer.body));
                 }
-                response.bytes().await?;
                 mine.push(t.elapsed());
                 progress.inc(1);
             }
@@ -715,5 +701,49 @@ mod tests {
         assert!(slow.p99_since(&start).expect("groups").at_most_secs.is_infinite());
         assert!(first.p99_since(&first).is_none(), "nothing recorded between equal scrapes");
         assert!(DelayBuckets::parse("stele_index_lag_events 0\n").p99_since(&start).is_none());
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+
+    /// A server whose ingest answers `answers[i]` to its i-th post (then 201 with a seq).
+    async fn server(answers: Vec<StatusCode>) -> String {
+        let posts = Arc::new(AtomicUsize::new(0));
+        let app = axum::Router::new()
+            .route(
+                "/v1/events",
+                post(move || {
+                    let n = posts.fetch_add(1, Ordering::Relaxed);
+                    let status = answers.get(n).copied().unwrap_or(StatusCode::CREATED);
+                    async move { (status, [("retry-after", "0")], axum::Json(serde_json::json!({"seq": n + 1}))) }
+                }),
+            )
+            .route("/v1/integrity/head", get(|| async { "{}" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    /// The head probe runs beside the batches, which may push the index to its lag bound:
+    /// a 503 with `Retry-After` is waited out and not counted (the probe failed the whole
+    /// `stele bench ingest` run before); any other error still fails it.
+    #[tokio::test]
+    async fn a_probe_answered_503_with_retry_after_waits_and_the_next_one_counts() {
+        let http = reqwest::Client::new();
+        let base = server(vec![StatusCode::SERVICE_UNAVAILABLE]).await;
+        let first = super::probe_head_once(&http, &base, "k").await.expect("a 503 is not an error");
+        assert!(first.is_none(), "the refused probe is not counted");
+        let second = super::probe_head_once(&http, &base, "k").await.expect("the next probe");
+        assert!(second.is_some(), "the next probe measures the head's lag");
+        // Control: an error without Retry-After semantics still fails the probe.
+        let base = server(vec![StatusCode::INTERNAL_SERVER_ERROR]).await;
+        assert!(super::probe_head_once(&http, &base, "k").await.is_err(), "a 500 fails the probe");
     }
 }

@@ -5,6 +5,7 @@ pub mod corpus;
 pub mod ingest;
 pub mod integrity;
 pub mod pg;
+mod poster;
 pub mod process;
 pub mod query;
 pub mod query_corpus;
