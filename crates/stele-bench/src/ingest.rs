@@ -668,6 +668,12 @@ async fn send_all(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+
     use super::DelayBuckets;
 
     fn scrape(counts: [u64; 4]) -> DelayBuckets {
@@ -702,15 +708,6 @@ mod tests {
         assert!(first.p99_since(&first).is_none(), "nothing recorded between equal scrapes");
         assert!(DelayBuckets::parse("stele_index_lag_events 0\n").p99_since(&start).is_none());
     }
-}
-
-#[cfg(test)]
-mod probe_tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    use axum::http::StatusCode;
-    use axum::routing::{get, post};
 
     /// A server whose ingest answers `answers[i]` to its i-th post (then 201 with a seq).
     async fn server(answers: Vec<StatusCode>) -> String {

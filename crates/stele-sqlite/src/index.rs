@@ -123,6 +123,10 @@ const GATHER_EVENTS: u64 = 5_000;
 /// / ≤ 0.75, ≤ 1 s.
 const GATHER: Duration = Duration::from_millis(400);
 
+/// The index file's page size in bytes. 4 KiB halved the bytes written per single event
+/// after long bursts but cost batched events/s and small reads (ARCHITECTURE, session 27).
+const PAGE_SIZE: i64 = 16_384;
+
 /// The index file's WAL is checkpointed once it holds this many pages (4 MiB of 16 KiB
 /// pages; SQLite's default is 1 000 pages, 16 MiB here). A checkpoint writes the pages into
 /// the index file in one burst, and the next fsync of the log — every acknowledged write
@@ -235,7 +239,7 @@ pub(crate) struct Indexer {
 /// log attached as `log`.
 pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(index_path(db))?;
-    conn.pragma_update(None, "page_size", 16_384)?;
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
@@ -1060,7 +1064,7 @@ mod tests {
     async fn a_group_past_four_mib_is_checkpointed_at_its_commit() {
         let dir = tempfile::tempdir().expect("dir");
         let db = log_with_events(dir.path(), 20_000).await;
-        let threshold = AUTOCHECKPOINT_PAGES as u64 * 16_384;
+        let threshold = (AUTOCHECKPOINT_PAGES * PAGE_SIZE) as u64;
         let (file, wal) = one_group(&db, false);
         assert!(wal > threshold, "the group wrote {wal} bytes of WAL, past the threshold ({threshold})");
         assert!(file >= threshold, "its pages were copied into the index file ({file} bytes) at COMMIT");
