@@ -452,6 +452,8 @@ pub async fn run(options: QueryOptions) -> anyhow::Result<Report> {
             let secs = start.elapsed().as_secs_f64();
             eprintln!("indexed {lag} events in {secs:.1} s ({:.0} events/s)", lag as f64 / secs);
         }
+        // At rest, the idle indexer has merged its recent postings: measured so.
+        store.merge_index().await?;
         let db_bytes = ["", "-wal", "-index", "-index-wal"]
             .iter()
             .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())

@@ -28,6 +28,9 @@ use crate::rows::{pos, tenant_token};
 pub struct Split {
     pub no: i64,
     pub mark: u64,
+    /// Whether the tenant has postings in `recent_postings` in this read's snapshot: when it
+    /// has none (the idle indexer merged them), reads leave that table out.
+    pub recent: bool,
 }
 
 impl Split {
@@ -43,6 +46,25 @@ impl Split {
 
     fn end(&self) -> SqlValue {
         SqlValue::Integer(pos(self.no + 1, 0))
+    }
+
+    /// The postings tables a read looks in.
+    pub fn postings_tables(&self) -> &'static [&'static str] {
+        if self.recent {
+            &["postings", "recent_postings"]
+        } else {
+            &["postings"]
+        }
+    }
+
+    /// Where a lookup finds the tenant's postings: both tables (the `all_postings` view, whose
+    /// conditions SQLite pushes into each arm) or `postings` alone.
+    fn postings(&self) -> &'static str {
+        if self.recent {
+            "all_postings"
+        } else {
+            "postings"
+        }
     }
 }
 
@@ -236,7 +258,8 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
                     // Exact on the column; the postings (and the tail) are the way in.
                     sql.push("(");
                     scalar(sql, col, *op, value, false);
-                    sql.push(" AND pos IN (SELECT ").bind(s.base()).push(" + seq FROM postings WHERE tenant_no = ");
+                    sql.push(" AND pos IN (SELECT ").bind(s.base()).push(" + seq FROM ").push(s.postings());
+                    sql.push(" WHERE tenant_no = ");
                     sql.bind(SqlValue::Integer(s.no)).push(" AND term = ").bind(SqlValue::Text(term));
                     sql.push(" UNION ALL SELECT pos FROM events WHERE pos > ").bind(s.tail());
                     sql.push(" AND pos < ").bind(s.end()).push("))");
@@ -276,7 +299,7 @@ fn drives(e: &Expr, dense: &DenseTerms) -> bool {
 /// row's terms (for the tail).
 fn dense_probe(sql: &mut Sql, s: &Split, prefix: &str, term: &str, value: &str, negate: bool) {
     sql.push(if negate { "NOT (" } else { "(" });
-    sql.push("redacted IS NULL AND (EXISTS (SELECT 1 FROM postings p WHERE p.tenant_no = ");
+    sql.push("redacted IS NULL AND (EXISTS (SELECT 1 FROM ").push(s.postings()).push(" p WHERE p.tenant_no = ");
     sql.bind(SqlValue::Integer(s.no)).push(" AND p.term = ").bind(SqlValue::Text(term.to_owned()));
     sql.push(" AND p.time = events.time AND p.seq = events.seq) OR (pos > ").bind(s.tail());
     sql.push(" AND stele_term(json, ").bind(SqlValue::Text(prefix.to_owned())).push(", 'eq', ");
@@ -287,7 +310,7 @@ fn dense_probe(sql: &mut Sql, s: &Split, prefix: &str, term: &str, value: &str, 
 /// indexed part, and `stele_term(json, prefix, op, value)` for the tail: the same condition.
 fn term_set(sql: &mut Sql, s: &Split, negate: bool, prefix: &str, op: &str, value: &str, cond: impl FnOnce(&mut Sql)) {
     sql.push(if negate { "(redacted IS NOT NULL OR pos NOT IN " } else { "(redacted IS NULL AND pos IN " });
-    sql.push("(SELECT ").bind(s.base()).push(" + seq FROM postings WHERE tenant_no = ");
+    sql.push("(SELECT ").bind(s.base()).push(" + seq FROM ").push(s.postings()).push(" WHERE tenant_no = ");
     sql.bind(SqlValue::Integer(s.no)).push(" AND ");
     cond(sql);
     sql.push(" UNION ALL SELECT pos FROM events WHERE pos > ").bind(s.tail()).push(" AND pos < ").bind(s.end());
@@ -675,7 +698,7 @@ mod tests {
 
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
-        where_clause(&Split { no: 7, mark: 0 }, &query, false, &DenseTerms::new())
+        where_clause(&Split { no: 7, mark: 0, recent: true }, &query, false, &DenseTerms::new())
     }
 
     #[test]
@@ -694,11 +717,11 @@ mod tests {
             Query { filter: Some(Filter::parse(r#"not context.Env eq "Prod""#).expect("filter")), ..Query::default() };
         let mut dense = DenseTerms::new();
         dense.insert("context.env=prod".to_owned());
-        let split = Split { no: 7, mark: 0 };
+        let split = Split { no: 7, mark: 0, recent: true };
         let sql = where_clause(&split, &query, false, &dense);
-        assert!(sql.text.contains("NOT (redacted IS NULL AND (EXISTS (SELECT 1 FROM postings p"), "{}", sql.text);
+        assert!(sql.text.contains("NOT (redacted IS NULL AND (EXISTS (SELECT 1 FROM all_postings p"), "{}", sql.text);
         let sparse = where_clause(&split, &query, false, &DenseTerms::new());
-        assert!(sparse.text.contains("pos NOT IN (SELECT ? + seq FROM postings"), "{}", sparse.text);
+        assert!(sparse.text.contains("pos NOT IN (SELECT ? + seq FROM all_postings"), "{}", sparse.text);
     }
 
     #[test]
@@ -710,7 +733,7 @@ mod tests {
     #[test]
     fn common_words_probe_per_event() {
         let query = Query { text: TextQuery::parse("login").expect("words"), ..Query::default() };
-        let split = Split { no: 7, mark: 10 };
+        let split = Split { no: 7, mark: 10, recent: true };
         let dense = where_clause(&split, &query, false, &DenseTerms::new().with_dense_text());
         assert!(dense.text.starts_with("tenant_no = ?"), "walks the time index: {}", dense.text);
         assert!(dense

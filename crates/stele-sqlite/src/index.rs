@@ -64,7 +64,11 @@ pub fn index_files(db: &Path) -> Vec<PathBuf> {
 }
 
 /// Bumped when the index layout changes: an index of another version is rebuilt.
-const INDEX_VERSION: i64 = 2;
+const INDEX_VERSION: i64 = 3;
+
+/// The version before `recent_postings`: its index is upgraded in place (the new table and
+/// view are added, nothing is rebuilt).
+const INDEX_VERSION_BEFORE_RECENT: i64 = 2;
 
 const INDEX_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS postings (
@@ -74,6 +78,19 @@ const INDEX_SCHEMA: &str = "
         seq       INTEGER NOT NULL,
         PRIMARY KEY (tenant_no, term, time, seq)
     ) WITHOUT ROWID;
+    -- The latest groups' postings, the same rows (`Indexer::merge`): small, so a group's
+    -- inserts rewrite few pages; moved into `postings` in key order, in large runs. A posting
+    -- is in one of the two; reads see both through `all_postings`.
+    CREATE TABLE IF NOT EXISTS recent_postings (
+        tenant_no INTEGER NOT NULL,
+        term      TEXT NOT NULL,
+        time      INTEGER NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (tenant_no, term, time, seq)
+    ) WITHOUT ROWID;
+    CREATE VIEW IF NOT EXISTS all_postings AS
+        SELECT tenant_no, term, time, seq FROM postings
+        UNION ALL SELECT tenant_no, term, time, seq FROM recent_postings;
     -- detail=none: no positions (a third of the cost); words are matched as AND-ed tokens.
     -- Each document starts with its tenant's token so a search intersects with it early.
     CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
@@ -217,6 +234,11 @@ impl Progress {
         }
     }
 
+    /// Whether commits are waiting to be indexed.
+    fn has_work(&self) -> bool {
+        self.dirty.lock().is_ok_and(|d| !d.is_empty())
+    }
+
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.wake.notify_all();
@@ -233,7 +255,40 @@ pub(crate) struct Indexer {
     pub(crate) mode: IndexMode,
     /// The state of [`IndexMode::Random`].
     rng: Mutex<u64>,
+    /// Rows in `recent_postings` (counted at open, then kept up to date by the groups and
+    /// merges; purges are not subtracted, so it may be a little high until the next merge).
+    recent: AtomicU64,
+    /// Postings the last group added to `recent_postings`: a merge step moves at least as
+    /// many, so a merge always gains on the groups.
+    last_added: AtomicU64,
+    /// A merge pass has started and not reached the end: a step follows each group.
+    merging: AtomicBool,
+    /// Where the merge pass is: the least key its next step moves.
+    cursor: Mutex<Option<PostingKey>>,
 }
+
+/// A posting's key: `(tenant_no, term, time, seq)`.
+type PostingKey = (i64, String, i64, i64);
+
+/// A merge of `recent_postings` into `postings` starts once it holds this many rows, and
+/// whenever the indexer is idle. Postings are keyed by term first, so a group's postings of
+/// many-valued terms (ids, names, emails of targets) land on as many scattered leaves as it
+/// has distinct terms: in `postings`, most of those terms' leaves, rewritten by every group
+/// (50–70 KB written per single event after a long burst); in a table of this size, at most
+/// its own few hundred leaves — and the merge then rewrites each leaf of `postings` it
+/// touches once for many groups.
+const MERGE_ROWS: u64 = 400_000;
+
+/// Postings moved per step of a merge (at least; see [`Indexer::last_added`]). Each step is
+/// its own transaction, taken after a group, so the groups go on during a merge (commit →
+/// indexed stays short), its page writes reach the index file in small checkpoints
+/// ([`AUTOCHECKPOINT_PAGES`]), and a redaction waits for one step at most.
+const MERGE_STEP: u64 = 50_000;
+
+/// A tenant's postings in one group from this many on go straight into `postings`: so many
+/// are dense enough among its leaves (a burst of batches), and through `recent_postings`
+/// they would be written twice.
+const DIRECT_POSTINGS: usize = 200_000;
 
 /// Opens the index file of `db` for writing (creating or rebuilding it as needed), with the
 /// log attached as `log`.
@@ -253,13 +308,16 @@ pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
     // A purged entry's bytes are overwritten, not left in free pages (see `purge`).
     conn.pragma_update(None, "secure_delete", "ON")?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version != INDEX_VERSION {
+    if version == INDEX_VERSION_BEFORE_RECENT {
+        conn.execute_batch(INDEX_SCHEMA)?;
+        conn.pragma_update(None, "user_version", INDEX_VERSION)?;
+    } else if version != INDEX_VERSION {
         if version != 0 {
             tracing::warn!(found = version, want = INDEX_VERSION, "the index has another layout; rebuilding it");
         }
         conn.execute_batch(
-            "DROP TABLE IF EXISTS postings; DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS message_tri;
-             DROP TABLE IF EXISTS marks;",
+            "DROP VIEW IF EXISTS all_postings; DROP TABLE IF EXISTS postings; DROP TABLE IF EXISTS recent_postings;
+             DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS message_tri; DROP TABLE IF EXISTS marks;",
         )?;
         conn.execute_batch(INDEX_SCHEMA)?;
         conn.pragma_update(None, "user_version", INDEX_VERSION)?;
@@ -502,6 +560,12 @@ pub(crate) fn reader_mark(conn: &Connection, no: i64) -> rusqlite::Result<u64> {
     Ok(seq.unwrap_or(0) as u64)
 }
 
+/// Whether the tenant has postings in `recent_postings`, as a reader sees it.
+pub(crate) fn reader_has_recent(conn: &Connection, no: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM ix.recent_postings WHERE tenant_no = ?1)")?
+        .query_row([no], |r| r.get(0))
+}
+
 /// The last seq of the tenant's log (0 when empty), from the rowid range.
 pub(crate) fn head(conn: &Connection, schema: &str, no: i64) -> rusqlite::Result<u64> {
     let sql = format!("SELECT MAX(pos) FROM {schema}.events WHERE pos > ?1 AND pos < ?2");
@@ -548,19 +612,28 @@ impl Postings {
     }
 }
 
+/// What [`index_tenant`] did: the tenant's new mark, the events it indexed and the postings
+/// it added to `recent_postings` (none when they went straight into `postings`).
+struct TenantGroup {
+    mark: u64,
+    events: usize,
+    recent: u64,
+}
+
 /// Indexes the tenant's events after its mark up to `upto` (at most `budget` events) inside
-/// the caller's transaction on `conn`, reading them through `log`. Returns the new mark and
-/// how many events it indexed.
+/// the caller's transaction on `conn`, reading them through `log`. Their postings go to
+/// `recent_postings` ([`Indexer::merge`] moves them on), or straight into `postings` from
+/// [`DIRECT_POSTINGS`] on.
 fn index_tenant(
     conn: &Connection,
     log: &Connection,
     no: i64,
     upto: u64,
     budget: usize,
-) -> rusqlite::Result<(u64, usize)> {
+) -> rusqlite::Result<TenantGroup> {
     let from = mark(conn, no)?;
     if upto <= from || budget == 0 {
-        return Ok((from, 0));
+        return Ok(TenantGroup { mark: from, events: 0, recent: 0 });
     }
     let mut postings = Postings::default();
     let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
@@ -584,36 +657,40 @@ fn index_tenant(
         (last, count) = (end, count + rows.len());
     }
     if count == 0 {
-        return Ok((from, 0));
+        return Ok(TenantGroup { mark: from, events: 0, recent: 0 });
     }
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
     let (terms, postings) = postings.sorted();
+    let table = if postings.len() >= DIRECT_POSTINGS { "postings" } else { "recent_postings" };
     // Many rows per statement: a statement's setup and bindings cost as much as a row.
     let mut chunks = postings.chunks_exact(ROWS_PER_INSERT);
-    let mut many = conn.prepare_cached(&insert_postings_sql(ROWS_PER_INSERT))?;
+    let mut many = conn.prepare_cached(&insert_postings_sql(table, ROWS_PER_INSERT))?;
+    let mut added = 0u64;
     for chunk in chunks.by_ref() {
         bind_postings(&mut many, no, &terms, chunk)?;
-        many.raw_execute()?;
+        added += many.raw_execute()? as u64;
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut stmt = conn.prepare_cached(&insert_postings_sql(rest.len()))?;
+        let mut stmt = conn.prepare_cached(&insert_postings_sql(table, rest.len()))?;
         bind_postings(&mut stmt, no, &terms, rest)?;
-        stmt.raw_execute()?;
+        added += stmt.raw_execute()? as u64;
     }
     conn.prepare_cached(
         "INSERT INTO marks (tenant_no, seq) VALUES (?1, ?2) ON CONFLICT (tenant_no) DO UPDATE SET seq = excluded.seq",
     )?
     .execute(params![no, last as i64])?;
-    Ok((last, count))
+    let recent = if table == "recent_postings" { added } else { 0 };
+    Ok(TenantGroup { mark: last, events: count, recent })
 }
 
 /// Postings inserted by one statement.
 const ROWS_PER_INSERT: usize = 128;
 
-fn insert_postings_sql(rows: usize) -> String {
+/// `table` is `postings` or `recent_postings`.
+fn insert_postings_sql(table: &str, rows: usize) -> String {
     let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
-    format!("INSERT OR IGNORE INTO postings (tenant_no, term, time, seq) VALUES {values}")
+    format!("INSERT OR IGNORE INTO {table} (tenant_no, term, time, seq) VALUES {values}")
 }
 
 fn bind_postings(
@@ -654,13 +731,116 @@ impl Indexer {
         }
         progress.appended.store(appended, Ordering::Relaxed);
         progress.indexed.store(indexed, Ordering::Relaxed);
+        let recent: i64 = conn.query_row("SELECT COUNT(*) FROM recent_postings", [], |r| r.get(0))?;
         Ok(Self {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
             log: Mutex::new(open_log_reader(db)?),
             progress,
             mode,
             rng: Mutex::new(mode_seed(mode)),
+            recent: AtomicU64::new(recent as u64),
+            last_added: AtomicU64::new(0),
+            merging: AtomicBool::new(false),
+            cursor: Mutex::new(None),
         })
+    }
+
+    /// Moves up to `limit` postings of `recent_postings`, in key order from `from` (from the
+    /// least if `None`), into `postings`, in one transaction on `conn`. Returns how many moved
+    /// and the first key left after them (`None` once it reached the end).
+    fn merge_step(
+        &self,
+        conn: &Connection,
+        from: Option<&PostingKey>,
+        limit: u64,
+    ) -> rusqlite::Result<(u64, Option<PostingKey>)> {
+        // No posting has a tenant number this small: the least bound.
+        let (no, term, time, seq) = from.cloned().unwrap_or((i64::MIN, String::new(), i64::MIN, i64::MIN));
+        let key = "(tenant_no, term, time, seq)";
+        conn.execute_batch("BEGIN")?;
+        let moved = (|| {
+            let next: Option<PostingKey> = conn
+                .prepare_cached(&format!(
+                    "SELECT tenant_no, term, time, seq FROM recent_postings WHERE {key} >= (?1, ?2, ?3, ?4)
+                     ORDER BY tenant_no, term, time, seq LIMIT 1 OFFSET ?5"
+                ))?
+                .query_row(params![no, term, time, seq, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let (copy, delete) = (
+                "INSERT OR IGNORE INTO postings (tenant_no, term, time, seq)
+                 SELECT tenant_no, term, time, seq FROM recent_postings",
+                "DELETE FROM recent_postings",
+            );
+            let moved = match &next {
+                Some((no2, term2, time2, seq2)) => {
+                    let range = format!(" WHERE {key} >= (?1, ?2, ?3, ?4) AND {key} < (?5, ?6, ?7, ?8)");
+                    let args = params![no, term, time, seq, no2, term2, time2, seq2];
+                    conn.prepare_cached(&format!("{copy}{range}"))?.execute(args)?;
+                    conn.prepare_cached(&format!("{delete}{range}"))?.execute(args)?
+                }
+                None => {
+                    let range = format!(" WHERE {key} >= (?1, ?2, ?3, ?4)");
+                    conn.prepare_cached(&format!("{copy}{range}"))?.execute(params![no, term, time, seq])?;
+                    conn.prepare_cached(&format!("{delete}{range}"))?.execute(params![no, term, time, seq])?
+                }
+            };
+            Ok::<_, rusqlite::Error>((moved as u64, next))
+        })();
+        match moved {
+            Ok((moved, next)) => {
+                conn.execute_batch("COMMIT")?;
+                let _ =
+                    self.recent.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| Some(r.saturating_sub(moved)));
+                Ok((moved, next))
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves every recent posting into `postings`, [`MERGE_STEP`] at a time, each step its
+    /// own transaction followed by the index WAL's bound.
+    pub(crate) fn merge(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut from = None;
+        loop {
+            let (_, next) = self.merge_step(conn, from.as_ref(), MERGE_STEP)?;
+            crate::checkpoint::bound_wal(conn);
+            if next.is_none() {
+                // The caller holds the indexer's lock: no group added any meanwhile.
+                self.recent.store(0, Ordering::Relaxed);
+                return Ok(());
+            }
+            from = next;
+        }
+    }
+
+    /// One step of a merge pass from the background loop (under the indexer's lock for that
+    /// step only), from where the pass is. A pass goes through the keys once: postings that
+    /// groups add behind it wait for the next pass, so each leaf of `postings` is rewritten
+    /// once per pass (steps that each took the least keys rewrote the first leaves at every
+    /// step). Returns whether the pass reached the end.
+    fn merge_some(&self) -> bool {
+        let limit = MERGE_STEP.max(self.last_added.load(Ordering::Relaxed));
+        let conn = self.conn.blocking_lock();
+        let Ok(mut cursor) = self.cursor.lock() else { return true };
+        match self.merge_step(&conn, cursor.as_ref(), limit) {
+            Ok((_, next)) => {
+                crate::checkpoint::bound_wal(&conn);
+                let done = next.is_none();
+                *cursor = next;
+                self.merging.store(!done, Ordering::Relaxed);
+                done
+            }
+            Err(e) => {
+                // The postings stay in `recent_postings`, where reads find them too.
+                tracing::error!(error = %e, "merging recent postings failed; retrying later");
+                true
+            }
+        }
     }
 
     /// Indexes what `work` names (tenant → up to which seq), in one transaction of at most
@@ -674,21 +854,25 @@ impl Indexer {
         let log = self.log.lock().map_err(|_| rusqlite::Error::InvalidQuery)?;
         conn.execute_batch("BEGIN")?;
         let done = (|| {
+            let mut added = 0u64;
             for (&no, &(upto, since)) in &work {
-                let (mark, n) = index_tenant(conn, &log, no, upto, budget)?;
-                budget -= n;
-                if n > 0 {
+                let group = index_tenant(conn, &log, no, upto, budget)?;
+                budget -= group.events;
+                added += group.recent;
+                if group.events > 0 {
                     oldest = Some(oldest.map_or(since, |o| o.min(since)));
                 }
-                if mark < upto {
+                if group.mark < upto {
                     left.insert(no, (upto, since));
                 }
             }
-            Ok::<_, rusqlite::Error>(BATCH_EVENTS - budget)
+            Ok::<_, rusqlite::Error>((BATCH_EVENTS - budget, added))
         })();
         match done {
-            Ok(n) => {
+            Ok((n, added)) => {
                 conn.execute_batch("COMMIT")?;
+                self.recent.fetch_add(added, Ordering::Relaxed);
+                self.last_added.store(added, Ordering::Relaxed);
                 self.progress.indexed.fetch_add(n as u64, Ordering::Relaxed);
                 if let Some(since) = oldest {
                     record_delay(since.elapsed());
@@ -711,6 +895,9 @@ impl Indexer {
             // Set here too: the writer's and this thread's settings may land out of order.
             record_lag(self.progress.lag());
             if work.is_empty() {
+                // Idle: the recent postings join the others (reads then find them in one
+                // place), step by step while no commit comes.
+                while self.recent.load(Ordering::Relaxed) > 0 && !self.progress.has_work() && !self.merge_some() {}
                 continue;
             }
             // Few events: let more commits join, so that a transaction (a full-text segment,
@@ -733,6 +920,10 @@ impl Indexer {
                     self.progress.put_back(left);
                     // The index file's WAL, bounded the same way as the log's.
                     crate::checkpoint::bound_wal(&conn);
+                    drop(conn);
+                    if self.merging.load(Ordering::Relaxed) || self.recent.load(Ordering::Relaxed) >= MERGE_ROWS {
+                        self.merge_some();
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "indexing failed; retrying");
@@ -766,6 +957,9 @@ impl Indexer {
             }
             let (_, n) = self.index(conn, work)?;
             on_progress(n);
+            if self.recent.load(Ordering::Relaxed) >= MERGE_ROWS {
+                self.merge(conn)?;
+            }
         }
     }
 
@@ -787,6 +981,10 @@ impl Indexer {
                     partial.insert(*no, (cut, *since));
                 }
                 self.index(conn, partial)?;
+                // A random part of the recent postings moves on: reads must not be able to
+                // tell which of the two tables a posting is in either.
+                let recent = self.recent.load(Ordering::Relaxed);
+                self.merge_step(conn, None, self.next_random() % (recent + 2))?;
                 // What was not indexed stays to do.
                 let mut rest = HashMap::new();
                 for (no, entry) in work {
@@ -864,11 +1062,14 @@ pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Res
         let mut merge = false;
         for plan in plans {
             if plan.seq as u64 <= mark(conn, plan.no)? {
-                let mut del = conn.prepare_cached(
-                    "DELETE FROM postings WHERE tenant_no = ?1 AND term = ?2 AND time = ?3 AND seq = ?4",
-                )?;
-                for term in &plan.terms {
-                    del.execute(params![plan.no, term, plan.time, plan.seq])?;
+                for table in ["postings", "recent_postings"] {
+                    // The table names are constants.
+                    let mut del = conn.prepare_cached(&format!(
+                        "DELETE FROM {table} WHERE tenant_no = ?1 AND term = ?2 AND time = ?3 AND seq = ?4"
+                    ))?;
+                    for term in &plan.terms {
+                        del.execute(params![plan.no, term, plan.time, plan.seq])?;
+                    }
                 }
                 if plan.has_doc {
                     conn.execute("DELETE FROM events_fts WHERE rowid = ?1", [pos(plan.no, plan.seq as u64)])?;
@@ -919,6 +1120,7 @@ fn recover_purges(conn: &Connection) -> rusqlite::Result<()> {
         tracing::warn!(tenant_no = no, "a redaction's index purge was interrupted; rebuilding the tenant's index");
         conn.execute_batch("BEGIN")?;
         conn.execute("DELETE FROM postings WHERE tenant_no = ?1", [no])?;
+        conn.execute("DELETE FROM recent_postings WHERE tenant_no = ?1", [no])?;
         for table in ["events_fts", "message_tri"] {
             // The table names are constants.
             conn.execute(
@@ -1084,9 +1286,9 @@ mod tests {
         let (conn, log) = (open_index_writer(&db).expect("index"), open_log_reader(&db).expect("log reader"));
         touch_log(&db);
         conn.execute_batch("BEGIN").expect("begin");
-        let (mark, n) = index_tenant(&conn, &log, 1, 2501, BATCH_EVENTS).expect("group");
+        let group = index_tenant(&conn, &log, 1, 2501, BATCH_EVENTS).expect("group");
         assert_eq!(
-            (mark, n),
+            (group.mark, group.events),
             (2501, 2501),
             "the group read every event, in {} chunks",
             2501_usize.div_ceil(READ_CHUNK)
@@ -1099,6 +1301,68 @@ mod tests {
         assert!(!log_truncates(&db), "the control: a read inside the group's transaction holds the WAL");
         conn.execute_batch("COMMIT").expect("commit");
         assert!(log_truncates(&db), "and lets go of it at COMMIT");
+    }
+
+    /// Every row of one postings table, in key order.
+    fn rows_of(conn: &Connection, table: &str) -> Vec<(i64, String, i64, i64)> {
+        let sql = format!("SELECT tenant_no, term, time, seq FROM {table} ORDER BY tenant_no, term, time, seq");
+        let mut stmt = conn.prepare(&sql).expect("prepare");
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).expect("rows");
+        rows.collect::<Result<_, _>>().expect("read")
+    }
+
+    /// Groups write their postings to `recent_postings`; a merge step moves exactly the least
+    /// keys into `postings`, and a whole merge moves the rest: no posting is lost, repeated
+    /// or left behind, and the two tables together always hold the same rows.
+    #[tokio::test]
+    async fn merges_move_recent_postings_in_key_order_and_lose_none() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = log_with_events(dir.path(), 2500).await;
+        let indexer = Indexer::open(&db, IndexMode::Never).expect("indexer");
+        let conn = indexer.conn.clone();
+        let conn = conn.try_lock().expect("nobody else has it");
+        indexer.catch_up(&conn, |_| ()).expect("indexed");
+        let all = rows_of(&conn, "recent_postings");
+        assert!(all.len() > 2500, "the groups wrote {} postings, to the recent table", all.len());
+        assert!(rows_of(&conn, "postings").is_empty(), "and none to the merged one before a merge");
+        assert_eq!(indexer.recent.load(Ordering::Relaxed), all.len() as u64, "the count of recent postings");
+        let (moved, next) = indexer.merge_step(&conn, None, 1000).expect("step");
+        assert_eq!((moved, next.as_ref()), (1000, Some(&all[1000])), "a step moves 1 000, says where it stopped");
+        assert_eq!(rows_of(&conn, "postings"), all[..1000], "the step moved the 1 000 least keys");
+        assert_eq!(rows_of(&conn, "recent_postings"), all[1000..], "and left the rest");
+        // A step from a key moves the keys from there on only.
+        let (moved, next) = indexer.merge_step(&conn, Some(&all[1500]), 500).expect("step");
+        assert_eq!((moved, next.as_ref()), (500, Some(&all[2000])));
+        assert_eq!(rows_of(&conn, "postings"), [&all[..1000], &all[1500..2000]].concat());
+        let union: Vec<_> = {
+            let mut stmt = conn
+                .prepare("SELECT tenant_no, term, time, seq FROM all_postings ORDER BY tenant_no, term, time, seq")
+                .expect("prepare");
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).expect("rows");
+            rows.collect::<Result<_, _>>().expect("read")
+        };
+        assert_eq!(union, all, "all_postings sees both tables");
+        indexer.merge(&conn).expect("merge");
+        assert_eq!(rows_of(&conn, "postings"), all, "a whole merge moved the rest");
+        assert!(rows_of(&conn, "recent_postings").is_empty());
+        assert_eq!(indexer.recent.load(Ordering::Relaxed), 0);
+    }
+
+    /// A tenant's group of [`DIRECT_POSTINGS`] postings or more (a burst of batches) is
+    /// written straight into `postings`, once; smaller groups go through `recent_postings`
+    /// (the control is the test above, whose group of 2 500 events did).
+    #[tokio::test]
+    async fn a_burst_sized_group_goes_straight_into_postings() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = log_with_events(dir.path(), 30_000).await;
+        let (conn, log) = (open_index_writer(&db).expect("index"), open_log_reader(&db).expect("log reader"));
+        conn.execute_batch("BEGIN").expect("begin");
+        let group = index_tenant(&conn, &log, 1, 30_001, BATCH_EVENTS).expect("group");
+        conn.execute_batch("COMMIT").expect("commit");
+        assert_eq!((group.events, group.recent), (30_001, 0), "the whole group, none of it to the recent table");
+        let merged = rows_of(&conn, "postings").len();
+        assert!(merged >= DIRECT_POSTINGS, "{merged} postings, at least the threshold");
+        assert!(rows_of(&conn, "recent_postings").is_empty());
     }
 
     #[test]

@@ -238,6 +238,14 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || indexer.catch_up(&conn, |_| ()).map_err(backend)).await.map_err(backend)?
     }
 
+    /// Moves every posting of `recent_postings` into `postings` now, as the background
+    /// indexer does when idle (tests, benchmarks, `stele reindex`).
+    pub async fn merge_index(&self) -> Result<(), StoreError> {
+        let indexer = self.indexer.clone();
+        let conn = self.indexer.conn.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || indexer.merge(&conn).map_err(backend)).await.map_err(backend)?
+    }
+
     /// Committed events not indexed yet.
     pub fn index_lag(&self) -> u64 {
         self.indexer.progress.lag()
@@ -269,6 +277,7 @@ impl SqliteStore {
                 on_progress(done, total);
             })
             .map_err(sqlite)?;
+        indexer.merge(&conn).map_err(sqlite)?;
         conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(sqlite)?;
         Ok(total)
     }

@@ -212,9 +212,10 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
                 continue;
             }
             let n: i64 = conn
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM postings WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
-                )
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
+                    if split.recent { "all_postings" } else { "postings" }
+                ))
                 .and_then(|mut s| s.query_row(params![no, &term, DENSE_TERM_ROWS], |r| r.get(0)))
                 .map_err(backend)?;
             if n >= DENSE_TERM_ROWS {
@@ -285,14 +286,21 @@ fn reach(conn: &Connection, split: &Split, query: &Query, term: &str) -> Result<
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
     let from = query.range.from.map_or(i64::MIN, |t| t.as_micros());
     let to = query.range.to.map_or(i64::MAX, |t| t.as_micros());
-    conn.prepare_cached(&format!(
-        "SELECT time FROM postings WHERE tenant_no = ?1 AND term = ?2 AND seq <= ?3 AND time >= ?4 AND time < ?5
-         ORDER BY time {dir}, seq {dir} LIMIT 1 OFFSET ?6"
-    ))
-    .and_then(|mut s| {
-        s.query_row(params![split.no, term, split.mark as i64, from, to, REACH_POSTINGS - 1], |r| r.get(0)).optional()
-    })
-    .map_err(backend)
+    // Both tables in one ordered compound: SQLite merges their index orders (through the
+    // `all_postings` view, it sorted the term's whole range).
+    let arms: Vec<String> = split
+        .postings_tables()
+        .iter()
+        .map(|table| {
+            format!("SELECT time, seq FROM {table} WHERE tenant_no = ?1 AND term = ?2 AND seq <= ?3 AND time >= ?4 AND time < ?5")
+        })
+        .collect();
+    conn.prepare_cached(&format!("{} ORDER BY time {dir}, seq {dir} LIMIT 1 OFFSET ?6", arms.join(" UNION ALL ")))
+        .and_then(|mut s| {
+            s.query_row(params![split.no, term, split.mark as i64, from, to, REACH_POSTINGS - 1], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)
 }
 
 /// The top-level conjuncts of the query's filter and view (below `and`s only): each is a
@@ -416,29 +424,43 @@ fn walk_sql(split: &Split, query: &Query, walk: &Walk) -> Sql {
     let limit = i64::from(query.limit.get()) + 1;
     let offset = offset_of(query);
     let mut sql = Sql::default();
-    sql.push(
-        "SELECT seq, time, json FROM events WHERE pos IN (SELECT pos FROM (\
-         SELECT pos, time, seq FROM (SELECT events.pos AS pos, events.time AS time, events.seq AS seq FROM \
-         (SELECT time AS ptime, seq AS pseq FROM postings WHERE tenant_no = ",
-    );
-    sql.bind(SqlValue::Integer(split.no)).push(" AND term = ").bind(SqlValue::Text(walk.term.clone()));
-    sql.push(" AND seq <= ").bind(SqlValue::Integer(split.mark as i64));
-    push_range(&mut sql, query);
-    if let Some(key) = cursor_key(query) {
-        push_key_bound(&mut sql, after, key);
+    sql.push("SELECT seq, time, json FROM events WHERE pos IN (SELECT pos FROM (");
+    // One arm per postings table, each in the page's order and as long as the page: a walk
+    // through the `all_postings` view would sort the term's every posting first.
+    for (i, table) in split.postings_tables().iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        sql.push(
+            "SELECT pos, time, seq FROM (SELECT events.pos AS pos, events.time AS time, events.seq AS seq FROM \
+             (SELECT time AS ptime, seq AS pseq FROM ",
+        );
+        sql.push(table).push(" WHERE tenant_no = ").bind(SqlValue::Integer(split.no));
+        sql.push(" AND term = ").bind(SqlValue::Text(walk.term.clone()));
+        sql.push(" AND seq <= ").bind(SqlValue::Integer(split.mark as i64));
+        push_range(&mut sql, query);
+        if let Some(key) = cursor_key(query) {
+            push_key_bound(&mut sql, after, key);
+        }
+        // Each other term, looked up in both tables (`c`, for the plan's readers).
+        for check in &walk.checks {
+            for (j, other) in split.postings_tables().iter().enumerate() {
+                sql.push(if j == 0 { " AND (EXISTS (SELECT 1 FROM " } else { " OR EXISTS (SELECT 1 FROM " });
+                sql.push(other).push(" c WHERE c.tenant_no = ").bind(SqlValue::Integer(split.no));
+                sql.push(" AND c.term = ").bind(SqlValue::Text(check.clone()));
+                sql.push(&format!(" AND c.time = {table}.time AND c.seq = {table}.seq)"));
+            }
+            sql.push(")");
+        }
+        sql.push(") AS p CROSS JOIN events ON events.pos = ").bind(SqlValue::Integer(pos(split.no, 0)));
+        sql.push(" + p.pseq WHERE ");
+        sql.append(where_clause(split, query, false, &probed));
+        sql.push(&format!(" ORDER BY p.ptime {dir}, p.pseq {dir} LIMIT "))
+            .bind(SqlValue::Integer(limit.saturating_add(offset)));
+        sql.push(")");
     }
-    for check in &walk.checks {
-        sql.push(" AND EXISTS (SELECT 1 FROM postings c WHERE c.tenant_no = ").bind(SqlValue::Integer(split.no));
-        sql.push(" AND c.term = ").bind(SqlValue::Text(check.clone()));
-        sql.push(" AND c.time = postings.time AND c.seq = postings.seq)");
-    }
-    sql.push(") AS p CROSS JOIN events ON events.pos = ").bind(SqlValue::Integer(pos(split.no, 0)));
-    sql.push(" + p.pseq WHERE ");
-    sql.append(where_clause(split, query, false, &probed));
-    sql.push(&format!(" ORDER BY p.ptime {dir}, p.pseq {dir} LIMIT "))
-        .bind(SqlValue::Integer(limit.saturating_add(offset)));
     // The tail: `NOT INDEXED` keeps the planner on the rowid range.
-    sql.push(") UNION ALL SELECT pos, time, seq FROM events NOT INDEXED WHERE pos > ");
+    sql.push(" UNION ALL SELECT pos, time, seq FROM events NOT INDEXED WHERE pos > ");
     sql.bind(SqlValue::Integer(pos(split.no, split.mark)))
         .push(" AND pos < ")
         .bind(SqlValue::Integer(pos(split.no + 1, 0)));
@@ -596,7 +618,8 @@ pub(crate) fn split_of(conn: &Connection, no: i64, query: &Query) -> Result<Spli
     if query.text.is_some() && head > mark {
         index::fill_tail(conn, no, mark, head).map_err(backend)?;
     }
-    Ok(Split { no, mark })
+    let recent = index::reader_has_recent(conn, no).map_err(backend)?;
+    Ok(Split { no, mark, recent })
 }
 
 pub(crate) fn query(conn: &Connection, tenant: &TenantId, query: &Query) -> Result<Page, StoreError> {
@@ -674,10 +697,17 @@ fn count_from_postings(conn: &Connection, split: &Split, query: &Query) -> Resul
     let head = index::head(conn, "main", split.no).map_err(backend)?;
     let from = query.range.from.map_or(i64::MIN, |t| t.as_micros());
     let to = query.range.to.map_or(i64::MAX, |t| t.as_micros());
+    // A count per table, added: through the `all_postings` view each posting passed through
+    // a co-routine (an `action eq` count of 11 481 on the 1 M-event log: p50 1.0 → 1.9 ms).
+    let arms: Vec<String> = split
+        .postings_tables()
+        .iter()
+        .map(|table| {
+            format!("(SELECT COUNT(*) FROM {table} WHERE tenant_no = ?1 AND term = ?2 AND time >= ?3 AND time < ?4 AND seq <= ?5)")
+        })
+        .collect();
     let indexed: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM postings WHERE tenant_no = ?1 AND term = ?2 AND time >= ?3 AND time < ?4 AND seq <= ?5",
-        )
+        .prepare_cached(&format!("SELECT {}", arms.join(" + ")))
         .and_then(|mut s| s.query_row(params![split.no, term, from, to, head as i64], |r| r.get(0)))
         .map_err(backend)?;
     let tail: i64 = conn

@@ -65,7 +65,7 @@ fn facet_in(
             params.extend([SqlValue::Integer(pos(no, split.mark)), SqlValue::Integer(pos(no + 1, 0))]);
             format!(
                 "SELECT v, COUNT(*) FROM (
-                   SELECT substr(p.term, 13) AS v FROM postings p
+                   SELECT substr(p.term, 13) AS v FROM {postings} p
                     WHERE ? + p.seq IN (SELECT pos FROM events WHERE {w} AND redacted IS NULL)
                       AND p.tenant_no = ? AND p.term >= 'target.type=' AND p.term < 'target.type>'
                    UNION ALL
@@ -76,7 +76,8 @@ fn facet_in(
                             json_each(e.ejson, '$.targets') AS t
                       WHERE json_type(t.value, '$.type') = 'text' AND json_extract(t.value, '$.type') <> ''))
                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
-                w = w.text
+                w = w.text,
+                postings = if split.recent { "all_postings" } else { "postings" }
             )
         }
         other => {

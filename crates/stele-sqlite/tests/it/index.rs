@@ -1,5 +1,6 @@
 //! The deferred index (issue #13): reads cannot tell where the high-water mark is
-//! (proptest over random events, random marks, redactions and filters), ingest is refused
+//! or which postings were merged (proptest over random events, random marks and merges,
+//! redactions and filters), ingest is refused
 //! past the lag bound, `reindex` rebuilds the index from the log, and an interrupted
 //! redaction purge is repaired at the next start.
 
@@ -174,7 +175,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     /// The same writes into a store whose mark is always at the head and one whose marks
-    /// land at random points (and one that never indexes): every query answers the same.
+    /// land at random points, with a random part of its recent postings merged after each
+    /// write (and one that never indexes): every query answers the same.
     #[test]
     fn reads_cannot_tell_where_the_mark_is(
         picks in proptest::collection::vec(any::<[u8; 8]>(), 1..40),
@@ -356,6 +358,17 @@ fn trigram_documents(db: &std::path::Path, trigram: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redaction_purges_the_events_entries_from_the_index_file() {
+    purge_from_the_index_file(false).await;
+}
+
+/// The same with the event's postings merged from `recent_postings` into `postings` first:
+/// they are purged from there, and the merge left no copy in the pages it freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redaction_purges_merged_postings_from_the_index_file() {
+    purge_from_the_index_file(true).await;
+}
+
+async fn purge_from_the_index_file(merged: bool) {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("stele.db");
     let store = open(&path, IndexMode::Eager, u64::MAX);
@@ -367,6 +380,9 @@ async fn a_redaction_purges_the_events_entries_from_the_index_file() {
         (0..5).map(|i| parsed(json!({"action": "user.login", "message": format!("other {i}")}))).collect();
     store.append(&tenant(), vec![victim.clone()], None).await.expect("append");
     store.append(&tenant(), others, None).await.expect("append");
+    if merged {
+        store.merge_index().await.expect("merge");
+    }
     let words = ["quokkaword", "zanzibaractor", "zanzibar@example.org", "zanzibartarget", "zanzibarcontext"];
     // Positive control: indexed (the mark is at the head), the values are in the index file.
     for w in words {

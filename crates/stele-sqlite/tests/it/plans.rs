@@ -110,16 +110,19 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
         let body = serde_json::json!({ "events": events }).to_string();
         parse_ingest_body(body.as_bytes(), &Limits::default(), Timestamp::now()).expect("valid").events
     };
+    // Each term's postings in both tables: the first half merged into `postings`, the
+    // second half in `recent_postings` (below the merge threshold, so not merged by itself).
     for chunk in 0..6 {
         store.append(&tenant, append(chunk, 950), None).await.expect("append");
+        store.catch_up_index().await.expect("indexed");
+        if chunk == 2 {
+            store.merge_index().await.expect("merged");
+        }
     }
-    store.catch_up_index().await.expect("indexed");
     for chunk in 0..6 {
         store.append(&tenant, append(chunk, 50), None).await.expect("append");
     }
     assert_eq!(store.index_lag(), 300, "the last 300 events are in the tail");
-    let env = |v: &serde_json::Value| v["context"]["env"].as_str().unwrap_or_default().to_owned();
-    let target = |v: &serde_json::Value| v["targets"][0]["id"].as_str().unwrap_or_default().to_owned();
     type Check = fn(&str, &str) -> bool;
     let cases: [(&str, &str, Option<&str>, u64, Check); 8] = [
         // (filter, sort, walked term, matches, what each match satisfies)
@@ -168,33 +171,69 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
         // The fixture's 600 events and its tenant's creation, and 1200 of env_cold.
         (r#"not (context.env eq "env_hot")"#, "-time", None, 601 + 1200, |e, _| e != "env_hot"),
     ];
-    for (filter, sort, walked_term, expected, check) in cases {
+    // First with the second half's postings in the recent table, then with all of them merged
+    // (the idle indexer's state), when reads leave the recent table out.
+    for merged in [false, true] {
+        if merged {
+            store.merge_index().await.expect("merged");
+        }
+        for &(filter, sort, walked_term, expected, check) in &cases {
+            walk_case(&store, &tenant, merged, filter, sort, walked_term, expected, check).await;
+        }
+    }
+    store.close().await;
+}
+
+/// One case of [`term_pages_walk_their_postings_and_stay_exact`].
+#[allow(clippy::too_many_arguments)]
+async fn walk_case(
+    store: &SqliteStore,
+    tenant: &TenantId,
+    merged: bool,
+    filter: &str,
+    sort: &str,
+    walked_term: Option<&str>,
+    expected: u64,
+    check: fn(&str, &str) -> bool,
+) {
+    let env = |v: &serde_json::Value| v["context"]["env"].as_str().unwrap_or_default().to_owned();
+    let target = |v: &serde_json::Value| v["targets"][0]["id"].as_str().unwrap_or_default().to_owned();
+    {
         let query = Query {
             limit: stele_core::Limit::new(700).expect("limit"),
             sort: stele_core::Sort::parse(sort).expect("sort"),
             ..filtered(filter)
         };
-        let plan = store.explain(&tenant, &query).await.expect("plan");
+        let plan = store.explain(tenant, &query).await.expect("plan");
         let text = plan.join(" | ");
-        let walk =
-            plan.iter().position(|s| s.starts_with("SEARCH postings USING PRIMARY KEY (tenant_no=? AND term=?)"));
+        // The walk has an arm per postings table the tenant has postings in.
+        let arms = ["postings", "recent_postings"].map(|table| {
+            let step = format!("SEARCH {table} USING PRIMARY KEY (tenant_no=? AND term=?)");
+            plan.iter().position(|s| *s == step)
+        });
+        let tables = if merged { 1 } else { 2 };
         match walked_term {
             Some(term) => {
                 assert_eq!(plan.last(), Some(&format!("WALK {term}")), "{filter}: walks the rarest term");
-                let start = walk.unwrap_or_else(|| panic!("{filter}: walks the postings: {text}"));
-                // The walk's own steps, up to where its rows are scanned: no sort among them.
-                let steps: Vec<&String> =
-                    plan[start..].iter().take_while(|s| !s.starts_with("SCAN (subquery")).collect();
-                assert!(
-                    steps.iter().any(|s| s.contains("SEARCH events USING INTEGER PRIMARY KEY (rowid=?)")),
-                    "{text}"
-                );
-                assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "{filter}: the walk sorts: {text}");
-                let checked = filter.contains(" and ");
-                assert_eq!(steps.iter().any(|s| s.starts_with("SEARCH c USING")), checked, "{filter}: {text}");
+                assert_eq!(arms[1].is_some(), !merged, "{filter}, merged {merged}: the recent arm: {text}");
+                for start in arms.into_iter().take(tables) {
+                    let start = start.unwrap_or_else(|| panic!("{filter}: walks the postings tables: {text}"));
+                    // The arm's own steps, up to where its rows are scanned: no sort among them.
+                    let steps: Vec<&String> =
+                        plan[start..].iter().take_while(|s| !s.starts_with("SCAN (subquery")).collect();
+                    assert!(
+                        steps.iter().any(|s| s.contains("SEARCH events USING INTEGER PRIMARY KEY (rowid=?)")),
+                        "{text}"
+                    );
+                    assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "{filter}: the walk sorts: {text}");
+                    // Each other term is looked up in each table.
+                    let checks = term.matches(", ").count() + usize::from(term.contains(" CHECK "));
+                    let lookups = steps.iter().filter(|s| s.starts_with("SEARCH c USING")).count();
+                    assert_eq!(lookups, tables * checks, "{filter}: {text}");
+                }
             }
             None => {
-                assert!(walk.is_none(), "{filter}: {text}");
+                assert!(arms.iter().all(Option::is_none), "{filter}: {text}");
                 assert!(text.contains("CORRELATED"), "{filter}: expected a per-event probe: {text}");
             }
         }
@@ -202,7 +241,7 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
         let mut q = query.clone();
         let (mut walked, mut last): (u64, Option<(String, u64)>) = (0, None);
         loop {
-            let page = store.query(&tenant, &q).await.expect("page");
+            let page = store.query(tenant, &q).await.expect("page");
             for e in &page.events {
                 let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
                 assert!(check(&env(&v), &target(&v)), "{filter}: {v} does not match");
@@ -217,9 +256,8 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
             }
         }
         assert_eq!(walked, expected, "{filter}: every match, once");
-        assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{filter}: the count agrees");
+        assert_eq!(store.count(tenant, &query).await.expect("count"), expected, "{filter}: the count agrees");
     }
-    store.close().await;
 }
 
 /// The fixture plus 5 037 `bulk.load` events whose messages `message(i)` makes: 5 000
