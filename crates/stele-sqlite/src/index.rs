@@ -255,8 +255,9 @@ pub(crate) struct Indexer {
     pub(crate) mode: IndexMode,
     /// The state of [`IndexMode::Random`].
     rng: Mutex<u64>,
-    /// Rows in `recent_postings` (counted at open, then kept up to date by the groups and
-    /// merges; purges are not subtracted, so it may be a little high until the next merge).
+    /// Rows in `recent_postings` (counted at open and at the end of each merge pass, kept up
+    /// to date by the groups and merge steps in between; purges are not subtracted, so it
+    /// may be a little high until the pass ends).
     recent: AtomicU64,
     /// Postings the last group added to `recent_postings`: a merge step moves at least as
     /// many, so a merge always gains on the groups.
@@ -831,6 +832,14 @@ impl Indexer {
             Ok((_, next)) => {
                 crate::checkpoint::bound_wal(&conn);
                 let done = next.is_none();
+                if done {
+                    // Counted again once per pass: what groups added behind it, exactly (purges
+                    // are not subtracted as they go).
+                    match conn.query_row("SELECT COUNT(*) FROM recent_postings", [], |r| r.get::<_, i64>(0)) {
+                        Ok(n) => self.recent.store(n as u64, Ordering::Relaxed),
+                        Err(e) => tracing::error!(error = %e, "counting recent postings failed"),
+                    }
+                }
                 *cursor = next;
                 self.merging.store(!done, Ordering::Relaxed);
                 done

@@ -421,3 +421,34 @@ async fn the_index_opens_under_a_path_with_uri_characters() {
     assert!(stele_sqlite::index_path(&odd.join("stele.db")).exists());
     store.close().await;
 }
+
+/// Rows of one table of the index file, read through a connection of the test's own.
+fn index_rows(db: &std::path::Path, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open(stele_sqlite::index_path(db)).expect("open the index");
+    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).expect("count")
+}
+
+/// The background indexer, once idle, merges the recent postings into `postings`: at rest
+/// everything is in one table, and a query finds every event through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_indexer_merges_the_recent_postings() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("stele.db");
+    let store = open(&path, IndexMode::Background, u64::MAX);
+    make_tenant(&store).await;
+    let events: Vec<NewEvent> =
+        (0..200).map(|i| parsed(json!({"action": "doc.edit", "targets": [{"id": format!("d_{i}")}]}))).collect();
+    store.append(&tenant(), events, None).await.expect("append");
+    // Waits on the condition (the indexer's idle merge comes a second after its last group).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while store.index_lag() > 0 || index_rows(&path, "recent_postings") > 0 {
+        assert!(std::time::Instant::now() < deadline, "the recent postings were never merged");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Each event's action, status and target id, and the tenant's creation's action and status.
+    assert_eq!(index_rows(&path, "postings"), 200 * 3 + 2, "every posting, in the merged table");
+    let query =
+        Query { filter: Some(stele_core::Filter::parse(r#"target.id eq "d_7""#).expect("filter")), ..Query::default() };
+    assert_eq!(store.count(&tenant(), &query).await.expect("count"), 1);
+    store.close().await;
+}
