@@ -43,7 +43,14 @@ pub fn check_sql(query: &Query) {
     let mut dense = DenseTerms::new();
     query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(equality_term).for_each(|t| dense.insert(t));
     let dense = dense.with_dense_text();
-    for (split, dense) in [(Split { no: 3, mark: 0 }, DenseTerms::new()), (Split { no: 3, mark: 17 }, dense)] {
+    // With and without recent postings (the view or `postings` alone), each shape.
+    let splits = [
+        (Split { no: 3, mark: 0, recent: true }, DenseTerms::new()),
+        (Split { no: 3, mark: 17, recent: true }, dense.clone()),
+        (Split { no: 3, mark: 0, recent: false }, DenseTerms::new()),
+        (Split { no: 3, mark: 17, recent: false }, dense),
+    ];
+    for (split, dense) in splits {
         let sql = where_clause(&split, query, false, &dense);
         assert_eq!(sql.text.matches('?').count(), sql.params.len(), "SQLite: {}", sql.text);
     }
