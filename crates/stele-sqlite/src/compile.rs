@@ -59,7 +59,7 @@ impl Split {
 
     /// Where a lookup finds the tenant's postings: both tables (the `all_postings` view, whose
     /// conditions SQLite pushes into each arm) or `postings` alone.
-    fn postings(&self) -> &'static str {
+    pub(crate) fn postings(&self) -> &'static str {
         if self.recent {
             "all_postings"
         } else {

@@ -77,7 +77,7 @@ fn facet_in(
                       WHERE json_type(t.value, '$.type') = 'text' AND json_extract(t.value, '$.type') <> ''))
                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
                 w = w.text,
-                postings = if split.recent { "all_postings" } else { "postings" }
+                postings = split.postings()
             )
         }
         other => {
