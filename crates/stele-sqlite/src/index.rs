@@ -769,24 +769,20 @@ impl Indexer {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .optional()?;
-            let (copy, delete) = (
+            // From `from` up to the first key left (to the end when there is none).
+            let mut range = format!(" WHERE {key} >= (?1, ?2, ?3, ?4)");
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&no, &term, &time, &seq];
+            if let Some((no2, term2, time2, seq2)) = &next {
+                range.push_str(&format!(" AND {key} < (?5, ?6, ?7, ?8)"));
+                args.extend([no2 as &dyn rusqlite::ToSql, term2, time2, seq2]);
+            }
+            conn.prepare_cached(&format!(
                 "INSERT OR IGNORE INTO postings (tenant_no, term, time, seq)
-                 SELECT tenant_no, term, time, seq FROM recent_postings",
-                "DELETE FROM recent_postings",
-            );
-            let moved = match &next {
-                Some((no2, term2, time2, seq2)) => {
-                    let range = format!(" WHERE {key} >= (?1, ?2, ?3, ?4) AND {key} < (?5, ?6, ?7, ?8)");
-                    let args = params![no, term, time, seq, no2, term2, time2, seq2];
-                    conn.prepare_cached(&format!("{copy}{range}"))?.execute(args)?;
-                    conn.prepare_cached(&format!("{delete}{range}"))?.execute(args)?
-                }
-                None => {
-                    let range = format!(" WHERE {key} >= (?1, ?2, ?3, ?4)");
-                    conn.prepare_cached(&format!("{copy}{range}"))?.execute(params![no, term, time, seq])?;
-                    conn.prepare_cached(&format!("{delete}{range}"))?.execute(params![no, term, time, seq])?
-                }
-            };
+                 SELECT tenant_no, term, time, seq FROM recent_postings{range}"
+            ))?
+            .execute(args.as_slice())?;
+            let moved =
+                conn.prepare_cached(&format!("DELETE FROM recent_postings{range}"))?.execute(args.as_slice())?;
             Ok::<_, rusqlite::Error>((moved as u64, next))
         })();
         match moved {
@@ -1312,7 +1308,7 @@ mod tests {
         assert!(log_truncates(&db), "and lets go of it at COMMIT");
     }
 
-    /// Every row of one postings table, in key order.
+    /// Every row of one postings table (or the view of both), in key order.
     fn rows_of(conn: &Connection, table: &str) -> Vec<(i64, String, i64, i64)> {
         let sql = format!("SELECT tenant_no, term, time, seq FROM {table} ORDER BY tenant_no, term, time, seq");
         let mut stmt = conn.prepare(&sql).expect("prepare");
@@ -1343,14 +1339,7 @@ mod tests {
         let (moved, next) = indexer.merge_step(&conn, Some(&all[1500]), 500).expect("step");
         assert_eq!((moved, next.as_ref()), (500, Some(&all[2000])));
         assert_eq!(rows_of(&conn, "postings"), [&all[..1000], &all[1500..2000]].concat());
-        let union: Vec<_> = {
-            let mut stmt = conn
-                .prepare("SELECT tenant_no, term, time, seq FROM all_postings ORDER BY tenant_no, term, time, seq")
-                .expect("prepare");
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).expect("rows");
-            rows.collect::<Result<_, _>>().expect("read")
-        };
-        assert_eq!(union, all, "all_postings sees both tables");
+        assert_eq!(rows_of(&conn, "all_postings"), all, "all_postings sees both tables");
         indexer.merge(&conn).expect("merge");
         assert_eq!(rows_of(&conn, "postings"), all, "a whole merge moved the rest");
         assert!(rows_of(&conn, "recent_postings").is_empty());
