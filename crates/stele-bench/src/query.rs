@@ -145,6 +145,18 @@ impl Shape {
         }
     }
 
+    /// What one run of this shape asked for, to name the slowest run in the report.
+    fn describe(self, s: &Sample, cursor: &Cursor) -> String {
+        match self {
+            Shape::Text => format!("q={}", s.q_word),
+            Shape::Newest | Shape::CountAll | Shape::Cursor => String::new(),
+            _ => match self.query(s, cursor).map(|q| q.filter) {
+                Ok(Some(filter)) => filter.expr().to_string(),
+                _ => String::new(),
+            },
+        }
+    }
+
     /// The hand-written SQL with the same index use, and its parameters.
     fn raw(self, no: i64, s: &Sample, cursor: &Cursor) -> (String, Vec<SqlValue>) {
         let t = |v: &str| SqlValue::Text(v.to_owned());
@@ -294,6 +306,8 @@ pub struct Row {
     /// Runs that ran past the store's read deadline (their time is the deadline's).
     pub timeouts: usize,
     pub plan: Vec<String>,
+    /// The slowest Stele run: its milliseconds and what it asked for.
+    pub slowest: (f64, String),
 }
 
 impl Row {
@@ -382,6 +396,15 @@ impl fmt::Display for Report {
                             (m, t) => format!("  ({t} runs past the read deadline, {m} differed from raw)"),
                         }
                     )?;
+                }
+            }
+            for t in &size.tenants {
+                let slow: Vec<&Row> = t.rows.iter().filter(|r| !r.target().1 && !r.slowest.1.is_empty()).collect();
+                if !slow.is_empty() {
+                    writeln!(f, "-- slowest run of each shape that missed its target (tenant {}):", t.tenant)?;
+                    for r in slow {
+                        writeln!(f, "{:<40} {:>9.2} ms  {}", r.shape, r.slowest.0, r.slowest.1)?;
+                    }
                 }
             }
             if let Some(t) = size.tenants.first() {
@@ -883,6 +906,7 @@ async fn measure(
                 raw.run(shape, no, s, c).await?;
             }
             let (mut stele, mut baseline) = (Vec::new(), Vec::new());
+            let mut slowest = (Duration::ZERO, String::new());
             let (mut total_rows, mut mismatches, mut timeouts) = (0u64, 0usize, 0usize);
             let start = Instant::now();
             for i in 0..options.runs {
@@ -902,7 +926,11 @@ async fn measure(
                 }
                 let t = Instant::now();
                 let got = run_stele(store, &tenant, &query, count).await?;
-                stele.push(t.elapsed());
+                let took = t.elapsed();
+                if took > slowest.0 {
+                    slowest = (took, shape.describe(s, c));
+                }
+                stele.push(took);
                 if !raw_first {
                     let t = Instant::now();
                     want = raw.run(shape, no, s, c).await?;
@@ -933,6 +961,7 @@ async fn measure(
                 mismatches,
                 timeouts,
                 plan,
+                slowest: (slowest.0.as_secs_f64() * 1e3, slowest.1),
             });
             progress.inc(1);
         }

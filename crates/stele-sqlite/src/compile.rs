@@ -135,6 +135,11 @@ pub struct DenseTerms {
     /// Needles of `message co` whose trigram candidates are few, with their `message_tri`
     /// MATCH expression: collected from the trigram index first.
     rare_substrings: HashMap<String, String>,
+    /// The words are common enough for a page in time order to be read in windows.
+    windowed_text: bool,
+    /// Needles of `message co` whose trigram candidates are many enough for a page in time
+    /// order to be read in windows, each collecting the candidates between its rowids.
+    windowed_substrings: HashMap<String, String>,
 }
 
 impl DenseTerms {
@@ -156,21 +161,38 @@ impl DenseTerms {
         self
     }
 
-    /// Whether the words are probed per event (common words).
-    pub fn dense_text(&self) -> bool {
-        self.text
-    }
-
-    /// The words' matches are collected between rowids `lo` and `hi` only.
+    /// The words' matches, and every substring's trigram candidates, are collected between
+    /// rowids `lo` and `hi` only.
     pub fn with_text_window(mut self, lo: i64, hi: i64) -> Self {
         self.text = false;
         self.text_window = Some((lo, hi));
+        self.rare_substrings.extend(std::mem::take(&mut self.windowed_substrings));
         self
+    }
+
+    /// The words are common enough to read a page in time order in windows.
+    pub fn with_windowed_text(mut self) -> Self {
+        self.windowed_text = true;
+        self
+    }
+
+    /// Whether a page in time order is found sooner window by window along the time index:
+    /// common words or a common substring, and no rarer words or substring to start from.
+    pub fn windowed(&self, has_text: bool) -> bool {
+        let substrings_common = self.rare_substrings.keys().all(|n| self.windowed_substrings.contains_key(n));
+        let some_common = if has_text { self.windowed_text } else { !self.windowed_substrings.is_empty() };
+        some_common && substrings_common
     }
 
     /// `message co <needle>` has few candidates in the trigram index (found by `query`).
     pub fn insert_rare_substring(&mut self, needle: String, query: String) {
         self.rare_substrings.insert(needle, query);
+    }
+
+    /// `message co <needle>` has enough candidates in the trigram index (found by `query`)
+    /// for a page in time order to be read in windows.
+    pub fn insert_windowed_substring(&mut self, needle: String, query: String) {
+        self.windowed_substrings.insert(needle, query);
     }
 
     /// The trigram query of `e` if it is a `message co` with few candidates.

@@ -146,6 +146,20 @@ fn cursor_value(v: SqlValue) -> Value {
 /// near sqrt(page size x tenant size), a few thousand for tenants of millions of events).
 const DENSE_TERM_ROWS: i64 = 4000;
 
+/// A page in time order whose words or substring have at least this many indexed matches
+/// (candidates), and no rarer way in, is read in windows ([`windowed_page`]) rather than
+/// collected. Lower than [`DENSE_TERM_ROWS`]: a window reads only its own candidates, where
+/// collecting reads and sorts every one. (Other pages keep [`DENSE_TERM_ROWS`] between
+/// collecting and probing per event, which costs ~130 µs an event for words.) With
+/// [`next_window`], `stele bench query` on the 1 M-event log, this against the build before
+/// (alternated; session 29), p50 / p99 ms: the largest tenant's `q` 8.3 / 38, 6.5 / 36 →
+/// 7.5 / 18, 6.5 / 16, 8.1 / 17 and `message co` 5.8 / 451, 6.0 / 535 → 7.4 / 201, 6.8 / 183,
+/// 6.8 / 204 (a 5-character needle whose trigram candidates were 17 516 for 91 matches had
+/// walked the tenant's 222 k events; only its candidates are read now); a small tenant's `q`
+/// p99 15, 11 → 7.6, 7.1. Substrings windowed only from 4000 candidates: `message co` p50 8.1
+/// against 6.8.
+const WINDOWED_TEXT_ROWS: i64 = 1000;
+
 /// How a page is read: which terms are probed per event rather than collected (`dense`),
 /// and, for a page in time order with a term equality among its conjuncts, the term whose
 /// postings it walks (`walk`).
@@ -187,6 +201,9 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
         if n >= DENSE_TERM_ROWS {
             dense = dense.with_dense_text();
         }
+        if n >= WINDOWED_TEXT_ROWS {
+            dense = dense.with_windowed_text();
+        }
         rarest_other = rarest_other.min(n);
     }
     for e in leaves(query) {
@@ -202,6 +219,9 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
                     s.query_row(params![&words, pos(no, 0), pos(no + 1, 0), DENSE_TERM_ROWS], |r| r.get(0))
                 })
                 .map_err(backend)?;
+            if n >= WINDOWED_TEXT_ROWS {
+                dense.insert_windowed_substring(needle.to_owned(), words.clone());
+            }
             if n < DENSE_TERM_ROWS {
                 dense.insert_rare_substring(needle.to_owned(), words);
                 rarest_other = rarest_other.min(n);
@@ -472,21 +492,22 @@ fn walk_sql(split: &Split, query: &Query, walk: &Walk) -> Sql {
     sql
 }
 
-/// Events in a page's first window; each window that leaves the page short doubles the next.
-/// A first window of 2 048 read more candidates than a common word's page needs: 256 took
+/// Events in a page's first window; each window that leaves the page short is followed by a
+/// larger one ([`next_window`]). A first window of 2 048 read more candidates than a common word's page needs: 256 took
 /// `q`'s p99 on the 10 M-event log's largest tenant from 173 / 77 ms to 93 / 67 ms (two
 /// alternated runs each).
 const WINDOW_EVENTS: i64 = 256;
 const MAX_WINDOW_EVENTS: i64 = 65_536;
 
-/// Whether a page is read in windows ([`windowed_page`]): common words, no term to walk, in
-/// time order.
+/// Whether a page is read in windows ([`windowed_page`]): common words or a common
+/// substring and no rarer way in, no term to walk, in time order.
 fn windowed(query: &Query, plan: &Plan) -> bool {
-    plan.walk.is_none() && plan.dense.dense_text() && time_ordered(query)
+    plan.walk.is_none() && plan.dense.windowed(query.text.is_some()) && time_ordered(query)
 }
 
-/// A page of common words read window by window along the time index: each window is the
-/// next [`WINDOW_EVENTS`] events in the page's order, doubling while windows come up short
+/// A page of common words (or a common substring) read window by window along the time
+/// index: each window is the next [`WINDOW_EVENTS`] events in the page's order, growing
+/// ([`next_window`]) while windows come up short
 /// (their rowids' least and greatest found on the covering time index), and its matches are
 /// the full-text index's matches between those rowids (one FTS5 query, which seeks its
 /// doclists to the range) that fall in the window, checked with the whole filter. Looking each walked event up in the full-text index had
@@ -509,6 +530,8 @@ fn windowed_page(
     let mut start = cursor_key(query);
     let mut rows = Vec::new();
     let mut size = WINDOW_EVENTS;
+    // Events the windows have covered, and the matches they found (skipped ones included).
+    let (mut covered, mut matched) = (0i64, 0i64);
     loop {
         let b = window_bounds(split, query, start, None);
         let last: Option<TimeKey> = conn
@@ -536,21 +559,35 @@ fn windowed_page(
             .map_err(backend)?;
         for row in found {
             let row = row.map_err(backend)?;
+            matched += 1;
             if skip > 0 {
                 skip -= 1;
             } else {
                 rows.push(row);
             }
         }
+        covered = covered.saturating_add(size);
         match last {
             Some(last) if rows.len() < limit => {
                 start = Some(last);
-                size = (size * 2).min(MAX_WINDOW_EVENTS);
+                let wanted = i64::try_from((limit - rows.len()).saturating_add(skip)).unwrap_or(i64::MAX);
+                size = next_window(size, covered, matched, wanted);
             }
             _ => break,
         }
     }
     Ok(rows)
+}
+
+/// The next window's size: as many events as the matches still wanted take at the density
+/// seen so far (a quarter more; four times the last window when none matched yet), at least
+/// twice the last window, at most [`MAX_WINDOW_EVENTS`]. Each window costs a full-text query
+/// (~1–2 ms on the 1 M-event log, whatever its size), so a sparse word's page took five or
+/// six doubling windows; sized by the density it takes two or three.
+fn next_window(size: i64, covered: i64, matched: i64, wanted: i64) -> i64 {
+    let estimate = covered.saturating_mul(wanted).saturating_mul(5) / (4 * matched.max(1));
+    let grown = if matched == 0 { size.saturating_mul(4) } else { estimate };
+    grown.max(size * 2).min(MAX_WINDOW_EVENTS)
 }
 
 /// A `(time, seq)` key of the time index.
@@ -753,4 +790,22 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
         }
         Ok(rows)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_grow_with_the_density_seen() {
+        // 5 matches in 256 events, 46 wanted: 46 / (5 / 256) = 2355, a quarter more.
+        assert_eq!(next_window(256, 256, 5, 46), 256 * 46 * 5 / (4 * 5));
+        // Dense enough that the estimate is small: still twice the last window.
+        assert_eq!(next_window(256, 256, 40, 11), 512);
+        // Nothing matched yet: four times.
+        assert_eq!(next_window(1024, 1792, 0, 51), 4096);
+        // Bounded, whatever the estimate or the request.
+        assert_eq!(next_window(4096, 8000, 1, 10_000), MAX_WINDOW_EVENTS);
+        assert_eq!(next_window(MAX_WINDOW_EVENTS, i64::MAX, 1, i64::MAX), MAX_WINDOW_EVENTS);
+    }
 }

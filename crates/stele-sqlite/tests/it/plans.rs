@@ -377,35 +377,51 @@ async fn common_words_are_read_in_windows_and_stay_exact() {
 
 /// `message co "…"`: a substring with few candidates in the trigram index starts from them
 /// (rowid lookups, then the exact `LIKE` on each row), the un-indexed tail included; a common
-/// one, and one too short for trigrams, walk the time index testing `LIKE`. Pages and counts
-/// agree with the number of matching events, whichever way they were found.
+/// one is read in windows along the time index, each window's candidates found in the
+/// trigram index; one too short for trigrams walks the time index testing `LIKE`. Pages and
+/// counts agree with the number of matching events, whichever way they were found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rare_substrings_start_from_the_trigram_index_and_stay_exact() {
+async fn substrings_start_from_the_trigram_index_and_stay_exact() {
     // After the mark: found on the rows themselves.
-    let (store, _dir, tenant) = bulk_with_tail(|i| format!("Loaded item K{i}x from the queue")).await;
+    let (store, _dir, tenant) =
+        bulk_with_tail(|i| format!("Loaded item K{i}x from the queue{}", if i % 3 == 0 { " sparkle" } else { "" }))
+            .await;
     let co = |needle: &str| Query {
         limit: stele_core::Limit::new(700).expect("limit"),
         ..filtered(&format!("message co \"{needle}\""))
     };
-    let cases: [(&str, u64, bool); 9] = [
-        // (needle, matching events, from the trigram index)
-        ("item k4999x", 1, true),
-        ("K5036X FROM", 1, true),
-        ("k12x f", 1, true),
-        ("K1X FR", 1, true),
-        ("nowhere", 0, true),
-        // In every event: more than 4000 candidates, walk the time index.
-        ("from the queue", 5037, false),
+    #[derive(Debug, PartialEq)]
+    enum Way {
+        Candidates,
+        Windows,
+        Rows,
+    }
+    let cases = [
+        // (needle, matching events, how the page is read)
+        ("item k4999x", 1, Way::Candidates),
+        ("K5036X FROM", 1, Way::Candidates),
+        ("k12x f", 1, Way::Candidates),
+        ("K1X FR", 1, Way::Candidates),
+        ("nowhere", 0, Way::Candidates),
+        // In every event: more than 4000 candidates.
+        ("from the queue", 5037, Way::Windows),
+        // In every third event: 1679 candidates, fewer than 4000 but enough for windows.
+        ("sparkle", 1679, Way::Windows),
         // "number" is in the 600 events of the fixture's messages ("message number i").
-        ("number 59", 11, true),
+        ("number 59", 11, Way::Candidates),
         // Too short for the index (fewer than 5 characters): the rows decide.
-        ("k12x", 1, false),
-        ("k7", 111, false),
+        ("k12x", 1, Way::Rows),
+        ("k7", 111, Way::Rows),
     ];
-    for (needle, expected, indexed) in cases {
+    for (needle, expected, way) in cases {
         let query = co(needle);
         let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
-        assert_eq!(plan.contains("message_tri"), indexed, "{needle}: trigram candidates only when few: {plan}");
+        let found = match (plan.contains("message_tri"), plan.ends_with("WINDOWS from 256 events")) {
+            (true, false) => Way::Candidates,
+            (true, true) => Way::Windows,
+            _ => Way::Rows,
+        };
+        assert_eq!(found, way, "{needle}: {plan}");
         let walked = walk_pages(&store, &tenant, &query, |v| {
             let message = v["message"].as_str().expect("message").to_ascii_lowercase();
             assert!(message.contains(&needle.to_ascii_lowercase()), "{needle}: {message} does not match");
@@ -413,6 +429,38 @@ async fn rare_substrings_start_from_the_trigram_index_and_stay_exact() {
         .await;
         assert_eq!(walked, expected, "{needle}: every match, once");
         assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{needle}: the count agrees");
+    }
+    windows_agree(&store, &tenant, &co("from the queue"), 5037).await;
+    // Not in time order: 1679 candidates are collected (as fewer than 4000 always are).
+    let by_seq = Query { sort: stele_core::Sort::parse("seq").expect("sort"), ..co("sparkle") };
+    let plan = store.explain(&tenant, &by_seq).await.expect("plan").join(" | ");
+    assert!(plan.contains("message_tri") && !plan.ends_with("WINDOWS from 256 events"), "{plan}");
+    let (mut q, mut seqs) = (by_seq.clone(), Vec::new());
+    loop {
+        let page = store.query(&tenant, &q).await.expect("page");
+        seqs.extend(page.events.iter().map(|e| e.seq.get()));
+        match page.next {
+            Some(c) => q.page = stele_core::PageRequest::After(c),
+            None => break,
+        }
+    }
+    // Every third of the fixture's consecutive seqs, in seq order, each once.
+    assert_eq!(seqs.len(), 1679, "every match");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 3), "in seq order, none missed or repeated");
+    // A rarer way in comes first: rare words, or a rare substring beside the common one.
+    for (query, why) in [
+        (Query { text: TextQuery::parse("k4999x").expect("words"), ..co("from the queue") }, "rare words"),
+        (
+            Query {
+                limit: stele_core::Limit::new(700).expect("limit"),
+                ..filtered(r#"message co "from the queue" and message co "item k4999x""#)
+            },
+            "rare substring",
+        ),
+    ] {
+        let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
+        assert!(!plan.ends_with("WINDOWS from 256 events"), "{why}: {plan}");
+        assert_eq!(walk_pages(&store, &tenant, &query, |_| {}).await, 1, "{why}");
     }
     store.close().await;
 }
