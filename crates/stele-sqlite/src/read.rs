@@ -493,9 +493,9 @@ fn walk_sql(split: &Split, query: &Query, walk: &Walk) -> Sql {
 }
 
 /// Events in a page's first window; each window that leaves the page short is followed by a
-/// larger one ([`next_window`]). A first window of 2 048 read more candidates than a common word's page needs: 256 took
-/// `q`'s p99 on the 10 M-event log's largest tenant from 173 / 77 ms to 93 / 67 ms (two
-/// alternated runs each).
+/// larger one ([`next_window`]). A first window of 2 048 read more candidates than a common
+/// word's page needs: 256 took `q`'s p99 on the 10 M-event log's largest tenant from 173 / 77
+/// ms to 93 / 67 ms (two alternated runs each).
 const WINDOW_EVENTS: i64 = 256;
 const MAX_WINDOW_EVENTS: i64 = 65_536;
 
@@ -507,14 +507,15 @@ fn windowed(query: &Query, plan: &Plan) -> bool {
 
 /// A page of common words (or a common substring) read window by window along the time
 /// index: each window is the next [`WINDOW_EVENTS`] events in the page's order, growing
-/// ([`next_window`]) while windows come up short
-/// (their rowids' least and greatest found on the covering time index), and its matches are
-/// the full-text index's matches between those rowids (one FTS5 query, which seeks its
-/// doclists to the range) that fall in the window, checked with the whole filter. Looking each walked event up in the full-text index had
-/// cost ~130 µs per event on a 10 M-event log (FTS5 sets up its query for every lookup): a
-/// window of 2 048 events took 230–280 ms that way and 0.1 ms as one ranged query. Events
-/// appended roughly in time order make each window's rowids a narrow range; out-of-order
-/// times widen it, which costs time, never exactness (the window's own bounds decide).
+/// ([`next_window`]) while windows come up short (their rowids' least and greatest found on
+/// the covering time index), and its matches are the full-text (or trigram) index's matches
+/// between those rowids (one FTS5 query, which seeks its doclists to the range) that fall in
+/// the window, checked with the whole filter. Looking each walked event up in the full-text
+/// index had cost ~130 µs per event on a 10 M-event log (FTS5 sets up its query for every
+/// lookup): a window of 2 048 events took 230–280 ms that way and 0.1 ms as one ranged query.
+/// Events appended roughly in time order make each window's rowids a narrow range;
+/// out-of-order times widen it, which costs time, never exactness (the window's own bounds
+/// decide).
 fn windowed_page(
     conn: &Connection,
     split: &Split,
@@ -798,7 +799,7 @@ mod tests {
 
     #[test]
     fn windows_grow_with_the_density_seen() {
-        // 5 matches in 256 events, 46 wanted: 46 / (5 / 256) = 2355, a quarter more.
+        // 5 matches in 256 events, 46 wanted: 46 / (5 / 256) = 2355, a quarter more (2944).
         assert_eq!(next_window(256, 256, 5, 46), 256 * 46 * 5 / (4 * 5));
         // Dense enough that the estimate is small: still twice the last window.
         assert_eq!(next_window(256, 256, 40, 11), 512);
