@@ -447,6 +447,23 @@ async fn substrings_start_from_the_trigram_index_and_stay_exact() {
     // Every third of the fixture's consecutive seqs, in seq order, each once.
     assert_eq!(seqs.len(), 1679, "every match");
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 3), "in seq order, none missed or repeated");
+    // A common substring that is not a necessary condition (under `not` or `or`) is no
+    // window's way in: the page walks the rows, exactly.
+    for filter in [r#"not message co "from the queue""#, r#"message co "from the queue" or message co "sparkle""#] {
+        let query = Query { limit: stele_core::Limit::new(700).expect("limit"), ..filtered(filter) };
+        let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
+        assert!(!plan.ends_with("WINDOWS from 256 events"), "{filter}: {plan}");
+        let counted = store.count(&tenant, &query).await.expect("count");
+        assert_eq!(walk_pages(&store, &tenant, &query, |_| {}).await, counted, "{filter}");
+    }
+    // Two common substrings, each a necessary condition: windows, exactly.
+    let both = Query {
+        limit: stele_core::Limit::new(700).expect("limit"),
+        ..filtered(r#"message co "sparkle" and message co "from the queue""#)
+    };
+    let plan = store.explain(&tenant, &both).await.expect("plan").join(" | ");
+    assert!(plan.ends_with("WINDOWS from 256 events"), "{plan}");
+    assert_eq!(walk_pages(&store, &tenant, &both, |_| {}).await, 1679);
     // A rarer way in comes first: rare words, or a rare substring beside the common one.
     for (query, why) in [
         (Query { text: TextQuery::parse("k4999x").expect("words"), ..co("from the queue") }, "rare words"),
