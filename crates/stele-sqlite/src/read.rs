@@ -199,16 +199,19 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
     let drivers = below_in(query.filter.iter().map(|f| f.expr()), false);
     let is_driver = |e: &stele_core::Expr| drivers.iter().any(|d| std::ptr::eq(*d, e));
     let all = leaves(query);
-    let substrings = all.iter().filter(|e| substring_needle(e).is_some()).count();
+    // Each `message co` long enough for the trigram index, with its needle and MATCH query.
+    let needles: Vec<(&stele_core::Expr, &str, String)> =
+        all.iter().filter_map(|e| substring_needle(e).map(|(needle, words)| (*e, needle, words))).collect();
     // A page in time order whose one way in is its words, or one such substring, is read in
     // windows from [`WINDOWED_TEXT_ROWS`] matches on, whatever more it has: counting on to
     // [`DENSE_TERM_ROWS`] would be wasted (1–4 ms for a common word in the 1 M-event log's
     // largest tenant, against 0.3–2.6 ms to 1000; `q`'s p50 there 7.7–7.9 → 6.1–6.7 ms).
     let lone = time_ordered(query)
         && all.iter().all(|e| equality_term(e).is_none())
-        && match &query.text {
-            Some(_) => substrings == 0,
-            None => substrings == 1 && all.iter().any(|e| substring_needle(e).is_some() && is_driver(e)),
+        && match (&query.text, needles.as_slice()) {
+            (Some(_), []) => true,
+            (None, [(e, _, _)]) => is_driver(e),
+            _ => false,
         };
     let bound = if lone { WINDOWED_TEXT_ROWS } else { DENSE_TERM_ROWS };
     if let Some(text) = &query.text {
@@ -224,25 +227,25 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
         }
         rarest_other = rarest_other.min(n);
     }
-    for e in all {
-        if let Some((needle, words)) = substring_needle(e) {
-            // Indexed candidates only: the tail's rows are read either way (both plans union
-            // them), and the tail is bounded by the lag limit.
-            let n: i64 = conn
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM message_tri WHERE message_tri MATCH ?1
-                     AND rowid > ?2 AND rowid < ?3 LIMIT ?4)",
-                )
-                .and_then(|mut s| s.query_row(params![&words, pos(no, 0), pos(no + 1, 0), bound], |r| r.get(0)))
-                .map_err(backend)?;
-            if n >= WINDOWED_TEXT_ROWS && is_driver(e) {
-                dense.insert_windowed_substring(needle.to_owned(), words.clone());
-            }
-            if n < DENSE_TERM_ROWS {
-                dense.insert_rare_substring(needle.to_owned(), words);
-                rarest_other = rarest_other.min(n);
-            }
+    for (e, needle, words) in needles {
+        // Indexed candidates only: the tail's rows are read either way (both plans union
+        // them), and the tail is bounded by the lag limit.
+        let n: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM message_tri WHERE message_tri MATCH ?1
+                 AND rowid > ?2 AND rowid < ?3 LIMIT ?4)",
+            )
+            .and_then(|mut s| s.query_row(params![&words, pos(no, 0), pos(no + 1, 0), bound], |r| r.get(0)))
+            .map_err(backend)?;
+        if n >= WINDOWED_TEXT_ROWS && is_driver(e) {
+            dense.insert_windowed_substring(needle.to_owned(), words.clone());
         }
+        if n < DENSE_TERM_ROWS {
+            dense.insert_rare_substring(needle.to_owned(), words);
+            rarest_other = rarest_other.min(n);
+        }
+    }
+    for e in all {
         if let Some(term) = equality_term(e) {
             if counts.contains_key(&term) {
                 continue;

@@ -307,23 +307,30 @@ async fn walk_pages(store: &SqliteStore, tenant: &TenantId, query: &Query, each:
     walked
 }
 
+/// Every event of `query`'s pages, following cursors from its first.
+async fn all_pages(store: &SqliteStore, tenant: &TenantId, query: &Query) -> Vec<stele_core::StoredEvent> {
+    let (mut q, mut out) = (query.clone(), Vec::new());
+    loop {
+        let page = store.query(tenant, &q).await.expect("page");
+        out.extend(page.events);
+        match page.next {
+            Some(c) => q.page = stele_core::PageRequest::After(c),
+            None => break,
+        }
+    }
+    out
+}
+
+/// The seqs of [`all_pages`].
+async fn all_seqs(store: &SqliteStore, tenant: &TenantId, query: &Query) -> Vec<u64> {
+    all_pages(store, tenant, query).await.iter().map(|e| e.seq.get()).collect()
+}
+
 /// Pages of `query` (which matches every `bulk.load` event of [`bulk_with_tail`], `n` of
 /// them, so it is read in windows) in the other direction, from an offset past the first
 /// window, and within a time range: the same events as the newest-first pages, in order.
 async fn windows_agree(store: &SqliteStore, tenant: &TenantId, query: &Query, n: usize) {
-    let seqs = |q: Query| async move {
-        let mut q = q;
-        let mut out = Vec::new();
-        loop {
-            let page = store.query(tenant, &q).await.expect("page");
-            out.extend(page.events.iter().map(|e| e.seq.get()));
-            match page.next {
-                Some(c) => q.page = stele_core::PageRequest::After(c),
-                None => break,
-            }
-        }
-        out
-    };
+    let seqs = |q: Query| async move { all_seqs(store, tenant, &q).await };
     let plan = store.explain(tenant, query).await.expect("plan").join(" | ");
     assert!(plan.ends_with("WINDOWS from 256 events"), "read in windows: {plan}");
     let newest = seqs(query.clone()).await;
@@ -435,15 +442,7 @@ async fn substrings_start_from_the_trigram_index_and_stay_exact() {
     let by_seq = Query { sort: stele_core::Sort::parse("seq").expect("sort"), ..co("sparkle") };
     let plan = store.explain(&tenant, &by_seq).await.expect("plan").join(" | ");
     assert!(plan.contains("message_tri") && !plan.ends_with("WINDOWS from 256 events"), "{plan}");
-    let (mut q, mut seqs) = (by_seq.clone(), Vec::new());
-    loop {
-        let page = store.query(&tenant, &q).await.expect("page");
-        seqs.extend(page.events.iter().map(|e| e.seq.get()));
-        match page.next {
-            Some(c) => q.page = stele_core::PageRequest::After(c),
-            None => break,
-        }
-    }
+    let seqs = all_seqs(&store, &tenant, &by_seq).await;
     // Every third of the fixture's consecutive seqs, in seq order, each once.
     assert_eq!(seqs.len(), 1679, "every match");
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 3), "in seq order, none missed or repeated");
@@ -530,16 +529,7 @@ async fn a_time_range_in_seq_order_walks_rowids_and_stays_exact() {
     let everything = {
         let mut q = Query { sort: stele_core::Sort::parse("seq").expect("sort"), ..Query::default() };
         q.limit = stele_core::Limit::new(1000).expect("limit");
-        let mut all = Vec::new();
-        loop {
-            let page = store.query(&tenant, &q).await.expect("page");
-            all.extend(page.events);
-            match page.next {
-                Some(c) => q.page = stele_core::PageRequest::After(c),
-                None => break,
-            }
-        }
-        all
+        all_pages(&store, &tenant, &q).await
     };
     let at = |s: i64| Timestamp::from_micros(1_700_000_000_000_000 + s * 1_000_000);
     let time_of = |e: &stele_core::StoredEvent| e.event().expect("event").time.as_micros();
@@ -563,16 +553,7 @@ async fn a_time_range_in_seq_order_walks_rowids_and_stays_exact() {
             })
             .map(|e| e.seq.get())
             .collect();
-        let mut got = Vec::new();
-        let mut q = query.clone();
-        loop {
-            let page = store.query(&tenant, &q).await.expect("page");
-            got.extend(page.events.iter().map(|e| e.seq.get()));
-            match page.next {
-                Some(c) => q.page = stele_core::PageRequest::After(c),
-                None => break,
-            }
-        }
+        let got = all_seqs(&store, &tenant, &query).await;
         assert_eq!(got, expected, "{name}: the range's events in seq order");
         assert_eq!(store.count(&tenant, &query).await.expect("count"), expected.len() as u64, "{name}: count");
         if name != "nothing in it" {
