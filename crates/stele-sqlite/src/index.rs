@@ -63,12 +63,10 @@ pub fn index_files(db: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Bumped when the index layout changes: an index of another version is rebuilt.
-const INDEX_VERSION: i64 = 3;
-
-/// The version before `recent_postings`: its index is upgraded in place (the new table and
-/// view are added, nothing is rebuilt).
-const INDEX_VERSION_BEFORE_RECENT: i64 = 2;
+/// Bumped when the index layout changes: an index of another version is rebuilt. (2: the
+/// trigram index of messages; 3: `recent_postings`; 4: a trigram from every second character
+/// of a message instead of every third.)
+const INDEX_VERSION: i64 = 4;
 
 const INDEX_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS postings (
@@ -309,10 +307,7 @@ pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
     // A purged entry's bytes are overwritten, not left in free pages (see `purge`).
     conn.pragma_update(None, "secure_delete", "ON")?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version == INDEX_VERSION_BEFORE_RECENT {
-        conn.execute_batch(INDEX_SCHEMA)?;
-        conn.pragma_update(None, "user_version", INDEX_VERSION)?;
-    } else if version != INDEX_VERSION {
+    if version != INDEX_VERSION {
         if version != 0 {
             tracing::warn!(found = version, want = INDEX_VERSION, "the index has another layout; rebuilding it");
         }
@@ -446,22 +441,31 @@ fn entries(no: i64, row: &Row) -> Entries {
 
 // Substring search (`message co "…"`) on an index of *aligned* trigrams, Stele's own scheme
 // (FTS5's `trigram` tokenizer indexes a token per character, which made the indexer a third
-// more expensive per event; this makes a third as many tokens, and a substring search asks
-// for three alternatives instead of one):
+// more expensive per event; this makes half as many tokens, and a substring search asks for
+// two alternatives instead of one):
 //
-// - a message is indexed as its trigrams starting at characters 0, 3, 6, … (ASCII
+// - a message is indexed as its trigrams starting at characters 0, 2, 4, … ([`STEP`]; ASCII
 //   case-folded, as `LIKE` compares), each written as one token that the `ascii` tokenizer
 //   keeps whole: letters `a`–`y` and digits as themselves, any other character as `z`, its
 //   code point in hex, `z` (so `n b` is `nz20zb`);
 // - wherever a needle occurs in a message, the message's aligned trigrams that fall inside
-//   the occurrence are the needle's trigrams at offsets `o, o + 3, …` for one `o` in
-//   `0..3` (which one depends on where the occurrence starts). A needle of at least
+//   the occurrence are the needle's trigrams at offsets `o, o + 2, …` for one `o` in
+//   `0..2` (which one depends on where the occurrence starts). A needle of at least
 //   [`MIN_NEEDLE`] characters has a whole trigram at every offset, so "the trigrams at
-//   offset 0, or those at 1, or those at 2" finds every message that contains it — and some
-//   that do not, which the exact `LIKE` on the row then drops.
+//   offset 0, or those at 1" finds every message that contains it — and some that do not,
+//   which the exact `LIKE` on the row then drops.
+//
+// Index layouts 2 and 3 took every third character (a third of the tokens): a needle of 4
+// characters had no whole trigram at one offset and walked the time index (p99 ~200 ms in
+// a 222 k-event tenant), and one of 5–7 characters had a single trigram at some offset, whose
+// candidates are a large share of all messages. Every second character answers 4 characters
+// and asks for two trigrams at each offset from 6 (session 30, ARCHITECTURE has the numbers).
 
-/// The shortest needle the index can answer (every offset `0..3` has a whole trigram).
-const MIN_NEEDLE: usize = 5;
+/// Indexed trigrams start at characters 0, `STEP`, 2·`STEP`, ….
+const STEP: usize = 2;
+
+/// The shortest needle the index can answer (every offset `0..STEP` has a whole trigram).
+const MIN_NEEDLE: usize = 3 + STEP - 1;
 
 /// Appends one aligned trigram as a token.
 fn push_gram(out: &mut String, chars: &[char]) {
@@ -483,33 +487,30 @@ fn gram_token(chars: &[char]) -> String {
 
 /// A message's document in `message_tri`: its aligned trigrams. `None` when it has none.
 pub fn message_doc(message: &str) -> Option<String> {
-    let mut doc = String::with_capacity(message.len() + message.len() / 3);
-    let mut grams = 0usize;
-    let mut chars = message.chars();
-    loop {
-        let gram = [chars.next(), chars.next(), chars.next()];
-        let [Some(a), Some(b), Some(c)] = gram else { break };
-        if grams > 0 {
+    let chars: Vec<char> = message.chars().collect();
+    let last = chars.len().checked_sub(3)?;
+    let mut doc = String::with_capacity(2 * message.len());
+    for start in (0..=last).step_by(STEP) {
+        if start > 0 {
             doc.push(' ');
         }
-        push_gram(&mut doc, &[a, b, c]);
-        grams += 1;
+        push_gram(&mut doc, &chars[start..start + 3]);
     }
-    (grams > 0).then_some(doc)
+    Some(doc)
 }
 
-/// The `message_tri` MATCH expression for a needle: for each offset `0..3`, its trigrams at
-/// that offset (at most [`MAX_GRAMS`], spread over the needle) AND-ed; the three OR-ed. Every
-/// event whose message contains `needle` (ASCII case-insensitively) is among its matches.
-/// `None` when the needle is shorter than [`MIN_NEEDLE`] characters.
+/// The `message_tri` MATCH expression for a needle: for each offset `0..STEP`, its trigrams
+/// at that offset (at most [`MAX_GRAMS`], spread over the needle) AND-ed; the alternatives
+/// OR-ed. Every event whose message contains `needle` (ASCII case-insensitively) is among its
+/// matches. `None` when the needle is shorter than [`MIN_NEEDLE`] characters.
 pub fn substring_query(needle: &str) -> Option<String> {
     let chars: Vec<char> = needle.chars().collect();
     if chars.len() < MIN_NEEDLE {
         return None;
     }
-    let alternatives: Vec<String> = (0..3)
+    let alternatives: Vec<String> = (0..STEP)
         .map(|offset| {
-            let starts: Vec<usize> = (offset..=chars.len() - 3).step_by(3).collect();
+            let starts: Vec<usize> = (offset..=chars.len() - 3).step_by(STEP).collect();
             let picks: Vec<usize> = if starts.len() <= MAX_GRAMS {
                 starts
             } else {
@@ -1367,33 +1368,34 @@ mod tests {
     fn messages_are_indexed_by_aligned_trigrams() {
         assert_eq!(message_doc("ab"), None, "shorter than a trigram");
         assert_eq!(message_doc("Abcd").as_deref(), Some("abc"), "folded; a partial trigram is left out");
-        assert_eq!(message_doc("abcdef").as_deref(), Some("abc def"));
-        assert_eq!(message_doc("zoë \"x").as_deref(), Some("z7azozebz z20zz22zx"), "other characters as code points");
+        assert_eq!(message_doc("abcdef").as_deref(), Some("abc cde"), "from every second character");
+        assert_eq!(message_doc("abcdefg").as_deref(), Some("abc cde efg"));
+        assert_eq!(
+            message_doc("zoë \"x").as_deref(),
+            Some("z7azozebz zebzz20zz22z"),
+            "other characters as code points"
+        );
         assert_eq!(message_doc("Z9_").as_deref(), Some("z7az9z5fz"), "z itself is escaped");
     }
 
     #[test]
     fn substring_queries_ask_every_offset() {
-        assert_eq!(substring_query("abcd"), None, "one offset would have no whole trigram");
-        assert_eq!(
-            substring_query("ABCDE").as_deref(),
-            Some("(abc) OR (bcd) OR (cde)"),
-            "one trigram per offset, folded"
-        );
-        assert_eq!(substring_query("abcdefg").as_deref(), Some("(abc AND def) OR (bcd AND efg) OR (cde)"));
-        // 36 characters: 12 trigrams at offset 0, of which the first, the last and two spread
+        assert_eq!(substring_query("abc"), None, "one offset would have no whole trigram");
+        assert_eq!(substring_query("ABCD").as_deref(), Some("(abc) OR (bcd)"), "one trigram per offset, folded");
+        assert_eq!(substring_query("abcdefg").as_deref(), Some("(abc AND cde AND efg) OR (bcd AND def)"));
+        // 36 characters: 17 trigrams at offset 0, of which the first, the last and two spread
         // between them.
         let spread = substring_query("abcdefghijklmnopqrstuvwxyz0123456789").expect("long");
-        assert!(spread.starts_with("(abc AND jkl AND vwx AND 789) OR (bcd AND "), "{spread}");
+        assert!(spread.starts_with("(abc AND klm AND uvw AND 678) OR (bcd AND "), "{spread}");
         let long = substring_query(&"x".repeat(100)).expect("long");
-        assert_eq!(long.matches("xxx").count(), 3 * MAX_GRAMS, "bounded: {long}");
+        assert_eq!(long.matches("xxx").count(), STEP * MAX_GRAMS, "bounded: {long}");
     }
 
     /// Whatever the needle and wherever it is in the message, the message's tokens hold every
     /// token of one of the query's alternatives (so the index finds it).
     #[test]
     fn every_occurrence_is_found_by_one_alternative() {
-        let needles = ["hello", "ED USER", "zoë says", "a\"b%c_d", "0123456789abcdef"];
+        let needles = ["hell", "hello", "ED USER", "zoë says", "a\"b%c_d", "0123456789abcdef"];
         for needle in needles {
             let query = substring_query(needle).expect("long enough");
             for prefix in ["", "x", "xy", "xyz", "Wxyz!"] {

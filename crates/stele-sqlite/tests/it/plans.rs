@@ -416,8 +416,11 @@ async fn substrings_start_from_the_trigram_index_and_stay_exact() {
         ("sparkle", 1679, Way::Windows),
         // "number" is in the 600 events of the fixture's messages ("message number i").
         ("number 59", 11, Way::Candidates),
-        // Too short for the index (fewer than 5 characters): the rows decide.
-        ("k12x", 1, Way::Rows),
+        // Four characters: a trigram at each offset.
+        ("k12x", 1, Way::Candidates),
+        ("ue s", 1679, Way::Windows),
+        // Too short for the index (fewer than 4 characters): the rows decide.
+        ("2x ", 504, Way::Rows),
         ("k7", 111, Way::Rows),
     ];
     for (needle, expected, way) in cases {
