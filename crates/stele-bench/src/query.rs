@@ -190,8 +190,8 @@ impl Shape {
             ),
             Shape::MessageCo => (page(" AND message LIKE ?2 ESCAPE '\\'"), vec![t(&format!("%{}%", s.co_word))]),
             Shape::Text => (
-                page(" AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?2)"),
-                vec![t(&format!("{} AND \"{}\"", rows::tenant_token(no), s.q_word))],
+                page(" AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?2 AND rowid > ?3 AND rowid < ?4)"),
+                vec![t(&format!("\"{}\"", s.q_word)), SqlValue::Integer(rows::pos(no, 0)), SqlValue::Integer(rows::pos(no + 1, 0))],
             ),
             Shape::Cursor => {
                 let time = cursor.values.first().and_then(Value::as_i64).unwrap_or(i64::MAX);

@@ -20,7 +20,7 @@ use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQu
 use stele_store::layout::{exact_plan, like_escape, place, text_of, ExactPlan, Place};
 
 use crate::index::{column_term, substring_query};
-use crate::rows::{pos, tenant_token};
+use crate::rows::pos;
 
 /// Where a read's index ends: the tenant and its high-water mark, as seen by the read's
 /// transaction.
@@ -561,11 +561,17 @@ fn json_compare(sql: &mut Sql, path: &str, op: CompareOp, value: &Value, negate:
     sql.bind(bound).push(collate).push(escape).push("), 0)");
 }
 
-/// The full-text query: the tenant's token and every token of every word, AND-ed (the
-/// index keeps no positions, so `ana@acme.io` means `ana AND acme AND io`); a word ending in
-/// `*` makes its last token a prefix. Tokens are quoted, so no FTS syntax gets through.
-pub fn fts_query(tenant_no: i64, text: &TextQuery) -> String {
-    let mut q = tenant_token(tenant_no);
+/// The full-text query: every token of every word, AND-ed (the index keeps no positions, so
+/// `ana@acme.io` means `ana AND acme AND io`); a word ending in `*` makes its last token a
+/// prefix. Tokens are quoted, so no FTS syntax gets through. `None` when the words hold no
+/// token (`q=!!!`): the words then match every event not redacted, as they always have.
+///
+/// The tenant is not in the query: a document's rowid is its event's `pos`, so every MATCH
+/// is bounded by the tenant's rowid range, which FTS5 seeks to. (Documents had started with
+/// a per-tenant token AND-ed into every query; at 10 M events, a word in 1 175 of the
+/// largest tenant's 2.2 M events took 13.5 ms to count that way, 0.10 ms in its rowid range.)
+pub fn fts_query(text: &TextQuery) -> Option<String> {
+    let mut q = String::new();
     for word in text.words() {
         let (stem, prefix) = match word.strip_suffix('*') {
             Some(stem) if !stem.is_empty() => (stem, true),
@@ -573,7 +579,10 @@ pub fn fts_query(tenant_no: i64, text: &TextQuery) -> String {
         };
         let tokens: Vec<&str> = stem.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
         for (i, token) in tokens.iter().enumerate() {
-            q.push_str(" AND \"");
+            if !q.is_empty() {
+                q.push_str(" AND ");
+            }
+            q.push('"');
             q.push_str(token);
             q.push('"');
             if prefix && i + 1 == tokens.len() {
@@ -581,7 +590,7 @@ pub fn fts_query(tenant_no: i64, text: &TextQuery) -> String {
             }
         }
     }
-    q
+    (!q.is_empty()).then_some(q)
 }
 
 /// The sort key's column (sorts are on single-valued attributes, which are all columns).
@@ -685,26 +694,32 @@ pub fn where_clause(s: &Split, query: &Query, with_keyset: bool, dense: &DenseTe
     if let Some(text) = &query.text {
         // The index's documents up to the mark, the reader's tail documents after it
         // (`index::fill_tail` made them for this read).
-        let words = SqlValue::Text(fts_query(s.no, text));
-        if dense.text {
-            // Common words: each event walked in the page's order is looked up in the index
-            // (FTS5 seeks its doclists to one rowid), so a page reads about its own rows
-            // rather than every match, sorted.
-            sql.push(" AND redacted IS NULL AND (EXISTS (SELECT 1 FROM events_fts WHERE events_fts MATCH ");
-            sql.bind(words.clone()).push(" AND rowid = events.pos) OR (pos > ").bind(s.tail());
-            sql.push(" AND EXISTS (SELECT 1 FROM tail_fts WHERE tail_fts MATCH ").bind(words);
-            sql.push(" AND rowid = events.pos)))");
-        } else {
-            sql.push(" AND redacted IS NULL AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ");
-            sql.bind(words.clone());
-            // FTS5 seeks its doclists to a rowid range: a window's matches cost about the
-            // window's share of them.
-            if dense.text_window.is_some() {
-                rowid_range(&mut sql, "rowid", i64::MIN, i64::MAX, dense.text_window);
+        match fts_query(text) {
+            // No token: every event that is not redacted (a redacted event has no document).
+            None => {
+                sql.push(" AND redacted IS NULL");
             }
-            sql.push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
-            rowid_range(&mut sql, "rowid", pos(s.no, s.mark), pos(s.no + 1, 0), dense.text_window);
-            sql.push(")");
+            // Common words: each event walked in the page's order is looked up in the index
+            // (FTS5 seeks its doclists to one rowid, the event's own), so a page reads about
+            // its own rows rather than every match, sorted.
+            Some(words) if dense.text => {
+                let words = SqlValue::Text(words);
+                sql.push(" AND redacted IS NULL AND (EXISTS (SELECT 1 FROM events_fts WHERE events_fts MATCH ");
+                sql.bind(words.clone()).push(" AND rowid = events.pos) OR (pos > ").bind(s.tail());
+                sql.push(" AND EXISTS (SELECT 1 FROM tail_fts WHERE tail_fts MATCH ").bind(words);
+                sql.push(" AND rowid = events.pos)))");
+            }
+            // FTS5 seeks its doclists to a rowid range: the indexed part's (or a window's)
+            // matches cost about their share of the word's.
+            Some(words) => {
+                let words = SqlValue::Text(words);
+                sql.push(" AND redacted IS NULL AND pos IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ");
+                sql.bind(words.clone());
+                rowid_range(&mut sql, "rowid", pos(s.no, 0), pos(s.no, s.mark).saturating_add(1), dense.text_window);
+                sql.push(" UNION ALL SELECT rowid FROM tail_fts WHERE tail_fts MATCH ").bind(words);
+                rowid_range(&mut sql, "rowid", pos(s.no, s.mark), pos(s.no + 1, 0), dense.text_window);
+                sql.push(")");
+            }
         }
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
@@ -771,6 +786,8 @@ mod tests {
     #[test]
     fn fts_words_become_quoted_tokens() {
         let text = TextQuery::parse(r#"ana@acme.io "x" cre* ")"#).expect("words").expect("some");
-        assert_eq!(fts_query(3, &text), r#"zzt3 AND "ana" AND "acme" AND "io" AND "x" AND "cre"*"#);
+        assert_eq!(fts_query(&text).as_deref(), Some(r#""ana" AND "acme" AND "io" AND "x" AND "cre"*"#));
+        let blank = TextQuery::parse("!!! ...").expect("words").expect("some");
+        assert_eq!(fts_query(&blank), None, "no token");
     }
 }

@@ -41,7 +41,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension};
 use stele_store::derived::Indexed;
 
-use crate::rows::{pos, tenant_token, SEQ_BITS};
+use crate::rows::{pos, SEQ_BITS};
 
 /// The index file of the database at `db`.
 pub fn index_path(db: &Path) -> PathBuf {
@@ -422,7 +422,7 @@ struct Entries {
 
 /// A row's postings, full-text document and message (none of the event's own values for a
 /// tombstone).
-fn entries(no: i64, row: &Row) -> Entries {
+fn entries(row: &Row) -> Entries {
     let terms: Vec<String> = [("action", Some(&row.action)), ("status", Some(&row.status))]
         .into_iter()
         .chain([("actor_id", row.actor_id.as_ref()), ("actor_email", row.actor_email.as_ref())])
@@ -434,7 +434,7 @@ fn entries(no: i64, row: &Row) -> Entries {
     }
     let Some(event) = Indexed::parse(&row.json) else { return out };
     out.terms.extend(event.terms());
-    out.doc = Some(format!("{} {}", tenant_token(no), event.search_text()));
+    out.doc = Some(event.search_text());
     out.grams = event.message().and_then(message_doc);
     out
 }
@@ -645,7 +645,7 @@ fn index_tenant(
         let rows = read_rows(log, pos(no, last), pos(no, upto), READ_CHUNK.min(budget - count))?;
         let Some(end) = rows.last().map(|r| r.seq as u64) else { break };
         for row in &rows {
-            let Entries { terms, doc, grams } = entries(no, row);
+            let Entries { terms, doc, grams } = entries(row);
             for term in terms {
                 postings.add(term, row.time, row.seq);
             }
@@ -1047,7 +1047,7 @@ pub(crate) fn plan_purge(conn: &Connection, tenant: &str, id: &str) -> rusqlite:
     let p = pos(no, seq as u64);
     let rows = read_rows(conn, p - 1, p, 1)?;
     let Some(row) = rows.first() else { return Ok(None) };
-    let Entries { mut terms, doc, grams } = entries(no, row);
+    let Entries { mut terms, doc, grams } = entries(row);
     // The tombstone keeps its action and status (and their postings).
     terms.retain(|t| !t.starts_with("action=") && !t.starts_with("status="));
     Ok(Some(PurgePlan { no, seq, time: row.time, terms, has_doc: doc.is_some(), has_message: grams.is_some() }))
@@ -1188,8 +1188,7 @@ pub(crate) fn fill_tail(conn: &Connection, no: i64, mark: u64, head: u64) -> rus
         for row in rows {
             let (seq, json) = row?;
             if let Some(event) = Indexed::parse(&json) {
-                let doc = format!("{} {}", tenant_token(no), event.search_text());
-                insert.execute(params![pos(no, seq as u64), doc])?;
+                insert.execute(params![pos(no, seq as u64), event.search_text()])?;
             }
         }
         upto = head as i64;

@@ -214,18 +214,26 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
             _ => false,
         };
     let bound = if lone { WINDOWED_TEXT_ROWS } else { DENSE_TERM_ROWS };
-    if let Some(text) = &query.text {
-        let n: i64 = conn
-            .prepare_cached("SELECT COUNT(*) FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH ?1 LIMIT ?2)")
-            .and_then(|mut s| s.query_row(params![crate::compile::fts_query(no, text), bound], |r| r.get(0)))
-            .map_err(backend)?;
-        if n >= DENSE_TERM_ROWS {
-            dense = dense.with_dense_text();
+    match query.text.as_ref().map(crate::compile::fts_query) {
+        // Words without a token match every event that is not redacted: walked.
+        Some(None) => dense = dense.with_dense_text(),
+        Some(Some(words)) => {
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH ?1
+                 AND rowid > ?2 AND rowid < ?3 LIMIT ?4)",
+                )
+                .and_then(|mut s| s.query_row(params![words, pos(no, 0), pos(no + 1, 0), bound], |r| r.get(0)))
+                .map_err(backend)?;
+            if n >= DENSE_TERM_ROWS {
+                dense = dense.with_dense_text();
+            }
+            if n >= WINDOWED_TEXT_ROWS {
+                dense = dense.with_windowed_text();
+            }
+            rarest_other = rarest_other.min(n);
         }
-        if n >= WINDOWED_TEXT_ROWS {
-            dense = dense.with_windowed_text();
-        }
-        rarest_other = rarest_other.min(n);
+        None => {}
     }
     for (e, needle, words) in needles {
         // Indexed candidates only: the tail's rows are read either way (both plans union

@@ -61,11 +61,6 @@ pub fn pos(tenant_no: i64, seq: u64) -> i64 {
     (tenant_no << SEQ_BITS) | seq as i64
 }
 
-/// The token that marks a tenant's documents in the full-text index.
-pub fn tenant_token(tenant_no: i64) -> String {
-    format!("zzt{tenant_no}")
-}
-
 /// Inserts one event at the given position of a tenant's log: its row only (the index
 /// entries are the indexer's, `index.rs`).
 pub fn insert_event(conn: &Connection, tenant_no: i64, seq: u64, new: &NewEvent) -> rusqlite::Result<()> {

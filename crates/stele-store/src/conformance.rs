@@ -28,8 +28,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use stele_core::{
-    parse_ingest_body, Attr, EventId, KeyId, KeySecret, Limit, Limits, NewEvent, PageRequest, Query, Scope, Sort,
-    TenantId, TimeRange, Timestamp,
+    parse_ingest_body, Attr, EventId, Filter, KeyId, KeySecret, Limit, Limits, NewEvent, PageRequest, Query, Scope,
+    Sort, TenantId, TextQuery, TimeRange, Timestamp,
 };
 
 use crate::{AppendOutcome, Idempotency, NewKey, NewTenant, Store, StoreError, IDEMPOTENCY_WINDOW_MICROS};
@@ -336,6 +336,22 @@ pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
     assert!(page.events.iter().all(|e| e.event().expect("event").action != "secret.thing"));
     assert_eq!(store.count(&tenant("globex"), &Query::default()).await.expect("count"), 1);
     assert_eq!(store.count(&tenant("acme"), &Query::default()).await.expect("count"), 2);
+    // Searches through each index: another tenant's event is never found, and the same search
+    // finds it in its own tenant (so the check can fail). The words and the needle are in
+    // acme's event only.
+    let secret = events_from(serde_json::json!({"action": "secret.thing", "message": "quokkas whisper"}));
+    store.append(&tenant("acme"), secret, None).await.expect("append");
+    let searches = [
+        Query { text: TextQuery::parse("whisper").expect("words"), ..Query::default() },
+        Query { text: TextQuery::parse("quokka*").expect("words"), ..Query::default() },
+        Query { filter: Some(Filter::parse(r#"message co "kas whi""#).expect("filter")), ..Query::default() },
+        Query { filter: Some(Filter::parse(r#"action eq "secret.thing""#).expect("filter")), ..Query::default() },
+    ];
+    for query in &searches {
+        assert_eq!(store.count(&tenant("globex"), query).await.expect("count"), 0, "{query:?}");
+        assert!(store.query(&tenant("globex"), query).await.expect("page").events.is_empty(), "{query:?}");
+        assert!(store.count(&tenant("acme"), query).await.expect("count") >= 1, "{query:?}");
+    }
 }
 
 pub async fn close_rejects_later_writes(store: Arc<dyn Store>) {

@@ -535,6 +535,9 @@ const TEXT: &[(&str, &str)] = &[
     ("grace@acme.io", "e17"),
     ("revok*", "e13"),
     ("dave login", "e05"),
+    // Words without a letter or digit hold no token: every event of the tenant, none of
+    // another's.
+    ("!!! ...", "all"),
 ];
 
 fn expected(spec: &str, all: &[String]) -> Vec<String> {
