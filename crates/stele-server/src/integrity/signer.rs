@@ -1,7 +1,8 @@
 //! The head signer: a task that signs each grown tenant tree at most once per interval, so
 //! every append is covered by a signed head within about one interval. Heads are kept, not
-//! replaced. On start it signs trees that outgrew their latest head (e.g. after a crash);
-//! on stop it signs what is pending, so the last appends are covered too.
+//! replaced. On start, and every few intervals after, it signs trees that outgrew their
+//! latest head without it being told (after a crash, or by another node); on stop it signs
+//! what is pending, so the last appends are covered too.
 //!
 //! A reader that must cover everything committed so far (an export) does not wait for the
 //! next interval: [`head_covering_now`] signs a head for the tree as it is, on the spot.
@@ -42,7 +43,8 @@ struct Signer {
 }
 
 impl Signer {
-    /// Trees that grew past their latest head while no signer ran.
+    /// Trees that grew past their latest head without this signer being told (while no
+    /// signer ran, or on another node).
     async fn catch_up(&mut self) {
         let tenants = match self.store.list_tenants().await {
             Ok(t) => t,
@@ -52,7 +54,10 @@ impl Signer {
             let (tree, head) = (self.store.tree(&t.id).await, self.store.latest_head(&t.id).await);
             match (tree, head) {
                 (Ok(tree), Ok(head)) if tree.size > head.as_ref().map_or(0, |h| h.head.size) => {
-                    self.pending.insert(t.id, tree);
+                    // Never replace a larger pending tree (from `grown`) by this read.
+                    if self.pending.get(&t.id).is_none_or(|p| p.size < tree.size) {
+                        self.pending.insert(t.id, tree);
+                    }
                 }
                 (Ok(_), Ok(_)) => {}
                 (Err(e), _) | (_, Err(e)) => {
@@ -117,6 +122,10 @@ pub async fn head_covering_now(
     Ok(store.heads(tenant, tree.size, tree.size, 1).await?.pop().or(Some(head)))
 }
 
+/// Every this many intervals the signer looks at every tenant's tree for growth it was not
+/// told of ([`Signer::catch_up`]): a list of the tenants and two reads each.
+const CATCH_UP_INTERVALS: u32 = 5;
+
 /// Starts the signer.
 pub fn spawn_signer(
     store: Arc<dyn Store>,
@@ -128,16 +137,80 @@ pub fn spawn_signer(
     let interval = interval.max(Duration::from_millis(10));
     let mut signer = Signer { store, key, interval, pending: HashMap::new(), last: HashMap::new(), signed };
     let task = tokio::spawn(async move {
-        signer.catch_up().await;
         let mut tick = tokio::time::interval(interval / 10);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Trees grown by appends this signer never heard of: a commit of a node that died
+        // (a SIGKILLed server's last commit can land in PostgreSQL after the next server's
+        // first look), or of another node that stopped before it signed. The first tick is
+        // at once, so this is also the start's catch-up.
+        let mut look = tokio::time::interval(interval.saturating_mul(CATCH_UP_INTERVALS));
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
+                _ = look.tick() => signer.catch_up().await,
                 _ = tick.tick() => signer.sign_due(false).await,
             }
         }
         signer.sign_due(true).await;
     });
     SignerHandle { stop: Some(stop), task }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stele_store::NewTenant;
+
+    fn one_event(action: &str) -> Vec<stele_core::NewEvent> {
+        let body = serde_json::json!({ "action": action }).to_string();
+        stele_core::parse_ingest_body(body.as_bytes(), &stele_core::Limits::default(), Timestamp::now())
+            .expect("valid")
+            .events
+    }
+
+    /// Waits (on the signer's own notifications, at most 20 s) until the latest head of
+    /// `tenant` covers `size` events; returns the size it covers then.
+    async fn signed_size(
+        store: &dyn Store,
+        signed: &mut tokio::sync::watch::Receiver<u64>,
+        tenant: &TenantId,
+        size: u64,
+    ) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            signed.borrow_and_update();
+            let now = store.latest_head(tenant).await.expect("head").map_or(0, |h| h.head.size);
+            if now >= size || tokio::time::timeout_at(deadline, signed.changed()).await.is_err() {
+                return now;
+            }
+        }
+    }
+
+    /// A tree that grows without the signer being told (appends of another store on the same
+    /// database: another node, or a commit that landed after this server started) is signed
+    /// within a few intervals, with no append of this node's after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn trees_grown_elsewhere_are_signed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("stele.db");
+        let here: Arc<dyn Store> = Arc::new(stele_sqlite::SqliteStore::open(&path).expect("open"));
+        let tenant = TenantId::parse("acme").expect("id");
+        let new = NewTenant { id: tenant.clone(), name: "Acme".into(), aliases: vec![], created_at: Timestamp::now() };
+        here.create_tenant(new, one_event("stele.tenant.created").remove(0)).await.expect("tenant");
+        here.append(&tenant, one_event("here.first"), None).await.expect("append");
+        let (tx, mut rx) = tokio::sync::watch::channel(0u64);
+        let signer = spawn_signer(here.clone(), Arc::new(HeadSigner::generate()), Duration::from_millis(20), tx);
+        // Positive control: the start's catch-up signs what was there.
+        assert_eq!(signed_size(&*here, &mut rx, &tenant, 2).await, 2);
+        let elsewhere = stele_sqlite::SqliteStore::open(&path).expect("a second store on the same file");
+        for i in 0..3 {
+            elsewhere.append(&tenant, one_event(&format!("elsewhere.{i}")), None).await.expect("append");
+        }
+        assert_eq!(here.tree(&tenant).await.expect("tree").size, 5, "this store reads the other's appends");
+        assert_eq!(signed_size(&*here, &mut rx, &tenant, 5).await, 5, "signed without an append here");
+        signer.stop().await;
+        elsewhere.close().await;
+        here.close().await;
+    }
 }
