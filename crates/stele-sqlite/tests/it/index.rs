@@ -281,14 +281,20 @@ async fn a_group_larger_than_a_read_chunk_is_indexed_whole() {
     store.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reindex_rebuilds_the_index_from_the_log() {
+/// A store on a fresh directory with the indexer following every append (`IndexMode::Eager`),
+/// the test tenant and `events` appended to it: the directory, the database's path, the store.
+async fn indexed_log(events: Vec<NewEvent>) -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("stele.db");
     let store = open(&path, IndexMode::Eager, u64::MAX);
     make_tenant(&store).await;
-    let events: Vec<NewEvent> = (0..60).map(|i| parsed(event_body(i, &[i as u8; 8]))).collect();
     store.append(&tenant(), events, None).await.expect("append");
+    (dir, path, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_rebuilds_the_index_from_the_log() {
+    let (_dir, path, store) = indexed_log((0..60).map(|i| parsed(event_body(i, &[i as u8; 8]))).collect()).await;
     let mut before = Vec::new();
     for q in queries() {
         before.push(read_all(&store, &q).await);
@@ -315,14 +321,9 @@ async fn reindex_rebuilds_the_index_from_the_log() {
 /// 4-character needle, which layout 3 could not answer, is then found through the index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_index_of_an_older_layout_is_rebuilt_when_the_store_opens() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("stele.db");
-    let store = open(&path, IndexMode::Eager, u64::MAX);
-    make_tenant(&store).await;
-    let events: Vec<NewEvent> = (0..20)
-        .map(|i| parsed(json!({"action": "user.login", "message": format!("seen by quokka{i} at noon")})))
-        .collect();
-    store.append(&tenant(), events, None).await.expect("append");
+    let events =
+        (0..20).map(|i| parsed(json!({"action": "user.login", "message": format!("seen by quokka{i} at noon")})));
+    let (_dir, path, store) = indexed_log(events.collect()).await;
     store.close().await;
     drop(store);
     let needle = Query {
@@ -366,12 +367,7 @@ async fn an_index_of_an_older_layout_is_rebuilt_when_the_store_opens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_redaction_purge_rebuilds_the_tenants_index_at_start() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("stele.db");
-    let store = open(&path, IndexMode::Eager, u64::MAX);
-    make_tenant(&store).await;
-    let events: Vec<NewEvent> = (0..10).map(|i| parsed(event_body(i, &[1; 8]))).collect();
-    store.append(&tenant(), events, None).await.expect("append");
+    let (_dir, path, store) = indexed_log((0..10).map(|i| parsed(event_body(i, &[1; 8]))).collect()).await;
     store.close().await;
     drop(store);
     // Positive control: a clean start has nothing to index.
