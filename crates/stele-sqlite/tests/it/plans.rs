@@ -263,13 +263,21 @@ async fn walk_case(
 /// The fixture plus 5 037 `bulk.load` events whose messages `message(i)` makes: 5 000
 /// indexed, the last 37 left in the tail (the index never runs by itself).
 async fn bulk_with_tail(message: fn(i64) -> String) -> (Arc<SqliteStore>, tempfile::TempDir, TenantId) {
+    bulk_with_tail_at(message, |i| i).await
+}
+
+/// [`bulk_with_tail`] with event i at 1_750_000_000_000_000 + `at(i)` ms.
+async fn bulk_with_tail_at(
+    message: fn(i64) -> String,
+    at: fn(i64) -> i64,
+) -> (Arc<SqliteStore>, tempfile::TempDir, TenantId) {
     let (store, dir) = store_with_data_in(IndexMode::Never).await;
     let tenant = TenantId::parse("acme").expect("id");
     let append = |from: i64, n: i64| {
         let events: Vec<serde_json::Value> = (from..from + n)
             .map(|i| {
                 serde_json::json!({"action": "bulk.load", "message": message(i),
-                    "time": Timestamp::from_micros(1_750_000_000_000_000 + i * 1_000).to_string()})
+                    "time": Timestamp::from_micros(1_750_000_000_000_000 + at(i) * 1_000).to_string()})
             })
             .collect();
         let body = serde_json::json!({ "events": events }).to_string();
@@ -379,6 +387,51 @@ async fn common_words_are_read_in_windows_and_stay_exact() {
         assert_eq!(store.count(&tenant, &query).await.expect("count"), expected, "{q}: the count agrees");
     }
     windows_agree(&store, &tenant, &words("bulk"), 5037).await;
+    store.close().await;
+}
+
+/// Windows over a log whose times are far out of seq order: a window's events (the next
+/// ones in time order) have seqs scattered over the log, so its rowid range must run from
+/// their least to their greatest seq, not between the seqs of its first and last event.
+/// Newest-first and oldest-first pages of common words and of a common substring, their
+/// windows growing, are exactly the matches a page in seq order (collected, no windows)
+/// finds, sorted by time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_over_times_out_of_seq_order_stay_exact() {
+    // Event i at (i · 2713 mod 5037) ms: a permutation of the 5 037 events' times (gcd 1).
+    let (store, _dir, tenant) = bulk_with_tail_at(
+        |i| format!("bulk item k{i}{}", if i % 4 == 0 { " quartz" } else { "" }),
+        |i| i * 2713 % 5037,
+    )
+    .await;
+    let limited = |q: Query| Query { limit: stele_core::Limit::new(100).expect("limit"), ..q };
+    let queries = [
+        (limited(Query { text: TextQuery::parse("quartz").expect("words"), ..Query::default() }), 1260),
+        (limited(filtered(r#"message co "quartz""#)), 1260),
+        (limited(Query { text: TextQuery::parse("bulk").expect("words"), ..Query::default() }), 5037),
+    ];
+    for (query, n) in queries {
+        let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
+        assert!(plan.ends_with("WINDOWS from 256 events"), "read in windows: {plan}");
+        let by_seq = Query { sort: stele_core::Sort::parse("seq").expect("sort"), ..query.clone() };
+        let plan = store.explain(&tenant, &by_seq).await.expect("plan").join(" | ");
+        assert!(!plan.ends_with("WINDOWS from 256 events"), "collected: {plan}");
+        let mut expected: Vec<(String, u64)> = all_pages(&store, &tenant, &by_seq)
+            .await
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+                (v["time"].as_str().expect("time").to_owned(), e.seq.get())
+            })
+            .collect();
+        assert_eq!(expected.len(), n, "{query:?}: every match");
+        expected.sort();
+        let oldest: Vec<u64> = expected.iter().map(|(_, seq)| *seq).collect();
+        let newest: Vec<u64> = oldest.iter().rev().copied().collect();
+        assert_eq!(all_seqs(&store, &tenant, &query).await, newest, "{query:?}: newest first");
+        let ascending = Query { sort: stele_core::Sort::parse("time").expect("sort"), ..query.clone() };
+        assert_eq!(all_seqs(&store, &tenant, &ascending).await, oldest, "{query:?}: oldest first");
+    }
     store.close().await;
 }
 
