@@ -675,6 +675,12 @@ impl Store for PostgresStore {
         client.finish(result)
     }
 
+    async fn unsigned_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let client = self.reader().await?;
+        let result = tree::unsigned_tenants(&**client).await;
+        client.finish(result)
+    }
+
     async fn heads(
         &self,
         tenant: &TenantId,

@@ -115,6 +115,21 @@ pub(crate) async fn heads(
     rows.iter().map(|r| to_head(tenant, r)).collect()
 }
 
+/// Tenants whose head seq is past their latest head's size (no head: size 0), by id, in one
+/// statement (an index seek per tenant on `tree_heads`' key).
+pub(crate) async fn unsigned_tenants(client: &impl GenericClient) -> Result<Vec<TenantId>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT t.id FROM tenants t
+             WHERE t.head_seq > COALESCE((SELECT MAX(size) FROM tree_heads h WHERE h.tenant_no = t.no), 0)
+             ORDER BY t.id",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter().map(|r| TenantId::parse(r.get::<_, &str>(0)).map_err(backend)).collect()
+}
+
 /// The tenant's log size (its head seq).
 pub(crate) async fn size(client: &impl GenericClient, no: i64) -> Result<u64, StoreError> {
     let row = client.query_one("SELECT head_seq FROM tenants WHERE no = $1", &[&no]).await.map_err(backend)?;

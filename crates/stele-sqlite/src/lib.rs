@@ -719,6 +719,10 @@ impl Store for SqliteStore {
         self.read(move |c| tree::latest_head(c, read::tenant_no(c, &tenant)?, &tenant)).await
     }
 
+    async fn unsigned_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        self.read(tree::unsigned_tenants).await
+    }
+
     async fn heads(
         &self,
         tenant: &TenantId,

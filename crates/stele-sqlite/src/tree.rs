@@ -151,6 +151,23 @@ pub(crate) fn heads(
     Ok(out)
 }
 
+/// Tenants whose tree is larger than their latest head's size (no head: size 0), by id: one
+/// statement, two index seeks per tenant (the largest rowid of its range, its largest head),
+/// where the signer's look had read each tenant's tree and head in reads of their own.
+pub(crate) fn unsigned_tenants(conn: &Connection) -> Result<Vec<TenantId>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT t.id FROM tenants t
+             WHERE COALESCE((SELECT MAX(pos) FROM events WHERE pos > (t.no << ?1) AND pos < ((t.no + 1) << ?1))
+                            - (t.no << ?1), 0)
+                   > COALESCE((SELECT MAX(size) FROM tree_heads h WHERE h.tenant_no = t.no), 0)
+             ORDER BY t.id",
+        )
+        .map_err(backend)?;
+    let ids = stmt.query_map([crate::rows::SEQ_BITS], |r| r.get::<_, String>(0)).map_err(backend)?;
+    ids.map(|id| TenantId::parse(&id.map_err(backend)?).map_err(backend)).collect()
+}
+
 /// Last seq of a tenant's log (its tree size): the largest rowid of its range.
 pub(crate) fn size(conn: &Connection, no: i64) -> Result<u64, StoreError> {
     let last: Option<i64> = conn

@@ -18,6 +18,7 @@ pub use directory::{
 pub use filters::filter_table;
 pub use integrity::{
     appends_report_grown_trees, merkle_tree_matches_the_leaves, redaction_keeps_the_leaf, signed_heads_are_kept,
+    unsigned_tenants_are_listed,
 };
 pub use retention::retention_expires_into_tombstones;
 pub use sessions::{credentials_and_sessions, viewer_links_and_oidc};
@@ -45,7 +46,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $make;
             tenants_and_aliases, keys_lifecycle, append_assigns_gapless_seq, concurrent_appends_are_gapless,
             idempotency, query_order_range_and_pages, tenants_are_isolated, close_rejects_later_writes, filter_table,
-            merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, redaction_keeps_the_leaf,
+            merkle_tree_matches_the_leaves, appends_report_grown_trees, signed_heads_are_kept, unsigned_tenants_are_listed,
+            redaction_keeps_the_leaf,
             tenant_updates, ids_and_aliases_share_one_namespace, directory_members, directory_listings,
             directory_groups, scim_connections, failing_writes_leave_their_group_intact, credentials_and_sessions,
             viewer_links_and_oidc, histogram_and_facets, streams_and_delivery_progress,

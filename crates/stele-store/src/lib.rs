@@ -177,6 +177,9 @@ pub trait Store:
     async fn put_head(&self, head: &SignedTreeHead) -> Result<bool, StoreError>;
     /// The head with the largest size.
     async fn latest_head(&self, tenant: &TenantId) -> Result<Option<SignedTreeHead>, StoreError>;
+    /// Every tenant whose log is longer than its latest head covers (or that has events and
+    /// no head), in one read: the head signer's look for trees that grew without it.
+    async fn unsigned_tenants(&self) -> Result<Vec<TenantId>, StoreError>;
     /// Heads with `from <= size <= to`, by size, at most `limit`.
     async fn heads(&self, tenant: &TenantId, from: u64, to: u64, limit: u32)
         -> Result<Vec<SignedTreeHead>, StoreError>;

@@ -44,25 +44,21 @@ struct Signer {
 
 impl Signer {
     /// Trees that grew past their latest head without this signer being told (while no
-    /// signer ran, or on another node).
+    /// signer ran, or on another node): one read lists their tenants, then each one's tree.
     async fn catch_up(&mut self) {
-        let tenants = match self.store.list_tenants().await {
+        let tenants = match self.store.unsigned_tenants().await {
             Ok(t) => t,
-            Err(e) => return tracing::warn!(error = %e, "head signer: cannot list tenants"),
+            Err(e) => return tracing::warn!(error = %e, "head signer: cannot list unsigned trees"),
         };
-        for t in tenants {
-            let (tree, head) = (self.store.tree(&t.id).await, self.store.latest_head(&t.id).await);
-            match (tree, head) {
-                (Ok(tree), Ok(head)) if tree.size > head.as_ref().map_or(0, |h| h.head.size) => {
+        for tenant in tenants {
+            match self.store.tree(&tenant).await {
+                Ok(tree) => {
                     // Never replace a larger pending tree (from `grown`) by this read.
-                    if self.pending.get(&t.id).is_none_or(|p| p.size < tree.size) {
-                        self.pending.insert(t.id, tree);
+                    if self.pending.get(&tenant).is_none_or(|p| p.size < tree.size) {
+                        self.pending.insert(tenant, tree);
                     }
                 }
-                (Ok(_), Ok(_)) => {}
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::warn!(tenant = %t.id, error = %e, "head signer: cannot read tree")
-                }
+                Err(e) => tracing::warn!(%tenant, error = %e, "head signer: cannot read tree"),
             }
         }
     }
@@ -122,8 +118,8 @@ pub async fn head_covering_now(
     Ok(store.heads(tenant, tree.size, tree.size, 1).await?.pop().or(Some(head)))
 }
 
-/// Every this many intervals the signer looks at every tenant's tree for growth it was not
-/// told of ([`Signer::catch_up`]): a list of the tenants and two reads each.
+/// Every this many intervals the signer looks for trees that grew without it being told
+/// ([`Signer::catch_up`]): one read, then a tree read for each tenant it lists.
 const CATCH_UP_INTERVALS: u32 = 5;
 
 /// Starts the signer.

@@ -122,6 +122,39 @@ pub async fn signed_heads_are_kept(store: Arc<dyn Store>) {
     assert!(store.latest_head(&tenant("globex")).await.expect("head").is_none(), "heads are per tenant");
 }
 
+/// The signer's look for trees that grew without it: every tenant whose log is longer than
+/// its latest head (or has events and no head), in one read, and none whose head covers it.
+pub async fn unsigned_tenants_are_listed(store: Arc<dyn Store>) {
+    for id in ["acme", "globex", "initech"] {
+        make_tenant(&*store, id, &[]).await;
+    }
+    let listed = |store: Arc<dyn Store>| async move {
+        let ids = store.unsigned_tenants().await.expect("unsigned tenants");
+        ids.iter().map(|t| t.as_str().to_owned()).collect::<Vec<_>>()
+    };
+    // Positive control: each has its creation event and no head.
+    assert_eq!(listed(store.clone()).await, ["acme", "globex", "initech"]);
+    let signer = HeadSigner::generate();
+    let sign_now = |store: Arc<dyn Store>, id: &'static str| {
+        let signer = &signer;
+        async move {
+            let tree = store.tree(&tenant(id)).await.expect("tree");
+            let head = TreeHead { tenant: tenant(id), size: tree.size, root: tree.root, time: Timestamp::now() };
+            assert!(store.put_head(&signer.sign(head)).await.expect("put"));
+        }
+    };
+    store.append(&tenant("acme"), (0..4).map(|i| event("user.login", 1000 + i)).collect(), None).await.expect("append");
+    sign_now(store.clone(), "acme").await;
+    sign_now(store.clone(), "globex").await;
+    assert_eq!(listed(store.clone()).await, ["initech"], "heads that cover their trees");
+    // A head of a smaller tree does not cover it.
+    store.append(&tenant("globex"), vec![event("user.login", 2000)], None).await.expect("append");
+    assert_eq!(listed(store.clone()).await, ["globex", "initech"], "grown past its head");
+    sign_now(store.clone(), "globex").await;
+    sign_now(store.clone(), "initech").await;
+    assert!(listed(store.clone()).await.is_empty(), "every tree signed");
+}
+
 pub async fn redaction_keeps_the_leaf(store: Arc<dyn Store>) {
     make_tenant(&*store, "acme", &[]).await;
     let mut batch: Vec<NewEvent> = (0..40).map(|i| event("user.login", 1000 + i)).collect();
