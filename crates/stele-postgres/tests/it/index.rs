@@ -420,3 +420,57 @@ async fn counts_of_an_action_or_a_status_read_the_index_alone() {
     }
     store.close().await;
 }
+
+/// "What did this actor do of this kind": a page of one action and one actor's email reads
+/// the pair's entries, in time order, from one index (migration 14) instead of walking one
+/// column's index and reading each row to compare the other; the page is the pair's events.
+/// Without the index the plan has no index condition on both, which is the control.
+#[tokio::test]
+async fn a_page_of_one_action_by_one_actor_reads_the_pair_from_one_index() {
+    let Some((store, inspect)) = open("action_actor", IndexMode::Eager, u64::MAX).await else { return };
+    let tenant = TenantId::parse("acme").expect("id");
+    let actions = ["user.login", "user.logout", "doc.read", "doc.write", "key.rotated"];
+    let emails = ["ana@acme.test", "ben@acme.test", "cyd@acme.test", "dee@acme.test", "eve@acme.test"];
+    let events: Vec<_> = (0..5_000usize)
+        .map(|i| {
+            serde_json::json!({
+                "action": actions[i % 5],
+                "time": Timestamp::from_micros(1_700_000_000_000_000 + i as i64 * 1_000).to_string(),
+                "actor": {"id": format!("u_{}", i / 5 % 5), "email": emails[i / 5 % 5]},
+            })
+        })
+        .collect();
+    store.append(&tenant, events_from(serde_json::json!({ "events": events })), None).await.expect("append");
+    inspect.batch_execute("VACUUM (ANALYZE) events").await.expect("vacuum");
+    let query = stele_core::Query {
+        filter: Some(
+            stele_core::Filter::parse(r#"action eq "doc.READ" and actor.email eq "Cyd@acme.test""#).expect("filter"),
+        ),
+        ..stele_core::Query::default()
+    };
+    // One index condition holds both columns.
+    let both = |plan: &str| {
+        plan.lines().any(|l| l.contains("Index Cond") && l.contains("(action,") && l.contains("(actor_email,"))
+    };
+    let plan = indexed_arm_plan(&store, &tenant, query.clone()).await;
+    assert!(both(&plan), "the pair is read from one index: {plan}");
+    // The page: the pair's 200 events (action 2, email 2: i ≡ 2 mod 5 and i / 5 ≡ 2 mod 5), newest first.
+    let expected: Vec<i64> = (0..5_000i64).rev().filter(|i| i % 5 == 2 && i / 5 % 5 == 2).take(50).collect();
+    let page = store.query(&tenant, &query).await.expect("page");
+    let times: Vec<i64> = page
+        .events
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+            Timestamp::parse(v["time"].as_str().expect("time")).expect("time").as_micros()
+        })
+        .map(|t| (t - 1_700_000_000_000_000) / 1_000)
+        .collect();
+    assert_eq!(times, expected);
+    assert_eq!(store.count(&tenant, &query).await.expect("count"), 200);
+    // The control: without the pair's index no index condition holds both.
+    inspect.batch_execute("DROP INDEX events_action_actor_email").await.expect("drop");
+    let plan = indexed_arm_plan(&store, &tenant, query).await;
+    assert!(!both(&plan), "without the index, one column's index and a filter: {plan}");
+    store.close().await;
+}
