@@ -12,7 +12,7 @@
 use serde_json::Value as JsonValue;
 use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
-use stele_store::layout::{exact_plan, like_escape, place, text_of, ExactPlan, Place};
+use stele_store::layout::{self, exact_plan, like_escape, place, text_of, ExactPlan, Place};
 use tokio_postgres::types::ToSql;
 
 /// A bound parameter.
@@ -82,7 +82,7 @@ fn operator(op: CompareOp) -> (bool, &'static str) {
 
 /// Appends the condition for `expr` (or its negation); `exact` for a view (an access
 /// boundary), whose string comparisons are exact.
-fn expr(sql: &mut Sql, arm: Arm, e: &Expr, negate: bool, exact: bool) {
+fn expr(sql: &mut Sql, arm: Arm<'_>, e: &Expr, negate: bool, exact: bool) {
     match e {
         Expr::Not(inner) => expr(sql, arm, inner, !negate, exact),
         Expr::And(items) | Expr::Or(items) => {
@@ -117,7 +117,7 @@ fn expr(sql: &mut Sql, arm: Arm, e: &Expr, negate: bool, exact: bool) {
 /// `stele-sqlite`: the case-insensitive comparison stays in front of the exact check where the
 /// exact match is a subset of it, so the indexes still narrow the rows; single-valued `ne` is
 /// `not eq`.
-fn exact_compare(sql: &mut Sql, arm: Arm, attr: &Attr, op: CompareOp, value: &str, negate: bool) {
+fn exact_compare(sql: &mut Sql, arm: Arm<'_>, attr: &Attr, op: CompareOp, value: &str, negate: bool) {
     let ExactPlan { op, negate, prefilter } = exact_plan(attr, op, negate);
     if negate {
         sql.push("NOT COALESCE(");
@@ -184,7 +184,7 @@ fn exact_check(sql: &mut Sql, attr: &Attr, op: CompareOp, value: &str) {
     }
 }
 
-fn present(sql: &mut Sql, arm: Arm, attr: &Attr, negate: bool) {
+fn present(sql: &mut Sql, arm: Arm<'_>, attr: &Attr, negate: bool) {
     match place(attr) {
         Place::Column(col, true) => {
             sql.push(col).push(if negate { " IS NULL" } else { " IS NOT NULL" });
@@ -221,11 +221,16 @@ fn prefix_end(prefix: &str) -> String {
 /// postings) or the tail after the mark (through the rows' own terms and document text).
 /// A query is the union of its two arms (`index.rs`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Arm {
+pub(crate) struct Arm<'a> {
     no: i64,
     tail: bool,
     bounds: Option<Bounds>,
+    /// How the page's driving condition is read in the indexed arm ([`PagePlan`]).
+    plan: &'a PagePlan,
 }
+
+/// The plan of a statement that leaves every choice to PostgreSQL's planner.
+const PLANNER: &PagePlan = &PagePlan { driver: None, how: TextPlan::Planner };
 
 /// The tenant's index mark and head as read earlier in the page's own snapshot (a
 /// repeatable-read transaction, `read.rs::query`): the planner sees the values, and a page
@@ -238,7 +243,7 @@ pub struct Bounds {
 
 /// The tenant's index mark (`head` false) or head: the value read in this snapshot, or a
 /// subquery that reads it in the statement's own snapshot (`index.rs`).
-fn bound(sql: &mut Sql, arm: Arm, head: bool) {
+fn bound(sql: &mut Sql, arm: Arm<'_>, head: bool) {
     match (arm.bounds, head) {
         (Some(b), _) => {
             sql.bind(if head { b.head } else { b.mark });
@@ -254,7 +259,7 @@ fn bound(sql: &mut Sql, arm: Arm, head: bool) {
 
 /// The rows whose terms satisfy `cond` (on a column named `term`): the postings in the
 /// indexed arm, the row's own `terms` in the tail.
-fn term_subquery(sql: &mut Sql, arm: Arm, negate: bool, cond: impl Fn(&mut Sql)) {
+fn term_subquery(sql: &mut Sql, arm: Arm<'_>, negate: bool, cond: impl Fn(&mut Sql)) {
     if arm.tail {
         sql.push(if negate { "NOT " } else { "" });
         sql.push("EXISTS (SELECT 1 FROM unnest(terms) AS tail(term) WHERE ");
@@ -268,44 +273,135 @@ fn term_subquery(sql: &mut Sql, arm: Arm, negate: bool, cond: impl Fn(&mut Sql))
     sql.push(")");
 }
 
-/// How a page's indexed arm finds the events whose document matches `q` (the tail always
-/// checks its rows' own text). PostgreSQL's estimate of a tenant's matches multiplies the
-/// words' frequency by the tenant's share of the table although the words include the
-/// tenant's token, so a word in half of a small tenant's events looked rare there and every
-/// match was collected and sorted (t25 at 10 M events: 562 ms for a page), and a word in
-/// 0.1% of a large tenant's looked common and the time index was walked for it (307 ms).
-/// `read.rs` decides from the data instead ([`text_window_sql`], [`text_matches_sql`]).
+/// How a page's indexed arm finds the events that match its driving condition ([`Driver`]:
+/// the words of `q`, or a `message co` needle). PostgreSQL's estimate of a tenant's matches
+/// multiplies the words' frequency by the tenant's share of the table although the words
+/// include the tenant's token, so a word in half of a small tenant's events looked rare there
+/// and every match was collected and sorted (t25 at 10 M events: 562 ms for a page), and a
+/// word in 0.1% of a large tenant's looked common and the time index was walked for it (307
+/// ms); a needle's trigrams, one index key per tenant and trigram, are estimated as rare
+/// whatever they are. `read.rs` decides from the data instead ([`window_sql`],
+/// [`matches_sql`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TextPlan {
-    /// `seq IN (the matching documents)`, the planner's choice (counts; other sort orders).
+    /// The planner's choice (counts; other sort orders): the words' documents or the needle's
+    /// trigram candidates as a subquery.
     #[default]
     Planner,
-    /// Walk the page's order and look up each event's document: the words are common where
-    /// the page starts (the page is found within the window [`text_window_sql`] read).
+    /// Walk the page's order and test each event: the matches are common where the page
+    /// starts (the page is found within the window [`window_sql`] read).
     Probe,
-    /// The indexed events whose documents match: all of them, read in the page's snapshot.
+    /// The indexed events that match: all of them, read in the page's snapshot.
     Matches(Vec<i64>),
+    /// The condition left out (true): the window that counts its matches tests them itself.
+    Excluded,
+}
+
+/// The condition a page's plan is chosen for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    /// The words of `q`.
+    Words,
+    /// A `message co` needle (folded) that the filter requires (a top-level condition) and
+    /// that is long enough for the trigram index ([`needle_grams`]).
+    Substring(String),
+}
+
+/// A page's driving condition and how its indexed arm reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PagePlan {
+    pub driver: Option<Driver>,
+    pub how: TextPlan,
+}
+
+impl PagePlan {
+    /// How the driver is read if it is `driver`, else as the planner likes.
+    fn how_for(&self, driver: &Driver) -> &TextPlan {
+        match &self.driver {
+            Some(d) if d == driver => &self.how,
+            _ => &TextPlan::Planner,
+        }
+    }
+}
+
+/// The condition whose plan a page may choose from the data: a time-ordered page's words,
+/// else a `message co` needle the filter requires (the walk follows the time index; another
+/// order has no index to walk).
+pub fn page_driver(query: &Query) -> Option<Driver> {
+    fn required_needle(e: &Expr) -> Option<String> {
+        match e {
+            Expr::And(items) => items.iter().find_map(required_needle),
+            Expr::Compare { attr: Attr::Message, op: CompareOp::Co, value: Value::String(v) } => {
+                let needle = fold(v);
+                layout::needle_gram_starts(needle.chars().count()).map(|_| needle)
+            }
+            _ => None,
+        }
+    }
+    if query.sort.attr != Attr::Time {
+        return None;
+    }
+    if query.text.is_some() {
+        return Some(Driver::Words);
+    }
+    query.filter.as_ref().and_then(|f| required_needle(f.expr())).map(Driver::Substring)
+}
+
+/// A folded needle's index keys at each offset ([`layout::needle_gram_starts`]), written as
+/// the SQL function `stele_grams` writes a message's (migration 15): `<tenant_no>:<trigram>`,
+/// so one tenant's candidates never include another's. `None` when it is too short.
+pub fn needle_grams(tenant_no: i64, needle: &str) -> Option<Vec<Vec<String>>> {
+    let chars: Vec<char> = needle.chars().collect();
+    let offsets = layout::needle_gram_starts(chars.len())?;
+    Some(
+        offsets
+            .iter()
+            .map(|starts| {
+                starts.iter().map(|&i| format!("{tenant_no}:{}", chars[i..i + 3].iter().collect::<String>())).collect()
+            })
+            .collect(),
+    )
+}
+
+/// `(stele_grams(tenant_no, message) @> $a OR …)`: the messages that hold the needle's
+/// trigrams at one of the offsets (a superset of those that contain it), on `event_messages`.
+fn grams_condition(sql: &mut Sql, grams: Vec<Vec<String>>) {
+    sql.push("(");
+    for (i, keys) in grams.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("stele_grams(tenant_no, message) @> ").bind(keys);
+    }
+    sql.push(")");
 }
 
 /// The rows whose full-text document matches `query` (a `to_tsquery` text): the postings in
 /// the indexed arm as `plan` says, the row's own `search` text in the tail.
-fn text_subquery(sql: &mut Sql, arm: Arm, query: String, plan: &TextPlan) {
+fn text_subquery(sql: &mut Sql, arm: Arm<'_>, query: String) {
     if arm.tail {
         sql.push("to_tsvector('simple', search) @@ to_tsquery('simple', ").bind(query).push(")");
         return;
     }
-    match plan {
+    match arm.plan.how_for(&Driver::Words) {
         TextPlan::Planner => {
             sql.push("seq IN (SELECT seq FROM event_docs WHERE tenant_no = ").bind(arm.no);
             sql.push(" AND doc @@ to_tsquery('simple', ").bind(query).push("))");
         }
         // A scalar subquery is not turned into a join: it is evaluated per walked event.
         TextPlan::Probe => doc_probe(sql, arm.no, "events.seq", query),
-        // The arm reads only the listed matches' rows (`arm_rows`).
-        TextPlan::Matches(_) => {
+        // The arm reads only the listed matches' rows (`arm_rows`), or the window tests them.
+        TextPlan::Matches(_) | TextPlan::Excluded => {
             sql.push("TRUE");
         }
     }
+}
+
+/// `(the folded message of event <seq>) LIKE '%needle%'`: false when it has no message.
+fn message_probe(sql: &mut Sql, no: i64, seq: &str, needle: &str) {
+    sql.push("COALESCE((SELECT message FROM event_messages WHERE tenant_no = ").bind(no);
+    sql.push(&format!(" AND seq = {seq}) LIKE ")).bind(like_pattern(CompareOp::Co, needle));
+    sql.push(" ESCAPE '\\', FALSE)");
 }
 
 /// `(the document of event <seq>) @@ query`: false when the event has no document.
@@ -314,76 +410,103 @@ fn doc_probe(sql: &mut Sql, no: i64, seq: &str, query: String) {
     sql.push(&format!(" AND seq = {seq}) @@ to_tsquery('simple', ")).bind(query).push("), FALSE)");
 }
 
-/// Whether a page of `query` may choose its [`TextPlan`] from the data: it has words and is
-/// in time order (the walk follows the time index; another order has no index to walk).
-pub fn text_plan_applies(query: &Query) -> bool {
-    query.text.is_some() && query.sort.attr == Attr::Time
-}
-
 /// What reading one listed match costs against walking past one event: a match is a
-/// document read from the full-text index's bitmap, its event looked up in every month's
+/// document (or message) read from its index's bitmap, its event looked up in every month's
 /// primary key and read, then sorted; a walked event is the next entry of the time index and
-/// one document looked up, both in nearly the order they were written.
+/// its row (and document) read, in nearly the order they were written.
 const LIST_COST_PER_WALKED_EVENT: f64 = 4.0;
 
-/// Whether a page walks ([`TextPlan::Probe`]) rather than lists the words' matches, given
+/// Whether a page walks ([`TextPlan::Probe`]) rather than lists its driver's matches, given
 /// that `found` of the first `window` indexed events in its order match (counted up to the
 /// `need` rows the page reads) and the tenant has `indexed` events up to the mark. If the
-/// page was in the window, walk. Otherwise the window gives the words' density `d`: listing
+/// page was in the window, walk. Otherwise the window gives the matches' density `d`: listing
 /// reads about `d · indexed` matches, each [`LIST_COST_PER_WALKED_EVENT`] times a walked
 /// event, and walking to the page about `need / d` events; walk when `d² · cost · indexed >
 /// need`. A few matches say little of the density (3 in 1 020 came from a word in 0.12% of
 /// a tenant's events, whose walk would have read 42 k events to list 2 725), so `d` is
 /// taken low: `(found − √found) / window`. (Stele's own rule, as SQLite's
 /// `DENSE_TERM_ROWS`: the planner's estimate is what is wrong here.)
-pub fn walks_for_words(found: i64, need: i64, window: i64, indexed: i64) -> bool {
+pub fn walks_rather_than_lists(found: i64, need: i64, window: i64, indexed: i64) -> bool {
     let found_low = found as f64 - (found as f64).sqrt();
     let density = found_low / window.max(1) as f64;
     found >= need || density * density * LIST_COST_PER_WALKED_EVENT * indexed as f64 > need as f64
 }
 
 /// How many of the first `window` indexed events in the page's order (every condition of
-/// `query` but its words, from the page's cursor) have documents that match the words,
-/// counting up to `need`. When the page's rows are among them, walking finds the page
-/// within the window: [`TextPlan::Probe`].
-pub fn text_window_sql(tenant_no: i64, query: &Query, bounds: Bounds, window: i64, need: i64) -> Sql {
-    let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
-    let others = Query { text: None, ..query.clone() };
+/// `query` but its `driver`, from the page's cursor) match the driver — their documents the
+/// words, their messages the needle — counting up to `need`. When the page's rows are among
+/// them, walking finds the page within the window: [`TextPlan::Probe`].
+pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, window: i64, need: i64) -> Sql {
     let key = sort_key(&query.sort);
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
+    let plan = PagePlan { driver: Some(driver.clone()), how: TextPlan::Excluded };
     let mut sql = Sql::default();
     sql.push("SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT seq ");
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds) }, &others, true, &TextPlan::Planner);
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
     sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT ")).bind(window);
     sql.push(") AS window_rows WHERE ");
-    doc_probe(&mut sql, tenant_no, "window_rows.seq", words);
+    match driver {
+        Driver::Words => {
+            let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
+            doc_probe(&mut sql, tenant_no, "window_rows.seq", words);
+        }
+        Driver::Substring(needle) => message_probe(&mut sql, tenant_no, "window_rows.seq", needle),
+    }
     sql.push(" LIMIT ").bind(need).push(") AS found");
     sql
 }
 
-/// The indexed events (up to the mark) whose documents match the words of `query`, at most
-/// `cap + 1` of them (more than `cap`: too many to list, [`TextPlan::Planner`]).
-pub fn text_matches_sql(tenant_no: i64, query: &Query, bounds: Bounds, cap: i64) -> Sql {
-    let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
+/// The indexed events (up to the mark) that match the `driver` of `query` — documents with
+/// its words, messages with its needle (their trigram candidates, compared) —, at most
+/// `cap + 1` of them (more than `cap`: too many to list).
+pub fn matches_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, cap: i64) -> Sql {
     let mut sql = Sql::default();
-    sql.push("SELECT seq FROM event_docs WHERE tenant_no = ").bind(tenant_no);
-    sql.push(" AND seq <= ").bind(bounds.mark);
-    sql.push(" AND doc @@ to_tsquery('simple', ").bind(words).push(") LIMIT ").bind(cap.saturating_add(1));
+    match driver {
+        Driver::Words => {
+            let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
+            sql.push("SELECT seq FROM event_docs WHERE tenant_no = ").bind(tenant_no);
+            sql.push(" AND seq <= ").bind(bounds.mark);
+            sql.push(" AND doc @@ to_tsquery('simple', ").bind(words).push(")");
+        }
+        Driver::Substring(needle) => {
+            sql.push("SELECT seq FROM event_messages WHERE tenant_no = ").bind(tenant_no);
+            sql.push(" AND seq <= ").bind(bounds.mark).push(" AND ");
+            grams_condition(&mut sql, needle_grams(tenant_no, needle).unwrap_or_default());
+            sql.push(" AND message LIKE ").bind(like_pattern(CompareOp::Co, needle)).push(" ESCAPE '\\'");
+        }
+    }
+    sql.push(" LIMIT ").bind(cap.saturating_add(1));
     sql
 }
 
-fn compare(sql: &mut Sql, arm: Arm, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
+fn compare(sql: &mut Sql, arm: Arm<'_>, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
     if let (false, false, Attr::Message, CompareOp::Co) = (arm.tail, negate, attr, op) {
         let needle = fold(&text_of(value));
-        if has_trigram(&needle) {
-            // The indexed events' folded messages (`index.rs`), compared with the same LIKE:
-            // their trigram index is the way in when the needle is rare, and their
-            // statistics tell the planner when it is common (then it walks the time index
-            // and looks each event's message up by key). The row's own column has no
-            // statistics, so a condition on it would make every needle look rare.
-            sql.push("seq IN (SELECT seq FROM event_messages WHERE tenant_no = ").bind(arm.no);
-            sql.push(" AND message LIKE ").bind(like_pattern(op, &needle)).push(" ESCAPE '\\')");
-            return;
+        if let Some(grams) = needle_grams(arm.no, &needle) {
+            match arm.plan.how_for(&Driver::Substring(needle.clone())) {
+                // The arm reads only the listed matches' rows, or the window tests them.
+                TextPlan::Matches(_) | TextPlan::Excluded => {
+                    sql.push("TRUE");
+                    return;
+                }
+                // The walk looks each event's folded message up by key and compares it (2–3 µs
+                // an event at 10 M; folding the row's own column took 7). A scalar subquery is
+                // not turned into a join, and the planner counts it as half the rows, so it
+                // walks to the page.
+                TextPlan::Probe => {
+                    message_probe(sql, arm.no, "events.seq", &needle);
+                    return;
+                }
+                // The indexed events' folded messages (`index.rs`) whose aligned trigrams
+                // hold the needle's, compared with the same LIKE.
+                TextPlan::Planner => {
+                    sql.push("seq IN (SELECT seq FROM event_messages WHERE tenant_no = ").bind(arm.no);
+                    sql.push(" AND ");
+                    grams_condition(sql, grams);
+                    sql.push(" AND message LIKE ").bind(like_pattern(op, &needle)).push(" ESCAPE '\\')");
+                    return;
+                }
+            }
         }
     }
     match place(attr) {
@@ -423,12 +546,6 @@ fn compare(sql: &mut Sql, arm: Arm, attr: &Attr, op: CompareOp, value: &Value, n
             });
         }
     }
-}
-
-/// Whether pg_trgm takes a trigram from a `LIKE '%needle%'`: a run of three ASCII letters or
-/// digits (it splits words at anything else). Without one its index would be read whole.
-fn has_trigram(needle: &str) -> bool {
-    needle.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word.len() >= 3)
 }
 
 /// Writes `positive` as is, or its negation that also holds where `col` is NULL.
@@ -645,14 +762,14 @@ fn keyset(sql: &mut Sql, sort: &Sort, cursor: &Cursor) {
 /// `OFFSET 0`: otherwise the planner, which cannot know the mark, walks the tenant's whole
 /// time index for an ordered page and filters `seq > mark` (14 ms on a 222 k-event tenant,
 /// where the range is a few rows).
-fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool, text_plan: &TextPlan) {
+fn arm_rows(sql: &mut Sql, arm: Arm<'_>, query: &Query, with_keyset: bool) {
     if arm.tail {
         sql.push("FROM (SELECT * FROM events WHERE tenant_no = ").bind(arm.no).push(" AND seq > ");
         bound(sql, arm, false);
         sql.push(" AND seq <= ");
         bound(sql, arm, true);
         sql.push(" OFFSET 0) AS events WHERE TRUE");
-    } else if let (Some(_), TextPlan::Matches(seqs)) = (&query.text, text_plan) {
+    } else if let (Some(_), TextPlan::Matches(seqs)) = (&arm.plan.driver, &arm.plan.how) {
         // The listed matches' rows, fenced as the tail is: otherwise the planner, which
         // counts each listed seq as found in several tenants, still walks the time index
         // past the matches (1 960 of 2.2 M events: 51 k rows walked, 72 ms, against 18 ms
@@ -680,7 +797,7 @@ fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool, text_plan
     }
     if let Some(text) = &query.text {
         sql.push(" AND ");
-        text_subquery(sql, arm, ts_query(arm.no, text), text_plan);
+        text_subquery(sql, arm, ts_query(arm.no, text));
     }
     if let (true, PageRequest::After(cursor)) = (with_keyset, &query.page) {
         keyset(sql, &query.sort, cursor);
@@ -693,9 +810,9 @@ fn arm_rows(sql: &mut Sql, arm: Arm, query: &Query, with_keyset: bool, text_plan
 pub fn matching(tenant_no: i64, query: &Query) -> Sql {
     let mut sql = Sql::default();
     sql.push("(SELECT * ");
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: None }, query, false, &TextPlan::Planner);
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: None, plan: PLANNER }, query, false);
     sql.push(" UNION ALL SELECT * ");
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: true, bounds: None }, query, false, &TextPlan::Planner);
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: true, bounds: None, plan: PLANNER }, query, false);
     sql.push(")");
     sql
 }
@@ -718,7 +835,7 @@ pub fn rows_needed(query: &Query) -> i64 {
 /// keeps the plans of a plain indexed query: a walk along an index that stops at the page's
 /// end), then the two are merged. With `bounds` (read in the same snapshot) whose mark is at
 /// the head, the tail arm, which would hold nothing, is left out.
-pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>, text_plan: &TextPlan) -> Sql {
+pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>, plan: &PagePlan) -> Sql {
     let col = sort_column(&query.sort);
     let key = sort_key(&query.sort);
     // NULLs first ascending, last descending, as in SQLite; columns that are never NULL
@@ -741,7 +858,7 @@ pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>, text_plan
         let tail = *tail;
         sql.push(if tail { " UNION ALL (" } else { "(" });
         sql.push(&format!("SELECT seq, {col} AS sort_col, {key} AS sort_key, json "));
-        arm_rows(&mut sql, Arm { no: tenant_no, tail, bounds }, query, true, text_plan);
+        arm_rows(&mut sql, Arm { no: tenant_no, tail, bounds, plan }, query, true);
         sql.push(&format!(" ORDER BY {key} {dir}, seq {seq_dir} LIMIT ")).bind(rows_needed(query));
         sql.push(")");
     }
@@ -758,7 +875,7 @@ mod tests {
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
         let mut sql = Sql::default();
-        arm_rows(&mut sql, Arm { no: 7, tail: false, bounds: None }, &query, false, &TextPlan::Planner);
+        arm_rows(&mut sql, Arm { no: 7, tail: false, bounds: None, plan: PLANNER }, &query, false);
         sql
     }
 
@@ -786,29 +903,69 @@ mod tests {
 
     #[test]
     fn message_co_takes_trigram_candidates_only_where_they_exist() {
-        // Positive control: a needle with a three-letter run, in the indexed arm.
-        assert!(compiled(r#"message co "Logged""#).text.contains("FROM event_messages"));
-        for filter in [r#"message co "a.b-c""#, r#"not message co "logged""#, r#"message sw "logged""#] {
+        // Positive control: a needle of four characters, in the indexed arm.
+        let sql = compiled(r#"message co "LogD""#);
+        assert!(sql.text.contains("FROM event_messages") && sql.text.contains("stele_grams"), "{}", sql.text);
+        assert!(format!("{:?}", sql.params).contains(r#"["7:log"], ["7:ogd"]"#), "{:?}", sql.params);
+        for filter in [r#"message co "log""#, r#"not message co "logged""#, r#"message sw "logged""#] {
             assert!(!compiled(filter).text.contains("event_messages"), "{filter}");
         }
         let query = Query { filter: Some(Filter::parse(r#"message co "logged""#).expect("valid")), ..Query::default() };
         let mut tail = Sql::default();
-        arm_rows(&mut tail, Arm { no: 7, tail: true, bounds: None }, &query, false, &TextPlan::Planner);
+        arm_rows(&mut tail, Arm { no: 7, tail: true, bounds: None, plan: PLANNER }, &query, false);
         assert!(!tail.text.contains("event_messages"), "the tail has no candidates: {}", tail.text);
-        assert!(has_trigram("ab 12c") && !has_trigram("ab 12 é.x"));
+    }
+
+    #[test]
+    fn a_page_is_driven_by_its_words_or_a_needle_it_requires() {
+        let driver = |filter: &str, text: Option<&str>| {
+            let query = Query {
+                filter: Some(Filter::parse(filter).expect("valid")),
+                text: text.and_then(|t| TextQuery::parse(t).expect("words")),
+                ..Query::default()
+            };
+            page_driver(&query)
+        };
+        let needle = |n: &str| Some(Driver::Substring(n.to_owned()));
+        assert_eq!(driver(r#"message co "LogD""#, None), needle("logd"));
+        assert_eq!(
+            driver(r#"action eq "a" and (status eq "success" and message co "Zeppelin")"#, None),
+            needle("zeppelin")
+        );
+        assert_eq!(driver(r#"message co "logd""#, Some("word")), Some(Driver::Words));
+        for filter in [r#"message co "log""#, r#"not message co "logged""#, r#"action eq "a" or message co "logged""#] {
+            assert_eq!(driver(filter, None), None, "{filter}");
+        }
+        let by_action = Query {
+            filter: Some(Filter::parse(r#"message co "logged""#).expect("valid")),
+            sort: stele_core::Sort::parse("action").expect("sort"),
+            ..Query::default()
+        };
+        assert_eq!(page_driver(&by_action), None, "no walk along another order");
+        // A driven needle is read as its plan says, wherever it is required.
+        let query = Query { filter: Some(Filter::parse(r#"message co "logged""#).expect("valid")), ..Query::default() };
+        let plan = |how| PagePlan { driver: needle("logged"), how };
+        let listed = page_sql(7, &query, None, &plan(TextPlan::Matches(vec![3, 5])));
+        assert!(listed.text.contains("seq = ANY(") && !listed.text.contains("stele_grams"), "{}", listed.text);
+        let walked = page_sql(7, &query, None, &plan(TextPlan::Probe));
+        assert!(
+            walked.text.contains("seq = events.seq) LIKE") && !walked.text.contains("stele_grams"),
+            "{}",
+            walked.text
+        );
     }
 
     #[test]
     fn bounds_are_values_and_a_caught_up_page_has_no_tail_arm() {
         let query = Query { filter: Some(Filter::parse(r#"action eq "a""#).expect("valid")), ..Query::default() };
-        let subqueries = page_sql(7, &query, None, &TextPlan::Planner);
+        let subqueries = page_sql(7, &query, None, PLANNER);
         assert!(subqueries.text.contains("FROM index_marks") && subqueries.text.contains("UNION ALL"));
-        let behind = page_sql(7, &query, Some(Bounds { mark: 5, head: 9 }), &TextPlan::Planner);
+        let behind = page_sql(7, &query, Some(Bounds { mark: 5, head: 9 }), PLANNER);
         assert!(!behind.text.contains("FROM index_marks") && !behind.text.contains("FROM tenants"), "{}", behind.text);
         assert!(behind.text.contains("UNION ALL"), "{}", behind.text);
         let params = format!("{:?}", behind.params);
         assert!(params.contains('5') && params.contains('9'), "{params}");
-        let caught_up = page_sql(7, &query, Some(Bounds { mark: 9, head: 9 }), &TextPlan::Planner);
+        let caught_up = page_sql(7, &query, Some(Bounds { mark: 9, head: 9 }), PLANNER);
         assert!(!caught_up.text.contains("UNION ALL") && caught_up.text.contains("seq <= $"), "{}", caught_up.text);
         assert_eq!(caught_up.text.matches('$').count(), caught_up.params.len());
     }
@@ -827,7 +984,11 @@ mod tests {
             (20, 51, 1020, 3_000, false),    // 2% of 3 000: 60 to list
         ];
         for (found, need, window, indexed, walks) in cases {
-            assert_eq!(walks_for_words(found, need, window, indexed), walks, "{found} of {window} in {indexed}");
+            assert_eq!(
+                walks_rather_than_lists(found, need, window, indexed),
+                walks,
+                "{found} of {window} in {indexed}"
+            );
         }
     }
 

@@ -11,8 +11,8 @@ use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::backend;
 use crate::compile::{
-    matching, page_sql, rows_needed, text_matches_sql, text_plan_applies, text_window_sql, walks_for_words, Bounds,
-    TextPlan,
+    matches_sql, matching, page_driver, page_sql, rows_needed, walks_rather_than_lists, window_sql, Bounds, Driver,
+    PagePlan, TextPlan,
 };
 
 async fn tenant_from_row(client: &impl GenericClient, row: &Row) -> Result<Tenant, StoreError> {
@@ -171,31 +171,34 @@ pub(crate) async fn query(client: &ClientWrapper, no: i64, query: &Query) -> Res
     in_snapshot(client, no, |bounds| page(client, no, query, bounds)).await
 }
 
-/// Most indexed matches [`text_plan`] lists for a page ([`TextPlan::Matches`]).
+/// Most indexed matches [`page_plan`] lists for a page ([`TextPlan::Matches`]).
 const TEXT_MATCHES_CAP: i64 = 20_000;
 
-/// How the page's indexed arm finds the words' matches ([`TextPlan`]), from the data. The
-/// first `window` indexed events in the page's order are probed (counting up to the rows the
-/// page needs): if the page is among them, walk ([`TextPlan::Probe`]). Otherwise the window
-/// decides between walking further and listing the matches ([`walks_for_words`]); at most
-/// [`TEXT_MATCHES_CAP`] are listed (more, and the planner decides). Both reads run in the page's
-/// snapshot. Listing reads the full-text index's candidates with bitmap scans only (a walk
+/// How the page's indexed arm finds the matches of its driving condition ([`Driver`]: its
+/// words, or a `message co` needle it requires), from the data. The first `window` indexed
+/// events in the page's order are probed (counting up to the rows the page needs): if the
+/// page is among them, walk ([`TextPlan::Probe`]). Otherwise the window decides between
+/// walking further and listing the matches ([`walks_rather_than_lists`]); at most
+/// [`TEXT_MATCHES_CAP`] are listed (more: words are left to the planner, a needle is walked
+/// to, its trigram candidates being estimated rare whatever they are). Both reads run in
+/// the page's snapshot. Listing reads the index's candidates with bitmap scans only (a walk
 /// along the documents' primary key looking for a rare word's first rows is what the
 /// estimate got wrong to begin with).
-async fn text_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<TextPlan, StoreError> {
-    if !text_plan_applies(query) || bounds.mark == 0 {
-        return Ok(TextPlan::Planner);
-    }
+async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<PagePlan, StoreError> {
+    let Some(driver) = page_driver(query).filter(|_| bounds.mark > 0) else {
+        return Ok(PagePlan::default());
+    };
+    let plan = |how| Ok(PagePlan { driver: Some(driver.clone()), how });
     // Twenty pages' worth, at least 1 000 events, at most 20 000 (what a walk that does not
     // find the page costs before the matches are listed).
     let need = rows_needed(query);
     let window = need.saturating_mul(20).clamp(1_000, 20_000);
-    let sql = text_window_sql(no, query, bounds, window, need);
+    let sql = window_sql(no, query, &driver, bounds, window, need);
     let found: i64 = client.query_one(sql.text.as_str(), &sql.refs()).await.map_err(backend)?.get(0);
-    if walks_for_words(found, need, window, bounds.mark) {
-        return Ok(TextPlan::Probe);
+    if walks_rather_than_lists(found, need, window, bounds.mark) {
+        return plan(TextPlan::Probe);
     }
-    let sql = text_matches_sql(no, query, bounds, TEXT_MATCHES_CAP);
+    let sql = matches_sql(no, query, &driver, bounds, TEXT_MATCHES_CAP);
     // Prepared first, so that the three go out in this order in one round trip (a query of
     // SQL text is sent only once its statement has been prepared).
     let statement = client.prepare(sql.text.as_str()).await.map_err(backend)?;
@@ -206,14 +209,15 @@ async fn text_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
         client.batch_execute("SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT"),
     )
     .map_err(backend)?;
-    Ok(match rows.len() as i64 > TEXT_MATCHES_CAP {
-        true => TextPlan::Planner,
-        false => TextPlan::Matches(rows.iter().map(|r| r.get(0)).collect()),
-    })
+    match (rows.len() as i64 > TEXT_MATCHES_CAP, &driver) {
+        (true, Driver::Words) => plan(TextPlan::Planner),
+        (true, Driver::Substring(_)) => plan(TextPlan::Probe),
+        (false, _) => plan(TextPlan::Matches(rows.iter().map(|r| r.get(0)).collect())),
+    }
 }
 
 async fn page(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<Page, StoreError> {
-    let plan = text_plan(client, no, query, bounds).await?;
+    let plan = page_plan(client, no, query, bounds).await?;
     let sql = page_sql(no, query, Some(bounds), &plan);
     let limit = query.limit.get() as usize;
     let mut rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
@@ -255,7 +259,7 @@ pub(crate) async fn count(client: &impl GenericClient, no: i64, query: &Query) -
 /// `EXPLAIN` of a page query, one line per plan line.
 pub(crate) async fn explain(client: &ClientWrapper, no: i64, query: &Query) -> Result<Vec<String>, StoreError> {
     in_snapshot(client, no, |bounds| async move {
-        let plan = text_plan(client, no, query, bounds).await?;
+        let plan = page_plan(client, no, query, bounds).await?;
         let sql = page_sql(no, query, Some(bounds), &plan);
         let rows = client.query(format!("EXPLAIN {}", sql.text).as_str(), &sql.refs()).await.map_err(backend)?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())

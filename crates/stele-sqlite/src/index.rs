@@ -444,14 +444,14 @@ fn entries(row: &Row) -> Entries {
 // more expensive per event; this makes half as many tokens, and a substring search asks for
 // two alternatives instead of one):
 //
-// - a message is indexed as its trigrams starting at characters 0, 2, 4, … ([`STEP`]; ASCII
+// - a message is indexed as its trigrams starting at characters 0, 2, 4, … (`layout::GRAM_STEP`; ASCII
 //   case-folded, as `LIKE` compares), each written as one token that the `ascii` tokenizer
 //   keeps whole: letters `a`–`y` and digits as themselves, any other character as `z`, its
 //   code point in hex, `z` (so `n b` is `nz20zb`);
 // - wherever a needle occurs in a message, the message's aligned trigrams that fall inside
 //   the occurrence are the needle's trigrams at offsets `o, o + 2, …` for one `o` in
 //   `0..2` (which one depends on where the occurrence starts). A needle of at least
-//   [`MIN_NEEDLE`] characters has a whole trigram at every offset, so "the trigrams at
+//   `layout::MIN_NEEDLE` characters has a whole trigram at every offset, so "the trigrams at
 //   offset 0, or those at 1" finds every message that contains it — and some that do not,
 //   which the exact `LIKE` on the row then drops.
 //
@@ -461,11 +461,7 @@ fn entries(row: &Row) -> Entries {
 // candidates are a large share of all messages. Every second character answers 4 characters
 // and asks for two trigrams at each offset from 6 (session 30, ARCHITECTURE has the numbers).
 
-/// Indexed trigrams start at characters 0, `STEP`, 2·`STEP`, ….
-const STEP: usize = 2;
-
-/// The shortest needle the index can answer (every offset `0..STEP` has a whole trigram).
-const MIN_NEEDLE: usize = 3 + STEP - 1;
+use stele_store::layout::{needle_gram_starts, GRAM_STEP};
 
 /// Appends one aligned trigram as a token.
 fn push_gram(out: &mut String, chars: &[char]) {
@@ -490,7 +486,7 @@ pub fn message_doc(message: &str) -> Option<String> {
     let chars: Vec<char> = message.chars().collect();
     let last = chars.len().checked_sub(3)?;
     let mut doc = String::with_capacity(2 * message.len());
-    for start in (0..=last).step_by(STEP) {
+    for start in (0..=last).step_by(GRAM_STEP) {
         if start > 0 {
             doc.push(' ');
         }
@@ -499,32 +495,21 @@ pub fn message_doc(message: &str) -> Option<String> {
     Some(doc)
 }
 
-/// The `message_tri` MATCH expression for a needle: for each offset `0..STEP`, its trigrams
-/// at that offset (at most [`MAX_GRAMS`], spread over the needle) AND-ed; the alternatives
-/// OR-ed. Every event whose message contains `needle` (ASCII case-insensitively) is among its
-/// matches. `None` when the needle is shorter than [`MIN_NEEDLE`] characters.
+/// The `message_tri` MATCH expression for a needle: for each offset its trigrams
+/// (`layout::needle_gram_starts`) AND-ed; the alternatives OR-ed. Every event whose message
+/// contains `needle` (ASCII case-insensitively) is among its matches. `None` when the needle
+/// is too short for the index.
 pub fn substring_query(needle: &str) -> Option<String> {
     let chars: Vec<char> = needle.chars().collect();
-    if chars.len() < MIN_NEEDLE {
-        return None;
-    }
-    let alternatives: Vec<String> = (0..STEP)
-        .map(|offset| {
-            let starts: Vec<usize> = (offset..=chars.len() - 3).step_by(STEP).collect();
-            let picks: Vec<usize> = if starts.len() <= MAX_GRAMS {
-                starts
-            } else {
-                (0..MAX_GRAMS).map(|i| starts[i * (starts.len() - 1) / (MAX_GRAMS - 1)]).collect()
-            };
-            let grams: Vec<String> = picks.iter().map(|&i| gram_token(&chars[i..i + 3])).collect();
+    let alternatives: Vec<String> = needle_gram_starts(chars.len())?
+        .iter()
+        .map(|starts| {
+            let grams: Vec<String> = starts.iter().map(|&i| gram_token(&chars[i..i + 3])).collect();
             format!("({})", grams.join(" AND "))
         })
         .collect();
     Some(alternatives.join(" OR "))
 }
-
-/// Most trigrams one offset of a substring search looks up.
-const MAX_GRAMS: usize = 4;
 
 fn read_rows(conn: &Connection, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<Row>> {
     let mut stmt = conn.prepare_cached(
@@ -1387,7 +1372,7 @@ mod tests {
         let spread = substring_query("abcdefghijklmnopqrstuvwxyz0123456789").expect("long");
         assert!(spread.starts_with("(abc AND klm AND uvw AND 678) OR (bcd AND "), "{spread}");
         let long = substring_query(&"x".repeat(100)).expect("long");
-        assert_eq!(long.matches("xxx").count(), STEP * MAX_GRAMS, "bounded: {long}");
+        assert_eq!(long.matches("xxx").count(), GRAM_STEP * stele_store::layout::MAX_GRAMS, "bounded: {long}");
     }
 
     /// Whatever the needle and wherever it is in the message, the message's tokens hold every

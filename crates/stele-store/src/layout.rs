@@ -84,3 +84,50 @@ pub fn like_escape(s: &str) -> String {
     }
     out
 }
+
+/// Substring search by aligned trigrams, the same on both backends (Stele's own scheme, so
+/// it is written here): a message is indexed by its trigrams starting at characters 0,
+/// `GRAM_STEP`, 2·`GRAM_STEP`, …. A needle that occurs at a position `p` then has all of its
+/// own trigrams starting at the offset `o ≡ -p (mod GRAM_STEP)`, `o + GRAM_STEP`, … among the
+/// message's, so "its trigrams at offset 0, or those at 1, or …" finds every message that
+/// contains it — and some that do not, which the exact `LIKE` on the row then drops.
+pub const GRAM_STEP: usize = 2;
+
+/// The shortest needle aligned trigrams can answer (every offset `0..GRAM_STEP` has a whole
+/// trigram).
+pub const MIN_NEEDLE: usize = 3 + GRAM_STEP - 1;
+
+/// Most trigrams one offset of a substring search looks up.
+pub const MAX_GRAMS: usize = 4;
+
+/// For each offset `0..GRAM_STEP`, the character positions in a needle of `len` characters of
+/// the trigrams to look up (all of them at that offset, or [`MAX_GRAMS`] spread over the
+/// needle). `None` when the needle is shorter than [`MIN_NEEDLE`].
+pub fn needle_gram_starts(len: usize) -> Option<Vec<Vec<usize>>> {
+    if len < MIN_NEEDLE {
+        return None;
+    }
+    let offsets = (0..GRAM_STEP).map(|offset| {
+        let starts: Vec<usize> = (offset..=len - 3).step_by(GRAM_STEP).collect();
+        if starts.len() <= MAX_GRAMS {
+            starts
+        } else {
+            (0..MAX_GRAMS).map(|i| starts[i * (starts.len() - 1) / (MAX_GRAMS - 1)]).collect()
+        }
+    });
+    Some(offsets.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needles_ask_for_their_trigrams_at_each_offset() {
+        assert_eq!(needle_gram_starts(3), None, "one offset would have no whole trigram");
+        assert_eq!(needle_gram_starts(4), Some(vec![vec![0], vec![1]]));
+        assert_eq!(needle_gram_starts(7), Some(vec![vec![0, 2, 4], vec![1, 3]]));
+        // At most MAX_GRAMS per offset, the first and the last kept.
+        assert_eq!(needle_gram_starts(36), Some(vec![vec![0, 10, 20, 32], vec![1, 11, 21, 33]]));
+    }
+}
