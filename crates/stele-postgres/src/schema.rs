@@ -402,12 +402,18 @@ const MIGRATIONS: &[&str] = &[
     // indexed instead by its aligned trigrams (characters 0, 2, 4, …: `layout::GRAM_STEP`,
     // SQLite's scheme) as `<tenant_no>:<trigram>` keys, which a needle asks for at each of its
     // offsets (`compile.rs::needle_grams`). Half as many keys as pg_trgm's, computed by an
-    // IMMUTABLE SQL function the index calls (nothing more is stored).
+    // IMMUTABLE SQL function the index calls (nothing more is stored). The trigrams at 0, 6,
+    // 12, … are one regular expression's matches (three characters, then up to three
+    // skipped), those at 2, 8, … and 4, 10, … the same from the third and the fifth
+    // character: three linear passes. (`substr(m, i, 3)` for each `i` walks the string from
+    // its start each time: a message of 10 000 characters took 270 ms instead of 6.)
     r#"
     CREATE OR REPLACE FUNCTION stele_grams(no bigint, m text) RETURNS text[]
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
-        AS $$ SELECT COALESCE(array_agg(no::text || ':' || substr(m, i, 3)), '{}')
-              FROM generate_series(1, length(m) - 2, 2) AS i $$;
+        AS $$ SELECT COALESCE(array_agg(no::text || ':' || g[1]), '{}') FROM (
+                  SELECT regexp_matches(m, '(...).{0,3}', 'g') AS g
+                  UNION ALL SELECT regexp_matches(substr(m, 3), '(...).{0,3}', 'g')
+                  UNION ALL SELECT regexp_matches(substr(m, 5), '(...).{0,3}', 'g')) AS s $$;
     CREATE INDEX IF NOT EXISTS event_messages_grams ON event_messages USING gin (stele_grams(tenant_no, message));
     DROP INDEX IF EXISTS event_messages_trgm;
     "#,

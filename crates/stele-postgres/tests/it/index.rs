@@ -503,3 +503,53 @@ async fn a_page_of_one_action_by_one_actor_reads_the_pair_from_one_index() {
     assert!(!both(&plan), "without the index, one column's index and a filter: {plan}");
     store.close().await;
 }
+
+/// The keys `stele_grams` (migration 15) writes for a message are its aligned trigrams at
+/// `layout::GRAM_STEP` under the tenant's prefix — computed here from the characters — for
+/// short, odd and even, multibyte, multi-line and long messages; and every substring of a
+/// message has, at one of its offsets, all the keys `needle_grams` asks for among them.
+#[tokio::test]
+async fn a_messages_trigram_keys_hold_every_needle_it_contains() {
+    let Some(url) = common::server_url("grams") else { return };
+    let db = common::fresh_database(&url).await;
+    let store = PostgresStore::connect(&db).await.expect("connect and migrate");
+    let client = client(&db).await;
+    let keys = |no: i64, m: &str| -> Vec<String> {
+        let chars: Vec<char> = m.chars().collect();
+        let mut out: Vec<String> = (0..chars.len().saturating_sub(2))
+            .step_by(stele_store::layout::GRAM_STEP)
+            .map(|i| format!("{no}:{}", chars[i..i + 3].iter().collect::<String>()))
+            .collect();
+        out.sort();
+        out
+    };
+    let long = "zeppelin é\n%_'\\ ".repeat(700);
+    let mut messages: Vec<String> = (0..14).map(|n| "abcdéfghij\nklm".chars().take(n).collect()).collect();
+    messages.extend(["user logged in from office 3".to_owned(), "'%_\\".to_owned(), long]);
+    for m in &messages {
+        let row = client
+            .query_one(
+                "SELECT ARRAY(SELECT k FROM unnest(stele_grams($1, $2)) AS k ORDER BY k COLLATE \"C\")",
+                &[&7i64, m],
+            )
+            .await
+            .expect("keys");
+        let stored: Vec<String> = row.get(0);
+        let mut expected = keys(7, m);
+        expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        assert_eq!(stored, expected, "keys of {:?}", m.chars().take(40).collect::<String>());
+        let chars: Vec<char> = m.chars().collect();
+        for start in 0..chars.len().min(40) {
+            for len in stele_store::layout::MIN_NEEDLE..=(chars.len() - start).min(12) {
+                let needle: String = chars[start..start + len].iter().collect();
+                let alternatives = stele_postgres::compile::needle_grams(7, &needle).expect("long enough");
+                assert!(
+                    alternatives.iter().any(|alt| alt.iter().all(|k| stored.contains(k))),
+                    "{needle:?} at {start} of {:?}",
+                    m.chars().take(40).collect::<String>()
+                );
+            }
+        }
+    }
+    store.close().await;
+}
