@@ -54,17 +54,23 @@ pub fn check_sql(query: &Query) {
         let sql = where_clause(&split, query, false, &dense);
         assert_eq!(sql.text.matches('?').count(), sql.params.len(), "SQLite: {}", sql.text);
     }
-    use stele_postgres::compile::{page_sql, text_matches_sql, text_window_sql, Bounds, Sql, TextPlan};
+    use stele_postgres::compile::{
+        matches_sql, page_driver, page_sql, window_sql, Bounds, Driver, PagePlan, Sql, TextPlan,
+    };
     // Marks read by the statement, behind the head, and at the head (no tail arm); each way
-    // the words' matches can be found, and the two reads that choose between them.
+    // the page's driver (its words, or a needle it requires) can be read, and the two reads
+    // that choose between them.
     let mut statements: Vec<Sql> = Vec::new();
+    let drivers = [page_driver(query), Some(Driver::Words), Some(Driver::Substring("abcd".into()))];
     for bounds in [None, Some(Bounds { mark: 5, head: 9 }), Some(Bounds { mark: 9, head: 9 })] {
-        for plan in [TextPlan::Planner, TextPlan::Probe, TextPlan::Matches(vec![2, 4])] {
-            statements.push(page_sql(3, query, bounds, &plan));
-        }
-        if let Some(bounds) = bounds {
-            statements.push(text_window_sql(3, query, bounds, 1020, 51));
-            statements.push(text_matches_sql(3, query, bounds, 100));
+        for driver in &drivers {
+            for how in [TextPlan::Planner, TextPlan::Probe, TextPlan::Matches(vec![2, 4]), TextPlan::Excluded] {
+                statements.push(page_sql(3, query, bounds, &PagePlan { driver: driver.clone(), how }));
+            }
+            if let (Some(bounds), Some(driver)) = (bounds, driver) {
+                statements.push(window_sql(3, query, driver, bounds, 1020, 51));
+                statements.push(matches_sql(3, query, driver, bounds, 100));
+            }
         }
     }
     for sql in statements {
