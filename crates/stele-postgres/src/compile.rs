@@ -364,8 +364,13 @@ pub fn needle_grams(tenant_no: i64, needle: &str) -> Option<Vec<Vec<String>>> {
 }
 
 /// `(stele_grams(tenant_no, message) @> $a OR …)`: the messages that hold the needle's
-/// trigrams at one of the offsets (a superset of those that contain it), on `event_messages`.
+/// trigrams at one of the offsets (a superset of those that contain it), on `event_messages`;
+/// every message when there are no trigrams to ask for.
 fn grams_condition(sql: &mut Sql, grams: Vec<Vec<String>>) {
+    if grams.is_empty() {
+        sql.push("TRUE");
+        return;
+    }
     sql.push("(");
     for (i, keys) in grams.into_iter().enumerate() {
         if i > 0 {

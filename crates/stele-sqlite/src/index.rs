@@ -448,12 +448,8 @@ fn entries(row: &Row) -> Entries {
 //   case-folded, as `LIKE` compares), each written as one token that the `ascii` tokenizer
 //   keeps whole: letters `a`–`y` and digits as themselves, any other character as `z`, its
 //   code point in hex, `z` (so `n b` is `nz20zb`);
-// - wherever a needle occurs in a message, the message's aligned trigrams that fall inside
-//   the occurrence are the needle's trigrams at offsets `o, o + 2, …` for one `o` in
-//   `0..2` (which one depends on where the occurrence starts). A needle of at least
-//   `layout::MIN_NEEDLE` characters has a whole trigram at every offset, so "the trigrams at
-//   offset 0, or those at 1" finds every message that contains it — and some that do not,
-//   which the exact `LIKE` on the row then drops.
+// - a needle asks for its trigrams at each offset (`layout::needle_gram_starts`, shared with
+//   PostgreSQL, says why that finds every message that contains it).
 //
 // Index layouts 2 and 3 took every third character (a third of the tokens): a needle of 4
 // characters had no whole trigram at one offset and walked the time index (p99 ~200 ms in

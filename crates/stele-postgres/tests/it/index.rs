@@ -28,14 +28,29 @@ async fn client(db: &str) -> tokio_postgres::Client {
 async fn open_at(db: &str, options: PostgresOptions) -> (PostgresStore, tokio_postgres::Client) {
     let store = PostgresStore::connect_with_options(db, options).await.expect("connect");
     let client = client(db).await;
-    let tenant = NewTenant {
-        id: TenantId::parse("acme").expect("id"),
-        name: "Acme".into(),
-        aliases: vec![],
-        created_at: Timestamp::now(),
-    };
-    store.create_tenant(tenant, event("stele.tenant.created", 1)).await.expect("tenant");
+    create_tenant(&store, "acme").await;
     (store, client)
+}
+
+/// Creates the tenant `id` and returns it.
+async fn create_tenant(store: &PostgresStore, id: &str) -> TenantId {
+    let tenant = TenantId::parse(id).expect("id");
+    let new = NewTenant { id: tenant.clone(), name: id.into(), aliases: vec![], created_at: Timestamp::now() };
+    store.create_tenant(new, event("stele.tenant.created", 1)).await.expect("tenant");
+    tenant
+}
+
+/// Each event's time in a page, as microseconds after 1_700_000_000_000_000 (the tests'
+/// first event).
+fn micros_after_start(page: &stele_store::Page) -> Vec<i64> {
+    page.events
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+            let time = Timestamp::parse(v["time"].as_str().expect("time")).expect("time");
+            time.as_micros() - 1_700_000_000_000_000
+        })
+        .collect()
 }
 
 async fn open(case: &str, index: IndexMode, max_index_lag: u64) -> Option<(PostgresStore, tokio_postgres::Client)> {
@@ -157,14 +172,7 @@ async fn indexed_arm_plan(store: &PostgresStore, tenant: &TenantId, query: stele
 async fn message_co_lists_the_tenants_candidates_when_the_needle_is_rare_and_walks_when_common() {
     let Some((store, inspect)) = open("trigram", IndexMode::Eager, u64::MAX).await else { return };
     let tenant = TenantId::parse("acme").expect("id");
-    let other = TenantId::parse("other").expect("id");
-    store
-        .create_tenant(
-            NewTenant { id: other.clone(), name: "Other".into(), aliases: vec![], created_at: Timestamp::now() },
-            event("stele.tenant.created", 1),
-        )
-        .await
-        .expect("tenant");
+    let other = create_tenant(&store, "other").await;
     let events = |zeppelins: &dyn Fn(i64) -> bool| -> Vec<serde_json::Value> {
         (0..3000)
             .map(|i| serde_json::json!({
@@ -229,14 +237,7 @@ async fn message_co_lists_the_tenants_candidates_when_the_needle_is_rare_and_wal
 async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when_rare() {
     let Some((store, inspect)) = open("words", IndexMode::Eager, u64::MAX).await else { return };
     let tenant = TenantId::parse("acme").expect("id");
-    let other = TenantId::parse("other").expect("id");
-    store
-        .create_tenant(
-            NewTenant { id: other.clone(), name: "Other".into(), aliases: vec![], created_at: Timestamp::now() },
-            event("stele.tenant.created", 1),
-        )
-        .await
-        .expect("tenant");
+    let other = create_tenant(&store, "other").await;
     let message = |i: i64| {
         let rare = if i % 50 == 0 { " quarterly" } else { "" };
         let once = if i == 1234 { " zeppelin" } else { "" };
@@ -261,16 +262,7 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
     };
     let plan = |words: &'static str| indexed_arm_plan(&store, &tenant, query(words));
     // The micro second of each event of a page (its message's number).
-    let numbers = |page: &stele_store::Page| -> Vec<i64> {
-        page.events
-            .iter()
-            .map(|e| {
-                let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
-                let time = Timestamp::parse(v["time"].as_str().expect("time")).expect("time");
-                time.as_micros() - 1_700_000_000_000_000
-            })
-            .collect()
-    };
+    let numbers = micros_after_start;
 
     // In every message: the walk, which finds the page in its first 51 events.
     let common = plan("office").await;
@@ -486,16 +478,8 @@ async fn a_page_of_one_action_by_one_actor_reads_the_pair_from_one_index() {
     // The page: the pair's 200 events (action 2, email 2: i ≡ 2 mod 5 and i / 5 ≡ 2 mod 5), newest first.
     let expected: Vec<i64> = (0..5_000i64).rev().filter(|i| i % 5 == 2 && i / 5 % 5 == 2).take(50).collect();
     let page = store.query(&tenant, &query).await.expect("page");
-    let times: Vec<i64> = page
-        .events
-        .iter()
-        .map(|e| {
-            let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
-            Timestamp::parse(v["time"].as_str().expect("time")).expect("time").as_micros()
-        })
-        .map(|t| (t - 1_700_000_000_000_000) / 1_000)
-        .collect();
-    assert_eq!(times, expected);
+    let numbers: Vec<i64> = micros_after_start(&page).iter().map(|t| t / 1_000).collect();
+    assert_eq!(numbers, expected);
     assert_eq!(store.count(&tenant, &query).await.expect("count"), 200);
     // The control: without the pair's index no index condition holds both.
     inspect.batch_execute("DROP INDEX events_action_actor_email").await.expect("drop");
@@ -535,9 +519,8 @@ async fn a_messages_trigram_keys_hold_every_needle_it_contains() {
             .await
             .expect("keys");
         let stored: Vec<String> = row.get(0);
-        let mut expected = keys(7, m);
-        expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        assert_eq!(stored, expected, "keys of {:?}", m.chars().take(40).collect::<String>());
+        // Both sorted by bytes (`COLLATE "C"`, `String`'s order).
+        assert_eq!(stored, keys(7, m), "keys of {:?}", m.chars().take(40).collect::<String>());
         let chars: Vec<char> = m.chars().collect();
         for start in 0..chars.len().min(40) {
             for len in stele_store::layout::MIN_NEEDLE..=(chars.len() - start).min(12) {
