@@ -402,11 +402,16 @@ fn text_subquery(sql: &mut Sql, arm: Arm<'_>, query: String) {
     }
 }
 
-/// `(the folded message of event <seq>) LIKE '%needle%'`: false when it has no message.
-fn message_probe(sql: &mut Sql, no: i64, seq: &str, needle: &str) {
-    sql.push("COALESCE((SELECT message FROM event_messages WHERE tenant_no = ").bind(no);
-    sql.push(&format!(" AND seq = {seq}) LIKE ")).bind(like_pattern(CompareOp::Co, needle));
-    sql.push(" ESCAPE '\\', FALSE)");
+/// `<message> ILIKE '%needle%'` on the row's own column (`message`, or `<alias>.message`):
+/// false when it has no message. Under the C collation `ILIKE` lowers only ASCII letters
+/// (PostgreSQL's `lower()` takes `asc_tolower` for a C `LC_CTYPE`), which is `stele_fold`, and
+/// the needle is folded already: the same answer as comparing the folded copy in
+/// `event_messages`. Walking a large tenant, it costs 0.56 µs an event against 1.8 µs for
+/// looking that copy up by key, and 7 µs for folding the column with `stele_fold` (10 M-event
+/// log, 20 000 events walked warm).
+fn message_test(sql: &mut Sql, column: &str, needle: &str) {
+    sql.push(&format!("COALESCE(({column} COLLATE \"C\") ILIKE "));
+    sql.bind(like_pattern(CompareOp::Co, needle)).push(" ESCAPE '\\', FALSE)");
 }
 
 /// `(the document of event <seq>) @@ query`: false when the event has no document.
@@ -415,26 +420,36 @@ fn doc_probe(sql: &mut Sql, no: i64, seq: &str, query: String) {
     sql.push(&format!(" AND seq = {seq}) @@ to_tsquery('simple', ")).bind(query).push("), FALSE)");
 }
 
-/// What reading one listed match costs against walking past one event: a match is a
-/// document (or message) read from its index's bitmap, its event looked up in every month's
-/// primary key and read, then sorted; a walked event is the next entry of the time index and
-/// its row (and document) read, in nearly the order they were written.
-const LIST_COST_PER_WALKED_EVENT: f64 = 4.0;
+impl Driver {
+    /// What reading one listed match costs against walking past one event. A match is a
+    /// document (or message) read from its index's bitmap, its event looked up in every
+    /// month's primary key and read, then sorted (~8 µs warm at 10 M events); a walked event
+    /// is the next entry of the time index and its row read, in nearly the order they were
+    /// written, and its document looked up by key (words: ~2 µs) or its message compared on
+    /// the row ([`message_test`], a needle: ~0.8 µs).
+    fn list_cost_per_walked_event(&self) -> f64 {
+        match self {
+            Driver::Words => 4.0,
+            Driver::Substring(_) => 10.0,
+        }
+    }
+}
 
-/// Whether a page walks ([`TextPlan::Probe`]) rather than lists its driver's matches, given
+/// Whether a page walks ([`TextPlan::Probe`]) rather than lists its `driver`'s matches, given
 /// that `found` of the first `window` indexed events in its order match (counted up to the
 /// `need` rows the page reads) and the tenant has `indexed` events up to the mark. If the
 /// page was in the window, walk. Otherwise the window gives the matches' density `d`: listing
-/// reads about `d · indexed` matches, each [`LIST_COST_PER_WALKED_EVENT`] times a walked
-/// event, and walking to the page about `need / d` events; walk when `d² · cost · indexed >
-/// need`. A few matches say little of the density (3 in 1 020 came from a word in 0.12% of
-/// a tenant's events, whose walk would have read 42 k events to list 2 725), so `d` is
-/// taken low: `(found − √found) / window`. (Stele's own rule, as SQLite's
+/// reads about `d · indexed` matches, each [`Driver::list_cost_per_walked_event`] times a
+/// walked event, and walking to the page about `need / d` events; walk when `d² · cost ·
+/// indexed > need`. A few matches say little of the density (3 in 1 020 came from a word in
+/// 0.12% of a tenant's events, whose walk would have read 42 k events to list 2 725), so `d`
+/// is taken low: `(found − √found) / window`. (Stele's own rule, as SQLite's
 /// `DENSE_TERM_ROWS`: the planner's estimate is what is wrong here.)
-pub fn walks_rather_than_lists(found: i64, need: i64, window: i64, indexed: i64) -> bool {
+pub fn walks_rather_than_lists(driver: &Driver, found: i64, need: i64, window: i64, indexed: i64) -> bool {
     let found_low = found as f64 - (found as f64).sqrt();
     let density = found_low / window.max(1) as f64;
-    found >= need || density * density * LIST_COST_PER_WALKED_EVENT * indexed as f64 > need as f64
+    let cost = driver.list_cost_per_walked_event();
+    found >= need || density * density * cost * indexed as f64 > need as f64
 }
 
 /// How many of the first `window` indexed events in the page's order (every condition of
@@ -446,7 +461,9 @@ pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
     let plan = PagePlan { driver: Some(driver.clone()), how: TextPlan::Excluded };
     let mut sql = Sql::default();
-    sql.push("SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT seq ");
+    // A needle is compared on the window's rows themselves ([`message_test`]).
+    let columns = if matches!(driver, Driver::Substring(_)) { "seq, message" } else { "seq" };
+    sql.push(&format!("SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT {columns} "));
     arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
     sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT ")).bind(window);
     sql.push(") AS window_rows WHERE ");
@@ -455,7 +472,7 @@ pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds
             let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
             doc_probe(&mut sql, tenant_no, "window_rows.seq", words);
         }
-        Driver::Substring(needle) => message_probe(&mut sql, tenant_no, "window_rows.seq", needle),
+        Driver::Substring(needle) => message_test(&mut sql, "window_rows.message", needle),
     }
     sql.push(" LIMIT ").bind(need).push(") AS found");
     sql
@@ -494,12 +511,12 @@ fn compare(sql: &mut Sql, arm: Arm<'_>, attr: &Attr, op: CompareOp, value: &Valu
                     sql.push("TRUE");
                     return;
                 }
-                // The walk looks each event's folded message up by key and compares it (2–3 µs
-                // an event at 10 M; folding the row's own column took 7). A scalar subquery is
-                // not turned into a join, and the planner counts it as half the rows, so it
-                // walks to the page.
+                // The walk compares each event's own message ([`message_test`]). Inside the
+                // COALESCE the planner counts the test as keeping half the rows, so it walks
+                // to the page (its estimate of a bare `ILIKE '%…%'` made it sort a small
+                // tenant's rows).
                 TextPlan::Probe => {
-                    message_probe(sql, arm.no, "events.seq", &needle);
+                    message_test(sql, "events.message", &needle);
                     return;
                 }
                 // The indexed events' folded messages (`index.rs`) whose aligned trigrams
@@ -954,7 +971,9 @@ mod tests {
         assert!(listed.text.contains("seq = ANY(") && !listed.text.contains("stele_grams"), "{}", listed.text);
         let walked = page_sql(7, &query, None, &plan(TextPlan::Probe));
         assert!(
-            walked.text.contains("seq = events.seq) LIKE") && !walked.text.contains("stele_grams"),
+            walked.text.contains("(events.message COLLATE \"C\") ILIKE")
+                && !walked.text.contains("event_messages")
+                && !walked.text.contains("stele_grams"),
             "{}",
             walked.text
         );
@@ -978,7 +997,7 @@ mod tests {
     #[test]
     fn words_are_walked_to_when_the_walk_is_shorter_than_their_list() {
         // (found in the window of 1 020, page needs 51, indexed events, walks?)
-        let cases = [
+        let words = [
             (51, 51, 1020, 100, true),       // the page is in the window
             (0, 51, 1020, 2_222_640, false), // none nearby: list them
             (5, 51, 1020, 2_222_640, true),  // 0.5% of 2.2 M: 11 k to list, ~10 k to walk
@@ -988,12 +1007,25 @@ mod tests {
             (20, 51, 1020, 88_904, true),    // 2% of 89 k: 1 800 to list, ~2.6 k to walk
             (20, 51, 1020, 3_000, false),    // 2% of 3 000: 60 to list
         ];
-        for (found, need, window, indexed, walks) in cases {
-            assert_eq!(
-                walks_rather_than_lists(found, need, window, indexed),
-                walks,
-                "{found} of {window} in {indexed}"
-            );
+        // A walked event costs a needle less (its row's own message is compared): walking
+        // pays from a lower density on.
+        let needle = Driver::Substring("tifupe".into());
+        let needles = [
+            (51, 51, 1020, 100, true),       // the page is in the window
+            (0, 51, 1020, 2_222_640, false), // none nearby: list them
+            (4, 51, 1020, 2_222_640, true),  // ~0.3% of 2.2 M: 6.7 k to list, ~17 k to walk
+            (3, 51, 1020, 2_222_640, false), // as likely 0.1% as 0.3%: list them
+            (5, 51, 1020, 88_904, false),    // 0.5% of 89 k: 440 to list, ~10 k to walk
+            (12, 51, 1020, 88_904, true),    // 1.2% of 89 k: 1 070 to list, ~4 k to walk
+        ];
+        for (driver, cases) in [(&Driver::Words, &words[..]), (&needle, &needles[..])] {
+            for &(found, need, window, indexed, walks) in cases {
+                assert_eq!(
+                    walks_rather_than_lists(driver, found, need, window, indexed),
+                    walks,
+                    "{driver:?}: {found} of {window} in {indexed}"
+                );
+            }
         }
     }
 

@@ -195,7 +195,7 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
     let window = need.saturating_mul(20).clamp(1_000, 20_000);
     let sql = window_sql(no, query, &driver, bounds, window, need);
     let found: i64 = client.query_one(sql.text.as_str(), &sql.refs()).await.map_err(backend)?.get(0);
-    if walks_rather_than_lists(found, need, window, bounds.mark) {
+    if walks_rather_than_lists(&driver, found, need, window, bounds.mark) {
         return plan(TextPlan::Probe);
     }
     let sql = matches_sql(no, query, &driver, bounds, TEXT_MATCHES_CAP);

@@ -218,14 +218,59 @@ async fn message_co_lists_the_tenants_candidates_when_the_needle_is_rare_and_wal
     assert_eq!(theirs.events.len(), 50, "the other tenant's page of its own");
     assert_eq!(store.count(&other, &query("zeppelin")).await.expect("count"), 1500);
     assert_eq!(store.count(&tenant, &query("zeppelin")).await.expect("count"), 1);
-    // The other way in: a needle in every message walks the time index, looking each
-    // event's message up.
+    // The other way in: a needle in every message walks the time index, comparing each
+    // event's own message (case-folded by ILIKE under the C collation).
     let common = plan("logged").await;
     assert!(
-        common.contains("Index Scan Backward") && common.contains("event_messages_pkey") && common.contains("~~"),
+        common.contains("Index Scan Backward") && common.contains("~~*") && !common.contains("event_messages"),
         "a common needle walks the time index: {common}"
     );
     assert_eq!(store.query(&tenant, &query("logged")).await.expect("query").events.len(), 50);
+    store.close().await;
+}
+
+/// A walked needle is compared on the row's own message with `ILIKE` under the C collation:
+/// it folds ASCII letters only, as `stele_fold` does for the listed candidates and the counts,
+/// so a walked page holds exactly the events the count counts.
+#[tokio::test]
+async fn a_walked_needle_folds_ascii_letters_only_as_the_listed_candidates_do() {
+    let Some((store, _inspect)) = open("walked_fold", IndexMode::Eager, u64::MAX).await else { return };
+    let tenant = TenantId::parse("acme").expect("id");
+    let message = |i: i64| match i % 3 {
+        0 => "Flight of the ZEPPELIN über Köln",
+        1 => "flight of the Zeppelin ÜBER KÖLN",
+        _ => "no airship today",
+    };
+    let events: Vec<_> = (0..3000)
+        .map(|i| {
+            serde_json::json!({
+                "action": "flight.logged",
+                "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
+                "actor": {"id": "u_1"},
+                "message": message(i),
+            })
+        })
+        .collect();
+    store.append(&tenant, events_from(serde_json::json!({ "events": events })), None).await.expect("append");
+    let query = |needle: &str| stele_core::Query {
+        filter: Some(stele_core::Filter::parse(&format!("message co {needle:?}")).expect("filter")),
+        ..stele_core::Query::default()
+    };
+    // (needle, the events (i % 3) it is in): ASCII letters in any case, other letters as
+    // they are written.
+    let cases: [(&str, &[i64]); 4] =
+        [("zeppelin", &[0, 1]), ("über köln", &[0]), ("ÜBER KÖLN", &[1]), ("Über Köln", &[])];
+    for (needle, kinds) in cases {
+        let plan = indexed_arm_plan(&store, &tenant, query(needle)).await;
+        if !kinds.is_empty() {
+            assert!(plan.contains("~~*") && plan.contains("Backward"), "{needle}: a common needle walks: {plan}");
+        }
+        let page = store.query(&tenant, &query(needle)).await.expect("query");
+        let expected: Vec<i64> = (0..3000).rev().filter(|i| kinds.contains(&(i % 3))).take(50).collect();
+        assert_eq!(micros_after_start(&page), expected, "{needle}: the walked page");
+        let count = store.count(&tenant, &query(needle)).await.expect("count");
+        assert_eq!(count, 1000 * kinds.len() as u64, "{needle}: the count of the listed candidates");
+    }
     store.close().await;
 }
 
