@@ -55,20 +55,30 @@ pub fn check_sql(query: &Query) {
         assert_eq!(sql.text.matches('?').count(), sql.params.len(), "SQLite: {}", sql.text);
     }
     use stele_postgres::compile::{
-        matches_sql, page_driver, page_sql, window_sql, Bounds, Driver, PagePlan, Sql, TextPlan,
+        matches_sql, page_driver, page_sql, walk_on_sql, window_end_sql, window_sql, Bounds, Driver, PagePlan, Sql,
+        TextPlan,
     };
     // Marks read by the statement, behind the head, and at the head (no tail arm); each way
-    // the page's driver (its words, or a needle it requires) can be read, and the two reads
-    // that choose between them.
+    // the page's driver (its words, or a needle it requires) can be read, and the reads that
+    // choose between them (the window's walk, the walk on, the list).
     let mut statements: Vec<Sql> = Vec::new();
     let drivers = [page_driver(query), Some(Driver::Words), Some(Driver::Substring("abcd".into()))];
     for bounds in [None, Some(Bounds { mark: 5, head: 9 }), Some(Bounds { mark: 9, head: 9 })] {
         for driver in &drivers {
-            for how in [TextPlan::Planner, TextPlan::Probe, TextPlan::Matches(vec![2, 4]), TextPlan::Excluded] {
+            let hows = [
+                TextPlan::Planner,
+                TextPlan::Probe,
+                TextPlan::Matches(vec![2, 4]),
+                TextPlan::Walked { seqs: vec![4, 2], times: (10, 20) },
+                TextPlan::Excluded,
+            ];
+            for how in hows {
                 statements.push(page_sql(3, query, bounds, &PagePlan { driver: driver.clone(), how }));
             }
             if let (Some(bounds), Some(driver)) = (bounds, driver) {
                 statements.push(window_sql(3, query, driver, bounds, 1020, 51));
+                statements.push(window_end_sql(3, query, driver, bounds, 1020));
+                statements.push(walk_on_sql(3, query, driver, bounds, (1_700_000_000, 77), 30));
                 statements.push(matches_sql(3, query, driver, bounds, 100));
             }
         }

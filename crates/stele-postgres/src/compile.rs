@@ -288,12 +288,21 @@ pub enum TextPlan {
     /// trigram candidates as a subquery.
     #[default]
     Planner,
-    /// Walk the page's order and test each event: the matches are common where the page
-    /// starts (the page is found within the window [`window_sql`] read).
+    /// Walk the page's order and test each event, in the page's own statement: the page is
+    /// within the first window [`window_sql`] walked, or the matches are common enough to walk
+    /// to and the page reads more rows than a list holds ([`walks_rather_than_lists`]; a
+    /// page reading fewer is [`TextPlan::Walked`]), or a needle has more matches than a list
+    /// holds.
     Probe,
     /// The indexed events that match: all of them, read in the page's snapshot.
     Matches(Vec<i64>),
-    /// The condition left out (true): the window that counts its matches tests them itself.
+    /// The indexed events that match, in the page's order from its start, as many as it
+    /// reads (fewer when no more match), and the least and greatest of their times: found by
+    /// walking the time index on after a window that held too few of them ([`window_sql`],
+    /// [`walk_on_sql`]), so the page reads only their rows (in the months of those times) and
+    /// no event is walked twice.
+    Walked { seqs: Vec<i64>, times: (i64, i64) },
+    /// The condition left out (true): the walk that finds its matches tests them itself.
     Excluded,
 }
 
@@ -396,7 +405,7 @@ fn text_subquery(sql: &mut Sql, arm: Arm<'_>, query: String) {
         // A scalar subquery is not turned into a join: it is evaluated per walked event.
         TextPlan::Probe => doc_probe(sql, arm.no, "events.seq", query),
         // The arm reads only the listed matches' rows (`arm_rows`), or the window tests them.
-        TextPlan::Matches(_) | TextPlan::Excluded => {
+        TextPlan::Matches(_) | TextPlan::Walked { .. } | TextPlan::Excluded => {
             sql.push("TRUE");
         }
     }
@@ -435,7 +444,7 @@ impl Driver {
     }
 }
 
-/// Whether a page walks ([`TextPlan::Probe`]) rather than lists its `driver`'s matches, given
+/// Whether a page walks ([`walk_on_sql`]) rather than lists its `driver`'s matches, given
 /// that `found` of the first `window` indexed events in its order match (counted up to the
 /// `need` rows the page reads) and the tenant has `indexed` events up to the mark. If the
 /// page was in the window, walk. Otherwise the window gives the matches' density `d`: listing
@@ -452,29 +461,87 @@ pub fn walks_rather_than_lists(driver: &Driver, found: i64, need: i64, window: i
     found >= need || density * density * cost * indexed as f64 > need as f64
 }
 
-/// How many of the first `window` indexed events in the page's order (every condition of
-/// `query` but its `driver`, from the page's cursor) match the driver — their documents the
-/// words, their messages the needle — counting up to `need`. When the page's rows are among
-/// them, walking finds the page within the window: [`TextPlan::Probe`].
-pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, window: i64, need: i64) -> Sql {
+/// The most matches a page lists ([`matches_sql`]) before walking to them instead: as many
+/// as cost what walking to the page costs when the matches are that many. Listing `m`
+/// matches costs `m · cost` walked events ([`Driver::list_cost_per_walked_event`]); walking
+/// to `need` of them, `need · indexed / m` events; the two meet at `√(need · indexed /
+/// cost)` (3 350 for a needle in a tenant of 2.2 M events and a page of 50), so neither
+/// choice costs more than about twice the better one, whatever the window saw. At least the
+/// page's rows, at most [`TEXT_MATCHES_CAP`].
+pub fn list_cap(driver: &Driver, need: i64, indexed: i64) -> i64 {
+    let even = (need as f64 * indexed as f64 / driver.list_cost_per_walked_event()).sqrt();
+    (even as i64).clamp(need.min(TEXT_MATCHES_CAP), TEXT_MATCHES_CAP)
+}
+
+/// Most indexed matches a page lists or walks to ([`TextPlan::Matches`],
+/// [`TextPlan::Walked`]); a page reading more walks in its own statement.
+pub const TEXT_MATCHES_CAP: i64 = 20_000;
+
+/// The seq and sort key of the first `take` indexed events in the page's order (every
+/// condition of `query` but its `driver`, from the page's cursor), among the first `window` of
+/// them, that match the driver — their documents the words, their messages the needle —, in
+/// the page's order: how common the matches are where the page starts
+/// ([`walks_rather_than_lists`]), and where a walk on starts from. Each event is tested on its
+/// own (a key lookup of its document, or its message compared on the row: [`message_test`]).
+pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, window: i64, take: i64) -> Sql {
     let key = sort_key(&query.sort);
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
     let plan = PagePlan { driver: Some(driver.clone()), how: TextPlan::Excluded };
     let mut sql = Sql::default();
-    // A needle is compared on the window's rows themselves ([`message_test`]).
-    let columns = if matches!(driver, Driver::Substring(_)) { "seq, message" } else { "seq" };
-    sql.push(&format!("SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT {columns} "));
+    let message = if matches!(driver, Driver::Substring(_)) { ", message" } else { "" };
+    sql.push(&format!("SELECT seq, walk_key FROM (SELECT seq, {key} AS walk_key{message} "));
     arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
     sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT ")).bind(window);
-    sql.push(") AS window_rows WHERE ");
+    sql.push(") AS walked WHERE ");
     match driver {
         Driver::Words => {
             let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
-            doc_probe(&mut sql, tenant_no, "window_rows.seq", words);
+            doc_probe(&mut sql, tenant_no, "walked.seq", words);
         }
-        Driver::Substring(needle) => message_test(&mut sql, "window_rows.message", needle),
+        Driver::Substring(needle) => message_test(&mut sql, "walked.message", needle),
     }
-    sql.push(" LIMIT ").bind(need).push(") AS found");
+    // The window's own order (already the rows' order: no sort).
+    sql.push(&format!(" ORDER BY walk_key {dir}, seq {dir} LIMIT ")).bind(take);
+    sql
+}
+
+/// The sort key and seq of the last of the first `window` indexed events in the page's order
+/// (every condition but the `driver`, as [`window_sql`] walks them): where a walk on after
+/// that window starts.
+pub fn window_end_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, window: i64) -> Sql {
+    let col = sort_column(&query.sort);
+    let key = sort_key(&query.sort);
+    let dir = if query.sort.descending { "DESC" } else { "ASC" };
+    let plan = PagePlan { driver: Some(driver.clone()), how: TextPlan::Excluded };
+    let mut sql = Sql::default();
+    sql.push(&format!("SELECT {col}, seq "));
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
+    sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT 1 OFFSET ")).bind(window.saturating_sub(1));
+    sql
+}
+
+/// The seq and sort key of the first `take` indexed events that match all of `query` after
+/// `(key, seq)` in the page's order, walking the time index and testing each event
+/// ([`TextPlan::Probe`]): a walk that goes on after [`window_sql`]'s window. One statement
+/// whose `LIMIT` the walk serves, so the planner walks (a walk inside a subquery with no limit
+/// of its own was planned as a sort of the whole tenant: seconds).
+pub fn walk_on_sql(
+    tenant_no: i64,
+    query: &Query,
+    driver: &Driver,
+    bounds: Bounds,
+    after: (i64, i64),
+    take: i64,
+) -> Sql {
+    let col = sort_column(&query.sort);
+    let key = sort_key(&query.sort);
+    let (dir, beyond) = if query.sort.descending { ("DESC", "<") } else { ("ASC", ">") };
+    let plan = PagePlan { driver: Some(driver.clone()), how: TextPlan::Probe };
+    let mut sql = Sql::default();
+    sql.push(&format!("SELECT seq, {key} "));
+    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
+    sql.push(&format!(" AND ({col}, seq) {beyond} (")).bind(after.0).push(", ").bind(after.1).push(")");
+    sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT ")).bind(take);
     sql
 }
 
@@ -507,7 +574,7 @@ fn compare(sql: &mut Sql, arm: Arm<'_>, attr: &Attr, op: CompareOp, value: &Valu
         if let Some(grams) = needle_grams(arm.no, &needle) {
             match arm.plan.how_for(&Driver::Substring(needle.clone())) {
                 // The arm reads only the listed matches' rows, or the window tests them.
-                TextPlan::Matches(_) | TextPlan::Excluded => {
+                TextPlan::Matches(_) | TextPlan::Walked { .. } | TextPlan::Excluded => {
                     sql.push("TRUE");
                     return;
                 }
@@ -791,13 +858,20 @@ fn arm_rows(sql: &mut Sql, arm: Arm<'_>, query: &Query, with_keyset: bool) {
         sql.push(" AND seq <= ");
         bound(sql, arm, true);
         sql.push(" OFFSET 0) AS events WHERE TRUE");
-    } else if let (Some(_), TextPlan::Matches(seqs)) = (&arm.plan.driver, &arm.plan.how) {
+    } else if let (Some(_), TextPlan::Matches(seqs) | TextPlan::Walked { seqs, .. }) = (&arm.plan.driver, &arm.plan.how)
+    {
         // The listed matches' rows, fenced as the tail is: otherwise the planner, which
         // counts each listed seq as found in several tenants, still walks the time index
         // past the matches (1 960 of 2.2 M events: 51 k rows walked, 72 ms, against 18 ms
-        // for reading the 1 960 and sorting them; `explain analyze`, 10 M events).
+        // for reading the 1 960 and sorting them; `explain analyze`, 10 M events). Walked
+        // matches come with their times, which leave out the other months' partitions (51
+        // rows: 0.7 ms looked up in all seven, 0.3 ms in one).
         sql.push("FROM (SELECT * FROM events WHERE tenant_no = ").bind(arm.no);
-        sql.push(" AND seq = ANY(").bind(seqs.clone()).push(") OFFSET 0) AS events WHERE seq <= ");
+        sql.push(" AND seq = ANY(").bind(seqs.clone()).push(")");
+        if let TextPlan::Walked { times: (from, to), .. } = &arm.plan.how {
+            sql.push(" AND time >= ").bind(*from).push(" AND time <= ").bind(*to);
+        }
+        sql.push(" OFFSET 0) AS events WHERE seq <= ");
         bound(sql, arm, false);
     } else {
         sql.push("FROM events WHERE tenant_no = ").bind(arm.no).push(" AND seq <= ");
@@ -992,6 +1066,19 @@ mod tests {
         let caught_up = page_sql(7, &query, Some(Bounds { mark: 9, head: 9 }), PLANNER);
         assert!(!caught_up.text.contains("UNION ALL") && caught_up.text.contains("seq <= $"), "{}", caught_up.text);
         assert_eq!(caught_up.text.matches('$').count(), caught_up.params.len());
+    }
+
+    #[test]
+    fn a_list_holds_as_many_matches_as_walking_to_the_page_costs() {
+        let needle = Driver::Substring("tifupe".into());
+        // √(51 · 2 222 640 / 10): listing 3 366 matches costs what walking 51 of them does.
+        assert_eq!(list_cap(&needle, 51, 2_222_640), 3366);
+        assert_eq!(list_cap(&Driver::Words, 51, 2_222_640), 5323);
+        assert_eq!(list_cap(&Driver::Words, 51, 88_904), 1064);
+        // Never fewer than the page's rows, never more than a list holds.
+        assert_eq!(list_cap(&needle, 51, 100), 51);
+        assert_eq!(list_cap(&Driver::Words, 501, i64::MAX), TEXT_MATCHES_CAP);
+        assert_eq!(list_cap(&Driver::Words, 30_001, 100), TEXT_MATCHES_CAP);
     }
 
     #[test]
