@@ -3,7 +3,7 @@
 //! A commit writes each event's terms (`events.terms`) and full-text document text
 //! (`events.search`) into its own row and nothing else at random key positions. The indexer
 //! copies them, sorted, into `event_terms` and `event_docs` (GIN), and the folded message
-//! into `event_messages` (a pg_trgm GIN index, for `message co`), in large transactions and
+//! into `event_messages` (a GIN index of its aligned trigrams, for `message co`), in large transactions and
 //! moves the tenant's mark (`index_marks.seq`) in the same transaction. Reads take
 //! `seq <= mark` from the postings and `seq > mark` from the rows' own `terms` and `search`
 //! (`compile.rs`), with the mark read in the read's snapshot (`read.rs::in_snapshot`), so no

@@ -181,8 +181,8 @@ pub(crate) async fn query(client: &ClientWrapper, no: i64, query: &Query) -> Res
 /// left for the walk (a window that held 3 of a word's 11 808 matches had them listed, 160 ms;
 /// words past 20 000 had been left to the planner, 107 ms). Walking on continues after the
 /// window (no event is tested twice) up to the rows the page reads, and the page reads just
-/// theirs ([`TextPlan::Walked`]); a page reading more than [`TEXT_MATCHES_CAP`] rows walks in
-/// its own statement instead. Every read runs in the page's snapshot. Listing reads the
+/// theirs ([`TextPlan::Walked`]); a page reading more than [`TEXT_MATCHES_CAP`] rows, or whose
+/// events are cheap to test again ([`Driver::walks_on`]), walks in its own statement instead. Every read runs in the page's snapshot. Listing reads the
 /// index's candidates with bitmap scans only (a walk along the documents' primary key looking
 /// for a rare word's first rows is what the estimate got wrong to begin with).
 async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<PagePlan, StoreError> {
@@ -221,7 +221,7 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
             return plan(TextPlan::Matches(rows.iter().map(|r| r.get(0)).collect()));
         }
     }
-    if need > TEXT_MATCHES_CAP {
+    if need > TEXT_MATCHES_CAP || !driver.walks_on() {
         return plan(TextPlan::Probe);
     }
     let end = window_end_sql(no, query, &driver, bounds, window);
