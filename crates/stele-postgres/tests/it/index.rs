@@ -53,6 +53,32 @@ fn micros_after_start(page: &stele_store::Page) -> Vec<i64> {
         .collect()
 }
 
+/// Appends to `tenant` one event for each `i` of `range` (in batches of 1 000), its time `i`
+/// microseconds after 1_700_000_000_000_000 and its message `message(i)`.
+async fn append_messages(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    action: &str,
+    range: std::ops::Range<i64>,
+    message: impl Fn(i64) -> String,
+) {
+    let events: Vec<i64> = range.collect();
+    for batch in events.chunks(1000) {
+        let batch: Vec<_> = batch
+            .iter()
+            .map(|&i| {
+                serde_json::json!({
+                    "action": action,
+                    "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
+                    "actor": {"id": "u_1"},
+                    "message": message(i),
+                })
+            })
+            .collect();
+        store.append(tenant, events_from(serde_json::json!({ "events": batch })), None).await.expect("append");
+    }
+}
+
 async fn open(case: &str, index: IndexMode, max_index_lag: u64) -> Option<(PostgresStore, tokio_postgres::Client)> {
     let url = common::server_url(case)?;
     let options = PostgresOptions { index, max_index_lag, ..PostgresOptions::default() };
@@ -173,21 +199,12 @@ async fn message_co_lists_the_tenants_candidates_when_the_needle_is_rare_and_wal
     let Some((store, inspect)) = open("trigram", IndexMode::Eager, u64::MAX).await else { return };
     let tenant = TenantId::parse("acme").expect("id");
     let other = create_tenant(&store, "other").await;
-    let events = |zeppelins: &dyn Fn(i64) -> bool| -> Vec<serde_json::Value> {
-        (0..3000)
-            .map(|i| serde_json::json!({
-                "action": "user.login",
-                "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
-                "actor": {"id": "u_1"},
-                "message": format!("user logged in from office {}{}", i % 7, if zeppelins(i) { " with a Zeppelin" } else { "" }),
-            }))
-            .collect()
+    let message = |zeppelin: bool| {
+        move |i: i64| format!("user logged in from office {}{}", i % 7, if zeppelin { " with a Zeppelin" } else { "" })
     };
     // One Zeppelin here; one in every second event of the other tenant.
-    let ours = events(&|i| i == 1234);
-    let theirs = events(&|i| i % 2 == 0);
-    store.append(&tenant, events_from(serde_json::json!({ "events": ours })), None).await.expect("append");
-    store.append(&other, events_from(serde_json::json!({ "events": theirs })), None).await.expect("append");
+    append_messages(&store, &tenant, "user.login", 0..3000, |i| message(i == 1234)(i)).await;
+    append_messages(&store, &other, "user.login", 0..3000, |i| message(i % 2 == 0)(i)).await;
     let messages: i64 = inspect.query_one("SELECT count(*) FROM event_messages", &[]).await.expect("count").get(0);
     assert_eq!(messages, 6000, "the indexer copied every message");
     inspect.batch_execute("ANALYZE").await.expect("analyze");
@@ -244,17 +261,7 @@ async fn a_walked_needle_folds_ascii_letters_only_as_the_listed_candidates_do() 
         1 => "flight of the Zeppelin ÜBER KÖLN",
         _ => "no airship today",
     };
-    let events: Vec<_> = (0..3000)
-        .map(|i| {
-            serde_json::json!({
-                "action": "flight.logged",
-                "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
-                "actor": {"id": "u_1"},
-                "message": message(i),
-            })
-        })
-        .collect();
-    store.append(&tenant, events_from(serde_json::json!({ "events": events })), None).await.expect("append");
+    append_messages(&store, &tenant, "flight.logged", 0..3000, |i| message(i).to_owned()).await;
     let query = |needle: &str| stele_core::Query {
         filter: Some(stele_core::Filter::parse(&format!("message co {needle:?}")).expect("filter")),
         ..stele_core::Query::default()
@@ -289,20 +296,10 @@ async fn a_walk_that_leaves_the_window_short_continues_after_it() {
     let Some((store, _inspect)) = open("walk_on", IndexMode::Eager, u64::MAX).await else { return };
     let tenant = TenantId::parse("acme").expect("id");
     let events = 30_000;
-    for chunk in 0..events / 1000 {
-        let batch: Vec<_> = (chunk * 1000..(chunk + 1) * 1000)
-            .map(|i| {
-                let rare = if i % 30 == 0 { " zeppelin" } else { "" };
-                serde_json::json!({
-                    "action": "flight.logged",
-                    "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
-                    "actor": {"id": "u_1"},
-                    "message": format!("flight{rare} logged"),
-                })
-            })
-            .collect();
-        store.append(&tenant, events_from(serde_json::json!({ "events": batch })), None).await.expect("append");
-    }
+    append_messages(&store, &tenant, "flight.logged", 0..events, |i| {
+        format!("flight{} logged", if i % 30 == 0 { " zeppelin" } else { "" })
+    })
+    .await;
     let query = stele_core::Query {
         text: stele_core::TextQuery::parse("zeppelin").expect("words"),
         ..stele_core::Query::default()
@@ -345,18 +342,8 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
         let once = if i == 1234 { " zeppelin" } else { "" };
         format!("office report{rare}{once}")
     };
-    let events: Vec<_> = (0..3000)
-        .map(|i| {
-            serde_json::json!({
-                "action": "report.filed",
-                "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
-                "actor": {"id": "u_1"},
-                "message": message(i),
-            })
-        })
-        .collect();
-    store.append(&tenant, events_from(serde_json::json!({ "events": events.clone() })), None).await.expect("append");
-    store.append(&other, events_from(serde_json::json!({ "events": events })), None).await.expect("append");
+    append_messages(&store, &tenant, "report.filed", 0..3000, message).await;
+    append_messages(&store, &other, "report.filed", 0..3000, message).await;
     inspect.batch_execute("ANALYZE").await.expect("analyze");
     let query = |words: &str| stele_core::Query {
         text: stele_core::TextQuery::parse(words).expect("words"),
