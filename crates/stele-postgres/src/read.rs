@@ -178,13 +178,14 @@ pub(crate) async fn query(client: &ClientWrapper, no: i64, query: &Query) -> Res
 /// events walked again cost less than looking their rows up). Otherwise the window's matches
 /// decide between walking on and listing the matches ([`walks_rather_than_lists`]). A list
 /// holds at most as many matches as walking to the page costs ([`list_cap`]): a longer one is
-/// left for the walk (a window that held 3 of a word's 11 808 matches had them listed, 160 ms;
-/// words past 20 000 had been left to the planner, 107 ms). Walking on continues after the
+/// left for the walk (a window that held 3 of a word's 11 808 matches had them listed, 160–182
+/// ms; words past 20 000 had been left to the planner, 107 ms). Walking on continues after the
 /// window (no event is tested twice) up to the rows the page reads, and the page reads just
-/// theirs ([`TextPlan::Walked`]); a page reading more than [`TEXT_MATCHES_CAP`] rows, or whose
-/// events are cheap to test again ([`Driver::walks_on`]), walks in its own statement instead. Every read runs in the page's snapshot. Listing reads the
-/// index's candidates with bitmap scans only (a walk along the documents' primary key looking
-/// for a rare word's first rows is what the estimate got wrong to begin with).
+/// theirs ([`TextPlan::Walked`]); a page reading more than [`TEXT_MATCHES_CAP`] rows, or
+/// whose events are cheap to test again ([`Driver::walks_on`]), walks in its own statement
+/// instead. Every read runs in the page's snapshot. Listing reads the index's candidates with
+/// bitmap scans only (a walk along the documents' primary key looking for a rare word's first
+/// rows is what the estimate got wrong to begin with).
 async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<PagePlan, StoreError> {
     let Some(driver) = page_driver(query).filter(|_| bounds.mark > 0) else {
         return Ok(PagePlan::default());

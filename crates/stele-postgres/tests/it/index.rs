@@ -313,9 +313,16 @@ async fn a_walk_that_leaves_the_window_short_continues_after_it() {
     let expected: Vec<i64> = (0..events).rev().filter(|i| i % 30 == 0).collect();
     let first = store.query(&tenant, &query).await.expect("query");
     assert_eq!(micros_after_start(&first), expected[..50].to_vec());
-    let next = stele_core::Query { page: stele_core::PageRequest::After(first.next.clone().expect("next")), ..query };
+    let next =
+        stele_core::Query { page: stele_core::PageRequest::After(first.next.clone().expect("next")), ..query.clone() };
     let second = store.query(&tenant, &next).await.expect("second page");
     assert_eq!(micros_after_start(&second), expected[50..100].to_vec());
+    // Oldest first, the walk goes on the other way.
+    let oldest = stele_core::Query { sort: stele_core::Sort::parse("time").expect("sort"), ..query };
+    let plan = indexed_arm_plan(&store, &tenant, oldest.clone()).await;
+    assert!(plan.contains("51 matches found walking"), "walked on, oldest first: {plan}");
+    let ascending: Vec<i64> = (0..events).filter(|i| i % 30 == 0).take(50).collect();
+    assert_eq!(micros_after_start(&store.query(&tenant, &oldest).await.expect("query")), ascending);
     // A needle as common is walked to in the page's own statement: its events cost little
     // to test again.
     let needle = stele_core::Query {
