@@ -455,10 +455,10 @@ impl Driver {
     }
 }
 
-/// Whether a page walks ([`walk_on_sql`]) rather than lists its `driver`'s matches, given
-/// that `found` of the first `window` indexed events in its order match (counted up to the
-/// `need` rows the page reads) and the tenant has `indexed` events up to the mark. If the
-/// page was in the window, walk. Otherwise the window gives the matches' density `d`: listing
+/// Whether a page walks (in its own statement, or on after the window: [`walk_on_sql`])
+/// rather than lists its `driver`'s matches, given that `found` of the first `window` indexed
+/// events in its order match (counted up to the `need` rows the page reads) and the tenant
+/// has `indexed` events up to the mark. If the page was in the window, walk. Otherwise the window gives the matches' density `d`: listing
 /// reads about `d · indexed` matches, each [`Driver::list_cost_per_walked_event`] times a
 /// walked event, and walking to the page about `need / d` events; walk when `d² · cost ·
 /// indexed > need`. A few matches say little of the density (3 in 1 020 came from a word in
@@ -476,7 +476,7 @@ pub fn walks_rather_than_lists(driver: &Driver, found: i64, need: i64, window: i
 /// as cost what walking to the page costs when the matches are that many. Listing `m`
 /// matches costs `m · cost` walked events ([`Driver::list_cost_per_walked_event`]); walking
 /// to `need` of them, `need · indexed / m` events; the two meet at `√(need · indexed /
-/// cost)` (3 350 for a needle in a tenant of 2.2 M events and a page of 50), so neither
+/// cost)` (3 366 for a needle in a tenant of 2.2 M events and a page of 50), so neither
 /// choice costs more than about twice the better one, whatever the window saw. At least the
 /// page's rows, at most [`TEXT_MATCHES_CAP`].
 pub fn list_cap(driver: &Driver, need: i64, indexed: i64) -> i64 {
