@@ -458,8 +458,8 @@ impl Driver {
 /// Whether a page walks (in its own statement, or on after the window: [`walk_on_sql`])
 /// rather than lists its `driver`'s matches, given that `found` of the first `window` indexed
 /// events in its order match (counted up to the `need` rows the page reads) and the tenant
-/// has `indexed` events up to the mark. If the page was in the window, walk. Otherwise the window gives the matches' density `d`: listing
-/// reads about `d · indexed` matches, each [`Driver::list_cost_per_walked_event`] times a
+/// has `indexed` events up to the mark. If the page was in the window, walk. Otherwise the
+/// window gives the matches' density `d`: listing reads about `d · indexed` matches, each [`Driver::list_cost_per_walked_event`] times a
 /// walked event, and walking to the page about `need / d` events; walk when `d² · cost ·
 /// indexed > need`. A few matches say little of the density (3 in 1 020 came from a word in
 /// 0.12% of a tenant's events, whose walk would have read 42 k events to list 2 725), so `d`
@@ -495,14 +495,12 @@ pub const TEXT_MATCHES_CAP: i64 = 20_000;
 /// ([`walks_rather_than_lists`]), and where a walk on starts from. Each event is tested on its
 /// own (a key lookup of its document, or its message compared on the row: [`message_test`]).
 pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, window: i64, take: i64) -> Sql {
-    let key = sort_key(&query.sort);
-    let dir = if query.sort.descending { "DESC" } else { "ASC" };
-    let plan = PagePlan { driver: Some(driver.clone()), how: TextPlan::Excluded };
     let mut sql = Sql::default();
+    let key = sort_key(&query.sort);
     let message = if matches!(driver, Driver::Substring(_)) { ", message" } else { "" };
     sql.push(&format!("SELECT seq, walk_key FROM (SELECT seq, {key} AS walk_key{message} "));
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
-    sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT ")).bind(window);
+    indexed_walk(&mut sql, (tenant_no, query, bounds), driver, TextPlan::Excluded, |_| {});
+    sql.push(" LIMIT ").bind(window);
     sql.push(") AS walked WHERE ");
     match driver {
         Driver::Words => {
@@ -512,22 +510,37 @@ pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds
         Driver::Substring(needle) => message_test(&mut sql, "walked.message", needle),
     }
     // The window's own order (already the rows' order: no sort).
+    let dir = if query.sort.descending { "DESC" } else { "ASC" };
     sql.push(&format!(" ORDER BY walk_key {dir}, seq {dir} LIMIT ")).bind(take);
     sql
+}
+
+/// `FROM events WHERE …` of the indexed arm (the `driver` read as `how`, from the page's
+/// cursor), then `extra` (a walk's own bounds), then `ORDER BY` in the page's order: the walk
+/// of [`window_sql`], [`window_end_sql`] and [`walk_on_sql`], each adding its own limit.
+fn indexed_walk(
+    sql: &mut Sql,
+    (tenant_no, query, bounds): (i64, &Query, Bounds),
+    driver: &Driver,
+    how: TextPlan,
+    extra: impl FnOnce(&mut Sql),
+) {
+    let plan = PagePlan { driver: Some(driver.clone()), how };
+    arm_rows(sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
+    extra(sql);
+    let key = sort_key(&query.sort);
+    let dir = if query.sort.descending { "DESC" } else { "ASC" };
+    sql.push(&format!(" ORDER BY {key} {dir}, seq {dir}"));
 }
 
 /// The sort key and seq of the last of the first `window` indexed events in the page's order
 /// (every condition but the `driver`, as [`window_sql`] walks them): where a walk on after
 /// that window starts.
 pub fn window_end_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, window: i64) -> Sql {
-    let col = sort_column(&query.sort);
-    let key = sort_key(&query.sort);
-    let dir = if query.sort.descending { "DESC" } else { "ASC" };
-    let plan = PagePlan { driver: Some(driver.clone()), how: TextPlan::Excluded };
     let mut sql = Sql::default();
-    sql.push(&format!("SELECT {col}, seq "));
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
-    sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT 1 OFFSET ")).bind(window.saturating_sub(1));
+    sql.push(&format!("SELECT {}, seq ", sort_column(&query.sort)));
+    indexed_walk(&mut sql, (tenant_no, query, bounds), driver, TextPlan::Excluded, |_| {});
+    sql.push(" LIMIT 1 OFFSET ").bind(window.saturating_sub(1));
     sql
 }
 
@@ -545,14 +558,13 @@ pub fn walk_on_sql(
     take: i64,
 ) -> Sql {
     let col = sort_column(&query.sort);
-    let key = sort_key(&query.sort);
-    let (dir, beyond) = if query.sort.descending { ("DESC", "<") } else { ("ASC", ">") };
-    let plan = PagePlan { driver: Some(driver.clone()), how: TextPlan::Probe };
+    let beyond = if query.sort.descending { "<" } else { ">" };
     let mut sql = Sql::default();
-    sql.push(&format!("SELECT seq, {key} "));
-    arm_rows(&mut sql, Arm { no: tenant_no, tail: false, bounds: Some(bounds), plan: &plan }, query, true);
-    sql.push(&format!(" AND ({col}, seq) {beyond} (")).bind(after.0).push(", ").bind(after.1).push(")");
-    sql.push(&format!(" ORDER BY {key} {dir}, seq {dir} LIMIT ")).bind(take);
+    sql.push(&format!("SELECT seq, {} ", sort_key(&query.sort)));
+    indexed_walk(&mut sql, (tenant_no, query, bounds), driver, TextPlan::Probe, |sql| {
+        sql.push(&format!(" AND ({col}, seq) {beyond} (")).bind(after.0).push(", ").bind(after.1).push(")");
+    });
+    sql.push(" LIMIT ").bind(take);
     sql
 }
 
