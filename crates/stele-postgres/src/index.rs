@@ -82,7 +82,7 @@ pub(crate) async fn index_tenant(
     .await?;
     tx.execute(
         "INSERT INTO event_docs (tenant_no, seq, doc)
-         SELECT tenant_no, seq, to_tsvector('simple', search) FROM events
+         SELECT tenant_no, seq, stele_doc(tenant_no, search) FROM events
          WHERE tenant_no = $1 AND seq > $2 AND seq <= $3 AND search <> '' ON CONFLICT DO NOTHING",
         &range,
     )

@@ -29,9 +29,17 @@ pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (tenant_no, seq, id, 
 pub(crate) const INSERT_NODES: &str = "INSERT INTO merkle_nodes (tenant_no, level, idx, hash)
     SELECT $1, u.level, u.idx, u.hash FROM unnest($2::int4[], $3::int8[], $4::bytea[]) AS u(level, idx, hash)";
 
-/// The token that marks a tenant's documents in the full-text index.
+/// The token that starts every document of a tenant (so a query with no word matches them all).
 pub fn tenant_token(tenant_no: i64) -> String {
     format!("zzt{tenant_no}")
+}
+
+/// A word of a document as the full-text index keys it: under its tenant's number, so that a
+/// word's postings are one tenant's (migration 16's `stele_doc` prefixes every word of
+/// `events.search` with it before the text is parsed). The number is digits and `x` is not one, so no two
+/// tenants' keys are alike.
+pub fn tenant_key(tenant_no: i64, word: &str) -> String {
+    format!("{tenant_no}x{word}")
 }
 
 /// The terms of an event (see [`stele_store::derived::terms`]).
@@ -39,8 +47,9 @@ pub fn terms(new: &NewEvent) -> BTreeSet<String> {
     stele_store::derived::terms(&new.event)
 }
 
-/// The full-text document of an event: its tenant's token, then its search text with every
-/// character that is not a letter or a digit made a space. PostgreSQL's parser would keep
+/// The full-text document text of an event (`events.search`): its tenant's token, then its
+/// search text with every character that is not a letter or a digit made a space; indexed
+/// and tested with each word under its tenant's key ([`tenant_key`], `stele_doc`). PostgreSQL's parser would keep
 /// `user.login`, `ana@acme.io` or `s3_bucket` as one lexeme; split like this, the words are
 /// SQLite's (FTS5 `unicode61`), and [`crate::compile::ts_query`] splits query words the same way.
 pub fn document(tenant_no: i64, new: &NewEvent) -> String {

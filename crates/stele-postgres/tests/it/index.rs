@@ -635,3 +635,110 @@ async fn a_messages_trigram_keys_hold_every_needle_it_contains() {
     }
     store.close().await;
 }
+
+/// Every word of a document is indexed under its tenant's key (`stele_doc`, migration 16), and
+/// a query's words are asked for under the same keys (`compile::ts_query`), however
+/// PostgreSQL's parser splits them: each word of each text, whole, as a prefix and with the
+/// punctuation it was written with, finds the text under its own tenant's number and not
+/// under another's.
+#[tokio::test]
+async fn a_documents_words_are_keyed_by_their_tenant_and_found_under_it() {
+    let Some(url) = common::server_url("doc_keys") else { return };
+    let db = common::fresh_database(&url).await;
+    let store = PostgresStore::connect(&db).await.expect("connect and migrate");
+    let client = client(&db).await;
+    let texts = [
+        "zzt7 user login ana acme io",
+        "zzt7 x²y 1e5 3 12abc 0x1f über ÜBER naïve 日本語 s3 bucket",
+        "zzt7   Deployment   restored  ",
+    ];
+    let written = ["ana@acme.io", "user.login", "x²y", "1.e5", "12abc", "0x1f", "Über", "NAÏVE", "日本語", "s3_bucket"];
+    for text in texts {
+        let lexemes: Vec<String> = client
+            .query("SELECT lexeme FROM unnest(stele_doc(7, $1))", &[&text])
+            .await
+            .expect("lexemes")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(lexemes.len() >= 3, "{text}: {lexemes:?}");
+        if !text.contains('²') {
+            // (`²` is a letter-or-digit to Rust and a separator to the parser: its word's
+            // second half has no key of its own, which the phrase of the query still finds.)
+            assert!(lexemes.iter().all(|l| l.starts_with("7x")), "{text}: {lexemes:?}");
+        }
+        let runs = text.split(' ').filter(|w| !w.is_empty());
+        let prefixes = runs.clone().filter(|w| w.chars().count() > 1).map(|w| {
+            let stem: String = w.chars().take(w.chars().count() - 1).collect();
+            format!("{stem}*")
+        });
+        let mut words: Vec<String> = runs.map(str::to_owned).chain(prefixes).collect();
+        words.extend(
+            written
+                .iter()
+                .filter(|w| {
+                    let runs: Vec<&str> = w.split(|c: char| !c.is_alphanumeric()).filter(|r| !r.is_empty()).collect();
+                    runs.iter().all(|r| text.to_lowercase().split(' ').any(|t| t == r.to_lowercase()))
+                })
+                .map(|w| (*w).to_owned()),
+        );
+        for word in &words {
+            let text_query = stele_core::TextQuery::parse(word).expect("words").expect("a word");
+            let found = |no: i64| {
+                let query = stele_postgres::compile::ts_query(no, &text_query);
+                let client = &client;
+                async move {
+                    let sql = "SELECT stele_doc(7, $1) @@ to_tsquery('simple', $2)";
+                    client.query_one(sql, &[&text, &query]).await.expect("match").get::<_, bool>(0)
+                }
+            };
+            assert!(found(7).await, "{word:?} in {text:?}");
+            assert!(!found(17).await, "{word:?} of tenant 7 under tenant 17's keys");
+        }
+    }
+    store.close().await;
+}
+
+/// A page's list of matches reads the tenant's keys' postings alone: the words' documents or
+/// the needle's trigram candidates, with the tenant and the mark tested on the rows found, and
+/// never a bitmap of the primary key's range of the tenant (every one of its events), which
+/// the planner reads, alone or AND-ed with the keys', when it takes the keys for common (the
+/// control: the same list without the `OFFSET 0` fence).
+#[tokio::test]
+async fn a_list_reads_its_keys_postings_alone_not_the_tenants_primary_key_range() {
+    let Some((store, inspect)) = open("keyed_list", IndexMode::Eager, u64::MAX).await else { return };
+    let tenant = TenantId::parse("acme").expect("id");
+    let other = create_tenant(&store, "other").await;
+    let message = |i: i64| format!("office report {}", if i % 10 == 0 { "quarterly" } else { "daily" });
+    append_messages(&store, &tenant, "report.filed", 0..300, message).await;
+    append_messages(&store, &other, "report.filed", 0..10_000, message).await;
+    inspect.batch_execute("ANALYZE").await.expect("analyze");
+    let no: i64 = inspect.query_one("SELECT no FROM tenants WHERE id = 'acme'", &[]).await.expect("no").get(0);
+    let bounds = stele_postgres::compile::Bounds { mark: 300, head: 300 };
+    let words = stele_core::Query {
+        text: stele_core::TextQuery::parse("quarterly").expect("words"),
+        ..stele_core::Query::default()
+    };
+    let needle = stele_core::Query {
+        filter: Some(stele_core::Filter::parse(r#"message co "quarterly""#).expect("filter")),
+        ..stele_core::Query::default()
+    };
+    use stele_postgres::compile::{matches_sql, ts_query, Driver};
+    let doc_query = ts_query(no, words.text.as_ref().expect("words"));
+    let cases = [
+        (matches_sql(no, &words, &Driver::Words, bounds, 1000), "event_docs_doc"),
+        (matches_sql(no, &needle, &Driver::Substring("quarterly".into()), bounds, 1000), "event_messages_grams"),
+    ];
+    // As `read.rs` lists them: bitmaps only.
+    inspect.batch_execute("SET enable_seqscan = off; SET enable_indexscan = off").await.expect("set");
+    for (sql, index) in &cases {
+        let lines = plan(&inspect, "", &sql.text, &sql.refs()).await.join("\n");
+        assert!(lines.contains(index) && !lines.contains("pkey"), "{lines}");
+        let found = inspect.query(sql.text.as_str(), &sql.refs()).await.expect("list");
+        assert_eq!(found.len(), 30, "{}", sql.text);
+    }
+    let unfenced = "SELECT seq FROM event_docs WHERE tenant_no = $1 AND seq <= $2 AND doc @@ to_tsquery('simple', $3)";
+    let lines = plan(&inspect, "", unfenced, &[&no, &300i64, &doc_query]).await.join("\n");
+    assert!(lines.contains("Bitmap Index Scan on event_docs_pkey"), "the control: {lines}");
+    store.close().await;
+}

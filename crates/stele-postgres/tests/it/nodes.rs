@@ -205,10 +205,15 @@ async fn migration_eight_splits_old_documents() {
     assert_eq!(found, 0, "the old documents hide the word");
     let search = |text: &str| Query { text: TextQuery::parse(text).expect("words"), ..Query::default() };
     let store = PostgresStore::connect(&db).await.expect("connect and migrate");
-    // Migration 11 moved the (rebuilt) documents into the postings.
+    // Migration 11 moved the (rebuilt) documents into the postings, and migration 16 keyed
+    // their words under the tenant's number.
+    let sql = "SELECT count(*) FROM event_docs d JOIN tenants t ON t.no = d.tenant_no
+               WHERE t.id = 'acme' AND doc @@ to_tsquery('simple', t.no || 'xlogin')";
+    let found = client.query_one(sql, &[]).await.expect("count").get::<_, i64>(0);
+    assert_eq!(found, 1, "the migrations split them and keyed them by tenant");
     let sql = "SELECT count(*) FROM event_docs WHERE doc @@ to_tsquery('simple', 'login')";
     let found = client.query_one(sql, &[]).await.expect("count").get::<_, i64>(0);
-    assert_eq!(found, 1, "the migration split them");
+    assert_eq!(found, 0, "no word is a key of every tenant's");
     for (word, expected) in [("login", 1), ("bucket", 1), ("s3", 1), ("user.login", 1), ("emptied", 1)] {
         assert_eq!(store.count(&tenant("acme"), &search(word)).await.expect("count"), expected, "{word}");
     }
