@@ -69,7 +69,8 @@ pub fn check_sql(query: &Query) {
                 TextPlan::Planner,
                 TextPlan::Probe,
                 TextPlan::Matches(vec![2, 4]),
-                TextPlan::Walked { seqs: vec![4, 2], times: (10, 20) },
+                TextPlan::Walked { seqs: vec![4, 2], times: (10, 20), listed: None },
+                TextPlan::Walked { seqs: vec![4], times: (10, 10), listed: Some(3) },
                 TextPlan::Excluded,
             ];
             for how in hows {

@@ -297,11 +297,12 @@ pub enum TextPlan {
     /// The indexed events that match: all of them, read in the page's snapshot.
     Matches(Vec<i64>),
     /// The indexed events that match, in the page's order from its start, as many as it
-    /// reads (fewer when no more match), and the least and greatest of their times: found by
-    /// walking the time index on after a window that held too few of them ([`window_sql`],
-    /// [`walk_on_sql`]), so the page reads only their rows (in the months of those times) and
-    /// no event is walked twice.
-    Walked { seqs: Vec<i64>, times: (i64, i64) },
+    /// reads (fewer when no more match), and the least and greatest of their times, so the
+    /// page reads only their rows (in the months of those times): found by walking the time
+    /// index on after a window that held too few of them ([`window_sql`], [`walk_on_sql`]; no
+    /// event is walked twice), or the first of `listed` matches, when the driver is all the
+    /// page tests ([`driver_alone`]).
+    Walked { seqs: Vec<i64>, times: (i64, i64), listed: Option<usize> },
     /// The condition left out (true): the walk that finds its matches tests them itself.
     Excluded,
 }
@@ -431,15 +432,19 @@ fn doc_probe(sql: &mut Sql, no: i64, seq: &str, query: String) {
 
 impl Driver {
     /// What reading one listed match costs against walking past one event. A match is a
-    /// document (or message) read from its index's bitmap, its event looked up in every
-    /// month's primary key and read, then sorted (~8 µs warm at 10 M events); a walked event
+    /// document (or message) read from its index's bitmap with its time (words: 1.1–3.7 µs at
+    /// 10 M events, scattered over the table's pages; a needle's candidates, compared, a few
+    /// µs a match); unless the driver is `alone` ([`driver_alone`]), its event is also looked
+    /// up in every month's primary key and read, then sorted (~8 µs in all). A walked event
     /// is the next entry of the time index and its row read, in nearly the order they were
-    /// written, and its document looked up by key (words: ~2 µs) or its message compared on
-    /// the row ([`message_test`], a needle: ~0.8 µs).
-    fn list_cost_per_walked_event(&self) -> f64 {
-        match self {
-            Driver::Words => 4.0,
-            Driver::Substring(_) => 10.0,
+    /// written, and its document looked up by key (words: 1.1–3 µs, the documents in the
+    /// same order) or its message compared on the row ([`message_test`], a needle: ~0.6 µs).
+    fn list_cost_per_walked_event(&self, alone: bool) -> f64 {
+        match (self, alone) {
+            (Driver::Words, true) => 1.5,
+            (Driver::Words, false) => 4.0,
+            (Driver::Substring(_), true) => 5.0,
+            (Driver::Substring(_), false) => 10.0,
         }
     }
 
@@ -465,10 +470,10 @@ impl Driver {
 /// 0.12% of a tenant's events, whose walk would have read 42 k events to list 2 725), so `d`
 /// is taken low: `(found − √found) / window`. (Stele's own rule, as SQLite's
 /// `DENSE_TERM_ROWS`: the planner's estimate is what is wrong here.)
-pub fn walks_rather_than_lists(driver: &Driver, found: i64, need: i64, window: i64, indexed: i64) -> bool {
+pub fn walks_rather_than_lists(driver: &Driver, alone: bool, found: i64, need: i64, window: i64, indexed: i64) -> bool {
     let found_low = found as f64 - (found as f64).sqrt();
     let density = found_low / window.max(1) as f64;
-    let cost = driver.list_cost_per_walked_event();
+    let cost = driver.list_cost_per_walked_event(alone);
     found >= need || density * density * cost * indexed as f64 > need as f64
 }
 
@@ -479,8 +484,8 @@ pub fn walks_rather_than_lists(driver: &Driver, found: i64, need: i64, window: i
 /// cost)` (3 366 for a needle in a tenant of 2.2 M events and a page of 50), so neither
 /// choice costs more than about twice the better one, whatever the window saw. At least the
 /// page's rows, at most [`TEXT_MATCHES_CAP`].
-pub fn list_cap(driver: &Driver, need: i64, indexed: i64) -> i64 {
-    let even = (need as f64 * indexed as f64 / driver.list_cost_per_walked_event()).sqrt();
+pub fn list_cap(driver: &Driver, alone: bool, need: i64, indexed: i64) -> i64 {
+    let even = (need as f64 * indexed as f64 / driver.list_cost_per_walked_event(alone)).sqrt();
     (even as i64).clamp(need.min(TEXT_MATCHES_CAP), TEXT_MATCHES_CAP)
 }
 
@@ -568,9 +573,11 @@ pub fn walk_on_sql(
     sql
 }
 
-/// The indexed events (up to the mark) that match the `driver` of `query` — documents with
-/// its words, messages with its needle (their trigram candidates, compared) —, at most
-/// `cap + 1` of them (more than `cap`: too many to list).
+/// The seq and time of the indexed events (up to the mark) that match the `driver` of
+/// `query` — documents with its words, messages with its needle (their trigram candidates,
+/// compared) — within its time range and after its cursor, at most `cap + 1` of them (more
+/// than `cap`: too many to list). Each document and message carries its event's time, so a
+/// list is put in the page's order without reading the matches' rows ([`driver_alone`]).
 ///
 /// The index keys are the tenant's own (`<no>x<word>`, `<no>:<trigram>`), so their postings
 /// are the tenant's candidates already; the tenant and the mark are tested on the rows found,
@@ -583,18 +590,54 @@ pub fn matches_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bound
     match driver {
         Driver::Words => {
             let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
-            sql.push("SELECT seq FROM (SELECT tenant_no, seq FROM event_docs WHERE doc @@ to_tsquery('simple', ");
+            sql.push(
+                "SELECT seq, time FROM (SELECT tenant_no, seq, time FROM event_docs WHERE doc @@ to_tsquery('simple', ",
+            );
             sql.bind(words).push(")");
         }
         Driver::Substring(needle) => {
-            sql.push("SELECT seq FROM (SELECT tenant_no, seq FROM event_messages WHERE ");
+            sql.push("SELECT seq, time FROM (SELECT tenant_no, seq, time FROM event_messages WHERE ");
             grams_condition(&mut sql, needle_grams(tenant_no, needle).unwrap_or_default());
             sql.push(" AND message LIKE ").bind(like_pattern(CompareOp::Co, needle)).push(" ESCAPE '\\'");
         }
     }
     sql.push(" OFFSET 0) AS keyed WHERE tenant_no = ").bind(tenant_no).push(" AND seq <= ").bind(bounds.mark);
+    if let Some(from) = query.range.from {
+        sql.push(" AND time >= ").bind(from.as_micros());
+    }
+    if let Some(to) = query.range.to {
+        sql.push(" AND time < ").bind(to.as_micros());
+    }
+    if let PageRequest::After(cursor) = &query.page {
+        keyset(&mut sql, &query.sort, cursor);
+    }
     sql.push(" LIMIT ").bind(cap.saturating_add(1));
     sql
+}
+
+/// Whether the page's `driver` is all that its indexed rows are tested for besides the time
+/// range and the cursor ([`matches_sql`] applies both): `q` and nothing else, or one
+/// `message co` and nothing else, and no view. Then the listed matches in the page's order
+/// are its rows, and only the first it reads need be looked up.
+pub fn driver_alone(query: &Query, driver: &Driver) -> bool {
+    if query.view.is_some() {
+        return false;
+    }
+    match driver {
+        Driver::Words => query.filter.is_none(),
+        Driver::Substring(needle) => {
+            fn only(e: &Expr, needle: &str) -> bool {
+                match e {
+                    Expr::And(items) if items.len() == 1 => only(&items[0], needle),
+                    Expr::Compare { attr: Attr::Message, op: CompareOp::Co, value: Value::String(v) } => {
+                        fold(v) == needle
+                    }
+                    _ => false,
+                }
+            }
+            query.text.is_none() && query.filter.as_ref().is_some_and(|f| only(f.expr(), needle))
+        }
+    }
 }
 
 fn compare(sql: &mut Sql, arm: Arm<'_>, attr: &Attr, op: CompareOp, value: &Value, negate: bool) {
@@ -996,7 +1039,7 @@ pub fn page_sql(tenant_no: i64, query: &Query, bounds: Option<Bounds>, plan: &Pa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stele_core::Filter;
+    use stele_core::{Filter, ViewFilter};
 
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
@@ -1102,47 +1145,83 @@ mod tests {
     fn a_list_holds_as_many_matches_as_walking_to_the_page_costs() {
         let needle = Driver::Substring("tifupe".into());
         // √(51 · 2 222 640 / 10): listing 3 366 matches costs what walking 51 of them does.
-        assert_eq!(list_cap(&needle, 51, 2_222_640), 3366);
-        assert_eq!(list_cap(&Driver::Words, 51, 2_222_640), 5323);
-        assert_eq!(list_cap(&Driver::Words, 51, 88_904), 1064);
+        assert_eq!(list_cap(&needle, false, 51, 2_222_640), 3366);
+        assert_eq!(list_cap(&Driver::Words, false, 51, 2_222_640), 5323);
+        assert_eq!(list_cap(&Driver::Words, false, 51, 88_904), 1064);
+        // Lists of a driver alone read no rows but the page's: longer ones pay.
+        assert_eq!(list_cap(&needle, true, 51, 2_222_640), 4761);
+        assert_eq!(list_cap(&Driver::Words, true, 51, 2_222_640), 8693);
         // Never fewer than the page's rows, never more than a list holds.
-        assert_eq!(list_cap(&needle, 51, 100), 51);
-        assert_eq!(list_cap(&Driver::Words, 501, i64::MAX), TEXT_MATCHES_CAP);
-        assert_eq!(list_cap(&Driver::Words, 30_001, 100), TEXT_MATCHES_CAP);
+        assert_eq!(list_cap(&needle, false, 51, 100), 51);
+        assert_eq!(list_cap(&Driver::Words, true, 501, i64::MAX), TEXT_MATCHES_CAP);
+        assert_eq!(list_cap(&Driver::Words, false, 30_001, 100), TEXT_MATCHES_CAP);
     }
 
     #[test]
     fn words_are_walked_to_when_the_walk_is_shorter_than_their_list() {
-        // (found in the window of 1 020, page needs 51, indexed events, walks?)
+        // (alone, found in the window of 1 020, page needs 51, indexed events, walks?)
         let words = [
-            (51, 51, 1020, 100, true),       // the page is in the window
-            (0, 51, 1020, 2_222_640, false), // none nearby: list them
-            (5, 51, 1020, 2_222_640, true),  // 0.5% of 2.2 M: 11 k to list, ~10 k to walk
-            (3, 51, 1020, 2_222_640, false), // as likely 0.1% as 0.3%: list them
-            (2, 51, 1020, 2_222_640, false), // 0.2%: 4.4 k to list, ~26 k to walk
-            (5, 51, 1020, 88_904, false),    // 0.5% of 89 k: 440 to list, ~10 k to walk
-            (20, 51, 1020, 88_904, true),    // 2% of 89 k: 1 800 to list, ~2.6 k to walk
-            (20, 51, 1020, 3_000, false),    // 2% of 3 000: 60 to list
+            (false, 51, 51, 1020, 100, true),       // the page is in the window
+            (false, 0, 51, 1020, 2_222_640, false), // none nearby: list them
+            (false, 5, 51, 1020, 2_222_640, true),  // 0.5% of 2.2 M: 11 k to list, ~10 k to walk
+            (false, 3, 51, 1020, 2_222_640, false), // as likely 0.1% as 0.3%: list them
+            (false, 2, 51, 1020, 2_222_640, false), // 0.2%: 4.4 k to list, ~26 k to walk
+            (false, 5, 51, 1020, 88_904, false),    // 0.5% of 89 k: 440 to list, ~10 k to walk
+            (false, 20, 51, 1020, 88_904, true),    // 2% of 89 k: 1 800 to list, ~2.6 k to walk
+            (false, 20, 51, 1020, 3_000, false),    // 2% of 3 000: 60 to list
+            // Alone, a listed match costs about one and a half walked events.
+            (true, 0, 51, 1020, 2_222_640, false),
+            (true, 6, 51, 1020, 2_222_640, false), // 0.35% of 2.2 M: 7.7 k to list, ~15 k to walk
+            (true, 7, 51, 1020, 2_222_640, true),  // 0.43%: 9.5 k to list, ~12 k to walk
+            (true, 24, 51, 1020, 88_904, false),
+            (true, 25, 51, 1020, 88_904, true), // 2% of 89 k: 1 700 to list, ~2.6 k to walk
         ];
         // A walked event costs a needle less (its row's own message is compared): walking
         // pays from a lower density on.
         let needle = Driver::Substring("tifupe".into());
         let needles = [
-            (51, 51, 1020, 100, true),       // the page is in the window
-            (0, 51, 1020, 2_222_640, false), // none nearby: list them
-            (4, 51, 1020, 2_222_640, true),  // ~0.3% of 2.2 M: 6.7 k to list, ~17 k to walk
-            (3, 51, 1020, 2_222_640, false), // as likely 0.1% as 0.3%: list them
-            (5, 51, 1020, 88_904, false),    // 0.5% of 89 k: 440 to list, ~10 k to walk
-            (12, 51, 1020, 88_904, true),    // 1.2% of 89 k: 1 070 to list, ~4 k to walk
+            (false, 51, 51, 1020, 100, true),       // the page is in the window
+            (false, 0, 51, 1020, 2_222_640, false), // none nearby: list them
+            (false, 4, 51, 1020, 2_222_640, true),  // ~0.3% of 2.2 M: 6.7 k to list, ~17 k to walk
+            (false, 3, 51, 1020, 2_222_640, false), // as likely 0.1% as 0.3%: list them
+            (false, 5, 51, 1020, 88_904, false),    // 0.5% of 89 k: 440 to list, ~10 k to walk
+            (false, 12, 51, 1020, 88_904, true),    // 1.2% of 89 k: 1 070 to list, ~4 k to walk
+            (true, 4, 51, 1020, 2_222_640, false),
+            (true, 5, 51, 1020, 2_222_640, true),
         ];
         for (driver, cases) in [(&Driver::Words, &words[..]), (&needle, &needles[..])] {
-            for &(found, need, window, indexed, walks) in cases {
+            for &(alone, found, need, window, indexed, walks) in cases {
                 assert_eq!(
-                    walks_rather_than_lists(driver, found, need, window, indexed),
+                    walks_rather_than_lists(driver, alone, found, need, window, indexed),
                     walks,
-                    "{driver:?}: {found} of {window} in {indexed}"
+                    "{driver:?} (alone {alone}): {found} of {window} in {indexed}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_list_is_the_page_only_when_the_driver_is_all_it_tests() {
+        let query = |text: Option<&str>, filter: Option<&str>, view: Option<&str>| Query {
+            text: text.and_then(|t| TextQuery::parse(t).expect("words")),
+            filter: filter.map(|f| Filter::parse(f).expect("filter")),
+            view: view.map(|v| ViewFilter::new(Filter::parse(v).expect("view").into_expr()).expect("view")),
+            ..Query::default()
+        };
+        let needle = Driver::Substring("zeppelin".into());
+        let cases = [
+            (query(Some("zeppelin"), None, None), Driver::Words, true),
+            (query(Some("zeppelin"), Some(r#"action eq "a""#), None), Driver::Words, false),
+            (query(Some("zeppelin"), None, Some(r#"action eq "a""#)), Driver::Words, false),
+            (query(None, Some(r#"message co "Zeppelin""#), None), needle.clone(), true),
+            (query(None, Some(r#"message co "zeppelin" and message co "zep""#), None), needle.clone(), false),
+            (query(None, Some(r#"message co "zeppelin" and action eq "a""#), None), needle.clone(), false),
+            (query(None, Some(r#"message co "zeppelin" or message co "zeppelin""#), None), needle.clone(), false),
+            (query(None, Some(r#"message co "zeppelin""#), Some(r#"action eq "a""#)), needle.clone(), false),
+            (query(None, Some(r#"message co "other""#), None), needle, false),
+        ];
+        for (query, driver, alone) in cases {
+            assert_eq!(driver_alone(&query, &driver), alone, "{query:?}");
         }
     }
 

@@ -81,15 +81,15 @@ pub(crate) async fn index_tenant(
     )
     .await?;
     tx.execute(
-        "INSERT INTO event_docs (tenant_no, seq, doc)
-         SELECT tenant_no, seq, stele_doc(tenant_no, search) FROM events
+        "INSERT INTO event_docs (tenant_no, seq, time, doc)
+         SELECT tenant_no, seq, time, stele_doc(tenant_no, search) FROM events
          WHERE tenant_no = $1 AND seq > $2 AND seq <= $3 AND search <> '' ON CONFLICT DO NOTHING",
         &range,
     )
     .await?;
     tx.execute(
-        "INSERT INTO event_messages (tenant_no, seq, message)
-         SELECT tenant_no, seq, stele_fold(message) FROM events
+        "INSERT INTO event_messages (tenant_no, seq, time, message)
+         SELECT tenant_no, seq, time, stele_fold(message) FROM events
          WHERE tenant_no = $1 AND seq > $2 AND seq <= $3 AND message IS NOT NULL ORDER BY seq ON CONFLICT DO NOTHING",
         &range,
     )

@@ -11,8 +11,8 @@ use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::backend;
 use crate::compile::{
-    list_cap, matches_sql, matching, page_driver, page_sql, rows_needed, walk_on_sql, walks_rather_than_lists,
-    window_end_sql, window_sql, Bounds, PagePlan, Sql, TextPlan, TEXT_MATCHES_CAP,
+    driver_alone, list_cap, matches_sql, matching, page_driver, page_sql, rows_needed, walk_on_sql,
+    walks_rather_than_lists, window_end_sql, window_sql, Bounds, PagePlan, Sql, TextPlan, TEXT_MATCHES_CAP,
 };
 
 async fn tenant_from_row(client: &impl GenericClient, row: &Row) -> Result<Tenant, StoreError> {
@@ -205,8 +205,9 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
     if count >= need {
         return plan(TextPlan::Probe);
     }
-    if !walks_rather_than_lists(&driver, count, need, window, bounds.mark) {
-        let cap = list_cap(&driver, need, bounds.mark);
+    let alone = driver_alone(query, &driver);
+    if !walks_rather_than_lists(&driver, alone, count, need, window, bounds.mark) {
+        let cap = list_cap(&driver, alone, need, bounds.mark);
         let sql = matches_sql(no, query, &driver, bounds, cap);
         // Prepared first, so that the three go out in this order in one round trip (a query
         // of SQL text is sent only once its statement has been prepared).
@@ -219,7 +220,18 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
         )
         .map_err(backend)?;
         if rows.len() as i64 <= cap {
-            return plan(TextPlan::Matches(rows.iter().map(|r| r.get(0)).collect()));
+            if !alone {
+                return plan(TextPlan::Matches(rows.iter().map(|r| r.get(0)).collect()));
+            }
+            // The page's rows are the first matches in its order: only theirs are read.
+            let mut listed: Vec<(i64, i64)> = rows.iter().map(|r| (r.get::<_, i64>(1), r.get::<_, i64>(0))).collect();
+            listed.sort_unstable();
+            if query.sort.descending {
+                listed.reverse();
+            }
+            let of = listed.len();
+            listed.truncate(usize::try_from(need).unwrap_or(usize::MAX));
+            return plan(found_rows(listed.into_iter().map(|(time, seq)| (seq, time)).collect(), Some(of)));
         }
     }
     if need > TEXT_MATCHES_CAP || !driver.walks_on() {
@@ -231,9 +243,14 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
         let on = walk_on_sql(no, query, &driver, bounds, (end.get(0), end.get(1)), need - count);
         found.extend(walked(on).await?);
     }
+    plan(found_rows(found, None))
+}
+
+/// The plan that reads just the `found` matches' rows (seq, time), in their months.
+fn found_rows(found: Vec<(i64, i64)>, listed: Option<usize>) -> TextPlan {
     let times = found.iter().map(|f| f.1);
     let times = (times.clone().min().unwrap_or_default(), times.max().unwrap_or_default());
-    plan(TextPlan::Walked { seqs: found.into_iter().map(|f| f.0).collect(), times })
+    TextPlan::Walked { seqs: found.into_iter().map(|f| f.0).collect(), times, listed }
 }
 
 async fn page(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result<Page, StoreError> {
@@ -284,8 +301,11 @@ pub(crate) async fn explain(client: &ClientWrapper, no: i64, query: &Query) -> R
         let sql = page_sql(no, query, Some(bounds), &plan);
         let rows = client.query(format!("EXPLAIN {}", sql.text).as_str(), &sql.refs()).await.map_err(backend)?;
         let chosen = match &plan.how {
-            TextPlan::Walked { seqs, .. } => {
+            TextPlan::Walked { seqs, listed: None, .. } => {
                 Some(format!("Stele: {} matches found walking the time index", seqs.len()))
+            }
+            TextPlan::Walked { seqs, listed: Some(of), .. } => {
+                Some(format!("Stele: {of} matches listed from the index, the first {} read", seqs.len()))
             }
             TextPlan::Matches(seqs) => Some(format!("Stele: {} matches listed from the index", seqs.len())),
             TextPlan::Probe => Some("Stele: the page walks the time index, testing each event".to_owned()),

@@ -300,10 +300,19 @@ async fn a_walk_that_leaves_the_window_short_continues_after_it() {
         format!("flight{} logged", if i % 30 == 0 { " zeppelin" } else { "" })
     })
     .await;
+    // Every event has the action: but with a second condition, each listed match's row
+    // would be read to test it, and the walk pays.
     let query = stele_core::Query {
         text: stele_core::TextQuery::parse("zeppelin").expect("words"),
+        filter: Some(stele_core::Filter::parse(r#"action eq "flight.logged""#).expect("filter")),
         ..stele_core::Query::default()
     };
+    let alone = stele_core::Query { filter: None, ..query.clone() };
+    let plan = indexed_arm_plan(&store, &tenant, alone.clone()).await;
+    assert!(
+        plan.contains("1000 matches listed from the index, the first 51 read"),
+        "alone, the words' 1 000 matches are listed with their times, the page's rows read: {plan}"
+    );
     let plan = indexed_arm_plan(&store, &tenant, query.clone()).await;
     // 34 of the 51 rows lie in the window (1 020 events), the rest after it.
     assert!(
@@ -313,6 +322,8 @@ async fn a_walk_that_leaves_the_window_short_continues_after_it() {
     let expected: Vec<i64> = (0..events).rev().filter(|i| i % 30 == 0).collect();
     let first = store.query(&tenant, &query).await.expect("query");
     assert_eq!(micros_after_start(&first), expected[..50].to_vec());
+    let listed = store.query(&tenant, &alone).await.expect("query");
+    assert_eq!(micros_after_start(&listed), expected[..50].to_vec());
     let next =
         stele_core::Query { page: stele_core::PageRequest::After(first.next.clone().expect("next")), ..query.clone() };
     let second = store.query(&tenant, &next).await.expect("second page");
@@ -382,8 +393,10 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
     // matches are listed and their rows read.
     let rare = plan("quarterly").await;
     assert!(
-        rare.contains("60 matches listed") && rare.contains("ANY") && !rare.contains("Backward"),
-        "a rare word lists its matches and reads (and sorts) their rows alone: {rare}"
+        rare.contains("60 matches listed from the index, the first 51 read")
+            && rare.contains("ANY")
+            && !rare.contains("Backward"),
+        "a rare word lists its matches and reads the page's rows alone: {rare}"
     );
     let page = store.query(&tenant, &query("quarterly")).await.expect("query");
     assert_eq!(numbers(&page), (0..3000).rev().filter(|i| i % 50 == 0).take(50).collect::<Vec<_>>());
@@ -394,6 +407,40 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
     let rest = store.query(&tenant, &rest).await.expect("second page");
     assert_eq!(numbers(&rest), (0..3000).rev().filter(|i| i % 50 == 0).skip(50).collect::<Vec<_>>());
     assert!(rest.next.is_none(), "60 matches, two pages");
+    // The list holds the matches in the range and after the cursor, put in the page's order
+    // (oldest first here) from their times: only the rows of the first the page reads are
+    // read. (The first window, 1 020 events, holds 21 of the 26 the page reads.)
+    let range = stele_core::TimeRange {
+        from: Some(Timestamp::from_micros(1_700_000_000_000_000 + 500)),
+        to: Some(Timestamp::from_micros(1_700_000_000_000_000 + 2500)),
+    };
+    let oldest = stele_core::Query {
+        sort: stele_core::Sort::parse("time").expect("sort"),
+        range: range.clone(),
+        limit: stele_core::Limit::new(25).expect("limit"),
+        ..query("quarterly")
+    };
+    let first_plan = indexed_arm_plan(&store, &tenant, oldest.clone()).await;
+    assert!(first_plan.contains("40 matches listed from the index, the first 26 read"), "{first_plan}");
+    let first = store.query(&tenant, &oldest).await.expect("oldest first");
+    assert_eq!(numbers(&first), (500..2500).filter(|i| i % 50 == 0).take(25).collect::<Vec<_>>());
+    let after = stele_core::Query {
+        page: stele_core::PageRequest::After(first.next.clone().expect("a next page")),
+        ..oldest.clone()
+    };
+    let after_plan = indexed_arm_plan(&store, &tenant, after.clone()).await;
+    assert!(after_plan.contains("15 matches listed from the index, the first 15 read"), "{after_plan}");
+    let second = store.query(&tenant, &after).await.expect("oldest first, after the cursor");
+    assert_eq!(numbers(&second), (500..2500).filter(|i| i % 50 == 0).skip(25).collect::<Vec<_>>());
+    assert!(second.next.is_none(), "40 matches in the range, two pages");
+    // With another condition, every listed match's row is read and tested.
+    let also = stele_core::Query {
+        filter: Some(stele_core::Filter::parse(r#"action eq "report.filed""#).expect("filter")),
+        ..query("quarterly")
+    };
+    let also_plan = indexed_arm_plan(&store, &tenant, also.clone()).await;
+    assert!(also_plan.contains("Stele: 60 matches listed from the index\n"), "{also_plan}");
+    assert_eq!(numbers(&store.query(&tenant, &also).await.expect("query")), numbers(&page));
     let once = store.query(&tenant, &query("zeppelin")).await.expect("query");
     assert_eq!(numbers(&once), vec![1234], "one match, and only this tenant's");
     assert_eq!(store.count(&tenant, &query("quarterly")).await.expect("count"), 60);
