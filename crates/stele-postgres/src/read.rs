@@ -174,8 +174,10 @@ pub(crate) async fn query(client: &ClientWrapper, no: i64, query: &Query) -> Res
 /// How the page's indexed arm finds the matches of its driving condition ([`Driver`]: its
 /// words, or a `message co` needle it requires), from the data. The first `window` indexed
 /// events in the page's order are walked, each tested, until the page's rows are found
-/// ([`window_sql`]): if they are, the page walks to them itself ([`TextPlan::Probe`]: a few
-/// events walked again cost less than looking their rows up). Otherwise the window's matches
+/// ([`window_sql`]): if they are, the page walks to them again itself ([`TextPlan::Probe`]: a
+/// few events walked again cost less than looking their rows up), or, when the walk to them
+/// was long ([`Driver::walked_again_beyond`]), reads the rows found ([`TextPlan::Walked`]).
+/// Otherwise the window's matches
 /// decide between walking on and listing the matches ([`walks_rather_than_lists`]). A list
 /// holds at most as many matches as walking to the page costs ([`list_cap`]): a longer one is
 /// left for the walk (a window that held 3 of a word's 11 808 matches had them listed, 160–182
@@ -200,9 +202,17 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
     // find the page costs before the matches are listed).
     let need = rows_needed(query);
     let window = need.saturating_mul(20).clamp(1_000, 20_000);
-    let mut found = walked(window_sql(no, query, &driver, bounds, window, need)).await?;
+    let sql = window_sql(no, query, &driver, bounds, window, need);
+    let rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
+    let mut found: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     let count = found.len() as i64;
     if count >= need {
+        // The page is in the window: walk to it again, or look up the rows found when the
+        // walk to them was long.
+        let walked_to = rows.last().map_or(0, |r| r.get::<_, i64>(2));
+        if walked_to > driver.walked_again_beyond() {
+            return plan(found_rows(found, None));
+        }
         return plan(TextPlan::Probe);
     }
     let alone = driver_alone(query, &driver);

@@ -329,7 +329,7 @@ async fn a_walk_that_leaves_the_window_short_continues_after_it() {
     let second = store.query(&tenant, &next).await.expect("second page");
     assert_eq!(micros_after_start(&second), expected[50..100].to_vec());
     // Oldest first, the walk goes on the other way.
-    let oldest = stele_core::Query { sort: stele_core::Sort::parse("time").expect("sort"), ..query };
+    let oldest = stele_core::Query { sort: stele_core::Sort::parse("time").expect("sort"), ..query.clone() };
     let plan = indexed_arm_plan(&store, &tenant, oldest.clone()).await;
     assert!(plan.contains("51 matches found walking"), "walked on, oldest first: {plan}");
     let ascending: Vec<i64> = (0..events).filter(|i| i % 30 == 0).take(50).collect();
@@ -343,6 +343,27 @@ async fn a_walk_that_leaves_the_window_short_continues_after_it() {
     let plan = indexed_arm_plan(&store, &tenant, needle.clone()).await;
     assert!(plan.contains("page walks the time index"), "a needle walks in the page's statement: {plan}");
     assert_eq!(micros_after_start(&store.query(&tenant, &needle).await.expect("query")), expected[..50].to_vec());
+    // A page of 20 is in the window, 601 events in: the words' walk is not walked again, the
+    // page reads the rows it found; the needle's events cost little to walk again.
+    let short = |query: &stele_core::Query| stele_core::Query {
+        limit: stele_core::Limit::new(20).expect("limit"),
+        ..query.clone()
+    };
+    let plan = indexed_arm_plan(&store, &tenant, short(&query)).await;
+    assert!(
+        plan.contains("21 matches found walking") && plan.contains("ANY") && !plan.contains("Backward"),
+        "the rows found in the window are read: {plan}"
+    );
+    assert_eq!(
+        micros_after_start(&store.query(&tenant, &short(&query)).await.expect("query")),
+        expected[..20].to_vec()
+    );
+    let plan = indexed_arm_plan(&store, &tenant, short(&needle)).await;
+    assert!(plan.contains("page walks the time index"), "{plan}");
+    assert_eq!(
+        micros_after_start(&store.query(&tenant, &short(&needle)).await.expect("query")),
+        expected[..20].to_vec()
+    );
     store.close().await;
 }
 
@@ -416,7 +437,7 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
     };
     let oldest = stele_core::Query {
         sort: stele_core::Sort::parse("time").expect("sort"),
-        range: range.clone(),
+        range,
         limit: stele_core::Limit::new(25).expect("limit"),
         ..query("quarterly")
     };
