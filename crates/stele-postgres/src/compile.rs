@@ -275,13 +275,13 @@ fn term_subquery(sql: &mut Sql, arm: Arm<'_>, negate: bool, cond: impl Fn(&mut S
 
 /// How a page's indexed arm finds the events that match its driving condition ([`Driver`]:
 /// the words of `q`, or a `message co` needle). PostgreSQL's estimate of a tenant's matches
-/// multiplies the words' frequency by the tenant's share of the table although the words
-/// include the tenant's token, so a word in half of a small tenant's events looked rare there
+/// multiplied the words' frequency by the tenant's share of the table although the words
+/// included the tenant's token, so a word in half of a small tenant's events looked rare there
 /// and every match was collected and sorted (t25 at 10 M events: 562 ms for a page), and a
 /// word in 0.1% of a large tenant's looked common and the time index was walked for it (307
-/// ms); a needle's trigrams, one index key per tenant and trigram, are estimated as rare
-/// whatever they are. `read.rs` decides from the data instead ([`window_sql`],
-/// [`matches_sql`]).
+/// ms); keys of one tenant (a needle's trigrams, and since migration 16 the words) have no
+/// frequencies of their own and are estimated alike whatever they are. `read.rs` decides from
+/// the data instead ([`window_sql`], [`matches_sql`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TextPlan {
     /// The planner's choice (counts; other sort orders): the words' documents or the needle's
