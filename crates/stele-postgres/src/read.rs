@@ -177,8 +177,8 @@ pub(crate) async fn query(client: &ClientWrapper, no: i64, query: &Query) -> Res
 /// ([`window_sql`]): if they are, the page walks to them again itself ([`TextPlan::Probe`]: a
 /// few events walked again cost less than looking their rows up), or, when the walk to them
 /// was long ([`Driver::walked_again_beyond`]), reads the rows found ([`TextPlan::Walked`]).
-/// Otherwise the window's matches
-/// decide between walking on and listing the matches ([`walks_rather_than_lists`]). A list
+/// Otherwise the window's matches decide between walking on and listing the matches
+/// ([`walks_rather_than_lists`]). A list
 /// holds at most as many matches as walking to the page costs ([`list_cap`]): a longer one is
 /// left for the walk (a window that held 3 of a word's 11 808 matches had them listed, 160–182
 /// ms; words past 20 000 had been left to the planner, 107 ms). Walking on continues after the
@@ -234,14 +234,14 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
                 return plan(TextPlan::Matches(rows.iter().map(|r| r.get(0)).collect()));
             }
             // The page's rows are the first matches in its order: only theirs are read.
-            let mut listed: Vec<(i64, i64)> = rows.iter().map(|r| (r.get::<_, i64>(1), r.get::<_, i64>(0))).collect();
-            listed.sort_unstable();
+            let mut listed: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+            listed.sort_unstable_by_key(|&(seq, time)| (time, seq));
             if query.sort.descending {
                 listed.reverse();
             }
             let of = listed.len();
             listed.truncate(usize::try_from(need).unwrap_or(usize::MAX));
-            return plan(found_rows(listed.into_iter().map(|(time, seq)| (seq, time)).collect(), Some(of)));
+            return plan(found_rows(listed, Some(of)));
         }
     }
     if need > TEXT_MATCHES_CAP || !driver.walks_on() {
