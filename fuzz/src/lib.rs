@@ -55,7 +55,7 @@ pub fn check_sql(query: &Query) {
         assert_eq!(sql.text.matches('?').count(), sql.params.len(), "SQLite: {}", sql.text);
     }
     use stele_postgres::compile::{
-        matches_sql, page_driver, page_sql, walk_on_sql, window_end_sql, window_sql, Bounds, Driver, PagePlan, Sql,
+        matches_sql, page_driver, page_sql, walk_on_sql, window_sql, Bounds, Driver, Listed, PagePlan, Sql,
         TextPlan,
     };
     // Marks read by the statement, behind the head, and at the head (no tail arm); each way
@@ -70,7 +70,7 @@ pub fn check_sql(query: &Query) {
                 TextPlan::Probe,
                 TextPlan::Matches(vec![2, 4]),
                 TextPlan::Walked { seqs: vec![4, 2], times: (10, 20), listed: None },
-                TextPlan::Walked { seqs: vec![4], times: (10, 10), listed: Some(3) },
+                TextPlan::Walked { seqs: vec![4], times: (10, 10), listed: Some(Listed { matches: 3, buckets: Some(2) }) },
                 TextPlan::Excluded,
             ];
             for how in hows {
@@ -78,9 +78,9 @@ pub fn check_sql(query: &Query) {
             }
             if let (Some(bounds), Some(driver)) = (bounds, driver) {
                 statements.push(window_sql(3, query, driver, bounds, 1020, 51));
-                statements.push(window_end_sql(3, query, driver, bounds, 1020));
                 statements.push(walk_on_sql(3, query, driver, bounds, (1_700_000_000, 77), 30));
-                statements.push(matches_sql(3, query, driver, bounds, 100));
+                statements.push(matches_sql(3, query, driver, bounds, 100, None));
+                statements.push(matches_sql(3, query, driver, bounds, 100, Some(-2..=1)));
             }
         }
     }

@@ -240,8 +240,8 @@ impl Shape {
             Shape::Text => {
                 let quote = |w: &str| format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''"));
                 let q = quote(&stele_postgres::rows::tenant_key(no, &s.q_word));
-                let words =
-                    " AND seq IN (SELECT seq FROM event_docs WHERE tenant_no = $1 AND doc @@ to_tsquery('simple', $2))";
+                let words = " AND seq IN (SELECT seq FROM event_docs WHERE tenant_no = $1 \
+                             AND stele_doc_keys(tenant_no, time, doc) @@ to_tsquery('simple', $2))";
                 (page(words), vec![PgParam::Text(q)])
             }
             Shape::Cursor => {

@@ -10,6 +10,7 @@
 //! reads the `metadata` `jsonb` column with a type check like SQLite's `json_type`.
 
 use serde_json::Value as JsonValue;
+use std::ops::RangeInclusive;
 use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
 use stele_store::layout::{self, exact_plan, like_escape, place, text_of, ExactPlan, Place};
@@ -302,9 +303,17 @@ pub enum TextPlan {
     /// index — far into the first window ([`window_sql`]), or on after a window that held too
     /// few of them ([`walk_on_sql`]; no event is walked twice) —, or the first of `listed`
     /// matches, when the driver is all the page tests ([`driver_alone`]).
-    Walked { seqs: Vec<i64>, times: (i64, i64), listed: Option<usize> },
+    Walked { seqs: Vec<i64>, times: (i64, i64), listed: Option<Listed> },
     /// The condition left out (true): the walk that finds its matches tests them itself.
     Excluded,
+}
+
+/// How a page's matches were listed ([`TextPlan::Walked`]): how many, and from how many of
+/// the tenant's time buckets nearest the page's start (`None`: every match in its range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    pub matches: usize,
+    pub buckets: Option<i64>,
 }
 
 /// The condition a page's plan is chosen for.
@@ -373,12 +382,31 @@ pub fn needle_grams(tenant_no: i64, needle: &str) -> Option<Vec<Vec<String>>> {
     )
 }
 
-/// `(stele_grams(tenant_no, message) @> $a OR …)`: the messages that hold the needle's
-/// trigrams at one of the offsets (a superset of those that contain it), on `event_messages`;
-/// every message when there are no trigrams to ask for.
-fn grams_condition(sql: &mut Sql, grams: Vec<Vec<String>>) {
+/// The index expression of `event_messages` (migration 17): a message's trigram keys and its
+/// time bucket's key.
+const MESSAGE_KEYS: &str = "stele_message_keys(tenant_no, time, message)";
+/// The index expression of `event_docs` (migration 17): a document's words and its time
+/// bucket's key.
+const DOC_KEYS: &str = "stele_doc_keys(tenant_no, time, doc)";
+
+/// The keys of a tenant's time buckets `buckets` ([`crate::rows::bucket_key`]).
+fn bucket_keys(tenant_no: i64, buckets: &RangeInclusive<i64>) -> Vec<String> {
+    buckets.clone().map(|b| crate::rows::bucket_key(tenant_no, b)).collect()
+}
+
+/// `(keys @> $a OR …)`: the messages that hold the needle's trigrams at one of the offsets (a
+/// superset of those that contain it), on `event_messages`, each offset's keys asked for with
+/// the keys of `buckets` when there are (`&&`, in the same index scan); every message (of
+/// those buckets) when there are no trigrams to ask for.
+fn grams_condition(sql: &mut Sql, grams: Vec<Vec<String>>, buckets: Option<Vec<String>>) {
+    let in_buckets = |sql: &mut Sql| {
+        if let Some(keys) = &buckets {
+            sql.push(&format!(" AND {MESSAGE_KEYS} && ")).bind(keys.clone());
+        }
+    };
     if grams.is_empty() {
         sql.push("TRUE");
+        in_buckets(sql);
         return;
     }
     sql.push("(");
@@ -386,7 +414,9 @@ fn grams_condition(sql: &mut Sql, grams: Vec<Vec<String>>) {
         if i > 0 {
             sql.push(" OR ");
         }
-        sql.push("stele_grams(tenant_no, message) @> ").bind(keys);
+        sql.push(&format!("({MESSAGE_KEYS} @> ")).bind(keys);
+        in_buckets(sql);
+        sql.push(")");
     }
     sql.push(")");
 }
@@ -401,7 +431,7 @@ fn text_subquery(sql: &mut Sql, arm: Arm<'_>, query: String) {
     match arm.plan.how_for(&Driver::Words) {
         TextPlan::Planner => {
             sql.push("seq IN (SELECT seq FROM event_docs WHERE tenant_no = ").bind(arm.no);
-            sql.push(" AND doc @@ to_tsquery('simple', ").bind(query).push("))");
+            sql.push(&format!(" AND {DOC_KEYS} @@ to_tsquery('simple', ")).bind(query).push("))");
         }
         // A scalar subquery is not turned into a join: it is evaluated per walked event.
         TextPlan::Probe => doc_probe(sql, arm.no, "events.seq", query),
@@ -500,30 +530,52 @@ pub fn list_cap(driver: &Driver, alone: bool, need: i64, indexed: i64) -> i64 {
     (even as i64).clamp(need.min(TEXT_MATCHES_CAP), TEXT_MATCHES_CAP)
 }
 
+/// Whether a page that lists its driver's matches in its order ([`driver_alone`]) asks for
+/// those of the time buckets nearest its first window's end first ([`matches_sql`]'s
+/// `buckets`, from [`list_span`] on): when the `found` matches of the `window` events walked
+/// say the tenant's `indexed` events hold more than four pages' worth (`need` rows). Each
+/// listed match costs a read of its document's page (one heap page of `event_docs` each, from
+/// disk when cold: a word in 8 451 of the largest tenant's events took 589 ms to list at 10 M
+/// events), and buckets keep the matches past the page's rows from being read. Fewer are
+/// listed whole.
+pub fn lists_by_bucket(found: i64, need: i64, window: i64, indexed: i64) -> bool {
+    (found as f64 + 1.0) * indexed as f64 >= 4.0 * need as f64 * window.max(1) as f64
+}
+
+/// How long a time past the first window's end (µs, in the page's order) a list by bucket
+/// covers first: where three times the `rows` the page still needs would match at the
+/// window's density, `found + 1` matches (one more, for a window with none) in `window_span`
+/// µs — an estimate taken high, so that the first buckets usually hold the page. At least
+/// 1 µs.
+pub fn list_span(found: i64, rows: i64, window_span: i64) -> i64 {
+    let span = 3.0 * rows as f64 * window_span as f64 / (found as f64 + 1.0);
+    (span as i64).max(1)
+}
+
+/// Most time buckets a list asks for at once (64 × 2^35 µs: about 25 days); a page that needs
+/// more lists its matches whole.
+pub const LIST_BUCKETS_MAX: i64 = 64;
+
 /// Most indexed matches a page lists or walks to ([`TextPlan::Matches`],
 /// [`TextPlan::Walked`]); a page reading more walks in its own statement.
 pub const TEXT_MATCHES_CAP: i64 = 20_000;
 
-/// The seq, sort key and place in the walk (from 1) of the first `take` indexed events in the
-/// page's order (every condition of `query` but its `driver`, from the page's cursor), among
-/// the first `window` of them, that match the driver — their documents the words, their
-/// messages the needle —, in the page's order: how common the matches are where the page
-/// starts ([`walks_rather_than_lists`]), how far the walk went for them
-/// ([`Driver::walked_again_beyond`]), and where a walk on starts from. Each event is tested on
-/// its own (a key lookup of its document, or its message compared on the row:
-/// [`message_test`]).
+/// The seq, sort key, place in the walk (from 1) and whether it matches, of the first `take`
+/// indexed events in the page's order (every condition of `query` but its `driver`, from the
+/// page's cursor), among the first `window` of them, that match the driver — their documents
+/// the words, their messages the needle —, in the page's order, and of the window's first and
+/// last events (places 1 and `window`) whether they match or not: how common the matches are
+/// where the page starts ([`walks_rather_than_lists`]) and over how long a time
+/// ([`list_span`]), how far the walk went for them ([`Driver::walked_again_beyond`]), and
+/// where a walk on starts from (no last event: the window held every event). Each event is
+/// tested on its own (a key lookup of its document, or its message compared on the row:
+/// [`message_test`]), once (the test is a column of a fenced subquery).
 pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, window: i64, take: i64) -> Sql {
     let mut sql = Sql::default();
     let key = sort_key(&query.sort);
     let message = if matches!(driver, Driver::Substring(_)) { ", message" } else { "" };
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
-    sql.push(&format!(
-        "SELECT seq, walk_key, place FROM (SELECT seq, {key} AS walk_key{message}, \
-         row_number() OVER (ORDER BY {key} {dir}, seq {dir}) AS place "
-    ));
-    indexed_walk(&mut sql, (tenant_no, query, bounds), driver, TextPlan::Excluded, |_| {});
-    sql.push(" LIMIT ").bind(window);
-    sql.push(") AS walked WHERE ");
+    sql.push("SELECT seq, walk_key, place, matched FROM (SELECT seq, walk_key, place, (");
     match driver {
         Driver::Words => {
             let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
@@ -531,8 +583,15 @@ pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds
         }
         Driver::Substring(needle) => message_test(&mut sql, "walked.message", needle),
     }
+    sql.push(&format!(
+        ") AS matched FROM (SELECT seq, {key} AS walk_key{message}, \
+         row_number() OVER (ORDER BY {key} {dir}, seq {dir}) AS place "
+    ));
+    indexed_walk(&mut sql, (tenant_no, query, bounds), driver, TextPlan::Excluded, |_| {});
+    sql.push(" LIMIT ").bind(window);
+    sql.push(") AS walked OFFSET 0) AS tested WHERE matched OR place = 1 OR place = ").bind(window);
     // The window's own order (already the rows' order: no sort).
-    sql.push(&format!(" ORDER BY walk_key {dir}, seq {dir} LIMIT ")).bind(take);
+    sql.push(&format!(" ORDER BY walk_key {dir}, seq {dir} LIMIT ")).bind(take.saturating_add(2));
     sql
 }
 
@@ -554,20 +613,9 @@ fn indexed_walk(
     sql.push(&format!(" ORDER BY {key} {dir}, seq {dir}"));
 }
 
-/// The sort key and seq of the last of the first `window` indexed events in the page's order
-/// (every condition but the `driver`, as [`window_sql`] walks them): where a walk on after
-/// that window starts.
-pub fn window_end_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, window: i64) -> Sql {
-    let mut sql = Sql::default();
-    sql.push(&format!("SELECT {}, seq ", sort_column(&query.sort)));
-    indexed_walk(&mut sql, (tenant_no, query, bounds), driver, TextPlan::Excluded, |_| {});
-    sql.push(" LIMIT 1 OFFSET ").bind(window.saturating_sub(1));
-    sql
-}
-
 /// The seq and sort key of the first `take` indexed events that match all of `query` after
 /// `(key, seq)` in the page's order, walking the time index and testing each event
-/// ([`TextPlan::Probe`]): a walk that goes on after [`window_sql`]'s window. One statement
+/// ([`TextPlan::Probe`]): a walk that goes on after [`window_sql`]'s window (from its last event). One statement
 /// whose `LIMIT` the walk serves, so the planner walks (a walk inside a subquery with no limit
 /// of its own was planned as a sort of the whole tenant: seconds).
 pub fn walk_on_sql(
@@ -591,29 +639,47 @@ pub fn walk_on_sql(
 
 /// The seq and time of the indexed events (up to the mark) that match the `driver` of
 /// `query` — documents with its words, messages with its needle (their trigram candidates,
-/// compared) — within its time range and after its cursor, at most `cap + 1` of them (more
-/// than `cap`: too many to list). Each document and message carries its event's time, so a
-/// list is put in the page's order without reading the matches' rows ([`driver_alone`]).
+/// compared) — within its time range and after its cursor, and in the time `buckets` when
+/// there are ([`crate::rows::bucket`]: the index's keys of those buckets asked for with the
+/// words or trigrams), at most `cap + 1` of them (more than `cap`: too many to list). Each
+/// document and message carries its event's time, so a list is put in the page's order
+/// without reading the matches' rows ([`driver_alone`]).
 ///
-/// The index keys are the tenant's own (`<no>x<word>`, `<no>:<trigram>`), so their postings
-/// are the tenant's candidates already; the tenant and the mark are tested on the rows found,
-/// outside an `OFFSET 0` fence. Without it, a key the planner takes for common (it keeps no
-/// frequencies per tenant key) is AND-ed with the primary key's range of the tenant, every
-/// one of its events: 4.3 ms for the 89 k of the 10 M-event benchmark's small tenant, where a
-/// word's 59 postings took 0.02 ms.
-pub fn matches_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds, cap: i64) -> Sql {
+/// The index keys are the tenant's own (`<no>x<word>`, `<no>:<trigram>`, `<no> <bucket>`), so
+/// their postings are the tenant's candidates already; the tenant and the mark are tested on
+/// the rows found, outside an `OFFSET 0` fence. Without it, a key the planner takes for common
+/// (it keeps no frequencies per tenant key) is AND-ed with the primary key's range of the
+/// tenant, every one of its events: 4.3 ms for the 89 k of the 10 M-event benchmark's small
+/// tenant, where a word's 59 postings took 0.02 ms.
+pub fn matches_sql(
+    tenant_no: i64,
+    query: &Query,
+    driver: &Driver,
+    bounds: Bounds,
+    cap: i64,
+    buckets: Option<RangeInclusive<i64>>,
+) -> Sql {
     let mut sql = Sql::default();
+    let buckets = buckets.map(|b| bucket_keys(tenant_no, &b));
     match driver {
         Driver::Words => {
             let words = query.text.as_ref().map(|t| ts_query(tenant_no, t)).unwrap_or_default();
-            sql.push(
-                "SELECT seq, time FROM (SELECT tenant_no, seq, time FROM event_docs WHERE doc @@ to_tsquery('simple', ",
-            );
+            sql.push(&format!(
+                "SELECT seq, time FROM (SELECT tenant_no, seq, time FROM event_docs WHERE {DOC_KEYS} @@ \
+                 (to_tsquery('simple', "
+            ));
             sql.bind(words).push(")");
+            if let Some(keys) = buckets {
+                // The keys hold a space: `to_tsquery` would parse them as two words, the
+                // `tsquery` type takes them as they are.
+                let any: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
+                sql.push(" && CAST(").bind(any.join(" | ")).push("::text AS tsquery)");
+            }
+            sql.push(")");
         }
         Driver::Substring(needle) => {
             sql.push("SELECT seq, time FROM (SELECT tenant_no, seq, time FROM event_messages WHERE ");
-            grams_condition(&mut sql, needle_grams(tenant_no, needle).unwrap_or_default());
+            grams_condition(&mut sql, needle_grams(tenant_no, needle).unwrap_or_default(), buckets);
             sql.push(" AND message LIKE ").bind(like_pattern(CompareOp::Co, needle)).push(" ESCAPE '\\'");
         }
     }
@@ -679,7 +745,7 @@ fn compare(sql: &mut Sql, arm: Arm<'_>, attr: &Attr, op: CompareOp, value: &Valu
                 TextPlan::Planner => {
                     sql.push("seq IN (SELECT seq FROM event_messages WHERE tenant_no = ").bind(arm.no);
                     sql.push(" AND ");
-                    grams_condition(sql, grams);
+                    grams_condition(sql, grams, None);
                     sql.push(" AND message LIKE ").bind(like_pattern(op, &needle)).push(" ESCAPE '\\')");
                     return;
                 }
@@ -1090,7 +1156,7 @@ mod tests {
     fn message_co_takes_trigram_candidates_only_where_they_exist() {
         // Positive control: a needle of four characters, in the indexed arm.
         let sql = compiled(r#"message co "LogD""#);
-        assert!(sql.text.contains("FROM event_messages") && sql.text.contains("stele_grams"), "{}", sql.text);
+        assert!(sql.text.contains("FROM event_messages") && sql.text.contains("stele_message_keys"), "{}", sql.text);
         assert!(format!("{:?}", sql.params).contains(r#"["7:log"], ["7:ogd"]"#), "{:?}", sql.params);
         for filter in [r#"message co "log""#, r#"not message co "logged""#, r#"message sw "logged""#] {
             assert!(!compiled(filter).text.contains("event_messages"), "{filter}");
@@ -1131,12 +1197,12 @@ mod tests {
         let query = Query { filter: Some(Filter::parse(r#"message co "logged""#).expect("valid")), ..Query::default() };
         let plan = |how| PagePlan { driver: needle("logged"), how };
         let listed = page_sql(7, &query, None, &plan(TextPlan::Matches(vec![3, 5])));
-        assert!(listed.text.contains("seq = ANY(") && !listed.text.contains("stele_grams"), "{}", listed.text);
+        assert!(listed.text.contains("seq = ANY(") && !listed.text.contains("stele_message_keys"), "{}", listed.text);
         let walked = page_sql(7, &query, None, &plan(TextPlan::Probe));
         assert!(
             walked.text.contains("(events.message COLLATE \"C\") ILIKE")
                 && !walked.text.contains("event_messages")
-                && !walked.text.contains("stele_grams"),
+                && !walked.text.contains("stele_message_keys"),
             "{}",
             walked.text
         );
@@ -1171,6 +1237,40 @@ mod tests {
         assert_eq!(list_cap(&needle, false, 51, 100), 51);
         assert_eq!(list_cap(&Driver::Words, true, 501, i64::MAX), TEXT_MATCHES_CAP);
         assert_eq!(list_cap(&Driver::Words, false, 30_001, 100), TEXT_MATCHES_CAP);
+    }
+
+    #[test]
+    fn lists_ask_for_buckets_when_the_tenant_holds_pages_of_matches_past_the_window() {
+        // (found in the window of 1 020, indexed events, by bucket): four pages of 51 or more
+        // at the window's density, one match more than found.
+        let cases = [
+            (0, 2_222_640, true),
+            (4, 2_222_640, true),
+            (0, 208_080, true),
+            (0, 208_079, false),
+            (3, 52_020, true),
+            (3, 52_019, false),
+            (0, 88_904, false),
+        ];
+        for (found, indexed, by_bucket) in cases {
+            assert_eq!(lists_by_bucket(found, 51, 1_020, indexed), by_bucket, "{found} of {indexed}");
+        }
+        // Three times the rows still needed, at the window's density: 4 matches in a window
+        // of 3.5 · 10⁹ µs leave 47 rows, found in about 1.2 · 10¹¹ µs (3.6 buckets).
+        assert_eq!(list_span(4, 47, 3_500_000_000), 98_700_000_000);
+        assert_eq!(list_span(0, 6, 1_000), 18_000);
+        assert_eq!(list_span(0, 6, 0), 1, "at least a microsecond");
+    }
+
+    #[test]
+    fn time_buckets_are_the_times_high_bits_below_zero_too() {
+        use crate::rows::{bucket, bucket_key, bucket_start, BUCKET_SHIFT};
+        let size = 1i64 << BUCKET_SHIFT;
+        for (time, expected) in [(0, 0), (size - 1, 0), (size, 1), (-1, -1), (-size, -1), (-size - 1, -2)] {
+            assert_eq!(bucket(time), expected, "{time}");
+            assert!(bucket_start(expected) <= time && time < bucket_start(expected + 1), "{time}");
+        }
+        assert_eq!(bucket_key(7, -2), "7 -2", "a space, which no word's key holds");
     }
 
     #[test]

@@ -5,15 +5,19 @@ use std::collections::BTreeSet;
 
 use deadpool_postgres::ClientWrapper;
 use serde_json::Value;
-use stele_core::{Cursor, EventId, KeyId, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp};
+use stele_core::{
+    Cursor, EventId, KeyId, PageRequest, Query, Scope, SecretHash, Seq, StoredEvent, TenantId, Timestamp,
+};
 use stele_store::{KeyRecord, Page, StoreError, Tenant};
 use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::backend;
 use crate::compile::{
-    driver_alone, list_cap, matches_sql, matching, page_driver, page_sql, rows_needed, walk_on_sql,
-    walks_rather_than_lists, window_end_sql, window_sql, Bounds, PagePlan, Sql, TextPlan, TEXT_MATCHES_CAP,
+    driver_alone, list_cap, list_span, lists_by_bucket, matches_sql, matching, page_driver, page_sql, rows_needed,
+    walk_on_sql, walks_rather_than_lists, window_sql, Bounds, Driver, Listed, PagePlan, Sql, TextPlan,
+    LIST_BUCKETS_MAX, TEXT_MATCHES_CAP,
 };
+use crate::rows::{bucket, bucket_start};
 
 async fn tenant_from_row(client: &impl GenericClient, row: &Row) -> Result<Tenant, StoreError> {
     let no: i64 = row.get(0);
@@ -204,60 +208,173 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
     let window = need.saturating_mul(20).clamp(1_000, 20_000);
     let sql = window_sql(no, query, &driver, bounds, window, need);
     let rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
-    let mut found: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    // The matches (seq, time) and the place of the last; the window's first time and its
+    // last event (time, seq).
+    let (mut found, mut walked_to, mut first, mut end) = (Vec::new(), 0, None, None);
+    for r in &rows {
+        let (seq, key, place): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+        if place == 1 {
+            first = Some(key);
+        }
+        if place == window {
+            end = Some((key, seq));
+        }
+        if r.get::<_, bool>(3) && (found.len() as i64) < need {
+            found.push((seq, key));
+            walked_to = place;
+        }
+    }
     let count = found.len() as i64;
     if count >= need {
         // The page is in the window: walk to it again, or look up the rows found when the
         // walk to them was long.
-        let walked_to = rows.last().map_or(0, |r| r.get::<_, i64>(2));
         if walked_to > driver.walked_again_beyond() {
             return plan(found_rows(found, None));
         }
         return plan(TextPlan::Probe);
     }
+    let (Some(first), Some(end)) = (first, end) else {
+        // Fewer events than the window: it held every match.
+        return plan(found_rows(found, None));
+    };
     let alone = driver_alone(query, &driver);
     if !walks_rather_than_lists(&driver, alone, count, need, window, bounds.mark) {
         let cap = list_cap(&driver, alone, need, bounds.mark);
-        let sql = matches_sql(no, query, &driver, bounds, cap);
-        // Prepared first, so that the three go out in this order in one round trip (a query
-        // of SQL text is sent only once its statement has been prepared).
-        let statement = client.prepare(sql.text.as_str()).await.map_err(backend)?;
-        let params = sql.refs();
-        let (_, rows, _) = tokio::try_join!(
-            client.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"),
-            client.query(&statement, &params),
-            client.batch_execute("SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT"),
-        )
-        .map_err(backend)?;
-        if rows.len() as i64 <= cap {
-            if !alone {
-                return plan(TextPlan::Matches(rows.iter().map(|r| r.get(0)).collect()));
+        let by_bucket = if alone && lists_by_bucket(count, need, window, bounds.mark) {
+            let span = list_span(count, need - count, end.0.abs_diff(first).try_into().unwrap_or(i64::MAX));
+            listed_by_bucket(client, (no, query, &driver, bounds), cap, (&found, end), span).await?
+        } else {
+            Bucketed::Unfinished(Vec::new(), None)
+        };
+        match by_bucket {
+            Bucketed::Page(listed) => return plan(listed),
+            Bucketed::TooMany => {}
+            Bucketed::Unfinished(mut listed, rest) => {
+                let rest = rest.as_deref().unwrap_or(query);
+                let left = cap - listed.len() as i64;
+                listed.extend(list(client, matches_sql(no, rest, &driver, bounds, left, None)).await?);
+                if listed.len() as i64 <= cap {
+                    if !alone {
+                        return plan(TextPlan::Matches(listed.into_iter().map(|r| r.0).collect()));
+                    }
+                    return plan(page_of(query, listed, None));
+                }
             }
-            // The page's rows are the first matches in its order: only theirs are read.
-            let mut listed: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-            listed.sort_unstable_by_key(|&(seq, time)| (time, seq));
-            if query.sort.descending {
-                listed.reverse();
-            }
-            let of = listed.len();
-            listed.truncate(usize::try_from(need).unwrap_or(usize::MAX));
-            return plan(found_rows(listed, Some(of)));
         }
     }
     if need > TEXT_MATCHES_CAP || !driver.walks_on() {
         return plan(TextPlan::Probe);
     }
-    let end = window_end_sql(no, query, &driver, bounds, window);
-    // None: fewer events than the window, which held every match.
-    if let Some(end) = client.query_opt(end.text.as_str(), &end.refs()).await.map_err(backend)? {
-        let on = walk_on_sql(no, query, &driver, bounds, (end.get(0), end.get(1)), need - count);
-        found.extend(walked(on).await?);
-    }
+    let on = walk_on_sql(no, query, &driver, bounds, end, need - count);
+    found.extend(walked(on).await?);
     plan(found_rows(found, None))
 }
 
+/// What listing a page's matches by time bucket came to ([`listed_by_bucket`]).
+enum Bucketed {
+    /// The page's rows.
+    Page(TextPlan),
+    /// More matches than a list holds: walk to them.
+    TooMany,
+    /// No page within [`LIST_BUCKETS_MAX`] buckets: the matches found (seq, time), and the
+    /// page's query over the times not listed yet (`None`: the page's own), whose matches are
+    /// listed whole.
+    Unfinished(Vec<(i64, i64)>, Option<Box<Query>>),
+}
+
+/// A page's matches: the `found` matches of its first window, whose last event is `end`
+/// (time, seq), and after it those listed from the time buckets nearest the window's end,
+/// asking the index for the keys of the words or trigrams AND those of the buckets, so only
+/// the documents (messages) of those buckets are read ([`lists_by_bucket`]). The first list
+/// covers `span` µs past the window's end ([`list_span`]); while the matches are fewer than
+/// the page's rows and its range goes on, the next eight times as long a time, without the
+/// buckets listed already. The page's rows are the first matches in its order once there are
+/// that many (every later match is in a later bucket) or the list covers the page's range.
+async fn listed_by_bucket(
+    client: &Client,
+    (no, query, driver, bounds): (i64, &Query, &Driver, Bounds),
+    cap: i64,
+    (found, end): (&[(i64, i64)], (i64, i64)),
+    span: i64,
+) -> Result<Bucketed, StoreError> {
+    let need = rows_needed(query);
+    let towards_older = query.sort.descending;
+    let origin = bucket(end.0);
+    // The bucket the page's range ends in.
+    let range_end = if towards_older {
+        query.range.from.map(|f| bucket(f.as_micros()))
+    } else {
+        query.range.to.map(|t| bucket(t.as_micros().saturating_sub(1)))
+    };
+    // The page after the window.
+    let cursor = Cursor { sort: query.sort.as_text(), values: vec![Value::from(end.0)], seq: end.1.unsigned_abs() };
+    let after = Query { page: PageRequest::After(cursor), ..query.clone() };
+    let (mut listed, mut nearest, mut span) = (found.to_vec(), origin, span);
+    loop {
+        let mut reach = bucket(if towards_older { end.0.saturating_sub(span) } else { end.0.saturating_add(span) });
+        if let Some(last) = range_end {
+            reach = if towards_older { reach.max(last) } else { reach.min(last) };
+        }
+        if reach.abs_diff(origin) >= LIST_BUCKETS_MAX as u64 {
+            let mut rest = after;
+            if nearest != origin {
+                // The times of the buckets not listed: before the nearest's end (newest
+                // first), or from its start.
+                let edge = Timestamp::from_micros(bucket_start(if towards_older { nearest + 1 } else { nearest }));
+                if towards_older {
+                    rest.range.to = Some(rest.range.to.map_or(edge, |to| to.min(edge)));
+                } else {
+                    rest.range.from = Some(rest.range.from.map_or(edge, |from| from.max(edge)));
+                }
+            }
+            return Ok(Bucketed::Unfinished(listed, Some(Box::new(rest))));
+        }
+        let buckets = if towards_older { reach..=nearest } else { nearest..=reach };
+        let left = cap - listed.len() as i64;
+        listed.extend(list(client, matches_sql(no, &after, driver, bounds, left, Some(buckets))).await?);
+        if listed.len() as i64 > cap {
+            return Ok(Bucketed::TooMany);
+        }
+        if listed.len() as i64 >= need || range_end == Some(reach) {
+            let buckets = reach.abs_diff(origin) as i64 + 1;
+            return Ok(Bucketed::Page(page_of(query, listed, Some(buckets))));
+        }
+        nearest = if towards_older { reach - 1 } else { reach + 1 };
+        span = span.saturating_mul(8);
+    }
+}
+
+/// The matches (seq, time) of `sql` ([`matches_sql`]), read from the index's bitmaps only
+/// (a walk along the documents' primary key looking for a rare word's first rows is what the
+/// planner's estimate got wrong to begin with). Prepared first, so that the three statements
+/// go out in this order in one round trip (a query of SQL text is sent only once its
+/// statement has been prepared).
+async fn list(client: &Client, sql: Sql) -> Result<Vec<(i64, i64)>, StoreError> {
+    let statement = client.prepare(sql.text.as_str()).await.map_err(backend)?;
+    let params = sql.refs();
+    let (_, rows, _) = tokio::try_join!(
+        client.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"),
+        client.query(&statement, &params),
+        client.batch_execute("SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT"),
+    )
+    .map_err(backend)?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The page's rows among `listed` matches of a driver that is all it tests: the first
+/// [`rows_needed`] in its order (only theirs are read).
+fn page_of(query: &Query, mut listed: Vec<(i64, i64)>, buckets: Option<i64>) -> TextPlan {
+    listed.sort_unstable_by_key(|&(seq, time)| (time, seq));
+    if query.sort.descending {
+        listed.reverse();
+    }
+    let matches = listed.len();
+    listed.truncate(usize::try_from(rows_needed(query)).unwrap_or(usize::MAX));
+    found_rows(listed, Some(Listed { matches, buckets }))
+}
+
 /// The plan that reads just the `found` matches' rows (seq, time), in their months.
-fn found_rows(found: Vec<(i64, i64)>, listed: Option<usize>) -> TextPlan {
+fn found_rows(found: Vec<(i64, i64)>, listed: Option<Listed>) -> TextPlan {
     let times = found.iter().map(|f| f.1);
     let times = (times.clone().min().unwrap_or_default(), times.max().unwrap_or_default());
     TextPlan::Walked { seqs: found.into_iter().map(|f| f.0).collect(), times, listed }
@@ -314,9 +431,14 @@ pub(crate) async fn explain(client: &ClientWrapper, no: i64, query: &Query) -> R
             TextPlan::Walked { seqs, listed: None, .. } => {
                 Some(format!("Stele: {} matches found walking the time index", seqs.len()))
             }
-            TextPlan::Walked { seqs, listed: Some(of), .. } => {
-                Some(format!("Stele: {of} matches listed from the index, the first {} read", seqs.len()))
+            TextPlan::Walked { seqs, listed: Some(Listed { matches, buckets: None }), .. } => {
+                Some(format!("Stele: {matches} matches listed from the index, the first {} read", seqs.len()))
             }
+            TextPlan::Walked { seqs, listed: Some(Listed { matches, buckets: Some(b) }), .. } => Some(format!(
+                "Stele: {matches} matches listed from the index in {b} time bucket{}, the first {} read",
+                if *b == 1 { "" } else { "s" },
+                seqs.len()
+            )),
             TextPlan::Matches(seqs) => Some(format!("Stele: {} matches listed from the index", seqs.len())),
             TextPlan::Probe => Some("Stele: the page walks the time index, testing each event".to_owned()),
             TextPlan::Planner | TextPlan::Excluded => None,

@@ -249,6 +249,131 @@ async fn message_co_lists_the_tenants_candidates_when_the_needle_is_rare_and_wal
     store.close().await;
 }
 
+/// A page whose words (or needle) are rare where it starts and common enough in the tenant
+/// lists the matches of the time buckets nearest its start first (migration 17's bucket
+/// keys), eight times further while they hold too few, and the rest whole past 64 buckets;
+/// a list that holds more than a page is worth is left to the walk. Whichever way, the page is
+/// the matches in its order, within its range and after its cursor.
+#[tokio::test]
+async fn a_rare_words_list_reads_the_buckets_nearest_the_page_first() {
+    use stele_postgres::rows::{bucket_start, BUCKET_SHIFT};
+    let Some((store, inspect)) = open("buckets", IndexMode::Eager, u64::MAX).await else { return };
+    let tenant = TenantId::parse("acme").expect("id");
+    // The index's bucket keys are the ones the reads ask for, before 1970 too.
+    for t in [0, 1, -1, (1 << BUCKET_SHIFT) - 1, 1 << BUCKET_SHIFT, -(1 << BUCKET_SHIFT) - 1, 1_767_225_599_004_385] {
+        let key: String = inspect.query_one("SELECT stele_bucket(7, $1)", &[&t]).await.expect("bucket").get(0);
+        assert_eq!(key, stele_postgres::rows::bucket_key(7, stele_postgres::rows::bucket(t)), "{t}");
+    }
+    // 1 024 events a bucket, the first at a bucket's start: 24 000 events in 23.4 buckets.
+    let start = bucket_start(49_480);
+    let step = (1i64 << BUCKET_SHIFT) / 1024;
+    let time = |i: i64| start + i * step;
+    let words = |i: i64| {
+        let mut words = vec!["entry"];
+        words.extend(
+            [(i % 300 == 0, "sparse"), (i == 150, "lonely"), ((15_000..20_000).contains(&i), "burst")]
+                .into_iter()
+                .filter_map(|(has, word)| has.then_some(word)),
+        );
+        words
+    };
+    let events: Vec<i64> = (0..24_000).collect();
+    for batch in events.chunks(1000) {
+        let batch: Vec<_> = batch
+            .iter()
+            .map(|&i| {
+                serde_json::json!({
+                    "action": "entry.logged",
+                    "time": Timestamp::from_micros(time(i)).to_string(),
+                    "actor": {"id": "u_1"},
+                    "message": words(i).join(" "),
+                })
+            })
+            .collect();
+        store.append(&tenant, events_from(serde_json::json!({ "events": batch })), None).await.expect("append");
+    }
+    let numbers = |page: &stele_store::Page| -> Vec<i64> {
+        micros_after_start(page).into_iter().map(|m| (m + 1_700_000_000_000_000 - start) / step).collect()
+    };
+    let limit = stele_core::Limit::new(5).expect("limit");
+    let words_query = |word: &str| stele_core::Query {
+        text: stele_core::TextQuery::parse(word).expect("words"),
+        limit,
+        ..stele_core::Query::default()
+    };
+    let needle_query = |word: &str| stele_core::Query {
+        filter: Some(stele_core::Filter::parse(&format!("message co {word:?}")).expect("filter")),
+        limit,
+        ..stele_core::Query::default()
+    };
+    let having =
+        |word: &str, range: std::ops::Range<i64>| -> Vec<i64> { range.filter(|&i| words(i).contains(&word)).collect() };
+    // (query, what the plan's first line says, the page's events in its order).
+    type Case = (stele_core::Query, &'static str, Vec<i64>);
+    let newest = |word: &str| having(word, 0..24_000).into_iter().rev().take(5).collect::<Vec<_>>();
+    let mut cases: Vec<Case> = vec![
+        // 3 in the window of 1 000 events (23 999 down to 23 000, in bucket 22); the 3 more the
+        // page needs would match in 2.25 windows' worth at that density and three times as
+        // many: buckets 20 to 22 hold 8 after the window.
+        (
+            words_query("sparse"),
+            "11 matches listed from the index in 3 time buckets, the first 6 read",
+            newest("sparse"),
+        ),
+        (
+            needle_query("sparse"),
+            "11 matches listed from the index in 3 time buckets, the first 6 read",
+            newest("sparse"),
+        ),
+        // Oldest first (from the first event: the tenant's creation is at 1 µs), 4 in the
+        // window, buckets 0 to 2 hold 7 after it.
+        (
+            stele_core::Query {
+                sort: stele_core::Sort::parse("time").expect("sort"),
+                range: stele_core::TimeRange { from: Some(Timestamp::from_micros(time(0))), to: None },
+                ..words_query("sparse")
+            },
+            "11 matches listed from the index in 3 time buckets, the first 6 read",
+            having("sparse", 0..24_000).into_iter().take(5).collect(),
+        ),
+        // Within a range whose 1 000 events are the window: the list of the range's last
+        // bucket (9) after it holds none, and the range ends there: its 3 matches.
+        (
+            stele_core::Query {
+                range: stele_core::TimeRange {
+                    from: Some(Timestamp::from_micros(time(10_000))),
+                    to: Some(Timestamp::from_micros(time(11_000))),
+                },
+                ..words_query("sparse")
+            },
+            "3 matches listed from the index in 1 time bucket, the first 3 read",
+            having("sparse", 10_000..11_000).into_iter().rev().collect(),
+        ),
+        // None in the window: 19 buckets (4 to 22) hold none, the next list would ask for
+        // 140; the times before them are listed whole.
+        (words_query("lonely"), "Stele: 1 matches listed from the index, the first 1 read", vec![150]),
+        // None in the window, all 5 000 in the 19 buckets: more than a list holds, walked.
+        (words_query("burst"), "matches found walking", newest("burst")),
+    ];
+    // The next page of the first, after its cursor.
+    let first = store.query(&tenant, &cases[0].0).await.expect("query");
+    let after = stele_core::PageRequest::After(first.next.clone().expect("a next page"));
+    let next: Vec<i64> = having("sparse", 0..24_000).into_iter().rev().skip(5).take(5).collect();
+    cases.push((
+        stele_core::Query { page: after, ..words_query("sparse") },
+        "13 matches listed from the index in 3 time buckets",
+        next,
+    ));
+    for (query, says, expected) in cases {
+        let plan = indexed_arm_plan(&store, &tenant, query.clone()).await;
+        let first_line = plan.lines().next().unwrap_or_default();
+        assert!(first_line.contains(says), "{query:?}: {plan}");
+        let page = store.query(&tenant, &query).await.expect("query");
+        assert_eq!(numbers(&page), expected, "{query:?}: {plan}");
+    }
+    store.close().await;
+}
+
 /// A walked needle is compared on the row's own message with `ILIKE` under the C collation:
 /// it folds ASCII letters only, as `stele_fold` does for the listed candidates and the counts,
 /// so a walked page holds exactly the events the count counts.
@@ -310,8 +435,9 @@ async fn a_walk_that_leaves_the_window_short_continues_after_it() {
     let alone = stele_core::Query { filter: None, ..query.clone() };
     let plan = indexed_arm_plan(&store, &tenant, alone.clone()).await;
     assert!(
-        plan.contains("1000 matches listed from the index, the first 51 read"),
-        "alone, the words' 1 000 matches are listed with their times, the page's rows read: {plan}"
+        plan.contains("1000 matches listed from the index in 1 time bucket, the first 51 read"),
+        "alone, the words' 1 000 matches (common enough in the tenant to be asked for by time bucket, all in \
+         one) are listed with their times, the page's rows read: {plan}"
     );
     let plan = indexed_arm_plan(&store, &tenant, query.clone()).await;
     // 34 of the 51 rows lie in the window (1 020 events), the rest after it.
@@ -450,7 +576,8 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
         ..oldest.clone()
     };
     let after_plan = indexed_arm_plan(&store, &tenant, after.clone()).await;
-    assert!(after_plan.contains("15 matches listed from the index, the first 15 read"), "{after_plan}");
+    // After the cursor the range holds fewer events than the first window, which finds them.
+    assert!(after_plan.contains("15 matches found walking the time index"), "{after_plan}");
     let second = store.query(&tenant, &after).await.expect("oldest first, after the cursor");
     assert_eq!(numbers(&second), (500..2500).filter(|i| i % 50 == 0).skip(25).collect::<Vec<_>>());
     assert!(second.next.is_none(), "40 matches in the range, two pages");
@@ -478,21 +605,22 @@ async fn a_failed_read_ends_its_snapshot_and_the_connection_reads_again() {
     let (store, inspect) = open_at(&db, options).await;
     let tenant = TenantId::parse("acme").expect("id");
     append(&store, 5).await.expect("append");
-    let co = stele_core::Query {
-        filter: Some(stele_core::Filter::parse(r#"message co "zeppelin""#).expect("filter")),
+    let words = stele_core::Query {
+        text: stele_core::TextQuery::parse("zeppelin").expect("words"),
         ..stele_core::Query::default()
     };
     let all = stele_core::Query::default();
     // Positive control: both reads work.
-    assert!(store.query(&tenant, &co).await.expect("message co").events.is_empty());
+    assert!(store.query(&tenant, &words).await.expect("words").events.is_empty());
     assert_eq!(store.query(&tenant, &all).await.expect("page").events.len(), 6);
-    // The substring read fails inside its transaction (its table is gone for a moment)...
-    inspect.batch_execute("ALTER TABLE event_messages RENAME TO event_messages_away").await.expect("rename");
-    assert!(store.query(&tenant, &co).await.is_err(), "the read fails");
+    // The words' read fails inside its transaction (their documents' table is gone for a
+    // moment: the first window looks each event's document up)...
+    inspect.batch_execute("ALTER TABLE event_docs RENAME TO event_docs_away").await.expect("rename");
+    assert!(store.query(&tenant, &words).await.is_err(), "the read fails");
     // ...and the same connection reads again, outside any aborted transaction.
     assert_eq!(store.query(&tenant, &all).await.expect("page after a failed read").events.len(), 6);
-    inspect.batch_execute("ALTER TABLE event_messages_away RENAME TO event_messages").await.expect("rename");
-    assert!(store.query(&tenant, &co).await.expect("message co again").events.is_empty());
+    inspect.batch_execute("ALTER TABLE event_docs_away RENAME TO event_docs").await.expect("rename");
+    assert!(store.query(&tenant, &words).await.expect("words again").events.is_empty());
     store.close().await;
 }
 
@@ -794,8 +922,8 @@ async fn a_list_reads_its_keys_postings_alone_not_the_tenants_primary_key_range(
     use stele_postgres::compile::{matches_sql, ts_query, Driver};
     let doc_query = ts_query(no, words.text.as_ref().expect("words"));
     let cases = [
-        (matches_sql(no, &words, &Driver::Words, bounds, 1000), "event_docs_doc"),
-        (matches_sql(no, &needle, &Driver::Substring("quarterly".into()), bounds, 1000), "event_messages_grams"),
+        (matches_sql(no, &words, &Driver::Words, bounds, 1000, None), "event_docs_keys"),
+        (matches_sql(no, &needle, &Driver::Substring("quarterly".into()), bounds, 1000, None), "event_messages_keys"),
     ];
     // As `read.rs` lists them: bitmaps only.
     inspect.batch_execute("SET enable_seqscan = off; SET enable_indexscan = off").await.expect("set");
@@ -805,7 +933,8 @@ async fn a_list_reads_its_keys_postings_alone_not_the_tenants_primary_key_range(
         let found = inspect.query(sql.text.as_str(), &sql.refs()).await.expect("list");
         assert_eq!(found.len(), 30, "{}", sql.text);
     }
-    let unfenced = "SELECT seq FROM event_docs WHERE tenant_no = $1 AND seq <= $2 AND doc @@ to_tsquery('simple', $3)";
+    let unfenced = "SELECT seq FROM event_docs WHERE tenant_no = $1 AND seq <= $2 \
+                    AND stele_doc_keys(tenant_no, time, doc) @@ to_tsquery('simple', $3)";
     let lines = plan(&inspect, "", unfenced, &[&no, &300i64, &doc_query]).await.join("\n");
     assert!(lines.contains("Bitmap Index Scan on event_docs_pkey"), "the control: {lines}");
     store.close().await;
