@@ -13,9 +13,9 @@ use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::backend;
 use crate::compile::{
-    driver_alone, list_cap, list_span, lists_by_bucket, matches_sql, matching, page_driver, page_sql, rows_needed,
-    walk_on_sql, walks_rather_than_lists, window_sql, Bounds, Driver, Listed, PagePlan, Sql, TextPlan,
-    LIST_BUCKETS_MAX, TEXT_MATCHES_CAP,
+    buckets_rather_than_walks, driver_alone, list_cap, list_span, lists_by_bucket, matches_sql, matching, page_driver,
+    page_sql, rows_needed, walk_on_sql, walks_rather_than_lists, window_sql, Bounds, Driver, Listed, PagePlan, Sql,
+    TextPlan, LIST_BUCKETS_MAX, TEXT_MATCHES_CAP,
 };
 use crate::rows::{bucket, bucket_start};
 
@@ -238,10 +238,17 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
         return plan(found_rows(found, None));
     };
     let alone = driver_alone(query, &driver);
-    if !walks_rather_than_lists(&driver, alone, count, need, window, bounds.mark) {
+    let window_span = end.0.abs_diff(first).try_into().unwrap_or(i64::MAX);
+    let by_bucket = alone && lists_by_bucket(count, need, window, bounds.mark);
+    let lists = if by_bucket {
+        buckets_rather_than_walks(&driver, count, need - count, window, window_span)
+    } else {
+        !walks_rather_than_lists(&driver, alone, count, need, window, bounds.mark)
+    };
+    if lists {
         let cap = list_cap(&driver, alone, need, bounds.mark);
-        let by_bucket = if alone && lists_by_bucket(count, need, window, bounds.mark) {
-            let span = list_span(count, need - count, end.0.abs_diff(first).try_into().unwrap_or(i64::MAX));
+        let by_bucket = if by_bucket {
+            let span = list_span(count, need - count, window_span);
             listed_by_bucket(client, (no, query, &driver, bounds), cap, (&found, end), span).await?
         } else {
             Bucketed::Unfinished(Vec::new(), None)
@@ -287,7 +294,8 @@ enum Bucketed {
 /// asking the index for the keys of the words or trigrams AND those of the buckets, so only
 /// the documents (messages) of those buckets are read ([`lists_by_bucket`]). The first list
 /// covers `span` µs past the window's end ([`list_span`]); while the matches are fewer than
-/// the page's rows and its range goes on, the next eight times as long a time, without the
+/// the page's rows and its range goes on, the next reaches where twice the rows still needed
+/// match at the rate the lists found (eight times as far if they found none), without the
 /// buckets listed already. The page's rows are the first matches in its order once there are
 /// that many (every later match is in a later bucket) or the list covers the page's range.
 async fn listed_by_bucket(
@@ -309,6 +317,9 @@ async fn listed_by_bucket(
     // The page after the window.
     let cursor = Cursor { sort: query.sort.as_text(), values: vec![Value::from(end.0)], seq: end.1.unsigned_abs() };
     let after = Query { page: PageRequest::After(cursor), ..query.clone() };
+    // Where the times listed end: the start of the bucket after the nearest not listed
+    // (newest first), or the nearest's start.
+    let edge = |nearest: i64| bucket_start(if towards_older { nearest + 1 } else { nearest });
     let (mut listed, mut nearest, mut span) = (found.to_vec(), origin, span);
     loop {
         let mut reach = bucket(if towards_older { end.0.saturating_sub(span) } else { end.0.saturating_add(span) });
@@ -318,9 +329,8 @@ async fn listed_by_bucket(
         if reach.abs_diff(origin) >= LIST_BUCKETS_MAX as u64 {
             let mut rest = after;
             if nearest != origin {
-                // The times of the buckets not listed: before the nearest's end (newest
-                // first), or from its start.
-                let edge = Timestamp::from_micros(bucket_start(if towards_older { nearest + 1 } else { nearest }));
+                // The times of the buckets not listed.
+                let edge = Timestamp::from_micros(edge(nearest));
                 if towards_older {
                     rest.range.to = Some(rest.range.to.map_or(edge, |to| to.min(edge)));
                 } else {
@@ -340,7 +350,12 @@ async fn listed_by_bucket(
             return Ok(Bucketed::Page(page_of(query, listed, Some(buckets))));
         }
         nearest = if towards_older { reach - 1 } else { reach + 1 };
-        span = span.saturating_mul(8);
+        // The time listed past the window, and how many matched in it: the next list reaches
+        // where twice the rows still needed would match at that rate (eight times as far
+        // when none did).
+        let covered = edge(nearest).abs_diff(end.0) as f64;
+        let (matched, rows) = ((listed.len() - found.len()) as f64, (need - listed.len() as i64) as f64);
+        span = if matched > 0.0 { covered + 2.0 * rows * covered / matched } else { covered * 8.0 } as i64;
     }
 }
 
