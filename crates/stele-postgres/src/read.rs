@@ -14,8 +14,8 @@ use tokio_postgres::{Client, GenericClient, Row};
 use crate::backend;
 use crate::compile::{
     buckets_rather_than_walks, driver_alone, list_cap, list_span, lists_by_bucket, matches_sql, matching, page_driver,
-    page_sql, rows_needed, walk_on_sql, walks_rather_than_lists, window_sql, Bounds, Driver, Listed, PagePlan, Sql,
-    TextPlan, LIST_BUCKETS_MAX, TEXT_MATCHES_CAP,
+    page_sql, rows_needed, walk_on_sql, walks_rather_than_lists, window_events, window_sql, Bounds, Driver, Listed,
+    PagePlan, Sql, TextPlan, LIST_BUCKETS_MAX, TEXT_MATCHES_CAP,
 };
 use crate::rows::{bucket, bucket_start};
 
@@ -202,10 +202,9 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
         let rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
         Ok::<_, StoreError>(rows.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))).collect::<Vec<_>>())
     };
-    // Twenty pages' worth, at least 1 000 events, at most 20 000 (what a walk that does not
-    // find the page costs before the matches are listed).
     let need = rows_needed(query);
-    let window = need.saturating_mul(20).clamp(1_000, 20_000);
+    let alone = driver_alone(query, &driver);
+    let window = window_events(alone, need);
     let sql = window_sql(no, query, &driver, bounds, window, need);
     let rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
     // The matches (seq, time) and the place of the last; the window's first time and its
@@ -237,7 +236,6 @@ async fn page_plan(client: &Client, no: i64, query: &Query, bounds: Bounds) -> R
         // Fewer events than the window: it held every match.
         return plan(found_rows(found, None));
     };
-    let alone = driver_alone(query, &driver);
     let window_span = end.0.abs_diff(first).try_into().unwrap_or(i64::MAX);
     let by_bucket = alone && lists_by_bucket(count, need, window, bounds.mark);
     let lists = if by_bucket {

@@ -315,21 +315,21 @@ async fn a_rare_words_list_reads_the_buckets_nearest_the_page_first() {
     type Case = (stele_core::Query, &'static str, Vec<i64>);
     let newest = |word: &str| having(word, 0..24_000).into_iter().rev().take(5).collect::<Vec<_>>();
     let mut cases: Vec<Case> = vec![
-        // 3 in the window of 1 000 events (23 999 down to 23 000, in bucket 22); the 3 more the
-        // page needs would match in 2.25 windows' worth at that density and three times as
-        // many: buckets 20 to 22 hold 8 after the window.
+        // None in the window of 250 events (five pages' worth: 23 999 down to 23 750, in
+        // bucket 23); three times the page's 6 rows at one match in 250 events reach bucket
+        // 18, and buckets 18 to 23 hold 18 after the window.
         (
             words_query("sparse"),
-            "11 matches listed from the index in 3 time buckets, the first 6 read",
+            "18 matches listed from the index in 6 time buckets, the first 6 read",
             newest("sparse"),
         ),
         (
             needle_query("sparse"),
-            "11 matches listed from the index in 3 time buckets, the first 6 read",
+            "18 matches listed from the index in 6 time buckets, the first 6 read",
             newest("sparse"),
         ),
-        // Oldest first (from the first event: the tenant's creation is at 1 µs), 4 in the
-        // window, buckets 0 to 2 hold 7 after it.
+        // Oldest first (from the first event: the tenant's creation is at 1 µs), 1 in the
+        // window (0 to 249), buckets 0 to 2 hold 10 after it.
         (
             stele_core::Query {
                 sort: stele_core::Sort::parse("time").expect("sort"),
@@ -339,8 +339,8 @@ async fn a_rare_words_list_reads_the_buckets_nearest_the_page_first() {
             "11 matches listed from the index in 3 time buckets, the first 6 read",
             having("sparse", 0..24_000).into_iter().take(5).collect(),
         ),
-        // Within a range whose 1 000 events are the window: the list of the range's last
-        // bucket (9) after it holds none, and the range ends there: its 3 matches.
+        // Within a range: 1 in the window (10 999 down to 10 750), and buckets 10 and 9, where
+        // the range ends, hold 2 after it: its 3 matches.
         (
             stele_core::Query {
                 range: stele_core::TimeRange {
@@ -349,16 +349,17 @@ async fn a_rare_words_list_reads_the_buckets_nearest_the_page_first() {
                 },
                 ..words_query("sparse")
             },
-            "3 matches listed from the index in 1 time bucket, the first 3 read",
+            "3 matches listed from the index in 2 time buckets, the first 3 read",
             having("sparse", 10_000..11_000).into_iter().rev().collect(),
         ),
-        // 1 in the window (its last event), buckets 15 to 22 hold 3 after it: the 2 more rows
-        // would match at that rate within 1.7 times the time listed, buckets 5 to 14 hold 4.
-        (words_query("thin"), "8 matches listed from the index in 18 time buckets, the first 6 read", newest("thin")),
-        // None in the window: 19 buckets (4 to 22) hold none, the next list would ask for
-        // 140; the times before them are listed whole.
+        // None in the window, buckets 18 to 23 hold 2 after it: the 4 more rows would match at
+        // that rate within five times the time listed, and buckets -3 to 17 hold 8.
+        (words_query("thin"), "10 matches listed from the index in 27 time buckets, the first 6 read", newest("thin")),
+        // None in the window: buckets 18 to 23 hold none, eight times as far (-19 to 17) one;
+        // the next list would ask for over 400 buckets: the times before them are listed
+        // whole.
         (words_query("lonely"), "Stele: 1 matches listed from the index, the first 1 read", vec![150]),
-        // None in the window, all 5 000 in the 19 buckets: more than a list holds, walked.
+        // None in the window, 1 568 in buckets 18 to 23: more than a list holds (309), walked.
         (words_query("burst"), "matches found walking", newest("burst")),
     ];
     // The next page of the first, after its cursor.
@@ -367,7 +368,7 @@ async fn a_rare_words_list_reads_the_buckets_nearest_the_page_first() {
     let next: Vec<i64> = having("sparse", 0..24_000).into_iter().rev().skip(5).take(5).collect();
     cases.push((
         stele_core::Query { page: after, ..words_query("sparse") },
-        "13 matches listed from the index in 3 time buckets",
+        "16 matches listed from the index in 5 time buckets",
         next,
     ));
     for (query, says, expected) in cases {
@@ -611,8 +612,7 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
         ..oldest.clone()
     };
     let after_plan = indexed_arm_plan(&store, &tenant, after.clone()).await;
-    // After the cursor the range holds fewer events than the first window, which finds them.
-    assert!(after_plan.contains("15 matches found walking the time index"), "{after_plan}");
+    assert!(after_plan.contains("15 matches listed from the index, the first 15 read"), "{after_plan}");
     let second = store.query(&tenant, &after).await.expect("oldest first, after the cursor");
     assert_eq!(numbers(&second), (500..2500).filter(|i| i % 50 == 0).skip(25).collect::<Vec<_>>());
     assert!(second.next.is_none(), "40 matches in the range, two pages");
