@@ -403,6 +403,14 @@ async fn a_rare_words_list_reads_the_buckets_nearest_the_page_first() {
                         query.page = stele_core::PageRequest::After(next);
                     }
                     assert_eq!(read, expected, "{word}, descending {descending}, {range:?}");
+                    // And by offset, as page-numbered profiles ask.
+                    for skip in [3, 12] {
+                        let page = stele_core::PageRequest::Offset(skip);
+                        let at = stele_core::Query { page, ..query.clone() };
+                        let read = numbers(&store.query(&tenant, &at).await.expect("query"));
+                        let expected: Vec<i64> = expected.iter().copied().skip(skip as usize).take(5).collect();
+                        assert_eq!(read, expected, "{word}, descending {descending}, {range:?}, offset {skip}");
+                    }
                 }
             }
         }
