@@ -629,8 +629,11 @@ pub fn window_sql(tenant_no: i64, query: &Query, driver: &Driver, bounds: Bounds
     ));
     indexed_walk(&mut sql, (tenant_no, query, bounds), driver, TextPlan::Excluded, |_| {});
     sql.push(" LIMIT ").bind(window);
-    sql.push(") AS walked OFFSET 0) AS tested WHERE matched OR place = 1 OR place = ").bind(window);
-    // The window's own order (already the rows' order: no sort).
+    // The window's own order, in the fenced subquery too (already the rows' order, so no
+    // sort: without it the planner sorted the tested rows, testing the whole window before
+    // the limit, where it stops at the `take`-th match).
+    sql.push(&format!(") AS walked ORDER BY walk_key {dir}, seq {dir} OFFSET 0) AS tested "));
+    sql.push("WHERE matched OR place = 1 OR place = ").bind(window);
     sql.push(&format!(" ORDER BY walk_key {dir}, seq {dir} LIMIT ")).bind(take.saturating_add(2));
     sql
 }

@@ -579,6 +579,16 @@ async fn a_page_of_words_walks_when_they_are_common_and_lists_their_matches_when
     };
     let second = store.query(&tenant, &next).await.expect("second page");
     assert_eq!(numbers(&second), (2900..2950).rev().collect::<Vec<_>>());
+    // The window's statement stops at its limit (the page's 51 and two more: every event
+    // matches), walking 53 events: its tested rows are not sorted, which would test all 1 000
+    // events first.
+    use stele_postgres::compile::{window_sql, Bounds, Driver};
+    let no: i64 = inspect.query_one("SELECT no FROM tenants WHERE id = 'acme'", &[]).await.expect("no").get(0);
+    let window = window_sql(no, &query("office"), &Driver::Words, Bounds { mark: 3001, head: 3001 }, 1000, 51);
+    let lines = self::plan(&inspect, "(ANALYZE, COSTS OFF)", &window.text, &window.refs()).await.join("\n");
+    assert!(!lines.contains("Sort Key: tested") && !lines.contains("rows=1000 "), "{lines}");
+    let walked = lines.lines().find(|l| l.contains("WindowAgg (actual")).unwrap_or_default();
+    assert!(walked.contains("rows=53 loops"), "{lines}");
 
     // In one message of fifty (20 in the first 1 020 events, where the page needs 51): the
     // matches are listed and their rows read.
