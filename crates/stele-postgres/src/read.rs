@@ -321,6 +321,9 @@ async fn listed_by_bucket(
     let (mut listed, mut nearest, mut span) = (found.to_vec(), origin, span);
     loop {
         let mut reach = bucket(if towards_older { end.0.saturating_sub(span) } else { end.0.saturating_add(span) });
+        // At least the nearest bucket not listed yet: every list moves on, so there are at
+        // most `LIST_BUCKETS_MAX` of them.
+        reach = if towards_older { reach.min(nearest) } else { reach.max(nearest) };
         if let Some(last) = range_end {
             reach = if towards_older { reach.max(last) } else { reach.min(last) };
         }
