@@ -308,8 +308,9 @@ pub enum TextPlan {
     Excluded,
 }
 
-/// How a page's matches were listed ([`TextPlan::Walked`]): how many, and from how many of
-/// the tenant's time buckets nearest the page's start (`None`: every match in its range).
+/// How a page's matches were listed ([`TextPlan::Walked`]): how many (the first window's
+/// included), and from how many of the tenant's time buckets from the window's end on
+/// (`None`: every match in the page's range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listed {
     pub matches: usize,
@@ -658,9 +659,9 @@ fn indexed_walk(
 
 /// The seq and sort key of the first `take` indexed events that match all of `query` after
 /// `(key, seq)` in the page's order, walking the time index and testing each event
-/// ([`TextPlan::Probe`]): a walk that goes on after [`window_sql`]'s window (from its last event). One statement
-/// whose `LIMIT` the walk serves, so the planner walks (a walk inside a subquery with no limit
-/// of its own was planned as a sort of the whole tenant: seconds).
+/// ([`TextPlan::Probe`]): a walk that goes on after [`window_sql`]'s window (from its last
+/// event). One statement whose `LIMIT` the walk serves, so the planner walks (a walk inside a
+/// subquery with no limit of its own was planned as a sort of the whole tenant: seconds).
 pub fn walk_on_sql(
     tenant_no: i64,
     query: &Query,
@@ -714,8 +715,8 @@ pub fn matches_sql(
             sql.bind(words).push(")");
             if let Some(keys) = buckets {
                 // The keys hold a space: `to_tsquery` would parse them as two words, the
-                // `tsquery` type takes them as they are.
-                let any: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
+                // `tsquery` type takes them as they are (quoted as lexemes are).
+                let any: Vec<String> = keys.iter().map(|k| ts_quote(k)).collect();
                 sql.push(" && CAST(").bind(any.join(" | ")).push("::text AS tsquery)");
             }
             sql.push(")");

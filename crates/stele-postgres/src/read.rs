@@ -331,11 +331,11 @@ async fn listed_by_bucket(
             let mut rest = after;
             if nearest != origin {
                 // The times of the buckets not listed.
-                let edge = Timestamp::from_micros(edge(nearest));
+                let listed_to = Timestamp::from_micros(edge(nearest));
                 if towards_older {
-                    rest.range.to = Some(rest.range.to.map_or(edge, |to| to.min(edge)));
+                    rest.range.to = Some(rest.range.to.map_or(listed_to, |to| to.min(listed_to)));
                 } else {
-                    rest.range.from = Some(rest.range.from.map_or(edge, |from| from.max(edge)));
+                    rest.range.from = Some(rest.range.from.map_or(listed_to, |from| from.max(listed_to)));
                 }
             }
             return Ok(Bucketed::Unfinished(listed, Some(Box::new(rest))));

@@ -62,6 +62,19 @@ async fn append_messages(
     range: std::ops::Range<i64>,
     message: impl Fn(i64) -> String,
 ) {
+    append_timed(store, tenant, action, range, |i| 1_700_000_000_000_000 + i, message).await;
+}
+
+/// Appends to `tenant` one event for each `i` of `range` (in batches of 1 000), its time
+/// `time(i)` (µs) and its message `message(i)`.
+async fn append_timed(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    action: &str,
+    range: std::ops::Range<i64>,
+    time: impl Fn(i64) -> i64,
+    message: impl Fn(i64) -> String,
+) {
     let events: Vec<i64> = range.collect();
     for batch in events.chunks(1000) {
         let batch: Vec<_> = batch
@@ -69,7 +82,7 @@ async fn append_messages(
             .map(|&i| {
                 serde_json::json!({
                     "action": action,
-                    "time": Timestamp::from_micros(1_700_000_000_000_000 + i).to_string(),
+                    "time": Timestamp::from_micros(time(i)).to_string(),
                     "actor": {"id": "u_1"},
                     "message": message(i),
                 })
@@ -280,21 +293,7 @@ async fn a_rare_words_list_reads_the_buckets_nearest_the_page_first() {
         words.extend(marks.into_iter().filter_map(|(has, word)| has.then_some(word)));
         words
     };
-    let events: Vec<i64> = (0..24_000).collect();
-    for batch in events.chunks(1000) {
-        let batch: Vec<_> = batch
-            .iter()
-            .map(|&i| {
-                serde_json::json!({
-                    "action": "entry.logged",
-                    "time": Timestamp::from_micros(time(i)).to_string(),
-                    "actor": {"id": "u_1"},
-                    "message": words(i).join(" "),
-                })
-            })
-            .collect();
-        store.append(&tenant, events_from(serde_json::json!({ "events": batch })), None).await.expect("append");
-    }
+    append_timed(&store, &tenant, "entry.logged", 0..24_000, time, |i| words(i).join(" ")).await;
     let numbers = |page: &stele_store::Page| -> Vec<i64> {
         micros_after_start(page).into_iter().map(|m| (m + 1_700_000_000_000_000 - start) / step).collect()
     };
