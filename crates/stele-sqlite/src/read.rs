@@ -253,23 +253,23 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
             rarest_other = rarest_other.min(n);
         }
     }
-    for e in all {
-        if let Some(term) = equality_term(e) {
-            if counts.contains_key(&term) {
-                continue;
-            }
-            let n: i64 = conn
-                .prepare_cached(&format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
-                    split.postings()
-                ))
-                .and_then(|mut s| s.query_row(params![no, &term, DENSE_TERM_ROWS], |r| r.get(0)))
-                .map_err(backend)?;
-            if n >= DENSE_TERM_ROWS {
-                dense.insert(term.clone());
-            }
-            counts.insert(term, n);
+    // The pair's postings are only ever walked (no condition reads them), so only counted.
+    let pair = pair_term(query).map(|(pair, _)| pair);
+    for term in all.into_iter().filter_map(equality_term).chain(pair.clone()) {
+        if counts.contains_key(&term) {
+            continue;
         }
+        let n: i64 = conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
+                split.postings()
+            ))
+            .and_then(|mut s| s.query_row(params![no, &term, DENSE_TERM_ROWS], |r| r.get(0)))
+            .map_err(backend)?;
+        if n >= DENSE_TERM_ROWS && pair.as_ref() != Some(&term) {
+            dense.insert(term.clone());
+        }
+        counts.insert(term, n);
     }
     let walk = walk(conn, split, query, &counts, rarest_other)?;
     Ok(Plan { dense, walk })
@@ -293,7 +293,10 @@ fn walk(
         return Ok(None);
     }
     let mut terms: Vec<String> = Vec::new();
-    for term in conjuncts(query).into_iter().filter_map(equality_term) {
+    // The pair's postings stand for both of its terms (each of its postings has both).
+    let (pair, parts) = pair_term(query).map_or((None, None), |(pair, parts)| (Some(pair), Some(parts)));
+    let covered = |t: &String| parts.as_ref().is_some_and(|parts| parts.contains(t));
+    for term in conjuncts(query).into_iter().filter_map(equality_term).filter(|t| !covered(t)).chain(pair) {
         if !terms.contains(&term) {
             terms.push(term);
         }
@@ -325,6 +328,22 @@ fn walk(
     ranked.sort_by_key(|(key, _)| *key);
     let mut order = ranked.into_iter().map(|(_, t)| t);
     Ok(order.next().map(|term| Walk { term, checks: order.collect() }))
+}
+
+/// The pair posting's term (`index::action_actor_email_term`) when the query's conjuncts
+/// include `action eq` and `actor.email eq` a string, with the two terms it stands for.
+fn pair_term(query: &Query) -> Option<(String, [String; 2])> {
+    use stele_core::{filter::Value, Attr, CompareOp, Expr};
+    let conjuncts = conjuncts(query);
+    let value = |want: Attr| {
+        conjuncts.iter().find_map(|e| match e {
+            Expr::Compare { attr, op: CompareOp::Eq, value: Value::String(v) } if *attr == want => Some(v.as_str()),
+            _ => None,
+        })
+    };
+    let (action, email) = (value(Attr::Action)?, value(Attr::ActorEmail)?);
+    let parts = [index::column_term("action", action)?, index::column_term("actor_email", email)?];
+    Some((index::action_actor_email_term(action, email), parts))
 }
 
 /// The time of the term's [`REACH_POSTINGS`]-th indexed posting from the page's start in its

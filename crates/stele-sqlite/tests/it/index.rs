@@ -129,6 +129,14 @@ fn queries() -> Vec<Query> {
         (r#"action eq "user.login" and context.env eq "prod""#, "time", PageRequest::First, range),
         (r#"status eq "failure" and target.id eq "u_1""#, "-time", PageRequest::Offset(2), Default::default()),
         (r#"actor.id eq "U_1""#, "time", PageRequest::Offset(1), Default::default()),
+        // One action by one actor: the pair's postings walked.
+        (r#"actor.email eq "USER1@acme.io" and action eq "user.login""#, "-time", PageRequest::First, range),
+        (
+            r#"action eq "USER.LOGIN" and actor.email eq "user2@acme.io" and context.env eq "prod""#,
+            "time",
+            PageRequest::Offset(1),
+            Default::default(),
+        ),
     ] {
         let sort = Sort::parse(sort).expect("sort");
         out.push(Query {
@@ -140,6 +148,14 @@ fn queries() -> Vec<Query> {
             ..Query::default()
         });
     }
+    // The pair from a view's (exact) email and the filter's action.
+    out.push(Query {
+        view: Some(ViewFilter::parse(r#"actor.email eq "user0@acme.io""#).expect("view")),
+        filter: Some(Filter::parse(r#"action eq "USER.login""#).expect("filter")),
+        sort: Sort::parse("-time").expect("sort"),
+        limit,
+        ..Query::default()
+    });
     out.push(Query {
         view: Some(ViewFilter::parse(r#"context.env eq "prod""#).expect("view")),
         filter: Some(Filter::parse(r#"status eq "success""#).expect("filter")),

@@ -103,7 +103,9 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
         let events: Vec<serde_json::Value> = (0..n)
             .map(|i| {
                 let env = if i % 5 == 0 { "env_cold" } else { "env_hot" };
+                let email = if i % 7 == 0 { "rare@acme.io" } else { "bulk@acme.io" };
                 serde_json::json!({"action": "bulk", "context": {"env": env}, "targets": [{"id": format!("b_{chunk}")}],
+                    "actor": {"email": email},
                     "time": Timestamp::from_micros(1_750_000_000_000_000 + (chunk * 1000 + i) * 1_000).to_string()})
             })
             .collect();
@@ -124,7 +126,7 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
     }
     assert_eq!(store.index_lag(), 300, "the last 300 events are in the tail");
     type Check = fn(&str, &str) -> bool;
-    let cases: [(&str, &str, Option<&str>, u64, Check); 8] = [
+    let cases: [(&str, &str, Option<&str>, u64, Check); 10] = [
         // (filter, sort, walked term, matches, what each match satisfies)
         (r#"context.env eq "ENV_HOT""#, "-time", Some("context.env=env_hot"), 4800, |e, _| e == "env_hot"),
         (
@@ -166,6 +168,24 @@ async fn term_pages_walk_their_postings_and_stay_exact() {
             Some("context.env=env_hot CHECK action=bulk"),
             4800,
             |e, _| e == "env_hot",
+        ),
+        // One action by one actor: the pair's postings, which stand for both terms (no
+        // lookup of either); the environment looked up. Every 35th event of a chunk: 28 of
+        // 950 and 2 of 50, in six chunks.
+        (
+            r#"action eq "bulk" and actor.email eq "RARE@acme.io" and context.env eq "env_cold""#,
+            "-time",
+            Some("action+actor.email=bulk\u{1f}rare@acme.io CHECK context.env=env_cold"),
+            180,
+            |e, _| e == "env_cold",
+        ),
+        // A common pair (all but every 7th of each chunk: 136 of 950, 8 of 50), walked alone.
+        (
+            r#"actor.email eq "bulk@acme.io" and action eq "bulk""#,
+            "time",
+            Some("action+actor.email=bulk\u{1f}bulk@acme.io"),
+            6000 - 6 * 144,
+            |_, _| true,
         ),
         // No term among the conjuncts: the time index, each event probed.
         // The fixture's 600 events and its tenant's creation, and 1200 of env_cold.
