@@ -31,6 +31,8 @@ pub struct Split {
     /// Whether the tenant has postings in `recent_postings` in this read's snapshot: when it
     /// has none (the idle indexer merged them), reads leave that table out.
     pub recent: bool,
+    /// Whether the log holds events after the mark (the un-indexed tail) in this snapshot.
+    pub tail: bool,
 }
 
 impl Split {
@@ -735,7 +737,7 @@ mod tests {
 
     fn compiled(filter: &str) -> Sql {
         let query = Query { filter: Some(Filter::parse(filter).expect("valid filter")), ..Query::default() };
-        where_clause(&Split { no: 7, mark: 0, recent: true }, &query, false, &DenseTerms::new())
+        where_clause(&Split { no: 7, mark: 0, recent: true, tail: true }, &query, false, &DenseTerms::new())
     }
 
     #[test]
@@ -754,7 +756,7 @@ mod tests {
             Query { filter: Some(Filter::parse(r#"not context.Env eq "Prod""#).expect("filter")), ..Query::default() };
         let mut dense = DenseTerms::new();
         dense.insert("context.env=prod".to_owned());
-        let split = Split { no: 7, mark: 0, recent: true };
+        let split = Split { no: 7, mark: 0, recent: true, tail: true };
         let sql = where_clause(&split, &query, false, &dense);
         assert!(sql.text.contains("NOT (redacted IS NULL AND (EXISTS (SELECT 1 FROM all_postings p"), "{}", sql.text);
         let sparse = where_clause(&split, &query, false, &DenseTerms::new());
@@ -770,7 +772,7 @@ mod tests {
     #[test]
     fn common_words_probe_per_event() {
         let query = Query { text: TextQuery::parse("login").expect("words"), ..Query::default() };
-        let split = Split { no: 7, mark: 10, recent: true };
+        let split = Split { no: 7, mark: 10, recent: true, tail: true };
         let dense = where_clause(&split, &query, false, &DenseTerms::new().with_dense_text());
         assert!(dense.text.starts_with("tenant_no = ?"), "walks the time index: {}", dense.text);
         assert!(dense

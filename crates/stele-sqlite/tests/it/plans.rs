@@ -455,6 +455,87 @@ async fn windows_over_times_out_of_seq_order_stay_exact() {
     store.close().await;
 }
 
+/// Windows found from the index's time spans (`spans`, 2^30 µs each) once the log has no
+/// un-indexed tail: events 20 s apart (~54 a span), one in ten at a permuted time (so a
+/// span's seqs are scattered), and a burst of 600 in one span (denser than two first
+/// windows: walked on the time index instead). Every page — both orders, cursors with small
+/// and large limits, offsets, time ranges whose ends fall inside spans — holds exactly the
+/// matches a page in seq order (no windows) finds, sorted by time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_from_time_spans_stay_exact() {
+    const BURST: std::ops::Range<i64> = 2000..2600;
+    let at = |i: i64| match i {
+        i if BURST.contains(&i) => BURST.start * 20_000 + i,
+        i if i % 10 == 9 => (i * 2713 % 5037) * 20_000 + 7,
+        i => i * 20_000,
+    };
+    let (store, _dir, tenant) =
+        bulk_with_tail_at(|i| format!("bulk item k{i}{}", if i % 4 == 0 { " quartz" } else { "" }), at).await;
+    // The tail indexed: the spans can tell every window.
+    store.catch_up_index().await.expect("indexed");
+    assert_eq!(store.index_lag(), 0);
+    let time = |e: &stele_core::StoredEvent| {
+        let v: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+        Timestamp::parse(v["time"].as_str().expect("time")).expect("a time").as_micros()
+    };
+    let queries = [
+        (Query { text: TextQuery::parse("quartz").expect("words"), ..Query::default() }, 1260),
+        (filtered(r#"message co "quartz""#), 1260),
+        (Query { text: TextQuery::parse("bulk").expect("words"), ..Query::default() }, 5037),
+    ];
+    for (query, n) in queries {
+        let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
+        assert!(plan.ends_with("WINDOWS from 256 events"), "read in windows: {plan}");
+        let by_seq = Query { sort: stele_core::Sort::parse("seq").expect("sort"), ..query.clone() };
+        let mut expected: Vec<(i64, u64)> =
+            all_pages(&store, &tenant, &by_seq).await.iter().map(|e| (time(e), e.seq.get())).collect();
+        assert_eq!(expected.len(), n, "{query:?}: every match");
+        expected.sort();
+        // Times inside spans (not at their edges), one in the burst's span.
+        let edges = [
+            expected[n / 7].0 + 3,
+            expected[n / 2].0 - 5,
+            1_750_000_000_000_000 + (BURST.start * 20_000 + 300) * 1_000,
+            expected[n - 20].0,
+        ];
+        for limit in [60, 700] {
+            for descending in [true, false] {
+                let sort = stele_core::Sort::parse(if descending { "-time" } else { "time" }).expect("sort");
+                let limit = stele_core::Limit::new(limit).expect("limit");
+                let base = Query { sort, limit, ..query.clone() };
+                let ordered = |from: i64, to: i64| {
+                    let mut keys: Vec<u64> =
+                        expected.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, seq)| *seq).collect();
+                    if descending {
+                        keys.reverse();
+                    }
+                    keys
+                };
+                let all = ordered(i64::MIN, i64::MAX);
+                assert_eq!(all_seqs(&store, &tenant, &base).await, all, "{query:?} {limit:?} {descending}: every page");
+                for offset in [1usize, 255, 2500, n - 3] {
+                    let page = store
+                        .query(&tenant, &Query { page: stele_core::PageRequest::Offset(offset as u64), ..base.clone() })
+                        .await
+                        .expect("page");
+                    let got: Vec<u64> = page.events.iter().map(|e| e.seq.get()).collect();
+                    let want: Vec<u64> = all.iter().skip(offset).take(limit.get() as usize).copied().collect();
+                    assert_eq!(got, want, "{query:?} {limit:?} {descending}: offset {offset}");
+                }
+                for (from, to) in [(edges[0], edges[1]), (edges[2], edges[3]), (edges[1], edges[2])] {
+                    let range = stele_core::TimeRange {
+                        from: Some(Timestamp::from_micros(from)),
+                        to: Some(Timestamp::from_micros(to)),
+                    };
+                    let got = all_seqs(&store, &tenant, &Query { range, ..base.clone() }).await;
+                    assert_eq!(got, ordered(from, to), "{query:?} {limit:?} {descending}: from {from} to {to}");
+                }
+            }
+        }
+    }
+    store.close().await;
+}
+
 /// `message co "…"`: a substring with few candidates in the trigram index starts from them
 /// (rowid lookups, then the exact `LIKE` on each row), the un-indexed tail included; a common
 /// one is read in windows along the time index, each window's candidates found in the
