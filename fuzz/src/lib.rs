@@ -38,17 +38,26 @@ pub fn check_filter(filter: &Filter) {
 
 /// Both compilers bind every value: SQLite's `?` and PostgreSQL's `$n` are the parameters.
 pub fn check_sql(query: &Query) {
-    use stele_sqlite::compile::{equality_term, where_clause, DenseTerms, Split};
+    use stele_sqlite::compile::{equality_term, substring_needle, where_clause, DenseTerms, Split};
     // Every equality term and the full-text words dense: the other shape of each.
     let mut dense = DenseTerms::new();
     query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(equality_term).for_each(|t| dense.insert(t));
     let dense = dense.with_dense_text();
+    // Every substring rare, its candidates from the trigram index or listed by the plan.
+    let (mut rare, mut listed) = (DenseTerms::new(), DenseTerms::new());
+    for (needle, words) in query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(substring_needle) {
+        rare.insert_rare_substring(needle.to_owned(), words.clone());
+        listed.insert_rare_substring(needle.to_owned(), words);
+        listed.insert_substring_candidates(needle.to_owned(), &[5, 9]);
+    }
     // With and without recent postings (the view or `postings` alone), each shape.
     let splits = [
-        (Split { no: 3, mark: 0, recent: true }, DenseTerms::new()),
-        (Split { no: 3, mark: 17, recent: true }, dense.clone()),
-        (Split { no: 3, mark: 0, recent: false }, DenseTerms::new()),
-        (Split { no: 3, mark: 17, recent: false }, dense),
+        (Split { no: 3, mark: 0, recent: true, tail: true }, DenseTerms::new()),
+        (Split { no: 3, mark: 17, recent: true, tail: true }, dense.clone()),
+        (Split { no: 3, mark: 0, recent: false, tail: true }, DenseTerms::new()),
+        (Split { no: 3, mark: 17, recent: false, tail: false }, dense),
+        (Split { no: 3, mark: 17, recent: false, tail: true }, rare),
+        (Split { no: 3, mark: 17, recent: true, tail: false }, listed),
     ];
     for (split, dense) in splits {
         let sql = where_clause(&split, query, false, &dense);

@@ -237,18 +237,22 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
     }
     for (e, needle, words) in needles {
         // Indexed candidates only: the tail's rows are read either way (both plans union
-        // them), and the tail is bounded by the lag limit.
-        let n: i64 = conn
+        // them), and the tail is bounded by the lag limit. Listed rather than counted: when
+        // there are fewer than the bound, the list is all of them, and a page reads it.
+        let rowids: Vec<i64> = conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM message_tri WHERE message_tri MATCH ?1
-                 AND rowid > ?2 AND rowid < ?3 LIMIT ?4)",
+                "SELECT rowid FROM message_tri WHERE message_tri MATCH ?1 AND rowid > ?2 AND rowid < ?3 LIMIT ?4",
             )
-            .and_then(|mut s| s.query_row(params![&words, pos(no, 0), pos(no + 1, 0), bound], |r| r.get(0)))
+            .and_then(|mut s| s.query_map(params![&words, pos(no, 0), pos(no + 1, 0), bound], |r| r.get(0))?.collect())
             .map_err(backend)?;
+        let n = rowids.len() as i64;
         if n >= WINDOWED_TEXT_ROWS && is_driver(e) {
             dense.insert_windowed_substring(needle.to_owned(), words.clone());
         }
         if n < DENSE_TERM_ROWS {
+            if n < bound {
+                dense.insert_substring_candidates(needle.to_owned(), &rowids);
+            }
             dense.insert_rare_substring(needle.to_owned(), words);
             rarest_other = rarest_other.min(n);
         }
@@ -969,6 +973,9 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
             let checks =
                 if walk.checks.is_empty() { String::new() } else { format!(" CHECK {}", walk.checks.join(", ")) };
             rows.push(format!("WALK {}{checks}", walk.term));
+        }
+        for (needle, n) in plan.dense.listed_substrings() {
+            rows.push(format!("LISTED {n} candidates of {needle:?} from message_tri"));
         }
         if windows {
             rows.push(format!("WINDOWS from {WINDOW_EVENTS} events"));
