@@ -106,8 +106,8 @@ const INDEX_SCHEMA: &str = "
         seq       INTEGER NOT NULL
     );
     -- Per tenant and time span (`time >> SPAN_SHIFT`): how many indexed events have their
-    -- time in it and the least and greatest of their seqs (`time_spans`), so a window of a
-    -- page in time order finds its rowids without walking the time index. Only ever grows:
+    -- time in it and the least and greatest of their seqs, so a window of a page in time
+    -- order finds its rowids without walking the time index (`read.rs::spans_window`). Only ever grows:
     -- a redacted or expired event leaves it a superset, which costs a read time, never
     -- exactness (every candidate is checked against the window's bounds).
     CREATE TABLE IF NOT EXISTS spans (
