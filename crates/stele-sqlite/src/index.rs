@@ -123,7 +123,7 @@ const INDEX_SCHEMA: &str = "
 /// A time span of the `spans` table is `2^SPAN_SHIFT` µs (~18 minutes): a few hundred events
 /// of the benchmark's largest tenant, so a window of 256 to 65 536 events is a handful to a
 /// few hundred rows. A span much denser than a window is walked on the time index instead
-/// (`read.rs::window_span`).
+/// (`read.rs::walked_window`).
 pub(crate) const SPAN_SHIFT: u32 = 30;
 
 /// The tokenizer of both full-text tables (the index's and each reader's tail table).

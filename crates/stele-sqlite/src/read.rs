@@ -563,7 +563,7 @@ fn windowed(query: &Query, plan: &Plan) -> bool {
 /// A page of common words (or a common substring) read window by window in time order: each
 /// window is about the next [`WINDOW_EVENTS`] events in the page's order, growing
 /// ([`next_window`]) while windows come up short (their rowids' least and greatest found by
-/// [`window_span`]), and its matches are the full-text (or trigram) index's matches
+/// [`spans_window`] or [`walked_window`]), and its matches are the full-text (or trigram) index's matches
 /// between those rowids (one FTS5 query, which seeks its doclists to the range) that fall in
 /// the window, checked with the whole filter. Looking each walked event up in the full-text
 /// index had cost ~130 µs per event on a 10 M-event log (FTS5 sets up its query for every
@@ -587,7 +587,15 @@ fn windowed_page(
     let mut size = WINDOW_EVENTS;
     // Events the windows have covered, and the matches they found (skipped ones included).
     let (mut covered, mut matched) = (0i64, 0i64);
-    while let Some(WindowSpan { rowids, last, events }) = window_span(conn, split, query, start, size)? {
+    // Each window: whole time spans when the `spans` table can tell, else a walk of the time
+    // index.
+    let next = |start: Option<TimeKey>, size: i64| -> Result<Option<WindowSpan>, StoreError> {
+        match spans_window(conn, split, query, start, size)? {
+            Some(window) => Ok(window),
+            None => walked_window(conn, split, query, start, size),
+        }
+    };
+    while let Some(WindowSpan { rowids, last, events }) = next(start, size)? {
         let take = (limit - rows.len()).saturating_add(skip);
         let window = window_sql(split, query, dense, (start, last), rowids, i64::try_from(take).unwrap_or(i64::MAX));
         let mut stmt = conn.prepare_cached(&window.text).map_err(backend)?;
@@ -615,23 +623,6 @@ fn windowed_page(
         }
     }
     Ok(rows)
-}
-
-/// The next window after `start`: whole time spans of about `size` events from the `spans`
-/// table ([`spans_window`]) when it can tell, else at most `size` events in the page's order
-/// found in one walk of the covering time index ([`walked_window`]). `None` when no event is
-/// left.
-fn window_span(
-    conn: &Connection,
-    split: &Split,
-    query: &Query,
-    start: Option<TimeKey>,
-    size: i64,
-) -> Result<Option<WindowSpan>, StoreError> {
-    match spans_window(conn, split, query, start, size)? {
-        Some(window) => Ok(window),
-        None => walked_window(conn, split, query, start, size),
-    }
 }
 
 /// A window of a span is at most this many times the events asked for ([`spans_window`]).
@@ -746,7 +737,7 @@ fn walked_window(
     }))
 }
 
-/// A window found by [`window_span`]: its least and greatest rowid, its last key (`None`
+/// A window found by [`spans_window`] or [`walked_window`]: its least and greatest rowid, its last key (`None`
 /// when it holds the rest of the range) and the events it covers (as the spans count them).
 struct WindowSpan {
     rowids: (i64, i64),
