@@ -258,8 +258,9 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
         }
     }
     // The pair's postings are only ever walked (no condition reads them), so only counted.
-    let pair = pair_term(query).map(|(pair, _)| pair);
-    for term in all.into_iter().filter_map(equality_term).chain(pair.clone()) {
+    let pair = pair_term(query);
+    let pair_key = pair.as_ref().map(|(term, _)| term);
+    for term in all.into_iter().filter_map(equality_term).chain(pair_key.cloned()) {
         if counts.contains_key(&term) {
             continue;
         }
@@ -270,12 +271,12 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
             ))
             .and_then(|mut s| s.query_row(params![no, &term, DENSE_TERM_ROWS], |r| r.get(0)))
             .map_err(backend)?;
-        if n >= DENSE_TERM_ROWS && pair.as_ref() != Some(&term) {
+        if n >= DENSE_TERM_ROWS && pair_key != Some(&term) {
             dense.insert(term.clone());
         }
         counts.insert(term, n);
     }
-    let walk = walk(conn, split, query, &counts, rarest_other)?;
+    let walk = walk(conn, split, query, &counts, rarest_other, pair)?;
     Ok(Plan { dense, walk })
 }
 
@@ -284,13 +285,15 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
 const REACH_POSTINGS: i64 = 1024;
 
 /// The [`Walk`] for a page in time order whose conjuncts (of the filter and the view) include
-/// a term equality, unless rarer words or a rarer substring are the better way in.
+/// a term equality, unless rarer words or a rarer substring are the better way in; `pair` is
+/// [`pair_term`]'s, as the plan counted it.
 fn walk(
     conn: &Connection,
     split: &Split,
     query: &Query,
     counts: &HashMap<String, i64>,
     rarest_other: i64,
+    pair: Option<(String, [String; 2])>,
 ) -> Result<Option<Walk>, StoreError> {
     // The walk seeks to a cursor's (time, seq) in the postings.
     if !time_ordered(query) {
@@ -298,7 +301,7 @@ fn walk(
     }
     let mut terms: Vec<String> = Vec::new();
     // The pair's postings stand for both of its terms (each of its postings has both).
-    let (pair, parts) = pair_term(query).map_or((None, None), |(pair, parts)| (Some(pair), Some(parts)));
+    let (pair, parts) = pair.map_or((None, None), |(pair, parts)| (Some(pair), Some(parts)));
     let covered = |t: &String| parts.as_ref().is_some_and(|parts| parts.contains(t));
     for term in conjuncts(query).into_iter().filter_map(equality_term).filter(|t| !covered(t)).chain(pair) {
         if !terms.contains(&term) {
