@@ -542,7 +542,9 @@ async fn raw_append_baseline(bodies: &[String], batch_size: usize) -> anyhow::Re
 /// Stele's own insert statement into Stele's schema and indexes on raw SQLite, one
 /// transaction (fsync'd commit) per batch: what the layout costs before HTTP and the writer.
 async fn baseline(bodies: &[String], batch_size: usize) -> anyhow::Result<Row> {
-    let batches = validated(bodies)?;
+    // As the store takes them (its rows), converted before the clock starts.
+    let batches: Vec<Vec<stele_sqlite::rows::EventRow>> =
+        validated(bodies)?.into_iter().map(|b| b.into_iter().map(Into::into).collect()).collect();
     let events: usize = batches.iter().map(Vec::len).sum();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Row> {
         let dir = tempfile::tempdir()?;

@@ -570,11 +570,12 @@ fn build(path: &Path, events: u64) -> anyhow::Result<f64> {
     let mut in_tx = 0usize;
     let mut txn = conn.transaction()?;
     while let Some((i, batch)) = rx.blocking_recv() {
-        for (seq, event) in &batch {
-            rows::insert_event(&txn, nos[i], *seq, event)?;
+        let n = batch.len();
+        for (seq, event) in batch {
+            rows::insert_event(&txn, nos[i], seq, &event.into())?;
         }
-        in_tx += batch.len();
-        progress.inc(batch.len() as u64);
+        in_tx += n;
+        progress.inc(n as u64);
         if in_tx >= LOAD_TX {
             txn.commit()?;
             txn = conn.transaction()?;

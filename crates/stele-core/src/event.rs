@@ -222,7 +222,14 @@ impl NewEvent {
         Self { event, leaf: None, json }
     }
 
-    fn text(json: Vec<u8>) -> String {
+    fn text(mut json: Vec<u8>) -> String {
+        // The writer's buffer grew by doubling: up to twice the text, held until the event is
+        // stored (a batch of 1 000 ~1.1 KB events kept 2 MB for 1.1 MB of text). An exact copy
+        // costs ~0.1 µs; shrinking in place would not free it (the allocator keeps a block
+        // that shrinks by less than half).
+        if json.capacity() > json.len() + json.len() / 8 {
+            json = json.as_slice().to_vec();
+        }
         // The canonical writer copies `&str`s and writes ASCII around them: always UTF-8.
         String::from_utf8(json).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }

@@ -598,37 +598,65 @@ pub(crate) fn head(conn: &Connection, schema: &str, no: i64) -> rusqlite::Result
 /// whole group at once held ~50 MB of JSON per group; issue #13's RSS target).
 const READ_CHUNK: usize = 1_000;
 
-/// A group's postings, compact: each distinct term once, each posting as (term number, time,
-/// seq) — a third of the memory of a `String` per posting — sorted by term text at the end.
+/// A group's postings, compact: each distinct term once, each event's (time, seq) once, and
+/// each posting as (term number, event number), 8 bytes where (term number, time, seq) took
+/// 24 — a group of 50 000 events of the benchmark's corpus has 600 000 postings (issue #13's
+/// RSS target: 14 MB less at its peak, more while the vector grows).
 #[derive(Default)]
 struct Postings {
     terms: HashMap<String, u32>,
-    rows: Vec<(u32, i64, i64)>,
+    /// (time, seq) of each event, in the order read.
+    events: Vec<(i64, i64)>,
+    rows: Vec<(u32, u32)>,
+}
+
+/// [`Postings::sorted`]: the terms in text order, the events in (time, seq) order, and the
+/// postings as (index into the terms, index into the events), sorted and without duplicates —
+/// the key order of the `postings` table.
+struct SortedPostings {
+    terms: Vec<String>,
+    events: Vec<(i64, i64)>,
+    rows: Vec<(u32, u32)>,
 }
 
 impl Postings {
-    fn add(&mut self, term: String, time: i64, seq: i64) {
-        let next = self.terms.len() as u32;
-        let id = *self.terms.entry(term).or_insert(next);
-        self.rows.push((id, time, seq));
+    /// Starts the next event's postings; returns its number for [`Postings::add`].
+    fn event(&mut self, time: i64, seq: i64) -> u32 {
+        self.events.push((time, seq));
+        (self.events.len() - 1) as u32
     }
 
-    /// The terms in text order and the postings as (index into them, time, seq), sorted and
-    /// without duplicates: the key order of the `postings` table.
-    fn sorted(self) -> (Vec<String>, Vec<(u32, i64, i64)>) {
+    fn add(&mut self, term: String, event: u32) {
+        let next = self.terms.len() as u32;
+        let id = *self.terms.entry(term).or_insert(next);
+        self.rows.push((id, event));
+    }
+
+    fn sorted(self) -> SortedPostings {
         let mut by_text: Vec<(String, u32)> = self.terms.into_iter().collect();
         by_text.sort_unstable();
-        let mut rank = vec![0u32; by_text.len()];
+        let mut term_rank = vec![0u32; by_text.len()];
         for (r, (_, id)) in by_text.iter().enumerate() {
-            rank[*id as usize] = r as u32;
+            term_rank[*id as usize] = r as u32;
+        }
+        // Ranked by (time, seq), an event's number orders its postings as the table's key does.
+        let mut order: Vec<u32> = (0..self.events.len() as u32).collect();
+        order.sort_unstable_by_key(|e| self.events[*e as usize]);
+        let mut event_rank = vec![0u32; order.len()];
+        for (r, e) in order.iter().enumerate() {
+            event_rank[*e as usize] = r as u32;
         }
         let mut rows = self.rows;
         for row in &mut rows {
-            row.0 = rank[row.0 as usize];
+            *row = (term_rank[row.0 as usize], event_rank[row.1 as usize]);
         }
         rows.sort_unstable();
         rows.dedup();
-        (by_text.into_iter().map(|(t, _)| t).collect(), rows)
+        SortedPostings {
+            terms: by_text.into_iter().map(|(t, _)| t).collect(),
+            events: order.iter().map(|e| self.events[*e as usize]).collect(),
+            rows,
+        }
     }
 }
 
@@ -668,8 +696,9 @@ fn index_tenant(
             let span = spans.entry(row.time >> SPAN_SHIFT).or_insert((0, row.seq, row.seq));
             *span = (span.0 + 1, span.1.min(row.seq), span.2.max(row.seq));
             let Entries { terms, doc, grams } = entries(row);
+            let event = postings.event(row.time, row.seq);
             for term in terms {
-                postings.add(term, row.time, row.seq);
+                postings.add(term, event);
             }
             if let Some(doc) = doc {
                 fts.execute(params![pos(no, row.seq as u64), doc])?;
@@ -684,20 +713,20 @@ fn index_tenant(
         return Ok(TenantGroup { mark: from, events: 0, recent: 0 });
     }
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
-    let (terms, postings) = postings.sorted();
-    let table = if postings.len() >= DIRECT_POSTINGS { "postings" } else { "recent_postings" };
+    let postings = postings.sorted();
+    let table = if postings.rows.len() >= DIRECT_POSTINGS { "postings" } else { "recent_postings" };
     // Many rows per statement: a statement's setup and bindings cost as much as a row.
-    let mut chunks = postings.chunks_exact(ROWS_PER_INSERT);
+    let mut chunks = postings.rows.chunks_exact(ROWS_PER_INSERT);
     let mut many = conn.prepare_cached(&insert_postings_sql(table, ROWS_PER_INSERT))?;
     let mut added = 0u64;
     for chunk in chunks.by_ref() {
-        bind_postings(&mut many, no, &terms, chunk)?;
+        bind_postings(&mut many, no, &postings, chunk)?;
         added += many.raw_execute()? as u64;
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut stmt = conn.prepare_cached(&insert_postings_sql(table, rest.len()))?;
-        bind_postings(&mut stmt, no, &terms, rest)?;
+        bind_postings(&mut stmt, no, &postings, rest)?;
         added += stmt.raw_execute()? as u64;
     }
     let mut span = conn.prepare_cached(
@@ -728,12 +757,13 @@ fn insert_postings_sql(table: &str, rows: usize) -> String {
 fn bind_postings(
     stmt: &mut rusqlite::CachedStatement<'_>,
     no: i64,
-    terms: &[String],
-    rows: &[(u32, i64, i64)],
+    postings: &SortedPostings,
+    rows: &[(u32, u32)],
 ) -> rusqlite::Result<()> {
-    for (i, (term, time, seq)) in rows.iter().enumerate() {
+    for (i, (term, event)) in rows.iter().enumerate() {
+        let (time, seq) = &postings.events[*event as usize];
         stmt.raw_bind_parameter(4 * i + 1, no)?;
-        stmt.raw_bind_parameter(4 * i + 2, &terms[*term as usize])?;
+        stmt.raw_bind_parameter(4 * i + 2, &postings.terms[*term as usize])?;
         stmt.raw_bind_parameter(4 * i + 3, time)?;
         stmt.raw_bind_parameter(4 * i + 4, seq)?;
     }

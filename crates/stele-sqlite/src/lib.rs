@@ -140,7 +140,7 @@ impl Default for SqliteOptions {
 
 pub struct SqliteStore {
     path: PathBuf,
-    queue: WriteQueue,
+    queue: WriteQueue<rows::EventRow>,
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<JoinHandle<()>>>,
     indexer: Arc<Indexer>,
@@ -307,7 +307,7 @@ impl SqliteStore {
 
     /// [`SqliteStore::write`] without moving the mark in the test modes.
     async fn write_only<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
-        self.queue.submit(write).await
+        self.queue.submit(write.map_events(rows::EventRow::from)).await
     }
 
     /// Runs a read of one tenant's rows (`UnknownTenant` if it does not exist).

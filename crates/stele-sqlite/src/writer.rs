@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use stele_core::integrity::Frontier;
-use stele_core::{KeyId, NewEvent, Seq, TenantId, Timestamp};
+use stele_core::{KeyId, Seq, TenantId, Timestamp};
 use stele_store::write::{Group, Queued, Write, Written};
 use stele_store::{
     AppendOutcome, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Receipt, StoreError, Tenant, TreeState,
@@ -21,7 +21,7 @@ use stele_store::{
 };
 
 use crate::index::Progress;
-use crate::rows::insert_event;
+use crate::rows::{insert_event, EventRow};
 use crate::{backend, read, redact, tree};
 
 /// WAL file size past which the writer restarts the WAL itself. The checkpointer's PASSIVE
@@ -88,7 +88,7 @@ impl Heads {
 /// Runs until every sender is gone, then returns after finishing what was queued.
 pub(crate) fn run(
     mut conn: Connection,
-    rx: flume::Receiver<Queued>,
+    rx: flume::Receiver<Queued<EventRow>>,
     checkpoint: flume::Sender<()>,
     grown: Arc<GrownLog>,
     progress: Arc<Progress>,
@@ -131,7 +131,13 @@ impl CommitError {
 
 /// Applies and commits a group; false when a redaction committed but its old page images
 /// could not yet be wiped from the WAL (see [`redact::truncate_wal`]).
-fn apply_group(conn: &mut Connection, heads: &mut Heads, group: Group, grown: &GrownLog, progress: &Progress) -> bool {
+fn apply_group(
+    conn: &mut Connection,
+    heads: &mut Heads,
+    group: Group<EventRow>,
+    grown: &GrownLog,
+    progress: &Progress,
+) -> bool {
     let touched: HashSet<TenantId> = group.writes().map(|w| w.tenant().clone()).collect();
     // Each tenant's last seq before the group (unknown tenants, e.g. being created, are at 0).
     let before: Vec<(TenantId, u64)> =
@@ -179,7 +185,7 @@ type GroupDone = (Vec<Result<Written, StoreError>>, Option<CommitError>);
 /// savepoint per write costs page copies, and FTS5 flushes a segment at every savepoint
 /// release (one segment per request instead of one per group). `None` when a write failed:
 /// the transaction is rolled back and the caller redoes the group write by write.
-fn all_at_once(conn: &mut Connection, heads: &mut Heads, group: &Group) -> Option<GroupDone> {
+fn all_at_once(conn: &mut Connection, heads: &mut Heads, group: &Group<EventRow>) -> Option<GroupDone> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Err(e) => return Some((Vec::new(), Some(CommitError::of(&e)))),
         Ok(tx) => tx,
@@ -202,7 +208,7 @@ fn all_at_once(conn: &mut Connection, heads: &mut Heads, group: &Group) -> Optio
 }
 
 /// The careful way: each write in its own savepoint, so one failing write leaves the others.
-fn one_by_one(conn: &mut Connection, heads: &mut Heads, group: &Group) -> GroupDone {
+fn one_by_one(conn: &mut Connection, heads: &mut Heads, group: &Group<EventRow>) -> GroupDone {
     let mut results = Vec::with_capacity(group.len());
     let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Err(e) => Some(CommitError::of(&e)),
@@ -221,7 +227,11 @@ fn one_by_one(conn: &mut Connection, heads: &mut Heads, group: &Group) -> GroupD
 
 /// Runs one write in its own savepoint; on failure the savepoint and the write's changes
 /// to `heads` are rolled back.
-fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, write: &Write) -> Result<Written, StoreError> {
+fn apply_one(
+    tx: &mut rusqlite::Transaction<'_>,
+    heads: &mut Heads,
+    write: &Write<EventRow>,
+) -> Result<Written, StoreError> {
     let tenant = write.tenant().clone();
     let snapshot = heads.0.get(&tenant).cloned();
     let sp = tx.savepoint().map_err(backend)?;
@@ -244,8 +254,8 @@ fn apply_one(tx: &mut rusqlite::Transaction<'_>, heads: &mut Heads, write: &Writ
 }
 
 /// What one write does inside the transaction.
-fn apply(sp: &Connection, heads: &mut Heads, write: &Write) -> Result<Written, StoreError> {
-    let audit = |sp: &Connection, heads: &mut Heads, tenant: &TenantId, events: &[NewEvent]| {
+fn apply(sp: &Connection, heads: &mut Heads, write: &Write<EventRow>) -> Result<Written, StoreError> {
+    let audit = |sp: &Connection, heads: &mut Heads, tenant: &TenantId, events: &[EventRow]| {
         append_rows(sp, heads, tenant, events).map(drop)
     };
     match write {
@@ -321,7 +331,7 @@ fn append_rows(
     conn: &Connection,
     heads: &mut Heads,
     tenant: &TenantId,
-    events: &[NewEvent],
+    events: &[EventRow],
 ) -> Result<Vec<Receipt>, StoreError> {
     let (no, mut last) = heads.get(conn, tenant)?;
     // Integrity is all or nothing per append (it is off only in the benchmark's baseline).
@@ -345,7 +355,7 @@ fn append_rows(
             }
         }
         let seq = Seq::new(last).map_err(backend)?;
-        receipts.push(Receipt { id: e.event.id, seq, time: e.event.time });
+        receipts.push(Receipt { id: e.id, seq, time: e.time });
     }
     heads.0.insert(tenant.clone(), Head { no, last, tree: frontier });
     Ok(receipts)
@@ -355,7 +365,7 @@ fn append(
     conn: &Connection,
     heads: &mut Heads,
     tenant: &TenantId,
-    events: &[NewEvent],
+    events: &[EventRow],
     idempotency: Option<&Idempotency>,
 ) -> Result<AppendOutcome, StoreError> {
     let Some(idem) = idempotency else {
@@ -392,7 +402,7 @@ fn append(
     Ok(AppendOutcome::Appended(receipts))
 }
 
-fn create_tenant(conn: &Connection, heads: &mut Heads, t: &NewTenant, audit: &NewEvent) -> Result<(), StoreError> {
+fn create_tenant(conn: &Connection, heads: &mut Heads, t: &NewTenant, audit: &EventRow) -> Result<(), StoreError> {
     let exists: bool = conn
         .query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = ?1)", [t.id.as_str()], |r| r.get(0))
         .map_err(backend)?;

@@ -24,43 +24,45 @@ pub const MAX_GROUP_EVENTS: usize = 20_000;
 /// Queue length of a writer; senders wait (asynchronously) when it is full.
 pub const WRITER_QUEUE: usize = 4096;
 
-/// Every write a store performs.
-pub enum Write {
+/// Every write a store performs. `E` is an event as the backend's writer takes it: the
+/// parsed [`NewEvent`], or what a backend keeps of it (SQLite's writer takes only the row's
+/// columns and JSON, so a batch's parsed trees are freed before it waits for the writer).
+pub enum Write<E = NewEvent> {
     Append {
         tenant: TenantId,
-        events: Vec<NewEvent>,
+        events: Vec<E>,
         idempotency: Option<Idempotency>,
     },
     CreateTenant {
         tenant: NewTenant,
-        audit: NewEvent,
+        audit: E,
     },
     UpdateTenant {
         tenant: TenantId,
         update: TenantUpdate,
-        audit: NewEvent,
+        audit: E,
     },
     CreateKey {
         key: NewKey,
-        audit: NewEvent,
+        audit: E,
     },
     RevokeKey {
         tenant: TenantId,
         id: KeyId,
-        audit: NewEvent,
+        audit: E,
     },
     Redact {
         tenant: TenantId,
         id: EventId,
         redaction: Redaction,
-        audit: NewEvent,
+        audit: E,
     },
     /// Tombstones for many events at once (retention), answered as the last tombstone.
     Expire {
         tenant: TenantId,
         ids: Vec<EventId>,
         redaction: Redaction,
-        audit: NewEvent,
+        audit: E,
     },
     PutHead {
         head: SignedTreeHead,
@@ -69,11 +71,32 @@ pub enum Write {
     Record {
         tenant: TenantId,
         change: RecordChange,
-        audit: Vec<NewEvent>,
+        audit: Vec<E>,
     },
 }
 
-impl Write {
+impl<E> Write<E> {
+    /// The same write with its events converted (each event once, moved).
+    pub fn map_events<F>(self, mut f: impl FnMut(E) -> F) -> Write<F> {
+        match self {
+            Write::Append { tenant, events, idempotency } => {
+                Write::Append { tenant, events: events.into_iter().map(f).collect(), idempotency }
+            }
+            Write::CreateTenant { tenant, audit } => Write::CreateTenant { tenant, audit: f(audit) },
+            Write::UpdateTenant { tenant, update, audit } => Write::UpdateTenant { tenant, update, audit: f(audit) },
+            Write::CreateKey { key, audit } => Write::CreateKey { key, audit: f(audit) },
+            Write::RevokeKey { tenant, id, audit } => Write::RevokeKey { tenant, id, audit: f(audit) },
+            Write::Redact { tenant, id, redaction, audit } => Write::Redact { tenant, id, redaction, audit: f(audit) },
+            Write::Expire { tenant, ids, redaction, audit } => {
+                Write::Expire { tenant, ids, redaction, audit: f(audit) }
+            }
+            Write::PutHead { head } => Write::PutHead { head },
+            Write::Record { tenant, change, audit } => {
+                Write::Record { tenant, change, audit: audit.into_iter().map(f).collect() }
+            }
+        }
+    }
+
     /// The tenant whose log (or records) the write changes.
     pub fn tenant(&self) -> &TenantId {
         match self {
@@ -143,29 +166,29 @@ impl FromWritten for () {
 }
 
 /// A write waiting for the writer, with the way back to its caller.
-pub struct Queued {
-    pub write: Write,
+pub struct Queued<E = NewEvent> {
+    pub write: Write<E>,
     reply: oneshot::Sender<Result<Written, StoreError>>,
 }
 
 /// The sending side of a backend's writer queue. Closing it lets the writer finish what
 /// was queued and stop.
-pub struct WriteQueue {
-    sender: std::sync::Mutex<Option<flume::Sender<Queued>>>,
+pub struct WriteQueue<E = NewEvent> {
+    sender: std::sync::Mutex<Option<flume::Sender<Queued<E>>>>,
     /// The last write that appends events failed for lack of space (cleared by the next one
     /// that succeeds); `/readyz` reports it through [`WriteQueue::check_space`].
     full: std::sync::atomic::AtomicBool,
 }
 
-impl WriteQueue {
+impl<E> WriteQueue<E> {
     /// A queue and the receiver the backend's writer reads.
-    pub fn new() -> (Self, flume::Receiver<Queued>) {
+    pub fn new() -> (Self, flume::Receiver<Queued<E>>) {
         let (tx, rx) = flume::bounded(WRITER_QUEUE);
         (Self { sender: std::sync::Mutex::new(Some(tx)), full: std::sync::atomic::AtomicBool::new(false) }, rx)
     }
 
     /// Queues a write and waits until its group has committed.
-    pub async fn submit<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
+    pub async fn submit<T: FromWritten>(&self, write: Write<E>) -> Result<T, StoreError> {
         use std::sync::atomic::Ordering;
         // A signed head is a few bytes: its success says nothing about room for events, so
         // only writes that append events clear the "full" state (else `/readyz` flapped
@@ -188,7 +211,7 @@ impl WriteQueue {
         }
     }
 
-    async fn submit_inner<T: FromWritten>(&self, write: Write) -> Result<T, StoreError> {
+    async fn submit_inner<T: FromWritten>(&self, write: Write<E>) -> Result<T, StoreError> {
         let sender =
             self.sender.lock().map_err(|e| StoreError::Backend(e.to_string()))?.clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
@@ -209,12 +232,12 @@ impl WriteQueue {
 }
 
 /// Writes taken together into one transaction.
-pub struct Group {
-    items: Vec<Queued>,
+pub struct Group<E = NewEvent> {
+    items: Vec<Queued<E>>,
     weight: usize,
 }
 
-impl Group {
+impl<E> Group<E> {
     /// Waits (blocking the thread) for a write, then takes every one already waiting, and
     /// then, for up to `linger`, every one that arrives. `None` once the queue is closed
     /// and empty.
@@ -224,7 +247,7 @@ impl Group {
     /// their way serves them all with one fsync and one set of page writes instead of one
     /// each. A writer lingers only when its previous group held more than one write (so a
     /// lone caller never waits) and never past `MAX_GROUP_EVENTS`.
-    pub fn next_blocking(rx: &flume::Receiver<Queued>, linger: std::time::Duration) -> Option<Group> {
+    pub fn next_blocking(rx: &flume::Receiver<Queued<E>>, linger: std::time::Duration) -> Option<Group<E>> {
         let mut group = Self::gather(rx.recv().ok()?, rx);
         if linger.is_zero() {
             return Some(group);
@@ -240,11 +263,11 @@ impl Group {
     }
 
     /// Like [`Group::next_blocking`], waiting asynchronously.
-    pub async fn next(rx: &flume::Receiver<Queued>) -> Option<Group> {
+    pub async fn next(rx: &flume::Receiver<Queued<E>>) -> Option<Group<E>> {
         rx.recv_async().await.ok().map(|first| Self::gather(first, rx))
     }
 
-    fn gather(first: Queued, rx: &flume::Receiver<Queued>) -> Group {
+    fn gather(first: Queued<E>, rx: &flume::Receiver<Queued<E>>) -> Group<E> {
         let mut group = Group { weight: first.write.weight(), items: vec![first] };
         while group.weight < MAX_GROUP_EVENTS {
             match rx.try_recv() {
@@ -255,12 +278,12 @@ impl Group {
         group
     }
 
-    fn push(&mut self, q: Queued) {
+    fn push(&mut self, q: Queued<E>) {
         self.weight += q.write.weight();
         self.items.push(q);
     }
 
-    pub fn writes(&self) -> impl Iterator<Item = &Write> {
+    pub fn writes(&self) -> impl Iterator<Item = &Write<E>> {
         self.items.iter().map(|q| &q.write)
     }
 
