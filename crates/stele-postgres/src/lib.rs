@@ -583,16 +583,20 @@ impl Store for PostgresStore {
         self.write(Write::RevokeKey { tenant, id, audit }).await
     }
 
+    fn accepts_appends(&self) -> Result<(), StoreError> {
+        match self.lag.get() {
+            lag if lag > self.max_index_lag => Err(StoreError::IndexBehind(lag)),
+            _ => Ok(()),
+        }
+    }
+
     async fn append(
         &self,
         tenant: &TenantId,
         events: Vec<NewEvent>,
         idempotency: Option<Idempotency>,
     ) -> Result<AppendOutcome, StoreError> {
-        let lag = self.lag.get();
-        if lag > self.max_index_lag {
-            return Err(StoreError::IndexBehind(lag));
-        }
+        self.accepts_appends()?;
         let tenant = tenant.clone();
         self.write(Write::Append { tenant, events, idempotency }).await
     }

@@ -588,16 +588,20 @@ impl Store for SqliteStore {
         self.write(Write::RevokeKey { tenant, id, audit }).await
     }
 
+    fn accepts_appends(&self) -> Result<(), StoreError> {
+        match self.indexer.progress.lag() {
+            lag if lag > self.max_index_lag => Err(StoreError::IndexBehind(lag)),
+            _ => Ok(()),
+        }
+    }
+
     async fn append(
         &self,
         tenant: &TenantId,
         events: Vec<NewEvent>,
         idempotency: Option<Idempotency>,
     ) -> Result<AppendOutcome, StoreError> {
-        let lag = self.indexer.progress.lag();
-        if lag > self.max_index_lag {
-            return Err(StoreError::IndexBehind(lag));
-        }
+        self.accepts_appends()?;
         let tenant = tenant.clone();
         self.write(Write::Append { tenant, events, idempotency }).await
     }

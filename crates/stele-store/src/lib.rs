@@ -125,6 +125,11 @@ pub trait Store:
     /// Marks a key revoked (idempotent) and appends `audit` to its tenant's log.
     async fn revoke_key(&self, tenant: &TenantId, id: &KeyId, audit: NewEvent) -> Result<KeyRecord, StoreError>;
 
+    /// `Ok` while appends are taken; `IndexBehind` while the index lags past its bound.
+    /// Ingest asks before it reads a body, so a refused request costs no read and no parse;
+    /// [`Store::append`] asks again (the lag may have grown meanwhile).
+    fn accepts_appends(&self) -> Result<(), StoreError>;
+
     /// Appends events to a tenant's log, all or nothing. With `idempotency`, a repeat of an
     /// earlier request (same key, same fingerprint, within 24 h) returns the first receipts
     /// and stores nothing; a different fingerprint is `IdempotencyMismatch`.

@@ -250,13 +250,17 @@ async fn ingest_is_refused_past_the_lag_bound_until_the_index_catches_up() {
     make_tenant(&store).await;
     let batch = || -> Vec<NewEvent> { (0..5).map(|i| parsed(json!({"action": format!("a.{i}")}))).collect() };
     // Positive control: within the bound (1 event behind), the append is taken.
+    assert!(store.accepts_appends().is_ok(), "nothing behind yet");
     store.append(&tenant(), batch(), None).await.expect("within the bound");
     assert_eq!(store.index_lag(), 6);
+    // Ingest asks before it reads a body: the same answer as the append's.
+    assert!(matches!(store.accepts_appends(), Err(StoreError::IndexBehind(6))));
     let refused = store.append(&tenant(), batch(), None).await;
     assert!(matches!(refused, Err(StoreError::IndexBehind(6))), "{refused:?}");
     assert_eq!(store.count(&tenant(), &Query::default()).await.expect("count"), 6, "nothing of it stored");
     store.catch_up_index().await.expect("indexed");
     assert_eq!(store.index_lag(), 0);
+    assert!(store.accepts_appends().is_ok(), "caught up");
     store.append(&tenant(), batch(), None).await.expect("taken again");
     store.close().await;
 }
