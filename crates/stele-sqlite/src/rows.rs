@@ -66,8 +66,8 @@ pub fn pos(tenant_no: i64, seq: u64) -> i64 {
 /// The store turns each event it is given into one before the write waits for the writer
 /// (`SqliteStore::write_only`), so the parsed trees the row does not need (targets, context,
 /// bodies, changes, metadata) are freed at once rather than after the group's commit: a batch
-/// of 1 000 of the benchmark's ~1.1 KB events is ~8.6 MB parsed and ~2 MB as rows (issue #13's
-/// RSS target).
+/// of 1 000 of the benchmark's ~1.1 KB events is ~8.6 MB parsed, and as rows little more than
+/// their JSON (issue #13's RSS target).
 #[derive(Debug)]
 pub struct EventRow {
     pub id: EventId,
