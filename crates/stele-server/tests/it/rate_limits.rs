@@ -103,14 +103,7 @@ async fn ingest_beyond_the_in_flight_budget_is_turned_away_until_it_frees() {
     assert_eq!(app.get("/v1/events", &key.secret).send().await.expect("sent").status(), StatusCode::OK);
     // The slow client goes away: its share is returned and ingest is accepted again.
     drop(slow);
-    let mut accepted = false;
-    for _ in 0..500 {
-        if app.ingest(&key.secret, &json!({"action": "after"})).await.status() == StatusCode::CREATED {
-            accepted = true;
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    let accepted = ingest_until_taken(&app, &key.secret, &json!({"action": "after"}), 500).await;
     assert!(accepted, "ingest is accepted again once the budget is free");
     let metrics = app.http.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
     assert!(metrics.contains("stele_rate_limited_total{reason=\"ingest_busy\"}"), "{metrics}");
@@ -218,14 +211,7 @@ async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_read() {
     let mut refused = None;
     for _ in 0..5 {
         // Taken once the index has caught up (each try until then is refused and stores nothing).
-        let mut taken = false;
-        for _ in 0..20_000 {
-            if app.ingest(&key.secret, &json!({"action": "first"})).await.status() == StatusCode::CREATED {
-                taken = true;
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        let taken = ingest_until_taken(&app, &key.secret, &json!({"action": "first"}), 20_000).await;
         assert!(taken, "ingest is taken again once the index has caught up");
         let resp = unparsable().await.expect("sent");
         if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
@@ -236,4 +222,15 @@ async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_read() {
     let refused = refused.expect("a request right after an accepted one finds the index behind");
     assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "index-behind").await;
+}
+
+/// Posts `event` until it is answered 201 (at most `tries` times); whether it was.
+async fn ingest_until_taken(app: &common::TestApp, secret: &str, event: &serde_json::Value, tries: usize) -> bool {
+    for _ in 0..tries {
+        if app.ingest(secret, event).await.status() == StatusCode::CREATED {
+            return true;
+        }
+        tokio::task::yield_now().await;
+    }
+    false
 }
