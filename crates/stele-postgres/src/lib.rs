@@ -584,10 +584,7 @@ impl Store for PostgresStore {
     }
 
     fn accepts_appends(&self) -> Result<(), StoreError> {
-        match self.lag.get() {
-            lag if lag > self.max_index_lag => Err(StoreError::IndexBehind(lag)),
-            _ => Ok(()),
-        }
+        StoreError::check_index_lag(self.lag.get(), self.max_index_lag)
     }
 
     async fn append(

@@ -589,10 +589,7 @@ impl Store for SqliteStore {
     }
 
     fn accepts_appends(&self) -> Result<(), StoreError> {
-        match self.indexer.progress.lag() {
-            lag if lag > self.max_index_lag => Err(StoreError::IndexBehind(lag)),
-            _ => Ok(()),
-        }
+        StoreError::check_index_lag(self.indexer.progress.lag(), self.max_index_lag)
     }
 
     async fn append(

@@ -85,6 +85,17 @@ pub enum StoreError {
     Backend(String),
 }
 
+impl StoreError {
+    /// [`StoreError::IndexBehind`] when `lag` un-indexed events are more than `bound`: each
+    /// backend's [`Store::accepts_appends`], with the lag as that backend measures it.
+    pub fn check_index_lag(lag: u64, bound: u64) -> Result<(), StoreError> {
+        match lag > bound {
+            true => Err(StoreError::IndexBehind(lag)),
+            false => Ok(()),
+        }
+    }
+}
+
 /// Longest a read runs by default before it is stopped with [`StoreError::QueryTimeout`].
 pub const DEFAULT_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 

@@ -1,5 +1,6 @@
 //! Rate limits: failed authentications per client address (API keys and SCIM tokens alike)
-//! and requests per key, answered 429 with `Retry-After` and counted in `/metrics`.
+//! and requests per key, answered 429 with `Retry-After` and counted in `/metrics`; and ingest
+//! turned away with 503 before its body is read (the in-flight budget, the index's lag bound).
 
 use crate::common;
 
