@@ -15,6 +15,12 @@
 //!   between two pieces); a stalled body is answered 408 and the connection closed.
 //! - **request**: a handler that has not produced a response head after `request_timeout_ms`
 //!   is dropped (which also cancels its store read) and answered 503 `request-timeout`.
+//! - **unread body**: a request answered without its body being read (refused by a check
+//!   that comes first: a wrong key, a rate limit, ingest busy or the index behind) has the
+//!   rest of its body read off the connection and dropped before the answer is sent, up to
+//!   the largest body the server takes ([`Unread`]). hyper would otherwise close the
+//!   connection with the body unread, and a client still writing a large batch got a broken
+//!   pipe or a reset instead of the answer and its `Retry-After`.
 //! - **cap**: at most `max_connections` connections are served; the loop stops accepting at
 //!   the cap, so further clients wait in the kernel backlog (a slow connect, no error, no cost
 //!   to the server) and are served as soon as a connection closes — which the timeouts above
@@ -50,13 +56,17 @@ fn ms(n: u64) -> Duration {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// `unread_limit` is the largest body any route reads (`limits.max_batch_bytes`): an unread
+/// body up to that size is read off the connection before a refusal is sent.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     settings: Server,
+    unread_limit: usize,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let app = app.layer(axum::middleware::from_fn_with_state(settings.clone(), bound_request));
+    let bounds = Bounds { settings: settings.clone(), unread_limit };
+    let app = app.layer(axum::middleware::from_fn_with_state(bounds, bound_request));
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -113,23 +123,36 @@ pub async fn serve(
     Ok(())
 }
 
-/// Middleware: bounds the time to read the body and to produce the response head.
+/// What [`bound_request`] bounds a request by.
+#[derive(Clone)]
+struct Bounds {
+    settings: Server,
+    unread_limit: usize,
+}
+
+/// Middleware: bounds the time to read the body and to produce the response head, and reads
+/// off the connection what a handler left of its body.
 async fn bound_request(
-    axum::extract::State(settings): axum::extract::State<Server>,
+    axum::extract::State(Bounds { settings, unread_limit }): axum::extract::State<Bounds>,
     request: Request,
     next: Next,
 ) -> Response {
     let stalled = Arc::new(AtomicBool::new(false));
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let (back, mut returned) = tokio::sync::oneshot::channel();
     let request = {
         let stalled = stalled.clone();
+        let empty = http_body::Body::is_end_stream(request.body());
         request.map(|body| {
             let timed = tower_http::timeout::TimeoutBody::new(ms(settings.body_timeout_ms), body);
-            Body::new(timed.map_err(move |e| {
+            let timed = Body::new(timed.map_err(move |e| {
                 if e.is::<tower_http::timeout::TimeoutError>() {
                     stalled.store(true, Ordering::Relaxed);
                 }
                 e
-            }))
+            }));
+            // A body already at its end (a GET's) has nothing to leave unread.
+            Body::new(Unread { body: Some(timed), ended: empty, back: Some(back) })
         })
     };
     let answered = tokio::time::timeout(ms(settings.request_timeout_ms), next.run(request)).await;
@@ -141,7 +164,20 @@ async fn bound_request(
             "the request body stalled; send it without pauses",
         )
         .into_response(),
-        Ok(response) => return response,
+        Ok(mut response) => {
+            // The handler dropped its body before the end (it answered without reading it).
+            if let Ok(rest) = returned.try_recv() {
+                let within = declared.is_none_or(|n| n <= unread_limit as u64);
+                let read = within
+                    && tokio::time::timeout(ms(settings.request_timeout_ms), discard(rest, unread_limit))
+                        .await
+                        .unwrap_or(false);
+                if !read {
+                    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+            }
+            return response;
+        }
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "request-timeout",
@@ -153,6 +189,72 @@ async fn bound_request(
     // The rest of a stalled body is unread, and a timed-out request may still be sending.
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
+}
+
+/// Reads `body` to its end and drops it, chunk by chunk (no memory held); whether it ended
+/// within `limit` bytes and without an error (a stalled body fails by its pause timeout).
+async fn discard(mut body: Body, limit: usize) -> bool {
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                seen = seen.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
+                if seen > limit {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// A request body that, dropped before its end, hands what is left of it back to
+/// [`bound_request`], which reads it off the connection before the answer goes out.
+struct Unread {
+    body: Option<Body>,
+    ended: bool,
+    back: Option<tokio::sync::oneshot::Sender<Body>>,
+}
+
+impl http_body::Body for Unread {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let Some(body) = this.body.as_mut() else { return Poll::Ready(None) };
+        let polled = Pin::new(body).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            this.ended = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.body.as_ref().is_none_or(http_body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.as_ref().map(http_body::Body::size_hint).unwrap_or_default()
+    }
+}
+
+impl Drop for Unread {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        if let (Some(body), Some(back)) = (self.body.take(), self.back.take()) {
+            if !http_body::Body::is_end_stream(&body) {
+                // No one waits any more when the request already timed out; nothing to read then.
+                let _ = back.send(body);
+            }
+        }
+    }
 }
 
 /// When bytes last moved on a connection, and how many of its requests are being handled.

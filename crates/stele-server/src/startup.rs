@@ -227,9 +227,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = crate::app(state.clone());
-    let settings = config.server.clone();
+    let (settings, unread_limit) = (config.server.clone(), config.limits.max_batch_bytes);
     let task = tokio::spawn(async move {
-        crate::serve::serve(listener, app, settings, async {
+        crate::serve::serve(listener, app, settings, unread_limit, async {
             let _ = stopped.await;
         })
         .await

@@ -69,7 +69,8 @@ impl Drop for IngestShare<'_> {
 /// Takes a share of the ingest budget (`server.max_inflight_ingest_bytes`): the body's
 /// `Content-Length` (or the largest body allowed, when it has none). 503 `ingest-busy` with
 /// `Retry-After: 1` when the budget is spent, so a flood costs bounded memory; 503
-/// `index-behind` while the store takes no appends, before the body is read or parsed.
+/// `index-behind` while the store takes no appends, before the body is parsed (what is left
+/// of a refused body is read off the connection and dropped by `serve.rs`).
 pub(crate) fn ingest_permit<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<IngestShare<'a>, ApiError> {
     state.store.accepts_appends()?;
     let max = state.limits.max_batch_bytes;

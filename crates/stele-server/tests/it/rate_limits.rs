@@ -1,6 +1,6 @@
 //! Rate limits: failed authentications per client address (API keys and SCIM tokens alike)
 //! and requests per key, answered 429 with `Retry-After` and counted in `/metrics`; and ingest
-//! turned away with 503 before its body is read (the in-flight budget, the index's lag bound).
+//! turned away with 503 before its body is parsed (the in-flight budget, the index's lag bound).
 
 use crate::common;
 
@@ -174,13 +174,13 @@ async fn a_key_past_its_rate_gets_429_in_each_profiles_shape() {
     }
 }
 
-/// Past the index's lag bound, ingest is refused before its body is read: a body that could
+/// Past the index's lag bound, ingest is refused before its body is parsed: a body that could
 /// not even be parsed is answered 503 `index-behind`, not 400, so a refused batch costs no
-/// read and no parse. With the bound at 0, each accepted event leaves the index one behind
+/// parse (what is left of it is read off the connection and dropped). With the bound at 0, each accepted event leaves the index one behind
 /// until its indexer group commits (a gathering window of 400 ms), so a request sent right
 /// after it finds the index behind; the loop only guards against a machine slower than that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_read() {
+async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_parsed() {
     if common::backend() == common::Backend::Postgres {
         // PostgreSQL measures its lag every 200 ms, so a request cannot be sent at a known lag;
         // the store-level test `ingest_is_refused_while_the_index_lags…` covers its check.
@@ -223,6 +223,48 @@ async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_read() {
     let refused = refused.expect("a request right after an accepted one finds the index behind");
     assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "index-behind").await;
+}
+
+/// A refused ingest body is still read off the connection (and dropped, unparsed), so a
+/// client still sending a large batch receives the answer and its `Retry-After` instead of a
+/// reset connection: the server had answered and closed with the body unread, and a client
+/// writing 4 MiB failed with a broken pipe (this test, before `serve.rs`'s `Unread`). The
+/// same holds for a refusal that comes before any handler: a wrong key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_body_refused_unread_still_gets_its_answer() {
+    if common::backend() == common::Backend::Postgres {
+        eprintln!("skipped on PostgreSQL: its lag is sampled, not known at the request");
+        return;
+    }
+    let app = spawn_app_with(|c| c.store.sqlite_max_index_lag = 0).await;
+    let key = app.tenant_with_key("acme").await;
+    // Unparsable: an answer other than 400 was given without parsing it.
+    let large = format!("{{\"action\":{}", " ".repeat(4 << 20));
+    let post = |secret: &str| {
+        app.http
+            .post(app.url("/v1/events"))
+            .bearer_auth(secret)
+            .header("content-type", "application/json")
+            .body(large.clone())
+            .send()
+    };
+    let wrong = post("stl_nokey.guess").await.expect("the answer arrives");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let mut refused = None;
+    for _ in 0..5 {
+        assert!(ingest_until_taken(&app, &key.secret, &json!({"action": "first"}), 20_000).await);
+        let resp = post(&key.secret).await.expect("the answer arrives, whether refused or read");
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(resp);
+            break;
+        }
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "read and parsed while the index was caught up");
+    }
+    let refused = refused.expect("a request right after an accepted one finds the index behind");
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "index-behind").await;
+    // The connection stays usable: the key's next request is served.
+    assert_eq!(app.get("/v1/events", &key.secret).send().await.expect("sent").status(), StatusCode::OK);
 }
 
 /// Posts `event` until it is answered 201 (at most `tries` times); whether it was.

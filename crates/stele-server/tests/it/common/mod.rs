@@ -356,14 +356,17 @@ pub async fn raw_exchange(addr: &str, head: String, body: Vec<u8>) -> (u16, Stri
     use tokio::io::AsyncWriteExt;
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (reader, mut writer) = stream.into_split();
+    // The write half is kept open until the answer is read (the task returns it): a client
+    // that shuts its side down mid-request is taken by hyper as having given up.
     let write = tokio::spawn(async move {
         if writer.write_all(head.as_bytes()).await.is_ok() {
             for part in body.chunks(64 * 1024) {
                 if writer.write_all(part).await.is_err() {
-                    return;
+                    break;
                 }
             }
         }
+        writer
     });
     let answer =
         tokio::time::timeout(std::time::Duration::from_secs(60), read_response(reader)).await.expect("an answer");
