@@ -31,13 +31,17 @@ const POLL: Duration = Duration::from_millis(200);
 
 pub use stele_store::IndexMode;
 
-/// Events committed but not yet indexed, over all tenants, as last measured.
+/// Events committed but not yet indexed, over all tenants, as last measured; and the appends
+/// waiting for it to drop (told at each measurement).
 #[derive(Default)]
-pub(crate) struct Lag(AtomicU64);
+pub(crate) struct Lag {
+    events: AtomicU64,
+    pub(crate) gate: stele_store::LagGate,
+}
 
 impl Lag {
     pub(crate) fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.events.load(Ordering::Relaxed)
     }
 }
 
@@ -217,7 +221,8 @@ async fn step(client: &mut Client, holder: &mut bool, lag: &Lag) -> Result<(), t
     }
     let total: i64 = pending.iter().map(|(_, head, mark)| head - mark).sum();
     let total = total.max(0) as u64;
-    lag.0.store(total, Ordering::Relaxed);
+    lag.events.store(total, Ordering::Relaxed);
+    lag.gate.advanced();
     record_lag(total);
     Ok(())
 }

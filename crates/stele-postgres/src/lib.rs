@@ -171,6 +171,9 @@ pub struct PostgresOptions {
     pub index: IndexMode,
     /// See [`DEFAULT_MAX_INDEX_LAG`].
     pub max_index_lag: u64,
+    /// How long [`Store::admit_appends`] waits for the index to come within the bound (the
+    /// lag is measured every 200 ms, so waits end on that beat).
+    pub index_lag_wait: std::time::Duration,
 }
 
 impl Default for PostgresOptions {
@@ -180,6 +183,7 @@ impl Default for PostgresOptions {
             query_timeout: stele_store::DEFAULT_QUERY_TIMEOUT,
             index: IndexMode::Background,
             max_index_lag: DEFAULT_MAX_INDEX_LAG,
+            index_lag_wait: stele_store::DEFAULT_INDEX_LAG_WAIT,
         }
     }
 }
@@ -227,6 +231,7 @@ pub struct PostgresStore {
     index_mode: IndexMode,
     lag: Arc<index::Lag>,
     max_index_lag: u64,
+    index_lag_wait: std::time::Duration,
     /// Stops the background indexer (dropped or sent to).
     stop_indexer: Mutex<Option<flume::Sender<()>>>,
     indexer: Mutex<Option<JoinHandle<()>>>,
@@ -261,7 +266,7 @@ impl PostgresStore {
 
     /// Connects with every option (see [`PostgresOptions`]).
     pub async fn connect_with_options(url: &str, options: PostgresOptions) -> Result<Self, ConnectError> {
-        let PostgresOptions { pool_size, query_timeout, index: index_mode, max_index_lag } = options;
+        let PostgresOptions { pool_size, query_timeout, index: index_mode, max_index_lag, index_lag_wait } = options;
         let (config, tls) = match tls::parse(url) {
             Ok(parsed) => parsed,
             Err(tls::TlsError::Url(e)) => return Err(ConnectError::Url(e)),
@@ -311,6 +316,7 @@ impl PostgresStore {
             index_mode,
             lag,
             max_index_lag,
+            index_lag_wait,
             stop_indexer: Mutex::new(Some(stop_tx)),
             indexer: Mutex::new(indexer),
             stepper: tokio::sync::Mutex::new(Stepper { config, client: None, random }),
@@ -585,6 +591,10 @@ impl Store for PostgresStore {
 
     fn accepts_appends(&self) -> Result<(), StoreError> {
         StoreError::check_index_lag(self.lag.get(), self.max_index_lag)
+    }
+
+    async fn admit_appends(&self) -> Result<(), StoreError> {
+        self.lag.gate.admit(|| self.lag.get(), self.max_index_lag, self.index_lag_wait).await
     }
 
     async fn append(

@@ -225,6 +225,11 @@ pub struct StoreSettings {
     /// Past it, ingest answers 503 `index-behind` with `Retry-After: 1`, so that the
     /// un-indexed tail every read scans stays bounded.
     pub sqlite_max_index_lag: u64,
+    /// How long an ingest request that finds the index past `sqlite_max_index_lag` waits for
+    /// it to come back within the bound before it is answered 503 `index-behind`, in
+    /// milliseconds (default 1 000; 0 refuses at once; at most half of
+    /// `server.request_timeout_ms`). It waits before its body is read.
+    pub index_lag_wait_ms: u64,
     /// Memory all SQLite connections' page caches may hold together, in MiB (SQLite's soft
     /// heap limit; default 96). Ignored on PostgreSQL.
     pub sqlite_memory_mib: u64,
@@ -236,6 +241,7 @@ impl Default for StoreSettings {
             query_timeout_ms: 10_000,
             sqlite_max_bytes: None,
             sqlite_max_index_lag: stele_sqlite::DEFAULT_MAX_INDEX_LAG,
+            index_lag_wait_ms: stele_store::DEFAULT_INDEX_LAG_WAIT.as_millis() as u64,
             sqlite_memory_mib: stele_sqlite::DEFAULT_MEMORY_BYTES / (1024 * 1024),
         }
     }
@@ -350,6 +356,13 @@ impl Config {
             return Err(ConfigError::IngestBudget(s.max_inflight_ingest_bytes, self.limits.max_batch_bytes));
         }
         Ok(())
+    }
+
+    /// How long ingest waits for the index to catch up (`store.index_lag_wait_ms`): at most
+    /// half the request timeout, so that a waiting request is answered `index-behind`, not
+    /// `request-timeout`.
+    pub fn index_lag_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.store.index_lag_wait_ms.min(self.server.request_timeout_ms / 2))
     }
 
     /// Which database to open.
@@ -480,6 +493,12 @@ mod tests {
         std::fs::write(&path, "[server]\nidle_timeout_ms = 0\n").expect("write");
         let err = Config::from_file(&path).expect("parses").validate().expect_err("zero is refused");
         assert!(err.to_string().contains("server.idle_timeout_ms"), "{err}");
+        // The wait for the index is at most half the request timeout.
+        std::fs::write(&path, "[server]\nrequest_timeout_ms = 1000\n[store]\nindex_lag_wait_ms = 800\n")
+            .expect("write");
+        assert_eq!(Config::from_file(&path).expect("parses").index_lag_wait(), std::time::Duration::from_millis(500));
+        std::fs::write(&path, "[store]\nindex_lag_wait_ms = 800\n").expect("write");
+        assert_eq!(Config::from_file(&path).expect("parses").index_lag_wait(), std::time::Duration::from_millis(800));
         std::fs::write(&path, "listn = \"x\"\n").expect("write");
         assert!(matches!(Config::from_file(&path), Err(ConfigError::Parse { .. })));
     }

@@ -69,6 +69,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             let options = SqliteOptions {
                 max_bytes: config.store.sqlite_max_bytes,
                 max_index_lag: config.store.sqlite_max_index_lag,
+                index_lag_wait: config.index_lag_wait(),
                 memory_bytes: config.store.sqlite_memory_mib.saturating_mul(1024 * 1024),
                 ..SqliteOptions::default()
             };
@@ -78,6 +79,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             let options = stele_postgres::PostgresOptions {
                 query_timeout: timeout,
                 max_index_lag: config.store.sqlite_max_index_lag,
+                index_lag_wait: config.index_lag_wait(),
                 ..stele_postgres::PostgresOptions::default()
             };
             match PostgresStore::connect_with_options(&url, options).await {

@@ -209,6 +209,8 @@ pub(crate) struct Progress {
     appended: AtomicU64,
     indexed: AtomicU64,
     stop: AtomicBool,
+    /// Appends waiting for the lag to drop (told after each indexer commit).
+    pub(crate) gate: stele_store::LagGate,
 }
 
 impl Progress {
@@ -940,6 +942,7 @@ impl Indexer {
                 self.recent.fetch_add(added, Ordering::Relaxed);
                 self.last_added.store(added, Ordering::Relaxed);
                 self.progress.indexed.fetch_add(n as u64, Ordering::Relaxed);
+                self.progress.gate.advanced();
                 if let Some(since) = oldest {
                     record_delay(since.elapsed());
                 }

@@ -114,6 +114,8 @@ pub struct SqliteOptions {
     pub index: IndexMode,
     /// Committed but unindexed events past which appends answer [`StoreError::IndexBehind`].
     pub max_index_lag: u64,
+    /// How long [`Store::admit_appends`] waits for the index to come within the bound.
+    pub index_lag_wait: std::time::Duration,
     /// SQLite's soft heap limit, in bytes: past it, SQLite recycles page-cache pages instead
     /// of allocating more, so that the caches of the writer, the indexer and every reader
     /// together stay near this bound. It is process-wide (the last store opened sets it).
@@ -133,6 +135,7 @@ impl Default for SqliteOptions {
             max_bytes: None,
             index: IndexMode::Background,
             max_index_lag: DEFAULT_MAX_INDEX_LAG,
+            index_lag_wait: stele_store::DEFAULT_INDEX_LAG_WAIT,
             memory_bytes: DEFAULT_MEMORY_BYTES,
         }
     }
@@ -146,6 +149,7 @@ pub struct SqliteStore {
     indexer: Arc<Indexer>,
     indexer_thread: Mutex<Option<JoinHandle<()>>>,
     max_index_lag: u64,
+    index_lag_wait: std::time::Duration,
     readers: Arc<Mutex<Vec<Connection>>>,
     /// Tenant ids to row numbers, as reads found them.
     tenant_nos: Mutex<std::collections::HashMap<TenantId, i64>>,
@@ -223,6 +227,7 @@ impl SqliteStore {
             indexer,
             indexer_thread: Mutex::new(indexer_thread),
             max_index_lag: options.max_index_lag,
+            index_lag_wait: options.index_lag_wait,
             readers: Arc::new(Mutex::new(Vec::new())),
             tenant_nos: Mutex::new(std::collections::HashMap::new()),
             reading: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
@@ -590,6 +595,11 @@ impl Store for SqliteStore {
 
     fn accepts_appends(&self) -> Result<(), StoreError> {
         StoreError::check_index_lag(self.indexer.progress.lag(), self.max_index_lag)
+    }
+
+    async fn admit_appends(&self) -> Result<(), StoreError> {
+        let progress = &self.indexer.progress;
+        progress.gate.admit(|| progress.lag(), self.max_index_lag, self.index_lag_wait).await
     }
 
     async fn append(

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod derived;
 pub mod directory;
 mod index_mode;
+mod lag_gate;
 pub mod layout;
 pub mod proofs;
 mod records;
@@ -19,6 +20,7 @@ pub mod write;
 pub use delivery::DeliveryStore;
 pub use directory::DirectoryStore;
 pub use index_mode::IndexMode;
+pub use lag_gate::{LagGate, DEFAULT_INDEX_LAG_WAIT};
 pub use records::{
     AppendOutcome, Grown, GrownLog, Idempotency, KeyRecord, NewKey, NewTenant, Page, Receipt, Redaction, Tenant,
     TreeState, IDEMPOTENCY_WINDOW_MICROS,
@@ -137,9 +139,14 @@ pub trait Store:
     async fn revoke_key(&self, tenant: &TenantId, id: &KeyId, audit: NewEvent) -> Result<KeyRecord, StoreError>;
 
     /// `Ok` while appends are taken; `IndexBehind` while the index lags past its bound.
-    /// Ingest asks before it reads a body, so a refused request costs no read and no parse;
-    /// [`Store::append`] asks again (the lag may have grown meanwhile).
+    /// [`Store::append`] asks this, and answers at once.
     fn accepts_appends(&self) -> Result<(), StoreError>;
+
+    /// Like [`Store::accepts_appends`], but past the bound it waits for the index to come
+    /// within it, up to the backend's `index_lag_wait` ([`LagGate`]), before answering
+    /// `IndexBehind`. Ingest asks this before it parses a body, so a refused request costs
+    /// no parse, and a burst is taken at the indexer's pace.
+    async fn admit_appends(&self) -> Result<(), StoreError>;
 
     /// Appends events to a tenant's log, all or nothing. With `idempotency`, a repeat of an
     /// earlier request (same key, same fingerprint, within 24 h) returns the first receipts

@@ -163,7 +163,13 @@ async fn ingest_is_refused_while_the_index_lags_and_the_background_indexer_catch
     // Another node's indexer that does not index: it holds the indexer lock first.
     let holder = client(&db).await;
     holder.execute("SELECT pg_advisory_lock($1)", &[&INDEXER_LOCK]).await.expect("lock");
-    let options = PostgresOptions { index: IndexMode::Background, max_index_lag: 50, ..PostgresOptions::default() };
+    let wait = std::time::Duration::from_secs(600);
+    let options = PostgresOptions {
+        index: IndexMode::Background,
+        max_index_lag: 50,
+        index_lag_wait: wait,
+        ..PostgresOptions::default()
+    };
     let (store, inspect) = open_at(&db, options).await;
 
     // Positive control: under the limit, appends are taken.
@@ -186,9 +192,20 @@ async fn ingest_is_refused_while_the_index_lags_and_the_background_indexer_catch
     })
     .await;
     assert_eq!(state(&inspect).await.2, 0, "nothing indexed while another node holds the lock");
+    // Ingest's admission waits while the index is behind (polled once: not ready).
+    let mut admitted = Box::pin(store.admit_appends());
+    tokio::select! {
+        biased;
+        early = &mut admitted => panic!("admitted while the index is behind: {early:?}"),
+        () = std::future::ready(()) => {}
+    }
 
     // The other node goes away: this node's indexer takes over and catches up, and ingest resumes.
     drop(holder);
+    let admitted = tokio::time::timeout(std::time::Duration::from_secs(60), admitted)
+        .await
+        .expect("woken by a lag measurement, not by the end of its 600 s wait");
+    admitted.expect("admitted once the index is within the bound");
     until("the indexer to catch up", || async {
         let (_, _, mark, head) = state(&inspect).await;
         mark == head

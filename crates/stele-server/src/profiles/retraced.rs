@@ -116,7 +116,7 @@ async fn project(state: &AppState, headers: &HeaderMap, project_id: &str) -> Res
 /// The JSON body, after the content type and size checks.
 async fn json_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, Failure> {
     require_json(headers)?;
-    let _budget = crate::routes::events::ingest_permit(state, headers)?;
+    let _budget = crate::routes::events::ingest_permit(state, headers).await?;
     let bytes = read_limited(headers, body, state.limits.max_batch_bytes).await?;
     if let Err(stele_core::UniqueKeysError::Duplicate(d)) = stele_core::check_unique_keys(&bytes) {
         return Err(Failure::bad(format!("{d}; each key may appear once in an object")));

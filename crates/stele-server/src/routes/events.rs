@@ -69,10 +69,11 @@ impl Drop for IngestShare<'_> {
 /// Takes a share of the ingest budget (`server.max_inflight_ingest_bytes`): the body's
 /// `Content-Length` (or the largest body allowed, when it has none). 503 `ingest-busy` with
 /// `Retry-After: 1` when the budget is spent, so a flood costs bounded memory; 503
-/// `index-behind` while the store takes no appends, before the body is parsed (what is left
-/// of a refused body is read off the connection and dropped by `serve.rs`).
-pub(crate) fn ingest_permit<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<IngestShare<'a>, ApiError> {
-    state.store.accepts_appends()?;
+/// `index-behind` when the store takes no appends within `[store] index_lag_wait_ms`, before
+/// the body is parsed (what is left of a refused body is read off the connection and dropped
+/// by `serve.rs`). A request waiting for the index holds no share and no body.
+pub(crate) async fn ingest_permit<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<IngestShare<'a>, ApiError> {
+    state.store.admit_appends().await?;
     let max = state.limits.max_batch_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -153,7 +154,7 @@ pub async fn ingest(
     let writer = principal.writer(principal.tenant(&headers)?)?;
     require_json(&headers)?;
     let idempotency_key = idempotency_key(&headers)?;
-    let _budget = ingest_permit(&state, &headers)?;
+    let _budget = ingest_permit(&state, &headers).await?;
     let bytes = read_limited(&headers, body, state.limits.max_batch_bytes).await?;
     let Appended { outcome, batch } = append_body(&state, &writer, bytes, idempotency_key).await?;
     let replayed = matches!(outcome, AppendOutcome::Replayed(_));

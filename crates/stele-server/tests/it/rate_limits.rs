@@ -187,7 +187,7 @@ async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_parsed() {
         eprintln!("skipped on PostgreSQL: its lag is sampled, not known at the request");
         return;
     }
-    let app = spawn_app_with(|c| c.store.sqlite_max_index_lag = 0).await;
+    let app = spawn_app_with(|c| (c.store.sqlite_max_index_lag, c.store.index_lag_wait_ms) = (0, 0)).await;
     let key = app.tenant_with_key("acme").await;
     let unparsable = || {
         app.http
@@ -236,7 +236,7 @@ async fn a_large_body_refused_unread_still_gets_its_answer() {
         eprintln!("skipped on PostgreSQL: its lag is sampled, not known at the request");
         return;
     }
-    let app = spawn_app_with(|c| c.store.sqlite_max_index_lag = 0).await;
+    let app = spawn_app_with(|c| (c.store.sqlite_max_index_lag, c.store.index_lag_wait_ms) = (0, 0)).await;
     let key = app.tenant_with_key("acme").await;
     // Unparsable: an answer other than 400 was given without parsing it.
     let large = format!("{{\"action\":{}", " ".repeat(4 << 20));
@@ -265,6 +265,38 @@ async fn a_large_body_refused_unread_still_gets_its_answer() {
     assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "index-behind").await;
     // The connection stays usable: the key's next request is served.
     assert_eq!(app.get("/v1/events", &key.secret).send().await.expect("sent").status(), StatusCode::OK);
+}
+
+/// Past the lag bound, ingest waits for the index (`index_lag_wait_ms`) instead of refusing
+/// at once: the same sequence — each event posted right after the previous was taken, with
+/// the bound at 0 so each finds the index behind until its group commits — is refused at
+/// least once without a wait (the control) and never with one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_lag_bound_ingest_waits_for_the_index() {
+    if common::backend() == common::Backend::Postgres {
+        eprintln!("skipped on PostgreSQL: its lag is sampled, not known at the request");
+        return;
+    }
+    for (wait_ms, refusals_expected) in [(0, true), (30_000, false)] {
+        let app = spawn_app_with(|c| (c.store.sqlite_max_index_lag, c.store.index_lag_wait_ms) = (0, wait_ms)).await;
+        let key = app.tenant_with_key("acme").await;
+        assert!(ingest_until_taken(&app, &key.secret, &json!({"action": "first"}), 20_000).await);
+        let mut refused = 0;
+        for i in 0..5 {
+            let resp = app.ingest(&key.secret, &json!({"action": format!("next.{i}")})).await;
+            match resp.status() {
+                StatusCode::CREATED => {}
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    refused += 1;
+                    assert_problem(resp, StatusCode::SERVICE_UNAVAILABLE, "index-behind").await;
+                    assert!(ingest_until_taken(&app, &key.secret, &json!({"action": "again"}), 20_000).await);
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(refused > 0, refusals_expected, "wait {wait_ms} ms: {refused} of 5 refused");
+        app.shutdown().await;
+    }
 }
 
 /// Posts `event` until it is answered 201 (at most `tries` times); whether it was.

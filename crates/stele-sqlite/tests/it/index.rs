@@ -265,6 +265,49 @@ async fn ingest_is_refused_past_the_lag_bound_until_the_index_catches_up() {
     store.close().await;
 }
 
+/// Past the bound, ingest's admission waits for the indexer instead of refusing at once: it
+/// is woken by the indexer's commit (long before its wait would end) and taken. With no
+/// wait it is refused at once, as `append` is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_past_the_lag_bound_waits_for_the_indexer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("stele.db");
+    let wait = std::time::Duration::from_secs(600);
+    let options =
+        SqliteOptions { index: IndexMode::Never, max_index_lag: 5, index_lag_wait: wait, ..SqliteOptions::default() };
+    let store = Arc::new(SqliteStore::open_with(&path, options).expect("open"));
+    make_tenant(&*store).await;
+    // Positive control: within the bound, admitted at once.
+    store.admit_appends().await.expect("nothing behind yet");
+    let batch: Vec<NewEvent> = (0..5).map(|i| parsed(json!({"action": format!("a.{i}")}))).collect();
+    store.append(&tenant(), batch, None).await.expect("within the bound");
+    let waiting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.admit_appends().await })
+    };
+    tokio::task::yield_now().await;
+    assert!(!waiting.is_finished(), "6 behind, bound 5: waits");
+    store.catch_up_index().await.expect("indexed");
+    let admitted = tokio::time::timeout(std::time::Duration::from_secs(60), waiting)
+        .await
+        .expect("woken by the indexer's commit, not by the end of its 600 s wait");
+    admitted.expect("joined").expect("admitted once caught up");
+    store.close().await;
+
+    // With no wait, admission past the bound is refused at once.
+    let options = SqliteOptions {
+        index: IndexMode::Never,
+        max_index_lag: 5,
+        index_lag_wait: std::time::Duration::ZERO,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open_with(&path, options).expect("open");
+    let batch: Vec<NewEvent> = (0..6).map(|i| parsed(json!({"action": format!("b.{i}")}))).collect();
+    store.append(&tenant(), batch, None).await.expect("within the bound");
+    assert!(matches!(store.admit_appends().await, Err(StoreError::IndexBehind(6))));
+    store.close().await;
+}
+
 /// The indexer reads a group's events in chunks of 1 000 (so that a group's JSON is never
 /// all in memory) but sorts the group's postings as one: a group that spans several chunks
 /// answers exactly as the unindexed log does.
