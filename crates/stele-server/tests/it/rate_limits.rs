@@ -176,18 +176,10 @@ async fn a_key_past_its_rate_gets_429_in_each_profiles_shape() {
 
 /// Past the index's lag bound, ingest is refused before its body is parsed: a body that could
 /// not even be parsed is answered 503 `index-behind`, not 400, so a refused batch costs no
-/// parse (what is left of it is read off the connection and dropped). With the bound at 0, each accepted event leaves the index one behind
-/// until its indexer group commits (a gathering window of 400 ms), so a request sent right
-/// after it finds the index behind; the loop only guards against a machine slower than that.
+/// parse (what is left of it is read off the connection and dropped).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_parsed() {
-    if common::backend() == common::Backend::Postgres {
-        // PostgreSQL measures its lag every 200 ms, so a request cannot be sent at a known lag;
-        // the store-level test `ingest_is_refused_while_the_index_lags…` covers its check.
-        eprintln!("skipped on PostgreSQL: its lag is sampled, not known at the request");
-        return;
-    }
-    let app = spawn_app_with(|c| (c.store.sqlite_max_index_lag, c.store.index_lag_wait_ms) = (0, 0)).await;
+    let Some(app) = app_with_lag_bound_zero(0).await else { return };
     let key = app.tenant_with_key("acme").await;
     let unparsable = || {
         app.http
@@ -209,20 +201,7 @@ async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_parsed() {
         tokio::task::yield_now().await;
     }
     assert!(control, "a malformed body is a 400 while the index is caught up");
-    let mut refused = None;
-    for _ in 0..5 {
-        // Taken once the index has caught up (each try until then is refused and stores nothing).
-        let taken = ingest_until_taken(&app, &key.secret, &json!({"action": "first"}), 20_000).await;
-        assert!(taken, "ingest is taken again once the index has caught up");
-        let resp = unparsable().await.expect("sent");
-        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-            refused = Some(resp);
-            break;
-        }
-    }
-    let refused = refused.expect("a request right after an accepted one finds the index behind");
-    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
-    assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "index-behind").await;
+    refused_right_after_an_accepted_event(&app, &key.secret, || async { unparsable().await.expect("sent") }).await;
 }
 
 /// A refused ingest body is still read off the connection (and dropped, unparsed), so a
@@ -232,11 +211,7 @@ async fn past_the_lag_bound_ingest_is_refused_before_its_body_is_parsed() {
 /// same holds for a refusal that comes before any handler: a wrong key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_body_refused_unread_still_gets_its_answer() {
-    if common::backend() == common::Backend::Postgres {
-        eprintln!("skipped on PostgreSQL: its lag is sampled, not known at the request");
-        return;
-    }
-    let app = spawn_app_with(|c| (c.store.sqlite_max_index_lag, c.store.index_lag_wait_ms) = (0, 0)).await;
+    let Some(app) = app_with_lag_bound_zero(0).await else { return };
     let key = app.tenant_with_key("acme").await;
     // Unparsable: an answer other than 400 was given without parsing it.
     let large = format!("{{\"action\":{}", " ".repeat(4 << 20));
@@ -250,19 +225,10 @@ async fn a_large_body_refused_unread_still_gets_its_answer() {
     };
     let wrong = post("stl_nokey.guess").await.expect("the answer arrives");
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let mut refused = None;
-    for _ in 0..5 {
-        assert!(ingest_until_taken(&app, &key.secret, &json!({"action": "first"}), 20_000).await);
-        let resp = post(&key.secret).await.expect("the answer arrives, whether refused or read");
-        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-            refused = Some(resp);
-            break;
-        }
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "read and parsed while the index was caught up");
-    }
-    let refused = refused.expect("a request right after an accepted one finds the index behind");
-    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
-    assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "index-behind").await;
+    refused_right_after_an_accepted_event(&app, &key.secret, || async {
+        post(&key.secret).await.expect("the answer arrives, whether refused or read")
+    })
+    .await;
     // The connection stays usable: the key's next request is served.
     assert_eq!(app.get("/v1/events", &key.secret).send().await.expect("sent").status(), StatusCode::OK);
 }
@@ -273,12 +239,8 @@ async fn a_large_body_refused_unread_still_gets_its_answer() {
 /// least once without a wait (the control) and never with one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_lag_bound_ingest_waits_for_the_index() {
-    if common::backend() == common::Backend::Postgres {
-        eprintln!("skipped on PostgreSQL: its lag is sampled, not known at the request");
-        return;
-    }
     for (wait_ms, refusals_expected) in [(0, true), (30_000, false)] {
-        let app = spawn_app_with(|c| (c.store.sqlite_max_index_lag, c.store.index_lag_wait_ms) = (0, wait_ms)).await;
+        let Some(app) = app_with_lag_bound_zero(wait_ms).await else { return };
         let key = app.tenant_with_key("acme").await;
         assert!(ingest_until_taken(&app, &key.secret, &json!({"action": "first"}), 20_000).await);
         let mut refused = 0;
@@ -297,6 +259,42 @@ async fn past_the_lag_bound_ingest_waits_for_the_index() {
         assert_eq!(refused > 0, refusals_expected, "wait {wait_ms} ms: {refused} of 5 refused");
         app.shutdown().await;
     }
+}
+
+/// A server whose index may lag by no event, waiting `wait_ms` for it; `None` (and why,
+/// printed) on PostgreSQL, which measures its lag every 200 ms, so a request cannot be sent
+/// at a known lag (the store-level test `ingest_is_refused_while_the_index_lags…` covers it).
+async fn app_with_lag_bound_zero(wait_ms: u64) -> Option<common::TestApp> {
+    if common::backend() == common::Backend::Postgres {
+        eprintln!("skipped on PostgreSQL: its lag is sampled, not known at the request");
+        return None;
+    }
+    Some(spawn_app_with(|c| (c.store.sqlite_max_index_lag, c.store.index_lag_wait_ms) = (0, wait_ms)).await)
+}
+
+/// Sends an unparsable ingest body with `send` right after an event was taken, until it is
+/// refused with 503 `index-behind` and `Retry-After: 1`. With the bound at 0, each accepted
+/// event leaves the index one behind until its indexer group commits (a gathering window of
+/// 400 ms), so the first try is refused; the five tries only guard against a slower machine.
+/// A try that is not refused was read and parsed: 400.
+async fn refused_right_after_an_accepted_event<F, Fut>(app: &common::TestApp, secret: &str, send: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    for _ in 0..5 {
+        // Taken once the index has caught up (each try until then is refused and stores nothing).
+        let taken = ingest_until_taken(app, secret, &json!({"action": "first"}), 20_000).await;
+        assert!(taken, "ingest is taken again once the index has caught up");
+        let resp = send().await;
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+            assert_problem(resp, StatusCode::SERVICE_UNAVAILABLE, "index-behind").await;
+            return;
+        }
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "read and parsed while the index was caught up");
+    }
+    panic!("a request right after an accepted one never found the index behind");
 }
 
 /// Posts `event` until it is answered 201 (at most `tries` times); whether it was.
