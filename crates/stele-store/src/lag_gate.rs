@@ -3,7 +3,8 @@
 //! for the indexer to bring the lag back within the bound. A refused client sleeps its whole
 //! `Retry-After` (one second) however soon the indexer's next group frees room; a waiting one
 //! goes on as soon as it does. `stele bench ingest` (200 000 batched events): 503s per run
-//! 8–9 → 2–5, events/s the same within this machine's noise (the indexer sets the pace).
+//! 8–9 → 0–8 (median 3), events/s the same within this machine's noise (the indexer sets
+//! the pace).
 
 use std::time::Duration;
 
