@@ -105,6 +105,29 @@ impl fmt::Display for Timestamp {
     /// form sorts like the instant.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = self.to_offset();
+        // Digits written by hand: every event's JSON and leaf holds two of these, and
+        // `write!` with seven padded numbers was 3% of the ingest request path.
+        if let Ok(year) = u32::try_from(t.year()) {
+            if year <= 9999 {
+                let mut text = *b"0000-00-00T00:00:00.000000Z";
+                let fields = [
+                    (0, 4, year),
+                    (5, 2, u32::from(u8::from(t.month()))),
+                    (8, 2, u32::from(t.day())),
+                    (11, 2, u32::from(t.hour())),
+                    (14, 2, u32::from(t.minute())),
+                    (17, 2, u32::from(t.second())),
+                    (20, 6, t.microsecond()),
+                ];
+                for (at, width, mut value) in fields {
+                    for digit in text[at..at + width].iter_mut().rev() {
+                        *digit = b'0' + (value % 10) as u8;
+                        value /= 10;
+                    }
+                }
+                return f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?);
+            }
+        }
         write!(
             f,
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
@@ -165,5 +188,20 @@ mod tests {
             Timestamp::from_unix_millis(1_465_790_400_000).map(|t| t.to_string()).as_deref(),
             Ok("2016-06-13T04:00:00.000000Z")
         );
+    }
+
+    proptest::proptest! {
+        /// The hand-written digits are what `write!` with padded numbers gives, over the
+        /// whole range (and beyond it, where the fallback takes over).
+        #[test]
+        fn text_is_the_padded_fields(micros in Timestamp::MIN.as_micros() - 1_000_000_000..=Timestamp::MAX.as_micros() + 1_000_000_000) {
+            let t = Timestamp::from_micros(micros);
+            let o = t.to_offset();
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                o.year(), u8::from(o.month()), o.day(), o.hour(), o.minute(), o.second(), o.microsecond()
+            );
+            proptest::prop_assert_eq!(t.to_string(), expected);
+        }
     }
 }
