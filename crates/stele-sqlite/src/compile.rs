@@ -19,8 +19,9 @@ use stele_core::filter::Value;
 use stele_core::{Attr, CompareOp, Cursor, Expr, PageRequest, Query, Sort, TextQuery};
 use stele_store::layout::{exact_plan, like_escape, place, text_of, ExactPlan, Place};
 
-use crate::index::{column_term, substring_query};
+use crate::index::column_term;
 use crate::rows::pos;
+use crate::trigrams::needle_grams;
 
 /// Where a read's index ends: the tenant and its high-water mark, as seen by the read's
 /// transaction.
@@ -134,18 +135,18 @@ pub struct DenseTerms {
     /// The words' matches, and the trigram candidates of `message co`, looked up only between
     /// these rowids (inclusive): one window of a windowed walk (`read.rs::windowed_page`).
     text_window: Option<(i64, i64)>,
-    /// Needles of `message co` whose trigram candidates are few, with their `message_tri`
-    /// MATCH expression: collected from the trigram index first.
-    rare_substrings: HashMap<String, String>,
-    /// Every indexed trigram candidate of a rare needle, as a JSON array of rowids, when the
-    /// plan's bounded count listed all of them: the page reads them instead of asking the
-    /// trigram index again (the same FTS5 query, 6–9 ms for a needle of common trigrams).
+    /// Needles of `message co` whose trigram candidates are few: the way in, when they are
+    /// listed.
+    rare_substrings: HashSet<String>,
+    /// Every indexed trigram candidate of a rare needle (of the window's rowids, in a
+    /// window), as a JSON array of rowids: the page reads these rows. A rare needle without
+    /// a list is checked on each row the page reads otherwise (exact either way).
     substring_candidates: HashMap<String, (String, usize)>,
     /// The words are common enough for a page in time order to be read in windows.
     windowed_text: bool,
     /// Needles of `message co` whose trigram candidates are many enough for a page in time
-    /// order to be read in windows, each collecting the candidates between its rowids.
-    windowed_substrings: HashMap<String, String>,
+    /// order to be read in windows, each listing the candidates between its rowids.
+    windowed_substrings: HashSet<String>,
 }
 
 impl DenseTerms {
@@ -168,12 +169,21 @@ impl DenseTerms {
     }
 
     /// The words' matches, and every substring's trigram candidates, are collected between
-    /// rowids `lo` and `hi` only.
-    pub fn with_text_window(mut self, lo: i64, hi: i64) -> Self {
+    /// rowids `lo` and `hi` only; the windowed needles' candidates there are
+    /// `candidates` (needle → rowids; a needle left out is checked on each row of the window).
+    pub fn with_text_window(mut self, lo: i64, hi: i64, candidates: Vec<(String, Vec<i64>)>) -> Self {
         self.text = false;
         self.text_window = Some((lo, hi));
         self.rare_substrings.extend(std::mem::take(&mut self.windowed_substrings));
+        for (needle, rowids) in candidates {
+            self.insert_substring_candidates(needle, &rowids);
+        }
         self
+    }
+
+    /// The needles whose candidates a window lists (see [`DenseTerms::with_text_window`]).
+    pub fn windowed_needles(&self) -> impl Iterator<Item = &str> {
+        self.windowed_substrings.iter().map(String::as_str)
     }
 
     /// The words are common enough to read a page in time order in windows.
@@ -185,14 +195,14 @@ impl DenseTerms {
     /// Whether a page in time order is found sooner window by window along the time index:
     /// common words or a common substring, and no rarer words or substring to start from.
     pub fn windowed(&self, has_text: bool) -> bool {
-        let substrings_common = self.rare_substrings.keys().all(|n| self.windowed_substrings.contains_key(n));
+        let substrings_common = self.rare_substrings.iter().all(|n| self.windowed_substrings.contains(n));
         let some_common = if has_text { self.windowed_text } else { !self.windowed_substrings.is_empty() };
         some_common && substrings_common
     }
 
-    /// `message co <needle>` has few candidates in the trigram index (found by `query`).
-    pub fn insert_rare_substring(&mut self, needle: String, query: String) {
-        self.rare_substrings.insert(needle, query);
+    /// `message co <needle>` has few candidates in the trigram index.
+    pub fn insert_rare_substring(&mut self, needle: String) {
+        self.rare_substrings.insert(needle);
     }
 
     /// Every indexed candidate of the rare `message co <needle>`: `rowids`.
@@ -209,24 +219,28 @@ impl DenseTerms {
         out
     }
 
-    /// `message co <needle>` has enough candidates in the trigram index (found by `query`)
-    /// for a page in time order to be read in windows.
-    pub fn insert_windowed_substring(&mut self, needle: String, query: String) {
-        self.windowed_substrings.insert(needle, query);
+    /// `message co <needle>` has enough candidates in the trigram index for a page in time
+    /// order to be read in windows.
+    pub fn insert_windowed_substring(&mut self, needle: String) {
+        self.windowed_substrings.insert(needle);
     }
 
-    /// The trigram query of `e` if it is a `message co` with few candidates.
+    /// The listed candidates (a JSON array of rowids) of `e` if it is a `message co` with few
+    /// candidates.
     fn rare_substring(&self, e: &Expr) -> Option<&str> {
-        substring_needle(e).and_then(|(needle, _)| self.rare_substrings.get(needle)).map(String::as_str)
+        substring_needle(e)
+            .filter(|(needle, _)| self.rare_substrings.contains(*needle))
+            .and_then(|(needle, _)| self.substring_candidates.get(needle))
+            .map(|(rowids, _)| rowids.as_str())
     }
 }
 
 /// The needle of a `message co "…"` comparison long enough for the trigram index, and its
-/// `message_tri` MATCH expression.
-pub fn substring_needle(e: &Expr) -> Option<(&str, String)> {
+/// trigrams' alternatives ([`needle_grams`]).
+pub fn substring_needle(e: &Expr) -> Option<(&str, Vec<Vec<i64>>)> {
     match e {
         Expr::Compare { attr: Attr::Message, op: CompareOp::Co, value: Value::String(v) } => {
-            substring_query(v).map(|query| (v.as_str(), query))
+            needle_grams(v).map(|grams| (v.as_str(), grams))
         }
         _ => None,
     }
@@ -276,25 +290,15 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
             exact_compare(sql, s, attr, *op, v, negate, dense);
         }
         Expr::Compare { attr, op, value } => {
-            if let Some(query) = dense.rare_substring(e).filter(|_| !negate) {
+            if let Some(rowids) = dense.rare_substring(e).filter(|_| !negate) {
                 // Exact on the column; the trigram index's candidates (and the tail) are the
                 // way in.
                 sql.push("(");
                 scalar(sql, "message", *op, value, false);
                 let (base, tail, end) = (pos(s.no, 0), pos(s.no, s.mark), pos(s.no + 1, 0));
-                let listed = substring_needle(e).and_then(|(needle, _)| dense.substring_candidates.get(needle));
-                match listed {
-                    Some((rowids, _)) => {
-                        sql.push(" AND pos IN (SELECT value FROM json_each(").bind(SqlValue::Text(rowids.clone()));
-                        sql.push(") WHERE TRUE");
-                        rowid_range(sql, "value", base, tail + 1, dense.text_window);
-                    }
-                    None => {
-                        sql.push(" AND pos IN (SELECT rowid FROM message_tri WHERE message_tri MATCH ");
-                        sql.bind(SqlValue::Text(query.to_owned()));
-                        rowid_range(sql, "rowid", base, tail + 1, dense.text_window);
-                    }
-                }
+                sql.push(" AND pos IN (SELECT value FROM json_each(").bind(SqlValue::Text(rowids.to_owned()));
+                sql.push(") WHERE TRUE");
+                rowid_range(sql, "value", base, tail + 1, dense.text_window);
                 sql.push(" UNION ALL SELECT pos FROM events WHERE TRUE");
                 rowid_range(sql, "pos", tail, end, dense.text_window);
                 sql.push("))");

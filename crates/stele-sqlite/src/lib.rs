@@ -22,6 +22,7 @@ mod sessions;
 mod stats;
 mod tenant_update;
 mod tree;
+mod trigrams;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@ use stele_store::{KeyRecord, Page, StoreError, Tenant};
 use crate::compile::{equality_term, sort_column, substring_needle, where_clause, DenseTerms, Split, Sql};
 use crate::index;
 use crate::rows::pos;
+use crate::trigrams;
 
 use crate::backend;
 
@@ -199,9 +200,9 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
     let drivers = below_in(query.filter.iter().map(|f| f.expr()), false);
     let is_driver = |e: &stele_core::Expr| drivers.iter().any(|d| std::ptr::eq(*d, e));
     let all = leaves(query);
-    // Each `message co` long enough for the trigram index, with its needle and MATCH query.
-    let needles: Vec<(&stele_core::Expr, &str, String)> =
-        all.iter().filter_map(|e| substring_needle(e).map(|(needle, words)| (*e, needle, words))).collect();
+    // Each `message co` long enough for the trigram index, with its needle and trigrams.
+    let needles: Vec<(&stele_core::Expr, &str, Vec<Vec<i64>>)> =
+        all.iter().filter_map(|e| substring_needle(e).map(|(needle, grams)| (*e, needle, grams))).collect();
     // A page in time order whose one way in is its words, or one such substring, is read in
     // windows from [`WINDOWED_TEXT_ROWS`] matches on, whatever more it has: counting on to
     // [`DENSE_TERM_ROWS`] would be wasted (1–4 ms for a common word in the 1 M-event log's
@@ -235,25 +236,21 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
         }
         None => {}
     }
-    for (e, needle, words) in needles {
+    for (e, needle, grams) in needles {
         // Indexed candidates only: the tail's rows are read either way (both plans union
         // them), and the tail is bounded by the lag limit. Listed rather than counted: when
         // there are fewer than the bound, the list is all of them, and a page reads it.
-        let rowids: Vec<i64> = conn
-            .prepare_cached(
-                "SELECT rowid FROM message_tri WHERE message_tri MATCH ?1 AND rowid > ?2 AND rowid < ?3 LIMIT ?4",
-            )
-            .and_then(|mut s| s.query_map(params![&words, pos(no, 0), pos(no + 1, 0), bound], |r| r.get(0))?.collect())
-            .map_err(backend)?;
+        let seqs = trigrams::candidates(conn, no, &grams, (0, i64::MAX), bound as usize).map_err(backend)?;
+        let rowids: Vec<i64> = seqs.into_iter().map(|seq| pos(no, seq as u64)).collect();
         let n = rowids.len() as i64;
         if n >= WINDOWED_TEXT_ROWS && is_driver(e) {
-            dense.insert_windowed_substring(needle.to_owned(), words.clone());
+            dense.insert_windowed_substring(needle.to_owned());
         }
         if n < DENSE_TERM_ROWS {
             if n < bound {
                 dense.insert_substring_candidates(needle.to_owned(), &rowids);
             }
-            dense.insert_rare_substring(needle.to_owned(), words);
+            dense.insert_rare_substring(needle.to_owned());
             rarest_other = rarest_other.min(n);
         }
     }
@@ -384,13 +381,20 @@ fn conjuncts(query: &Query) -> Vec<&stele_core::Expr> {
 
 /// What a count plans with: every term collected, and every `message co` long enough for
 /// the trigram index collected from it (a count reads each candidate's row at most once,
-/// where walking the time index reads every row).
-fn collect_everything(query: &Query) -> DenseTerms {
+/// where walking the time index reads every row) — unless it has more than
+/// [`MAX_LISTED_CANDIDATES`], which are then checked on each row instead.
+fn collect_everything(conn: &Connection, split: &Split, query: &Query) -> Result<DenseTerms, StoreError> {
     let mut plan = DenseTerms::new();
-    for (needle, query) in leaves(query).into_iter().filter_map(substring_needle) {
-        plan.insert_rare_substring(needle.to_owned(), query);
+    for (needle, grams) in leaves(query).into_iter().filter_map(substring_needle) {
+        let seqs =
+            trigrams::candidates(conn, split.no, &grams, (0, i64::MAX), MAX_LISTED_CANDIDATES + 1).map_err(backend)?;
+        if seqs.len() <= MAX_LISTED_CANDIDATES {
+            let rowids: Vec<i64> = seqs.into_iter().map(|seq| pos(split.no, seq as u64)).collect();
+            plan.insert_substring_candidates(needle.to_owned(), &rowids);
+            plan.insert_rare_substring(needle.to_owned());
+        }
     }
-    plan
+    Ok(plan)
 }
 
 /// The comparisons of the query's filter and view (below every `and`, `or` and `not`).
@@ -600,7 +604,9 @@ fn windowed_page(
     };
     while let Some(WindowSpan { rowids, last, events }) = next(start, size)? {
         let take = (limit - rows.len()).saturating_add(skip);
-        let window = window_sql(split, query, dense, (start, last), rowids, i64::try_from(take).unwrap_or(i64::MAX));
+        let listed = window_candidates(conn, split, query, dense, rowids)?;
+        let dense = dense.clone().with_text_window(rowids.0, rowids.1, listed);
+        let window = window_sql(split, query, &dense, (start, last), i64::try_from(take).unwrap_or(i64::MAX));
         let mut stmt = conn.prepare_cached(&window.text).map_err(backend)?;
         let found = stmt
             .query_map(params_from_iter(window.params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -792,21 +798,56 @@ fn window_bounds(split: &Split, query: &Query, start: Option<TimeKey>, last: Opt
     sql
 }
 
+/// Most trigram candidates a query lists for one needle (2 MB of rowids, twice that as the
+/// JSON the page reads them from). A window is sized to a few times the matches a page still
+/// wants, so its candidates are far fewer; only a window whose rowids spread wide (times far
+/// out of seq order), or a count of a common needle, could have more, and the needle is then
+/// checked on each row read instead (still exact; memory stays bounded).
+const MAX_LISTED_CANDIDATES: usize = 4 * MAX_WINDOW_EVENTS as usize;
+
+/// The candidates of the plan's windowed needles between rowids `lo..=hi` (from the trigram
+/// index; the tail's rows are read by the window's query itself).
+fn window_candidates(
+    conn: &Connection,
+    split: &Split,
+    query: &Query,
+    dense: &DenseTerms,
+    (lo, hi): (i64, i64),
+) -> Result<Vec<(String, Vec<i64>)>, StoreError> {
+    let base = pos(split.no, 0);
+    let mut out = Vec::new();
+    for needle in dense.windowed_needles() {
+        let Some(grams) = leaves(query)
+            .into_iter()
+            .filter_map(substring_needle)
+            .find_map(|(n, grams)| (n == needle).then_some(grams))
+        else {
+            continue;
+        };
+        let seqs = trigrams::candidates(conn, split.no, &grams, (lo - base, hi - base), MAX_LISTED_CANDIDATES + 1)
+            .map_err(backend)?;
+        if seqs.len() <= MAX_LISTED_CANDIDATES {
+            out.push((needle.to_owned(), seqs.into_iter().map(|seq| base + seq).collect()));
+        }
+    }
+    Ok(out)
+}
+
 /// The SELECT of one window's matches (at most `take`, in the page's order): the words'
-/// matches between rowids `lo..=hi` drive it (rowid lookups), each checked with the whole
+/// matches (or a substring's listed candidates) between the window's rowids drive it (rowid
+/// lookups; `dense` is [`DenseTerms::with_text_window`]'s), each checked with the whole
 /// filter and the window's bounds (`+tenant_no` keeps the planner off the time index).
 fn window_sql(
     split: &Split,
     query: &Query,
     dense: &DenseTerms,
     (start, last): (Option<TimeKey>, Option<TimeKey>),
-    (lo, hi): (i64, i64),
     take: i64,
 ) -> Sql {
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
     let mut sql = Sql::default();
     sql.push("SELECT seq, time, json FROM events WHERE ");
-    sql.append(where_clause(split, query, false, &dense.clone().with_text_window(lo, hi)));
+    sql.append(where_clause(split, query, false, dense));
     let mut b = window_bounds(split, query, start, last);
     b.text.insert(0, '+');
     sql.push(" AND ").append(b);
@@ -884,7 +925,7 @@ pub(crate) fn count(conn: &Connection, tenant: &TenantId, query: &Query) -> Resu
         }
         // A count visits every match anyway: collecting term matches (and substring
         // candidates) first is always right.
-        let sql = where_clause(&split, query, false, &collect_everything(query));
+        let sql = where_clause(&split, query, false, &collect_everything(conn, &split, query)?);
         let n: i64 = conn
             .prepare_cached(&format!("SELECT COUNT(*) FROM events WHERE {}", sql.text))
             .and_then(|mut s| s.query_row(params_from_iter(sql.params), |r| r.get(0)))
@@ -951,9 +992,12 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
         let plan = plan(conn, &split, query)?;
         let windows = windowed(query, &plan);
         let sql = if windows {
-            // A window over the tenant's whole rowid range stands for every window.
+            // A window over the tenant's whole rowid range, with empty lists of candidates,
+            // stands for every window.
             let span = (pos(split.no, 0), pos(split.no + 1, 0) - 1);
-            window_sql(&split, query, &plan.dense, (None, None), span, i64::from(query.limit.get()) + 1)
+            let listed = plan.dense.windowed_needles().map(|n| (n.to_owned(), Vec::new())).collect();
+            let dense = plan.dense.clone().with_text_window(span.0, span.1, listed);
+            window_sql(&split, query, &dense, (None, None), i64::from(query.limit.get()) + 1)
         } else {
             page_sql(&split, query, &plan)
         };
@@ -969,7 +1013,7 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
             rows.push(format!("WALK {}{checks}", walk.term));
         }
         for (needle, n) in plan.dense.listed_substrings() {
-            rows.push(format!("LISTED {n} candidates of {needle:?} from message_tri"));
+            rows.push(format!("LISTED {n} candidates of {needle:?} from tri_blocks"));
         }
         if windows {
             rows.push(format!("WINDOWS from {WINDOW_EVENTS} events"));

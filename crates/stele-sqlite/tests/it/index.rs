@@ -398,7 +398,7 @@ async fn an_index_of_an_older_layout_is_rebuilt_when_the_store_opens() {
     // not this layout's (emptied here), so the index misses the message.
     let emptied = |version: i64| {
         let conn = rusqlite::Connection::open(stele_sqlite::index_path(&path)).expect("open the index");
-        conn.execute_batch("DELETE FROM message_tri").expect("empty the trigram index");
+        conn.execute_batch("DELETE FROM tri_blocks").expect("empty the trigram index");
         conn.pragma_update(None, "user_version", version).expect("version");
     };
     // Positive control: with the layout's own version the file is kept as it is, and the
@@ -411,7 +411,7 @@ async fn an_index_of_an_older_layout_is_rebuilt_when_the_store_opens() {
     let store = open(&path, IndexMode::Never, u64::MAX);
     assert_eq!(store.index_lag(), 0, "nothing to index");
     let plan = store.explain(&tenant(), &needle).await.expect("plan").join(" | ");
-    assert!(plan.contains("message_tri"), "the needle is looked up in the trigram index: {plan}");
+    assert!(plan.contains("from tri_blocks"), "the needle is looked up in the trigram index: {plan}");
     assert_eq!(store.count(&tenant(), &needle).await.expect("count"), 0, "the emptied index misses it");
     store.close().await;
     drop(store);
@@ -461,12 +461,13 @@ fn index_holds(db: &std::path::Path, word: &str) -> bool {
         .any(|bytes| bytes.windows(word.len()).any(|w| w == word.as_bytes()))
 }
 
-/// Documents of the trigram index holding `trigram` (three lowercase letters, aligned in the
-/// message), read from the file.
-fn trigram_documents(db: &std::path::Path, trigram: &str) -> i64 {
+/// Blocks of the trigram index holding `trigram` (three lowercase characters, aligned in the
+/// message), read from the file: the trigram packed as the index packs it (three code points
+/// of 21 bits).
+fn trigram_blocks(db: &std::path::Path, trigram: &str) -> i64 {
     let conn = rusqlite::Connection::open(stele_sqlite::index_path(db)).expect("open the index");
-    let query = format!("\"{trigram}\"");
-    conn.query_row("SELECT COUNT(*) FROM message_tri WHERE message_tri MATCH ?1", [query], |r| r.get(0)).expect("count")
+    let gram = trigram.chars().fold(0i64, |acc, c| (acc << 21) | i64::from(u32::from(c)));
+    conn.query_row("SELECT COUNT(*) FROM tri_blocks WHERE gram = ?1", [gram], |r| r.get(0)).expect("count")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,8 +502,8 @@ async fn purge_from_the_index_file(merged: bool) {
     for w in words {
         assert!(index_holds(&path, w), "{w} is in the index before the redaction");
     }
-    // The trigram index holds tokens, not the message's bytes: asked directly.
-    assert_eq!(trigram_documents(&path, "kaw"), 1, "the message is in the trigram index");
+    // The trigram index holds packed trigrams, not the message's bytes: asked directly.
+    assert_eq!(trigram_blocks(&path, "kaw"), 1, "the message is in the trigram index");
     let r = Redaction { reason: "erasure".into(), by: "test".into(), at: Timestamp::now() };
     store
         .redact(&tenant(), &victim.event.id, r, parsed(json!({"action": "stele.event.redacted"})))
@@ -511,7 +512,7 @@ async fn purge_from_the_index_file(merged: bool) {
     for w in words {
         assert!(!index_holds(&path, w), "{w} is still in the index file after the redaction");
     }
-    assert_eq!(trigram_documents(&path, "kaw"), 0, "the message's trigrams are purged");
+    assert_eq!(trigram_blocks(&path, "kaw"), 0, "the message's trigrams are purged");
     // The rest of the index is intact: the other events are still found by their words.
     let words = Query { text: TextQuery::parse("other").expect("q"), ..Query::default() };
     assert_eq!(store.count(&tenant(), &words).await.expect("count"), 5);

@@ -580,7 +580,7 @@ async fn substrings_start_from_the_trigram_index_and_stay_exact() {
     for (needle, expected, way) in cases {
         let query = co(needle);
         let plan = store.explain(&tenant, &query).await.expect("plan").join(" | ");
-        let found = match (plan.contains("message_tri"), plan.ends_with("WINDOWS from 256 events")) {
+        let found = match (plan.contains("json_each"), plan.ends_with("WINDOWS from 256 events")) {
             (true, false) => Way::Candidates,
             (true, true) => Way::Windows,
             _ => Way::Rows,
@@ -603,7 +603,7 @@ async fn substrings_start_from_the_trigram_index_and_stay_exact() {
     // Not in time order: 1679 candidates are collected (as fewer than 4000 always are).
     let by_seq = Query { sort: stele_core::Sort::parse("seq").expect("sort"), ..co("sparkle") };
     let plan = store.explain(&tenant, &by_seq).await.expect("plan").join(" | ");
-    assert!(plan.contains("message_tri") && !plan.ends_with("WINDOWS from 256 events"), "{plan}");
+    assert!(plan.contains("from tri_blocks") && !plan.ends_with("WINDOWS from 256 events"), "{plan}");
     let seqs = all_seqs(&store, &tenant, &by_seq).await;
     // Every third of the fixture's consecutive seqs, in seq order, each once.
     assert_eq!(seqs.len(), 1679, "every match");
