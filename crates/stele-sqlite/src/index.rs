@@ -307,9 +307,21 @@ const MERGE_STEP: u64 = 50_000;
 /// they would be written twice.
 const DIRECT_POSTINGS: usize = 200_000;
 
-/// Opens the index file of `db` for writing (creating or rebuilding it as needed), with the
-/// log attached as `log`.
-pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
+/// Deletes the index file of `db` and its WAL and shared-memory files (those missing are
+/// fine). No connection may have it open.
+pub(crate) fn remove_index_files(db: &Path) -> std::io::Result<()> {
+    for file in index_files(db) {
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Opens (or creates) the index file of `db` with the index writer's settings.
+fn open_index_file(db: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(index_path(db))?;
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -324,17 +336,32 @@ pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // A purged entry's bytes are overwritten, not left in free pages (see `purge`).
     conn.pragma_update(None, "secure_delete", "ON")?;
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version != INDEX_VERSION {
-        if version != 0 {
-            tracing::warn!(found = version, want = INDEX_VERSION, "the index has another layout; rebuilding it");
-        }
-        conn.execute_batch(
-            "DROP VIEW IF EXISTS all_postings; DROP TABLE IF EXISTS postings; DROP TABLE IF EXISTS recent_postings;
-             DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS message_tri; DROP TABLE IF EXISTS marks;
-             DROP TABLE IF EXISTS spans;",
-        )?;
-        conn.execute_batch("DROP TABLE IF EXISTS tri_blocks;")?;
+    Ok(conn)
+}
+
+/// Opens the index file of `db` for writing (creating or rebuilding it as needed), with the
+/// log attached as `log`. The server opens it before any reader attaches it.
+///
+/// An index of another layout is deleted and made anew (then indexed from the log) rather
+/// than its tables dropped: with `secure_delete`, dropping a 10 M-event index wrote its
+/// 6 GB of freed pages, zeroed, into the WAL (session 40), and a new file has no free pages
+/// that old entries could linger in.
+pub(crate) fn open_index_writer(db: &Path) -> rusqlite::Result<Connection> {
+    let mut conn = open_index_file(db)?;
+    let mut version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version != INDEX_VERSION && version != 0 {
+        tracing::warn!(found = version, want = INDEX_VERSION, "the index has another layout; rebuilding it");
+        drop(conn);
+        remove_index_files(db).map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("removing the index file of another layout: {e}")),
+            )
+        })?;
+        conn = open_index_file(db)?;
+        version = 0;
+    }
+    if version == 0 {
         conn.execute_batch(INDEX_SCHEMA)?;
         conn.execute_batch(trigrams::SCHEMA)?;
         conn.pragma_update(None, "user_version", INDEX_VERSION)?;

@@ -264,13 +264,7 @@ impl SqliteStore {
         let sqlite = |source| OpenError::Sqlite { path: path.to_owned(), source };
         // Migrates the log if needed (and makes sure it is a Stele database).
         drop(rows::open_writer(path).map_err(sqlite)?);
-        for file in index::index_files(path) {
-            match std::fs::remove_file(&file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(OpenError::Thread(e)),
-            }
-        }
+        index::remove_index_files(path).map_err(OpenError::Thread)?;
         let indexer = Indexer::open(path, IndexMode::Never).map_err(sqlite)?;
         let total = indexer.progress.lag();
         let conn = indexer.conn.clone();
