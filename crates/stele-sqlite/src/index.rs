@@ -749,7 +749,7 @@ fn index_tenant(
     if count == 0 {
         return Ok(TenantGroup { mark: from, events: 0, recent: 0 });
     }
-    grams.write(conn, no, from as i64 + 1)?;
+    grams.write(conn, no, (from as i64 + 1, last as i64), count as i64, false)?;
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
     let postings = postings.sorted();
     let table = if postings.rows.len() >= DIRECT_POSTINGS { "postings" } else { "recent_postings" };
@@ -781,6 +781,37 @@ fn index_tenant(
     .execute(params![no, last as i64])?;
     let recent = if table == "recent_postings" { added } else { 0 };
     Ok(TenantGroup { mark: last, events: count, recent })
+}
+
+/// Merges one window of the tenant's small trigram groups ([`trigrams::merge_window`]) into
+/// one group, in its own transaction on `conn`; returns whether there was one. The window's
+/// messages are read again from the log through `log`: what the blocks hold is derived from
+/// them, a redacted event's message is gone from both, and an expired event's row too. (The
+/// caller holds the indexer's lock, which redactions and expiries take.)
+fn merge_trigram_groups(conn: &Connection, log: &Connection, no: i64) -> rusqlite::Result<bool> {
+    let Some((first, last)) = trigrams::merge_window(conn, no)? else { return Ok(false) };
+    let mut grams = GroupGrams::default();
+    let (mut events, mut at) = (0i64, first - 1);
+    loop {
+        let rows = read_rows(log, pos(no, at as u64), pos(no, last as u64), READ_CHUNK)?;
+        let Some(end) = rows.last().map(|r| r.seq) else { break };
+        for row in rows.iter().filter(|r| !r.redacted) {
+            if let Some(message) = Indexed::parse(&row.json).as_ref().and_then(Indexed::message) {
+                grams.add((row.seq - first) as u32, message);
+            }
+        }
+        events += rows.len() as i64;
+        at = end;
+    }
+    conn.execute_batch("BEGIN")?;
+    match grams.write(conn, no, (first, last), events, true) {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    Ok(true)
 }
 
 /// Postings inserted by one statement.
@@ -956,6 +987,7 @@ impl Indexer {
         let mut budget = BATCH_EVENTS;
         let mut oldest: Option<Instant> = None;
         let mut log = self.log.lock().map_err(|_| rusqlite::Error::InvalidQuery)?;
+        let mut grown = Vec::new();
         conn.execute_batch("BEGIN")?;
         let done = (|| {
             let mut added = 0u64;
@@ -965,6 +997,7 @@ impl Indexer {
                 added += group.recent;
                 if group.events > 0 {
                     oldest = Some(oldest.map_or(since, |o| o.min(since)));
+                    grown.push(no);
                 }
                 if group.mark < upto {
                     left.insert(no, (upto, since));
@@ -983,6 +1016,14 @@ impl Indexer {
                     record_delay(since.elapsed());
                 }
                 record_lag(self.progress.lag());
+                // After the group's commit (the marks are already where reads see them): the
+                // grown tenants' small trigram groups merged, a window each at most. A failed
+                // merge leaves the groups as they were, which reads handle the same.
+                for no in grown {
+                    if let Err(e) = merge_trigram_groups(conn, &log, no) {
+                        tracing::error!(error = %e, tenant_no = no, "merging trigram groups failed");
+                    }
+                }
                 Ok((left, n))
             }
             Err(e) => {
@@ -1233,6 +1274,7 @@ fn recover_purges(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute("DELETE FROM recent_postings WHERE tenant_no = ?1", [no])?;
         conn.execute("DELETE FROM events_fts WHERE rowid > ?1 AND rowid < ?2", params![pos(no, 0), pos(no + 1, 0)])?;
         conn.execute("DELETE FROM tri_blocks WHERE tenant_no = ?1", [no])?;
+        conn.execute("DELETE FROM tri_groups WHERE tenant_no = ?1", [no])?;
         optimize(conn)?;
         conn.execute("DELETE FROM marks WHERE tenant_no = ?1", [no])?;
         conn.execute("DELETE FROM spans WHERE tenant_no = ?1", [no])?;

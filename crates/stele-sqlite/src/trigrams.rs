@@ -38,6 +38,15 @@ pub(crate) const SCHEMA: &str = "
         list      BLOB NOT NULL,
         PRIMARY KEY (tenant_no, gram, first)
     ) WITHOUT ROWID;
+    -- The groups whose blocks are in `tri_blocks`: per tenant, the seqs each covers and how
+    -- many events it read (what merging small groups goes by, `merge_window`).
+    CREATE TABLE IF NOT EXISTS tri_groups (
+        tenant_no INTEGER NOT NULL,
+        first     INTEGER NOT NULL,
+        last      INTEGER NOT NULL,
+        events    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_no, first)
+    ) WITHOUT ROWID;
 ";
 
 /// Bits of one code point in a packed trigram (Unicode needs 21).
@@ -108,21 +117,76 @@ impl GroupGrams {
         });
     }
 
-    /// Writes one row per trigram for the tenant's group starting at seq `first`, in key
-    /// order, inside the caller's transaction.
-    pub(crate) fn write(self, conn: &Connection, no: i64, first: i64) -> rusqlite::Result<()> {
+    /// Writes one row per trigram for the tenant's group of seqs `first..=last` (`events`
+    /// events read), in key order, and the group's row, inside the caller's transaction. With
+    /// `replace`, the blocks of the groups it merges (within its seqs) go first.
+    pub(crate) fn write(
+        self,
+        conn: &Connection,
+        no: i64,
+        (first, last): (i64, i64),
+        events: i64,
+        replace: bool,
+    ) -> rusqlite::Result<()> {
         let mut lists: Vec<(i64, Vec<u32>)> = self.lists.into_iter().collect();
         lists.sort_unstable_by_key(|(gram, _)| *gram);
         let mut insert =
             conn.prepare_cached("INSERT INTO tri_blocks (tenant_no, gram, first, list) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut delete = conn.prepare_cached(
+            "DELETE FROM tri_blocks WHERE tenant_no = ?1 AND gram = ?2 AND first >= ?3 AND first <= ?4",
+        )?;
         let mut buf = Vec::new();
         for (gram, offsets) in lists {
+            if replace {
+                delete.execute(params![no, gram, first, last])?;
+            }
             buf.clear();
             encode(&offsets, &mut buf);
             insert.execute(params![no, gram, first, buf])?;
         }
+        if replace {
+            conn.prepare_cached("DELETE FROM tri_groups WHERE tenant_no = ?1 AND first >= ?2 AND first <= ?3")?
+                .execute(params![no, first, last])?;
+        }
+        conn.prepare_cached("INSERT INTO tri_groups (tenant_no, first, last, events) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![no, first, last, events])?;
         Ok(())
     }
+}
+
+/// A group of this many events or more is not merged further ([`merge_window`]).
+const FULL_GROUP: i64 = 32_768;
+
+/// Adjacent small groups merged into one at a time ([`merge_window`]).
+const FANOUT: usize = 8;
+
+/// Which of the tenant's groups to merge into one, if any: once it has `2 × FANOUT` groups
+/// under [`FULL_GROUP`] events, the `FANOUT` adjacent ones with the fewest events between
+/// them (their seqs, `first..=last`).
+///
+/// Why: under single events the indexer's groups are small (a tenant's events of 400 ms), and
+/// a trigram has a block in each group that holds it, so a needle's lookup would read a row
+/// per group — a tenant written to one event at a time for a month would have millions.
+/// Merging the smallest adjacent runs keeps the groups few (about the events over
+/// [`FULL_GROUP`], plus under `2 × FANOUT` small ones, plus small ones a full group
+/// separates) while each event's trigrams are rewritten a few times (sizes grow `FANOUT`-fold
+/// per merge: log₈ of [`FULL_GROUP`] over a small group's size). FTS5 merges its segments
+/// for the same reason.
+pub(crate) fn merge_window(conn: &Connection, no: i64) -> rusqlite::Result<Option<(i64, i64)>> {
+    let groups: Vec<(i64, i64, i64)> = conn
+        .prepare_cached("SELECT first, last, events FROM tri_groups WHERE tenant_no = ?1 ORDER BY first")?
+        .query_map([no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let small = |g: &(i64, i64, i64)| g.2 < FULL_GROUP;
+    if groups.iter().filter(|g| small(g)).count() < 2 * FANOUT {
+        return Ok(None);
+    }
+    let best = groups
+        .windows(FANOUT)
+        .filter(|w| w.iter().all(small))
+        .min_by_key(|w| w.iter().map(|g| g.2).sum::<i64>())
+        .and_then(|w| Some((w.first()?.0, w.last()?.1)));
+    Ok(best)
 }
 
 /// Ascending offsets as LEB128 varints of their differences (the first from 0).
@@ -370,6 +434,42 @@ mod tests {
         assert!(alternatives.iter().any(|alt| alt.iter().all(|g| held.contains(g))));
     }
 
+    /// Merging starts at `2 × FANOUT` small groups, takes the `FANOUT` adjacent small ones
+    /// with the fewest events, and never a full group.
+    #[test]
+    fn the_smallest_adjacent_small_groups_are_merged() {
+        let conn = Connection::open_in_memory().expect("db");
+        conn.execute_batch(SCHEMA).expect("schema");
+        let add = |first: i64, events: i64| {
+            conn.execute(
+                "INSERT INTO tri_groups (tenant_no, first, last, events) VALUES (1, ?1, ?2, ?3)",
+                params![first, first + events - 1, events],
+            )
+            .expect("group");
+            first + events
+        };
+        // A full group, then 15 small ones: one short of merging.
+        let mut next = add(1, FULL_GROUP);
+        let sizes = [50, 40, 30, 20, 10, 9, 9, 9, 9, 9, 9, 9, 9, 60, 70];
+        let mut firsts = Vec::new();
+        for events in sizes {
+            firsts.push(next);
+            next = add(next, events);
+        }
+        assert_eq!(merge_window(&conn, 1).expect("window"), None, "15 small groups");
+        assert_eq!(merge_window(&conn, 2).expect("window"), None, "another tenant has none");
+        // The 16th: the eight adjacent with the fewest events are the eight 9s (72, where the
+        // 10 and seven 9s are 73).
+        firsts.push(next);
+        add(next, 1000);
+        assert_eq!(merge_window(&conn, 1).expect("window"), Some((firsts[5], firsts[12] + 9 - 1)));
+        // A full group in the way breaks a window.
+        conn.execute("UPDATE tri_groups SET events = ?1 WHERE first = ?2", params![FULL_GROUP, firsts[8]])
+            .expect("full");
+        let window = merge_window(&conn, 1).expect("window");
+        assert_eq!(window, None, "15 small groups again");
+    }
+
     /// Blocks written by groups, read back as candidates and removed from: against a plain
     /// scan of the same messages.
     #[test]
@@ -385,7 +485,7 @@ mod tests {
             for seq in first..=last {
                 group.add((seq - first) as u32, &messages[seq - 1]);
             }
-            group.write(&conn, 7, first as i64).expect("write");
+            group.write(&conn, 7, (first as i64, last as i64), (last - first + 1) as i64, false).expect("write");
         }
         let alternatives = needle_grams("DELETED").expect("needle");
         let want: Vec<i64> = (1..=300).filter(|s| s % 7 == 0).collect();

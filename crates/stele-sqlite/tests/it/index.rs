@@ -566,3 +566,62 @@ async fn the_idle_indexer_merges_the_recent_postings() {
     assert_eq!(store.count(&tenant(), &query).await.expect("count"), 1);
     store.close().await;
 }
+
+/// Under single events every indexer group is small, and a trigram has a block in each group
+/// that holds it: the small groups are merged as they come, so a tenant keeps few groups
+/// (under 16 small ones here) while `message co` stays exact — across a redaction between
+/// merges, too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_trigram_groups_are_merged_and_stay_exact() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("stele.db");
+    let store = open(&path, IndexMode::Eager, u64::MAX);
+    make_tenant(&store).await;
+    let message = |i: usize| format!("request {i} from {}", if i % 5 == 0 { "the platypus" } else { "a wombat" });
+    let mut ids = Vec::new();
+    for i in 0..120 {
+        let event = parsed(json!({"action": "user.login", "message": message(i)}));
+        ids.push(event.event.id);
+        // One append, one indexer group (eager mode).
+        store.append(&tenant(), vec![event], None).await.expect("append");
+        if i == 60 {
+            let r = Redaction { reason: "erasure".into(), by: "test".into(), at: Timestamp::now() };
+            store
+                .redact(&tenant(), &ids[55], r, parsed(json!({"action": "stele.event.redacted"})))
+                .await
+                .expect("redact");
+        }
+    }
+    let groups = || -> Vec<(i64, i64, i64)> {
+        let conn = rusqlite::Connection::open(stele_sqlite::index_path(&path)).expect("open the index");
+        let mut stmt =
+            conn.prepare("SELECT first, last, events FROM tri_groups ORDER BY tenant_no, first").expect("sql");
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).expect("groups");
+        rows.collect::<Result<_, _>>().expect("rows")
+    };
+    let groups = groups();
+    // 123 events (the tenant's creation, 120, the redaction's tombstone) in 122 groups, merged.
+    assert!(groups.len() < 16 + 1, "{} groups: {groups:?}", groups.len());
+    assert!(groups.iter().any(|g| g.2 >= 8), "merged groups hold many events: {groups:?}");
+    assert!(groups.windows(2).all(|w| w[1].0 == w[0].1 + 1), "adjacent, none lost: {groups:?}");
+    let platypus = Query {
+        filter: Some(Filter::parse(r#"message co "platypus""#).expect("filter")),
+        limit: Limit::new(500).expect("limit"),
+        ..Query::default()
+    };
+    // Every fifth event but the redacted 55th.
+    let page = store.query(&tenant(), &platypus).await.expect("page");
+    let mut found: Vec<String> = page
+        .events
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(&e.json).expect("json")["message"].as_str().expect("message").to_owned())
+        .collect();
+    found.sort();
+    let mut want: Vec<String> = (0..120).filter(|i| i % 5 == 0 && *i != 55).map(message).collect();
+    want.sort();
+    assert_eq!(found, want);
+    assert_eq!(store.count(&tenant(), &platypus).await.expect("count"), want.len() as u64);
+    let plan = store.explain(&tenant(), &platypus).await.expect("plan").join(" | ");
+    assert!(plan.contains(&format!("LISTED {} candidates", want.len())), "from the trigram index: {plan}");
+    store.close().await;
+}
