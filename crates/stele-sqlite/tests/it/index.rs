@@ -618,7 +618,7 @@ async fn small_trigram_groups_are_merged_and_stay_exact() {
         .map(|e| serde_json::from_str::<Value>(&e.json).expect("json")["message"].as_str().expect("message").to_owned())
         .collect();
     found.sort();
-    let mut want: Vec<String> = (0..120).filter(|i| i.is_multiple_of(5) && *i != 55).map(message).collect();
+    let mut want: Vec<String> = (0..120).filter(|i: &usize| i.is_multiple_of(5) && *i != 55).map(message).collect();
     want.sort();
     assert_eq!(found, want);
     assert_eq!(store.count(&tenant(), &platypus).await.expect("count"), want.len() as u64);
