@@ -42,7 +42,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use stele_store::derived::Indexed;
 
 use crate::rows::{pos, SEQ_BITS};
-use crate::trigrams::{self, GroupGrams};
+use crate::trigrams::{self, TriGroup};
 
 /// The index file of the database at `db`.
 pub fn index_path(db: &Path) -> PathBuf {
@@ -631,11 +631,18 @@ struct TenantGroup {
 /// (rowid, words document) per event.
 type Documents = Vec<(i64, Option<String>)>;
 
+/// What the reader of a group hands its writer after each chunk: the chunk's documents, and
+/// the trigram group it filled, if it did ([`trigrams::FULL_GROUP`]).
+struct Chunk {
+    documents: Documents,
+    grams: Option<TriGroup>,
+}
+
 /// What reading a tenant's group gave besides its documents.
 struct Read {
     postings: Postings,
-    /// The group's trigram lists.
-    grams: GroupGrams,
+    /// The last trigram group's lists (the full ones went with their chunk).
+    grams: TriGroup,
     /// Each span's events, least and greatest seq in this group.
     spans: BTreeMap<i64, (i64, i64, i64)>,
     /// The last seq read, and how many events.
@@ -653,11 +660,11 @@ fn read_group(
     log: &Connection,
     no: i64,
     (from, upto, budget): (u64, u64, usize),
-    mut write: impl FnMut(Documents) -> rusqlite::Result<()>,
+    mut write: impl FnMut(Chunk) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<Read> {
     let mut read = Read {
         postings: Postings::default(),
-        grams: GroupGrams::default(),
+        grams: TriGroup::new(from as i64 + 1),
         spans: BTreeMap::new(),
         last: from,
         count: 0,
@@ -674,16 +681,13 @@ fn read_group(
             for term in terms {
                 read.postings.add(term, event);
             }
-            if let Some(message) = message {
-                // Offsets from the group's first seq (`from + 1`): a group is at most
-                // BATCH_EVENTS events.
-                read.grams.add((row.seq as u64 - from - 1) as u32, &message);
-            }
+            read.grams.add(row.seq, message.as_deref());
             documents.push((pos(no, row.seq as u64), doc));
         }
         let n = rows.len();
         drop(rows);
-        write(documents)?;
+        let grams = read.grams.full().then(|| std::mem::replace(&mut read.grams, TriGroup::new(end as i64 + 1)));
+        write(Chunk { documents, grams })?;
         (read.last, read.count) = (end, read.count + n);
     }
     Ok(read)
@@ -712,28 +716,28 @@ fn index_tenant(
         return Ok(TenantGroup { mark: from, events: 0, recent: 0 });
     }
     let mut fts = conn.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?;
-    let mut write = |documents: Documents| -> rusqlite::Result<()> {
-        for (rowid, doc) in documents.into_iter().filter_map(|(rowid, doc)| Some((rowid, doc?))) {
+    let mut write = |chunk: Chunk| -> rusqlite::Result<()> {
+        for (rowid, doc) in chunk.documents.into_iter().filter_map(|(rowid, doc)| Some((rowid, doc?))) {
             fts.execute(params![rowid, doc])?;
         }
-        Ok(())
+        chunk.grams.map_or(Ok(()), |grams| grams.write(conn, no, false))
     };
     let range = (from, upto, budget);
     let read = if upto - from <= PIPELINE_EVENTS {
         read_group(log, no, range, write)?
     } else {
         // Two chunks in flight at most: memory stays a few chunks' documents.
-        let (send, receive) = std::sync::mpsc::sync_channel::<Documents>(2);
+        let (send, receive) = std::sync::mpsc::sync_channel::<Chunk>(2);
         let (read, written) = std::thread::scope(|scope| {
             // Named for `top -H` and profiles (a thread name shows its first 15 bytes).
             let reader = std::thread::Builder::new().name("stele-ixreader".into()).spawn_scoped(scope, move || {
                 // A send fails only once the writer stopped on an error, which it reports.
-                read_group(log, no, range, |documents| send.send(documents).map_err(|_| rusqlite::Error::InvalidQuery))
+                read_group(log, no, range, |chunk| send.send(chunk).map_err(|_| rusqlite::Error::InvalidQuery))
             });
             let Ok(reader) = reader else { return (Err(()), Err(rusqlite::Error::InvalidQuery)) };
             let mut written = Ok(());
-            for documents in receive.iter() {
-                written = write(documents);
+            for chunk in receive.iter() {
+                written = write(chunk);
                 if written.is_err() {
                     break;
                 }
@@ -749,7 +753,7 @@ fn index_tenant(
     if count == 0 {
         return Ok(TenantGroup { mark: from, events: 0, recent: 0 });
     }
-    grams.write(conn, no, (from as i64 + 1, last as i64), count as i64, false)?;
+    grams.write(conn, no, false)?;
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
     let postings = postings.sorted();
     let table = if postings.rows.len() >= DIRECT_POSTINGS { "postings" } else { "recent_postings" };
@@ -790,21 +794,21 @@ fn index_tenant(
 /// caller holds the indexer's lock, which redactions and expiries take.)
 fn merge_trigram_groups(conn: &Connection, log: &Connection, no: i64) -> rusqlite::Result<bool> {
     let Some((first, last)) = trigrams::merge_window(conn, no)? else { return Ok(false) };
-    let mut grams = GroupGrams::default();
-    let (mut events, mut at) = (0i64, first - 1);
+    let mut group = TriGroup::new(first);
+    let mut at = first - 1;
     loop {
         let rows = read_rows(log, pos(no, at as u64), pos(no, last as u64), READ_CHUNK)?;
         let Some(end) = rows.last().map(|r| r.seq) else { break };
-        for row in rows.iter().filter(|r| !r.redacted) {
-            if let Some(message) = Indexed::parse(&row.json).as_ref().and_then(Indexed::message) {
-                grams.add((row.seq - first) as u32, message);
-            }
+        for row in &rows {
+            let event = if row.redacted { None } else { Indexed::parse(&row.json) };
+            group.add(row.seq, event.as_ref().and_then(Indexed::message));
         }
-        events += rows.len() as i64;
         at = end;
     }
+    // The window's seqs, whatever rows of them expired.
+    group.last = last;
     conn.execute_batch("BEGIN")?;
-    match grams.write(conn, no, (first, last), events, true) {
+    match group.write(conn, no, true) {
         Ok(()) => conn.execute_batch("COMMIT")?,
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
@@ -1503,5 +1507,16 @@ mod tests {
         let merged = rows_of(&conn, "postings").len();
         assert!(merged >= DIRECT_POSTINGS, "{merged} postings, at least the threshold");
         assert!(rows_of(&conn, "recent_postings").is_empty());
+        // Its trigram lists were cut into groups of about FULL_GROUP events, adjacent, covering
+        // the whole group.
+        let groups: Vec<(i64, i64, i64)> = conn
+            .prepare("SELECT first, last, events FROM tri_groups ORDER BY first")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+            .expect("groups");
+        assert_eq!(groups.len(), 30_001 / (trigrams::FULL_GROUP as usize + READ_CHUNK) + 1, "{groups:?}");
+        assert_eq!((groups[0].0, groups[groups.len() - 1].1), (1, 30_001), "{groups:?}");
+        assert!(groups.windows(2).all(|w| w[1].0 == w[0].1 + 1), "{groups:?}");
+        assert_eq!(groups.iter().map(|g| g.2).sum::<i64>(), 30_001);
+        assert!(groups[..groups.len() - 1].iter().all(|g| g.2 >= trigrams::FULL_GROUP), "{groups:?}");
     }
 }

@@ -100,14 +100,14 @@ pub fn needle_grams(needle: &str) -> Option<Vec<Vec<i64>>> {
 /// `FxHash`: a lookup per trigram of every message, where SipHash was a quarter of the
 /// reading thread's time under a burst of batches (session 40's profile).
 #[derive(Default)]
-pub(crate) struct GroupGrams {
+struct GroupGrams {
     lists: FxHashMap<i64, Vec<u32>>,
 }
 
 impl GroupGrams {
     /// Adds the trigrams of the message of the event at `offset` (offsets come in ascending
     /// order).
-    pub(crate) fn add(&mut self, offset: u32, message: &str) {
+    fn add(&mut self, offset: u32, message: &str) {
         message_grams(message, |gram| {
             let list = self.lists.entry(gram).or_default();
             // A trigram seen earlier in the same message is already there.
@@ -120,7 +120,7 @@ impl GroupGrams {
     /// Writes one row per trigram for the tenant's group of seqs `first..=last` (`events`
     /// events read), in key order, and the group's row, inside the caller's transaction. With
     /// `replace`, the blocks of the groups it merges (within its seqs) go first.
-    pub(crate) fn write(
+    fn write(
         self,
         conn: &Connection,
         no: i64,
@@ -154,8 +154,12 @@ impl GroupGrams {
     }
 }
 
-/// A group of this many events or more is not merged further ([`merge_window`]).
-const FULL_GROUP: i64 = 32_768;
+/// A group of this many events or more is not merged further ([`merge_window`]), and the
+/// indexer cuts a tenant's larger groups into groups of about this many ([`TriGroup::full`]),
+/// so the lists it gathers stay a few MB (a group of 50 000 events had held ~12 MB of them at
+/// the peak of a burst of batches). A 2.2 M-event tenant then has ~250 groups: a needle's
+/// trigrams each read that many keys at most.
+pub(crate) const FULL_GROUP: i64 = 8_192;
 
 /// Adjacent small groups merged into one at a time ([`merge_window`]).
 const FANOUT: usize = 8;
@@ -187,6 +191,44 @@ pub(crate) fn merge_window(conn: &Connection, no: i64) -> rusqlite::Result<Optio
         .min_by_key(|w| w.iter().map(|g| g.2).sum::<i64>())
         .and_then(|w| Some((w.first()?.0, w.last()?.1)));
     Ok(best)
+}
+
+/// A group's trigram lists being gathered ([`GroupGrams`]) with the seqs it covers and the
+/// events it read.
+pub(crate) struct TriGroup {
+    grams: GroupGrams,
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+    pub(crate) events: i64,
+}
+
+impl TriGroup {
+    /// An empty group whose first seq is `first`.
+    pub(crate) fn new(first: i64) -> Self {
+        Self { grams: GroupGrams::default(), first, last: first - 1, events: 0 }
+    }
+
+    /// Adds the event `seq` (ascending, from `first` on) and its message, if it has one.
+    pub(crate) fn add(&mut self, seq: i64, message: Option<&str>) {
+        if let Some(message) = message {
+            // At most BATCH_EVENTS (or a merge window's) seqs from `first`.
+            self.grams.add((seq - self.first) as u32, message);
+        }
+        (self.last, self.events) = (seq, self.events + 1);
+    }
+
+    /// The group is [`FULL_GROUP`] events: the next event starts another.
+    pub(crate) fn full(&self) -> bool {
+        self.events >= FULL_GROUP
+    }
+
+    /// Writes the group ([`GroupGrams::write`]); nothing when it read no event.
+    pub(crate) fn write(self, conn: &Connection, no: i64, replace: bool) -> rusqlite::Result<()> {
+        if self.events == 0 && !replace {
+            return Ok(());
+        }
+        self.grams.write(conn, no, (self.first, self.last), self.events, replace)
+    }
 }
 
 /// Ascending offsets as LEB128 varints of their differences (the first from 0).
