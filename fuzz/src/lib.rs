@@ -43,13 +43,18 @@ pub fn check_sql(query: &Query) {
     let mut dense = DenseTerms::new();
     query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(equality_term).for_each(|t| dense.insert(t));
     let dense = dense.with_dense_text();
-    // Every substring rare, its candidates from the trigram index or listed by the plan.
-    let (mut rare, mut listed) = (DenseTerms::new(), DenseTerms::new());
-    for (needle, words) in query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(substring_needle) {
-        rare.insert_rare_substring(needle.to_owned(), words.clone());
-        listed.insert_rare_substring(needle.to_owned(), words);
+    // Every substring rare: without a list (checked on the rows) or with its candidates
+    // listed (by the plan, or by a window between its rowids).
+    let (mut rare, mut listed, mut windowed) = (DenseTerms::new(), DenseTerms::new(), DenseTerms::new());
+    let mut window = Vec::new();
+    for (needle, _) in query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(substring_needle) {
+        rare.insert_rare_substring(needle.to_owned());
+        listed.insert_rare_substring(needle.to_owned());
         listed.insert_substring_candidates(needle.to_owned(), &[5, 9]);
+        windowed.insert_windowed_substring(needle.to_owned());
+        window.push((needle.to_owned(), vec![6, 8]));
     }
+    let windowed = windowed.with_text_window(4, 10, window);
     // With and without recent postings (the view or `postings` alone), each shape.
     let splits = [
         (Split { no: 3, mark: 0, recent: true, tail: true }, DenseTerms::new()),
@@ -58,6 +63,7 @@ pub fn check_sql(query: &Query) {
         (Split { no: 3, mark: 17, recent: false, tail: false }, dense),
         (Split { no: 3, mark: 17, recent: false, tail: true }, rare),
         (Split { no: 3, mark: 17, recent: true, tail: false }, listed),
+        (Split { no: 3, mark: 17, recent: true, tail: true }, windowed),
     ];
     for (split, dense) in splits {
         let sql = where_clause(&split, query, false, &dense);
