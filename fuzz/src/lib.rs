@@ -47,11 +47,11 @@ pub fn check_sql(query: &Query) {
     // listed (by the plan, or by a window between its rowids).
     let (mut rare, mut listed, mut windowed) = (DenseTerms::new(), DenseTerms::new(), DenseTerms::new());
     let mut window = Vec::new();
-    for (needle, _) in query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(substring_needle) {
+    for (needle, grams) in query.filter.iter().flat_map(|f| leaves(f.expr())).filter_map(substring_needle) {
         rare.insert_rare_substring(needle.to_owned());
         listed.insert_rare_substring(needle.to_owned());
         listed.insert_substring_candidates(needle.to_owned(), &[5, 9]);
-        windowed.insert_windowed_substring(needle.to_owned());
+        windowed.insert_windowed_substring(needle.to_owned(), grams);
         window.push((needle.to_owned(), vec![6, 8]));
     }
     let windowed = windowed.with_text_window(4, 10, window);

@@ -145,8 +145,9 @@ pub struct DenseTerms {
     /// The words are common enough for a page in time order to be read in windows.
     windowed_text: bool,
     /// Needles of `message co` whose trigram candidates are many enough for a page in time
-    /// order to be read in windows, each listing the candidates between its rowids.
-    windowed_substrings: HashSet<String>,
+    /// order to be read in windows, each listing the candidates between its rowids, with
+    /// their trigrams' alternatives.
+    windowed_substrings: HashMap<String, Vec<Vec<i64>>>,
 }
 
 impl DenseTerms {
@@ -174,16 +175,17 @@ impl DenseTerms {
     pub fn with_text_window(mut self, lo: i64, hi: i64, candidates: Vec<(String, Vec<i64>)>) -> Self {
         self.text = false;
         self.text_window = Some((lo, hi));
-        self.rare_substrings.extend(std::mem::take(&mut self.windowed_substrings));
+        self.rare_substrings.extend(std::mem::take(&mut self.windowed_substrings).into_keys());
         for (needle, rowids) in candidates {
             self.insert_substring_candidates(needle, &rowids);
         }
         self
     }
 
-    /// The needles whose candidates a window lists (see [`DenseTerms::with_text_window`]).
-    pub fn windowed_needles(&self) -> impl Iterator<Item = &str> {
-        self.windowed_substrings.iter().map(String::as_str)
+    /// The needles whose candidates a window lists (see [`DenseTerms::with_text_window`]),
+    /// with their trigrams' alternatives.
+    pub fn windowed_needles(&self) -> impl Iterator<Item = (&str, &[Vec<i64>])> {
+        self.windowed_substrings.iter().map(|(needle, grams)| (needle.as_str(), grams.as_slice()))
     }
 
     /// The words are common enough to read a page in time order in windows.
@@ -195,7 +197,7 @@ impl DenseTerms {
     /// Whether a page in time order is found sooner window by window along the time index:
     /// common words or a common substring, and no rarer words or substring to start from.
     pub fn windowed(&self, has_text: bool) -> bool {
-        let substrings_common = self.rare_substrings.iter().all(|n| self.windowed_substrings.contains(n));
+        let substrings_common = self.rare_substrings.iter().all(|n| self.windowed_substrings.contains_key(n));
         let some_common = if has_text { self.windowed_text } else { !self.windowed_substrings.is_empty() };
         some_common && substrings_common
     }
@@ -219,10 +221,10 @@ impl DenseTerms {
         out
     }
 
-    /// `message co <needle>` has enough candidates in the trigram index for a page in time
-    /// order to be read in windows.
-    pub fn insert_windowed_substring(&mut self, needle: String) {
-        self.windowed_substrings.insert(needle);
+    /// `message co <needle>` (of trigrams `grams`) has enough candidates in the trigram index
+    /// for a page in time order to be read in windows.
+    pub fn insert_windowed_substring(&mut self, needle: String, grams: Vec<Vec<i64>>) {
+        self.windowed_substrings.insert(needle, grams);
     }
 
     /// The listed candidates (a JSON array of rowids) of `e` if it is a `message co` with few

@@ -244,7 +244,7 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
         let rowids: Vec<i64> = seqs.into_iter().map(|seq| pos(no, seq as u64)).collect();
         let n = rowids.len() as i64;
         if n >= WINDOWED_TEXT_ROWS && is_driver(e) {
-            dense.insert_windowed_substring(needle.to_owned());
+            dense.insert_windowed_substring(needle.to_owned(), grams.clone());
         }
         if n < DENSE_TERM_ROWS {
             if n < bound {
@@ -604,7 +604,7 @@ fn windowed_page(
     };
     while let Some(WindowSpan { rowids, last, events }) = next(start, size)? {
         let take = (limit - rows.len()).saturating_add(skip);
-        let listed = window_candidates(conn, split, query, dense, rowids)?;
+        let listed = window_candidates(conn, split, dense, rowids)?;
         let dense = dense.clone().with_text_window(rowids.0, rowids.1, listed);
         let window = window_sql(split, query, &dense, (start, last), i64::try_from(take).unwrap_or(i64::MAX));
         let mut stmt = conn.prepare_cached(&window.text).map_err(backend)?;
@@ -810,21 +810,13 @@ const MAX_LISTED_CANDIDATES: usize = 4 * MAX_WINDOW_EVENTS as usize;
 fn window_candidates(
     conn: &Connection,
     split: &Split,
-    query: &Query,
     dense: &DenseTerms,
     (lo, hi): (i64, i64),
 ) -> Result<Vec<(String, Vec<i64>)>, StoreError> {
     let base = pos(split.no, 0);
     let mut out = Vec::new();
-    for needle in dense.windowed_needles() {
-        let Some(grams) = leaves(query)
-            .into_iter()
-            .filter_map(substring_needle)
-            .find_map(|(n, grams)| (n == needle).then_some(grams))
-        else {
-            continue;
-        };
-        let seqs = trigrams::candidates(conn, split.no, &grams, (lo - base, hi - base), MAX_LISTED_CANDIDATES + 1)
+    for (needle, grams) in dense.windowed_needles() {
+        let seqs = trigrams::candidates(conn, split.no, grams, (lo - base, hi - base), MAX_LISTED_CANDIDATES + 1)
             .map_err(backend)?;
         if seqs.len() <= MAX_LISTED_CANDIDATES {
             out.push((needle.to_owned(), seqs.into_iter().map(|seq| base + seq).collect()));
@@ -995,7 +987,7 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
             // A window over the tenant's whole rowid range, with empty lists of candidates,
             // stands for every window.
             let span = (pos(split.no, 0), pos(split.no + 1, 0) - 1);
-            let listed = plan.dense.windowed_needles().map(|n| (n.to_owned(), Vec::new())).collect();
+            let listed = plan.dense.windowed_needles().map(|(n, _)| (n.to_owned(), Vec::new())).collect();
             let dense = plan.dense.clone().with_text_window(span.0, span.1, listed);
             window_sql(&split, query, &dense, (None, None), i64::from(query.limit.get()) + 1)
         } else {

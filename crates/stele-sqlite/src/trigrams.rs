@@ -367,12 +367,16 @@ pub(crate) fn candidates(
 /// events' messages), rewriting each block that held one and deleting a block left empty.
 /// `secure_delete` (on for the index file) overwrites the old bytes.
 pub(crate) fn remove(conn: &Connection, no: i64, gram: i64, seqs: &[i64]) -> rusqlite::Result<()> {
-    let (Some(&lo), Some(&hi)) = (seqs.iter().min(), seqs.iter().max()) else { return Ok(()) };
+    // Sorted, so each block's entries are looked up, not compared with every seq (a retention
+    // pass removes thousands).
+    let mut seqs = seqs.to_vec();
+    seqs.sort_unstable();
+    let (Some(&lo), Some(&hi)) = (seqs.first(), seqs.last()) else { return Ok(()) };
     let (mut list, mut offsets, mut buf) = (Vec::new(), Vec::new(), Vec::new());
     for first in keys(conn, no, gram, (lo, hi))? {
         block(conn, no, gram, first, &mut list)?;
         let before = list.len();
-        list.retain(|s| !seqs.contains(s));
+        list.retain(|s| seqs.binary_search(s).is_err());
         if list.len() == before {
             continue;
         }
