@@ -75,13 +75,13 @@ impl Indexed {
         for t in targets {
             for (name, value) in [("type", &t.kind), ("id", &t.id), ("name", &t.name), ("email", &t.email)] {
                 if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                    out.insert(format!("target.{name}={v}").to_ascii_lowercase());
+                    out.insert(folded(format!("target.{name}={v}")));
                 }
             }
         }
         for (k, v) in context {
             if !v.is_empty() {
-                out.insert(format!("context.{k}={v}").to_ascii_lowercase());
+                out.insert(folded(format!("context.{k}={v}")));
             }
         }
         out
@@ -107,6 +107,13 @@ impl Indexed {
         }
         parts.join(" ")
     }
+}
+
+/// `term` ASCII-folded in place, as every term is stored (`str::to_ascii_lowercase` would
+/// copy it: one copy per posting of every indexed event).
+pub fn folded(mut term: String) -> String {
+    term.make_ascii_lowercase();
+    term
 }
 
 #[cfg(test)]
