@@ -68,9 +68,8 @@ pub fn index_files(db: &Path) -> Vec<PathBuf> {
 /// Bumped when the index layout changes: an index of another version is rebuilt. (2: the
 /// trigram index of messages; 3: `recent_postings`; 4: a trigram from every second character
 /// of a message instead of every third; 5: the action and actor email pair's postings; 6:
-/// `spans`; 7: the trigram index `tri_blocks` instead of the FTS5 table `message_tri`; 8:
-/// `tri_blocks` a rowid table with its key in an index.)
-const INDEX_VERSION: i64 = 8;
+/// `spans`; 7: the trigram index `tri_blocks` instead of the FTS5 table `message_tri`.)
+const INDEX_VERSION: i64 = 7;
 
 const INDEX_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS postings (

@@ -31,19 +31,13 @@ use stele_store::layout::{needle_gram_starts, GRAM_STEP};
 
 /// The table; created with the rest of the index's schema.
 pub(crate) const SCHEMA: &str = "
-    -- A rowid table with its key in an index (layout 8), not a WITHOUT ROWID table keyed by
-    -- it: there the lists (up to a few KB, past a page's local payload) were part of the key,
-    -- copied into interior pages and read whole by each seek's compare, so writing a group's
-    -- blocks was a sixth of the indexer's writing thread, four fifths of it in seeks. Here a
-    -- group's lists are appended (rowids ascend) and only the small keys are sorted in.
     CREATE TABLE IF NOT EXISTS tri_blocks (
-        id        INTEGER PRIMARY KEY,
         tenant_no INTEGER NOT NULL,
         gram      INTEGER NOT NULL,
         first     INTEGER NOT NULL,
-        list      BLOB NOT NULL
-    );
-    CREATE UNIQUE INDEX IF NOT EXISTS tri_blocks_key ON tri_blocks (tenant_no, gram, first);
+        list      BLOB NOT NULL,
+        PRIMARY KEY (tenant_no, gram, first)
+    ) WITHOUT ROWID;
     -- The groups whose blocks are in `tri_blocks`: per tenant, the seqs each covers and how
     -- many events it read (what merging small groups goes by, `merge_window`).
     CREATE TABLE IF NOT EXISTS tri_groups (
