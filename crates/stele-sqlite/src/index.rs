@@ -1238,7 +1238,7 @@ pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Res
             }
         }
         for ((no, gram), seqs) in grams {
-            trigrams::remove(conn, no, gram, &seqs)?;
+            trigrams::remove(conn, no, gram, seqs)?;
         }
         if merge {
             // A contentless delete only records a tombstone; the words stay in the

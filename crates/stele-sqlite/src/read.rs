@@ -244,7 +244,7 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
         let rowids: Vec<i64> = seqs.into_iter().map(|seq| pos(no, seq as u64)).collect();
         let n = rowids.len() as i64;
         if n >= WINDOWED_TEXT_ROWS && is_driver(e) {
-            dense.insert_windowed_substring(needle.to_owned(), grams.clone());
+            dense.insert_windowed_substring(needle.to_owned(), grams);
         }
         if n < DENSE_TERM_ROWS {
             if n < bound {

@@ -366,10 +366,9 @@ pub(crate) fn candidates(
 /// Removes `seqs` from the tenant's blocks of `gram` (the trigrams of redacted or expired
 /// events' messages), rewriting each block that held one and deleting a block left empty.
 /// `secure_delete` (on for the index file) overwrites the old bytes.
-pub(crate) fn remove(conn: &Connection, no: i64, gram: i64, seqs: &[i64]) -> rusqlite::Result<()> {
+pub(crate) fn remove(conn: &Connection, no: i64, gram: i64, mut seqs: Vec<i64>) -> rusqlite::Result<()> {
     // Sorted, so each block's entries are looked up, not compared with every seq (a retention
     // pass removes thousands).
-    let mut seqs = seqs.to_vec();
     seqs.sort_unstable();
     let (Some(&lo), Some(&hi)) = (seqs.first(), seqs.last()) else { return Ok(()) };
     let (mut list, mut offsets, mut buf) = (Vec::new(), Vec::new(), Vec::new());
@@ -550,7 +549,7 @@ mod tests {
                 }
             }
             for (gram, seqs) in by_gram {
-                remove(&conn, 7, gram, &seqs).expect("remove");
+                remove(&conn, 7, gram, seqs).expect("remove");
             }
         };
         purge(&[7, 14, 105, 112]);
