@@ -71,7 +71,7 @@ pub async fn copy_baseline(server_url: &str, batches: &[Vec<NewEvent>], dir: &Pa
             let e = &new.event;
             let actor = e.actor.as_ref();
             let req = e.request.as_ref();
-            let metadata = e.metadata.as_ref().and_then(|m| serde_json::to_string(m).ok());
+            let metadata = e.metadata.as_ref().map(|m| m.as_str().to_owned());
             let _ = write!(events_csv, "{no},{seq},");
             field(&mut events_csv, Some(&e.id.to_string()));
             let _ = write!(events_csv, ",{},{},", e.time.as_micros(), e.received_at.as_micros());

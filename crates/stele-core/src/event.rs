@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::free::{FreeInput, FreeJson};
 use crate::integrity::{canonical_event, leaf_hash, Hash};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::ids::{EventId, Seq};
 use crate::timestamp::Timestamp;
@@ -97,16 +97,18 @@ pub struct RequestInfo {
     pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// A JSON object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::unique_keys::strict::object")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub query: Option<Map<String, Value>>,
+    pub query: Option<FreeJson>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::unique_keys::strict::value")]
-    pub body: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::unique_keys::strict::value")]
-    pub response_body: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<serde_json::Value>))]
+    pub body: Option<FreeJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<serde_json::Value>))]
+    pub response_body: Option<FreeJson>,
 }
 
 /// Before and after images of what changed.
@@ -114,10 +116,50 @@ pub struct RequestInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Changes {
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::unique_keys::strict::value")]
-    pub before: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::unique_keys::strict::value")]
-    pub after: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<serde_json::Value>))]
+    pub before: Option<FreeJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<serde_json::Value>))]
+    pub after: Option<FreeJson>,
+}
+
+/// [`RequestInfo`] as a publisher sends it: its free-form parts are redacted and checked as
+/// they are read ([`FreeInput`]).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RequestInput {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default, deserialize_with = "crate::free::sent_object")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub query: Option<FreeInput>,
+    #[serde(default)]
+    pub status_code: Option<u16>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<serde_json::Value>))]
+    pub body: Option<FreeInput>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<serde_json::Value>))]
+    pub response_body: Option<FreeInput>,
+}
+
+/// [`Changes`] as a publisher sends them.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChangesInput {
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<serde_json::Value>))]
+    pub before: Option<FreeInput>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<serde_json::Value>))]
+    pub after: Option<FreeInput>,
 }
 
 /// An event as a publisher sends it. Server-assigned fields (`id`, `seq`, `received_at`,
@@ -146,14 +188,14 @@ pub struct EventInput {
     #[serde(default, deserialize_with = "crate::unique_keys::strict::string_map")]
     pub context: Option<BTreeMap<String, String>>,
     #[serde(default)]
-    pub request: Option<RequestInfo>,
+    pub request: Option<RequestInput>,
     #[serde(default)]
-    pub changes: Option<Changes>,
+    pub changes: Option<ChangesInput>,
     #[serde(default)]
     pub correlation_id: Option<String>,
-    #[serde(default, deserialize_with = "crate::unique_keys::strict::object")]
+    #[serde(default, deserialize_with = "crate::free::sent_object")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<FreeInput>,
 }
 
 /// An event as stored, without its log position (`seq`), which the store assigns.
@@ -187,9 +229,10 @@ pub struct Event {
     pub changes: Option<Changes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// A JSON object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<FreeJson>,
     pub truncated: bool,
 }
 
@@ -265,6 +308,7 @@ impl StoredEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn stored_json_gets_seq_first() {

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde_json::value::RawValue;
-use serde_json::Value;
 
-use crate::event::{Event, EventInput, NewEvent, Status};
+use crate::event::{Changes, ChangesInput, Event, EventInput, NewEvent, RequestInfo, RequestInput, Status};
+use crate::free::{FreeInput, FreeJson};
 use crate::ids::EventId;
 use crate::limits::{Limits, EARLIEST_EVENT_TIME};
 use crate::redact::redact_event;
@@ -384,7 +384,7 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: boo
     }
     let time = input.time.unwrap_or(now);
     check_time(time, limits, now)?;
-    check_numbers(request.as_ref(), input.changes.as_ref(), input.metadata.as_ref())?;
+    let (request, changes, metadata) = finish_free(request, input.changes, input.metadata)?;
     let mut event = Event {
         id: EventId::new_v7(),
         time,
@@ -398,41 +398,47 @@ fn validate(input: EventInput, limits: &Limits, now: Timestamp, leaf_hashes: boo
         targets,
         context,
         request,
-        changes: input.changes,
+        changes,
         correlation_id: input.correlation_id,
-        metadata: input.metadata,
+        metadata,
         truncated: false,
     };
     redact_event(&mut event);
     fit_to_limit(event, limits.max_event_bytes, leaf_hashes)
 }
 
-/// Refuses an integer that canonical JSON could not keep exact (see [`crate::ijson`]), in
-/// any free-form part of an event.
-fn check_numbers(
-    request: Option<&crate::RequestInfo>,
-    changes: Option<&crate::Changes>,
-    metadata: Option<&serde_json::Map<String, Value>>,
-) -> Result<(), FieldError> {
-    use crate::ijson::{unsafe_member, unsafe_number};
-    let found = [
-        request.and_then(|r| r.query.as_ref()).and_then(|q| unsafe_member(q, "request.query")),
-        request.and_then(|r| r.body.as_ref()).and_then(|v| unsafe_number(v, "request.body")),
-        request.and_then(|r| r.response_body.as_ref()).and_then(|v| unsafe_number(v, "request.response_body")),
-        changes.and_then(|c| c.before.as_ref()).and_then(|v| unsafe_number(v, "changes.before")),
-        changes.and_then(|c| c.after.as_ref()).and_then(|v| unsafe_number(v, "changes.after")),
-        metadata.and_then(|m| unsafe_member(m, "metadata")),
-    ];
-    match found.into_iter().flatten().next() {
-        Some(path) => Err((
+type Free = (Option<RequestInfo>, Option<Changes>, Option<FreeJson>);
+
+/// The free-form parts as stored ([`FreeInput::finish`]): a sent part was redacted and its
+/// numbers checked as it was read; a built one is now, and the first integer JSON numbers
+/// cannot hold exactly (see [`crate::ijson`]) is refused, naming its field.
+fn finish_free(
+    request: Option<RequestInput>,
+    changes: Option<ChangesInput>,
+    metadata: Option<FreeInput>,
+) -> Result<Free, FieldError> {
+    let part = |free: Option<FreeInput>, path: &str| {
+        free.map(|f| f.finish(path)).transpose().map_err(|found| (found, crate::free::unsafe_integer_message()))
+    };
+    let request = match request {
+        None => None,
+        Some(RequestInput { id, method, path, query, status_code, body, response_body }) => Some(RequestInfo {
+            query: part(query, "request.query")?,
+            body: part(body, "request.body")?,
+            response_body: part(response_body, "request.response_body")?,
+            id,
+            method,
             path,
-            format!(
-                "is an integer beyond ±{}, which JSON numbers (I-JSON, RFC 7493) cannot hold exactly; send it as a string",
-                crate::ijson::MAX_SAFE_INTEGER
-            ),
-        )),
-        None => Ok(()),
-    }
+            status_code,
+        }),
+    };
+    let changes = match changes {
+        None => None,
+        Some(ChangesInput { before, after }) => {
+            Some(Changes { before: part(before, "changes.before")?, after: part(after, "changes.after")? })
+        }
+    };
+    Ok((request, changes, part(metadata, "metadata")?))
 }
 
 /// Refuses a `time` outside the accepted window: from [`EARLIEST_EVENT_TIME`] to
@@ -463,7 +469,7 @@ enum Body {
     After,
 }
 
-fn body_slot(event: &mut Event, which: Body) -> Option<&mut Value> {
+fn body_slot(event: &mut Event, which: Body) -> Option<&mut FreeJson> {
     match which {
         Body::Request => event.request.as_mut()?.body.as_mut(),
         Body::Response => event.request.as_mut()?.response_body.as_mut(),
@@ -487,7 +493,7 @@ fn fit_to_limit(event: Event, max: usize, leaf_hashes: bool) -> Result<NewEvent,
     let mut bodies: Vec<(usize, Body, String)> = [Body::Request, Body::Response, Body::Before, Body::After]
         .into_iter()
         .filter_map(|b| {
-            let text = body_slot(&mut event, b)?.to_string();
+            let text = body_slot(&mut event, b)?.as_str().to_owned();
             Some((text.len(), b, text))
         })
         .collect();
@@ -508,7 +514,7 @@ fn fit_to_limit(event: Event, max: usize, leaf_hashes: bool) -> Result<NewEvent,
                 cut -= 1;
             }
             if let Some(slot) = body_slot(&mut event, which) {
-                *slot = Value::String(format!("{}…", &text[..cut]));
+                *slot = FreeJson::string(&format!("{}…", &text[..cut]));
             }
         }
     }
@@ -525,7 +531,7 @@ fn fit_to_limit(event: Event, max: usize, leaf_hashes: bool) -> Result<NewEvent,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn parse(v: Value) -> Result<Ingested, IngestError> {
         parse_ingest_body(v.to_string().as_bytes(), &Limits::default(), Timestamp::from_micros(1_700_000_000_000_000))
@@ -606,8 +612,9 @@ mod tests {
         assert!(e.json.len() <= Limits::default().max_event_bytes);
         let req = e.event.request.as_ref().expect("request kept");
         assert_eq!(req.method.as_deref(), Some("POST"));
-        assert_eq!(req.query.as_ref().expect("query")["token"], "[REDACTED]");
-        let body = req.body.as_ref().and_then(Value::as_str).expect("body became a preview string");
+        assert_eq!(req.query.as_ref().expect("query").to_value()["token"], "[REDACTED]");
+        let body = req.body.as_ref().map(FreeJson::to_value);
+        let body = body.as_ref().and_then(Value::as_str).expect("body became a preview string");
         assert!(
             body.starts_with("{\"blob\":\"xxx") || body.starts_with("{\"password\":\"[REDACTED]\""),
             "{}",
@@ -720,19 +727,32 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The free-form parts are built by `unique_keys::strict`: the same values serde_json
-        /// builds, for any JSON without repeated keys.
+        /// The free-form parts are read by `crate::free` straight to what is stored: what
+        /// serde_json's value of them, checked, redacted and written canonically, would be —
+        /// and an event whose value that refuses is refused as it is read.
         #[test]
-        fn strict_free_form_parts_are_the_values_serde_json_builds(value in json_value()) {
+        fn free_form_parts_are_stored_as_their_values_would_be(value in json_value()) {
             let body = serde_json::json!({"action": "a", "metadata": {"v": value.clone()}, "request": {"body": value.clone()},
                 "changes": {"before": value}}).to_string();
-            let strict: EventInput = serde_json::from_str(&body).expect("parses");
             let plain: Value = serde_json::from_str(&body).expect("parses");
-            proptest::prop_assert_eq!(strict.metadata, plain["metadata"].as_object().cloned());
-            let request = strict.request.expect("request");
-            proptest::prop_assert_eq!(request.body.as_ref(), plain["request"].get("body").filter(|v| !v.is_null()));
-            let changes = strict.changes.expect("changes");
-            proptest::prop_assert_eq!(changes.before.as_ref(), plain["changes"].get("before").filter(|v| !v.is_null()));
+            let built = |v: &Value, path: &str| FreeInput::Built(v.clone()).finish(path);
+            let want_metadata = built(&plain["metadata"], "metadata");
+            match serde_json::from_str::<EventInput>(&body) {
+                Ok(read) => {
+                    let read_part = |part: Option<FreeInput>| part.map(|p| p.finish("")).transpose();
+                    proptest::prop_assert_eq!(read_part(read.metadata), want_metadata.map(Some));
+                    let request = read.request.expect("request");
+                    let want = plain["request"].get("body").filter(|v| !v.is_null()).map(|v| built(v, "")).transpose();
+                    proptest::prop_assert_eq!(read_part(request.body), want);
+                    let changes = read.changes.expect("changes");
+                    let want = plain["changes"].get("before").filter(|v| !v.is_null()).map(|v| built(v, "")).transpose();
+                    proptest::prop_assert_eq!(read_part(changes.before), want);
+                }
+                Err(e) => {
+                    proptest::prop_assert!(e.to_string().contains("cannot hold exactly"), "{}", e);
+                    proptest::prop_assert!(want_metadata.is_err(), "refused only what the value path refuses");
+                }
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod filter;
+pub mod free;
 pub mod ids;
 pub mod ijson;
 pub mod ingest;
@@ -18,8 +19,12 @@ pub mod timestamp;
 pub mod tombstone;
 pub mod unique_keys;
 
-pub use event::{Actor, Changes, Event, EventInput, NewEvent, Origin, RequestInfo, Status, StoredEvent, Target};
+pub use event::{
+    Actor, Changes, ChangesInput, Event, EventInput, NewEvent, Origin, RequestInfo, RequestInput, Status, StoredEvent,
+    Target,
+};
 pub use filter::{parse as parse_filter, Attr, BoundsError, CompareOp, Expr, Filter, FilterError, ViewFilter};
+pub use free::{FreeInput, FreeJson};
 pub use ids::{EventId, IdError, KeyId, Seq, TenantId};
 pub use ingest::{accept_event, parse_ingest_body, parse_ingest_body_with, IngestError, IngestErrorKind, Ingested};
 pub use keys::{KeySecret, Scope, SecretHash};

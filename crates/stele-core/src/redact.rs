@@ -1,9 +1,10 @@
 //! Secret redaction: values under keys that name a secret are replaced at ingest, so a
 //! secret a publisher copied into an event never reaches storage.
 //!
-//! [`redact_event`] is the one chokepoint: ingest calls it on every event (native and every
-//! profile, which all go through native ingest) before the event is hashed. It covers each
-//! place a secret can hide in an event: `request.query`, `request.body`,
+//! Ingest redacts every event (native and every profile, which all go through native ingest)
+//! before it is hashed: the free-form parts as they are read ([`crate::free`], or
+//! [`crate::FreeInput::finish`] for one built in-process, with [`redact_value`]'s rules), the
+//! rest in [`redact_event`]. Together they cover each place a secret can hide in an event: `request.query`, `request.body`,
 //! `request.response_body`, `changes.before`/`after`, `metadata` (where profiles put their
 //! free-form maps, e.g. Retraced `fields` and `metadata`) and `context` as JSON members whose
 //! key names a secret; and inside any string of those, and in `request.path`, `key=value`
@@ -62,20 +63,13 @@ fn holds_fragment(text: &[u8], automaton: Option<&AhoCorasick>) -> bool {
 }
 
 /// Redacts every place of an event where a secret can hide (see the module documentation).
+/// The free-form parts were redacted before: a publisher's as they were read
+/// ([`crate::free`]), one built in-process when validation finished it
+/// ([`crate::FreeInput::finish`]), both with [`redact_value`]'s rules.
 pub fn redact_event(event: &mut Event) {
-    if let Some(r) = &mut event.request {
-        if let Some(path) = &mut r.path {
-            redact_string(path);
-        }
-        r.query.iter_mut().for_each(redact_map);
-        r.body.iter_mut().for_each(redact_value);
-        r.response_body.iter_mut().for_each(redact_value);
+    if let Some(path) = event.request.as_mut().and_then(|r| r.path.as_mut()) {
+        redact_string(path);
     }
-    if let Some(c) = &mut event.changes {
-        c.before.iter_mut().for_each(redact_value);
-        c.after.iter_mut().for_each(redact_value);
-    }
-    event.metadata.iter_mut().for_each(redact_map);
     redact_string_map(&mut event.context);
 }
 
@@ -105,20 +99,23 @@ pub fn redact_string_map(map: &mut BTreeMap<String, String>) {
 /// members of the parsed value, written back compactly; otherwise every `key=value` pair
 /// whose key names a secret, as in a query string, a form-encoded body or a URL.
 pub fn redact_string(text: &mut String) {
+    if let Some(redacted) = redacted_string(text) {
+        *text = redacted;
+    }
+}
+
+/// [`redact_string`] of a borrowed string: the redacted text, or `None` when it holds no
+/// secret (most strings, which are then not copied).
+pub fn redacted_string(text: &str) -> Option<String> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         if let Ok(mut parsed) = serde_json::from_str::<Value>(text) {
             let before = parsed.clone();
             redact_value(&mut parsed);
-            if parsed != before {
-                *text = parsed.to_string();
-            }
-            return;
+            return (parsed != before).then(|| parsed.to_string());
         }
     }
-    if let Some(redacted) = redact_pairs(text) {
-        *text = redacted;
-    }
+    redact_pairs(text)
 }
 
 /// Characters of a `key` in `key=value` (form and query keys, possibly percent-encoded).
@@ -238,22 +235,26 @@ mod tests {
     }
 
     #[test]
-    fn redact_event_covers_path_metadata_context_and_string_bodies() {
-        let mut event: Event = serde_json::from_value(json!({
-            "id": "018f0000-0000-7000-8000-000000000000", "time": "2026-11-22T10:00:00Z",
-            "received_at": "2026-11-22T10:00:00Z", "action": "a", "status": "success", "targets": [],
+    fn ingest_redacts_the_path_metadata_context_and_string_bodies() {
+        let body = json!({
+            "action": "a",
             "context": {"session_token": "t", "env": "prod"},
             "request": {"path": "/login?token=abc&x=1", "body": "user=a&password=hunter2"},
-            "metadata": {"fields": {"apiKey": "k", "ok": "v"}, "note": "x=1&secret=s"},
-            "truncated": false
-        }))
-        .expect("event");
-        redact_event(&mut event);
-        let v = serde_json::to_value(&event).expect("json");
+            "metadata": {"fields": {"apiKey": "k", "ok": "v"}, "note": "x=1&secret=s"}
+        });
+        let now = crate::Timestamp::from_micros(1_780_272_000_000_000);
+        let ingested =
+            crate::parse_ingest_body(body.to_string().as_bytes(), &crate::Limits::default(), now).expect("accepted");
+        let v: Value = serde_json::from_str(&ingested.events[0].json).expect("json");
         assert_eq!(v["context"], json!({"session_token": REDACTED, "env": "prod"}));
         assert_eq!(v["request"]["path"], "/login?token=[REDACTED]&x=1");
         assert_eq!(v["request"]["body"], "user=a&password=[REDACTED]");
         assert_eq!(v["metadata"], json!({"fields": {"apiKey": REDACTED, "ok": "v"}, "note": "x=1&secret=[REDACTED]"}));
+        // An event read back from storage is not redacted again (its hash covers it as stored).
+        let mut stored: Event = serde_json::from_str(&ingested.events[0].json).expect("event");
+        let before = stored.clone();
+        redact_event(&mut stored);
+        assert_eq!(stored, before);
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
 /// The keys of one object so far: a list while it is short (most objects have a handful of
 /// keys, for which a scan is cheaper than hashing each), a hash set once it is long.
 #[derive(Default)]
-struct Seen<'de> {
+pub(crate) struct Seen<'de> {
     few: Vec<Cow<'de, str>>,
     many: HashSet<Cow<'de, str>>,
 }
@@ -149,7 +149,7 @@ impl<'de> Seen<'de> {
     const FEW: usize = 16;
 
     /// False when `key` was already seen.
-    fn insert(&mut self, key: Cow<'de, str>) -> bool {
+    pub(crate) fn insert(&mut self, key: Cow<'de, str>) -> bool {
         if self.few.len() < Self::FEW {
             if self.few.contains(&key) {
                 return false;
@@ -325,7 +325,7 @@ pub mod strict {
 }
 
 /// An object key, borrowed from the input when it holds no escapes.
-struct Key;
+pub(crate) struct Key;
 
 impl<'de> DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;

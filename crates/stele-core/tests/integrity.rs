@@ -414,7 +414,8 @@ fn canonical_json_matches_rfc8785_examples() {
 fn any_event() -> impl Strategy<Value = stele_core::Event> {
     use std::collections::BTreeMap;
 
-    use stele_core::{Actor, Changes, Event, EventId, Origin, RequestInfo, Status, Target, Timestamp};
+    use serde_json::Value;
+    use stele_core::{Actor, Changes, Event, EventId, FreeJson, Origin, RequestInfo, Status, Target, Timestamp};
     // Strings as in `json_value`: the characters where escaping and UTF-16 order matter.
     let text = || {
         prop::collection::vec(
@@ -460,13 +461,14 @@ fn any_event() -> impl Strategy<Value = stele_core::Event> {
             id,
             method,
             path,
-            query,
+            query: query.map(|m| FreeJson::from_value(&Value::Object(m))),
             status_code,
-            body,
-            response_body,
+            body: body.as_ref().map(FreeJson::from_value),
+            response_body: response_body.as_ref().map(FreeJson::from_value),
         });
-    let changes = (prop::option::of(json_value()), prop::option::of(json_value()))
-        .prop_map(|(before, after)| Changes { before, after });
+    let changes = (prop::option::of(json_value()), prop::option::of(json_value())).prop_map(|(before, after)| {
+        Changes { before: before.as_ref().map(FreeJson::from_value), after: after.as_ref().map(FreeJson::from_value) }
+    });
     let status =
         prop_oneof![Just(Status::Success), Just(Status::Failure), Just(Status::Warning), Just(Status::Pending)];
     let origin = prop::option::of(prop_oneof![Just(Origin::User), Just(Origin::Api), Just(Origin::System)]);
@@ -502,7 +504,7 @@ fn any_event() -> impl Strategy<Value = stele_core::Event> {
                 request,
                 changes,
                 correlation_id,
-                metadata,
+                metadata: metadata.map(|m| FreeJson::from_value(&Value::Object(m))),
                 truncated,
             },
         )

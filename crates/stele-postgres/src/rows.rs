@@ -190,7 +190,7 @@ pub(crate) async fn insert_events<E: Borrow<NewEvent>>(
         request_method.push(req.and_then(|r| r.method.as_deref()));
         request_path.push(req.and_then(|r| r.path.as_deref()));
         request_status.push(req.and_then(|r| r.status_code).map(i64::from));
-        metadata.push(e.metadata.as_ref().and_then(|m| serde_json::to_string(m).ok()));
+        metadata.push(e.metadata.as_ref().map(|m| m.as_str().to_owned()));
         search.push(document(tenant_no, new));
         // A JSON array of strings cannot fail to serialise.
         term_lists.push(serde_json::to_string(&terms(new)).unwrap_or_else(|_| String::from("[]")));

@@ -99,7 +99,7 @@ pub fn event_with(
         request: None,
         changes: None,
         correlation_id: None,
-        metadata,
+        metadata: metadata.map(|m| stele_core::FreeJson::from_value(&serde_json::Value::Object(m))),
         truncated: false,
     })
 }

@@ -136,11 +136,12 @@ fn texts<'a>(event: &'a Event, attr: &Attr) -> Vec<&'a str> {
 }
 
 /// The JSON value at a metadata path (a JSON `null` counts as absent).
-fn metadata<'a>(event: &'a Event, path: &[String]) -> Option<&'a serde_json::Value> {
+fn metadata(event: &Event, path: &[String]) -> Option<serde_json::Value> {
     let (first, rest) = path.split_first()?;
-    let mut at = event.metadata.as_ref()?.get(first)?;
-    for seg in rest {
-        at = at.as_object()?.get(seg)?;
+    // Metadata is held as canonical text; a view that looks inside parses it.
+    let mut at = event.metadata.as_ref()?.to_value();
+    for seg in std::iter::once(first).chain(rest) {
+        at = at.as_object_mut()?.remove(seg)?;
     }
     (!at.is_null()).then_some(at)
 }
@@ -202,7 +203,7 @@ fn compare(event: &Event, attr: &Attr, op: CompareOp, value: &Value) -> bool {
         },
         (Attr::Metadata(path), _) => {
             let have = metadata(event, path);
-            let hit = match (have, value) {
+            let hit = match (have.as_ref(), value) {
                 (Some(serde_json::Value::String(h)), Value::String(w)) => text_matches(h, positive(op), w),
                 (Some(serde_json::Value::Bool(h)), Value::Bool(w)) => ordered(*h, positive(op), *w),
                 (Some(serde_json::Value::Number(h)), Value::Int(w)) => {

@@ -50,11 +50,19 @@ fn number(n: &Number, out: &mut Vec<u8>) {
         (None, Some(u)) => Some(u as f64),
         (None, None) => n.as_f64(),
     };
-    if let Some(f) = as_double.filter(|f| f.is_finite()) {
+    match as_double {
+        Some(f) => double(f, out),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A double as ECMAScript prints it (`null` for what JSON cannot hold: serde_json numbers
+/// are finite, and the output stays valid JSON regardless).
+pub(crate) fn double(f: f64, out: &mut Vec<u8>) {
+    if f.is_finite() {
         let mut buffer = ryu_js::Buffer::new();
         out.extend_from_slice(buffer.format_finite(f).as_bytes());
     } else {
-        // serde_json numbers are finite; keep the output valid JSON regardless.
         out.extend_from_slice(b"null");
     }
 }

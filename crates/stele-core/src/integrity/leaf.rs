@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::canonical::{self, canonical};
 use super::hash::{leaf_hash, Hash};
-use crate::{Actor, Changes, Event, RequestInfo, Target};
+use crate::{Actor, Changes, Event, FreeJson, RequestInfo, Target};
 
 /// Members of a served event that are not part of its leaf input.
 pub const NOT_HASHED: [&str; 3] = ["seq", "hash", "proof"];
@@ -59,7 +59,7 @@ pub fn canonical_event(event: &Event) -> Vec<u8> {
     o.str("id", &id.to_string());
     o.opt_str("message", message);
     if let Some(m) = metadata {
-        canonical::object(m, o.key("metadata"));
+        free(m, o.key("metadata"));
     }
     if let Some(origin) = origin {
         o.str("origin", origin.as_str());
@@ -118,6 +118,11 @@ impl<'a> Members<'a> {
     }
 }
 
+/// A free-form part: already canonical text.
+fn free(json: &FreeJson, out: &mut Vec<u8>) {
+    out.extend_from_slice(json.as_str().as_bytes());
+}
+
 fn actor_json(actor: &Actor, out: &mut Vec<u8>) {
     let Actor { kind, id, name, email, ip, user_agent } = actor;
     let mut o = Members::open(out);
@@ -144,10 +149,10 @@ fn changes_json(changes: &Changes, out: &mut Vec<u8>) {
     let Changes { before, after } = changes;
     let mut o = Members::open(out);
     if let Some(v) = after {
-        canonical::write(v, o.key("after"));
+        free(v, o.key("after"));
     }
     if let Some(v) = before {
-        canonical::write(v, o.key("before"));
+        free(v, o.key("before"));
     }
     o.close();
 }
@@ -156,16 +161,16 @@ fn request_json(request: &RequestInfo, out: &mut Vec<u8>) {
     let RequestInfo { id, method, path, query, status_code, body, response_body } = request;
     let mut o = Members::open(out);
     if let Some(v) = body {
-        canonical::write(v, o.key("body"));
+        free(v, o.key("body"));
     }
     o.opt_str("id", id);
     o.opt_str("method", method);
     o.opt_str("path", path);
     if let Some(q) = query {
-        canonical::object(q, o.key("query"));
+        free(q, o.key("query"));
     }
     if let Some(v) = response_body {
-        canonical::write(v, o.key("response_body"));
+        free(v, o.key("response_body"));
     }
     if let Some(code) = status_code {
         // A u16 is exact as a double and prints as an integer, as RFC 8785 asks.

@@ -285,9 +285,9 @@ fn render(seq: Seq, event: Event, instance_id: &str) -> InstanceAuditLog {
         request_action: action,
         // Stele's event model has no path parameters.
         request_path_params: object_or_empty(None),
-        request_query_params: object_or_empty(request.query.map(Value::Object)),
-        request_body: object_or_empty(request.body),
-        response_body: object_or_empty(request.response_body),
+        request_query_params: object_or_empty(request.query.map(|v| v.to_value())),
+        request_body: object_or_empty(request.body.map(|v| v.to_value())),
+        response_body: object_or_empty(request.response_body.map(|v| v.to_value())),
         response_status: request.status_code,
     }
 }

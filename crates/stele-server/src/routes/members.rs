@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use stele_core::{Changes, NewEvent, Scope, Target, TenantId, Timestamp};
+use stele_core::{Changes, FreeJson, NewEvent, Scope, Target, TenantId, Timestamp};
 use stele_store::directory::{
     effective_role, Group, GroupId, GroupMember, GroupOrder, Listing, Member, MemberId, MemberOrder, RecordChange, Role,
 };
@@ -189,7 +189,10 @@ fn member_event(by: &By<'_>, action: &str, before: Option<&Member>, after: Optio
     let verb = action.rsplit('.').next().unwrap_or(action);
     let who = subject.email.clone().or(subject.name.clone()).unwrap_or_default();
     let mut audit = by.event(action, subject, format!("Member {who} {verb}"));
-    audit.event.changes = Some(Changes { before: before.map(member_state), after: after.map(member_state) });
+    audit.event.changes = Some(Changes {
+        before: before.map(|m| FreeJson::from_value(&member_state(m))),
+        after: after.map(|m| FreeJson::from_value(&member_state(m))),
+    });
     NewEvent::new(audit.event)
 }
 
@@ -598,7 +601,10 @@ fn group_event(principal: &Principal, action: &str, before: Option<&Group>, afte
     let verb = action.rsplit('.').next().unwrap_or(action);
     let name = subject.name.clone().unwrap_or_default();
     let mut audit = audit_event(principal, action, subject, format!("Group {name} {verb}"));
-    audit.event.changes = Some(Changes { before: before.map(group_state), after: after.map(group_state) });
+    audit.event.changes = Some(Changes {
+        before: before.map(|g| FreeJson::from_value(&group_state(g))),
+        after: after.map(|g| FreeJson::from_value(&group_state(g))),
+    });
     NewEvent::new(audit.event)
 }
 

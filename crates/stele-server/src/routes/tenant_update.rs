@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
-use stele_core::{Changes, NewEvent, Target, TenantId};
+use stele_core::{Changes, FreeJson, NewEvent, Target, TenantId};
 use stele_store::{Tenant, TenantUpdate};
 use utoipa::ToSchema;
 
@@ -190,8 +190,8 @@ fn change_event(
         format!("Updated tenant {}: {}", before.id, changed.join(", ")),
     );
     audit.event.changes = Some(Changes {
-        before: Some(json!({"aliases": before.aliases, "jwt": before_jwt})),
-        after: Some(json!({"aliases": aliases.unwrap_or(&before.aliases), "jwt": after_jwt})),
+        before: Some(FreeJson::from_value(&json!({"aliases": before.aliases, "jwt": before_jwt}))),
+        after: Some(FreeJson::from_value(&json!({"aliases": aliases.unwrap_or(&before.aliases), "jwt": after_jwt}))),
     });
     NewEvent::new(audit.event)
 }

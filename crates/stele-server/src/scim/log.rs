@@ -9,7 +9,7 @@ use axum::http::Uri;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use stele_core::{Actor, EventInput, NewEvent, Origin, RequestInfo, Status, Target, Timestamp};
+use stele_core::{Actor, EventInput, FreeInput, NewEvent, Origin, RequestInput, Status, Target, Timestamp};
 use stele_scim::{ListQuery, ScimError};
 
 use super::{Ctx, Reply, Req};
@@ -86,14 +86,15 @@ pub(crate) fn event(ctx: &Ctx, req: &Req, reply: &Reply) -> NewEvent {
         origin: Some(Origin::Api),
         targets: targets.clone(),
         context: Some(context.clone()),
-        request: Some(RequestInfo {
+        request: Some(RequestInput {
             id: Some(ctx.request_id.clone()),
             method: Some(req.method.clone()),
             path: Some(cut(&req.path, 1024)),
-            query: (bodies && !req.query.is_empty()).then(|| req.query.clone()),
+            query: (bodies && !req.query.is_empty())
+                .then(|| FreeInput::Built(serde_json::Value::Object(req.query.clone()))),
             status_code: Some(reply.status),
-            body: req.body.as_ref().filter(|_| bodies).cloned(),
-            response_body: reply.body.as_ref().filter(|_| bodies).cloned(),
+            body: req.body.as_ref().filter(|_| bodies).cloned().map(FreeInput::Built),
+            response_body: reply.body.as_ref().filter(|_| bodies).cloned().map(FreeInput::Built),
         }),
         changes: None,
         correlation_id: req.correlation_id.clone(),

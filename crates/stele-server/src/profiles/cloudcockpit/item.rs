@@ -89,8 +89,8 @@ impl From<Event> for AuditLog {
             origin: Named { name: e.origin.map(origin_name) },
             entity_type: target.kind,
             entity_id: target.id,
-            old_values: changes.before,
-            new_values: changes.after,
+            old_values: changes.before.map(|v| v.to_value()),
+            new_values: changes.after.map(|v| v.to_value()),
             message: e.message,
             correlation_id: e.correlation_id,
         }

@@ -17,13 +17,13 @@ pub fn log_body(event: &Event) -> String {
     let mut parts: Vec<(&str, Json)> = vec![("timestamp", Json::String(iso_millis(event.time)))];
     if let Some(r) = &event.request {
         if let Some(q) = &r.query {
-            parts.push(("queryParameters", Json::Object(q.clone())));
+            parts.push(("queryParameters", q.to_value()));
         }
         if let Some(b) = &r.body {
-            parts.push(("request", b.clone()));
+            parts.push(("request", b.to_value()));
         }
         if let Some(b) = &r.response_body {
-            parts.push(("response", b.clone()));
+            parts.push(("response", b.to_value()));
         }
     }
     let mut out = String::from("{\n");
