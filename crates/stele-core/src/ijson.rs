@@ -27,12 +27,6 @@ pub fn unsafe_number(value: &Value, path: &str) -> Option<String> {
     find(value, &mut trail).then(|| render(path, &trail))
 }
 
-/// [`unsafe_number`] of an object's members.
-pub fn unsafe_member(members: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
-    let mut trail = Vec::new();
-    find_member(members, &mut trail).then(|| render(path, &trail))
-}
-
 enum Step<'a> {
     Index(usize),
     Key(&'a str),

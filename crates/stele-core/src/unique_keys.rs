@@ -164,32 +164,21 @@ impl<'de> Seen<'de> {
     }
 }
 
-/// `deserialize_with` helpers for the free-form parts of an event (`context`, `metadata`,
-/// `request.query`, the request and response bodies, `changes`): they build the values
-/// serde_json builds and refuse a repeated key while they parse. The typed parts are structs,
-/// in which serde already refuses a repeated field, so an event parsed with these needs no
-/// [`check_unique_keys`] pass of its own (a third of the ingest parse's cost had been that
-/// pass and the top-level look that chose between one event and a batch).
+/// The `deserialize_with` helper for an event's `context`, which refuses a repeated key while
+/// it parses (the other free-form parts are read by [`crate::free`], which does too). The
+/// typed parts are structs, in which serde already refuses a repeated field, so an event
+/// parsed with these needs no [`check_unique_keys`] pass of its own (a third of the ingest
+/// parse's cost had been that pass and the top-level look that chose between one event and a
+/// batch).
 pub mod strict {
     use std::collections::BTreeMap;
     use std::fmt;
 
-    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
-    use serde_json::{Map, Number, Value};
+    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 
     /// What a repeated key is told, here and by the ingest parser's careful path.
     pub fn repeated(key: &str) -> String {
         format!("the key {key:?} appears twice in this object; each key may appear once")
-    }
-
-    /// An optional JSON value of any kind.
-    pub fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-        Ok(Option::<Strict>::deserialize(d)?.map(|v| v.0))
-    }
-
-    /// An optional JSON object.
-    pub fn object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Map<String, Value>>, D::Error> {
-        Ok(Option::<StrictObject>::deserialize(d)?.map(|v| v.0))
     }
 
     /// An optional object of strings.
@@ -197,93 +186,11 @@ pub mod strict {
         Ok(Option::<StrictStrings>::deserialize(d)?.map(|v| v.0))
     }
 
-    struct Strict(Value);
-    struct StrictObject(Map<String, Value>);
     struct StrictStrings(BTreeMap<String, String>);
-
-    impl<'de> Deserialize<'de> for Strict {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(ValueVisitor).map(Strict)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for StrictObject {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_map(ObjectVisitor).map(StrictObject)
-        }
-    }
 
     impl<'de> Deserialize<'de> for StrictStrings {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             d.deserialize_map(StringsVisitor).map(StrictStrings)
-        }
-    }
-
-    /// serde_json's own `Value` visitor, with the repeated-key check in `visit_map`.
-    struct ValueVisitor;
-
-    impl<'de> Visitor<'de> for ValueVisitor {
-        type Value = Value;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any valid JSON value")
-        }
-        fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-            Ok(Value::Bool(b))
-        }
-        fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
-            Ok(Value::Number(n.into()))
-        }
-        fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
-            Ok(Value::Number(n.into()))
-        }
-        fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
-            Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
-        }
-        fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-            Ok(Value::String(s.to_owned()))
-        }
-        fn visit_string<E>(self, s: String) -> Result<Value, E> {
-            Ok(Value::String(s))
-        }
-        fn visit_none<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_unit<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            Strict::deserialize(d).map(|v| v.0)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-            while let Some(Strict(item)) = seq.next_element()? {
-                items.push(item);
-            }
-            Ok(Value::Array(items))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-            ObjectVisitor.visit_map(map).map(Value::Object)
-        }
-    }
-
-    struct ObjectVisitor;
-
-    impl<'de> Visitor<'de> for ObjectVisitor {
-        type Value = Map<String, Value>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a map")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            unique_entries(
-                map,
-                Map::new(),
-                |m, k| m.contains_key(k),
-                |m, k, v: Strict| {
-                    m.insert(k, v.0);
-                },
-            )
         }
     }
 
