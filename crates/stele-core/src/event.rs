@@ -254,7 +254,7 @@ impl NewEvent {
         let leaf = leaf_hash(&json);
         json.pop();
         json.extend_from_slice(b",\"hash\":\"");
-        json.extend_from_slice(leaf.to_hex().as_bytes());
+        leaf.write_hex(&mut json);
         json.extend_from_slice(b"\"}");
         Self { event, leaf: Some(leaf), json: Self::text(json) }
     }

@@ -15,6 +15,7 @@
 //! byte against that `Value` path on generated values.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -25,7 +26,7 @@ use crate::ijson::MAX_SAFE_INTEGER;
 use crate::integrity::canonical;
 use crate::redact::{is_secret_key, redact_value, redacted_string, REDACTED};
 use crate::unique_keys::strict::repeated;
-use crate::unique_keys::{Key, Seen};
+use crate::unique_keys::Key;
 
 /// One JSON value as its canonical text (RFC 8785): what is stored and hashed. Reading one
 /// (`Deserialize`) writes the canonical form of whatever JSON it is given; serialising one
@@ -77,7 +78,7 @@ impl Serialize for FreeJson {
 impl<'de> Deserialize<'de> for FreeJson {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut out = Vec::with_capacity(64);
-        Canon { out: &mut out, sent: false }.deserialize(d)?;
+        Canon { out: &mut out, members: &mut Vec::new(), sent: false }.deserialize(d)?;
         Ok(Self(text(out)))
     }
 }
@@ -102,7 +103,7 @@ impl From<Value> for FreeInput {
 impl<'de> Deserialize<'de> for FreeInput {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut out = Vec::with_capacity(256);
-        Canon { out: &mut out, sent: true }.deserialize(d)?;
+        Canon { out: &mut out, members: &mut Vec::new(), sent: true }.deserialize(d)?;
         Ok(Self::Sent(FreeJson(text(out))))
     }
 }
@@ -135,7 +136,7 @@ struct SentObject(FreeJson);
 impl<'de> Deserialize<'de> for SentObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut out = Vec::with_capacity(256);
-        d.deserialize_map(ObjectOnly(Canon { out: &mut out, sent: true }))?;
+        d.deserialize_map(ObjectOnly(Canon { out: &mut out, members: &mut Vec::new(), sent: true }))?;
         Ok(Self(FreeJson(text(out))))
     }
 }
@@ -152,14 +153,21 @@ fn text(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Writes the canonical form of the value it reads into `out`. `sent`: the value is a
-/// publisher's, so secrets are redacted and unsafe integers refused as it is read.
-struct Canon<'o> {
+/// A member of an object being read: its name and where its value's canonical text is in
+/// the output.
+type Member<'de> = (Cow<'de, str>, usize, usize);
+
+/// Writes the canonical form of the value it reads at the end of `out`. `members` holds the
+/// members of the objects being read, innermost last (shared, so reading a value allocates
+/// little more than its output). `sent`: the value is a publisher's, so secrets are redacted
+/// and unsafe integers refused as it is read.
+struct Canon<'o, 'de> {
     out: &'o mut Vec<u8>,
+    members: &'o mut Vec<Member<'de>>,
     sent: bool,
 }
 
-impl Canon<'_> {
+impl Canon<'_, '_> {
     fn integer<E: de::Error>(self, magnitude: u64, as_double: f64) -> Result<(), E> {
         if self.sent && magnitude > MAX_SAFE_INTEGER {
             return Err(E::custom(unsafe_integer_message()));
@@ -169,7 +177,7 @@ impl Canon<'_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Canon<'_> {
+impl<'de> DeserializeSeed<'de> for Canon<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -177,7 +185,7 @@ impl<'de> DeserializeSeed<'de> for Canon<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Canon<'_> {
+impl<'de> Visitor<'de> for Canon<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -228,7 +236,8 @@ impl<'de> Visitor<'de> for Canon<'_> {
             if !first {
                 self.out.push(b',');
             }
-            if seq.next_element_seed(Canon { out: &mut *self.out, sent: self.sent })?.is_none() {
+            let element = Canon { out: &mut *self.out, members: &mut *self.members, sent: self.sent };
+            if seq.next_element_seed(element)?.is_none() {
                 self.out.truncate(before);
                 break;
             }
@@ -238,62 +247,84 @@ impl<'de> Visitor<'de> for Canon<'_> {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        members(map, self.out, self.sent)
+        object(map, self)
     }
 }
 
 /// [`Canon`] for a value that must be an object.
-struct ObjectOnly<'o>(Canon<'o>);
+struct ObjectOnly<'o, 'de>(Canon<'o, 'de>);
 
-impl<'de> Visitor<'de> for ObjectOnly<'_> {
+impl<'de> Visitor<'de> for ObjectOnly<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map")
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        members(map, self.0.out, self.0.sent)
+        object(map, self.0)
     }
 }
 
-/// Reads an object's members, each value written canonically as it is read, then writes
-/// them in canonical order: by the UTF-16 code units of their names, which is their UTF-8
-/// byte order unless a name has characters outside the Basic Multilingual Plane.
-fn members<'de, A: MapAccess<'de>>(mut map: A, out: &mut Vec<u8>, sent: bool) -> Result<(), A::Error> {
-    let mut seen = Seen::default();
-    let mut values = Vec::new();
-    let mut members: Vec<(Cow<'de, str>, usize, usize)> = Vec::new();
+/// Reads an object's members, each value written canonically at the end of the output as it
+/// is read, then writes them in canonical order where the object started: by the UTF-16 code
+/// units of their names, which is their UTF-8 byte order unless a name has characters outside
+/// the Basic Multilingual Plane.
+fn object<'de, A: MapAccess<'de>>(mut map: A, into: Canon<'_, 'de>) -> Result<(), A::Error> {
+    let Canon { out, members, sent } = into;
+    let (start, first) = (out.len(), members.len());
+    // A repeated key is looked for among the object's members so far while they are few, and
+    // in a set once they are many.
+    let mut many: Option<HashSet<Cow<'de, str>>> = None;
     while let Some(key) = map.next_key_seed(Key)? {
-        if !seen.insert(key.clone()) {
+        let repeated_key = match &mut many {
+            Some(set) => !set.insert(key.clone()),
+            None => {
+                let ours = &members[first..];
+                let seen = ours.iter().any(|m| m.0 == key);
+                if !seen && ours.len() >= MANY {
+                    many = Some(ours.iter().map(|m| m.0.clone()).chain([key.clone()]).collect());
+                }
+                seen
+            }
+        };
+        if repeated_key {
             return Err(de::Error::custom(repeated(&key)));
         }
-        let start = values.len();
+        let at = out.len();
         // A secret's value is read whole first: it is checked as any other before it goes.
-        map.next_value_seed(Canon { out: &mut values, sent })?;
+        map.next_value_seed(Canon { out: &mut *out, members: &mut *members, sent })?;
         if sent && is_secret_key(&key) {
-            values.truncate(start);
-            canonical::string(REDACTED, &mut values);
+            out.truncate(at);
+            canonical::string(REDACTED, out);
         }
-        members.push((key, start, values.len()));
+        members.push((key, at, out.len()));
     }
-    if members.iter().all(|m| m.0.is_ascii()) {
-        members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let ours = &mut members[first..];
+    if ours.iter().all(|m| m.0.is_ascii()) {
+        ours.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     } else {
-        members.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        ours.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
     }
-    out.reserve(values.len() + members.iter().map(|m| m.0.len() + 4).sum::<usize>() + 2);
+    // The object is written after its members' values, then moved down over them.
+    let written = out.len();
     out.push(b'{');
-    for (i, (key, start, end)) in members.iter().enumerate() {
+    for (i, (key, from, to)) in ours.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         canonical::string(key, out);
         out.push(b':');
-        out.extend_from_slice(&values[*start..*end]);
+        out.extend_from_within(*from..*to);
     }
     out.push(b'}');
+    out.copy_within(written.., start);
+    out.truncate(start + (out.len() - written));
+    members.truncate(first);
     Ok(())
 }
+
+/// Members from which a repeated key is looked for in a hash set rather than by a scan.
+const MANY: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -344,6 +375,22 @@ mod tests {
         for text in [r#"{"a": 1, "b": 2}"#, r#"{"n": 9007199254740991}"#, r#"{"secret": [-9007199254740991]}"#] {
             assert!(sent(text).is_ok(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_large_object_is_sorted_and_its_repeated_key_found_past_the_scan() {
+        let keys: Vec<String> = (0..40).rev().map(|i| format!("k{i:02}")).collect();
+        let object = |extra: &str| {
+            let members: Vec<String> =
+                keys.iter().map(|k| format!(r#""{k}": {{"in": [1, {{"b": 2, "a": 1}}]}}"#)).collect();
+            format!("{{{}{extra}}}", members.join(", "))
+        };
+        let got = sent(&object("")).expect("no repetition");
+        assert_eq!(Ok(got.0.clone()), through_value(&object("")));
+        assert!(got.0.starts_with(r#"{"k00":{"in":[1,{"a":1,"b":2}]},"k01":"#), "{}", &got.0[..40]);
+        // The 41st member repeats the 30th: found in the set the scan gave way to.
+        let error = sent(&object(r#", "k30": 0"#)).expect_err("repeated");
+        assert!(error.contains(r#"the key "k30" appears twice"#), "{error}");
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
 /// The keys of one object so far: a list while it is short (most objects have a handful of
 /// keys, for which a scan is cheaper than hashing each), a hash set once it is long.
 #[derive(Default)]
-pub(crate) struct Seen<'de> {
+struct Seen<'de> {
     few: Vec<Cow<'de, str>>,
     many: HashSet<Cow<'de, str>>,
 }
@@ -149,7 +149,7 @@ impl<'de> Seen<'de> {
     const FEW: usize = 16;
 
     /// False when `key` was already seen.
-    pub(crate) fn insert(&mut self, key: Cow<'de, str>) -> bool {
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
         if self.few.len() < Self::FEW {
             if self.few.contains(&key) {
                 return false;

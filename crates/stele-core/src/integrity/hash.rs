@@ -31,6 +31,16 @@ impl Hash {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// Appends the 64 lowercase hex digits to `out` (ingest writes each event's leaf into its
+    /// stored JSON so, without a `String` of its own).
+    pub fn write_hex(&self, out: &mut Vec<u8>) {
+        let mut digits = [0u8; 64];
+        // 32 bytes always take exactly 64 digits, so this does not fail.
+        if hex::encode_to_slice(self.0, &mut digits).is_ok() {
+            out.extend_from_slice(&digits);
+        }
+    }
 }
 
 /// Text that is not a 32-byte hash.
