@@ -217,16 +217,11 @@ impl<'de> Visitor<'de> for Canon<'_, 'de> {
         }
         Ok(())
     }
-    fn visit_none<E>(self) -> Result<(), E> {
-        self.out.extend_from_slice(b"null");
-        Ok(())
-    }
+    // JSON's `null` (serde_json calls `visit_unit` for it; `visit_none` and `visit_some` come
+    // only from `Option`'s own visitor, which wraps this one).
     fn visit_unit<E>(self) -> Result<(), E> {
         self.out.extend_from_slice(b"null");
         Ok(())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        self.deserialize(d)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         self.out.push(b'[');
