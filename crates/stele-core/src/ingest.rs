@@ -478,10 +478,15 @@ fn finish_free(
     let part = |free: Option<FreeInput>, path: &str| {
         free.map(|f| f.finish(path)).transpose().map_err(|found| (found, crate::free::unsafe_integer_message()))
     };
+    // A sent one was read as an object (`free::sent_object`); a built one is checked here.
+    let object = |free: Option<FreeInput>, path: &str| match free {
+        Some(FreeInput::Built(v)) if !v.is_object() => Err((path.to_owned(), "must be a JSON object".to_owned())),
+        free => part(free, path),
+    };
     let request = match request {
         None => None,
         Some(RequestInput { id, method, path, query, status_code, body, response_body }) => Some(RequestInfo {
-            query: part(query, "request.query")?,
+            query: object(query, "request.query")?,
             body: part(body, "request.body")?,
             response_body: part(response_body, "request.response_body")?,
             id,
@@ -496,7 +501,7 @@ fn finish_free(
             Some(Changes { before: part(before, "changes.before")?, after: part(after, "changes.after")? })
         }
     };
-    Ok((request, changes, part(metadata, "metadata")?))
+    Ok((request, changes, object(metadata, "metadata")?))
 }
 
 /// Refuses a `time` outside the accepted window: from [`EARLIEST_EVENT_TIME`] to
@@ -655,6 +660,30 @@ mod tests {
         let too_many: Vec<Value> = (0..1001).map(|_| json!({"action": "a"})).collect();
         let e = parse(json!({ "events": too_many })).unwrap_err();
         assert_eq!(e.kind, IngestErrorKind::BatchSize);
+    }
+
+    #[test]
+    fn a_built_event_is_checked_and_redacted_as_a_sent_one() {
+        let now = Timestamp::from_micros(1_780_272_000_000_000);
+        let input = |metadata: Value, body: Value| EventInput {
+            action: "a".into(),
+            metadata: Some(FreeInput::Built(metadata)),
+            request: Some(RequestInput { body: Some(FreeInput::Built(body)), ..RequestInput::default() }),
+            ..serde_json::from_value(json!({"action": "a"})).expect("an event")
+        };
+        let stored = accept_event(input(json!({"token": "t", "b": 1}), json!("password=p")), &Limits::default(), now);
+        let stored = stored.expect("accepted");
+        let v: Value = serde_json::from_str(&stored.json).expect("json");
+        assert_eq!(v["metadata"], json!({"b": 1, "token": crate::redact::REDACTED}));
+        assert_eq!(v["request"]["body"], "password=[REDACTED]");
+        for (metadata, body, location, wanted) in [
+            (json!([1]), json!(null), "metadata", "must be a JSON object"),
+            (json!({}), json!({"n": [9_007_199_254_740_993u64]}), "request.body.n[0]", "cannot hold exactly"),
+        ] {
+            let e = accept_event(input(metadata, body), &Limits::default(), now).expect_err(location);
+            assert_eq!(e.location(), location);
+            assert!(e.message.contains(wanted), "{e}");
+        }
     }
 
     #[test]
