@@ -201,7 +201,10 @@ impl<'de> Visitor<'de> for Canon<'_, 'de> {
     fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
         self.integer(n, n as f64)
     }
-    fn visit_f64<E>(self, n: f64) -> Result<(), E> {
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<(), E> {
+        if self.sent && !crate::ijson::is_safe_double(n) {
+            return Err(E::custom(unsafe_integer_message()));
+        }
         // JSON text has no NaN or infinity; a `Value` would hold such a number as null.
         if n.is_finite() {
             canonical::double(n, self.out);
@@ -362,12 +365,20 @@ mod tests {
             (r#"{"password": {"x": 1, "x": 1}}"#, "appears twice"),
             (r#"{"n": 9007199254740992}"#, "cannot hold exactly"),
             (r#"{"secret": [-9007199254740992]}"#, "cannot hold exactly"),
+            // Stored as the integer 222222000000000000, which would be refused when sent.
+            (r#"{"f": 222222000000000000.000000000000757207215}"#, "cannot hold exactly"),
+            (r#"{"f": -1e20}"#, "cannot hold exactly"),
         ] {
             let error = sent(text).expect_err(text);
             assert!(error.contains(wanted), "{text}: {error}");
         }
         // Their positive controls: the same shapes without the repetition or the overflow.
-        for text in [r#"{"a": 1, "b": 2}"#, r#"{"n": 9007199254740991}"#, r#"{"secret": [-9007199254740991]}"#] {
+        for text in [
+            r#"{"a": 1, "b": 2}"#,
+            r#"{"n": 9007199254740991}"#,
+            r#"{"secret": [-9007199254740991]}"#,
+            r#"{"f": 9007199254740991.0, "g": 1e21, "h": 222222000000000000.5e-3, "i": -1.5e300}"#,
+        ] {
             assert!(sent(text).is_ok(), "{text}");
         }
     }

@@ -2,21 +2,33 @@
 //! hash is computed over its canonical form, where every number is an IEEE 754 double. An
 //! integer beyond ±(2^53 − 1) has no exact double, so two different integers (9007199254740993
 //! and 9007199254740992) would hash alike while being stored differently. Such an event is
-//! refused at ingest, naming the field. (JSON text cannot hold NaN or infinities, and a number
-//! too large for a double is already refused by the JSON parser.)
+//! refused at ingest, naming the field. So is a fraction whose double is such an integer
+//! (`222222000000000000.5`): canonical JSON writes an integral double under 10^21 as an
+//! integer, so it would be stored as one that JSON numbers cannot hold exactly, and its
+//! event's stored content would be refused if it were sent again. (JSON text cannot hold NaN
+//! or infinities, and a number too large for a double is already refused by the JSON parser.)
 
 use serde_json::Value;
 
 /// The largest integer every JSON implementation represents exactly: 2^53 − 1.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
-/// Whether `n` is exact as a double: a float, or an integer within ±[`MAX_SAFE_INTEGER`].
+/// Whether `n` is exact as a double: an integer within ±[`MAX_SAFE_INTEGER`], or a float
+/// that passes [`is_safe_double`].
 fn is_safe(n: &serde_json::Number) -> bool {
     match (n.as_u64(), n.as_i64()) {
         (Some(u), _) => u <= MAX_SAFE_INTEGER,
         (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
-        (None, None) => true,
+        (None, None) => n.as_f64().is_none_or(is_safe_double),
     }
+}
+
+/// Whether canonical JSON writes the double `f` as something other than an integer beyond
+/// ±[`MAX_SAFE_INTEGER`]: ECMAScript's number-to-text (RFC 8785) writes an integral double
+/// below 10^21 in magnitude without a fraction or an exponent.
+pub fn is_safe_double(f: f64) -> bool {
+    let magnitude = f.abs();
+    !(magnitude > MAX_SAFE_INTEGER as f64 && magnitude < 1e21 && magnitude.fract() == 0.0)
 }
 
 /// The path (`body.items[2].amount`, under `path`) of the first number in `value` that is

@@ -662,6 +662,22 @@ mod tests {
         assert_eq!(e.kind, IngestErrorKind::BatchSize);
     }
 
+    /// Found by the `ingest` fuzz target: a fraction whose double is an integer beyond 2^53
+    /// was stored as that integer, and the stored content was then refused when sent again.
+    #[test]
+    fn a_number_stored_as_an_unsafe_integer_is_refused_as_one() {
+        let now = Timestamp::from_micros(1_780_272_000_000_000);
+        let body =
+            br#"{"action": "invoice.paid", "metadata": {"n": 1, "big": 222222000000000000.000000000000757207215}}"#;
+        let e = parse_ingest_body(body, &Limits::default(), now).expect_err("refused");
+        assert_eq!((e.kind, e.location().as_str()), (IngestErrorKind::Invalid, "metadata.big"));
+        // Its positive control: the same number as a string is kept as sent.
+        let body =
+            br#"{"action": "invoice.paid", "metadata": {"n": 1, "big": "222222000000000000.000000000000757207215"}}"#;
+        let stored = parse_ingest_body(body, &Limits::default(), now).expect("accepted").events.remove(0).json;
+        assert!(stored.contains(r#""big":"222222000000000000.000000000000757207215""#), "{stored}");
+    }
+
     #[test]
     fn a_built_event_is_checked_and_redacted_as_a_sent_one() {
         let now = Timestamp::from_micros(1_780_272_000_000_000);
