@@ -273,8 +273,7 @@ impl NewEvent {
         if json.capacity() > json.len() + json.len() / 8 {
             json = json.as_slice().to_vec();
         }
-        // The canonical writer copies `&str`s and writes ASCII around them: always UTF-8.
-        String::from_utf8(json).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        crate::integrity::canonical::into_text(json)
     }
 }
 

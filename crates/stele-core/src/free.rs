@@ -23,7 +23,7 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::ijson::MAX_SAFE_INTEGER;
-use crate::integrity::canonical;
+use crate::integrity::canonical::{self, into_text as text};
 use crate::redact::{is_secret_key, redact_value, redacted_string, REDACTED};
 use crate::unique_keys::strict::repeated;
 use crate::unique_keys::Key;
@@ -146,11 +146,6 @@ pub fn unsafe_integer_message() -> String {
     format!(
         "is an integer beyond ±{MAX_SAFE_INTEGER}, which JSON numbers (I-JSON, RFC 7493) cannot hold exactly; send it as a string"
     )
-}
-
-/// The canonical writer's bytes as text: it copies `&str`s and writes ASCII around them.
-fn text(out: Vec<u8>) -> String {
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A member of an object being read: its name and where its value's canonical text is in

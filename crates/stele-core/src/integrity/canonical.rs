@@ -67,6 +67,12 @@ pub(crate) fn double(f: f64, out: &mut Vec<u8>) {
     }
 }
 
+/// The canonical writer's bytes as text: it copies `&str`s and writes ASCII around them, so
+/// they are always UTF-8 (were they not, the text would be repaired rather than lost).
+pub(crate) fn into_text(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 pub(crate) fn string(s: &str, out: &mut Vec<u8>) {
     // Writing a &str into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);

@@ -169,9 +169,9 @@ impl From<&Member> for MemberDto {
 }
 
 /// The public fields of a member, as `changes.before`/`after` record them.
-pub(crate) fn member_state(m: &Member) -> Value {
-    json!({"user_name": m.user_name, "email": m.email, "display_name": m.display_name,
-           "external_id": m.external_id, "active": m.active, "role": m.role.as_str()})
+pub(crate) fn member_state(m: &Member) -> FreeJson {
+    FreeJson::from_value(&json!({"user_name": m.user_name, "email": m.email, "display_name": m.display_name,
+           "external_id": m.external_id, "active": m.active, "role": m.role.as_str()}))
 }
 
 pub(crate) fn member_target(m: &Member) -> Target {
@@ -189,10 +189,7 @@ fn member_event(by: &By<'_>, action: &str, before: Option<&Member>, after: Optio
     let verb = action.rsplit('.').next().unwrap_or(action);
     let who = subject.email.clone().or(subject.name.clone()).unwrap_or_default();
     let mut audit = by.event(action, subject, format!("Member {who} {verb}"));
-    audit.event.changes = Some(Changes {
-        before: before.map(|m| FreeJson::from_value(&member_state(m))),
-        after: after.map(|m| FreeJson::from_value(&member_state(m))),
-    });
+    audit.event.changes = Some(Changes { before: before.map(member_state), after: after.map(member_state) });
     NewEvent::new(audit.event)
 }
 
@@ -587,9 +584,9 @@ impl From<&Group> for GroupDto {
     }
 }
 
-pub(crate) fn group_state(g: &Group) -> Value {
-    json!({"display_name": g.display_name, "role": g.role.map(Role::as_str),
-           "members": g.members.iter().map(|m| m.id.to_string()).collect::<Vec<_>>()})
+pub(crate) fn group_state(g: &Group) -> FreeJson {
+    FreeJson::from_value(&json!({"display_name": g.display_name, "role": g.role.map(Role::as_str),
+           "members": g.members.iter().map(|m| m.id.to_string()).collect::<Vec<_>>()}))
 }
 
 pub(crate) fn group_target(g: &Group) -> Target {
@@ -601,10 +598,7 @@ fn group_event(principal: &Principal, action: &str, before: Option<&Group>, afte
     let verb = action.rsplit('.').next().unwrap_or(action);
     let name = subject.name.clone().unwrap_or_default();
     let mut audit = audit_event(principal, action, subject, format!("Group {name} {verb}"));
-    audit.event.changes = Some(Changes {
-        before: before.map(|g| FreeJson::from_value(&group_state(g))),
-        after: after.map(|g| FreeJson::from_value(&group_state(g))),
-    });
+    audit.event.changes = Some(Changes { before: before.map(group_state), after: after.map(group_state) });
     NewEvent::new(audit.event)
 }
 
