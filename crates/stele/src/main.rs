@@ -1,15 +1,17 @@
 //! `stele`: the server (`serve`) and a thin HTTP client for everything else.
 
+mod allocator;
 mod client;
 mod commands;
 
-/// mimalloc instead of glibc's malloc: allocation and freeing were about a fifth of the
-/// server's CPU per single-event request under `perf` (issue #13 item 3). Measured with
-/// `stele bench ingest --server` against a glibc build and a mimalloc build, alternated, four
-/// rounds on the shared machine: batches +15% events/s on average (7 of 8 pairings favour
-/// mimalloc), single events +10%.
+/// jemalloc (see [`allocator`]) instead of glibc's malloc. An allocator of its own was
+/// first chosen for speed: allocation and freeing were about a fifth of the server's CPU per
+/// single-event request under glibc (issue #13 item 3), and mimalloc gave batches +15% and
+/// single events +10% events/s. jemalloc replaced mimalloc for memory: at the same CPU, it
+/// returns freed memory after 100 ms and serves SQLite's page caches too (its `malloc` is
+/// the process's), which cut the ingest benchmark's peak RSS by a third.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -227,6 +229,7 @@ fn init_logging(json: bool) {
 }
 
 fn main() -> anyhow::Result<()> {
+    allocator::tune();
     let cli = Cli::parse();
     // Blocking work left on tokio's pool (parsing large ingest bodies, password hashing,
     // joins at shutdown) is bounded: past this many threads it queues instead of growing
@@ -276,12 +279,11 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// Turns transparent huge pages off for the server process (`prctl(PR_SET_THP_DISABLE)`,
-/// what mimalloc's `MIMALLOC_ALLOW_THP=0` does). mimalloc asks for huge pages on its arenas,
-/// so a few live kilobytes could keep 2 MiB resident: under `stele bench ingest --server`
-/// (100 000 batched and 20 000 single events, two alternated rounds, session 21) the
-/// server's peak RSS was 187–193 MiB with them and 156–169 MiB without, at the same
-/// events/s (batches 18 484–19 146 / 15 300–20 396, singles 7 238–7 333 / 5 474–7 634).
+/// Turns transparent huge pages off for the server process (`prctl(PR_SET_THP_DISABLE)`):
+/// with them, a few live kilobytes of an allocator's page could keep 2 MiB resident. Under
+/// `stele bench ingest --server` (100 000 batched and 20 000 single events, two alternated
+/// rounds, session 21, then with mimalloc) the server's peak RSS was 187–193 MiB with them
+/// and 156–169 MiB without, at the same events/s.
 fn without_huge_pages() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
