@@ -2,19 +2,10 @@
 //! `malloc`, for SQLite's page caches too, returning freed memory to the system 100 ms after
 //! it is freed.
 //!
-//! Measured (session 43, issue #13's RSS target), `stele bench ingest --server` on this
-//! 2-core machine, 200 000 events in batches of 1 000, a fresh server per run, alternated
-//! with the mimalloc build it replaces, `VmRSS` sampled every 200 ms:
-//!
-//! | build | peak RSS, MiB | median RSS, MiB | server CPU ticks |
-//! |---|---|---|---|
-//! | mimalloc (1 s purge; SQLite on glibc), 11 runs | 163–205 | 127–154 | 1 236–1 605 |
-//! | jemalloc, its defaults (10 s decay), 2 runs | 211, 298 | 180, 219 | 1 181, 1 253 |
-//! | jemalloc, 100 ms dirty decay, no muzzy pages, 9 runs | 111–166 (eight ≤ 126) | 92–103 | 1 266–1 516 |
-//!
-//! Single events (64 clients, 30 000 events), four alternated pairs: 8 088–10 747 events/s
-//! with mimalloc against 8 424–11 040 with jemalloc at 100 ms, p99 15–22 ms both.
-//! ARCHITECTURE's session-43 bullet has the rest.
+//! Chosen for memory at the same CPU (session 43, issue #13's RSS target): under `stele bench
+//! ingest --server`'s batches the server's peak RSS went from 163–205 MiB (mimalloc, SQLite on
+//! glibc) to 111–126 MiB in eight runs of nine; jemalloc's own 10 s decay peaked at 211–298.
+//! ARCHITECTURE's session-43 bullet has the runs and the settings tried.
 
 use tikv_jemalloc_ctl::{Access, AsName};
 
@@ -25,7 +16,7 @@ pub const DIRTY_DECAY_MS: isize = 100;
 /// How long returned-but-mapped ("muzzy") pages stay: 0 unmaps them at once.
 pub const MUZZY_DECAY_MS: isize = 0;
 
-/// Sets the decay times for every arena, present and future, unless `MALLOC_CONF` in the
+/// Sets the decay times of every arena, present and future, unless `MALLOC_CONF` in the
 /// environment sets the allocator's options itself (it is read when the process starts,
 /// and is then the operator's choice). Call first thing in `main`, before threads start.
 pub fn tune() {
@@ -38,19 +29,15 @@ pub fn tune() {
 }
 
 fn set_decay() -> tikv_jemalloc_ctl::Result<()> {
-    // The defaults of arenas created from now on (one per thread group, lazily)…
-    b"arenas.dirty_decay_ms\0".name().write(DIRTY_DECAY_MS)?;
-    b"arenas.muzzy_decay_ms\0".name().write(MUZZY_DECAY_MS)?;
-    // …and the arenas that exist already (arena 0 at least; the others are not created yet,
-    // and writing to one that is not fails, which is fine).
     let arenas: u32 = b"arenas.narenas\0".name().read()?;
-    for i in 0..arenas {
-        for (option, ms) in [("dirty", DIRTY_DECAY_MS), ("muzzy", MUZZY_DECAY_MS)] {
-            let name = format!("arena.{i}.{option}_decay_ms\0");
-            match name.as_bytes().name().write(ms) {
-                Err(e) if i == 0 => return Err(e),
-                _ => {}
-            }
+    for (option, ms) in [("dirty_decay_ms", DIRTY_DECAY_MS), ("muzzy_decay_ms", MUZZY_DECAY_MS)] {
+        // The default of the arenas created from now on (lazily, as threads allocate)…
+        format!("arenas.{option}\0").as_bytes().name().write(ms)?;
+        // …and the arenas that exist already: arena 0, and any a thread started before this
+        // made. Writing to a slot with no arena yet fails, which is fine.
+        format!("arena.0.{option}\0").as_bytes().name().write(ms)?;
+        for i in 1..arenas {
+            let _ = format!("arena.{i}.{option}\0").as_bytes().name().write(ms);
         }
     }
     Ok(())
