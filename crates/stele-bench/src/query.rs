@@ -165,22 +165,25 @@ impl Shape {
         // The index file's postings (attached as `ix` on read connections), looked up the
         // way the compiler does: rowids from the postings, the column checked on the row.
         let base = no << rows::SEQ_BITS;
-        let terms = format!("pos IN (SELECT {base} + seq FROM postings WHERE tenant_no = ?1 AND term = ");
+        let terms = format!(
+            "pos IN (SELECT {base} + seq FROM postings WHERE tenant_no = ?1 AND tid = \
+             (SELECT id FROM dictionary WHERE tenant_no = ?1 AND term = "
+        );
         let (sql, mut params) = match self {
             Shape::Newest => (page(""), vec![]),
             Shape::ActionEq => (
-                page(&format!(" AND action = ?2 AND {terms}?3)")),
+                page(&format!(" AND action = ?2 AND {terms}?3))")),
                 vec![t(&s.action), folded(format!("action={}", s.action))],
             ),
             Shape::EmailEq => (
-                page(&format!(" AND actor_email = ?2 AND {terms}?3)")),
+                page(&format!(" AND actor_email = ?2 AND {terms}?3))")),
                 vec![t(&s.email), folded(format!("actor.email={}", s.email))],
             ),
             Shape::ContextEq => {
-                (page(&format!(" AND {terms}?2)")), vec![t(&format!("context.product_id={}", s.product))])
+                (page(&format!(" AND {terms}?2))")), vec![t(&format!("context.product_id={}", s.product))])
             }
             Shape::And3 => (
-                page(&format!(" AND action = ?2 AND actor_email = ?3 AND {terms}?4) AND {terms}?5)")),
+                page(&format!(" AND action = ?2 AND actor_email = ?3 AND {terms}?4)) AND {terms}?5))")),
                 vec![
                     t(&s.action),
                     t(&s.email),

@@ -317,8 +317,8 @@ fn expr(sql: &mut Sql, s: &Split, e: &Expr, negate: bool, dense: &DenseTerms, ex
                     sql.push("(");
                     scalar(sql, col, *op, value, false);
                     sql.push(" AND pos IN (SELECT ").bind(s.base()).push(" + seq FROM ").push(s.postings());
-                    sql.push(" WHERE tenant_no = ");
-                    sql.bind(SqlValue::Integer(s.no)).push(" AND term = ").bind(SqlValue::Text(term));
+                    sql.push(" WHERE tenant_no = ").bind(SqlValue::Integer(s.no)).push(" AND tid = ");
+                    term_id(sql, s, term);
                     sql.push(" UNION ALL SELECT pos FROM events WHERE pos > ").bind(s.tail());
                     sql.push(" AND pos < ").bind(s.end()).push("))");
                 }
@@ -358,20 +358,29 @@ fn drives(e: &Expr, dense: &DenseTerms) -> bool {
 fn dense_probe(sql: &mut Sql, s: &Split, prefix: &str, term: &str, value: &str, negate: bool) {
     sql.push(if negate { "NOT (" } else { "(" });
     sql.push("redacted IS NULL AND (EXISTS (SELECT 1 FROM ").push(s.postings()).push(" p WHERE p.tenant_no = ");
-    sql.bind(SqlValue::Integer(s.no)).push(" AND p.term = ").bind(SqlValue::Text(term.to_owned()));
+    sql.bind(SqlValue::Integer(s.no)).push(" AND p.tid = ");
+    term_id(sql, s, term.to_owned());
     sql.push(" AND p.time = events.time AND p.seq = events.seq) OR (pos > ").bind(s.tail());
     sql.push(" AND stele_term(json, ").bind(SqlValue::Text(prefix.to_owned())).push(", 'eq', ");
     sql.bind(SqlValue::Text(value.to_owned())).push("))))");
 }
 
-/// The events with a term under `prefix` satisfying `cond` (on `postings.term`) for the
+/// The id of the tenant's `term` in the index's dictionary (NULL, which no posting's equals,
+/// when it has none).
+pub(crate) fn term_id(sql: &mut Sql, s: &Split, term: String) {
+    sql.push("(SELECT id FROM dictionary WHERE tenant_no = ").bind(SqlValue::Integer(s.no));
+    sql.push(" AND term = ").bind(SqlValue::Text(term)).push(")");
+}
+
+/// The events with a term under `prefix` satisfying `cond` (on `dictionary.term`) for the
 /// indexed part, and `stele_term(json, prefix, op, value)` for the tail: the same condition.
 fn term_set(sql: &mut Sql, s: &Split, negate: bool, prefix: &str, op: &str, value: &str, cond: impl FnOnce(&mut Sql)) {
     sql.push(if negate { "(redacted IS NOT NULL OR pos NOT IN " } else { "(redacted IS NULL AND pos IN " });
     sql.push("(SELECT ").bind(s.base()).push(" + seq FROM ").push(s.postings()).push(" WHERE tenant_no = ");
+    sql.bind(SqlValue::Integer(s.no)).push(" AND tid IN (SELECT id FROM dictionary WHERE tenant_no = ");
     sql.bind(SqlValue::Integer(s.no)).push(" AND ");
     cond(sql);
-    sql.push(" UNION ALL SELECT pos FROM events WHERE pos > ").bind(s.tail()).push(" AND pos < ").bind(s.end());
+    sql.push(") UNION ALL SELECT pos FROM events WHERE pos > ").bind(s.tail()).push(" AND pos < ").bind(s.end());
     sql.push(" AND stele_term(json, ").bind(SqlValue::Text(prefix.to_owned())).push(", ");
     sql.bind(SqlValue::Text(op.to_owned())).push(", ").bind(SqlValue::Text(value.to_owned())).push(")))");
 }
@@ -441,8 +450,11 @@ fn compare(sql: &mut Sql, s: &Split, attr: &Attr, op: CompareOp, value: &Value, 
                     sql.push(" AND term <> ").bind(SqlValue::Text(format!("{prefix}{v}")));
                 }
                 CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                    // The attribute's range of the dictionary, then the pattern in it.
                     let pattern = format!("{}{}", like_escape(&prefix), like_pattern(op, &v));
-                    sql.push("term LIKE ").bind(SqlValue::Text(pattern)).push(" ESCAPE '\\'");
+                    sql.push("term > ").bind(SqlValue::Text(prefix.clone()));
+                    sql.push(" AND term < ").bind(SqlValue::Text(prefix_end(&prefix)));
+                    sql.push(" AND term LIKE ").bind(SqlValue::Text(pattern)).push(" ESCAPE '\\'");
                 }
                 CompareOp::Gt | CompareOp::Ge => {
                     sql.push(if op == CompareOp::Gt { "term > " } else { "term >= " });

@@ -31,7 +31,7 @@
 //! before the redaction is answered ([`purge`]); `index_purges` in the log keeps the
 //! positions still to purge across a crash (the tenant's index is rebuilt at the next start).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -68,30 +68,41 @@ pub fn index_files(db: &Path) -> Vec<PathBuf> {
 /// Bumped when the index layout changes: an index of another version is rebuilt. (2: the
 /// trigram index of messages; 3: `recent_postings`; 4: a trigram from every second character
 /// of a message instead of every third; 5: the action and actor email pair's postings; 6:
-/// `spans`; 7: the trigram index `tri_blocks` instead of the FTS5 table `message_tri`.)
-const INDEX_VERSION: i64 = 7;
+/// `spans`; 7: the trigram index `tri_blocks` instead of the FTS5 table `message_tri`; 8:
+/// the term `dictionary`, postings keyed by term id.)
+const INDEX_VERSION: i64 = 8;
 
 const INDEX_SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS postings (
+    -- The term dictionary: each tenant's distinct terms (`action=doc.edit`, `target.id=u_7`,
+    -- ...), numbered. Postings hold the number: an 8–9 byte key where the term's text made
+    -- ~42, so a group's inserts and merges write half the pages (issue #13, session 44).
+    -- Ranges of terms (`present`, `sw`, `gt`, ...) are ranges of this table, mapped to ids.
+    CREATE TABLE IF NOT EXISTS dictionary (
+        id        INTEGER PRIMARY KEY,
         tenant_no INTEGER NOT NULL,
         term      TEXT NOT NULL,
+        UNIQUE (tenant_no, term)
+    );
+    CREATE TABLE IF NOT EXISTS postings (
+        tenant_no INTEGER NOT NULL,
+        tid       INTEGER NOT NULL,
         time      INTEGER NOT NULL,
         seq       INTEGER NOT NULL,
-        PRIMARY KEY (tenant_no, term, time, seq)
+        PRIMARY KEY (tenant_no, tid, time, seq)
     ) WITHOUT ROWID;
     -- The latest groups' postings, the same rows (`Indexer::merge`): small, so a group's
     -- inserts rewrite few pages; moved into `postings` in key order, in large runs. A posting
     -- is in one of the two; reads see both through `all_postings`.
     CREATE TABLE IF NOT EXISTS recent_postings (
         tenant_no INTEGER NOT NULL,
-        term      TEXT NOT NULL,
+        tid       INTEGER NOT NULL,
         time      INTEGER NOT NULL,
         seq       INTEGER NOT NULL,
-        PRIMARY KEY (tenant_no, term, time, seq)
+        PRIMARY KEY (tenant_no, tid, time, seq)
     ) WITHOUT ROWID;
     CREATE VIEW IF NOT EXISTS all_postings AS
-        SELECT tenant_no, term, time, seq FROM postings
-        UNION ALL SELECT tenant_no, term, time, seq FROM recent_postings;
+        SELECT tenant_no, tid, time, seq FROM postings
+        UNION ALL SELECT tenant_no, tid, time, seq FROM recent_postings;
     -- detail=none: no positions (a third of the cost); words are matched as AND-ed tokens.
     -- Each document starts with its tenant's token so a search intersects with it early.
     CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
@@ -285,8 +296,8 @@ pub(crate) struct Indexer {
     cursor: Mutex<Option<PostingKey>>,
 }
 
-/// A posting's key: `(tenant_no, term, time, seq)`.
-type PostingKey = (i64, String, i64, i64);
+/// A posting's key: `(tenant_no, tid, time, seq)`.
+type PostingKey = (i64, i64, i64, i64);
 
 /// A merge of `recent_postings` into `postings` starts once it holds this many rows, and
 /// whenever the indexer is idle. Postings are keyed by term first, so a group's postings of
@@ -572,11 +583,11 @@ struct Postings {
     rows: Vec<(u32, u32)>,
 }
 
-/// [`Postings::sorted`]: the terms in text order, the events in (time, seq) order, and the
-/// postings as (index into the terms, index into the events), sorted and without duplicates —
-/// the key order of the `postings` table.
+/// [`Postings::sorted`]: the terms' ids in the tenant's dictionary in ascending order, the
+/// events in (time, seq) order, and the postings as (index into the ids, index into the
+/// events), sorted and without duplicates — the key order of the `postings` table.
 struct SortedPostings {
-    terms: Vec<String>,
+    ids: Vec<i64>,
     events: Vec<(i64, i64)>,
     rows: Vec<(u32, u32)>,
 }
@@ -594,12 +605,19 @@ impl Postings {
         self.rows.push((id, event));
     }
 
-    fn sorted(self) -> SortedPostings {
+    /// Sorted by key, with each term's id from `ids` (given the terms in text order, their
+    /// ids in the same order).
+    fn sorted(self, ids: impl FnOnce(&[String]) -> rusqlite::Result<Vec<i64>>) -> rusqlite::Result<SortedPostings> {
         let mut by_text: Vec<(String, u32)> = self.terms.into_iter().collect();
         by_text.sort_unstable();
-        let mut term_rank = vec![0u32; by_text.len()];
-        for (r, (_, id)) in by_text.iter().enumerate() {
-            term_rank[*id as usize] = r as u32;
+        let texts: Vec<String> = by_text.iter_mut().map(|(t, _)| std::mem::take(t)).collect();
+        let found = ids(&texts)?;
+        drop(texts);
+        let mut by_id: Vec<(i64, u32)> = found.into_iter().zip(by_text.into_iter().map(|(_, n)| n)).collect();
+        by_id.sort_unstable();
+        let mut term_rank = vec![0u32; by_id.len()];
+        for (r, (_, n)) in by_id.iter().enumerate() {
+            term_rank[*n as usize] = r as u32;
         }
         // Ranked by (time, seq), an event's number orders its postings as the table's key does.
         let mut order: Vec<u32> = (0..self.events.len() as u32).collect();
@@ -614,13 +632,42 @@ impl Postings {
         }
         rows.sort_unstable();
         rows.dedup();
-        SortedPostings {
-            terms: by_text.into_iter().map(|(t, _)| t).collect(),
+        Ok(SortedPostings {
+            ids: by_id.into_iter().map(|(id, _)| id).collect(),
             events: order.iter().map(|e| self.events[*e as usize]).collect(),
             rows,
-        }
+        })
     }
 }
+
+/// The ids of the tenant's `terms` (in text order, so the lookups walk the dictionary's
+/// index once) in its dictionary, in the same order; the terms new to it are added.
+fn dictionary_ids(conn: &Connection, no: i64, terms: &[String]) -> rusqlite::Result<Vec<i64>> {
+    let mut add = conn.prepare_cached("INSERT INTO dictionary (tenant_no, term) VALUES (?1, ?2)")?;
+    terms
+        .iter()
+        .map(|term| match dictionary_id(conn, no, term)? {
+            Some(id) => Ok(id),
+            None => {
+                add.execute(params![no, term])?;
+                Ok(conn.last_insert_rowid())
+            }
+        })
+        .collect()
+}
+
+/// The id of the tenant's `term` in the index's dictionary, as the connection sees it (the
+/// index file's own connection, or a reader's with it attached); `None` when no indexed event
+/// has the term.
+pub(crate) fn dictionary_id(conn: &Connection, no: i64, term: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM dictionary WHERE tenant_no = ?1 AND term = ?2")?
+        .query_row(params![no, term], |r| r.get(0))
+        .optional()
+}
+
+/// The SQL of the id of tenant `?1`'s term `?2` (NULL when it has none, which no posting's
+/// id equals).
+pub(crate) const TERM_ID: &str = "(SELECT id FROM dictionary WHERE tenant_no = ?1 AND term = ?2)";
 
 /// What [`index_tenant`] did: the tenant's new mark, the events it indexed and the postings
 /// it added to `recent_postings` (none when they went straight into `postings`).
@@ -758,7 +805,7 @@ fn index_tenant(
     }
     grams.write(conn, no, false)?;
     // Sorted by key, the inserts walk the B-tree once instead of jumping around it.
-    let postings = postings.sorted();
+    let postings = postings.sorted(|terms| dictionary_ids(conn, no, terms))?;
     let table = if postings.rows.len() >= DIRECT_POSTINGS { "postings" } else { "recent_postings" };
     // Many rows per statement: a statement's setup and bindings cost as much as a row.
     let mut chunks = postings.rows.chunks_exact(ROWS_PER_INSERT);
@@ -827,7 +874,7 @@ const ROWS_PER_INSERT: usize = 128;
 /// `table` is `postings` or `recent_postings`.
 fn insert_postings_sql(table: &str, rows: usize) -> String {
     let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
-    format!("INSERT OR IGNORE INTO {table} (tenant_no, term, time, seq) VALUES {values}")
+    format!("INSERT OR IGNORE INTO {table} (tenant_no, tid, time, seq) VALUES {values}")
 }
 
 fn bind_postings(
@@ -839,7 +886,7 @@ fn bind_postings(
     for (i, (term, event)) in rows.iter().enumerate() {
         let (time, seq) = &postings.events[*event as usize];
         stmt.raw_bind_parameter(4 * i + 1, no)?;
-        stmt.raw_bind_parameter(4 * i + 2, &postings.terms[*term as usize])?;
+        stmt.raw_bind_parameter(4 * i + 2, postings.ids[*term as usize])?;
         stmt.raw_bind_parameter(4 * i + 3, time)?;
         stmt.raw_bind_parameter(4 * i + 4, seq)?;
     }
@@ -893,29 +940,29 @@ impl Indexer {
         limit: u64,
     ) -> rusqlite::Result<(u64, Option<PostingKey>)> {
         // No posting has a tenant number this small: the least bound.
-        let (no, term, time, seq) = from.cloned().unwrap_or((i64::MIN, String::new(), i64::MIN, i64::MIN));
-        let key = "(tenant_no, term, time, seq)";
+        let (no, tid, time, seq) = from.copied().unwrap_or((i64::MIN, i64::MIN, i64::MIN, i64::MIN));
+        let key = "(tenant_no, tid, time, seq)";
         conn.execute_batch("BEGIN")?;
         let moved = (|| {
             let next: Option<PostingKey> = conn
                 .prepare_cached(&format!(
-                    "SELECT tenant_no, term, time, seq FROM recent_postings WHERE {key} >= (?1, ?2, ?3, ?4)
-                     ORDER BY tenant_no, term, time, seq LIMIT 1 OFFSET ?5"
+                    "SELECT tenant_no, tid, time, seq FROM recent_postings WHERE {key} >= (?1, ?2, ?3, ?4)
+                     ORDER BY tenant_no, tid, time, seq LIMIT 1 OFFSET ?5"
                 ))?
-                .query_row(params![no, term, time, seq, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                .query_row(params![no, tid, time, seq, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .optional()?;
             // From `from` up to the first key left (to the end when there is none).
             let mut range = format!(" WHERE {key} >= (?1, ?2, ?3, ?4)");
-            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&no, &term, &time, &seq];
-            if let Some((no2, term2, time2, seq2)) = &next {
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&no, &tid, &time, &seq];
+            if let Some((no2, tid2, time2, seq2)) = &next {
                 range.push_str(&format!(" AND {key} < (?5, ?6, ?7, ?8)"));
-                args.extend([no2 as &dyn rusqlite::ToSql, term2, time2, seq2]);
+                args.extend([no2 as &dyn rusqlite::ToSql, tid2, time2, seq2]);
             }
             conn.prepare_cached(&format!(
-                "INSERT OR IGNORE INTO postings (tenant_no, term, time, seq)
-                 SELECT tenant_no, term, time, seq FROM recent_postings{range}"
+                "INSERT OR IGNORE INTO postings (tenant_no, tid, time, seq)
+                 SELECT tenant_no, tid, time, seq FROM recent_postings{range}"
             ))?
             .execute(args.as_slice())?;
             let moved =
@@ -1217,17 +1264,21 @@ pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Res
         let mut merge = false;
         // Per tenant and trigram, the indexed seqs to remove: each block is rewritten once.
         let mut grams: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+        // Per tenant, the terms whose postings were removed: those left with none leave the
+        // dictionary, so a redacted or expired value is not kept there either.
+        let mut touched: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
         for plan in plans {
             if plan.seq as u64 <= mark(conn, plan.no)? {
                 for table in ["postings", "recent_postings"] {
                     // The table names are constants.
                     let mut del = conn.prepare_cached(&format!(
-                        "DELETE FROM {table} WHERE tenant_no = ?1 AND term = ?2 AND time = ?3 AND seq = ?4"
+                        "DELETE FROM {table} WHERE tenant_no = ?1 AND tid = {TERM_ID} AND time = ?3 AND seq = ?4"
                     ))?;
                     for term in &plan.terms {
                         del.execute(params![plan.no, term, plan.time, plan.seq])?;
                     }
                 }
+                touched.entry(plan.no).or_default().extend(plan.terms.iter().map(String::as_str));
                 if plan.has_doc {
                     conn.execute("DELETE FROM events_fts WHERE rowid = ?1", [pos(plan.no, plan.seq as u64)])?;
                     merge = true;
@@ -1239,6 +1290,16 @@ pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Res
         }
         for ((no, gram), seqs) in grams {
             trigrams::remove(conn, no, gram, seqs)?;
+        }
+        let mut unused = conn.prepare_cached(
+            "DELETE FROM dictionary WHERE tenant_no = ?1 AND term = ?2
+               AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.tenant_no = ?1 AND p.tid = dictionary.id)
+               AND NOT EXISTS (SELECT 1 FROM recent_postings p WHERE p.tenant_no = ?1 AND p.tid = dictionary.id)",
+        )?;
+        for (no, terms) in touched {
+            for term in terms {
+                unused.execute(params![no, term])?;
+            }
         }
         if merge {
             // A contentless delete only records a tombstone; the words stay in the
@@ -1279,6 +1340,7 @@ fn recover_purges(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN")?;
         conn.execute("DELETE FROM postings WHERE tenant_no = ?1", [no])?;
         conn.execute("DELETE FROM recent_postings WHERE tenant_no = ?1", [no])?;
+        conn.execute("DELETE FROM dictionary WHERE tenant_no = ?1", [no])?;
         conn.execute("DELETE FROM events_fts WHERE rowid > ?1 AND rowid < ?2", params![pos(no, 0), pos(no + 1, 0)])?;
         conn.execute("DELETE FROM tri_blocks WHERE tenant_no = ?1", [no])?;
         conn.execute("DELETE FROM tri_groups WHERE tenant_no = ?1", [no])?;
@@ -1419,7 +1481,7 @@ mod tests {
     #[tokio::test]
     async fn a_group_past_four_mib_is_checkpointed_at_its_commit() {
         let dir = tempfile::tempdir().expect("dir");
-        let db = log_with_events(dir.path(), 20_000).await;
+        let db = log_with_events(dir.path(), 40_000).await;
         let threshold = (AUTOCHECKPOINT_PAGES * PAGE_SIZE) as u64;
         let (file, wal) = one_group(&db, false);
         assert!(wal > threshold, "the group wrote {wal} bytes of WAL, past the threshold ({threshold})");
@@ -1458,8 +1520,8 @@ mod tests {
     }
 
     /// Every row of one postings table (or the view of both), in key order.
-    fn rows_of(conn: &Connection, table: &str) -> Vec<(i64, String, i64, i64)> {
-        let sql = format!("SELECT tenant_no, term, time, seq FROM {table} ORDER BY tenant_no, term, time, seq");
+    fn rows_of(conn: &Connection, table: &str) -> Vec<PostingKey> {
+        let sql = format!("SELECT tenant_no, tid, time, seq FROM {table} ORDER BY tenant_no, tid, time, seq");
         let mut stmt = conn.prepare(&sql).expect("prepare");
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).expect("rows");
         rows.collect::<Result<_, _>>().expect("read")

@@ -178,10 +178,31 @@ pub(crate) struct Plan {
 #[derive(Debug)]
 struct Walk {
     /// The walked term: the rarest of the conjuncts'.
-    term: String,
+    term: Term,
     /// The other conjuncts' terms, looked up in the postings before the event's row is read.
     /// (Each is a necessary condition up to the mark; the row is still checked exactly.)
-    checks: Vec<String>,
+    checks: Vec<Term>,
+}
+
+/// A term and its id in the index's dictionary, looked up in the read's snapshot (`None`: no
+/// indexed event has it, and no posting's id is NULL). Bound as a value, the id keeps the
+/// postings' key order usable for a walk: with the dictionary's lookup as a subquery in the
+/// walk's SQL, SQLite sorted the term's every posting first.
+#[derive(Debug)]
+struct Term {
+    text: String,
+    id: Option<i64>,
+}
+
+impl Term {
+    fn look_up(conn: &Connection, split: &Split, text: String) -> Result<Self, StoreError> {
+        let id = index::dictionary_id(conn, split.no, &text).map_err(backend)?;
+        Ok(Self { text, id })
+    }
+
+    fn bind(&self) -> SqlValue {
+        self.id.map_or(SqlValue::Null, SqlValue::Integer)
+    }
 }
 
 /// Which of the filter's term equalities are dense, by a bounded count of each, and whether
@@ -263,8 +284,9 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
         }
         let n: i64 = conn
             .prepare_cached(&format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE tenant_no = ?1 AND term = ?2 LIMIT ?3)",
-                split.postings()
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE tenant_no = ?1 AND tid = {} LIMIT ?3)",
+                split.postings(),
+                index::TERM_ID
             ))
             .and_then(|mut s| s.query_row(params![no, &term, DENSE_TERM_ROWS], |r| r.get(0)))
             .map_err(backend)?;
@@ -330,8 +352,9 @@ fn walk(
         ranked.push(((n, reach), t));
     }
     ranked.sort_by_key(|(key, _)| *key);
-    let mut order = ranked.into_iter().map(|(_, t)| t);
-    Ok(order.next().map(|term| Walk { term, checks: order.collect() }))
+    let mut order = ranked.into_iter().map(|(_, t)| Term::look_up(conn, split, t));
+    let Some(term) = order.next().transpose()? else { return Ok(None) };
+    Ok(Some(Walk { term, checks: order.collect::<Result<_, _>>()? }))
 }
 
 /// The pair posting's term (`index::action_actor_email_term`) when the query's conjuncts
@@ -353,6 +376,7 @@ fn pair_term(query: &Query) -> Option<(String, [String; 2])> {
 /// The time of the term's [`REACH_POSTINGS`]-th indexed posting from the page's start in its
 /// direction (within the range); `None` when it has fewer there.
 fn reach(conn: &Connection, split: &Split, query: &Query, term: &str) -> Result<Option<i64>, StoreError> {
+    let Some(id) = index::dictionary_id(conn, split.no, term).map_err(backend)? else { return Ok(None) };
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
     let from = query.range.from.map_or(i64::MIN, |t| t.as_micros());
     let to = query.range.to.map_or(i64::MAX, |t| t.as_micros());
@@ -362,13 +386,12 @@ fn reach(conn: &Connection, split: &Split, query: &Query, term: &str) -> Result<
         .postings_tables()
         .iter()
         .map(|table| {
-            format!("SELECT time, seq FROM {table} WHERE tenant_no = ?1 AND term = ?2 AND seq <= ?3 AND time >= ?4 AND time < ?5")
+            format!("SELECT time, seq FROM {table} WHERE tenant_no = ?1 AND tid = ?2 AND seq <= ?3 AND time >= ?4 AND time < ?5")
         })
         .collect();
     conn.prepare_cached(&format!("{} ORDER BY time {dir}, seq {dir} LIMIT 1 OFFSET ?6", arms.join(" UNION ALL ")))
         .and_then(|mut s| {
-            s.query_row(params![split.no, term, split.mark as i64, from, to, REACH_POSTINGS - 1], |r| r.get(0))
-                .optional()
+            s.query_row(params![split.no, id, split.mark as i64, from, to, REACH_POSTINGS - 1], |r| r.get(0)).optional()
         })
         .map_err(backend)
 }
@@ -518,7 +541,7 @@ fn walk_sql(split: &Split, query: &Query, walk: &Walk) -> Sql {
              (SELECT time AS ptime, seq AS pseq FROM ",
         );
         sql.push(table).push(" WHERE tenant_no = ").bind(SqlValue::Integer(split.no));
-        sql.push(" AND term = ").bind(SqlValue::Text(walk.term.clone()));
+        sql.push(" AND tid = ").bind(walk.term.bind());
         sql.push(" AND seq <= ").bind(SqlValue::Integer(split.mark as i64));
         push_range(&mut sql, query);
         if let Some(key) = cursor_key(query) {
@@ -529,7 +552,7 @@ fn walk_sql(split: &Split, query: &Query, walk: &Walk) -> Sql {
             for (j, other) in split.postings_tables().iter().enumerate() {
                 sql.push(if j == 0 { " AND (EXISTS (SELECT 1 FROM " } else { " OR EXISTS (SELECT 1 FROM " });
                 sql.push(other).push(" c WHERE c.tenant_no = ").bind(SqlValue::Integer(split.no));
-                sql.push(" AND c.term = ").bind(SqlValue::Text(check.clone()));
+                sql.push(" AND c.tid = ").bind(check.bind());
                 sql.push(&format!(" AND c.time = {table}.time AND c.seq = {table}.seq)"));
             }
             sql.push(")");
@@ -947,6 +970,8 @@ fn count_from_postings(conn: &Connection, split: &Split, query: &Query) -> Resul
         _ => return Ok(None),
     };
     let Some(term) = term else { return Ok(None) };
+    // No id: no indexed event has the term (the arms then count none).
+    let id = index::dictionary_id(conn, split.no, &term).map_err(backend)?;
     let head = index::head(conn, "main", split.no).map_err(backend)?;
     let from = query.range.from.map_or(i64::MIN, |t| t.as_micros());
     let to = query.range.to.map_or(i64::MAX, |t| t.as_micros());
@@ -956,12 +981,12 @@ fn count_from_postings(conn: &Connection, split: &Split, query: &Query) -> Resul
         .postings_tables()
         .iter()
         .map(|table| {
-            format!("(SELECT COUNT(*) FROM {table} WHERE tenant_no = ?1 AND term = ?2 AND time >= ?3 AND time < ?4 AND seq <= ?5)")
+            format!("(SELECT COUNT(*) FROM {table} WHERE tenant_no = ?1 AND tid = ?2 AND time >= ?3 AND time < ?4 AND seq <= ?5)")
         })
         .collect();
     let indexed: i64 = conn
         .prepare_cached(&format!("SELECT {}", arms.join(" + ")))
-        .and_then(|mut s| s.query_row(params![split.no, term, from, to, head as i64], |r| r.get(0)))
+        .and_then(|mut s| s.query_row(params![split.no, id, from, to, head as i64], |r| r.get(0)))
         .map_err(backend)?;
     let tail: i64 = conn
         .prepare_cached(&format!(
@@ -1000,9 +1025,12 @@ pub(crate) fn explain(conn: &Connection, tenant: &TenantId, query: &Query) -> Re
             .map_err(backend)?;
         // The walked term is a bound value, so the plan cannot show it: a last line does.
         if let Some(walk) = &plan.walk {
-            let checks =
-                if walk.checks.is_empty() { String::new() } else { format!(" CHECK {}", walk.checks.join(", ")) };
-            rows.push(format!("WALK {}{checks}", walk.term));
+            let checks = if walk.checks.is_empty() {
+                String::new()
+            } else {
+                format!(" CHECK {}", walk.checks.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(", "))
+            };
+            rows.push(format!("WALK {}{checks}", walk.term.text));
         }
         for (needle, n) in plan.dense.listed_substrings() {
             rows.push(format!("LISTED {n} candidates of {needle:?} from tri_blocks"));

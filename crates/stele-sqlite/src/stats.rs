@@ -55,19 +55,21 @@ fn facet_in(
     let mut params = Vec::new();
     let sql = match facet {
         Facet::TargetType => {
-            // Indexed events: their postings `target.type=<ASCII-lowercased value>` (`>` sorts
-            // right after `=`). The tail: the same values from the rows' targets (each value
-            // once per event, empty ones left out, as `stele_store::derived::terms` does).
+            // Indexed events: their postings of the dictionary's terms `target.type=<ASCII-
+            // lowercased value>` (`>` sorts right after `=`). The tail: the same values from the
+            // rows' targets (each value once per event, empty ones left out, as
+            // `stele_store::derived::terms` does).
             params.push(SqlValue::Integer(pos(no, 0)));
             params.extend(w.params.iter().cloned());
-            params.push(SqlValue::Integer(no));
+            params.extend([SqlValue::Integer(no), SqlValue::Integer(no)]);
             params.extend(w.params.iter().cloned());
             params.extend([SqlValue::Integer(pos(no, split.mark)), SqlValue::Integer(pos(no + 1, 0))]);
             format!(
                 "SELECT v, COUNT(*) FROM (
-                   SELECT substr(p.term, 13) AS v FROM {postings} p
+                   SELECT substr(d.term, 13) AS v FROM {postings} p JOIN dictionary d ON d.id = p.tid
                     WHERE ? + p.seq IN (SELECT pos FROM events WHERE {w} AND redacted IS NULL)
-                      AND p.tenant_no = ? AND p.term >= 'target.type=' AND p.term < 'target.type>'
+                      AND p.tenant_no = ? AND d.tenant_no = ?
+                      AND d.term >= 'target.type=' AND d.term < 'target.type>'
                    UNION ALL
                    SELECT v FROM (
                      SELECT DISTINCT e.epos, lower(json_extract(t.value, '$.type')) AS v

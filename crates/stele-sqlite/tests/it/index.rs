@@ -489,9 +489,14 @@ async fn purge_from_the_index_file(merged: bool) {
     make_tenant(&store).await;
     let victim = parsed(json!({"action": "user.login", "message": "seen by quokkaword",
         "actor": {"id": "zanzibaractor", "email": "zanzibar@example.org"},
-        "targets": [{"id": "zanzibartarget"}], "context": {"lab": "zanzibarcontext"}}));
-    let others: Vec<NewEvent> =
-        (0..5).map(|i| parsed(json!({"action": "user.login", "message": format!("other {i}")}))).collect();
+        "targets": [{"id": "zanzibartarget"}, {"id": "sharedtarget"}], "context": {"lab": "zanzibarcontext"}}));
+    let others: Vec<NewEvent> = (0..5)
+        .map(|i| {
+            parsed(
+                json!({"action": "user.login", "message": format!("other {i}"), "targets": [{"id": "sharedtarget"}]}),
+            )
+        })
+        .collect();
     store.append(&tenant(), vec![victim.clone()], None).await.expect("append");
     store.append(&tenant(), others, None).await.expect("append");
     if merged {
@@ -504,6 +509,9 @@ async fn purge_from_the_index_file(merged: bool) {
     }
     // The trigram index holds packed trigrams, not the message's bytes: asked directly.
     assert_eq!(trigram_blocks(&path, "kaw"), 1, "the message is in the trigram index");
+    let shared =
+        Query { filter: Some(Filter::parse(r#"target.id eq "sharedtarget""#).expect("filter")), ..Query::default() };
+    assert_eq!(store.count(&tenant(), &shared).await.expect("count"), 6, "the shared term's postings, all indexed");
     let r = Redaction { reason: "erasure".into(), by: "test".into(), at: Timestamp::now() };
     store
         .redact(&tenant(), &victim.event.id, r, parsed(json!({"action": "stele.event.redacted"})))
@@ -513,6 +521,9 @@ async fn purge_from_the_index_file(merged: bool) {
         assert!(!index_holds(&path, w), "{w} is still in the index file after the redaction");
     }
     assert_eq!(trigram_blocks(&path, "kaw"), 0, "the message's trigrams are purged");
+    // A term the redacted event shared stays in the dictionary for the others' postings.
+    assert!(index_holds(&path, "sharedtarget"), "the shared term is still in the index");
+    assert_eq!(store.count(&tenant(), &shared).await.expect("count"), 5, "the others are still found by it");
     // The rest of the index is intact: the other events are still found by their words.
     let words = Query { text: TextQuery::parse("other").expect("q"), ..Query::default() };
     assert_eq!(store.count(&tenant(), &words).await.expect("count"), 5);

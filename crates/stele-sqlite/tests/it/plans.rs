@@ -228,7 +228,7 @@ async fn walk_case(
         let text = plan.join(" | ");
         // The walk has an arm per postings table the tenant has postings in.
         let arms = ["postings", "recent_postings"].map(|table| {
-            let step = format!("SEARCH {table} USING PRIMARY KEY (tenant_no=? AND term=?)");
+            let step = format!("SEARCH {table} USING PRIMARY KEY (tenant_no=? AND tid=?)");
             plan.iter().position(|s| *s == step)
         });
         let tables = if merged { 1 } else { 2 };
