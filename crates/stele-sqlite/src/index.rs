@@ -4,15 +4,17 @@
 //! - **The log** (`<db>`): event rows (rowid `pos`, the columns, the JSON, the leaf),
 //!   `events_id` and `events_time` (both near-append), Merkle nodes, idempotency records.
 //!   This is what a commit writes, and what `stele verify` and every proof read.
-//! - **The index** (`<db>-index`): `postings (tenant_no, term, time, seq)` (one row per
+//! - **The index** (`<db>-index`): `postings (tenant_no, tid, time, seq)` (one row per
 //!   searchable value: `action=…`, `status=…`, `actor.id=…`, `actor.email=…`, and the
 //!   `target.*=` / `context.<key>=` terms of [`stele_store::derived::terms`], all ASCII
-//!   case-folded), the full-text index `events_fts` (rowid = `pos`), the aligned-trigram
+//!   case-folded, by their ids in the tenant's `dictionary`), the full-text index `events_fts` (rowid = `pos`), the aligned-trigram
 //!   index of messages `tri_blocks` (`message co "…"` finds its candidates there, see
 //!   [`crate::trigrams`]), and `marks`: per tenant, the last `seq` whose entries are in the
 //!   index (the high-water mark).
 //!
 //! The index is derivable: deleting the file loses nothing (`stele reindex` rebuilds it).
+//! A term stays in the dictionary while a posting has it: purges (redaction, retention)
+//! remove the terms they leave without one.
 //! It is written with `synchronous = NORMAL`: a power cut may lose its last transactions,
 //! and the mark goes back with them (they are in one transaction), so indexing resumes from
 //! there.
