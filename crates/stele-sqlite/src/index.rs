@@ -7,10 +7,10 @@
 //! - **The index** (`<db>-index`): `postings (tenant_no, tid, time, seq)` (one row per
 //!   searchable value: `action=…`, `status=…`, `actor.id=…`, `actor.email=…`, and the
 //!   `target.*=` / `context.<key>=` terms of [`stele_store::derived::terms`], all ASCII
-//!   case-folded, by their ids in the tenant's `dictionary`), the full-text index `events_fts` (rowid = `pos`), the aligned-trigram
-//!   index of messages `tri_blocks` (`message co "…"` finds its candidates there, see
-//!   [`crate::trigrams`]), and `marks`: per tenant, the last `seq` whose entries are in the
-//!   index (the high-water mark).
+//!   case-folded, by their ids in the tenant's `dictionary`), the full-text index
+//!   `events_fts` (rowid = `pos`), the aligned-trigram index of messages `tri_blocks`
+//!   (`message co "…"` finds its candidates there, see [`crate::trigrams`]), and `marks`: per
+//!   tenant, the last `seq` whose entries are in the index (the high-water mark).
 //!
 //! The index is derivable: deleting the file loses nothing (`stele reindex` rebuilds it).
 //! A term stays in the dictionary while a posting has it: purges (redaction, retention)
@@ -76,8 +76,9 @@ const INDEX_VERSION: i64 = 8;
 
 const INDEX_SCHEMA: &str = "
     -- The term dictionary: each tenant's distinct terms (`action=doc.edit`, `target.id=u_7`,
-    -- ...), numbered. Postings hold the number: an 8–9 byte key where the term's text made
-    -- ~42, so a group's inserts and merges write half the pages (issue #13, session 44).
+    -- ...), numbered. Postings hold the number: a key of ~20 bytes where the term's text made
+    -- it ~42, so a group's inserts and merges write about half the bytes (issue #13,
+    -- session 44).
     -- Ranges of terms (`present`, `sw`, `gt`, ...) are ranges of this table, mapped to ids.
     CREATE TABLE IF NOT EXISTS dictionary (
         id        INTEGER PRIMARY KEY,
