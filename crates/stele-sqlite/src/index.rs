@@ -668,10 +668,6 @@ pub(crate) fn dictionary_id(conn: &Connection, no: i64, term: &str) -> rusqlite:
         .optional()
 }
 
-/// The SQL of the id of tenant `?1`'s term `?2` (NULL when it has none, which no posting's
-/// id equals).
-pub(crate) const TERM_ID: &str = "(SELECT id FROM dictionary WHERE tenant_no = ?1 AND term = ?2)";
-
 /// What [`index_tenant`] did: the tenant's new mark, the events it indexed and the postings
 /// it added to `recent_postings` (none when they went straight into `postings`).
 struct TenantGroup {
@@ -1267,21 +1263,22 @@ pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Res
         let mut merge = false;
         // Per tenant and trigram, the indexed seqs to remove: each block is rewritten once.
         let mut grams: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
-        // Per tenant, the terms whose postings were removed: those left with none leave the
-        // dictionary, so a redacted or expired value is not kept there either.
-        let mut touched: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
+        // The (tenant, id) of the terms whose postings were removed: those left with none
+        // leave the dictionary, so a redacted or expired value is not kept there either.
+        let mut touched: BTreeSet<(i64, i64)> = BTreeSet::new();
         for plan in plans {
             if plan.seq as u64 <= mark(conn, plan.no)? {
-                for table in ["postings", "recent_postings"] {
-                    // The table names are constants.
-                    let mut del = conn.prepare_cached(&format!(
-                        "DELETE FROM {table} WHERE tenant_no = ?1 AND tid = {TERM_ID} AND time = ?3 AND seq = ?4"
-                    ))?;
-                    for term in &plan.terms {
-                        del.execute(params![plan.no, term, plan.time, plan.seq])?;
+                for term in &plan.terms {
+                    let Some(id) = dictionary_id(conn, plan.no, term)? else { continue };
+                    for table in ["postings", "recent_postings"] {
+                        // The table names are constants.
+                        conn.prepare_cached(&format!(
+                            "DELETE FROM {table} WHERE tenant_no = ?1 AND tid = ?2 AND time = ?3 AND seq = ?4"
+                        ))?
+                        .execute(params![plan.no, id, plan.time, plan.seq])?;
                     }
+                    touched.insert((plan.no, id));
                 }
-                touched.entry(plan.no).or_default().extend(plan.terms.iter().map(String::as_str));
                 if plan.has_doc {
                     conn.execute("DELETE FROM events_fts WHERE rowid = ?1", [pos(plan.no, plan.seq as u64)])?;
                     merge = true;
@@ -1295,14 +1292,12 @@ pub(crate) fn purge_all(conn: &Connection, plans: &[PurgePlan]) -> rusqlite::Res
             trigrams::remove(conn, no, gram, seqs)?;
         }
         let mut unused = conn.prepare_cached(
-            "DELETE FROM dictionary WHERE tenant_no = ?1 AND term = ?2
-               AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.tenant_no = ?1 AND p.tid = dictionary.id)
-               AND NOT EXISTS (SELECT 1 FROM recent_postings p WHERE p.tenant_no = ?1 AND p.tid = dictionary.id)",
+            "DELETE FROM dictionary WHERE id = ?2
+               AND NOT EXISTS (SELECT 1 FROM postings WHERE tenant_no = ?1 AND tid = ?2)
+               AND NOT EXISTS (SELECT 1 FROM recent_postings WHERE tenant_no = ?1 AND tid = ?2)",
         )?;
-        for (no, terms) in touched {
-            for term in terms {
-                unused.execute(params![no, term])?;
-            }
+        for (no, id) in touched {
+            unused.execute(params![no, id])?;
         }
         if merge {
             // A contentless delete only records a tombstone; the words stay in the

@@ -214,7 +214,8 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
     let mut dense = DenseTerms::new();
     // The smallest bounded count of another way in (rare words or a rare substring).
     let mut rarest_other = DENSE_TERM_ROWS;
-    let mut counts: HashMap<String, i64> = HashMap::new();
+    // Each equality's term: its postings' bounded count and its id in the dictionary.
+    let mut counts: HashMap<String, (i64, Option<i64>)> = HashMap::new();
     // Substrings among the filter's top-level conjuncts: necessary conditions answered by the
     // trigram index (a view's comparisons are exact, never through it), so each window's
     // candidates hold every match in the window. Others are never a window's way in.
@@ -282,18 +283,21 @@ pub(crate) fn plan(conn: &Connection, split: &Split, query: &Query) -> Result<Pl
         if counts.contains_key(&term) {
             continue;
         }
-        let n: i64 = conn
-            .prepare_cached(&format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE tenant_no = ?1 AND tid = {} LIMIT ?3)",
-                split.postings(),
-                index::TERM_ID
-            ))
-            .and_then(|mut s| s.query_row(params![no, &term, DENSE_TERM_ROWS], |r| r.get(0)))
-            .map_err(backend)?;
+        let id = index::dictionary_id(conn, no, &term).map_err(backend)?;
+        let n: i64 = match id {
+            None => 0,
+            Some(id) => conn
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE tenant_no = ?1 AND tid = ?2 LIMIT ?3)",
+                    split.postings()
+                ))
+                .and_then(|mut s| s.query_row(params![no, id, DENSE_TERM_ROWS], |r| r.get(0)))
+                .map_err(backend)?,
+        };
         if n >= DENSE_TERM_ROWS && pair_key != Some(&term) {
             dense.insert(term.clone());
         }
-        counts.insert(term, n);
+        counts.insert(term, (n, id));
     }
     let walk = walk(conn, split, query, &counts, rarest_other, pair)?;
     Ok(Plan { dense, walk })
@@ -310,7 +314,7 @@ fn walk(
     conn: &Connection,
     split: &Split,
     query: &Query,
-    counts: &HashMap<String, i64>,
+    counts: &HashMap<String, (i64, Option<i64>)>,
     rarest_other: i64,
     pair: Option<(String, [String; 2])>,
 ) -> Result<Option<Walk>, StoreError> {
@@ -327,8 +331,14 @@ fn walk(
             terms.push(term);
         }
     }
-    let count = |t: &String| counts.get(t).copied().unwrap_or(DENSE_TERM_ROWS);
-    let Some(fewest) = terms.iter().map(count).min() else { return Ok(None) };
+    // Every conjunct's term was counted with the plan's (the fallback only keeps a missed one
+    // exact).
+    let counted = |text: String| match counts.get(&text) {
+        Some(&(n, id)) => Ok((n, Term { text, id })),
+        None => Term::look_up(conn, split, text).map(|t| (DENSE_TERM_ROWS, t)),
+    };
+    let terms = terms.into_iter().map(counted).collect::<Result<Vec<_>, _>>()?;
+    let Some(fewest) = terms.iter().map(|(n, _)| *n).min() else { return Ok(None) };
     if fewest > rarest_other {
         return Ok(None);
     }
@@ -336,9 +346,8 @@ fn walk(
     // their postings reach from the page's start. The first is walked; the others are looked
     // up in that order, so the most selective rejects a posting first.
     let several = terms.len() > 1;
-    let mut ranked: Vec<((i64, i64), String)> = Vec::with_capacity(terms.len());
-    for t in terms {
-        let n = count(&t);
+    let mut ranked: Vec<((i64, i64), Term)> = Vec::with_capacity(terms.len());
+    for (n, t) in terms {
         let reach = if n >= DENSE_TERM_ROWS && several {
             match reach(conn, split, query, &t)? {
                 None => i64::MIN,
@@ -352,9 +361,8 @@ fn walk(
         ranked.push(((n, reach), t));
     }
     ranked.sort_by_key(|(key, _)| *key);
-    let mut order = ranked.into_iter().map(|(_, t)| Term::look_up(conn, split, t));
-    let Some(term) = order.next().transpose()? else { return Ok(None) };
-    Ok(Some(Walk { term, checks: order.collect::<Result<_, _>>()? }))
+    let mut order = ranked.into_iter().map(|(_, t)| t);
+    Ok(order.next().map(|term| Walk { term, checks: order.collect() }))
 }
 
 /// The pair posting's term (`index::action_actor_email_term`) when the query's conjuncts
@@ -375,8 +383,8 @@ fn pair_term(query: &Query) -> Option<(String, [String; 2])> {
 
 /// The time of the term's [`REACH_POSTINGS`]-th indexed posting from the page's start in its
 /// direction (within the range); `None` when it has fewer there.
-fn reach(conn: &Connection, split: &Split, query: &Query, term: &str) -> Result<Option<i64>, StoreError> {
-    let Some(id) = index::dictionary_id(conn, split.no, term).map_err(backend)? else { return Ok(None) };
+fn reach(conn: &Connection, split: &Split, query: &Query, term: &Term) -> Result<Option<i64>, StoreError> {
+    let Some(id) = term.id else { return Ok(None) };
     let dir = if query.sort.descending { "DESC" } else { "ASC" };
     let from = query.range.from.map_or(i64::MIN, |t| t.as_micros());
     let to = query.range.to.map_or(i64::MAX, |t| t.as_micros());
