@@ -14,8 +14,8 @@ use tokio_postgres::{Client, GenericClient, Row};
 use crate::backend;
 use crate::compile::{
     buckets_rather_than_walks, driver_alone, list_cap, list_span, lists_by_bucket, matches_sql, matching, page_driver,
-    page_sql, rows_needed, walk_on_sql, walks_rather_than_lists, window_events, window_sql, Bounds, Driver, Listed,
-    PagePlan, Sql, TextPlan, LIST_BUCKETS_MAX, TEXT_MATCHES_CAP,
+    page_sql, rows_needed, walk_on_sql, walks_a_column_index, walks_rather_than_lists, window_events, window_sql,
+    Bounds, Driver, Listed, PagePlan, Sql, TextPlan, LIST_BUCKETS_MAX, TEXT_MATCHES_CAP,
 };
 use crate::rows::{bucket, bucket_start};
 
@@ -400,7 +400,7 @@ async fn page(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result
     let plan = page_plan(client, no, query, bounds).await?;
     let sql = page_sql(no, query, Some(bounds), &plan);
     let limit = query.limit.get() as usize;
-    let mut rows = client.query(sql.text.as_str(), &sql.refs()).await.map_err(backend)?;
+    let mut rows = page_statement(client, query, &sql.text, &sql).await?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next = match (more, rows.last()) {
@@ -420,6 +420,21 @@ async fn page(client: &Client, no: i64, query: &Query, bounds: Bounds) -> Result
         .map(|r| Ok(StoredEvent { seq: seq_of(r.get(0))?, json: r.get(2) }))
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Page { events, next })
+}
+
+/// Runs `text` (the page's statement, or its `EXPLAIN`) with the parameters of `sql`, as the
+/// last statement of the page's snapshot. A page that an index holds in its order
+/// ([`walks_a_column_index`]) is planned without sorts: `SET LOCAL` lasts until the snapshot
+/// ends, right after, and goes out in the same round trip, ahead of the statement.
+async fn page_statement(client: &Client, query: &Query, text: &str, sql: &Sql) -> Result<Vec<Row>, StoreError> {
+    let params = sql.refs();
+    if walks_a_column_index(query) {
+        let (_, rows) =
+            tokio::try_join!(client.batch_execute("SET LOCAL enable_sort = off"), client.query(text, &params))
+                .map_err(backend)?;
+        return Ok(rows);
+    }
+    client.query(text, &params).await.map_err(backend)
 }
 
 pub(crate) async fn count(client: &impl GenericClient, no: i64, query: &Query) -> Result<u64, StoreError> {
@@ -442,7 +457,7 @@ pub(crate) async fn explain(client: &ClientWrapper, no: i64, query: &Query) -> R
     in_snapshot(client, no, |bounds| async move {
         let plan = page_plan(client, no, query, bounds).await?;
         let sql = page_sql(no, query, Some(bounds), &plan);
-        let rows = client.query(format!("EXPLAIN {}", sql.text).as_str(), &sql.refs()).await.map_err(backend)?;
+        let rows = page_statement(client, query, &format!("EXPLAIN {}", sql.text), &sql).await?;
         let chosen = match &plan.how {
             TextPlan::Walked { seqs, listed: None, .. } => {
                 Some(format!("Stele: {} matches found walking the time index", seqs.len()))

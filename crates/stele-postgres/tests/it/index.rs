@@ -855,6 +855,55 @@ async fn a_page_of_one_action_by_one_actor_reads_the_pair_from_one_index() {
     store.close().await;
 }
 
+/// An actor with many events in a small tenant, whom the statistics (over every tenant) take
+/// for a rare one: left to itself the planner reads all of the actor's events and sorts them
+/// (the control, the page's statement written out here); Stele's page walks the actor's
+/// index in time order and stops at its rows. The page is the actor's newest 50 either way.
+#[tokio::test]
+async fn a_page_of_one_actor_walks_the_actors_index_even_when_the_estimate_says_rare() {
+    let Some((store, inspect)) = open("sortless", IndexMode::Eager, u64::MAX).await else { return };
+    let big = TenantId::parse("acme").expect("id");
+    let small = create_tenant(&store, "small").await;
+    let at = |i: usize| Timestamp::from_micros(1_700_000_000_000_000 + i as i64 * 1_000).to_string();
+    // The big tenant: one actor in half of its events, 1 000 actors with one event each.
+    let events: Vec<_> = (0..2_000usize)
+        .map(|i| {
+            let email = if i % 2 == 0 { "ana@acme.test".to_owned() } else { format!("u{i}@acme.test") };
+            serde_json::json!({ "action": "user.login", "time": at(i), "actor": { "email": email } })
+        })
+        .collect();
+    store.append(&big, events_from(serde_json::json!({ "events": events })), None).await.expect("append");
+    let events: Vec<_> = (0..200usize)
+        .map(|i| serde_json::json!({ "action": "user.login", "time": at(i), "actor": { "email": "zed@small.test" } }))
+        .collect();
+    store.append(&small, events_from(serde_json::json!({ "events": events })), None).await.expect("append");
+    // One most common value kept: every other email is estimated at the rest's average.
+    inspect.batch_execute("SET default_statistics_target = 1; ANALYZE events").await.expect("analyze");
+    let sorts =
+        |lines: &[String]| lines.iter().any(|l| l.trim_start().trim_start_matches("->  ").starts_with("Sort  ("));
+    let no: i64 = inspect.query_one("SELECT no FROM tenants WHERE id = 'small'", &[]).await.expect("no").get(0);
+    let by_hand = "SELECT seq, time, json FROM events WHERE tenant_no = $1 AND seq <= 200
+                   AND stele_fold(actor_email) = 'zed@small.test' ORDER BY time DESC, seq DESC LIMIT 51";
+    let control = plan(&inspect, "", by_hand, &[&no]).await;
+    assert!(sorts(&control), "the planner alone sorts the actor's events: {control:#?}");
+    let query = stele_core::Query {
+        filter: Some(stele_core::Filter::parse(r#"actor.email eq "ZED@small.test""#).expect("filter")),
+        ..stele_core::Query::default()
+    };
+    let explained = store.explain(&small, &query).await.expect("explain");
+    assert!(!sorts(&explained), "the page walks the index in its order: {explained:#?}");
+    assert!(explained.iter().any(|l| l.contains("Index Cond") && l.contains("actor_email")), "{explained:#?}");
+    let page = store.query(&small, &query).await.expect("page");
+    let numbers: Vec<i64> = micros_after_start(&page).iter().map(|t| t / 1_000).collect();
+    assert_eq!(numbers, (150..200).rev().collect::<Vec<i64>>());
+    // A page with another kind of condition is left to the planner (it may sort).
+    assert!(!stele_postgres::compile::walks_a_column_index(&stele_core::Query {
+        filter: Some(stele_core::Filter::parse(r#"actor.email eq "zed@small.test" and target.id eq "t""#).expect("f")),
+        ..stele_core::Query::default()
+    }));
+    store.close().await;
+}
+
 /// The keys `stele_grams` (migration 15) writes for a message are its aligned trigrams at
 /// `layout::GRAM_STEP` under the tenant's prefix — computed here from the characters — for
 /// short, odd and even, multibyte, multi-line and long messages; and every substring of a
