@@ -1415,14 +1415,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_list_is_the_page_only_when_the_driver_is_all_it_tests() {
-        let query = |text: Option<&str>, filter: Option<&str>, view: Option<&str>| Query {
+    /// A time-ordered query of words, a filter and a view, each optional.
+    fn query(text: Option<&str>, filter: Option<&str>, view: Option<&str>) -> Query {
+        Query {
             text: text.and_then(|t| TextQuery::parse(t).expect("words")),
             filter: filter.map(|f| Filter::parse(f).expect("filter")),
             view: view.map(|v| ViewFilter::new(Filter::parse(v).expect("view").into_expr()).expect("view")),
             ..Query::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_list_is_the_page_only_when_the_driver_is_all_it_tests() {
         let needle = Driver::Substring("zeppelin".into());
         let cases = [
             (query(Some("zeppelin"), None, None), Driver::Words, true),
@@ -1442,12 +1446,6 @@ mod tests {
 
     #[test]
     fn only_pages_of_indexed_column_equalities_are_planned_without_sorts() {
-        let query = |text: Option<&str>, filter: Option<&str>, view: Option<&str>| Query {
-            text: text.and_then(|t| TextQuery::parse(t).expect("words")),
-            filter: filter.map(|f| Filter::parse(f).expect("filter")),
-            view: view.map(|v| ViewFilter::new(Filter::parse(v).expect("view").into_expr()).expect("view")),
-            ..Query::default()
-        };
         let cases = [
             (query(None, Some(r#"actor.email eq "a@b.c""#), None), true),
             (query(None, Some(r#"action eq "a" and actor.email eq "a@b.c""#), None), true),
